@@ -1,0 +1,57 @@
+/**
+ * Every identifier a user sees in the Temporal Web UI or in Kubernetes, in one place.
+ * Pure module: imported by workflows, activities, the worker, the CLI and the API.
+ */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+/** Task queue of the Pontoon worker (workflows and on-demand attempt activities). */
+export const TASK_QUEUE = 'pontoon';
+
+/** Task queue served by the warm replicas of one function. */
+export const warmTaskQueue = (fn: string): string => `pontoon-warm-${fn}`;
+
+export const WorkflowType = {
+  execute: 'executeFunction',
+  controller: 'functionController',
+} as const;
+
+export const controllerWorkflowId = (fn: string): string => `fn:${fn}`;
+export const executionWorkflowId = (fn: string, key: string): string => `exec:${fn}:${key}`;
+export const scheduleId = (fn: string, schedule: string): string => `fn:${fn}:${schedule}`;
+
+/** Parses `exec:<function>:<key>`; undefined for workflow ids started by other conventions. */
+export function parseExecutionWorkflowId(id: string): { function: string; key: string } | undefined {
+  const m = /^exec:([a-z0-9-]+):(.+)$/.exec(id);
+  return m ? { function: m[1]!, key: m[2]! } : undefined;
+}
+
+/** Parses `fn:<function>:<schedule>`, the id of a Temporal Schedule made from a spec. */
+export function parseScheduleId(id: string): { function: string; schedule: string } | undefined {
+  const m = /^fn:([a-z0-9-]+):([a-z0-9-]+)$/.exec(id);
+  return m ? { function: m[1]!, schedule: m[2]! } : undefined;
+}
+
+/** Search attributes set on every execution so the Web UI can filter by them. */
+export const SearchAttr = {
+  function: defineSearchAttributeKey('PontoonFunction', SearchAttributeType.KEYWORD),
+  trigger: defineSearchAttributeKey('PontoonTrigger', SearchAttributeType.KEYWORD),
+  priority: defineSearchAttributeKey('PontoonPriority', SearchAttributeType.INT),
+} as const;
+
+/** Name → Temporal type, as `temporal server start-dev --search-attribute` and the operator API take them. */
+export const SEARCH_ATTRIBUTE_TYPES: Record<string, 'Keyword' | 'Int'> = {
+  PontoonFunction: 'Keyword',
+  PontoonTrigger: 'Keyword',
+  PontoonPriority: 'Int',
+};
+
+/** Triggers that are not schedule names. */
+export const Trigger = { api: 'api', cli: 'cli', sdk: 'sdk' } as const;
+
+/** Kubernetes labels put on every object Pontoon creates. */
+export const Label = {
+  function: 'pontoon.dev/function',
+  execution: 'pontoon.dev/execution',
+  attempt: 'pontoon.dev/attempt',
+  managedBy: 'app.kubernetes.io/managed-by',
+} as const;

@@ -1,0 +1,278 @@
+/**
+ * Turns YAML (or JSON) text into validated function specs, reporting EVERY problem with its place:
+ * `file:line:column field.path: what is wrong, what is allowed`. Pure (no file system): the CLI,
+ * the API and tests feed it text.
+ */
+import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseAllDocuments } from 'yaml';
+import type { z } from 'zod';
+import { type FunctionSpec, FunctionSpecSchema } from './schema.ts';
+
+/** Largest spec file or request body accepted; a spec is a page of YAML, a megabyte is a mistake. */
+export const MAX_SPEC_BYTES = 1024 * 1024;
+/** YAML aliases expanded per document, against "billion laughs" documents. */
+const MAX_ALIASES = 100;
+
+export interface SpecProblem {
+  file: string;
+  line: number;
+  column: number;
+  /** Field path such as `spec.execution.retry.maxAttempts`; empty for whole-document problems. */
+  path: string;
+  message: string;
+}
+
+export interface LoadedSpec {
+  spec: FunctionSpec;
+  file: string;
+  /** Line of the document's first line (multi-document files hold several specs). */
+  line: number;
+}
+
+export interface ParseResult {
+  specs: LoadedSpec[];
+  problems: SpecProblem[];
+}
+
+export function formatProblem(p: SpecProblem): string {
+  return `${p.file}:${p.line}:${p.column}${p.path ? ` ${p.path}` : ''}: ${p.message}`;
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else out += out ? `.${String(seg)}` : String(seg);
+  }
+  return out;
+}
+
+export function parseSpecText(text: string, file: string): ParseResult {
+  const problems: SpecProblem[] = [];
+  const specs: LoadedSpec[] = [];
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > MAX_SPEC_BYTES) {
+    problems.push({
+      file,
+      line: 1,
+      column: 1,
+      path: '',
+      message: `file is ${(bytes / 1024 / 1024).toFixed(1)} MiB; the limit is ${MAX_SPEC_BYTES / 1024 / 1024} MiB per spec file`,
+    });
+    return { specs, problems };
+  }
+  const lc = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false, strict: true });
+  const at = (offset: number) => {
+    const pos = lc.linePos(offset);
+    return { line: pos.line, column: pos.col };
+  };
+  const docList = Array.isArray(docs) ? docs : [];
+  const nonEmpty = docList.filter((d) => d.contents !== null || d.errors.length > 0);
+  if (nonEmpty.length === 0) {
+    problems.push({
+      file,
+      line: 1,
+      column: 1,
+      path: '',
+      message: `empty file; expected a Function spec (apiVersion: pontoon.dev/v1, kind: Function, metadata, spec)`,
+    });
+    return { specs, problems };
+  }
+  for (const doc of nonEmpty) {
+    if (doc.errors.length > 0) {
+      for (const err of doc.errors) {
+        const msg =
+          err.code === 'DUPLICATE_KEY'
+            ? `duplicate key "${/^[^:,}\]\n]*/.exec(text.slice(err.pos[0]))![0].trim()}"; each field may appear once`
+            : yamlMessage(err.message);
+        problems.push({ file, ...at(err.pos[0]), path: '', message: `YAML ${err.code === 'DUPLICATE_KEY' ? 'error' : 'syntax error'}: ${msg}` });
+      }
+      continue;
+    }
+    const docStart = at(doc.range[0]);
+    let data: unknown;
+    try {
+      data = doc.toJS({ maxAliasCount: MAX_ALIASES });
+    } catch (err) {
+      problems.push({ file, ...docStart, path: '', message: `YAML error: ${(err as Error).message}` });
+      continue;
+    }
+    if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+      problems.push({
+        file,
+        ...docStart,
+        path: '',
+        message: `expected a mapping (a Function spec with apiVersion, kind, metadata, spec), got ${describeValue(data)}`,
+      });
+      continue;
+    }
+    const result = FunctionSpecSchema.safeParse(data);
+    if (result.success) {
+      specs.push({ spec: result.data, file, line: docStart.line });
+      continue;
+    }
+    for (const issue of result.error.issues) {
+      for (const p of explainIssue(issue, data)) {
+        const { node, keyNode } = findNode(doc.contents as Node | null, p.path, p.pointAtKey);
+        const offset = (keyNode ?? node)?.range?.[0] ?? doc.range[0];
+        problems.push({ file, ...at(offset), path: formatPath(p.path), message: p.message });
+      }
+    }
+  }
+  // One name, one function: a second document with the same name would silently replace the first.
+  const seen = new Map<string, LoadedSpec>();
+  for (const s of specs) {
+    const prev = seen.get(s.spec.metadata.name);
+    if (prev) {
+      problems.push({
+        file: s.file,
+        line: s.line,
+        column: 1,
+        path: 'metadata.name',
+        message: `function "${s.spec.metadata.name}" is defined twice (also at ${prev.file}:${prev.line})`,
+      });
+    } else {
+      seen.set(s.spec.metadata.name, s);
+    }
+  }
+  problems.sort((a, b) => a.line - b.line || a.column - b.column);
+  return { specs, problems };
+}
+
+function yamlMessage(message: string): string {
+  // The yaml library appends a source excerpt after the first line; the position is ours to print.
+  return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+}
+
+interface Explained {
+  path: (string | number)[];
+  message: string;
+  pointAtKey?: boolean;
+}
+
+function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
+  let cur: unknown = data;
+  for (const seg of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    if (!Object.hasOwn(cur, seg as PropertyKey)) return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[seg as string];
+  }
+  return cur;
+}
+
+function describeValue(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+const TYPE_NAMES: Record<string, string> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'an integer',
+  boolean: 'true or false',
+  array: 'a list',
+  object: 'a mapping',
+  record: 'a mapping',
+};
+
+function explainIssue(issue: z.core.$ZodIssue, data: unknown): Explained[] {
+  const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p)) as (string | number)[];
+  const value = valueAt(data, path);
+  switch (issue.code) {
+    case 'unrecognized_keys': {
+      const allowed = allowedKeys(path);
+      return issue.keys.map((key) => ({
+        path: [...path, key],
+        pointAtKey: true,
+        message: `unknown field "${key}"${allowed ? `; allowed here: ${allowed.join(', ')}` : ''}`,
+      }));
+    }
+    case 'invalid_type': {
+      if (value === undefined) return [{ path, message: `is required (${TYPE_NAMES[issue.expected] ?? issue.expected})` }];
+      const expected = TYPE_NAMES[issue.expected] ?? issue.expected;
+      return [{ path, message: `expected ${expected}, got ${describeValue(value)}` }];
+    }
+    case 'invalid_value': {
+      if (issue.values.length === 1) return [{ path, message: issue.message.startsWith('must') ? issue.message : `must be ${JSON.stringify(issue.values[0])}` }];
+      return [
+        { path, message: `${describeValue(value)} is not allowed; allowed: ${issue.values.map((v) => String(v)).join(', ')}` },
+      ];
+    }
+    case 'too_small': {
+      const min = Number(issue.minimum);
+      if (issue.origin === 'array') return [{ path, message: `needs at least ${min} item${min === 1 ? '' : 's'}` }];
+      if (issue.origin === 'string') return [{ path, message: min === 1 ? 'must not be empty' : `must have at least ${min} characters` }];
+      return [{ path, message: `${describeValue(value)} is too small; minimum ${min}` }];
+    }
+    case 'too_big': {
+      const max = Number(issue.maximum);
+      if (issue.origin === 'array') return [{ path, message: `has more than ${max} items` }];
+      if (issue.origin === 'string') return [{ path, message: issue.message.includes('longer') ? issue.message : `is longer than ${max} characters` }];
+      return [{ path, message: `${describeValue(value)} is too large; maximum ${max}` }];
+    }
+    case 'invalid_format':
+      return [{ path, message: issue.message.startsWith('Invalid') ? `${describeValue(value)} is not a valid ${issue.format}` : issue.message }];
+    case 'not_multiple_of':
+      return [{ path, message: `must be a multiple of ${issue.divisor}` }];
+    default:
+      return [{ path, message: issue.message }];
+  }
+}
+
+/** The fields allowed at a path, read from the schema itself so messages never drift from it. */
+function allowedKeys(path: readonly (string | number)[]): string[] | undefined {
+  // biome-ignore lint/suspicious/noExplicitAny: walking zod's internal definitions
+  let schema: any = FunctionSpecSchema;
+  const unwrap = () => {
+    for (let i = 0; i < 10; i++) {
+      const def = schema?._zod?.def;
+      if (!def) return;
+      if (['default', 'optional', 'nullable', 'prefault', 'readonly', 'catch'].includes(def.type)) schema = def.innerType;
+      else if (def.type === 'pipe') schema = def.in;
+      else if (def.type === 'union') schema = def.options.find((o: { _zod: { def: { type: string } } }) => o._zod.def.type === 'object') ?? def.options[0];
+      else return;
+    }
+  };
+  unwrap();
+  for (const seg of path) {
+    const def = schema?._zod?.def;
+    if (!def) return undefined;
+    if (def.type === 'object') schema = def.shape[seg];
+    else if (def.type === 'array') schema = def.element;
+    else if (def.type === 'record') schema = def.valueType;
+    else return undefined;
+    unwrap();
+  }
+  const def = schema?._zod?.def;
+  return def?.type === 'object' ? Object.keys(def.shape) : undefined;
+}
+
+/** Finds the YAML node at a path; for a missing field, the nearest existing parent. */
+function findNode(
+  root: Node | null,
+  path: readonly (string | number)[],
+  pointAtKey = false,
+): { node: Node | null; keyNode?: Node } {
+  let node: Node | null = root;
+  let keyNode: Node | undefined;
+  for (let i = 0; i < path.length; i++) {
+    const seg = path[i];
+    if (isMap(node)) {
+      const pair = node.items.find((it) => isPair(it) && isScalar(it.key) && String(it.key.value) === String(seg));
+      if (!pair) return { node };
+      if (pointAtKey && i === path.length - 1) keyNode = pair.key as Node;
+      node = (pair.value as Node | null) ?? (pair.key as Node);
+    } else if (isSeq(node) && typeof seg === 'number') {
+      const item = node.items[seg] as Node | undefined;
+      if (!item) return { node };
+      node = item;
+    } else {
+      return { node };
+    }
+  }
+  return { node, keyNode };
+}

@@ -1,0 +1,371 @@
+/**
+ * The function spec: one zod schema, the single truth for the CLI, the API, the worker and the
+ * JSON Schema in function-specs/. Every field says what it means to the user. Pure module
+ * (workflows import it to validate the `apply` Update).
+ */
+import { z } from 'zod';
+import { CRON_HELP, cronError } from './cron.ts';
+import { DURATION_HELP, isDuration, parseDuration } from './duration.ts';
+import { isTemplate, templateError } from './template.ts';
+import { isTimeZone } from './timezone.ts';
+
+export const API_VERSION = 'pontoon.dev/v1';
+export const KIND = 'Function';
+
+/**
+ * Function names become Kubernetes names and labels: `<name>-<10 char execution hash>-<attempt>` for
+ * pods and `pontoon-warm-<name>` for Deployments. 40 characters keeps both under the 63 of a DNS label.
+ */
+export const MAX_FUNCTION_NAME = 40;
+const DNS_LABEL_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const PARAM_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const QUANTITY_RE = /^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?$/;
+
+export const PRIORITY_ALIASES = { high: 1, normal: 3, low: 5 } as const;
+export const PRIORITY_HELP = 'an integer 1 (highest) to 5 (lowest), or high (1), normal (3), low (5)';
+
+const dnsLabel = (what: string, max: number) =>
+  z
+    .string()
+    .max(max, { error: `${what} is longer than ${max} characters` })
+    .regex(DNS_LABEL_RE, {
+      error: `${what} must be lower-case letters, digits and "-", starting and ending with a letter or digit`,
+    });
+
+const duration = (description: string) =>
+  z.string().refine(isDuration, { error: `must be ${DURATION_HELP}` }).describe(description);
+
+const templateString = z.string().superRefine((value, ctx) => {
+  if (!isTemplate(value)) return;
+  const problem = templateError(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: `bad template: ${problem}` });
+});
+
+const priority = z
+  .union([z.int().min(1).max(5), z.enum(['high', 'normal', 'low'])], { error: `must be ${PRIORITY_HELP}` })
+  .describe(`Priority of executions: ${PRIORITY_HELP}. Lower numbers are admitted first under the concurrency limit.`);
+
+const quantity = z
+  .union([z.string().regex(QUANTITY_RE), z.number().positive()], {
+    error: 'must be a Kubernetes quantity such as "250m", "1", "512Mi" or "2Gi"',
+  })
+  .describe('A Kubernetes resource quantity.');
+
+const resourceList = z
+  .strictObject({ cpu: quantity.optional(), memory: quantity.optional() })
+  .describe('CPU and memory of the function container.');
+
+const envVar = z
+  .strictObject({
+    name: z.string().regex(ENV_NAME_RE, { error: 'must be a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*)' }),
+    value: z.string().optional().describe('A literal value.'),
+    secretRef: z
+      .strictObject({
+        name: z.string().min(1).describe('Name of the Kubernetes Secret.'),
+        key: z.string().min(1).describe('Key inside the Secret.'),
+      })
+      .optional()
+      .describe('Take the value from a Kubernetes Secret (kubernetes runtime only; the local runtime reads it from its own environment by variable name).'),
+  })
+  .refine((e) => (e.value === undefined) !== (e.secretRef === undefined), {
+    error: 'set exactly one of "value" or "secretRef"',
+  })
+  .describe('An environment variable of the function.');
+
+export const PARAMETER_TYPES = ['string', 'integer', 'number', 'boolean', 'date', 'datetime'] as const;
+const scalar = z.union([z.string(), z.number(), z.boolean()], { error: 'must be a string, number or boolean' });
+
+const parameter = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(PARAM_NAME_RE, { error: 'must start with a letter or "_" and hold only letters, digits and "_"' })
+      .describe('Parameter name; the function sees it as PONTOON_PARAM_<NAME> (upper-cased).'),
+    type: z
+      .enum(PARAMETER_TYPES)
+      .default('string')
+      .describe('Type the value is checked and coerced to: date is YYYY-MM-DD, datetime is RFC 3339.'),
+    description: z.string().optional().describe('What the parameter means, shown by `pontoon describe`.'),
+    required: z.boolean().default(false).describe('An execution without a value (and without a default) fails before any attempt.'),
+    default: z
+      .union([templateString, z.number(), z.boolean()], { error: 'must be a string (template allowed), number or boolean' })
+      .optional()
+      .describe("Value when none is given; strings may be templates such as \"{{ scheduledTime | tz('Europe/London') | minus('1d') | date }}\"."),
+    enum: z.array(scalar).min(1).optional().describe('The only values allowed.'),
+    pattern: z
+      .string()
+      .refine(
+        (p) => {
+          try {
+            new RegExp(p);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        { error: 'is not a valid regular expression' },
+      )
+      .optional()
+      .describe('Regular expression (JavaScript syntax) the whole string value must match.'),
+  })
+  .superRefine((p, ctx) => {
+    if (p.default === undefined || (typeof p.default === 'string' && isTemplate(p.default))) return;
+    const problem = parameterValueError(p, p.default);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['default'], message: problem });
+  })
+  .describe('A start-time parameter of the function.');
+
+export const OVERLAP_POLICIES = ['skip', 'buffer_one', 'buffer_all', 'cancel_other', 'terminate_other', 'allow_all'] as const;
+
+/** Our default catch-up window, stated because Temporal's own docs disagree on theirs. */
+export const DEFAULT_CATCHUP_WINDOW = '1h';
+
+const schedule = z
+  .strictObject({
+    name: dnsLabel('schedule name', 20).describe('Schedule name, unique within the function; the trigger of its executions.'),
+    cron: z
+      .string()
+      .superRefine((value, ctx) => {
+        const problem = cronError(value);
+        if (problem) ctx.addIssue({ code: 'custom', message: `bad cron expression "${value}": ${problem}; expected ${CRON_HELP}` });
+      })
+      .describe(`When to run: ${CRON_HELP}.`),
+    timezone: z
+      .string()
+      .refine(isTimeZone, { error: 'is not a known IANA time zone (e.g. UTC, Europe/London, America/New_York)' })
+      .default('UTC')
+      .describe('IANA time zone the cron expression is read in (DST-correct).'),
+    overlap: z
+      .enum(OVERLAP_POLICIES)
+      .default('skip')
+      .describe('What happens when a fire comes while the previous execution still runs.'),
+    catchupWindow: duration(
+      `How late a missed fire (server or worker down) may still run. Default ${DEFAULT_CATCHUP_WINDOW}.`,
+    ).default(DEFAULT_CATCHUP_WINDOW),
+    jitter: duration('Random delay up to this much added to each fire, to spread load.').default('0s'),
+    paused: z.boolean().default(false).describe('Create the schedule paused.'),
+    note: z.string().max(1000).optional().describe('Why the schedule is paused (shown in the Web UI).'),
+    startAt: z.iso.datetime({ offset: true }).optional().describe('RFC 3339 time before which the schedule does not fire.'),
+    endAt: z.iso.datetime({ offset: true }).optional().describe('RFC 3339 time after which the schedule does not fire.'),
+    parameters: z
+      .record(z.string(), z.union([templateString, z.number(), z.boolean()]))
+      .default({})
+      .describe('Parameter values for executions started by this schedule (templates allowed).'),
+  })
+  .describe('A cron schedule of the function; becomes the Temporal Schedule fn:<function>:<name>.');
+
+const retry = z
+  .strictObject({
+    maxAttempts: z.int().min(1).max(100).default(3).describe('Attempts in all, the first included. 1 means no retry.'),
+    initialInterval: duration('Wait before the second attempt.').default('1s'),
+    backoffCoefficient: z.number().min(1).max(10).default(2).describe('Each wait is the previous one times this.'),
+    maxInterval: duration('Longest wait between attempts.').default('5m'),
+    nonRetryableExitCodes: z
+      .array(z.int().min(1).max(255))
+      .default([])
+      .describe('Exit codes that end the execution at once, without retry.'),
+  })
+  .superRefine((r, ctx) => {
+    if (parseDuration(r.maxInterval) < parseDuration(r.initialInterval)) {
+      ctx.addIssue({ code: 'custom', path: ['maxInterval'], message: 'must not be shorter than initialInterval' });
+    }
+  })
+  .describe('Durable retry policy, run by the execution workflow: one new process or pod per attempt.');
+
+const execution = z
+  .strictObject({
+    mode: z
+      .enum(['on-demand', 'warm'])
+      .default('on-demand')
+      .describe('on-demand starts a process or pod per attempt; warm sends attempts to long-lived replicas.'),
+    timeout: duration('Longest one attempt may run before it is killed (and retried per policy).').default('10m'),
+    deadline: duration('Longest the whole execution may take, retries and waits included.').optional(),
+    priority: priority.default('normal'),
+    concurrency: z
+      .int()
+      .min(1)
+      .max(10_000)
+      .optional()
+      .describe('Most executions of this function running at once; more wait in a priority queue. Unset: no limit.'),
+    retry: retry.default(() => retry.parse({})),
+  })
+  .superRefine((e, ctx) => {
+    if (parseDuration(e.timeout) < 1000) ctx.addIssue({ code: 'custom', path: ['timeout'], message: 'must be at least 1s' });
+    if (e.deadline && parseDuration(e.deadline) < parseDuration(e.timeout)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['deadline'],
+        message: 'must not be shorter than timeout (one attempt could never finish)',
+      });
+    }
+  })
+  .describe('How executions run.');
+
+const warm = z
+  .strictObject({
+    minReplicas: z.int().min(0).max(1000).default(1).describe('Replicas kept running when idle.'),
+    maxReplicas: z.int().min(1).max(1000).default(3).describe('Most replicas the Scalar scales up to.'),
+    concurrencyPerReplica: z.int().min(1).max(1000).default(1).describe('Invocations one replica serves at once.'),
+    scaleDownDelay: duration('Idle time before the Scalar removes a replica.').default('5m'),
+  })
+  .refine((w) => w.minReplicas <= w.maxReplicas, { error: 'minReplicas must not exceed maxReplicas' })
+  .describe('Warm pool settings (execution.mode: warm).');
+
+const local = z
+  .strictObject({
+    command: z
+      .array(z.string())
+      .min(1)
+      .optional()
+      .describe('Command for the local runtime; defaults to spec.command followed by spec.args.'),
+    cwd: z
+      .string()
+      .optional()
+      .describe("Working directory; relative paths are taken from the worker's PONTOON_LOCAL_ROOT (default: its cwd)."),
+    env: z.record(z.string(), z.string()).default({}).describe('Extra environment for the local runtime only.'),
+  })
+  .describe('How the local runtime (npm start, pontoon dev) runs the function as a child process.');
+
+export const FunctionSpecSchema = z
+  .strictObject({
+    apiVersion: z.literal(API_VERSION, { error: `must be "${API_VERSION}"` }).describe('Spec format version.'),
+    kind: z.literal(KIND, { error: `must be "${KIND}"` }),
+    metadata: z.strictObject({
+      name: dnsLabel('function name', MAX_FUNCTION_NAME).describe(
+        `Function name: a DNS-1123 label of at most ${MAX_FUNCTION_NAME} characters.`,
+      ),
+      description: z.string().max(2000).optional().describe('What the function does.'),
+      labels: z.record(z.string(), z.string()).optional().describe('Free-form labels.'),
+    }),
+    spec: z.strictObject({
+      image: z.string().min(1).describe('Container image of the function (kubernetes runtime).'),
+      command: z.array(z.string()).min(1).optional().describe('Container entrypoint; the image default when unset.'),
+      args: z.array(z.string()).optional().describe('Arguments after the command.'),
+      env: z
+        .array(envVar)
+        .superRefine(unique((e) => e.name, 'environment variable'))
+        .default([]).describe('Environment of the function.'),
+      resources: z
+        .strictObject({ requests: resourceList.optional(), limits: resourceList.optional() })
+        .optional()
+        .describe('Requests and limits of the function container.'),
+      parameters: z
+        .array(parameter)
+        .superRefine(unique((p) => p.name, 'parameter'))
+        .default([]).describe('Start-time parameters.'),
+      schedules: z
+        .array(schedule)
+        .superRefine(unique((p) => p.name, 'schedule'))
+        .default([]).describe('Cron schedules.'),
+      execution: execution.default(() => execution.parse({})),
+      warm: warm.optional(),
+      local: local.optional(),
+    }),
+  })
+  .superRefine((fn, ctx) => {
+    const s = fn.spec;
+    const known = new Set(s.parameters.map((p) => p.name));
+    s.schedules.forEach((sch, i) => {
+      for (const [key, value] of Object.entries(sch.parameters)) {
+        const p = s.parameters.find((q) => q.name === key);
+        if (!p) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['spec', 'schedules', i, 'parameters', key],
+            message: `unknown parameter "${key}"; declared: ${[...known].join(', ') || '(none)'}`,
+          });
+        } else if (!(typeof value === 'string' && isTemplate(value))) {
+          const problem = parameterValueError(p, value);
+          if (problem) ctx.addIssue({ code: 'custom', path: ['spec', 'schedules', i, 'parameters', key], message: problem });
+        }
+      }
+      if (sch.startAt && sch.endAt && Date.parse(sch.startAt) >= Date.parse(sch.endAt)) {
+        ctx.addIssue({ code: 'custom', path: ['spec', 'schedules', i, 'endAt'], message: 'must be after startAt' });
+      }
+    });
+    if (s.warm && s.execution.mode !== 'warm') {
+      ctx.addIssue({ code: 'custom', path: ['spec', 'warm'], message: 'is only allowed with execution.mode: warm' });
+    }
+  });
+
+/** A function spec as the user wrote it (defaults optional). */
+export type FunctionSpecInput = z.input<typeof FunctionSpecSchema>;
+/** A validated function spec with every default filled in: what the controller stores. */
+export type FunctionSpec = z.output<typeof FunctionSpecSchema>;
+export type ParameterSpec = FunctionSpec['spec']['parameters'][number];
+export type ScheduleSpec = FunctionSpec['spec']['schedules'][number];
+export type RetrySpec = FunctionSpec['spec']['execution']['retry'];
+
+function unique<T>(key: (t: T) => string, what: string) {
+  return (items: T[], ctx: z.RefinementCtx): void => {
+    const seen = new Map<string, number>();
+    items.forEach((item, i) => {
+      const k = key(item);
+      const first = seen.get(k);
+      if (first !== undefined) {
+        ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate ${what} "${k}" (first declared at index ${first})` });
+      } else {
+        seen.set(k, i);
+      }
+    });
+  };
+}
+
+const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
+
+/** Checks one concrete (already templated) value against a parameter's type, enum and pattern. */
+export function parameterValueError(p: ParameterSpec, value: unknown): string | undefined {
+  const coerced = coerceParameter(p, value);
+  if ('error' in coerced) return coerced.error;
+  const v = coerced.value;
+  if (p.enum && !p.enum.some((e) => e === v || String(e) === String(v))) {
+    return `${JSON.stringify(v)} is not allowed; allowed: ${p.enum.map((e) => JSON.stringify(e)).join(', ')}`;
+  }
+  if (p.pattern !== undefined && !new RegExp(`^(?:${p.pattern})$`).test(String(v))) {
+    return `${JSON.stringify(v)} does not match the pattern ${p.pattern}`;
+  }
+  return undefined;
+}
+
+/** Converts a value (strings from a CLI or a template included) to the parameter's type. */
+export function coerceParameter(
+  p: Pick<ParameterSpec, 'type'>,
+  value: unknown,
+): { value: string | number | boolean } | { error: string } {
+  const show = JSON.stringify(value);
+  switch (p.type) {
+    case 'string':
+      return typeof value === 'string' ? { value } : { error: `${show} is not a string` };
+    case 'integer': {
+      const n = typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+      return typeof n === 'number' && Number.isSafeInteger(n) ? { value: n } : { error: `${show} is not an integer` };
+    }
+    case 'number': {
+      const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+      return typeof n === 'number' && Number.isFinite(n) ? { value: n } : { error: `${show} is not a number` };
+    }
+    case 'boolean':
+      if (typeof value === 'boolean') return { value };
+      if (value === 'true' || value === 'false') return { value: value === 'true' };
+      return { error: `${show} is not a boolean (true or false)` };
+    case 'date':
+      return typeof value === 'string' && DATE_RE.test(value) && !Number.isNaN(Date.parse(`${value}T00:00:00Z`))
+        ? { value }
+        : { error: `${show} is not a date (YYYY-MM-DD)` };
+    case 'datetime':
+      return typeof value === 'string' && z.iso.datetime({ offset: true }).safeParse(value).success
+        ? { value }
+        : { error: `${show} is not an RFC 3339 date-time` };
+  }
+}
+
+/** Priority as a number 1–5 from a number or an alias. */
+export function priorityNumber(p: number | keyof typeof PRIORITY_ALIASES): number {
+  return typeof p === 'number' ? p : PRIORITY_ALIASES[p];
+}
+
+/** Parses a spec object (already loaded from YAML or JSON). */
+export function parseFunctionSpec(data: unknown) {
+  return FunctionSpecSchema.safeParse(data);
+}
