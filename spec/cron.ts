@@ -62,7 +62,8 @@ export function cronError(expr: string): string | undefined {
   if (text.startsWith('@')) {
     return CRON_MACROS.includes(text) ? undefined : `unknown macro "${text}"`;
   }
-  if (/^CRON_TZ=|^TZ=/.test(text)) return 'time zone prefixes are not allowed here; use the schedule\'s "timezone" field';
+  if (/^CRON_TZ=|^TZ=/.test(text))
+    return 'time zone prefixes are not allowed here; use the schedule\'s "timezone" field';
   const fields = text.split(/\s+/);
   if (fields.length !== 5) return `has ${fields.length} field${fields.length === 1 ? '' : 's'}, expected 5`;
   for (let i = 0; i < 5; i++) {

@@ -6,7 +6,9 @@ import { MAX_SPEC_BYTES, type ParseResult, parseSpecText, type SpecProblem } fro
 const SPEC_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 
 /** Expands folders (non-recursively into *.yaml, *.yml, *.json) and checks each path exists. */
-export async function expandSpecPaths(inputs: string[]): Promise<{ files: string[]; problems: SpecProblem[] }> {
+export async function expandSpecPaths(
+  inputs: string[],
+): Promise<{ files: string[]; problems: SpecProblem[] }> {
   const files: string[] = [];
   const problems: SpecProblem[] = [];
   for (const input of inputs) {
@@ -20,7 +22,13 @@ export async function expandSpecPaths(inputs: string[]): Promise<{ files: string
     if (info.isDirectory()) {
       const entries = (await readdir(input)).filter((e) => SPEC_EXTENSIONS.has(path.extname(e))).sort();
       if (entries.length === 0) {
-        problems.push({ file: input, line: 1, column: 1, path: '', message: 'folder holds no *.yaml, *.yml or *.json spec' });
+        problems.push({
+          file: input,
+          line: 1,
+          column: 1,
+          path: '',
+          message: 'folder holds no *.yaml, *.yml or *.json spec',
+        });
       }
       files.push(...entries.map((e) => path.join(input, e)));
     } else {

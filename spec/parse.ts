@@ -5,7 +5,10 @@
  */
 import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
+import { formatPath } from './parse-path.ts';
 import { type FunctionSpec, FunctionSpecSchema } from './schema.ts';
+
+export { formatPath };
 
 /** Largest spec file or request body accepted; a spec is a page of YAML, a megabyte is a mistake. */
 export const MAX_SPEC_BYTES = 1024 * 1024;
@@ -37,15 +40,6 @@ export function formatProblem(p: SpecProblem): string {
   return `${p.file}:${p.line}:${p.column}${p.path ? ` ${p.path}` : ''}: ${p.message}`;
 }
 
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const seg of path) {
-    if (typeof seg === 'number') out += `[${seg}]`;
-    else out += out ? `.${String(seg)}` : String(seg);
-  }
-  return out;
-}
-
 export function parseSpecText(text: string, file: string): ParseResult {
   const problems: SpecProblem[] = [];
   const specs: LoadedSpec[] = [];
@@ -61,7 +55,12 @@ export function parseSpecText(text: string, file: string): ParseResult {
     return { specs, problems };
   }
   const lc = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false, strict: true });
+  const docs = parseAllDocuments(text, {
+    lineCounter: lc,
+    uniqueKeys: true,
+    prettyErrors: false,
+    strict: true,
+  });
   const at = (offset: number) => {
     const pos = lc.linePos(offset);
     return { line: pos.line, column: pos.col };
@@ -85,7 +84,12 @@ export function parseSpecText(text: string, file: string): ParseResult {
           err.code === 'DUPLICATE_KEY'
             ? `duplicate key "${/^[^:,}\]\n]*/.exec(text.slice(err.pos[0]))![0].trim()}"; each field may appear once`
             : yamlMessage(err.message);
-        problems.push({ file, ...at(err.pos[0]), path: '', message: `YAML ${err.code === 'DUPLICATE_KEY' ? 'error' : 'syntax error'}: ${msg}` });
+        problems.push({
+          file,
+          ...at(err.pos[0]),
+          path: '',
+          message: `YAML ${err.code === 'DUPLICATE_KEY' ? 'error' : 'syntax error'}: ${msg}`,
+        });
       }
       continue;
     }
@@ -192,30 +196,57 @@ function explainIssue(issue: z.core.$ZodIssue, data: unknown): Explained[] {
       }));
     }
     case 'invalid_type': {
-      if (value === undefined) return [{ path, message: `is required (${TYPE_NAMES[issue.expected] ?? issue.expected})` }];
+      if (value === undefined)
+        return [{ path, message: `is required (${TYPE_NAMES[issue.expected] ?? issue.expected})` }];
       const expected = TYPE_NAMES[issue.expected] ?? issue.expected;
       return [{ path, message: `expected ${expected}, got ${describeValue(value)}` }];
     }
     case 'invalid_value': {
-      if (issue.values.length === 1) return [{ path, message: issue.message.startsWith('must') ? issue.message : `must be ${JSON.stringify(issue.values[0])}` }];
+      if (issue.values.length === 1)
+        return [
+          {
+            path,
+            message: issue.message.startsWith('must')
+              ? issue.message
+              : `must be ${JSON.stringify(issue.values[0])}`,
+          },
+        ];
       return [
-        { path, message: `${describeValue(value)} is not allowed; allowed: ${issue.values.map((v) => String(v)).join(', ')}` },
+        {
+          path,
+          message: `${describeValue(value)} is not allowed; allowed: ${issue.values.map((v) => String(v)).join(', ')}`,
+        },
       ];
     }
     case 'too_small': {
       const min = Number(issue.minimum);
-      if (issue.origin === 'array') return [{ path, message: `needs at least ${min} item${min === 1 ? '' : 's'}` }];
-      if (issue.origin === 'string') return [{ path, message: min === 1 ? 'must not be empty' : `must have at least ${min} characters` }];
+      if (issue.origin === 'array')
+        return [{ path, message: `needs at least ${min} item${min === 1 ? '' : 's'}` }];
+      if (issue.origin === 'string')
+        return [{ path, message: min === 1 ? 'must not be empty' : `must have at least ${min} characters` }];
       return [{ path, message: `${describeValue(value)} is too small; minimum ${min}` }];
     }
     case 'too_big': {
       const max = Number(issue.maximum);
       if (issue.origin === 'array') return [{ path, message: `has more than ${max} items` }];
-      if (issue.origin === 'string') return [{ path, message: issue.message.includes('longer') ? issue.message : `is longer than ${max} characters` }];
+      if (issue.origin === 'string')
+        return [
+          {
+            path,
+            message: issue.message.includes('longer') ? issue.message : `is longer than ${max} characters`,
+          },
+        ];
       return [{ path, message: `${describeValue(value)} is too large; maximum ${max}` }];
     }
     case 'invalid_format':
-      return [{ path, message: issue.message.startsWith('Invalid') ? `${describeValue(value)} is not a valid ${issue.format}` : issue.message }];
+      return [
+        {
+          path,
+          message: issue.message.startsWith('Invalid')
+            ? `${describeValue(value)} is not a valid ${issue.format}`
+            : issue.message,
+        },
+      ];
     case 'not_multiple_of':
       return [{ path, message: `must be a multiple of ${issue.divisor}` }];
     default:
@@ -231,9 +262,13 @@ function allowedKeys(path: readonly (string | number)[]): string[] | undefined {
     for (let i = 0; i < 10; i++) {
       const def = schema?._zod?.def;
       if (!def) return;
-      if (['default', 'optional', 'nullable', 'prefault', 'readonly', 'catch'].includes(def.type)) schema = def.innerType;
+      if (['default', 'optional', 'nullable', 'prefault', 'readonly', 'catch'].includes(def.type))
+        schema = def.innerType;
       else if (def.type === 'pipe') schema = def.in;
-      else if (def.type === 'union') schema = def.options.find((o: { _zod: { def: { type: string } } }) => o._zod.def.type === 'object') ?? def.options[0];
+      else if (def.type === 'union')
+        schema =
+          def.options.find((o: { _zod: { def: { type: string } } }) => o._zod.def.type === 'object') ??
+          def.options[0];
       else return;
     }
   };
@@ -262,7 +297,9 @@ function findNode(
   for (let i = 0; i < path.length; i++) {
     const seg = path[i];
     if (isMap(node)) {
-      const pair = node.items.find((it) => isPair(it) && isScalar(it.key) && String(it.key.value) === String(seg));
+      const pair = node.items.find(
+        (it) => isPair(it) && isScalar(it.key) && String(it.key.value) === String(seg),
+      );
       if (!pair) return { node };
       if (pointAtKey && i === path.length - 1) keyNode = pair.key as Node;
       node = (pair.value as Node | null) ?? (pair.key as Node);

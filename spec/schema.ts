@@ -34,7 +34,10 @@ const dnsLabel = (what: string, max: number) =>
     });
 
 const duration = (description: string) =>
-  z.string().refine(isDuration, { error: `must be ${DURATION_HELP}` }).describe(description);
+  z
+    .string()
+    .refine(isDuration, { error: `must be ${DURATION_HELP}` })
+    .describe(description);
 
 const templateString = z.string().superRefine((value, ctx) => {
   if (!isTemplate(value)) return;
@@ -44,7 +47,9 @@ const templateString = z.string().superRefine((value, ctx) => {
 
 const priority = z
   .union([z.int().min(1).max(5), z.enum(['high', 'normal', 'low'])], { error: `must be ${PRIORITY_HELP}` })
-  .describe(`Priority of executions: ${PRIORITY_HELP}. Lower numbers are admitted first under the concurrency limit.`);
+  .describe(
+    `Priority of executions: ${PRIORITY_HELP}. Lower numbers are admitted first under the concurrency limit.`,
+  );
 
 const quantity = z
   .union([z.string().regex(QUANTITY_RE), z.number().positive()], {
@@ -58,7 +63,9 @@ const resourceList = z
 
 const envVar = z
   .strictObject({
-    name: z.string().regex(ENV_NAME_RE, { error: 'must be a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*)' }),
+    name: z
+      .string()
+      .regex(ENV_NAME_RE, { error: 'must be a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*)' }),
     value: z.string().optional().describe('A literal value.'),
     secretRef: z
       .strictObject({
@@ -66,7 +73,9 @@ const envVar = z
         key: z.string().min(1).describe('Key inside the Secret.'),
       })
       .optional()
-      .describe('Take the value from a Kubernetes Secret (kubernetes runtime only; the local runtime reads it from its own environment by variable name).'),
+      .describe(
+        'Take the value from a Kubernetes Secret (kubernetes runtime only; the local runtime reads it from its own environment by variable name).',
+      ),
   })
   .refine((e) => (e.value === undefined) !== (e.secretRef === undefined), {
     error: 'set exactly one of "value" or "secretRef"',
@@ -74,24 +83,35 @@ const envVar = z
   .describe('An environment variable of the function.');
 
 export const PARAMETER_TYPES = ['string', 'integer', 'number', 'boolean', 'date', 'datetime'] as const;
-const scalar = z.union([z.string(), z.number(), z.boolean()], { error: 'must be a string, number or boolean' });
+const scalar = z.union([z.string(), z.number(), z.boolean()], {
+  error: 'must be a string, number or boolean',
+});
 
 const parameter = z
   .strictObject({
     name: z
       .string()
-      .regex(PARAM_NAME_RE, { error: 'must start with a letter or "_" and hold only letters, digits and "_"' })
+      .regex(PARAM_NAME_RE, {
+        error: 'must start with a letter or "_" and hold only letters, digits and "_"',
+      })
       .describe('Parameter name; the function sees it as PONTOON_PARAM_<NAME> (upper-cased).'),
     type: z
       .enum(PARAMETER_TYPES)
       .default('string')
       .describe('Type the value is checked and coerced to: date is YYYY-MM-DD, datetime is RFC 3339.'),
     description: z.string().optional().describe('What the parameter means, shown by `pontoon describe`.'),
-    required: z.boolean().default(false).describe('An execution without a value (and without a default) fails before any attempt.'),
+    required: z
+      .boolean()
+      .default(false)
+      .describe('An execution without a value (and without a default) fails before any attempt.'),
     default: z
-      .union([templateString, z.number(), z.boolean()], { error: 'must be a string (template allowed), number or boolean' })
+      .union([templateString, z.number(), z.boolean()], {
+        error: 'must be a string (template allowed), number or boolean',
+      })
       .optional()
-      .describe("Value when none is given; strings may be templates such as \"{{ scheduledTime | tz('Europe/London') | minus('1d') | date }}\"."),
+      .describe(
+        "Value when none is given; strings may be templates such as \"{{ scheduledTime | tz('Europe/London') | minus('1d') | date }}\".",
+      ),
     enum: z.array(scalar).min(1).optional().describe('The only values allowed.'),
     pattern: z
       .string()
@@ -116,24 +136,39 @@ const parameter = z
   })
   .describe('A start-time parameter of the function.');
 
-export const OVERLAP_POLICIES = ['skip', 'buffer_one', 'buffer_all', 'cancel_other', 'terminate_other', 'allow_all'] as const;
+export const OVERLAP_POLICIES = [
+  'skip',
+  'buffer_one',
+  'buffer_all',
+  'cancel_other',
+  'terminate_other',
+  'allow_all',
+] as const;
 
 /** Our default catch-up window, stated because Temporal's own docs disagree on theirs. */
 export const DEFAULT_CATCHUP_WINDOW = '1h';
 
 const schedule = z
   .strictObject({
-    name: dnsLabel('schedule name', 20).describe('Schedule name, unique within the function; the trigger of its executions.'),
+    name: dnsLabel('schedule name', 20).describe(
+      'Schedule name, unique within the function; the trigger of its executions.',
+    ),
     cron: z
       .string()
       .superRefine((value, ctx) => {
         const problem = cronError(value);
-        if (problem) ctx.addIssue({ code: 'custom', message: `bad cron expression "${value}": ${problem}; expected ${CRON_HELP}` });
+        if (problem)
+          ctx.addIssue({
+            code: 'custom',
+            message: `bad cron expression "${value}": ${problem}; expected ${CRON_HELP}`,
+          });
       })
       .describe(`When to run: ${CRON_HELP}.`),
     timezone: z
       .string()
-      .refine(isTimeZone, { error: 'is not a known IANA time zone (e.g. UTC, Europe/London, America/New_York)' })
+      .refine(isTimeZone, {
+        error: 'is not a known IANA time zone (e.g. UTC, Europe/London, America/New_York)',
+      })
       .default('UTC')
       .describe('IANA time zone the cron expression is read in (DST-correct).'),
     overlap: z
@@ -146,8 +181,14 @@ const schedule = z
     jitter: duration('Random delay up to this much added to each fire, to spread load.').default('0s'),
     paused: z.boolean().default(false).describe('Create the schedule paused.'),
     note: z.string().max(1000).optional().describe('Why the schedule is paused (shown in the Web UI).'),
-    startAt: z.iso.datetime({ offset: true }).optional().describe('RFC 3339 time before which the schedule does not fire.'),
-    endAt: z.iso.datetime({ offset: true }).optional().describe('RFC 3339 time after which the schedule does not fire.'),
+    startAt: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .describe('RFC 3339 time before which the schedule does not fire.'),
+    endAt: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .describe('RFC 3339 time after which the schedule does not fire.'),
     parameters: z
       .record(z.string(), z.union([templateString, z.number(), z.boolean()]))
       .default({})
@@ -157,9 +198,19 @@ const schedule = z
 
 const retry = z
   .strictObject({
-    maxAttempts: z.int().min(1).max(100).default(3).describe('Attempts in all, the first included. 1 means no retry.'),
+    maxAttempts: z
+      .int()
+      .min(1)
+      .max(100)
+      .default(3)
+      .describe('Attempts in all, the first included. 1 means no retry.'),
     initialInterval: duration('Wait before the second attempt.').default('1s'),
-    backoffCoefficient: z.number().min(1).max(10).default(2).describe('Each wait is the previous one times this.'),
+    backoffCoefficient: z
+      .number()
+      .min(1)
+      .max(10)
+      .default(2)
+      .describe('Each wait is the previous one times this.'),
     maxInterval: duration('Longest wait between attempts.').default('5m'),
     nonRetryableExitCodes: z
       .array(z.int().min(1).max(255))
@@ -168,7 +219,11 @@ const retry = z
   })
   .superRefine((r, ctx) => {
     if (parseDuration(r.maxInterval) < parseDuration(r.initialInterval)) {
-      ctx.addIssue({ code: 'custom', path: ['maxInterval'], message: 'must not be shorter than initialInterval' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxInterval'],
+        message: 'must not be shorter than initialInterval',
+      });
     }
   })
   .describe('Durable retry policy, run by the execution workflow: one new process or pod per attempt.');
@@ -179,7 +234,9 @@ const execution = z
       .enum(['on-demand', 'warm'])
       .default('on-demand')
       .describe('on-demand starts a process or pod per attempt; warm sends attempts to long-lived replicas.'),
-    timeout: duration('Longest one attempt may run before it is killed (and retried per policy).').default('10m'),
+    timeout: duration('Longest one attempt may run before it is killed (and retried per policy).').default(
+      '10m',
+    ),
     deadline: duration('Longest the whole execution may take, retries and waits included.').optional(),
     priority: priority.default('normal'),
     concurrency: z
@@ -187,11 +244,14 @@ const execution = z
       .min(1)
       .max(10_000)
       .optional()
-      .describe('Most executions of this function running at once; more wait in a priority queue. Unset: no limit.'),
+      .describe(
+        'Most executions of this function running at once; more wait in a priority queue. Unset: no limit.',
+      ),
     retry: retry.default(() => retry.parse({})),
   })
   .superRefine((e, ctx) => {
-    if (parseDuration(e.timeout) < 1000) ctx.addIssue({ code: 'custom', path: ['timeout'], message: 'must be at least 1s' });
+    if (parseDuration(e.timeout) < 1000)
+      ctx.addIssue({ code: 'custom', path: ['timeout'], message: 'must be at least 1s' });
     if (e.deadline && parseDuration(e.deadline) < parseDuration(e.timeout)) {
       ctx.addIssue({
         code: 'custom',
@@ -206,7 +266,12 @@ const warm = z
   .strictObject({
     minReplicas: z.int().min(0).max(1000).default(1).describe('Replicas kept running when idle.'),
     maxReplicas: z.int().min(1).max(1000).default(3).describe('Most replicas the Scalar scales up to.'),
-    concurrencyPerReplica: z.int().min(1).max(1000).default(1).describe('Invocations one replica serves at once.'),
+    concurrencyPerReplica: z
+      .int()
+      .min(1)
+      .max(1000)
+      .default(1)
+      .describe('Invocations one replica serves at once.'),
     scaleDownDelay: duration('Idle time before the Scalar removes a replica.').default('5m'),
   })
   .refine((w) => w.minReplicas <= w.maxReplicas, { error: 'minReplicas must not exceed maxReplicas' })
@@ -222,14 +287,21 @@ const local = z
     cwd: z
       .string()
       .optional()
-      .describe("Working directory; relative paths are taken from the worker's PONTOON_LOCAL_ROOT (default: its cwd)."),
-    env: z.record(z.string(), z.string()).default({}).describe('Extra environment for the local runtime only.'),
+      .describe(
+        "Working directory; relative paths are taken from the worker's PONTOON_LOCAL_ROOT (default: its cwd).",
+      ),
+    env: z
+      .record(z.string(), z.string())
+      .default({})
+      .describe('Extra environment for the local runtime only.'),
   })
   .describe('How the local runtime (npm start, pontoon dev) runs the function as a child process.');
 
 export const FunctionSpecSchema = z
   .strictObject({
-    apiVersion: z.literal(API_VERSION, { error: `must be "${API_VERSION}"` }).describe('Spec format version.'),
+    apiVersion: z
+      .literal(API_VERSION, { error: `must be "${API_VERSION}"` })
+      .describe('Spec format version.'),
     kind: z.literal(KIND, { error: `must be "${KIND}"` }),
     metadata: z.strictObject({
       name: dnsLabel('function name', MAX_FUNCTION_NAME).describe(
@@ -240,12 +312,17 @@ export const FunctionSpecSchema = z
     }),
     spec: z.strictObject({
       image: z.string().min(1).describe('Container image of the function (kubernetes runtime).'),
-      command: z.array(z.string()).min(1).optional().describe('Container entrypoint; the image default when unset.'),
+      command: z
+        .array(z.string())
+        .min(1)
+        .optional()
+        .describe('Container entrypoint; the image default when unset.'),
       args: z.array(z.string()).optional().describe('Arguments after the command.'),
       env: z
         .array(envVar)
         .superRefine(unique((e) => e.name, 'environment variable'))
-        .default([]).describe('Environment of the function.'),
+        .default([])
+        .describe('Environment of the function.'),
       resources: z
         .strictObject({ requests: resourceList.optional(), limits: resourceList.optional() })
         .optional()
@@ -253,11 +330,13 @@ export const FunctionSpecSchema = z
       parameters: z
         .array(parameter)
         .superRefine(unique((p) => p.name, 'parameter'))
-        .default([]).describe('Start-time parameters.'),
+        .default([])
+        .describe('Start-time parameters.'),
       schedules: z
         .array(schedule)
         .superRefine(unique((p) => p.name, 'schedule'))
-        .default([]).describe('Cron schedules.'),
+        .default([])
+        .describe('Cron schedules.'),
       execution: execution.default(() => execution.parse({})),
       warm: warm.optional(),
       local: local.optional(),
@@ -277,15 +356,28 @@ export const FunctionSpecSchema = z
           });
         } else if (!(typeof value === 'string' && isTemplate(value))) {
           const problem = parameterValueError(p, value);
-          if (problem) ctx.addIssue({ code: 'custom', path: ['spec', 'schedules', i, 'parameters', key], message: problem });
+          if (problem)
+            ctx.addIssue({
+              code: 'custom',
+              path: ['spec', 'schedules', i, 'parameters', key],
+              message: problem,
+            });
         }
       }
       if (sch.startAt && sch.endAt && Date.parse(sch.startAt) >= Date.parse(sch.endAt)) {
-        ctx.addIssue({ code: 'custom', path: ['spec', 'schedules', i, 'endAt'], message: 'must be after startAt' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['spec', 'schedules', i, 'endAt'],
+          message: 'must be after startAt',
+        });
       }
     });
     if (s.warm && s.execution.mode !== 'warm') {
-      ctx.addIssue({ code: 'custom', path: ['spec', 'warm'], message: 'is only allowed with execution.mode: warm' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['spec', 'warm'],
+        message: 'is only allowed with execution.mode: warm',
+      });
     }
   });
 
@@ -304,7 +396,11 @@ function unique<T>(key: (t: T) => string, what: string) {
       const k = key(item);
       const first = seen.get(k);
       if (first !== undefined) {
-        ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate ${what} "${k}" (first declared at index ${first})` });
+        ctx.addIssue({
+          code: 'custom',
+          path: [i, 'name'],
+          message: `duplicate ${what} "${k}" (first declared at index ${first})`,
+        });
       } else {
         seen.set(k, i);
       }
@@ -339,18 +435,24 @@ export function coerceParameter(
       return typeof value === 'string' ? { value } : { error: `${show} is not a string` };
     case 'integer': {
       const n = typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
-      return typeof n === 'number' && Number.isSafeInteger(n) ? { value: n } : { error: `${show} is not an integer` };
+      return typeof n === 'number' && Number.isSafeInteger(n)
+        ? { value: n }
+        : { error: `${show} is not an integer` };
     }
     case 'number': {
       const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-      return typeof n === 'number' && Number.isFinite(n) ? { value: n } : { error: `${show} is not a number` };
+      return typeof n === 'number' && Number.isFinite(n)
+        ? { value: n }
+        : { error: `${show} is not a number` };
     }
     case 'boolean':
       if (typeof value === 'boolean') return { value };
       if (value === 'true' || value === 'false') return { value: value === 'true' };
       return { error: `${show} is not a boolean (true or false)` };
     case 'date':
-      return typeof value === 'string' && DATE_RE.test(value) && !Number.isNaN(Date.parse(`${value}T00:00:00Z`))
+      return typeof value === 'string' &&
+        DATE_RE.test(value) &&
+        !Number.isNaN(Date.parse(`${value}T00:00:00Z`))
         ? { value }
         : { error: `${show} is not a date (YYYY-MM-DD)` };
     case 'datetime':

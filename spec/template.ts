@@ -78,7 +78,10 @@ const FILTERS: ReadonlyMap<string, FilterDef> = new Map<string, FilterDef>([
       input: 'datetime',
       output: 'datetime',
       args: ['string'],
-      check: ([z]) => (isTimeZone(String(z)) ? undefined : `unknown time zone "${z}" (use an IANA name such as Europe/London)`),
+      check: ([z]) =>
+        isTimeZone(String(z))
+          ? undefined
+          : `unknown time zone "${z}" (use an IANA name such as Europe/London)`,
       apply: (v, [z]) => ({ t: 'datetime', v: asDate(v).setZone(String(z)) }),
       help: "tz('Europe/London')",
     },
@@ -89,7 +92,8 @@ const FILTERS: ReadonlyMap<string, FilterDef> = new Map<string, FilterDef>([
       input: 'datetime',
       output: 'datetime',
       args: ['string'],
-      check: ([d]) => (SHIFT_RE.test(String(d)) ? undefined : `"${d}" is not an amount such as "1d", "2h", "1mo", "1y2mo"`),
+      check: ([d]) =>
+        SHIFT_RE.test(String(d)) ? undefined : `"${d}" is not an amount such as "1d", "2h", "1mo", "1y2mo"`,
       apply: (v, [d]) => ({ t: 'datetime', v: asDate(v).plus(shiftObject(String(d))) }),
       help: "plus('1d')",
     },
@@ -100,7 +104,8 @@ const FILTERS: ReadonlyMap<string, FilterDef> = new Map<string, FilterDef>([
       input: 'datetime',
       output: 'datetime',
       args: ['string'],
-      check: ([d]) => (SHIFT_RE.test(String(d)) ? undefined : `"${d}" is not an amount such as "1d", "2h", "1mo", "1y2mo"`),
+      check: ([d]) =>
+        SHIFT_RE.test(String(d)) ? undefined : `"${d}" is not an amount such as "1d", "2h", "1mo", "1y2mo"`,
       apply: (v, [d]) => ({ t: 'datetime', v: asDate(v).minus(shiftObject(String(d))) }),
       help: "minus('1d')",
     },
@@ -111,7 +116,8 @@ const FILTERS: ReadonlyMap<string, FilterDef> = new Map<string, FilterDef>([
       input: 'datetime',
       output: 'datetime',
       args: ['string'],
-      check: ([u]) => (UNITS.includes(u as Unit) ? undefined : `unit "${u}" is not one of ${UNITS.join(', ')}`),
+      check: ([u]) =>
+        UNITS.includes(u as Unit) ? undefined : `unit "${u}" is not one of ${UNITS.join(', ')}`,
       apply: (v, [u]) => ({ t: 'datetime', v: asDate(v).startOf(u as Unit) }),
       help: "startOf('day')",
     },
@@ -122,7 +128,8 @@ const FILTERS: ReadonlyMap<string, FilterDef> = new Map<string, FilterDef>([
       input: 'datetime',
       output: 'datetime',
       args: ['string'],
-      check: ([u]) => (UNITS.includes(u as Unit) ? undefined : `unit "${u}" is not one of ${UNITS.join(', ')}`),
+      check: ([u]) =>
+        UNITS.includes(u as Unit) ? undefined : `unit "${u}" is not one of ${UNITS.join(', ')}`,
       apply: (v, [u]) => ({ t: 'datetime', v: asDate(v).endOf(u as Unit) }),
       help: "endOf('month')",
     },
@@ -194,7 +201,12 @@ export const TEMPLATE_FILTERS = [...FILTERS.values()].map((f) => f.help);
 
 // ---------------------------------------------------------------- parsing
 
-type Token = { kind: 'ident' | 'string' | 'number' | 'punct'; text: string; value?: string | number; pos: number };
+type Token = {
+  kind: 'ident' | 'string' | 'number' | 'punct';
+  text: string;
+  value?: string | number;
+  pos: number;
+};
 
 interface FilterCall {
   name: string;
@@ -230,7 +242,12 @@ function tokenize(src: string, offset: number): Token[] {
     } else if (c === "'" || c === '"') {
       const end = src.indexOf(c, i + 1);
       if (end < 0) throw new TemplateError(`unterminated string starting at column ${offset + i + 1}`);
-      tokens.push({ kind: 'string', text: src.slice(i, end + 1), value: src.slice(i + 1, end), pos: offset + i });
+      tokens.push({
+        kind: 'string',
+        text: src.slice(i, end + 1),
+        value: src.slice(i + 1, end),
+        pos: offset + i,
+      });
       i = end + 1;
     } else if ('|(),'.includes(c)) {
       tokens.push({ kind: 'punct', text: c, pos: offset + i });
@@ -251,21 +268,26 @@ function parseExpr(src: string, offset: number): Expr {
   if (!first) throw new TemplateError('empty expression "{{ }}"');
   let head: Expr['head'];
   if (first.kind === 'ident') head = { kind: 'var', name: first.text };
-  else if (first.kind === 'string' || first.kind === 'number') head = { kind: 'literal', value: first.value! };
+  else if (first.kind === 'string' || first.kind === 'number')
+    head = { kind: 'literal', value: first.value! };
   else throw new TemplateError(`expected a variable at column ${first.pos + 1}, found "${first.text}"`);
   const filters: FilterCall[] = [];
   while (peek()) {
     const bar = next()!;
-    if (bar.text !== '|') throw new TemplateError(`expected "|" at column ${bar.pos + 1}, found "${bar.text}"`);
+    if (bar.text !== '|')
+      throw new TemplateError(`expected "|" at column ${bar.pos + 1}, found "${bar.text}"`);
     const name = next();
-    if (!name || name.kind !== 'ident') throw new TemplateError(`expected a filter name after "|" at column ${bar.pos + 1}`);
+    if (name?.kind !== 'ident')
+      throw new TemplateError(`expected a filter name after "|" at column ${bar.pos + 1}`);
     const call: FilterCall = { name: name.text, args: [], pos: name.pos };
     if (peek()?.text === '(') {
       next();
       while (peek() && peek()!.text !== ')') {
         const arg = next()!;
         if (arg.kind !== 'string' && arg.kind !== 'number') {
-          throw new TemplateError(`filter ${call.name}: arguments must be quoted strings or numbers, found "${arg.text}"`);
+          throw new TemplateError(
+            `filter ${call.name}: arguments must be quoted strings or numbers, found "${arg.text}"`,
+          );
         }
         call.args.push(arg.value!);
         if (peek()?.text === ',') next();
@@ -306,7 +328,10 @@ function typeOf(expr: Expr): TemplateType {
   let type: TemplateType;
   if (expr.head.kind === 'var') {
     const t = VARIABLE_TYPES.get(expr.head.name);
-    if (!t) throw new TemplateError(`unknown variable "${expr.head.name}"; allowed: ${TEMPLATE_VARIABLES.join(', ')}`);
+    if (!t)
+      throw new TemplateError(
+        `unknown variable "${expr.head.name}"; allowed: ${TEMPLATE_VARIABLES.join(', ')}`,
+      );
     type = t;
   } else {
     type = typeof expr.head.value === 'number' ? 'number' : 'string';
@@ -326,7 +351,9 @@ function typeOf(expr: Expr): TemplateType {
     }
     def.args.forEach((want, idx) => {
       if (typeof call.args[idx] !== want) {
-        throw new TemplateError(`filter "${call.name}": argument ${idx + 1} must be a ${want} (e.g. ${def.help})`);
+        throw new TemplateError(
+          `filter "${call.name}": argument ${idx + 1} must be a ${want} (e.g. ${def.help})`,
+        );
       }
     });
     const problem = def.check?.(call.args);

@@ -1,0 +1,263 @@
+/**
+ * The local runtime: each attempt is a child process under the function contract, in its own
+ * process group so a timeout or a cancellation kills everything it started. The observer's logic
+ * (output.json, size limit, log tail) runs in-process. Used by `npm start`, `pontoon dev` and tests.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { readLogTail, readOutput } from '../observer/report.ts';
+import { type AttemptOutcome, type AttemptRequest, failure } from '../spec/execution.ts';
+import { parameterEnvName } from '../spec/parameters.ts';
+
+export interface LocalRuntimeConfig {
+  /** Attempt folders and logs live here. */
+  dataDir: string;
+  /** Relative `local.cwd` and commands are taken from here. */
+  localRoot: string;
+  /** SIGTERM → SIGKILL grace on timeout or cancellation. */
+  killGraceMs: number;
+}
+
+export interface AttemptControl {
+  /** Called about once a second while the attempt runs. */
+  heartbeat(details: unknown): void;
+  /** Aborts when the attempt must stop now (cancellation). */
+  signal: AbortSignal;
+}
+
+/** Names of worker environment variables never passed to functions. */
+const SECRET_ENV_RE = /TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|PRIVATE|CREDENTIAL|^TEMPORAL_|^PONTOON_/i;
+
+export function attemptDir(dataDir: string, executionId: string, attempt: number): string {
+  return path.join(dataDir, 'runs', encodeURIComponent(executionId), `attempt-${attempt}`);
+}
+
+export function attemptLogPath(dataDir: string, executionId: string, attempt: number): string {
+  return path.join(attemptDir(dataDir, executionId, attempt), 'log');
+}
+
+function alive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function killGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+export function createLocalRuntime(config: LocalRuntimeConfig, logger: Logger) {
+  /**
+   * Kills process groups left by earlier runs of this execution: a worker that died mid-attempt
+   * leaves its child running, and the retried attempt must never run beside it.
+   */
+  async function reapExecution(executionId: string): Promise<number> {
+    const root = path.join(config.dataDir, 'runs', encodeURIComponent(executionId));
+    let reaped = 0;
+    let entries: string[] = [];
+    try {
+      entries = await readdir(root);
+    } catch {
+      return 0;
+    }
+    for (const entry of entries) {
+      const pidFile = path.join(root, entry, 'pid');
+      let pgid: number;
+      try {
+        pgid = Number((await readFile(pidFile, 'utf8')).trim());
+      } catch {
+        continue;
+      }
+      if (pgid > 1 && alive(pgid)) {
+        killGroup(pgid, 'SIGKILL');
+        reaped++;
+        logger.warn({ executionId, pgid, folder: entry }, 'killed a process group left by a lost worker');
+      }
+      await rm(pidFile, { force: true });
+    }
+    return reaped;
+  }
+
+  async function runAttempt(req: AttemptRequest, control: AttemptControl): Promise<AttemptOutcome> {
+    const log = logger.child({ executionId: req.executionId, function: req.function, attempt: req.attempt });
+    await reapExecution(req.executionId);
+    const dir = attemptDir(config.dataDir, req.executionId, req.attempt);
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    const logFile = path.join(dir, 'log');
+    await writeFile(
+      path.join(dir, 'input.json'),
+      JSON.stringify({
+        function: req.function,
+        executionId: req.executionId,
+        attempt: req.attempt,
+        scheduledTime: req.scheduledTime,
+        trigger: req.trigger,
+        parameters: req.parameters,
+        input: req.input ?? null,
+      }),
+    );
+
+    const spec = req.spec.spec;
+    const command = spec.local?.command ?? [...(spec.command ?? []), ...(spec.args ?? [])];
+    const startedAt = new Date().toISOString();
+    if (command.length === 0) {
+      return {
+        exitCode: null,
+        startedAt,
+        endedAt: startedAt,
+        logTail: '',
+        failure: failure(
+          'LaunchFailed',
+          'no command: set spec.local.command or spec.command for the local runtime',
+        ),
+      };
+    }
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env))
+      if (v !== undefined && !SECRET_ENV_RE.test(k)) env[k] = v;
+    for (const e of spec.env) {
+      if (e.value !== undefined) env[e.name] = e.value;
+      else if (process.env[e.name] !== undefined) env[e.name] = process.env[e.name]!;
+    }
+    Object.assign(env, spec.local?.env ?? {});
+    Object.assign(env, {
+      PONTOON_EXECUTION_ID: req.executionId,
+      PONTOON_FUNCTION: req.function,
+      PONTOON_ATTEMPT: String(req.attempt),
+      PONTOON_SCHEDULED_TIME: req.scheduledTime,
+      PONTOON_TRIGGER: req.trigger,
+      PONTOON_DIR: dir,
+    });
+    for (const [name, value] of Object.entries(req.parameters)) env[parameterEnvName(name)] = String(value);
+
+    const cwd = path.resolve(config.localRoot, spec.local?.cwd ?? '.');
+    const fd = openSync(logFile, 'a');
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn(command[0]!, command.slice(1), { cwd, env, detached: true, stdio: ['ignore', fd, fd] });
+    } finally {
+      closeSync(fd);
+    }
+    const spawned = await new Promise<{ ok: true } | { ok: false; error: Error }>((resolve) => {
+      child.once('spawn', () => resolve({ ok: true }));
+      child.once('error', (error) => resolve({ ok: false, error }));
+    });
+    if (!spawned.ok) {
+      const endedAt = new Date().toISOString();
+      log.warn({ err: spawned.error }, 'could not start the function');
+      return {
+        exitCode: null,
+        startedAt,
+        endedAt,
+        logTail: '',
+        failure: failure(
+          'LaunchFailed',
+          `cannot start ${JSON.stringify(command[0])} in ${cwd}: ${spawned.error.message}`,
+        ),
+      };
+    }
+    const pgid = child.pid!;
+    await writeFile(path.join(dir, 'pid'), String(pgid));
+    log.info({ pid: pgid, command }, 'attempt started');
+
+    let timedOut = false;
+    let cancelled = false;
+    let killTimer: NodeJS.Timeout | undefined;
+    const stop = (why: 'timeout' | 'cancel') => {
+      if (why === 'timeout') timedOut = true;
+      else cancelled = true;
+      killGroup(pgid, 'SIGTERM');
+      killTimer ??= setTimeout(
+        () => killGroup(pgid, 'SIGKILL'),
+        why === 'cancel' ? Math.min(config.killGraceMs, 2000) : config.killGraceMs,
+      );
+    };
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    const timeoutTimer = setTimeout(() => stop('timeout'), req.timeoutMs);
+    const beat = setInterval(
+      () => control.heartbeat({ pid: pgid, elapsedMs: Date.now() - Date.parse(startedAt) }),
+      1000,
+    );
+    const onAbort = () => stop('cancel');
+    control.signal.addEventListener('abort', onAbort, { once: true });
+    control.heartbeat({ pid: pgid, elapsedMs: 0 });
+
+    const { code, signal } = await exited;
+    clearTimeout(timeoutTimer);
+    clearInterval(beat);
+    control.signal.removeEventListener('abort', onAbort);
+    if (killTimer) clearTimeout(killTimer);
+    // The main process is gone; anything it left in its group goes too (no orphans).
+    killGroup(pgid, 'SIGKILL');
+    await rm(path.join(dir, 'pid'), { force: true });
+    const endedAt = new Date().toISOString();
+    const logTail = await readLogTail(logFile);
+    const exitCode = code ?? (signal ? 128 + (signalNumber(signal) ?? 0) : null);
+    log.info({ exitCode, signal, timedOut, cancelled }, 'attempt ended');
+
+    if (cancelled)
+      return { exitCode, startedAt, endedAt, logTail, failure: failure('FunctionExit', 'cancelled') };
+    if (timedOut) {
+      return {
+        exitCode,
+        startedAt,
+        endedAt,
+        logTail,
+        failure: failure(
+          'AttemptTimedOut',
+          `attempt ran past its timeout of ${req.timeoutMs} ms and was killed`,
+        ),
+      };
+    }
+    if (code === 0) {
+      const observed = await readOutput(dir);
+      return { exitCode: 0, startedAt, endedAt, logTail, output: observed.output, failure: observed.failure };
+    }
+    const nonRetryable = code !== null && spec.execution.retry.nonRetryableExitCodes.includes(code);
+    const message = code !== null ? `exited with code ${code}` : `killed by ${signal}`;
+    return {
+      exitCode,
+      startedAt,
+      endedAt,
+      logTail,
+      failure: failure(nonRetryable ? 'FunctionExitNonRetryable' : 'FunctionExit', message),
+    };
+  }
+
+  async function readLog(executionId: string, attempt: number): Promise<string | undefined> {
+    try {
+      return await readFile(attemptLogPath(config.dataDir, executionId, attempt), 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+
+  return { runAttempt, readLog, reapExecution };
+}
+
+export type LocalRuntime = ReturnType<typeof createLocalRuntime>;
+
+const SIGNALS: Partial<Record<NodeJS.Signals, number>> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGKILL: 9,
+  SIGSEGV: 11,
+  SIGTERM: 15,
+  SIGABRT: 6,
+};
+function signalNumber(signal: NodeJS.Signals): number | undefined {
+  return SIGNALS[signal];
+}

@@ -1,0 +1,134 @@
+/**
+ * The shapes of an execution: the documented workflow input anyone may send (API, CLI, `temporal`
+ * CLI, any SDK), the result, and the contract between the execution workflow and a runtime.
+ * Pure module: imported by workflows and activities alike.
+ */
+import type { ParameterValues } from './parameters.ts';
+import type { FunctionSpec } from './schema.ts';
+
+/**
+ * Input of the `executeFunction` workflow. Only `function` is required, so
+ * `temporal workflow start --type executeFunction --task-queue pontoon --input '{"function":"hello"}'` works.
+ */
+export interface ExecuteFunctionInput {
+  /** Function name (metadata.name of an applied spec). */
+  function: string;
+  /** Parameter values; strings are coerced to the declared type. */
+  parameters?: Record<string, unknown>;
+  /** Free JSON handed to the function in $PONTOON_DIR/input.json. */
+  input?: unknown;
+  /** 1 (highest) … 5, or high / normal / low; defaults to the spec's. */
+  priority?: number | 'high' | 'normal' | 'low';
+  /** Informational here: the workflow id carries it (exec:<function>:<key>), which is what deduplicates. */
+  idempotencyKey?: string;
+  /** Nominal time for templates (RFC 3339). Schedules set it through Temporal; a manual "run as of" may set it. */
+  scheduledTime?: string;
+}
+
+export type ExecutionStatus = 'succeeded' | 'failed' | 'timed_out';
+
+export interface AttemptFailure {
+  type: FailureTypeName;
+  message: string;
+  retryable: boolean;
+}
+
+export interface AttemptRecord {
+  attempt: number;
+  /** null when the process never started or was killed by a signal we did not send for a timeout. */
+  exitCode: number | null;
+  startedAt: string;
+  endedAt: string;
+  /** Last lines of stdout and stderr (at most LOG_TAIL_BYTES). */
+  logTail: string;
+  failure?: AttemptFailure;
+}
+
+export interface ExecutionResult {
+  status: ExecutionStatus;
+  executionId: string;
+  function: string;
+  trigger: string;
+  priority: number;
+  scheduledTime: string;
+  specVersion: number;
+  output: unknown;
+  parameters: ParameterValues;
+  attempts: AttemptRecord[];
+  failure?: AttemptFailure;
+}
+
+/** What a runtime needs to run one attempt. */
+export interface AttemptRequest {
+  executionId: string;
+  function: string;
+  attempt: number;
+  spec: FunctionSpec;
+  parameters: ParameterValues;
+  input: unknown;
+  scheduledTime: string;
+  trigger: string;
+  /** Kill the attempt after this long (the spec's timeout, clipped to the deadline). */
+  timeoutMs: number;
+}
+
+/** What a runtime reports: function failures are outcomes, not exceptions. */
+export interface AttemptOutcome {
+  exitCode: number | null;
+  output?: unknown;
+  startedAt: string;
+  endedAt: string;
+  logTail: string;
+  failure?: AttemptFailure;
+}
+
+/**
+ * The failure types, and whether each is worth another attempt. One table decides retry vs stop;
+ * workflows branch on these strings, never on error classes.
+ */
+export const FAILURE_TYPES = {
+  /** The spec failed validation (e.g. applied through an old client). */
+  SpecInvalid: { retryable: false },
+  /** No spec has been applied under this name. */
+  FunctionNotFound: { retryable: false },
+  /** The workflow input is malformed. */
+  InputInvalid: { retryable: false },
+  /** A parameter is missing, unknown, of the wrong type, or its template failed. */
+  ParameterInvalid: { retryable: false },
+  /** The input JSON is over the limit. */
+  InputTooLarge: { retryable: false },
+  /** output.json is over the limit. */
+  OutputTooLarge: { retryable: false },
+  /** output.json is not valid JSON. */
+  OutputInvalid: { retryable: false },
+  /** The function exited non-zero with a code the spec lists as non-retryable. */
+  FunctionExitNonRetryable: { retryable: false },
+  /** The function exited non-zero (or was killed by a signal). */
+  FunctionExit: { retryable: true },
+  /** The attempt ran past execution.timeout and was killed. */
+  AttemptTimedOut: { retryable: true },
+  /** The whole execution ran past execution.deadline. */
+  DeadlineExceeded: { retryable: false },
+  /** The command could not be started (not found, not executable). */
+  LaunchFailed: { retryable: false },
+  /** The container image cannot be pulled. */
+  ImageUnavailable: { retryable: false },
+  /** The Kubernetes API failed in a way worth retrying. */
+  KubernetesTransient: { retryable: true },
+} as const;
+
+export type FailureTypeName = keyof typeof FAILURE_TYPES;
+
+export function failure(type: FailureTypeName, message: string): AttemptFailure {
+  return { type, message, retryable: FAILURE_TYPES[type].retryable };
+}
+
+/** Limits of the function contract (documented in the README). */
+export const LIMITS = {
+  /** JSON input of an execution; Temporal warns on payloads above 256 KB. */
+  inputBytes: 256 * 1024,
+  /** output.json of an attempt. */
+  outputBytes: 256 * 1024,
+  /** Log tail kept in the result per attempt (the full log stays retrievable). */
+  logTailBytes: 4 * 1024,
+} as const;

@@ -1,0 +1,105 @@
+/**
+ * Process configuration, parsed once at start-up from the environment. Temporal's own variable
+ * names (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*) so existing setups
+ * just work; Pontoon's own settings are PONTOON_*.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+import { DURATION_HELP, isDuration, parseDuration } from '../spec/duration.ts';
+import { TASK_QUEUE } from '../spec/names.ts';
+
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const duration = z
+  .string()
+  .refine(isDuration, { error: `must be ${DURATION_HELP}` })
+  .transform(parseDuration);
+
+const EnvSchema = z.object({
+  TEMPORAL_ADDRESS: z.string().default('localhost:7233').describe('host:port of the Temporal frontend'),
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  TEMPORAL_API_KEY: z.string().optional().describe('API key (Temporal Cloud); implies TLS'),
+  TEMPORAL_TLS: bool.optional().describe('force TLS on or off'),
+  TEMPORAL_TLS_CLIENT_CERT_PATH: z.string().optional(),
+  TEMPORAL_TLS_CLIENT_KEY_PATH: z.string().optional(),
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: z.string().optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
+  PONTOON_TASK_QUEUE: z.string().min(1).default(TASK_QUEUE),
+  PONTOON_RUNTIME: z
+    .enum(['local'])
+    .default('local')
+    .describe('where attempts run (kubernetes: see issue 4)'),
+  PONTOON_DATA_DIR: z.string().default('.pontoon').describe('local runtime: attempt folders and logs'),
+  PONTOON_LOCAL_ROOT: z.string().optional().describe('local runtime: base of relative commands and cwd'),
+  PONTOON_KILL_GRACE: duration.default(5000).describe('SIGTERM → SIGKILL grace'),
+  PONTOON_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+});
+
+export interface TemporalConfig {
+  address: string;
+  namespace: string;
+  apiKey?: string;
+  tls?: {
+    clientCertPath?: string;
+    clientKeyPath?: string;
+    serverCaCertPath?: string;
+    serverName?: string;
+  };
+}
+
+export interface WorkerConfig {
+  temporal: TemporalConfig;
+  taskQueue: string;
+  runtime: 'local';
+  dataDir: string;
+  localRoot: string;
+  killGraceMs: number;
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function parseTemporalConfig(env: NodeJS.ProcessEnv = process.env): TemporalConfig {
+  return parseConfig(env).temporal;
+}
+
+export function parseConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration in the environment:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const wantTls =
+    e.TEMPORAL_TLS ??
+    Boolean(e.TEMPORAL_API_KEY || e.TEMPORAL_TLS_CLIENT_CERT_PATH || e.TEMPORAL_TLS_SERVER_CA_CERT_PATH);
+  if (Boolean(e.TEMPORAL_TLS_CLIENT_CERT_PATH) !== Boolean(e.TEMPORAL_TLS_CLIENT_KEY_PATH)) {
+    throw new ConfigError(
+      'TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH must be set together (mTLS)',
+    );
+  }
+  return {
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      ...(e.TEMPORAL_API_KEY ? { apiKey: e.TEMPORAL_API_KEY } : {}),
+      ...(wantTls
+        ? {
+            tls: {
+              clientCertPath: e.TEMPORAL_TLS_CLIENT_CERT_PATH,
+              clientKeyPath: e.TEMPORAL_TLS_CLIENT_KEY_PATH,
+              serverCaCertPath: e.TEMPORAL_TLS_SERVER_CA_CERT_PATH,
+              serverName: e.TEMPORAL_TLS_SERVER_NAME,
+            },
+          }
+        : {}),
+    },
+    taskQueue: e.PONTOON_TASK_QUEUE,
+    runtime: e.PONTOON_RUNTIME,
+    dataDir: path.resolve(e.PONTOON_DATA_DIR),
+    localRoot: path.resolve(e.PONTOON_LOCAL_ROOT ?? process.cwd()),
+    killGraceMs: e.PONTOON_KILL_GRACE,
+    logLevel: e.PONTOON_LOG_LEVEL,
+  };
+}

@@ -1,0 +1,33 @@
+/** `pontoon worker`: runs the Pontoon worker until SIGTERM or SIGINT, then drains and exits. */
+import { ConfigError, parseConfig } from './config.ts';
+import { createLogger, installTemporalRuntime } from './logger.ts';
+import { createPontoonWorker } from './worker.ts';
+
+export async function runWorker(): Promise<void> {
+  const config = parseConfig();
+  const logger = createLogger(config.logLevel);
+  installTemporalRuntime(logger);
+  const w = await createPontoonWorker({ config, logger });
+  const stop = () => {
+    logger.info('shutting down: finishing in-flight work');
+    w.worker.shutdown();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  logger.info(
+    { address: config.temporal.address, namespace: config.temporal.namespace, taskQueue: config.taskQueue },
+    'worker running',
+  );
+  await w.worker.run();
+  await w.client.connection.close();
+  await w.connection.close();
+  logger.info('worker stopped');
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  runWorker().catch((err) => {
+    if (err instanceof ConfigError) console.error(err.message);
+    else console.error('worker failed:', err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,45 @@
+/**
+ * Messages of Pontoon's workflows: queries and updates, shared by the workflows (which handle them)
+ * and by clients (CLI, API, activities) that send them. Definitions only.
+ */
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { AttemptRecord } from '../spec/execution.ts';
+import type { ParameterValues } from '../spec/parameters.ts';
+import type { FunctionSpec } from '../spec/schema.ts';
+
+export interface SpecVersion {
+  version: number;
+  appliedAt: string;
+  spec: FunctionSpec;
+}
+
+export interface ApplyResult {
+  name: string;
+  version: number;
+  /** false when the spec equals the current one (applying is idempotent). */
+  changed: boolean;
+  appliedAt: string;
+}
+
+/** Stores a new spec version (validated by the update's validator before it is accepted). */
+export const applyUpdate = defineUpdate<ApplyResult, [unknown]>('apply');
+/** The current spec, or null before the first apply. */
+export const specQuery = defineQuery<SpecVersion | null>('spec');
+/** Earlier versions, newest first (the last CONTROLLER_HISTORY_LIMIT of them). */
+export const specHistoryQuery = defineQuery<SpecVersion[]>('specHistory');
+
+export type ExecutionPhase = 'starting' | 'running' | 'backoff' | 'succeeded' | 'failed' | 'timed_out';
+
+export interface ExecutionProgress {
+  phase: ExecutionPhase;
+  /** Attempt running or last run (0 before the first). */
+  attempt: number;
+  maxAttempts: number;
+  /** When the next attempt starts, during backoff. */
+  nextAttemptAt?: string;
+  parameters: ParameterValues;
+  attempts: AttemptRecord[];
+}
+
+/** Live progress of an execution, for progress lines and `describe`. */
+export const progressQuery = defineQuery<ExecutionProgress>('progress');

@@ -1,0 +1,255 @@
+/**
+ * executeFunction (workflow id `exec:<function>:<key>`): one per execution, whoever starts it (API,
+ * CLI, schedule, `temporal` CLI, any SDK). Reads the spec, resolves start-time parameters, runs one
+ * attempt per retry under the spec's policy, per-attempt timeout and overall deadline, and returns
+ * the result. A failed execution FAILS the workflow (so the Web UI shows it as failed) with the same
+ * result object as the failure's details.
+ */
+import {
+  ActivityCancellationType,
+  ApplicationFailure,
+  log,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.ts';
+import { parseDuration } from '../spec/duration.ts';
+import {
+  type AttemptFailure,
+  type AttemptRecord,
+  type ExecuteFunctionInput,
+  type ExecutionResult,
+  type FailureTypeName,
+  failure,
+  LIMITS,
+} from '../spec/execution.ts';
+import { parseScheduleId, SearchAttr, Trigger } from '../spec/names.ts';
+import { type ParameterValues, resolveParameters } from '../spec/parameters.ts';
+import { backoffMs } from '../spec/retry.ts';
+import { PRIORITY_ALIASES, priorityNumber } from '../spec/schema.ts';
+import { type ExecutionProgress, progressQuery } from './definitions.ts';
+
+/** A lost worker is noticed after this long without a heartbeat, and the attempt retried elsewhere. */
+export const ATTEMPT_HEARTBEAT_TIMEOUT = '10s';
+/** Slack on top of the attempt timeout for process start-up and the kill grace. */
+const ATTEMPT_SLACK_MS = 60_000;
+
+const { getFunctionSpec } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '10s',
+  retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['FunctionNotFound'] },
+});
+
+function fail(type: FailureTypeName | 'FunctionFailed', message: string, result?: ExecutionResult): never {
+  throw ApplicationFailure.create({ type, message, nonRetryable: true, details: result ? [result] : [] });
+}
+
+function checkInput(raw: unknown): ExecuteFunctionInput {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    fail(
+      'InputInvalid',
+      'input must be a JSON object such as {"function":"hello","parameters":{"name":"Ada"}}',
+    );
+  }
+  const input = raw as Record<string, unknown>;
+  const allowed = ['function', 'parameters', 'input', 'priority', 'idempotencyKey', 'scheduledTime'];
+  const unknown = Object.keys(input).filter((k) => !allowed.includes(k));
+  if (unknown.length)
+    fail('InputInvalid', `unknown field(s) ${unknown.join(', ')}; allowed: ${allowed.join(', ')}`);
+  if (typeof input.function !== 'string' || input.function === '') {
+    fail('InputInvalid', '"function" (the function name) is required');
+  }
+  if (
+    input.parameters !== undefined &&
+    (typeof input.parameters !== 'object' || input.parameters === null || Array.isArray(input.parameters))
+  ) {
+    fail('InputInvalid', '"parameters" must be an object of name → value');
+  }
+  const p = input.priority;
+  if (
+    p !== undefined &&
+    !(Number.isInteger(p) && (p as number) >= 1 && (p as number) <= 5) &&
+    !(typeof p === 'string' && p in PRIORITY_ALIASES)
+  ) {
+    fail('InputInvalid', '"priority" must be 1 (highest) to 5, or high, normal, low');
+  }
+  if (
+    input.scheduledTime !== undefined &&
+    (typeof input.scheduledTime !== 'string' || Number.isNaN(Date.parse(input.scheduledTime)))
+  ) {
+    fail('InputInvalid', '"scheduledTime" must be an RFC 3339 date-time');
+  }
+  if (JSON.stringify(input.input ?? null).length > LIMITS.inputBytes) {
+    fail('InputTooLarge', `"input" is over the ${LIMITS.inputBytes} byte limit`);
+  }
+  return input as unknown as ExecuteFunctionInput;
+}
+
+const TemporalScheduledById = 'TemporalScheduledById';
+const TemporalScheduledStartTime = 'TemporalScheduledStartTime';
+
+/** Schedule name when a Temporal Schedule started us, else the trigger the starter set, else "sdk". */
+function triggerAndScheduledTime(
+  input: ExecuteFunctionInput,
+  startTime: Date,
+): { trigger: string; scheduledTime: Date } {
+  const info = workflowInfo();
+  const raw = info.searchAttributes ?? {};
+  const scheduledBy = raw[TemporalScheduledById]?.[0];
+  const scheduledStart = raw[TemporalScheduledStartTime]?.[0];
+  const fromSchedule = typeof scheduledBy === 'string' ? parseScheduleId(scheduledBy)?.schedule : undefined;
+  const given = info.typedSearchAttributes.get(SearchAttr.trigger);
+  const trigger = fromSchedule ?? given ?? Trigger.sdk;
+  let scheduledTime = startTime;
+  if (input.scheduledTime) scheduledTime = new Date(input.scheduledTime);
+  else if (scheduledStart instanceof Date) scheduledTime = scheduledStart;
+  else if (typeof scheduledStart === 'string') scheduledTime = new Date(scheduledStart);
+  return { trigger, scheduledTime };
+}
+
+export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<ExecutionResult> {
+  const input = checkInput(rawInput);
+  const info = workflowInfo();
+  const startTime = new Date(info.startTime);
+  const progress: ExecutionProgress = {
+    phase: 'starting',
+    attempt: 0,
+    maxAttempts: 0,
+    parameters: {},
+    attempts: [],
+  };
+  setHandler(progressQuery, () => progress);
+
+  const { spec, version } = await getFunctionSpec(input.function);
+  const { trigger, scheduledTime } = triggerAndScheduledTime(input, startTime);
+  const priority = priorityNumber(input.priority ?? spec.spec.execution.priority);
+  upsertSearchAttributes([
+    { key: SearchAttr.function, value: input.function },
+    { key: SearchAttr.trigger, value: trigger },
+    { key: SearchAttr.priority, value: priority },
+  ]);
+
+  const exec = spec.spec.execution;
+  const retry = exec.retry;
+  progress.maxAttempts = retry.maxAttempts;
+  const attemptTimeoutMs = parseDuration(exec.timeout);
+  const deadlineAt = exec.deadline
+    ? startTime.getTime() + parseDuration(exec.deadline)
+    : Number.POSITIVE_INFINITY;
+  const attempts: AttemptRecord[] = progress.attempts;
+  let parameters: ParameterValues = {};
+
+  const result = (
+    status: ExecutionResult['status'],
+    output: unknown,
+    why?: AttemptFailure,
+  ): ExecutionResult => ({
+    status,
+    executionId: info.workflowId,
+    function: input.function,
+    trigger,
+    priority,
+    scheduledTime: scheduledTime.toISOString(),
+    specVersion: version,
+    output,
+    parameters,
+    attempts,
+    ...(why ? { failure: why } : {}),
+  });
+  const finish = (status: 'failed' | 'timed_out', why: AttemptFailure): never => {
+    progress.phase = status;
+    const r = result(status, null, why);
+    const last = attempts.length
+      ? ` after ${attempts.length} attempt${attempts.length === 1 ? '' : 's'}`
+      : '';
+    fail(
+      why.type,
+      `${input.function} ${status === 'timed_out' ? 'timed out' : 'failed'}${last}: ${why.message}`,
+      r,
+    );
+  };
+
+  for (let attempt = 1; attempt <= retry.maxAttempts; attempt++) {
+    const resolved = resolveParameters(spec, input.parameters, {
+      scheduledTime,
+      startTime,
+      executionId: info.workflowId,
+      function: input.function,
+      attempt,
+      trigger,
+    });
+    if (resolved.problems.length) finish('failed', failure('ParameterInvalid', resolved.problems.join('; ')));
+    parameters = resolved.values;
+    progress.parameters = parameters;
+
+    const remaining = deadlineAt - Date.now();
+    if (remaining <= 0)
+      finish('timed_out', failure('DeadlineExceeded', `execution deadline ${exec.deadline} passed`));
+    const clipped = remaining < attemptTimeoutMs;
+    const timeoutMs = Math.max(1000, Math.min(attemptTimeoutMs, Math.floor(remaining)));
+
+    progress.phase = 'running';
+    progress.attempt = attempt;
+    progress.nextAttemptAt = undefined;
+    log.info('attempt starting', { function: input.function, attempt, parameters });
+    const { runAttempt } = proxyActivities<Activities>({
+      startToCloseTimeout: timeoutMs + ATTEMPT_SLACK_MS,
+      heartbeatTimeout: ATTEMPT_HEARTBEAT_TIMEOUT,
+      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+      // Retries of the activity are infrastructure retries (a lost worker): the same attempt again.
+      retry: { initialInterval: '1s', maximumAttempts: 10, nonRetryableErrorTypes: ['SpecInvalid'] },
+      activityId: `attempt-${attempt}`,
+      summary: `attempt ${attempt} of ${input.function}`,
+    });
+    const outcome = await runAttempt({
+      executionId: info.workflowId,
+      function: input.function,
+      attempt,
+      spec,
+      parameters,
+      input: input.input ?? null,
+      scheduledTime: scheduledTime.toISOString(),
+      trigger,
+      timeoutMs,
+    });
+    let why = outcome.failure;
+    if (why?.type === 'AttemptTimedOut' && clipped) {
+      why = failure(
+        'DeadlineExceeded',
+        `execution deadline ${exec.deadline} passed during attempt ${attempt}`,
+      );
+    }
+    attempts.push({
+      attempt,
+      exitCode: outcome.exitCode,
+      startedAt: outcome.startedAt,
+      endedAt: outcome.endedAt,
+      logTail: outcome.logTail,
+      ...(why ? { failure: why } : {}),
+    });
+    if (!why) {
+      progress.phase = 'succeeded';
+      return result('succeeded', outcome.output ?? null);
+    }
+    if (!why.retryable) finish(why.type === 'DeadlineExceeded' ? 'timed_out' : 'failed', why);
+    if (attempt === retry.maxAttempts) break;
+    const wait = backoffMs(retry, attempt);
+    if (Date.now() + wait >= deadlineAt) {
+      finish(
+        'timed_out',
+        failure('DeadlineExceeded', `the next attempt would start after the deadline ${exec.deadline}`),
+      );
+    }
+    progress.phase = 'backoff';
+    progress.nextAttemptAt = new Date(Date.now() + wait).toISOString();
+    await sleep(wait);
+  }
+  const last = attempts[attempts.length - 1]!;
+  return finish('failed', {
+    ...last.failure!,
+    message: `${last.failure!.message} (all ${retry.maxAttempts} attempts used)`,
+  });
+}
