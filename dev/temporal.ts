@@ -193,8 +193,12 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   const log = openSync(opts.logFile, 'a');
   const child = spawn(opts.cli, args, { stdio: ['ignore', log, log], detached: false });
   let exited: { code: number | null } | undefined;
+  // Never leave a server behind when this process dies.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   child.once('exit', (code) => {
     exited = { code };
+    process.off('exit', killOnExit);
   });
   const deadline = Date.now() + (opts.startTimeoutMs ?? 60_000);
   while (!(await portOpen(opts.port))) {

@@ -62,7 +62,7 @@ export async function createPontoonWorker(opts: {
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.taskQueue,
-    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    workflowBundle: opts.workflowBundle ?? (await bundleWorkflows(logger)),
     activities: createActivities({ client, logger, runtime }),
     ...(opts.identity ? { identity: opts.identity } : {}),
     // Heartbeats carry cancellation: send them at least every second so a cancel lands within seconds.

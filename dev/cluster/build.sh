@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds (once) and caches the binaries of the simulated Kubernetes cluster, from the Go module
-# proxy only: kube-apiserver, kube-controller-manager, kube-scheduler, etcd and kwok.
+# proxy only: kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (matching the
+# cluster's version), etcd and kwok.
 #
-#   ${PONTOON_CACHE_DIR:-$HOME/.cache/pontoon}/kube/<k8s-version>/bin/{kube-apiserver,...}
+#   ${PONTOON_CACHE_DIR:-$HOME/.cache/pontoon}/kube/<k8s-version>/bin/{kube-apiserver,...,kubectl}
 #   ${PONTOON_CACHE_DIR:-$HOME/.cache/pontoon}/etcd/<etcd-version>/bin/etcd
 #   ${PONTOON_CACHE_DIR:-$HOME/.cache/pontoon}/kwok/<kwok-version>/bin/kwok
 #
@@ -127,7 +128,7 @@ build_kwok() {
 # Kubernetes: k8s.io/kubernetes replaces every staging module with ./staging/src/..., which
 # `go install` rejects. A scratch module requires k8s.io/kubernetes and replaces each staging module
 # k8s.io/<x> with its published k8s.io/<x>@v0.<minor>.<patch>.
-KUBE_CMDS="kube-apiserver kube-controller-manager kube-scheduler"
+KUBE_CMDS="kube-apiserver kube-controller-manager kube-scheduler kubectl"
 build_kube() {
   local v="$1" dir="$CACHE_ROOT/kube/$1" c missing=""
   for c in $KUBE_CMDS; do [ -x "$dir/bin/$c" ] || missing="$missing $c"; done
@@ -177,7 +178,7 @@ build_kube() {
   ldf="$ldf -X k8s.io/component-base/version.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   ldf="$ldf -X k8s.io/component-base/version.gitCommit=0000000000000000000000000000000000000000"
   # Resolve dependencies for all commands first (download, go.sum), timed on its own.
-  if [ ! -f "$dir/src/.deps-ok" ]; then
+  if [ "$(cat "$dir/src/.deps-ok" 2>/dev/null)" != "$KUBE_CMDS" ]; then
     log "kubernetes $v: go get (downloading modules; log $dir/deps.log)"
     : >"$dir/deps.log"
     local pkgs=""; for c in $KUBE_CMDS; do pkgs="$pkgs k8s.io/kubernetes/cmd/$c@$v"; done
@@ -185,7 +186,7 @@ build_kube() {
       record_failure "kubernetes $v: go get failed: $(tail -n 5 "$dir/deps.log" | tr '\n' ' ' | cut -c1-500)"
       return 1
     fi
-    touch "$dir/src/.deps-ok"
+    echo "$KUBE_CMDS" >"$dir/src/.deps-ok"
   fi
   for c in $KUBE_CMDS; do
     [ -x "$dir/bin/$c" ] && { log "$c $v: cached"; continue; }
@@ -197,7 +198,11 @@ build_kube() {
       return 1
     fi
     mv "$dir/bin/$c.tmp" "$dir/bin/$c"
-    log "$c: $("$dir/bin/$c" --version 2>&1 | head -n1)"
+    if [ "$c" = kubectl ]; then
+      log "$c: $("$dir/bin/$c" version --client 2>&1 | head -n1)"
+    else
+      log "$c: $("$dir/bin/$c" --version 2>&1 | head -n1)"
+    fi
   done
 }
 
@@ -224,6 +229,7 @@ KWOK_VERSION=$KWOK_V
 KUBE_APISERVER_BIN=$CACHE_ROOT/kube/$KUBE_V/bin/kube-apiserver
 KUBE_CONTROLLER_MANAGER_BIN=$CACHE_ROOT/kube/$KUBE_V/bin/kube-controller-manager
 KUBE_SCHEDULER_BIN=$CACHE_ROOT/kube/$KUBE_V/bin/kube-scheduler
+KUBECTL_BIN=$CACHE_ROOT/kube/$KUBE_V/bin/kubectl
 ETCD_BIN=$CACHE_ROOT/etcd/$ETCD_V/bin/etcd
 KWOK_BIN=$CACHE_ROOT/kwok/$KWOK_V/bin/kwok
 EOF

@@ -1,0 +1,88 @@
+/**
+ * `pontoon dev` / `npm start`: the embedded default. Temporal dev server (state in
+ * .pontoon/temporal.db), the worker on the local runtime, and every spec in function-specs/ applied.
+ */
+import path from 'node:path';
+import { applySpec } from '../client/functions.ts';
+import { type DevServer, ensureTemporalCli, portOpen, startDevServer } from '../dev/temporal.ts';
+import { loadSpecs } from '../spec/load.ts';
+import { formatProblem } from '../spec/parse.ts';
+import { parseConfig } from '../worker/config.ts';
+import { createLogger, installTemporalRuntime } from '../worker/logger.ts';
+import { createPontoonWorker } from '../worker/worker.ts';
+import { Exit, type Io } from './output.ts';
+
+export interface DevOptions {
+  specPaths: string[];
+  port: number;
+  uiPort: number;
+}
+
+export async function runDev(opts: DevOptions, io: Io): Promise<number> {
+  const loaded = await loadSpecs(opts.specPaths);
+  if (loaded.problems.length) {
+    for (const p of loaded.problems) io.err(formatProblem(p));
+    io.err('fix the specs above, then run again');
+    return Exit.usage;
+  }
+
+  const config = parseConfig({ ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${opts.port}` });
+  let server: DevServer | undefined;
+  if (await portOpen(opts.port)) {
+    io.err(`a Temporal server already listens on ${opts.port}: using it`);
+  } else {
+    const cli = await ensureTemporalCli((line) => io.err(line));
+    const dataDir = config.dataDir;
+    io.err(`starting the Temporal dev server (${cli}) …`);
+    server = await startDevServer({
+      cli,
+      port: opts.port,
+      uiPort: opts.uiPort,
+      dbFile: path.join(dataDir, 'temporal.db'),
+      logFile: path.join(dataDir, 'temporal-server.log'),
+    });
+  }
+
+  const logger = createLogger(config.logLevel);
+  installTemporalRuntime(logger);
+  io.err('starting the worker (bundling workflows takes a few seconds) …');
+  const w = await createPontoonWorker({ config, logger });
+  const running = w.worker.run();
+  for (const s of loaded.specs) {
+    const r = await applySpec(w.client, s.spec, config.taskQueue);
+    io.err(
+      `function/${r.name} ${r.changed ? `applied (version ${r.version})` : `unchanged (version ${r.version})`}`,
+    );
+  }
+  const names = loaded.specs.map((s) => s.spec.metadata.name).join(', ');
+  io.out(`
+Pontoon is running on the local runtime.
+  Temporal Web UI  ${server ? `http://localhost:${opts.uiPort}` : "(the existing server's UI)"}
+  Temporal gRPC    127.0.0.1:${opts.port}  namespace ${config.temporal.namespace}, task queue ${config.taskQueue}
+  Functions        ${names}
+  Data             ${config.dataDir}
+
+Try, in another terminal:
+  npx pontoon invoke hello --param name=Ada --wait
+  temporal workflow start --task-queue ${config.taskQueue} --type executeFunction --input '{"function":"hello","parameters":{"name":"Ada"}}'
+
+Ctrl-C stops everything.`);
+
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    io.err('stopping: finishing in-flight attempts …');
+    w.worker.shutdown();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    await running;
+  } finally {
+    await w.client.connection.close();
+    await w.connection.close();
+    await server?.stop();
+  }
+  return Exit.ok;
+}

@@ -1,0 +1,277 @@
+#!/usr/bin/env bash
+# Starts the simulated Kubernetes cluster (etcd, kube-apiserver, kube-controller-manager,
+# kube-scheduler and kwok with fake nodes), or reuses it if it already runs. Idempotent.
+#
+# State (certificates, kubeconfigs, etcd data, logs, pids): ${PONTOON_CLUSTER_DIR:-$HOME/.cache/pontoon/cluster}
+# Kubeconfig for kubectl and @kubernetes/client-node: $STATE/kubeconfig (printed at the end).
+# The binaries are built on first use by build.sh (tens of minutes once, then cached).
+#
+# Environment: PONTOON_APISERVER_PORT (6443), PONTOON_ETCD_PORT (2379), PONTOON_ETCD_PEER_PORT (2380),
+# PONTOON_CONTROLLER_MANAGER_PORT (10257), PONTOON_SCHEDULER_PORT (10259), PONTOON_KWOK_PORT (10247),
+# PONTOON_NODE_COUNT (3), PONTOON_NODE_CPU (16), PONTOON_NODE_MEMORY (64Gi), PONTOON_NODE_PODS (110),
+# PONTOON_CLUSTER_TIMEOUT (seconds per readiness step, 90).
+set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+for tool in openssl curl ss; do
+  command -v "$tool" >/dev/null || die "$tool is required (apt-get install openssl curl iproute2)"
+done
+
+# 1. Binaries (a no-op when cached).
+if ! load_bins; then
+  log "cluster binaries not cached yet: building them now with build.sh (first time: tens of minutes)"
+fi
+bash "$CLUSTER_SRC_DIR/build.sh" || die "building the cluster binaries failed (see the build output above)"
+load_bins || die "build.sh did not produce the binaries listed in $CACHE_ROOT/cluster-bins.env"
+[ -n "$(kubectl_bin)" ] || die "no kubectl found (build.sh builds one; or set PONTOON_KUBECTL)"
+
+mkdir -p "$PKI" "$LOGS" "$RUN"
+
+# 2. Certificates and keys (once).
+gen_cert() { # gen_cert NAME SUBJECT EXTENSIONS
+  local name="$1" subj="$2" ext="$3"
+  [ -f "$PKI/$name.crt" ] && return 0
+  openssl genrsa -out "$PKI/$name.key" 2048 2>/dev/null
+  openssl req -new -key "$PKI/$name.key" -subj "$subj" -out "$PKI/$name.csr" 2>/dev/null
+  printf '[v3]\n%s\n' "$ext" >"$PKI/$name.ext"
+  openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial \
+    -days 3650 -sha256 -extfile "$PKI/$name.ext" -extensions v3 -out "$PKI/$name.crt" 2>/dev/null
+  rm -f "$PKI/$name.csr" "$PKI/$name.ext"
+}
+if [ ! -f "$PKI/ca.crt" ]; then
+  log "generating the cluster CA and certificates in $PKI"
+  cat >"$PKI/ca.cnf" <<'EOF'
+[req]
+distinguished_name = dn
+x509_extensions = v3_ca
+prompt = no
+[dn]
+CN = pontoon-cluster-ca
+[v3_ca]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, digitalSignature, keyEncipherment, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+EOF
+  openssl genrsa -out "$PKI/ca.key" 2048 2>/dev/null
+  openssl req -x509 -new -nodes -key "$PKI/ca.key" -sha256 -days 3650 -config "$PKI/ca.cnf" -out "$PKI/ca.crt"
+  # A new CA invalidates every certificate signed by the old one.
+  rm -f "$PKI"/{apiserver,admin,kube-controller-manager,kube-scheduler,kwok}.crt
+fi
+CLIENT_EXT=$'basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature, keyEncipherment\nextendedKeyUsage = clientAuth'
+gen_cert apiserver "/CN=kube-apiserver" \
+  $'basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature, keyEncipherment\nextendedKeyUsage = serverAuth\nsubjectAltName = DNS:localhost, DNS:kubernetes, DNS:kubernetes.default, DNS:kubernetes.default.svc, DNS:kubernetes.default.svc.cluster.local, IP:127.0.0.1, IP:10.96.0.1'
+gen_cert admin "/O=system:masters/CN=pontoon-admin" "$CLIENT_EXT"
+gen_cert kube-controller-manager "/CN=system:kube-controller-manager" "$CLIENT_EXT"
+gen_cert kube-scheduler "/CN=system:kube-scheduler" "$CLIENT_EXT"
+gen_cert kwok "/O=system:masters/CN=kwok-controller" "$CLIENT_EXT"
+if [ ! -f "$PKI/sa.key" ]; then
+  openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
+  openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
+fi
+chmod 600 "$PKI"/*.key
+
+write_kubeconfig() { # write_kubeconfig FILE CERTNAME
+  local tmp="$1.tmp"
+  cat >"$tmp" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: pontoon
+  cluster:
+    server: https://127.0.0.1:$APISERVER_PORT
+    certificate-authority-data: $(base64 -w0 <"$PKI/ca.crt")
+users:
+- name: $2
+  user:
+    client-certificate-data: $(base64 -w0 <"$PKI/$2.crt")
+    client-key-data: $(base64 -w0 <"$PKI/$2.key")
+contexts:
+- name: pontoon
+  context:
+    cluster: pontoon
+    user: $2
+current-context: pontoon
+EOF
+  chmod 600 "$tmp"; mv "$tmp" "$1"
+}
+write_kubeconfig "$KUBECONFIG_FILE" admin
+for c in kube-controller-manager kube-scheduler kwok; do write_kubeconfig "$STATE/$c.kubeconfig" "$c"; done
+
+cat >"$STATE/kube-scheduler.yaml" <<EOF
+apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+clientConnection:
+  kubeconfig: $STATE/kube-scheduler.kubeconfig
+  qps: 500
+  burst: 1000
+leaderElection:
+  leaderElect: false
+EOF
+
+# 3. Components.
+fail_component() { # fail_component NAME WHY
+  local lf; lf="$(log_file "$1")"
+  {
+    echo "[cluster] ERROR: $1 $2"
+    echo "[cluster] its log: $lf (last 25 lines below)"
+    tail -n 25 "$lf" 2>/dev/null | sed 's/^/    | /'
+  } >&2
+  exit 1
+}
+
+start_component() { # start_component NAME ARGS...
+  local name="$1"; shift
+  local bin port lf
+  bin="$(bin_of "$name")"; port="$(port_of "$name")"; lf="$(log_file "$name")"
+  if port_in_use "$port"; then
+    die "cannot start $name: port $port is already in use by another process ($(ss -Hltnp "sport = :$port" | head -n1)); set PONTOON_*_PORT to use another port, or stop that process"
+  fi
+  [ -f "$lf" ] && mv -f "$lf" "$lf.1"
+  echo "--- $(date -u +%Y-%m-%dT%H:%M:%SZ) starting $bin" >"$lf"
+  setsid "$bin" "$@" >>"$lf" 2>&1 </dev/null &
+  echo "$!" >"$(pid_file "$name")"
+  log "$name: started (pid $!, log $lf)"
+}
+
+wait_healthy() { # wait_healthy NAME
+  local name="$1" deadline=$(( $(date +%s) + UP_TIMEOUT ))
+  while ! health_check "$name"; do
+    component_pid "$name" >/dev/null || fail_component "$name" "exited during start-up"
+    [ "$(date +%s)" -lt "$deadline" ] || fail_component "$name" "is not healthy after ${UP_TIMEOUT}s (health endpoint on port $(port_of "$name"))"
+    sleep 0.3
+  done
+}
+
+ensure_component() { # ensure_component NAME ARGS...
+  local name="$1" pid
+  if pid="$(component_pid "$name")"; then
+    log "$name: already running (pid $pid)"
+  else
+    start_component "$@"
+  fi
+  wait_healthy "$name"
+}
+
+ensure_component etcd \
+  --name=pontoon \
+  --data-dir="$STATE/etcd-data" \
+  --listen-client-urls="http://127.0.0.1:$ETCD_PORT" \
+  --advertise-client-urls="http://127.0.0.1:$ETCD_PORT" \
+  --listen-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
+  --initial-advertise-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
+  --initial-cluster="pontoon=http://127.0.0.1:$ETCD_PEER_PORT" \
+  --listen-metrics-urls="" \
+  --unsafe-no-fsync=true \
+  --quota-backend-bytes=8589934592 \
+  --log-level=warn
+
+ensure_component kube-apiserver \
+  --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
+  --bind-address=127.0.0.1 \
+  --advertise-address=127.0.0.1 \
+  --secure-port="$APISERVER_PORT" \
+  --tls-cert-file="$PKI/apiserver.crt" \
+  --tls-private-key-file="$PKI/apiserver.key" \
+  --client-ca-file="$PKI/ca.crt" \
+  --authorization-mode=Node,RBAC \
+  --enable-admission-plugins=NodeRestriction \
+  --service-cluster-ip-range=10.96.0.0/16 \
+  --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+  --service-account-key-file="$PKI/sa.pub" \
+  --service-account-signing-key-file="$PKI/sa.key" \
+  --endpoint-reconciler-type=none \
+  --allow-privileged=true \
+  --profiling=false
+
+# Fake nodes (kwok manages nodes annotated kwok.x-k8s.io/node=fake). Status set on create is kept
+# for Nodes, so capacity is in place before kwok initializes them.
+nodes_yaml() {
+  local i n
+  for ((i = 0; i < NODE_COUNT; i++)); do
+    n="$(node_name "$i")"
+    cat <<EOF
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: $n
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: "0"
+  labels:
+    kubernetes.io/hostname: $n
+    kubernetes.io/os: linux
+    kubernetes.io/arch: amd64
+    type: kwok
+    pontoon.dev/sim-node: "true"
+spec: {}
+status:
+  allocatable: {cpu: "$NODE_CPU", memory: "$NODE_MEMORY", pods: "$NODE_PODS"}
+  capacity: {cpu: "$NODE_CPU", memory: "$NODE_MEMORY", pods: "$NODE_PODS"}
+EOF
+  done
+}
+for ((i = 0; i < NODE_COUNT; i++)); do
+  if ! kc get node "$(node_name "$i")" >/dev/null 2>&1; then
+    nodes_yaml | kc create -f - 2>&1 | grep -v AlreadyExists >&2 || true
+    log "fake nodes created: $NODE_COUNT x (cpu $NODE_CPU, memory $NODE_MEMORY, pods $NODE_PODS)"
+    break
+  fi
+done
+
+ensure_component kube-controller-manager \
+  --kubeconfig="$STATE/kube-controller-manager.kubeconfig" \
+  --authentication-kubeconfig="$STATE/kube-controller-manager.kubeconfig" \
+  --authorization-kubeconfig="$STATE/kube-controller-manager.kubeconfig" \
+  --bind-address=127.0.0.1 \
+  --secure-port="$KCM_PORT" \
+  --leader-elect=false \
+  --controllers='*' \
+  --use-service-account-credentials=true \
+  --service-account-private-key-file="$PKI/sa.key" \
+  --root-ca-file="$PKI/ca.crt" \
+  --cluster-signing-cert-file="$PKI/ca.crt" \
+  --cluster-signing-key-file="$PKI/ca.key" \
+  --kube-api-qps=500 \
+  --kube-api-burst=1000 \
+  --profiling=false
+
+ensure_component kube-scheduler \
+  --config="$STATE/kube-scheduler.yaml" \
+  --authentication-kubeconfig="$STATE/kube-scheduler.kubeconfig" \
+  --authorization-kubeconfig="$STATE/kube-scheduler.kubeconfig" \
+  --bind-address=127.0.0.1 \
+  --secure-port="$SCHEDULER_PORT" \
+  --profiling=false
+
+# kwok reads its Stages at start: restart it when dev/cluster/stages changed.
+STAGE_FILES=("$CLUSTER_SRC_DIR"/stages/*.yaml)
+STAGES_SUM="$(cat "${STAGE_FILES[@]}" | sha256sum | cut -c1-16)"
+if pid="$(component_pid kwok)" && [ "$(cat "$RUN/kwok.stages" 2>/dev/null)" != "$STAGES_SUM" ]; then
+  log "kwok: stages changed, restarting it"
+  kill "$pid"; for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+fi
+if ! component_pid kwok >/dev/null; then echo "$STAGES_SUM" >"$RUN/kwok.stages"; fi
+ensure_component kwok \
+  --kubeconfig="$STATE/kwok.kubeconfig" \
+  --config="$(IFS=,; echo "${STAGE_FILES[*]}")" \
+  --manage-all-nodes=false \
+  --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
+  --cidr=10.244.0.0/16 \
+  --server-address="127.0.0.1:$KWOK_PORT"
+
+# 4. Cluster-level readiness.
+if ! out="$(kc wait --for=condition=Ready node -l pontoon.dev/sim-node=true --timeout="${UP_TIMEOUT}s" 2>&1)"; then
+  echo "$out" >&2
+  fail_component kwok "did not make the fake nodes Ready within ${UP_TIMEOUT}s"
+fi
+deadline=$(( $(date +%s) + UP_TIMEOUT ))
+until kc get serviceaccount default -n default >/dev/null 2>&1; do
+  [ "$(date +%s)" -lt "$deadline" ] || fail_component kube-controller-manager "did not create the default ServiceAccount within ${UP_TIMEOUT}s"
+  sleep 0.3
+done
+
+log "cluster ready: Kubernetes $K8S_VERSION (etcd $ETCD_VERSION, kwok $KWOK_VERSION), $NODE_COUNT fake nodes"
+log "kubeconfig: $KUBECONFIG_FILE   (export KUBECONFIG=$KUBECONFIG_FILE)"
+echo "$KUBECONFIG_FILE"

@@ -1,0 +1,22 @@
+/** The JSON Schema of a function spec, generated from the zod schema (editors and CI linters use it). */
+import { z } from 'zod';
+import { FunctionSpecSchema } from './schema.ts';
+
+export function functionJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(FunctionSpecSchema, {
+    io: 'input',
+    unrepresentable: 'any',
+    target: 'draft-2020-12',
+  });
+  return {
+    ...schema,
+    $id: 'https://pontoon.dev/schemas/function.v1.json',
+    title: 'Pontoon Function',
+    description:
+      'A Pontoon function spec (apiVersion pontoon.dev/v1, kind Function). Generated from spec/schema.ts by `npm run schema`; do not edit.',
+  };
+}
+
+export function functionJsonSchemaText(): string {
+  return `${JSON.stringify(functionJsonSchema(), null, 2)}\n`;
+}

@@ -1,0 +1,107 @@
+/** Shared helpers for tests against the real Temporal dev server started by global-setup.ts. */
+import { mkdtempSync } from 'node:fs';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import { inject } from 'vitest';
+import { applySpec } from '../client/functions.ts';
+import { type FunctionSpec, type FunctionSpecInput, FunctionSpecSchema } from '../spec/schema.ts';
+import { parseConfig, type WorkerConfig } from '../worker/config.ts';
+import { createLogger, installTemporalRuntime } from '../worker/logger.ts';
+import { createPontoonWorker, type PontoonWorker } from '../worker/worker.ts';
+
+export const REPO_ROOT = path.resolve(import.meta.dirname, '..');
+export const FIXTURE_FUNCTIONS = path.join(REPO_ROOT, 'test', 'fixtures', 'functions');
+
+let counter = 0;
+/** A function name unique to this test run (controllers are per name on the shared server). */
+export function uniqueName(prefix: string): string {
+  counter++;
+  return `${prefix}-${process.pid.toString(36)}-${Date.now().toString(36).slice(-4)}${counter}`.slice(0, 40);
+}
+
+export function testConfig(overrides: Record<string, string> = {}): WorkerConfig {
+  const dataDir = mkdtempSync(path.join(inject('testDir'), 'data-'));
+  return parseConfig({
+    TEMPORAL_ADDRESS: inject('temporalAddress'),
+    PONTOON_TASK_QUEUE: `test-${process.pid}-${++counter}`,
+    PONTOON_DATA_DIR: dataDir,
+    PONTOON_LOCAL_ROOT: REPO_ROOT,
+    PONTOON_KILL_GRACE: '2s',
+    PONTOON_LOG_LEVEL: process.env.PONTOON_TEST_LOG_LEVEL ?? 'error',
+    ...overrides,
+  });
+}
+
+export interface RunningWorker extends PontoonWorker {
+  config: WorkerConfig;
+  running: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A real Pontoon worker on its own task queue, using the bundle built once by the global setup. */
+export async function startWorker(config: WorkerConfig = testConfig()): Promise<RunningWorker> {
+  const logger = createLogger(config.logLevel);
+  installTemporalRuntime(logger);
+  const w = await createPontoonWorker({
+    config,
+    logger,
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+  });
+  const running = w.worker.run();
+  return {
+    ...w,
+    config,
+    running,
+    async stop() {
+      if (w.worker.getState() === 'RUNNING') w.worker.shutdown();
+      await running;
+      await w.client.connection.close();
+      await w.connection.close();
+    },
+  };
+}
+
+/** A spec for a test function whose local command is a node script from test/fixtures/functions. */
+export function fixtureSpec(
+  name: string,
+  script: string,
+  spec: Partial<FunctionSpecInput['spec']> = {},
+): FunctionSpec {
+  return FunctionSpecSchema.parse({
+    apiVersion: 'pontoon.dev/v1',
+    kind: 'Function',
+    metadata: { name },
+    spec: {
+      image: 'pontoon/test:0',
+      ...spec,
+      local: { command: ['node', path.join(FIXTURE_FUNCTIONS, script)], ...(spec.local ?? {}) },
+    },
+  });
+}
+
+export async function apply(client: Client, spec: FunctionSpec, taskQueue: string) {
+  return applySpec(client, spec, taskQueue);
+}
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
