@@ -99,7 +99,7 @@ function guard<T>(parse: () => T): T {
 async function connect(): Promise<Client> {
   const config = parseConfig();
   try {
-    return await connectClient(config.temporal);
+    return await connectClient(config.temporal, '5s');
   } catch (err) {
     throw new UnreachableError(
       `cannot reach Temporal at ${config.temporal.address}: ${(err as Error).message}`,

@@ -31,6 +31,7 @@ const EnvSchema = z.object({
   PONTOON_DATA_DIR: z.string().default('.pontoon').describe('local runtime: attempt folders and logs'),
   PONTOON_LOCAL_ROOT: z.string().optional().describe('local runtime: base of relative commands and cwd'),
   PONTOON_KILL_GRACE: duration.default(5000).describe('SIGTERM → SIGKILL grace'),
+  PONTOON_WORKFLOW_BUNDLE: z.string().optional().describe('prebuilt workflow bundle (skips bundling at start)'),
   PONTOON_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
 });
 
@@ -53,6 +54,8 @@ export interface WorkerConfig {
   dataDir: string;
   localRoot: string;
   killGraceMs: number;
+  /** Path of a workflow bundle built ahead of time (container images); bundled at start when unset. */
+  workflowBundlePath?: string;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 }
 
@@ -100,6 +103,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig 
     dataDir: path.resolve(e.PONTOON_DATA_DIR),
     localRoot: path.resolve(e.PONTOON_LOCAL_ROOT ?? process.cwd()),
     killGraceMs: e.PONTOON_KILL_GRACE,
+    ...(e.PONTOON_WORKFLOW_BUNDLE ? { workflowBundlePath: path.resolve(e.PONTOON_WORKFLOW_BUNDLE) } : {}),
     logLevel: e.PONTOON_LOG_LEVEL,
   };
 }

@@ -62,7 +62,9 @@ export async function createPontoonWorker(opts: {
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.taskQueue,
-    workflowBundle: opts.workflowBundle ?? (await bundleWorkflows(logger)),
+    workflowBundle:
+      opts.workflowBundle ??
+      (config.workflowBundlePath ? { codePath: config.workflowBundlePath } : await bundleWorkflows(logger)),
     activities: createActivities({ client, logger, runtime }),
     ...(opts.identity ? { identity: opts.identity } : {}),
     // Heartbeats carry cancellation: send them at least every second so a cancel lands within seconds.

@@ -29,35 +29,33 @@ load_bins || die "build.sh did not produce the binaries listed in $CACHE_ROOT/cl
 mkdir -p "$PKI" "$LOGS" "$RUN"
 
 # 2. Certificates and keys (once).
-gen_cert() { # gen_cert NAME SUBJECT EXTENSIONS
-  local name="$1" subj="$2" ext="$3"
+gen_cert() { # gen_cert NAME SUBJECT EXTENSIONS [CA-NAME]
+  local name="$1" subj="$2" ext="$3" ca="${4:-ca}"
   [ -f "$PKI/$name.crt" ] && return 0
   openssl genrsa -out "$PKI/$name.key" 2048 2>/dev/null
   openssl req -new -key "$PKI/$name.key" -subj "$subj" -out "$PKI/$name.csr" 2>/dev/null
   printf '[v3]\n%s\n' "$ext" >"$PKI/$name.ext"
-  openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial \
-    -days 3650 -sha256 -extfile "$PKI/$name.ext" -extensions v3 -out "$PKI/$name.crt" 2>/dev/null
+  openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/$ca.crt" -CAkey "$PKI/$ca.key" -CAcreateserial \
+    -days 3650 -sha256 -extfile "$PKI/$name.ext" -extensions v3 -out "$PKI/$name.crt" 2>"$PKI/openssl.err" \
+    || die "openssl failed to create $PKI/$name.crt: $(cat "$PKI/openssl.err")"
+  rm -f "$PKI/openssl.err"
   rm -f "$PKI/$name.csr" "$PKI/$name.ext"
 }
-if [ ! -f "$PKI/ca.crt" ]; then
-  log "generating the cluster CA and certificates in $PKI"
-  cat >"$PKI/ca.cnf" <<'EOF'
-[req]
-distinguished_name = dn
-x509_extensions = v3_ca
-prompt = no
-[dn]
-CN = pontoon-cluster-ca
-[v3_ca]
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, digitalSignature, keyEncipherment, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-EOF
-  openssl genrsa -out "$PKI/ca.key" 2048 2>/dev/null
-  openssl req -x509 -new -nodes -key "$PKI/ca.key" -sha256 -days 3650 -config "$PKI/ca.cnf" -out "$PKI/ca.crt"
-  # A new CA invalidates every certificate signed by the old one.
-  rm -f "$PKI"/{apiserver,admin,kube-controller-manager,kube-scheduler,kwok}.crt
-fi
+gen_ca() { # gen_ca NAME CN  (returns 1 if it already exists)
+  [ -f "$PKI/$1.crt" ] && return 1
+  log "generating CA $1 in $PKI"
+  printf '%s\n' '[req]' 'distinguished_name = dn' 'x509_extensions = v3_ca' 'prompt = no' '[dn]' "CN = $2" \
+    '[v3_ca]' 'basicConstraints = critical, CA:TRUE' \
+    'keyUsage = critical, digitalSignature, keyEncipherment, keyCertSign, cRLSign' \
+    'subjectKeyIdentifier = hash' >"$PKI/$1.cnf"
+  openssl genrsa -out "$PKI/$1.key" 2048 2>/dev/null
+  openssl req -x509 -new -nodes -key "$PKI/$1.key" -sha256 -days 3650 -config "$PKI/$1.cnf" -out "$PKI/$1.crt"
+  rm -f "$PKI/$1.cnf"
+}
+# A new CA invalidates every certificate signed by the old one.
+if gen_ca ca pontoon-cluster-ca; then rm -f "$PKI"/{apiserver,admin,kube-controller-manager,kube-scheduler,kwok}.crt; fi
+# The front-proxy CA only serves the apiserver's request-header authentication (aggregation layer).
+if gen_ca front-proxy-ca pontoon-front-proxy-ca; then rm -f "$PKI/front-proxy-client.crt"; fi
 CLIENT_EXT=$'basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature, keyEncipherment\nextendedKeyUsage = clientAuth'
 gen_cert apiserver "/CN=kube-apiserver" \
   $'basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature, keyEncipherment\nextendedKeyUsage = serverAuth\nsubjectAltName = DNS:localhost, DNS:kubernetes, DNS:kubernetes.default, DNS:kubernetes.default.svc, DNS:kubernetes.default.svc.cluster.local, IP:127.0.0.1, IP:10.96.0.1'
@@ -65,6 +63,7 @@ gen_cert admin "/O=system:masters/CN=pontoon-admin" "$CLIENT_EXT"
 gen_cert kube-controller-manager "/CN=system:kube-controller-manager" "$CLIENT_EXT"
 gen_cert kube-scheduler "/CN=system:kube-scheduler" "$CLIENT_EXT"
 gen_cert kwok "/O=system:masters/CN=kwok-controller" "$CLIENT_EXT"
+gen_cert front-proxy-client "/CN=front-proxy-client" "$CLIENT_EXT" front-proxy-ca
 if [ ! -f "$PKI/sa.key" ]; then
   openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
   openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
@@ -143,13 +142,31 @@ wait_healthy() { # wait_healthy NAME
   done
 }
 
-ensure_component() { # ensure_component NAME ARGS...
-  local name="$1" pid
+stop_component() { # stop_component NAME PID
+  kill -TERM "$2" 2>/dev/null || true
+  for _ in $(seq 150); do kill -0 "$2" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$2" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$2" 2>/dev/null || return 0; sleep 0.1; done
+}
+
+# ensure_component NAME ARGS...: starts NAME unless it runs already with the same binary, flags
+# and $EXTRA_FINGERPRINT (restarts it when they changed), then waits until it is healthy.
+ensure_component() {
+  local name="$1" pid fp fp_file
+  fp="$(printf '%s\n' "$(bin_of "$name")" "$@" "${EXTRA_FINGERPRINT:-}" | sha256sum | cut -c1-16)"
+  fp_file="$RUN/$name.fingerprint"
   if pid="$(component_pid "$name")"; then
-    log "$name: already running (pid $pid)"
+    if [ "$(cat "$fp_file" 2>/dev/null)" = "$fp" ]; then
+      log "$name: already running (pid $pid)"
+    else
+      log "$name: binary, flags or config changed since it started: restarting it"
+      stop_component "$name" "$pid"
+      start_component "$@"
+    fi
   else
     start_component "$@"
   fi
+  echo "$fp" >"$fp_file"
   wait_healthy "$name"
 }
 
@@ -174,6 +191,13 @@ ensure_component kube-apiserver \
   --tls-cert-file="$PKI/apiserver.crt" \
   --tls-private-key-file="$PKI/apiserver.key" \
   --client-ca-file="$PKI/ca.crt" \
+  --requestheader-client-ca-file="$PKI/front-proxy-ca.crt" \
+  --requestheader-allowed-names=front-proxy-client \
+  --requestheader-username-headers=X-Remote-User \
+  --requestheader-group-headers=X-Remote-Group \
+  --requestheader-extra-headers-prefix=X-Remote-Extra- \
+  --proxy-client-cert-file="$PKI/front-proxy-client.crt" \
+  --proxy-client-key-file="$PKI/front-proxy-client.key" \
   --authorization-mode=Node,RBAC \
   --enable-admission-plugins=NodeRestriction \
   --service-cluster-ip-range=10.96.0.0/16 \
@@ -245,14 +269,9 @@ ensure_component kube-scheduler \
   --secure-port="$SCHEDULER_PORT" \
   --profiling=false
 
-# kwok reads its Stages at start: restart it when dev/cluster/stages changed.
+# kwok reads its Stages at start: it is restarted when dev/cluster/stages changed.
 STAGE_FILES=("$CLUSTER_SRC_DIR"/stages/*.yaml)
-STAGES_SUM="$(cat "${STAGE_FILES[@]}" | sha256sum | cut -c1-16)"
-if pid="$(component_pid kwok)" && [ "$(cat "$RUN/kwok.stages" 2>/dev/null)" != "$STAGES_SUM" ]; then
-  log "kwok: stages changed, restarting it"
-  kill "$pid"; for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-fi
-if ! component_pid kwok >/dev/null; then echo "$STAGES_SUM" >"$RUN/kwok.stages"; fi
+EXTRA_FINGERPRINT="$(cat "${STAGE_FILES[@]}" | sha256sum)"
 ensure_component kwok \
   --kubeconfig="$STATE/kwok.kubeconfig" \
   --config="$(IFS=,; echo "${STAGE_FILES[*]}")" \

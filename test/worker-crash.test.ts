@@ -1,0 +1,114 @@
+/**
+ * A worker SIGKILLed mid-attempt: the attempt is retried after a new worker starts, the execution
+ * completes, and two processes of one execution never run at the same time (the new worker kills
+ * the lost worker's orphan before it starts the attempt again).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { startExecution, waitForResult } from '../client/functions.ts';
+import { connectClient } from '../worker/temporal.ts';
+import { apply, fixtureSpec, pidAlive, REPO_ROOT, testConfig, uniqueName, waitFor } from './helpers.ts';
+
+const config = testConfig();
+let client: Client;
+const workers: ChildProcess[] = [];
+
+function startWorkerProcess(): ChildProcess {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'pontoon.mjs'), 'worker'], {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      PONTOON_TASK_QUEUE: config.taskQueue,
+      PONTOON_DATA_DIR: config.dataDir,
+      PONTOON_LOCAL_ROOT: REPO_ROOT,
+      PONTOON_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
+      PONTOON_LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  workers.push(child);
+  return child;
+}
+
+beforeAll(async () => {
+  client = await connectClient(config.temporal);
+});
+afterAll(async () => {
+  for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
+  await client?.connection.close();
+});
+
+interface Mark {
+  kind: 'start' | 'end';
+  attempt: number;
+  at: number;
+  pid: number;
+}
+
+async function marks(file: string): Promise<Mark[]> {
+  try {
+    const text = await readFile(file, 'utf8');
+    return text
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => {
+        const [kind, attempt, at, pid] = line.split(' ');
+        return { kind: kind as Mark['kind'], attempt: Number(attempt), at: Number(at), pid: Number(pid) };
+      });
+  } catch {
+    return [];
+  }
+}
+
+it('retries the attempt on a new worker after SIGKILL, never running two at once', async () => {
+  const marker = path.join(config.dataDir, 'crash-marks.txt');
+  const spec = fixtureSpec(uniqueName('crash'), 'behave.mjs', {
+    parameters: [
+      { name: 'mode', default: 'marker' },
+      { name: 'marker', default: marker },
+      { name: 'seconds', type: 'integer', default: 20 },
+    ],
+    execution: { timeout: '2m' },
+  });
+  const first = startWorkerProcess();
+  await apply(client, spec, config.taskQueue);
+  const ex = await startExecution(
+    client,
+    { function: spec.metadata.name },
+    { trigger: 'cli', taskQueue: config.taskQueue },
+  );
+
+  const [started] = await waitFor('the first process to start', async () => {
+    const m = await marks(marker);
+    return m.length ? m : undefined;
+  });
+  const orphan = started!.pid;
+  first.kill('SIGKILL');
+  await new Promise((r) => first.once('exit', r));
+  // The function outlives its worker (its own process group): the lost attempt is still running.
+  expect(pidAlive(orphan)).toBe(true);
+
+  startWorkerProcess();
+  const result = await waitForResult(client, ex.executionId);
+  expect(result.status).toBe('succeeded');
+  // A lost worker is an infrastructure retry of the same attempt, not a new function attempt.
+  expect(result.attempts).toHaveLength(1);
+  expect(result.attempts[0]).toMatchObject({ attempt: 1, exitCode: 0 });
+
+  const all = await marks(marker);
+  const starts = all.filter((m) => m.kind === 'start');
+  expect(starts.map((m) => m.pid)).toEqual([orphan, expect.any(Number)]);
+  const retried = starts[1]!;
+  expect(retried.pid).not.toBe(orphan);
+  // The orphan never finished: it was killed before the retried process started.
+  expect(all.find((m) => m.kind === 'end' && m.pid === orphan)).toBeUndefined();
+  expect(pidAlive(orphan)).toBe(false);
+  // Intervals of different processes never overlap.
+  const end = all.find((m) => m.kind === 'end' && m.pid === retried.pid)!;
+  expect(end.at).toBeGreaterThan(retried.at);
+}, 90_000);
