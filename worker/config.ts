@@ -31,7 +31,10 @@ const EnvSchema = z.object({
   PONTOON_DATA_DIR: z.string().default('.pontoon').describe('local runtime: attempt folders and logs'),
   PONTOON_LOCAL_ROOT: z.string().optional().describe('local runtime: base of relative commands and cwd'),
   PONTOON_KILL_GRACE: duration.default(5000).describe('SIGTERM → SIGKILL grace'),
-  PONTOON_WORKFLOW_BUNDLE: z.string().optional().describe('prebuilt workflow bundle (skips bundling at start)'),
+  PONTOON_WORKFLOW_BUNDLE: z
+    .string()
+    .optional()
+    .describe('prebuilt workflow bundle (skips bundling at start)'),
   PONTOON_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
 });
 

@@ -17,7 +17,10 @@ function tlsOptions(config: TemporalConfig): TLSConfig | undefined {
   };
 }
 
-export async function connectClient(config: TemporalConfig, connectTimeout: string | number = '10s'): Promise<Client> {
+export async function connectClient(
+  config: TemporalConfig,
+  connectTimeout: string | number = '10s',
+): Promise<Client> {
   const connection = await Connection.connect({
     address: config.address,
     connectTimeout,

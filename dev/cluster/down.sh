@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Stops the simulated cluster started by up.sh (kwok, scheduler, controller-manager, apiserver,
-# etcd, in that order): SIGTERM, then SIGKILL after 15 s. The cluster's data (etcd) is kept for the
-# next up.sh; `down.sh --purge` also deletes it (and the logs), so the next up.sh starts empty.
-# Certificates and the kubeconfig are always kept.
+# Stops the simulated cluster started by up.sh: kwok, scheduler and controller-manager together,
+# then the apiserver, then etcd. SIGTERM, then SIGKILL after 15 s. The cluster's data (etcd) is kept
+# for the next up.sh; `down.sh --purge` also deletes it (and the logs), so the next up.sh starts
+# empty. Certificates and the kubeconfig are always kept.
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -15,23 +15,33 @@ case "${1:-}" in
 esac
 
 stopped=0
-for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
-  c="${COMPONENTS[$i]}"
-  if pid="$(component_pid "$c")"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then
-      log "$c (pid $pid) did not stop within 15s; killing it"
+stop_group() { # stop_group COMPONENT...: SIGTERM all, wait for all, SIGKILL leftovers
+  local c pid pids=() names=() i
+  for c in "$@"; do
+    if pid="$(component_pid "$c")"; then
+      kill -TERM "$pid" 2>/dev/null || true
+      pids+=("$pid"); names+=("$c")
+    else
+      log "$c: not running"
+      rm -f "$(pid_file "$c")"
+    fi
+  done
+  for ((i = 0; i < ${#pids[@]}; i++)); do
+    pid="${pids[$i]}"; c="${names[$i]}"
+    for _ in $(seq 150); do alive "$pid" || break; sleep 0.1; done
+    if alive "$pid"; then
+      log "$c (pid $pid) did not stop within 15s after SIGTERM; sending SIGKILL"
       kill -KILL "$pid" 2>/dev/null || true
-      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      for _ in $(seq 50); do alive "$pid" || break; sleep 0.1; done
     fi
     log "$c: stopped (pid $pid)"
+    rm -f "$(pid_file "$c")"
     stopped=$((stopped + 1))
-  else
-    log "$c: not running"
-  fi
-  rm -f "$(pid_file "$c")"
-done
+  done
+}
+stop_group kwok kube-scheduler kube-controller-manager
+stop_group kube-apiserver
+stop_group etcd
 if $PURGE; then
   rm -rf "$STATE/etcd-data" "$LOGS" "$RUN"
   log "purged the cluster data and logs in $STATE (certificates and kubeconfig kept)"

@@ -63,6 +63,13 @@ bin_of() {
   esac
 }
 
+# alive PID: the process exists and is not a zombie (an exited process stays a zombie until the
+# init process of the machine reaps it, which can take a second or two).
+alive() {
+  kill -0 "$1" 2>/dev/null || return 1
+  [ "$(awk '/^State:/ {print $2}' "/proc/$1/status" 2>/dev/null)" != "Z" ]
+}
+
 # Pid of a running component, or nothing. The pid must still run a binary named like the
 # component (guards against pid reuse after a reboot or crash).
 component_pid() {
@@ -70,7 +77,7 @@ component_pid() {
   f="$(pid_file "$1")"
   [ -f "$f" ] || return 1
   pid="$(cat "$f" 2>/dev/null)"
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  [ -n "$pid" ] && alive "$pid" || return 1
   exe="$(readlink "/proc/$pid/exe" 2>/dev/null || true)"
   case "$exe" in
     */"$1"|*/"$1"" (deleted)") echo "$pid" ;;

@@ -144,9 +144,9 @@ wait_healthy() { # wait_healthy NAME
 
 stop_component() { # stop_component NAME PID
   kill -TERM "$2" 2>/dev/null || true
-  for _ in $(seq 150); do kill -0 "$2" 2>/dev/null || return 0; sleep 0.1; done
+  for _ in $(seq 150); do alive "$2" || return 0; sleep 0.1; done
   kill -KILL "$2" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$2" 2>/dev/null || return 0; sleep 0.1; done
+  for _ in $(seq 50); do alive "$2" || return 0; sleep 0.1; done
 }
 
 # ensure_component NAME ARGS...: starts NAME unless it runs already with the same binary, flags

@@ -1,0 +1,122 @@
+/**
+ * `npm run record-histories`: runs a few executions on a throwaway dev server and saves their event
+ * histories to test/histories/. The replay test replays them against the current workflow code, so
+ * a change that breaks determinism for running workflows fails CI. Re-record only on purpose (after
+ * versioning a workflow change with patched()).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { applySpec, startExecution, waitForResult } from '../client/functions.ts';
+import { controllerWorkflowId } from '../spec/names.ts';
+import { FunctionSpecSchema } from '../spec/schema.ts';
+import { parseConfig } from '../worker/config.ts';
+import { createLogger, installTemporalRuntime } from '../worker/logger.ts';
+import { createPontoonWorker } from '../worker/worker.ts';
+import { ensureTemporalCli, freePort, startDevServer } from './temporal.ts';
+
+const root = path.resolve(import.meta.dirname, '..');
+const out = path.join(root, 'test', 'histories');
+mkdirSync(out, { recursive: true });
+const tmp = path.join(os.tmpdir(), `pontoon-record-${process.pid}`);
+const server = await startDevServer({
+  cli: await ensureTemporalCli(console.log),
+  port: await freePort(),
+  logFile: path.join(tmp, 'server.log'),
+});
+const config = parseConfig({
+  TEMPORAL_ADDRESS: server.address,
+  PONTOON_DATA_DIR: tmp,
+  PONTOON_LOCAL_ROOT: root,
+  PONTOON_KILL_GRACE: '1s',
+});
+const logger = createLogger('error');
+installTemporalRuntime(logger);
+const w = await createPontoonWorker({ config, logger });
+const running = w.worker.run();
+
+const spec = (name: string, extra: Record<string, unknown>) =>
+  FunctionSpecSchema.parse({
+    apiVersion: 'pontoon.dev/v1',
+    kind: 'Function',
+    metadata: { name },
+    spec: { image: 'x', local: { command: ['node', 'test/fixtures/functions/behave.mjs'] }, ...extra },
+  });
+
+const save = async (file: string, workflowId: string) => {
+  const history = await w.client.workflow.getHandle(workflowId).fetchHistory();
+  writeFileSync(path.join(out, file), `${JSON.stringify(JSON.parse(historyToJSON(history)), null, 1)}\n`);
+  console.log(`saved ${file} (${history.events?.length} events)`);
+};
+
+const retrying = spec('replay-retry', {
+  parameters: [
+    { name: 'mode', default: 'fail-until' },
+    { name: 'until', type: 'integer', default: 2 },
+    { name: 'day', type: 'date', default: "{{ scheduledTime | tz('Europe/London') | minus('1d') | date }}" },
+  ],
+  execution: { retry: { maxAttempts: 3, initialInterval: '1s' } },
+});
+await applySpec(w.client, retrying);
+await applySpec(
+  w.client,
+  spec('replay-retry', {
+    ...retrying.spec,
+    execution: { timeout: '1m', retry: { maxAttempts: 3, initialInterval: '1s' } },
+  }),
+);
+const a = await startExecution(
+  w.client,
+  { function: 'replay-retry' },
+  { trigger: 'cli', idempotencyKey: 'a' },
+);
+await waitForResult(w.client, a.executionId);
+await save('execute-retry-success.json', a.executionId);
+
+await applySpec(
+  w.client,
+  spec('replay-fail', {
+    parameters: [
+      { name: 'mode', default: 'fail' },
+      { name: 'code', type: 'integer', default: 3 },
+    ],
+    execution: { retry: { nonRetryableExitCodes: [3] } },
+  }),
+);
+const b = await startExecution(
+  w.client,
+  { function: 'replay-fail' },
+  { trigger: 'api', idempotencyKey: 'b' },
+);
+await waitForResult(w.client, b.executionId);
+await save('execute-nonretryable-failure.json', b.executionId);
+
+await applySpec(
+  w.client,
+  spec('replay-cancel', {
+    parameters: [
+      { name: 'mode', default: 'marker' },
+      { name: 'marker', default: path.join(tmp, 'm') },
+      { name: 'seconds', type: 'integer', default: 30 },
+    ],
+  }),
+);
+const c = await startExecution(
+  w.client,
+  { function: 'replay-cancel' },
+  { trigger: 'sdk', idempotencyKey: 'c' },
+);
+await new Promise((r) => setTimeout(r, 2000));
+await w.client.workflow.getHandle(c.executionId).cancel();
+await w.client.workflow
+  .getHandle(c.executionId)
+  .result()
+  .catch(() => undefined);
+await save('execute-cancelled.json', c.executionId);
+
+await save('controller-two-versions.json', controllerWorkflowId('replay-retry'));
+
+w.worker.shutdown();
+await running;
+await server.stop();
