@@ -297,8 +297,9 @@ describe('executeFunction', () => {
       () => undefined,
       (e: unknown) => e as WorkflowFailedError,
     );
-    expect((err?.cause as ApplicationFailure).type).toBe('InputInvalid');
-    expect(err?.cause?.message).toContain('unknown field(s) fn');
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect((err!.cause as ApplicationFailure).type).toBe('InputInvalid');
+    expect(err!.cause!.message).toContain('unknown field(s) fn');
   });
 
   it('records resolved parameters in history and sets search attributes for the Web UI', async () => {
