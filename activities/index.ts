@@ -6,13 +6,13 @@ import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { AttemptOutcome, AttemptRequest } from '../spec/execution.ts';
-import type { LocalRuntime } from './local-runtime.ts';
+import type { FunctionRuntime } from './runtime.ts';
 import { createRegistryActivities } from './registry.ts';
 
 export interface ActivityDeps {
   client: Client;
   logger: Logger;
-  runtime: LocalRuntime;
+  runtime: FunctionRuntime;
 }
 
 export function createActivities({ client, logger, runtime }: ActivityDeps) {

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { readLogTail, readOutput } from '../observer/report.ts';
 import { type AttemptOutcome, type AttemptRequest, failure } from '../spec/execution.ts';
 import { parameterEnvName } from '../spec/parameters.ts';
+import type { AttemptControl, FunctionRuntime } from './runtime.ts';
 
 export interface LocalRuntimeConfig {
   /** Attempt folders and logs live here. */
@@ -21,12 +22,6 @@ export interface LocalRuntimeConfig {
   killGraceMs: number;
 }
 
-export interface AttemptControl {
-  /** Called about once a second while the attempt runs. */
-  heartbeat(details: unknown): void;
-  /** Aborts when the attempt must stop now (cancellation). */
-  signal: AbortSignal;
-}
 
 /** Names of worker environment variables never passed to functions. */
 const SECRET_ENV_RE = /TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|PRIVATE|CREDENTIAL|^TEMPORAL_|^PONTOON_/i;
@@ -56,7 +51,7 @@ function killGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
-export function createLocalRuntime(config: LocalRuntimeConfig, logger: Logger) {
+export function createLocalRuntime(config: LocalRuntimeConfig, logger: Logger): FunctionRuntime & { reapExecution(executionId: string): Promise<number> } {
   /**
    * Kills process groups left by earlier runs of this execution: a worker that died mid-attempt
    * leaves its child running, and the retried attempt must never run beside it.
@@ -245,7 +240,7 @@ export function createLocalRuntime(config: LocalRuntimeConfig, logger: Logger) {
     }
   }
 
-  return { runAttempt, readLog, reapExecution };
+  return { kind: 'local', runAttempt, readLog, reapExecution };
 }
 
 export type LocalRuntime = ReturnType<typeof createLocalRuntime>;

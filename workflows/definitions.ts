@@ -23,7 +23,15 @@ export interface ApplyResult {
 
 /** Stores a new spec version (validated by the update's validator before it is accepted). */
 export const applyUpdate = defineUpdate<ApplyResult, [unknown]>('apply');
-/** The current spec, or null before the first apply. */
+export interface DeleteResult {
+  name: string;
+  /** Version that was current when the function was deleted (0 if none was applied). */
+  version: number;
+}
+
+/** Removes the function: the controller forgets its spec and completes. Applying again starts afresh. */
+export const deleteUpdate = defineUpdate<DeleteResult, []>('delete');
+/** The current spec, or null before the first apply and after delete. */
 export const specQuery = defineQuery<SpecVersion | null>('spec');
 /** Earlier versions, newest first (the last CONTROLLER_HISTORY_LIMIT of them). */
 export const specHistoryQuery = defineQuery<SpecVersion[]>('specHistory');

@@ -16,6 +16,7 @@ import { type FunctionSpec, FunctionSpecSchema } from '../spec/schema.ts';
 import {
   type ApplyResult,
   applyUpdate,
+  deleteUpdate,
   type SpecVersion,
   specHistoryQuery,
   specQuery,
@@ -87,7 +88,17 @@ export async function functionController(args: FunctionControllerArgs): Promise<
     { validator: (raw) => void validate(state.name, raw) },
   );
 
-  await condition(() => workflowInfo().continueAsNewSuggested);
+  let deleted = false;
+  setHandler(deleteUpdate, () => {
+    const version = state.current?.version ?? 0;
+    if (state.current) state.previous = [state.current, ...state.previous].slice(0, CONTROLLER_HISTORY_LIMIT);
+    state.current = null;
+    deleted = true;
+    return { name: state.name, version };
+  });
+
+  await condition(() => deleted || workflowInfo().continueAsNewSuggested);
   await condition(allHandlersFinished);
+  if (deleted) return;
   await continueAsNew<typeof functionController>({ name: state.name, state });
 }

@@ -14,6 +14,7 @@ case "${1:-}" in
   *) die "usage: down.sh [--purge]" ;;
 esac
 
+lock_state
 stopped=0
 stop_group() { # stop_group COMPONENT...: SIGTERM all, wait for all, SIGKILL leftovers
   local c pid pids=() names=() i

@@ -116,3 +116,14 @@ port_of() {
 port_in_use() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
 
 node_name() { echo "kwok-node-$1"; }
+
+# lock_state: serializes up.sh and down.sh (e.g. test runs that start the cluster concurrently).
+lock_state() {
+  mkdir -p "$STATE"
+  command -v flock >/dev/null || return 0
+  exec 9>"$STATE/.lock"
+  if ! flock -n 9; then
+    log "waiting for another up.sh/down.sh on $STATE to finish"
+    flock -w 3600 9 || die "could not lock $STATE/.lock within 3600s"
+  fi
+}

@@ -4,7 +4,7 @@
 #
 # State (certificates, kubeconfigs, etcd data, logs, pids): ${PONTOON_CLUSTER_DIR:-$HOME/.cache/pontoon/cluster}
 # Kubeconfig for kubectl and @kubernetes/client-node: $STATE/kubeconfig (printed at the end).
-# The binaries are built on first use by build.sh (tens of minutes once, then cached).
+# The binaries are built on first use by build.sh (about 10 minutes once on 2 cores, then cached).
 #
 # Environment: PONTOON_APISERVER_PORT (6443), PONTOON_ETCD_PORT (2379), PONTOON_ETCD_PEER_PORT (2380),
 # PONTOON_CONTROLLER_MANAGER_PORT (10257), PONTOON_SCHEDULER_PORT (10259), PONTOON_KWOK_PORT (10247),
@@ -18,9 +18,12 @@ for tool in openssl curl ss; do
   command -v "$tool" >/dev/null || die "$tool is required (apt-get install openssl curl iproute2)"
 done
 
+# Serialize with other up.sh/down.sh runs on the same state dir.
+lock_state
+
 # 1. Binaries (a no-op when cached).
 if ! load_bins; then
-  log "cluster binaries not cached yet: building them now with build.sh (first time: tens of minutes)"
+  log "cluster binaries not cached yet: building them now with build.sh (about 10 minutes on 2 cores, once)"
 fi
 bash "$CLUSTER_SRC_DIR/build.sh" || die "building the cluster binaries failed (see the build output above)"
 load_bins || die "build.sh did not produce the binaries listed in $CACHE_ROOT/cluster-bins.env"
@@ -128,7 +131,7 @@ start_component() { # start_component NAME ARGS...
   fi
   [ -f "$lf" ] && mv -f "$lf" "$lf.1"
   echo "--- $(date -u +%Y-%m-%dT%H:%M:%SZ) starting $bin" >"$lf"
-  setsid "$bin" "$@" >>"$lf" 2>&1 </dev/null &
+  setsid "$bin" "$@" >>"$lf" 2>&1 </dev/null 9>&- &  # fd 9 is the state lock
   echo "$!" >"$(pid_file "$name")"
   log "$name: started (pid $!, log $lf)"
 }

@@ -1,0 +1,28 @@
+/**
+ * The runtime interface: where an attempt runs. The local runtime (child processes) and the
+ * kubernetes runtime (a pod per attempt with the observer sidecar) implement it; the `runAttempt`
+ * activity calls whichever the worker was configured with.
+ */
+import type { AttemptOutcome, AttemptRequest } from '../spec/execution.ts';
+
+export interface AttemptControl {
+  /** Called about once a second while the attempt runs; details show in the Web UI's pending activity. */
+  heartbeat(details: unknown): void;
+  /** Aborts when the attempt must stop now (cancellation or worker shutdown). */
+  signal: AbortSignal;
+}
+
+export interface FunctionRuntime {
+  readonly kind: 'local' | 'kubernetes';
+  /**
+   * Runs one attempt to its end. Function failures (exit codes, timeouts, limits) are outcomes, not
+   * exceptions; throw only for infrastructure errors worth retrying the same attempt (Temporal does).
+   * Must be idempotent per (executionId, attempt): a retry after a lost worker adopts or replaces
+   * what the lost one started, never runs beside it.
+   */
+  runAttempt(req: AttemptRequest, control: AttemptControl): Promise<AttemptOutcome>;
+  /** Full log of an attempt, if this runtime still has it. */
+  readLog(executionId: string, attempt: number): Promise<string | undefined>;
+  /** Releases watches and connections at worker shutdown. */
+  close?(): Promise<void>;
+}

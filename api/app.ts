@@ -1,0 +1,537 @@
+/**
+ * The REST API (Fastify). `buildApi()` makes the app without listening (tests use inject());
+ * `api/main.ts` listens. Every error is an ApiError with a stable code (api/errors.ts).
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { PassThrough } from 'node:stream';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import {
+  type Client,
+  isGrpcServiceError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import { attemptLogPath } from '../activities/local-runtime.ts';
+import { describeExecution, type ExecutionDetail, listExecutions } from '../client/executions.ts';
+import { applySpec, getSpec, startExecution, waitForResult } from '../client/functions.ts';
+import { LIMITS } from '../spec/execution.ts';
+import { controllerWorkflowId, Trigger, WorkflowType } from '../spec/names.ts';
+import { resolveParameters } from '../spec/parameters.ts';
+import { MAX_SPEC_BYTES, parseSpecText } from '../spec/parse.ts';
+import { deleteUpdate, specHistoryQuery } from '../workflows/definitions.ts';
+import { type ApiKey, findKey, type Role, roleAllows } from './auth.ts';
+import { ApiError } from './errors.ts';
+import { openApiDocument } from './openapi.ts';
+import {
+  DeleteQuerySchema,
+  InvokeBodySchema,
+  ListExecutionsQuerySchema,
+  ListFunctionsQuerySchema,
+  LogsQuerySchema,
+  WaitQuerySchema,
+} from './schemas.ts';
+
+export type AuthSettings = { mode: 'open' } | { mode: 'keys'; keys: ApiKey[] };
+
+export interface ApiDeps {
+  client: Client;
+  logger: Logger;
+  /** Task queue of the Pontoon worker. */
+  taskQueue: string;
+  /** Local runtime data folder, where attempt logs are kept. */
+  dataDir: string;
+  auth: AuthSettings;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Least role allowed on the route; unset routes are public (health, docs). */
+    role?: Role;
+  }
+  interface FastifyRequest {
+    rawBody?: string;
+    apiKey?: ApiKey;
+  }
+}
+
+function check<T extends z.ZodType>(schema: T, data: unknown, where: string): z.output<T> {
+  const r = schema.safeParse(data ?? {});
+  if (r.success) return r.data;
+  const details = r.error.issues.map((i) => ({
+    field: [where, ...i.path.map(String)].join('.'),
+    message: i.message,
+  }));
+  throw new ApiError(
+    where === 'body' ? 'validation_failed' : 'bad_request',
+    `invalid ${where}: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`,
+    details,
+  );
+}
+
+/** gRPC UNAVAILABLE (14) or DEADLINE_EXCEEDED (4) from the Temporal client, or a failed connection. */
+function temporalUnavailable(err: Error): boolean {
+  const code = (err as { code?: unknown }).code;
+  if (isGrpcServiceError(err) && (err.code === 14 || err.code === 4)) return true;
+  if (code === 14 || code === 4) return true;
+  const cause = (err as { cause?: Error }).cause;
+  if (err.name === 'ServiceError' && cause) return temporalUnavailable(cause);
+  return err.name === 'TransportError' || /failed to connect/i.test(err.message);
+}
+
+function bearer(req: FastifyRequest): string | undefined {
+  const h = req.headers.authorization;
+  if (!h) return undefined;
+  const m = /^Bearer\s+(\S+)$/i.exec(h);
+  return m?.[1];
+}
+
+/** Budget for the Temporal calls of one request (plus the ?wait time). */
+const REQUEST_DEADLINE_MS = 10_000;
+
+const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
+  const { client, taskQueue } = deps;
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: MAX_SPEC_BYTES,
+    // Execution ids hold colons and UUIDs; keep them readable in URLs.
+    routerOptions: { maxParamLength: 500 },
+  }) as unknown as FastifyInstance;
+
+  // Bodies: JSON (raw text kept, for line/column errors on specs) and YAML for specs.
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    const text = body as string;
+    req.rawBody = text;
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (err) {
+      done(new ApiError('bad_request', `body is not valid JSON: ${(err as Error).message}`), undefined);
+    }
+  });
+  app.addContentTypeParser(
+    ['application/yaml', 'application/x-yaml', 'text/yaml'],
+    { parseAs: 'string' },
+    (req, body, done) => {
+      req.rawBody = body as string;
+      done(null, body);
+    },
+  );
+
+  app.setErrorHandler((raw, req, reply) => {
+    const err = raw as Error;
+    let e: ApiError;
+    const rawCode = (err as { code?: unknown }).code;
+    const code = typeof rawCode === 'string' ? rawCode : undefined;
+    if (err instanceof ApiError) e = err;
+    else if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      e = new ApiError('payload_too_large', `body is over the ${MAX_SPEC_BYTES} byte limit`);
+    } else if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      e = new ApiError(
+        'unsupported_media_type',
+        `content type ${req.headers['content-type']} is not supported; use application/json (or application/yaml for specs)`,
+      );
+    } else if (code?.startsWith('FST_ERR_CTP') || (err as { statusCode?: number }).statusCode === 400) {
+      e = new ApiError('bad_request', err.message);
+    } else if (temporalUnavailable(err)) {
+      e = new ApiError('temporal_unavailable', `Temporal is unreachable: ${err.message}`);
+    } else {
+      req.log.error({ err }, 'request failed');
+      e = new ApiError('internal_error', 'unexpected error; see the server log');
+    }
+    if (e.status >= 500) req.log.warn({ code: e.code }, e.message);
+    reply.status(e.status).send(e.toJSON());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const e = new ApiError('route_not_found', `no route ${req.method} ${req.url}; see /openapi.json`);
+    reply.status(404).send(e.toJSON());
+  });
+
+  // Every Temporal call made while handling a request shares one deadline, so a Temporal outage
+  // answers 503 in seconds instead of retrying for a minute. Long polls (?wait) extend it.
+  app.addHook('preHandler', (req, _reply, done) => {
+    const wait = Number((req.query as { wait?: unknown } | undefined)?.wait) || 0;
+    const follow = (req.query as { follow?: unknown } | undefined)?.follow === 'true';
+    if (follow) return done();
+    const ms = REQUEST_DEADLINE_MS + Math.min(Math.max(wait, 0), 300) * 1000;
+    void client.withDeadline(
+      Date.now() + ms,
+      () =>
+        new Promise<void>((resolve) => {
+          done();
+          resolve();
+        }),
+    );
+  });
+
+  app.addHook('onRequest', async (req) => {
+    const need = req.routeOptions.config?.role;
+    if (!need || deps.auth.mode === 'open') return;
+    const token = bearer(req);
+    if (!token) throw new ApiError('unauthorized', 'send an API key as "Authorization: Bearer <key>"');
+    const key = findKey(deps.auth.keys, token);
+    if (!key) throw new ApiError('unauthorized', 'the API key is not valid');
+    if (!roleAllows(key.role, need)) {
+      throw new ApiError(
+        'forbidden',
+        `the key "${key.name}" has role ${key.role}; this needs ${need} or higher`,
+      );
+    }
+    req.apiKey = key;
+  });
+
+  await app.register(swagger, { mode: 'static', specification: { document: openApiDocument() as never } });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => openApiDocument());
+
+  // ------------------------------------------------------------------ health
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    try {
+      await client.withDeadline(Date.now() + 2000, () => client.workflowService.getSystemInfo({}));
+      return { status: 'ready', temporal: 'reachable' };
+    } catch (err) {
+      const e = new ApiError('temporal_unavailable', `Temporal is unreachable: ${(err as Error).message}`);
+      return reply.status(503).send(e.toJSON());
+    }
+  });
+
+  // ------------------------------------------------------------------ functions
+  const requireName = (name: string) => {
+    if (!NAME_RE.test(name) || name.length > 40) {
+      throw new ApiError(
+        'bad_request',
+        `"${name}" is not a function name (DNS-1123 label, at most 40 characters)`,
+      );
+    }
+    return name;
+  };
+  const currentSpec = async (name: string) => {
+    try {
+      const s = await getSpec(client, name);
+      if (s) return s;
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+    throw new ApiError(
+      'function_not_found',
+      `no function named "${name}"; apply it with PUT /v1/functions/${name}`,
+    );
+  };
+
+  app.put<{ Params: { name: string } }>(
+    '/v1/functions/:name',
+    { config: { role: 'admin' } },
+    async (req, reply) => {
+      const name = requireName(req.params.name);
+      const text = req.rawBody ?? (typeof req.body === 'string' ? req.body : '');
+      if (!text.trim())
+        throw new ApiError('validation_failed', 'the body must hold a Function spec (YAML or JSON)');
+      const parsed = parseSpecText(text, 'body');
+      if (parsed.problems.length) {
+        throw new ApiError(
+          'spec_invalid',
+          `the spec has ${parsed.problems.length} problem${parsed.problems.length === 1 ? '' : 's'}: ${parsed.problems
+            .map((p) => `${p.line}:${p.column} ${p.path ? `${p.path}: ` : ''}${p.message}`)
+            .join('; ')}`,
+          parsed.problems.map(({ line, column, path, message }) => ({ line, column, field: path, message })),
+        );
+      }
+      if (parsed.specs.length !== 1) {
+        throw new ApiError(
+          'validation_failed',
+          `the body holds ${parsed.specs.length} specs; PUT takes exactly one`,
+        );
+      }
+      const spec = parsed.specs[0]!.spec;
+      if (spec.metadata.name !== name) {
+        throw new ApiError(
+          'name_mismatch',
+          `the path names "${name}" but metadata.name is "${spec.metadata.name}"`,
+        );
+      }
+      const r = await applySpec(client, spec, taskQueue);
+      reply.status(r.changed && r.version === 1 ? 201 : 200);
+      return { ...r, spec };
+    },
+  );
+
+  app.get('/v1/functions', { config: { role: 'viewer' } }, async (req) => {
+    const q = check(ListFunctionsQuerySchema, req.query, 'query');
+    const res = await client.workflowService.listWorkflowExecutions({
+      namespace: client.options.namespace,
+      query: `WorkflowType = "${WorkflowType.controller}" AND ExecutionStatus = "Running"`,
+      pageSize: q.limit,
+      ...(q.pageToken ? { nextPageToken: Buffer.from(q.pageToken, 'base64url') } : {}),
+    });
+    const names = (res.executions ?? [])
+      .map((e) => e.execution?.workflowId ?? '')
+      .filter((id) => id.startsWith('fn:'))
+      .map((id) => id.slice(3));
+    const specs = await Promise.all(names.map((n) => getSpec(client, n).catch(() => null)));
+    const functions = specs.flatMap((s) =>
+      s
+        ? [
+            {
+              name: s.spec.metadata.name,
+              version: s.version,
+              appliedAt: s.appliedAt,
+              description: s.spec.metadata.description ?? null,
+              mode: s.spec.spec.execution.mode,
+              schedules: s.spec.spec.schedules.map((x) => x.name),
+            },
+          ]
+        : [],
+    );
+    functions.sort((a, b) => a.name.localeCompare(b.name));
+    const token = res.nextPageToken?.length ? Buffer.from(res.nextPageToken).toString('base64url') : null;
+    return { functions, nextPageToken: token };
+  });
+
+  app.get<{ Params: { name: string } }>(
+    '/v1/functions/:name',
+    { config: { role: 'viewer' } },
+    async (req) => {
+      const name = requireName(req.params.name);
+      const current = await currentSpec(name);
+      const history = await client.workflow.getHandle(controllerWorkflowId(name)).query(specHistoryQuery);
+      return {
+        name,
+        version: current.version,
+        appliedAt: current.appliedAt,
+        spec: current.spec,
+        previousVersions: history.map((h) => ({ version: h.version, appliedAt: h.appliedAt })),
+      };
+    },
+  );
+
+  app.delete<{ Params: { name: string } }>(
+    '/v1/functions/:name',
+    { config: { role: 'admin' } },
+    async (req) => {
+      const name = requireName(req.params.name);
+      const q = check(DeleteQuerySchema, req.query, 'query');
+      await currentSpec(name);
+      let deleted: { version: number };
+      try {
+        deleted = await client.workflow.getHandle(controllerWorkflowId(name)).executeUpdate(deleteUpdate);
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError || err instanceof WorkflowUpdateFailedError) {
+          throw new ApiError('function_not_found', `no function named "${name}"`);
+        }
+        throw err;
+      }
+      let cancelled = 0;
+      if (q.cancelRunning === 'true') {
+        let pageToken: string | undefined;
+        do {
+          const page = await listExecutions(client, {
+            function: name,
+            status: 'running',
+            limit: 500,
+            pageToken,
+          });
+          await Promise.all(page.executions.map((e) => client.workflow.getHandle(e.executionId).cancel()));
+          cancelled += page.executions.length;
+          pageToken = page.nextPageToken ?? undefined;
+        } while (pageToken);
+      }
+      return { name, deleted: true, version: deleted.version, cancelledExecutions: cancelled };
+    },
+  );
+
+  // ------------------------------------------------------------------ invocations
+  const links = (id: string) => {
+    const base = `/v1/executions/${encodeURIComponent(id)}`;
+    return { self: base, logs: `${base}/logs`, cancel: `${base}/cancel` };
+  };
+
+  app.post<{ Params: { name: string } }>(
+    '/v1/functions/:name/invocations',
+    { config: { role: 'invoker' } },
+    async (req, reply) => {
+      const name = requireName(req.params.name);
+      const { wait } = check(WaitQuerySchema, req.query, 'query');
+      const body = check(InvokeBodySchema, req.body, 'body');
+      const inputBytes = Buffer.byteLength(JSON.stringify(body.input ?? null));
+      if (inputBytes > LIMITS.inputBytes) {
+        throw new ApiError(
+          'payload_too_large',
+          `input is ${inputBytes} bytes; the limit is ${LIMITS.inputBytes} bytes`,
+        );
+      }
+      const current = await currentSpec(name);
+      const now = new Date();
+      const check2 = resolveParameters(current.spec, body.parameters, {
+        scheduledTime: body.scheduledTime ? new Date(body.scheduledTime) : now,
+        startTime: now,
+        executionId: 'pending',
+        function: name,
+        attempt: 1,
+        trigger: Trigger.api,
+      });
+      if (check2.problems.length) {
+        throw new ApiError(
+          'validation_failed',
+          `invalid parameters: ${check2.problems.join('; ')}`,
+          check2.problems.map((message) => ({ field: 'body.parameters', message })),
+        );
+      }
+      const idempotencyKey = body.idempotencyKey ?? (req.headers['idempotency-key'] as string | undefined);
+      const started = await startExecution(
+        client,
+        {
+          function: name,
+          ...(body.parameters ? { parameters: body.parameters } : {}),
+          ...(body.input !== undefined ? { input: body.input } : {}),
+          ...(body.priority !== undefined ? { priority: body.priority } : {}),
+          ...(body.scheduledTime ? { scheduledTime: body.scheduledTime } : {}),
+        },
+        { trigger: Trigger.api, taskQueue, ...(idempotencyKey ? { idempotencyKey } : {}) },
+      );
+      const answer = {
+        executionId: started.executionId,
+        created: started.created,
+        links: links(started.executionId),
+      };
+      if (wait) {
+        const done = await Promise.race([
+          waitForResult(client, started.executionId).then(
+            () => true,
+            () => true,
+          ),
+          new Promise<false>((r) => setTimeout(() => r(false), wait * 1000)),
+        ]);
+        if (done) {
+          reply.status(200);
+          return { ...answer, execution: await describeExecution(client, started.executionId) };
+        }
+      }
+      reply.status(202).header('location', answer.links.self);
+      return answer;
+    },
+  );
+
+  // ------------------------------------------------------------------ executions
+  const getExecution = async (id: string): Promise<ExecutionDetail> => {
+    try {
+      return await describeExecution(client, id);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError || (err as Error).name === 'NotAnExecution') {
+        throw new ApiError('execution_not_found', `no execution "${id}"`);
+      }
+      throw err;
+    }
+  };
+
+  app.get('/v1/executions', { config: { role: 'viewer' } }, async (req) => {
+    const q = check(ListExecutionsQuerySchema, req.query, 'query');
+    return listExecutions(client, q);
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/executions/:id', { config: { role: 'viewer' } }, async (req) => {
+    return { ...(await getExecution(req.params.id)), links: links(req.params.id) };
+  });
+
+  app.post<{ Params: { id: string } }>(
+    '/v1/executions/:id/cancel',
+    { config: { role: 'invoker' } },
+    async (req, reply) => {
+      const ex = await getExecution(req.params.id);
+      if (ex.status !== 'running') {
+        throw new ApiError(
+          'execution_not_running',
+          `execution "${req.params.id}" already ended (${ex.status})`,
+        );
+      }
+      await client.workflow.getHandle(req.params.id).cancel();
+      reply.status(202);
+      return { executionId: req.params.id, status: 'cancelling' };
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/v1/executions/:id/logs',
+    { config: { role: 'viewer' } },
+    async (req, reply) => {
+      const q = check(LogsQuerySchema, req.query, 'query');
+      const ex = await getExecution(req.params.id);
+      const attempt = q.attempt ?? Math.max(1, ex.attempt ?? 0, ...ex.attempts.map((a) => a.attempt));
+      const file = attemptLogPath(deps.dataDir, req.params.id, attempt);
+      const exists = await stat(file).then(
+        () => true,
+        () => false,
+      );
+      if (!exists && !(q.follow === 'true' && ex.status === 'running')) {
+        throw new ApiError(
+          'attempt_not_found',
+          `no log for attempt ${attempt} of "${req.params.id}" here (attempts so far: ${ex.attempts.length || ex.attempt || 0})`,
+        );
+      }
+      reply.header('content-type', 'text/plain; charset=utf-8').header('x-pontoon-attempt', String(attempt));
+      if (q.follow !== 'true') return reply.send(createReadStream(file));
+      return reply.send(
+        followLog(file, async () => (await getExecution(req.params.id)).status === 'running', req),
+      );
+    },
+  );
+
+  return app;
+}
+
+/** Streams a log file as it grows, until the execution stops running (checked once a second). */
+function followLog(file: string, stillRunning: () => Promise<boolean>, req: FastifyRequest): PassThrough {
+  const out = new PassThrough();
+  let offset = 0;
+  let closed = false;
+  req.raw.once('close', () => {
+    closed = true;
+  });
+  const pump = async () => {
+    let lastCheck = 0;
+    for (;;) {
+      if (closed) break;
+      const size = await stat(file).then(
+        (s) => s.size,
+        () => 0,
+      );
+      if (size > offset) {
+        await new Promise<void>((resolve) => {
+          const s = createReadStream(file, { start: offset, end: size - 1 });
+          s.on('data', (c) => out.write(c));
+          s.on('end', resolve);
+          s.on('error', () => resolve());
+        });
+        offset = size;
+      }
+      if (Date.now() - lastCheck > 1000) {
+        lastCheck = Date.now();
+        const running = await stillRunning().catch(() => false);
+        if (!running) {
+          const final = await stat(file).then(
+            (s) => s.size,
+            () => 0,
+          );
+          if (final > offset)
+            out.write(
+              await import('node:fs/promises')
+                .then((fs) => fs.readFile(file))
+                .then((b) => b.subarray(offset)),
+            );
+          break;
+        }
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    out.end();
+  };
+  void pump();
+  return out;
+}

@@ -1,0 +1,53 @@
+/**
+ * Every error the API answers with: a stable code, its HTTP status, and what it means. Bodies are
+ * `{code, message, details}`; clients branch on `code`, never on the message.
+ */
+export const API_ERRORS = {
+  bad_request: { status: 400, description: 'The request is malformed (bad JSON, bad query parameter).' },
+  validation_failed: { status: 400, description: 'The body failed validation; details list each field.' },
+  spec_invalid: {
+    status: 400,
+    description: 'The function spec is invalid; details list file:line:column problems.',
+  },
+  unauthorized: { status: 401, description: 'No valid API key was sent (Authorization: Bearer <key>).' },
+  forbidden: { status: 403, description: "The API key's role does not allow this." },
+  route_not_found: { status: 404, description: 'No such route.' },
+  function_not_found: { status: 404, description: 'No function with that name has been applied.' },
+  execution_not_found: { status: 404, description: 'No execution with that id.' },
+  attempt_not_found: {
+    status: 404,
+    description: 'The execution has no such attempt, or its log is not kept here.',
+  },
+  name_mismatch: { status: 409, description: 'The path names a different function than metadata.name.' },
+  execution_not_running: { status: 409, description: 'The execution has already ended.' },
+  payload_too_large: { status: 413, description: 'The body is over the limit stated in the message.' },
+  unsupported_media_type: {
+    status: 415,
+    description: 'Use application/json (or application/yaml for specs).',
+  },
+  temporal_unavailable: { status: 503, description: 'Temporal cannot be reached.' },
+  internal_error: { status: 500, description: 'An unexpected error; the server log has the details.' },
+} as const;
+
+export type ApiErrorCode = keyof typeof API_ERRORS;
+
+export class ApiError extends Error {
+  override name = 'ApiError';
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+  get status(): number {
+    return API_ERRORS[this.code].status;
+  }
+  toJSON() {
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.details !== undefined ? { details: this.details } : {}),
+    };
+  }
+}

@@ -1,0 +1,53 @@
+/** `pontoon api`: serves the REST API until SIGTERM/SIGINT. */
+import type { Logger } from 'pino';
+import { parseConfig } from '../worker/config.ts';
+import { createLogger } from '../worker/logger.ts';
+import { connectClient } from '../worker/temporal.ts';
+import { buildApi } from './app.ts';
+import { type ApiConfig, parseApiConfig } from './config.ts';
+
+export const OPEN_WARNING =
+  'AUTHENTICATION IS OFF: anyone who can reach this port can apply, invoke and delete functions. ' +
+  'Use PONTOON_AUTH=keys with API keys outside local development.';
+
+/** Starts the API on an existing Temporal client; returns a stop function. */
+export async function startApi(opts: {
+  api: ApiConfig;
+  logger: Logger;
+  client: Awaited<ReturnType<typeof connectClient>>;
+  taskQueue: string;
+  dataDir: string;
+}): Promise<{ url: string; close(): Promise<void> }> {
+  const app = await buildApi({
+    client: opts.client,
+    logger: opts.logger,
+    taskQueue: opts.taskQueue,
+    dataDir: opts.dataDir,
+    auth: opts.api.auth,
+  });
+  if (opts.api.auth.mode === 'open') opts.logger.warn(OPEN_WARNING);
+  const address = await app.listen({ host: opts.api.host, port: opts.api.port });
+  return { url: address, close: () => app.close() };
+}
+
+export async function runApi(): Promise<void> {
+  const config = parseConfig();
+  const api = parseApiConfig();
+  const logger = createLogger(config.logLevel, 'pontoon-api');
+  const client = await connectClient(config.temporal);
+  const server = await startApi({
+    api,
+    logger,
+    client,
+    taskQueue: config.taskQueue,
+    dataDir: config.dataDir,
+  });
+  logger.info({ url: server.url, temporal: config.temporal.address }, 'API listening');
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  logger.info('API stopping: finishing in-flight requests');
+  await server.close();
+  await client.connection.close();
+}

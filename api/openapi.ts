@@ -1,0 +1,238 @@
+/** The OpenAPI 3.1 document of the API, served at /openapi.json and browsable at /docs. */
+import { z } from 'zod';
+import { functionJsonSchema } from '../spec/json-schema.ts';
+import { API_ERRORS } from './errors.ts';
+import { InvokeBodySchema, ListExecutionsQuerySchema } from './schemas.ts';
+
+const json = (schema: unknown) => ({ 'application/json': { schema } });
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const errors = (...codes: (keyof typeof API_ERRORS)[]) =>
+  Object.fromEntries(
+    [...new Set(codes.map((c) => API_ERRORS[c].status))].map((status) => [
+      String(status),
+      {
+        description: codes
+          .filter((c) => API_ERRORS[c].status === status)
+          .map((c) => `\`${c}\`: ${API_ERRORS[c].description}`)
+          .join(' '),
+        content: json(ref('Error')),
+      },
+    ]),
+  );
+const auth = ['unauthorized', 'forbidden'] as const;
+const nameParam = {
+  name: 'name',
+  in: 'path',
+  required: true,
+  schema: { type: 'string' },
+  description: 'Function name',
+};
+const idParam = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  schema: { type: 'string' },
+  description: 'Execution id (the workflow id, e.g. exec:hello:8f3c…)',
+};
+
+function queryParams(schema: z.ZodObject) {
+  const js = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as {
+    properties: Record<string, { description?: string }>;
+  };
+  return Object.entries(js.properties).map(([name, s]) => ({
+    name,
+    in: 'query',
+    required: false,
+    schema: s,
+    description: s.description,
+  }));
+}
+
+export function openApiDocument(): Record<string, unknown> {
+  const specSchema = { ...functionJsonSchema() };
+  delete specSchema.$schema;
+  delete specSchema.$id;
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Pontoon API',
+      version: '1',
+      description:
+        'Apply functions, invoke them, follow executions. Every execution is a Temporal workflow (type executeFunction). ' +
+        'Errors are `{code, message, details}` with a stable `code`. Authenticate with `Authorization: Bearer <API key>`; ' +
+        'roles: viewer (read), invoker (+ invoke, cancel), admin (+ apply, delete).',
+    },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      schemas: {
+        Error: {
+          type: 'object',
+          required: ['code', 'message'],
+          properties: {
+            code: { type: 'string', enum: Object.keys(API_ERRORS) },
+            message: { type: 'string' },
+            details: {},
+          },
+        },
+        FunctionSpec: specSchema,
+        InvokeRequest: z.toJSONSchema(InvokeBodySchema, { io: 'input', unrepresentable: 'any' }),
+        Execution: {
+          type: 'object',
+          properties: {
+            executionId: { type: 'string' },
+            function: { type: ['string', 'null'] },
+            trigger: { type: ['string', 'null'] },
+            priority: { type: ['integer', 'null'] },
+            status: {
+              type: 'string',
+              enum: ['running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'terminated'],
+            },
+            startedAt: { type: ['string', 'null'] },
+            endedAt: { type: ['string', 'null'] },
+            phase: { type: 'string' },
+            parameters: { type: 'object' },
+            attempts: { type: 'array', items: { type: 'object' } },
+            output: {},
+            failure: {
+              type: 'object',
+              properties: { type: { type: 'string' }, message: { type: 'string' } },
+            },
+          },
+        },
+      },
+    },
+    security: [{ bearer: [] }],
+    paths: {
+      '/healthz': {
+        get: { summary: 'Liveness', security: [], responses: { 200: { description: 'alive' } } },
+      },
+      '/readyz': {
+        get: {
+          summary: 'Readiness: Temporal is reachable',
+          security: [],
+          responses: { 200: { description: 'ready' }, ...errors('temporal_unavailable') },
+        },
+      },
+      '/v1/functions': {
+        get: {
+          summary: 'List functions',
+          parameters: [
+            { name: 'limit', in: 'query', schema: { type: 'integer', default: 100, maximum: 500 } },
+            { name: 'pageToken', in: 'query', schema: { type: 'string' } },
+          ],
+          responses: {
+            200: { description: 'functions and nextPageToken' },
+            ...errors('bad_request', ...auth),
+          },
+        },
+      },
+      '/v1/functions/{name}': {
+        put: {
+          summary: 'Apply a function spec (create or update; unchanged specs are a no-op)',
+          description:
+            'Body: one Function spec as YAML (application/yaml) or JSON. Errors carry line and column.',
+          parameters: [nameParam],
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': { schema: ref('FunctionSpec') },
+              'application/yaml': { schema: ref('FunctionSpec') },
+            },
+          },
+          responses: {
+            200: { description: 'applied (changed or unchanged)' },
+            201: { description: 'created (version 1)' },
+            ...errors(
+              'spec_invalid',
+              'validation_failed',
+              'bad_request',
+              'name_mismatch',
+              'payload_too_large',
+              'unsupported_media_type',
+              ...auth,
+            ),
+          },
+        },
+        get: {
+          summary: 'Get a function: current spec, version and earlier versions',
+          parameters: [nameParam],
+          responses: { 200: { description: 'the function' }, ...errors('function_not_found', ...auth) },
+        },
+        delete: {
+          summary: 'Delete a function (running executions finish unless cancelRunning=true)',
+          parameters: [
+            nameParam,
+            { name: 'cancelRunning', in: 'query', schema: { type: 'string', enum: ['true', 'false'] } },
+          ],
+          responses: { 200: { description: 'deleted' }, ...errors('function_not_found', ...auth) },
+        },
+      },
+      '/v1/functions/{name}/invocations': {
+        post: {
+          summary: 'Invoke a function',
+          description:
+            'Starts an execution. The same idempotencyKey (body or Idempotency-Key header) always names the same execution. ' +
+            '?wait=N answers 200 with the execution when it ends within N seconds, else 202.',
+          parameters: [nameParam, { name: 'wait', in: 'query', schema: { type: 'number', maximum: 300 } }],
+          requestBody: { content: json(ref('InvokeRequest')) },
+          responses: {
+            200: { description: 'finished within wait' },
+            202: { description: 'started (or existing, created=false)' },
+            ...errors(
+              'validation_failed',
+              'bad_request',
+              'function_not_found',
+              'payload_too_large',
+              'unsupported_media_type',
+              ...auth,
+            ),
+          },
+        },
+      },
+      '/v1/executions': {
+        get: {
+          summary: 'List executions (Temporal visibility), newest first',
+          parameters: queryParams(ListExecutionsQuerySchema),
+          responses: {
+            200: { description: 'executions and nextPageToken' },
+            ...errors('bad_request', ...auth),
+          },
+        },
+      },
+      '/v1/executions/{id}': {
+        get: {
+          summary: 'Get an execution: status, parameters, attempts, result, timings, trigger',
+          parameters: [idParam],
+          responses: {
+            200: { description: 'the execution', content: json(ref('Execution')) },
+            ...errors('execution_not_found', ...auth),
+          },
+        },
+      },
+      '/v1/executions/{id}/cancel': {
+        post: {
+          summary: 'Cancel a running execution (kills its attempt)',
+          parameters: [idParam],
+          responses: {
+            202: { description: 'cancelling' },
+            ...errors('execution_not_found', 'execution_not_running', ...auth),
+          },
+        },
+      },
+      '/v1/executions/{id}/logs': {
+        get: {
+          summary: "An attempt's log (text/plain); follow=true streams while the execution runs",
+          parameters: [
+            idParam,
+            { name: 'attempt', in: 'query', schema: { type: 'integer', minimum: 1 } },
+            { name: 'follow', in: 'query', schema: { type: 'string', enum: ['true', 'false'] } },
+          ],
+          responses: {
+            200: { description: 'the log', content: { 'text/plain': { schema: { type: 'string' } } } },
+            ...errors('execution_not_found', 'attempt_not_found', ...auth),
+          },
+        },
+      },
+    },
+  };
+}

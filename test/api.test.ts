@@ -1,0 +1,392 @@
+/**
+ * Every route and every error code of the API, through Fastify's inject() on an app wired to the
+ * real Temporal dev server and a real worker.
+ */
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApi } from '../api/app.ts';
+import { newApiKey } from '../api/auth.ts';
+import { API_ERRORS } from '../api/errors.ts';
+import { createLogger } from '../worker/logger.ts';
+import { type RunningWorker, startWorker, uniqueName, waitFor } from './helpers.ts';
+
+let w: RunningWorker;
+let app: FastifyInstance;
+const admin = newApiKey('admin-key', 'admin');
+const invoker = newApiKey('invoker-key', 'invoker');
+const viewer = newApiKey('viewer-key', 'viewer');
+const seen = new Set<string>();
+
+beforeAll(async () => {
+  w = await startWorker();
+  app = await buildApi({
+    client: w.client,
+    logger: createLogger('silent'),
+    taskQueue: w.config.taskQueue,
+    dataDir: w.config.dataDir,
+    auth: { mode: 'keys', keys: [admin.entry, invoker.entry, viewer.entry] },
+  });
+});
+afterAll(async () => {
+  await app?.close();
+  await w?.stop();
+});
+
+type Opts = { key?: string; body?: unknown; raw?: string; type?: string };
+async function call(method: 'GET' | 'PUT' | 'POST' | 'DELETE', url: string, opts: Opts = {}) {
+  const headers: Record<string, string> = {};
+  const key = opts.key === undefined ? admin.token : opts.key;
+  if (key) headers.authorization = `Bearer ${key}`;
+  let payload: string | undefined;
+  if (opts.raw !== undefined) {
+    payload = opts.raw;
+    headers['content-type'] = opts.type ?? 'application/json';
+  } else if (opts.body !== undefined) {
+    payload = JSON.stringify(opts.body);
+    headers['content-type'] = opts.type ?? 'application/json';
+  }
+  const res = await app.inject({ method, url, headers, ...(payload !== undefined ? { payload } : {}) });
+  const body = res.headers['content-type']?.toString().includes('json') ? res.json() : res.body;
+  if (res.statusCode >= 400) {
+    expect(body).toMatchObject({ code: expect.any(String), message: expect.any(String) });
+    expect(API_ERRORS[(body as { code: keyof typeof API_ERRORS }).code].status).toBe(res.statusCode);
+    seen.add((body as { code: string }).code);
+  }
+  return { status: res.statusCode, body, headers: res.headers };
+}
+
+const specYaml = (name: string, extra = '') => `apiVersion: pontoon.dev/v1
+kind: Function
+metadata:
+  name: ${name}
+spec:
+  image: pontoon/test:0
+  parameters:
+    - name: mode
+      default: ok
+    - name: seconds
+      type: integer
+      default: 1
+    - name: marker
+      default: /dev/null
+  execution:
+    retry:
+      maxAttempts: 1
+${extra}  local:
+    command: [node, test/fixtures/functions/behave.mjs]
+`;
+
+describe('functions', () => {
+  const name = uniqueName('api');
+  it('PUT applies YAML (201), re-apply is unchanged (200), JSON works, GET returns it', async () => {
+    const created = await call('PUT', `/v1/functions/${name}`, {
+      raw: specYaml(name),
+      type: 'application/yaml',
+    });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ name, version: 1, changed: true, spec: { metadata: { name } } });
+    const same = await call('PUT', `/v1/functions/${name}`, {
+      raw: specYaml(name),
+      type: 'application/yaml',
+    });
+    expect(same.status).toBe(200);
+    expect(same.body).toMatchObject({ version: 1, changed: false });
+    const asJson = created.body.spec;
+    asJson.spec.execution.timeout = '2m';
+    const changed = await call('PUT', `/v1/functions/${name}`, { body: asJson });
+    expect(changed.body).toMatchObject({ version: 2, changed: true });
+    const got = await call('GET', `/v1/functions/${name}`, { key: viewer.token });
+    expect(got.status).toBe(200);
+    expect(got.body).toMatchObject({ name, version: 2, previousVersions: [{ version: 1 }] });
+    const list = await waitFor('the function in the list', async () => {
+      const r = await call('GET', '/v1/functions?limit=500', { key: viewer.token });
+      return r.body.functions.some((f: { name: string }) => f.name === name) ? r : undefined;
+    });
+    expect(list.body.functions.find((f: { name: string }) => f.name === name)).toMatchObject({
+      version: 2,
+      mode: 'on-demand',
+    });
+  });
+
+  it('rejects bad specs with line and column, a name mismatch, bad names and media types', async () => {
+    const bad = await call('PUT', `/v1/functions/${name}`, {
+      raw: specYaml(name).replace('image: pontoon/test:0', 'image: pontoon/test:0\n  colour: red'),
+      type: 'application/yaml',
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.code).toBe('spec_invalid');
+    expect(bad.body.details).toContainEqual({
+      line: 7,
+      column: 3,
+      field: 'spec.colour',
+      message: expect.stringContaining('unknown field "colour"'),
+    });
+    const mismatch = await call('PUT', `/v1/functions/${name}`, {
+      raw: specYaml('other-name'),
+      type: 'application/yaml',
+    });
+    expect(mismatch.status).toBe(409);
+    expect(mismatch.body.code).toBe('name_mismatch');
+    expect(
+      (await call('PUT', '/v1/functions/Bad_Name', { raw: specYaml('x'), type: 'application/yaml' })).body
+        .code,
+    ).toBe('bad_request');
+    const media = await call('PUT', `/v1/functions/${name}`, { raw: 'x', type: 'text/plain' });
+    expect(media.status).toBe(415);
+    const malformed = await call('PUT', `/v1/functions/${name}`, { raw: '{"apiVersion": ' });
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.code).toBe('bad_request');
+    const empty = await call('PUT', `/v1/functions/${name}`, { raw: '', type: 'application/yaml' });
+    expect(empty.body.code).toBe('validation_failed');
+    const two = await call('PUT', `/v1/functions/${name}`, {
+      raw: `${specYaml(name)}---\n${specYaml(`${name}-b`)}`,
+      type: 'application/yaml',
+    });
+    expect(two.body.code).toBe('validation_failed');
+    const huge = await call('PUT', `/v1/functions/${name}`, {
+      raw: `# ${'x'.repeat(1024 * 1024 + 10)}`,
+      type: 'application/yaml',
+    });
+    expect(huge.status).toBe(413);
+    expect(huge.body.message).toContain('1048576 byte limit');
+  });
+
+  it('GET and DELETE of an unknown function are 404; DELETE removes a function', async () => {
+    expect((await call('GET', '/v1/functions/no-such-fn', { key: viewer.token })).body.code).toBe(
+      'function_not_found',
+    );
+    expect((await call('DELETE', '/v1/functions/no-such-fn')).status).toBe(404);
+    const gone = uniqueName('gone');
+    await call('PUT', `/v1/functions/${gone}`, { raw: specYaml(gone), type: 'application/yaml' });
+    const del = await call('DELETE', `/v1/functions/${gone}`);
+    expect(del.status).toBe(200);
+    expect(del.body).toMatchObject({ name: gone, deleted: true, version: 1 });
+    expect((await call('GET', `/v1/functions/${gone}`)).status).toBe(404);
+    const inv = await call('POST', `/v1/functions/${gone}/invocations`, { body: {} });
+    expect(inv.body.code).toBe('function_not_found');
+    // Applying again starts afresh at version 1.
+    expect(
+      (await call('PUT', `/v1/functions/${gone}`, { raw: specYaml(gone), type: 'application/yaml' })).body
+        .version,
+    ).toBe(1);
+  });
+
+  it('DELETE ?cancelRunning=true cancels running executions', async () => {
+    const fn = uniqueName('delrun');
+    await call('PUT', `/v1/functions/${fn}`, { raw: specYaml(fn), type: 'application/yaml' });
+    const inv = await call('POST', `/v1/functions/${fn}/invocations`, {
+      body: { parameters: { mode: 'marker', seconds: 60 } },
+    });
+    await waitFor('the execution to run', async () => {
+      const r = await call('GET', `/v1/executions/${inv.body.executionId}`);
+      return r.body.phase === 'running' ? r : undefined;
+    });
+    const del = await call('DELETE', `/v1/functions/${fn}?cancelRunning=true`);
+    expect(del.body.cancelledExecutions).toBeGreaterThanOrEqual(1);
+    const ended = await waitFor('the execution to be cancelled', async () => {
+      const r = await call('GET', `/v1/executions/${inv.body.executionId}`);
+      return r.body.status === 'cancelled' ? r : undefined;
+    });
+    expect(ended.body.status).toBe('cancelled');
+  });
+});
+
+describe('invocations and executions', () => {
+  const name = uniqueName('inv');
+  beforeAll(async () => {
+    await call('PUT', `/v1/functions/${name}`, { raw: specYaml(name), type: 'application/yaml' });
+  });
+
+  it('202 with links, then ?wait answers 200 with the result', async () => {
+    const started = await call('POST', `/v1/functions/${name}/invocations`, {
+      key: invoker.token,
+      body: { parameters: { mode: 'ok' } },
+    });
+    expect(started.status).toBe(202);
+    expect(started.headers.location).toBe(started.body.links.self);
+    expect(started.body).toMatchObject({
+      created: true,
+      executionId: expect.stringMatching(`^exec:${name}:`),
+    });
+
+    const waited = await call('POST', `/v1/functions/${name}/invocations?wait=30`, {
+      key: invoker.token,
+      body: { parameters: { mode: 'ok' }, input: { rows: [1, 2] }, priority: 'high' },
+    });
+    expect(waited.status).toBe(200);
+    expect(waited.body.execution).toMatchObject({
+      status: 'succeeded',
+      trigger: 'api',
+      priority: 1,
+      function: name,
+      attempts: [{ attempt: 1, exitCode: 0 }],
+      output: { ok: true, attempt: 1 },
+    });
+    const got = await call('GET', `/v1/executions/${encodeURIComponent(waited.body.executionId)}`, {
+      key: viewer.token,
+    });
+    expect(got.body).toMatchObject({ status: 'succeeded', parameters: { mode: 'ok' } });
+    const logs = await call('GET', `/v1/executions/${waited.body.executionId}/logs`, { key: viewer.token });
+    expect(logs.status).toBe(200);
+    expect(logs.body).toContain('behave mode=ok attempt=1');
+    expect((await call('GET', `/v1/executions/${waited.body.executionId}/logs?attempt=7`)).body.code).toBe(
+      'attempt_not_found',
+    );
+  });
+
+  it('lists executions by function, status and trigger, with pagination', async () => {
+    const all = await waitFor('two executions listed', async () => {
+      const r = await call('GET', `/v1/executions?function=${name}&trigger=api&status=succeeded&limit=1`, {
+        key: viewer.token,
+      });
+      return r.body.executions.length === 1 && r.body.nextPageToken ? r : undefined;
+    });
+    expect(all.body.executions[0]).toMatchObject({ function: name, trigger: 'api', status: 'succeeded' });
+    const next = await call(
+      'GET',
+      `/v1/executions?function=${name}&trigger=api&status=succeeded&limit=1&pageToken=${all.body.nextPageToken}`,
+    );
+    expect(next.body.executions).toHaveLength(1);
+    expect(next.body.executions[0].executionId).not.toBe(all.body.executions[0].executionId);
+    expect((await call('GET', '/v1/executions?status=sideways')).body.code).toBe('bad_request');
+  });
+
+  it('validates invocation bodies and parameters, and limits input size', async () => {
+    const unknown = await call('POST', `/v1/functions/${name}/invocations`, { body: { params: {} } });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.code).toBe('validation_failed');
+    const badParam = await call('POST', `/v1/functions/${name}/invocations`, {
+      body: { parameters: { seconds: 'lots' } },
+    });
+    expect(badParam.body.code).toBe('validation_failed');
+    expect(badParam.body.message).toContain('parameter "seconds": "lots" is not an integer');
+    const big = await call('POST', `/v1/functions/${name}/invocations`, {
+      body: { input: 'x'.repeat(300 * 1024) },
+    });
+    expect(big.status).toBe(413);
+    expect(big.body.message).toContain('262144 bytes');
+    expect((await call('POST', `/v1/functions/${name}/invocations?wait=abc`, { body: {} })).body.code).toBe(
+      'bad_request',
+    );
+  });
+
+  it('cancels a running execution; cancelling again is 409; unknown executions are 404', async () => {
+    const inv = await call('POST', `/v1/functions/${name}/invocations`, {
+      key: invoker.token,
+      body: { parameters: { mode: 'marker', seconds: 60 } },
+    });
+    await waitFor('the attempt to run', async () => {
+      const r = await call('GET', `/v1/executions/${inv.body.executionId}`);
+      return r.body.phase === 'running' ? r : undefined;
+    });
+    const cancel = await call('POST', `/v1/executions/${inv.body.executionId}/cancel`, {
+      key: invoker.token,
+    });
+    expect(cancel.status).toBe(202);
+    await waitFor('cancelled', async () => {
+      const r = await call('GET', `/v1/executions/${inv.body.executionId}`);
+      return r.body.status === 'cancelled' ? r : undefined;
+    });
+    expect((await call('POST', `/v1/executions/${inv.body.executionId}/cancel`)).body.code).toBe(
+      'execution_not_running',
+    );
+    expect((await call('GET', '/v1/executions/exec:nope:nope')).body.code).toBe('execution_not_found');
+    expect((await call('GET', `/v1/executions/fn:${name}`)).status).toBe(404);
+  });
+
+  it('20 concurrent invocations with one idempotency key make exactly one execution', async () => {
+    const key = `k-${Date.now()}`;
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        call('POST', `/v1/functions/${name}/invocations`, { body: { idempotencyKey: key } }),
+      ),
+    );
+    const ids = new Set(answers.map((a) => a.body.executionId));
+    expect(ids).toEqual(new Set([`exec:${name}:${key}`]));
+    expect(answers.filter((a) => a.body.created)).toHaveLength(1);
+    const listed = await waitFor('the execution listed', async () => {
+      const r = await call('GET', `/v1/executions?function=${name}`);
+      const mine = r.body.executions.filter(
+        (e: { executionId: string }) => e.executionId === `exec:${name}:${key}`,
+      );
+      return mine.length ? mine : undefined;
+    });
+    expect(listed).toHaveLength(1);
+  });
+});
+
+describe('auth, health and docs', () => {
+  it('requires a valid key with a sufficient role', async () => {
+    expect((await call('GET', '/v1/functions', { key: '' })).status).toBe(401);
+    expect((await call('GET', '/v1/functions', { key: 'pk_wrong' })).body.code).toBe('unauthorized');
+    const forbidden = await call('PUT', '/v1/functions/x', {
+      key: viewer.token,
+      raw: 'a: 1',
+      type: 'application/yaml',
+    });
+    expect(forbidden.status).toBe(403);
+    expect(forbidden.body.message).toContain('has role viewer; this needs admin');
+    expect(
+      (await call('POST', '/v1/functions/x/invocations', { key: viewer.token, body: {} })).body.code,
+    ).toBe('forbidden');
+    expect((await call('DELETE', '/v1/functions/x', { key: invoker.token })).body.code).toBe('forbidden');
+  });
+
+  it('health, readiness, OpenAPI and docs are public; unknown routes are 404', async () => {
+    expect((await call('GET', '/healthz', { key: '' })).body).toEqual({ status: 'ok' });
+    expect((await call('GET', '/readyz', { key: '' })).body).toMatchObject({ status: 'ready' });
+    const doc = await call('GET', '/openapi.json', { key: '' });
+    expect(doc.body.openapi).toBe('3.1.0');
+    const routes = app.printRoutes({ commonPrefix: false });
+    for (const path of [
+      '/v1/functions',
+      '/v1/functions/{name}',
+      '/v1/functions/{name}/invocations',
+      '/v1/executions',
+      '/v1/executions/{id}',
+      '/v1/executions/{id}/cancel',
+      '/v1/executions/{id}/logs',
+    ]) {
+      expect(doc.body.paths[path]).toBeDefined();
+      expect(routes).toContain(
+        path
+          .replace(/\{(\w+)\}/g, ':$1')
+          .split('/')
+          .pop()!,
+      );
+    }
+    const docs = await app.inject({ method: 'GET', url: '/docs/' });
+    expect(docs.statusCode).toBe(200);
+    expect(docs.body).toContain('swagger');
+    expect((await call('GET', '/v2/nothing', { key: '' })).body.code).toBe('route_not_found');
+  });
+
+  it('answers 503 temporal_unavailable when Temporal is down', async () => {
+    // A client whose server is gone: lazy connection to a closed port.
+    const { Client, Connection } = await import('@temporalio/client');
+    const conn = Connection.lazy({ address: '127.0.0.1:1', connectTimeout: '1s' });
+    const down = await buildApi({
+      client: new Client({ connection: conn }),
+      logger: createLogger('silent'),
+      taskQueue: 'x',
+      dataDir: '/tmp',
+      auth: { mode: 'open' },
+    });
+    const ready = await down.inject({ method: 'GET', url: '/readyz' });
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json().code).toBe('temporal_unavailable');
+    const started = Date.now();
+    const list = await down.inject({ method: 'GET', url: '/v1/functions' });
+    expect(list.statusCode).toBe(503);
+    // The per-request deadline answers within seconds rather than after a minute of retries.
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(list.json().code).toBe('temporal_unavailable');
+    seen.add('temporal_unavailable');
+    await down.close();
+  });
+
+  it('every error code in the registry was produced by some test above (internal_error aside)', () => {
+    const expected = Object.keys(API_ERRORS).filter((c) => c !== 'internal_error');
+    expect([...seen].sort()).toEqual(expect.arrayContaining(expected));
+  });
+});
