@@ -64,7 +64,7 @@ export function cronError(expr: string): string | undefined {
   }
   if (/^CRON_TZ=|^TZ=/.test(text))
     return 'time zone prefixes are not allowed here; use the schedule\'s "timezone" field';
-  const fields = text.split(/\s+/);
+  const fields = text === '' ? [] : text.split(/\s+/);
   if (fields.length !== 5) return `has ${fields.length} field${fields.length === 1 ? '' : 's'}, expected 5`;
   for (let i = 0; i < 5; i++) {
     const problem = checkField(fields[i]!, FIELDS[i]!);

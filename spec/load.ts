@@ -20,7 +20,12 @@ export async function expandSpecPaths(
       continue;
     }
     if (info.isDirectory()) {
-      const entries = (await readdir(input)).filter((e) => SPEC_EXTENSIONS.has(path.extname(e))).sort();
+      const entries: string[] = [];
+      // *.schema.json is the JSON Schema kept beside specs (function-specs/), not a spec.
+      for (const e of (await readdir(input)).sort()) {
+        if (!SPEC_EXTENSIONS.has(path.extname(e)) || e.endsWith('.schema.json')) continue;
+        if ((await stat(path.join(input, e)).catch(() => undefined))?.isFile()) entries.push(e);
+      }
       if (entries.length === 0) {
         problems.push({
           file: input,
@@ -35,7 +40,15 @@ export async function expandSpecPaths(
       files.push(input);
     }
   }
-  return { files, problems };
+  // The same file named twice (a folder and a file in it) is read once.
+  const seen = new Set<string>();
+  const unique = files.filter((f) => {
+    const abs = path.resolve(f);
+    if (seen.has(abs)) return false;
+    seen.add(abs);
+    return true;
+  });
+  return { files: unique, problems };
 }
 
 /** Loads every spec under the given files and folders; problems from all of them are reported together. */
@@ -51,7 +64,7 @@ export async function loadSpecs(inputs: string[]): Promise<ParseResult> {
         line: 1,
         column: 1,
         path: '',
-        message: `file is ${(info.size / 1024 / 1024).toFixed(1)} MiB; the limit is ${MAX_SPEC_BYTES / 1024 / 1024} MiB per spec file`,
+        message: `file is ${info.size} bytes; the limit is ${MAX_SPEC_BYTES} bytes (1 MiB) per spec file`,
       });
       continue;
     }
@@ -60,17 +73,17 @@ export async function loadSpecs(inputs: string[]): Promise<ParseResult> {
     result.problems.push(...parsed.problems);
     for (const s of parsed.specs) {
       const prev = names.get(s.spec.metadata.name);
-      if (prev && prev !== s.file) {
+      if (prev && !prev.startsWith(`${s.file}:`)) {
         result.problems.push({
           file: s.file,
           line: s.line,
           column: 1,
           path: 'metadata.name',
-          message: `function "${s.spec.metadata.name}" is defined twice (also in ${prev})`,
+          message: `function "${s.spec.metadata.name}" is defined twice (also at ${prev})`,
         });
         continue;
       }
-      names.set(s.spec.metadata.name, s.file);
+      names.set(s.spec.metadata.name, `${s.file}:${s.line}`);
       result.specs.push(s);
     }
   }

@@ -50,7 +50,7 @@ export function parseSpecText(text: string, file: string): ParseResult {
       line: 1,
       column: 1,
       path: '',
-      message: `file is ${(bytes / 1024 / 1024).toFixed(1)} MiB; the limit is ${MAX_SPEC_BYTES / 1024 / 1024} MiB per spec file`,
+      message: `file is ${bytes} bytes; the limit is ${MAX_SPEC_BYTES} bytes (1 MiB) per spec file`,
     });
     return { specs, problems };
   }
@@ -82,7 +82,10 @@ export function parseSpecText(text: string, file: string): ParseResult {
       for (const err of doc.errors) {
         const msg =
           err.code === 'DUPLICATE_KEY'
-            ? `duplicate key "${/^[^:,}\]\n]*/.exec(text.slice(err.pos[0]))![0].trim()}"; each field may appear once`
+            ? `duplicate key "${/^[^:,}\]\n]*/
+                .exec(text.slice(err.pos[0]))![0]
+                .trim()
+                .replace(/^(["'])(.*)\1$/, '$2')}"; each field may appear once`
             : yamlMessage(err.message);
         problems.push({
           file,
@@ -98,7 +101,15 @@ export function parseSpecText(text: string, file: string): ParseResult {
     try {
       data = doc.toJS({ maxAliasCount: MAX_ALIASES });
     } catch (err) {
-      problems.push({ file, ...docStart, path: '', message: `YAML error: ${(err as Error).message}` });
+      const msg = (err as Error).message;
+      problems.push({
+        file,
+        ...docStart,
+        path: '',
+        message: /alias/i.test(msg)
+          ? `YAML error: too many alias expansions (limit ${MAX_ALIASES}); write the values out`
+          : `YAML error: ${msg}`,
+      });
       continue;
     }
     if (typeof data !== 'object' || data === null || Array.isArray(data)) {

@@ -46,15 +46,25 @@ const templateString = z.string().superRefine((value, ctx) => {
 });
 
 const priority = z
-  .union([z.int().min(1).max(5), z.enum(['high', 'normal', 'low'])], { error: `must be ${PRIORITY_HELP}` })
+  .union([z.literal([1, 2, 3, 4, 5]), z.enum(['high', 'normal', 'low'])], {
+    error: `must be ${PRIORITY_HELP}`,
+  })
   .describe(
     `Priority of executions: ${PRIORITY_HELP}. Lower numbers are admitted first under the concurrency limit.`,
   );
 
 const quantity = z
-  .union([z.string().regex(QUANTITY_RE), z.number().positive()], {
-    error: 'must be a Kubernetes quantity such as "250m", "1", "512Mi" or "2Gi"',
-  })
+  .union(
+    [
+      z
+        .string()
+        .regex(QUANTITY_RE, { error: 'must be a Kubernetes quantity such as "250m", "1", "512Mi" or "2Gi"' }),
+      z.number().positive(),
+    ],
+    {
+      error: 'must be a Kubernetes quantity such as "250m", "1", "512Mi" or "2Gi"',
+    },
+  )
   .describe('A Kubernetes resource quantity.');
 
 const resourceList = z
@@ -218,6 +228,8 @@ const retry = z
       .describe('Exit codes that end the execution at once, without retry.'),
   })
   .superRefine((r, ctx) => {
+    // Runs even when a field failed its own check: only compare durations that parsed.
+    if (!isDuration(r.initialInterval) || !isDuration(r.maxInterval)) return;
     if (parseDuration(r.maxInterval) < parseDuration(r.initialInterval)) {
       ctx.addIssue({
         code: 'custom',
@@ -250,6 +262,7 @@ const execution = z
     retry: retry.default(() => retry.parse({})),
   })
   .superRefine((e, ctx) => {
+    if (!isDuration(e.timeout) || (e.deadline !== undefined && !isDuration(e.deadline))) return;
     if (parseDuration(e.timeout) < 1000)
       ctx.addIssue({ code: 'custom', path: ['timeout'], message: 'must be at least 1s' });
     if (e.deadline && parseDuration(e.deadline) < parseDuration(e.timeout)) {
@@ -274,7 +287,10 @@ const warm = z
       .describe('Invocations one replica serves at once.'),
     scaleDownDelay: duration('Idle time before the Scalar removes a replica.').default('5m'),
   })
-  .refine((w) => w.minReplicas <= w.maxReplicas, { error: 'minReplicas must not exceed maxReplicas' })
+  .refine((w) => w.minReplicas <= w.maxReplicas, {
+    error: 'minReplicas must not exceed maxReplicas',
+    path: ['minReplicas'],
+  })
   .describe('Warm pool settings (execution.mode: warm).');
 
 const local = z
@@ -330,6 +346,22 @@ export const FunctionSpecSchema = z
       parameters: z
         .array(parameter)
         .superRefine(unique((p) => p.name, 'parameter'))
+        .superRefine((items, ctx) => {
+          // dryRun and dryrun would both reach the function as PONTOON_PARAM_DRYRUN.
+          const seen = new Map<string, number>();
+          items.forEach((p, i) => {
+            const env = `PONTOON_PARAM_${p.name.toUpperCase()}`;
+            const first = seen.get(env);
+            if (first === undefined) seen.set(env, i);
+            else if (items[first]!.name !== p.name) {
+              ctx.addIssue({
+                code: 'custom',
+                path: [i, 'name'],
+                message: `reaches the function as ${env}, like parameter "${items[first]!.name}" (index ${first}); rename one`,
+              });
+            }
+          });
+        })
         .default([])
         .describe('Start-time parameters.'),
       schedules: z
@@ -408,8 +440,6 @@ function unique<T>(key: (t: T) => string, what: string) {
   };
 }
 
-const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
-
 /** Checks one concrete (already templated) value against a parameter's type, enum and pattern. */
 export function parameterValueError(p: ParameterSpec, value: unknown): string | undefined {
   const coerced = coerceParameter(p, value);
@@ -450,9 +480,7 @@ export function coerceParameter(
       if (value === 'true' || value === 'false') return { value: value === 'true' };
       return { error: `${show} is not a boolean (true or false)` };
     case 'date':
-      return typeof value === 'string' &&
-        DATE_RE.test(value) &&
-        !Number.isNaN(Date.parse(`${value}T00:00:00Z`))
+      return typeof value === 'string' && z.iso.date().safeParse(value).success
         ? { value }
         : { error: `${show} is not a date (YYYY-MM-DD)` };
     case 'datetime':

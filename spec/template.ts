@@ -404,7 +404,14 @@ export function renderTemplate(template: string, vars: TemplateVariables): strin
         : typeof head.value === 'number'
           ? { t: 'number', v: head.value }
           : { t: 'string', v: head.value };
-    for (const call of seg.expr.filters) value = FILTERS.get(call.name)!.apply(value, call.args);
+    for (const call of seg.expr.filters) {
+      value = FILTERS.get(call.name)!.apply(value, call.args);
+      if (value.t === 'datetime' && !value.v.isValid) {
+        throw new TemplateError(
+          `filter "${call.name}" gives a date-time out of range (${value.v.invalidExplanation ?? value.v.invalidReason})`,
+        );
+      }
+    }
     out += render(value);
   }
   return out;
