@@ -22,7 +22,6 @@ export interface LocalRuntimeConfig {
   killGraceMs: number;
 }
 
-
 /** Names of worker environment variables never passed to functions. */
 const SECRET_ENV_RE = /TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|PRIVATE|CREDENTIAL|^TEMPORAL_|^PONTOON_/i;
 
@@ -51,7 +50,10 @@ function killGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
-export function createLocalRuntime(config: LocalRuntimeConfig, logger: Logger): FunctionRuntime & { reapExecution(executionId: string): Promise<number> } {
+export function createLocalRuntime(
+  config: LocalRuntimeConfig,
+  logger: Logger,
+): FunctionRuntime & { reapExecution(executionId: string): Promise<number> } {
   /**
    * Kills process groups left by earlier runs of this execution: a worker that died mid-attempt
    * leaves its child running, and the retried attempt must never run beside it.
