@@ -394,7 +394,12 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
           ...(body.priority !== undefined ? { priority: body.priority } : {}),
           ...(body.scheduledTime ? { scheduledTime: body.scheduledTime } : {}),
         },
-        { trigger: Trigger.api, taskQueue, ...(idempotencyKey ? { idempotencyKey } : {}) },
+        {
+          // The pontoon CLI says so, so executions it starts show trigger "cli" in the Web UI.
+          trigger: req.headers['x-pontoon-client'] === 'cli' ? Trigger.cli : Trigger.api,
+          taskQueue,
+          ...(idempotencyKey ? { idempotencyKey } : {}),
+        },
       );
       const answer = {
         executionId: started.executionId,
@@ -477,9 +482,12 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       }
       reply.header('content-type', 'text/plain; charset=utf-8').header('x-pontoon-attempt', String(attempt));
       if (q.follow !== 'true') return reply.send(createReadStream(file));
-      return reply.send(
-        followLog(file, async () => (await getExecution(req.params.id)).status === 'running', req),
-      );
+      // Follow until the execution ends or moves on to a later attempt.
+      const stillWriting = async () => {
+        const now = await getExecution(req.params.id);
+        return now.status === 'running' && (now.attempt ?? attempt) <= attempt;
+      };
+      return reply.send(followLog(file, stillWriting, req));
     },
   );
 

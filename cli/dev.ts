@@ -3,6 +3,8 @@
  * .pontoon/temporal.db), the worker on the local runtime, and every spec in function-specs/ applied.
  */
 import path from 'node:path';
+import { parseApiConfig } from '../api/config.ts';
+import { OPEN_WARNING, startApi } from '../api/main.ts';
 import { applySpec } from '../client/functions.ts';
 import { type DevServer, ensureTemporalCli, portOpen, startDevServer } from '../dev/temporal.ts';
 import { loadSpecs } from '../spec/load.ts';
@@ -16,6 +18,7 @@ export interface DevOptions {
   specPaths: string[];
   port: number;
   uiPort: number;
+  apiPort: number;
 }
 
 export async function runDev(opts: DevOptions, io: Io): Promise<number> {
@@ -54,16 +57,31 @@ export async function runDev(opts: DevOptions, io: Io): Promise<number> {
       `function/${r.name} ${r.changed ? `applied (version ${r.version})` : `unchanged (version ${r.version})`}`,
     );
   }
+  // Local development runs the API open (no keys) unless told otherwise, and says so loudly.
+  const apiConfig = parseApiConfig(
+    { ...process.env, PONTOON_API_PORT: String(opts.apiPort) },
+    { auth: 'none' },
+  );
+  const api = await startApi({
+    api: apiConfig,
+    logger: logger.child({ component: 'api' }),
+    client: w.client,
+    taskQueue: config.taskQueue,
+    dataDir: config.dataDir,
+  });
+  if (apiConfig.auth.mode === 'open') io.err(`\n*** ${OPEN_WARNING} ***`);
   const names = loaded.specs.map((s) => s.spec.metadata.name).join(', ');
   io.out(`
 Pontoon is running on the local runtime.
   Temporal Web UI  ${server ? `http://localhost:${opts.uiPort}` : "(the existing server's UI)"}
   Temporal gRPC    127.0.0.1:${opts.port}  namespace ${config.temporal.namespace}, task queue ${config.taskQueue}
+  Pontoon API      ${api.url}  (OpenAPI at /openapi.json, docs at /docs${apiConfig.auth.mode === 'open' ? ', NO AUTH' : ''})
   Functions        ${names}
   Data             ${config.dataDir}
 
 Try, in another terminal:
   npx pontoon invoke hello --param name=Ada --wait
+  curl -s -X POST '${api.url}/v1/functions/hello/invocations?wait=30' -H 'content-type: application/json' -d '{"parameters":{"name":"Ada"}}'
   temporal workflow start --task-queue ${config.taskQueue} --type executeFunction --input '{"function":"hello","parameters":{"name":"Ada"}}'
 
 Ctrl-C stops everything.`);
@@ -80,6 +98,7 @@ Ctrl-C stops everything.`);
   try {
     await running;
   } finally {
+    await api.close();
     await w.client.connection.close();
     await w.connection.close();
     await server?.stop();

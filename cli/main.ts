@@ -1,91 +1,132 @@
 /**
- * `pontoon` — validate and apply specs, invoke functions, read logs, run the embedded default.
- * In this slice the CLI talks to Temporal directly (TEMPORAL_ADDRESS); the API issue moves it onto
- * the REST API with the same commands and exit codes.
+ * `pontoon` — the command line. Talks to the Pontoon API (PONTOON_API, default
+ * http://127.0.0.1:8080; PONTOON_TOKEN for the bearer key); `validate` and `schema` work offline;
+ * `dev`, `worker` and `api` run Pontoon's processes.
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { type Client, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
-import { attemptLogPath } from '../activities/local-runtime.ts';
-import { applySpec, startExecution, waitForResult } from '../client/functions.ts';
+import { stringify } from 'yaml';
+import { newApiKey, ROLES, type Role } from '../api/auth.ts';
+import type { ExecutionDetail, ExecutionSummary } from '../client/executions.ts';
 import { functionJsonSchemaText } from '../spec/json-schema.ts';
 import { loadSpecs } from '../spec/load.ts';
-import { Trigger } from '../spec/names.ts';
 import { formatProblem } from '../spec/parse.ts';
 import { PRIORITY_ALIASES } from '../spec/schema.ts';
-import { parseConfig } from '../worker/config.ts';
-import { connectClient } from '../worker/temporal.ts';
-import { type ExecutionProgress, progressQuery } from '../workflows/definitions.ts';
+import { ApiCallError, ApiClient, apiFromEnv, UnreachableError } from './api-client.ts';
+import { ago, type OutputFormat, render, span, table } from './format.ts';
 import { Exit, type Io, processIo, UsageError } from './output.ts';
+
+const ENV_HELP = `Environment: PONTOON_API (default http://127.0.0.1:8080), PONTOON_TOKEN (API key).`;
 
 const HELP: Record<string, string> = {
   main: `pontoon — serverless functions on Kubernetes, orchestrated by Temporal
 
 Usage: pontoon <command> [options]
 
-Commands:
-  dev                 run everything locally: Temporal dev server, worker, example functions (npm start)
-  worker              run the Pontoon worker (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, PONTOON_*)
-  validate <paths…>   check spec files or folders; prints every problem as file:line:column
-  apply -f <paths…>   validate, then store the specs (all or nothing)
-  invoke <function>   start an execution; --wait prints its result
-  logs <execution>    print an attempt's log (local runtime)
-  schema              print the JSON Schema of a function spec
+Functions and executions (through the API):
+  apply -f <paths…>          validate, then apply specs (all or nothing)
+  get functions|executions   list them (filters: --function --status --trigger --since --until)
+  describe function <name>   spec, version and earlier versions
+  describe execution <id>    status, parameters, attempts, result
+  invoke <function>          start an execution; --wait prints the result, --follow-logs streams logs
+  logs <execution>           an attempt's log; -f follows it
+  cancel <execution>         cancel a running execution (kills its attempt)
 
-Environment: TEMPORAL_ADDRESS (default localhost:7233), TEMPORAL_NAMESPACE (default), TEMPORAL_API_KEY,
-  TEMPORAL_TLS_* (see README), PONTOON_TASK_QUEUE (default pontoon), PONTOON_DATA_DIR (default .pontoon).
-Exit codes: 0 ok, 1 execution failed, 2 usage or validation error, 3 cannot reach Temporal.
+Offline:
+  validate <paths…>          check specs; prints every problem as file:line:column
+  schema                     print the JSON Schema of a function spec
+  api-key create             make an API key and the hash line to configure
+
+Processes:
+  dev                        Temporal dev server + worker + API + example functions (npm start)
+  worker                     the Pontoon worker (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, PONTOON_*)
+  api                        the REST API (PONTOON_API_HOST, PONTOON_API_PORT, PONTOON_AUTH, PONTOON_API_KEYS*)
+
+${ENV_HELP}
+Output: human tables by default; -o json or -o yaml for scripts.
+Exit codes: 0 ok, 1 execution failed, 2 usage, validation or request error, 3 cannot reach the server.
 Run 'pontoon <command> --help' for a command's options and examples.`,
   validate: `Usage: pontoon validate <file|folder>…
 
-Checks every spec (YAML, multi-document, or JSON) and prints each problem as
+Checks every spec (YAML, multi-document, or JSON) offline and prints each problem as
   file:line:column field.path: what is wrong, what is allowed
 Exits 2 when any problem is found, 0 otherwise.
 
 Examples:
   pontoon validate function-specs/
   pontoon validate my-fn.yaml other.yaml`,
-  apply: `Usage: pontoon apply -f <file|folder> [-f …]
+  apply: `Usage: pontoon apply -f <file|folder> [-f …] [-o json|yaml]
 
-Validates every spec first; applies none if any is invalid. Applying an unchanged spec is a no-op.
+Validates every spec first and applies none if any is invalid; then sends each to the API.
+Applying an unchanged spec is a no-op. ${ENV_HELP}
 
 Examples:
   pontoon apply -f function-specs/
   pontoon apply -f hello.yaml -f batch.yaml`,
+  get: `Usage: pontoon get functions [-o json|yaml]
+       pontoon get executions [--function f] [--status s] [--trigger t] [--since t] [--until t] [--limit n] [-o json|yaml]
+
+Statuses: running, succeeded, failed, cancelled, terminated, timed_out. Times are RFC 3339.
+
+Examples:
+  pontoon get functions
+  pontoon get executions --function daily-report --status failed --since 2026-11-01T00:00:00Z`,
+  describe: `Usage: pontoon describe function <name> [-o json|yaml]
+       pontoon describe execution <id> [-o json|yaml]
+
+Examples:
+  pontoon describe function hello
+  pontoon describe execution exec:hello:0b5c…`,
   invoke: `Usage: pontoon invoke <function> [options]
 
 Options:
-  -p, --param k=v          parameter value (repeatable); coerced to the declared type
+  -p, --param k=v             parameter value (repeatable); coerced to the declared type
   -i, --input <json|@file|->  JSON input for the function (@file reads a file, - reads stdin)
       --priority <1-5|high|normal|low>
-      --idempotency-key <k>  the same key always names the same execution (no second run)
-  -w, --wait               wait and print the result JSON; exit 1 if the execution failed
-  -o, --output <json|text> output format for the started execution (default text)
+      --idempotency-key <k>   the same key always names the same execution (no second run)
+  -w, --wait                  wait, showing progress (queued → running attempt n → done), then print
+                              the execution; exit 1 if it failed
+      --follow-logs           with --wait: stream the attempts' logs to stderr
+  -o, --output <text|json|yaml>
 
 Examples:
   pontoon invoke hello --param name=Ada --wait
   pontoon invoke daily-report -p date=2026-01-31 --idempotency-key report-2026-01-31
-  echo '{"rows":[1,2]}' | pontoon invoke hello --input - --wait`,
-  logs: `Usage: pontoon logs <execution-id> [--attempt n]
+  echo '{"rows":[1,2]}' | pontoon invoke hello --input - --wait --follow-logs`,
+  logs: `Usage: pontoon logs <execution-id> [--attempt n] [-f]
 
-Prints the full log of an attempt (the last attempt by default) from the local runtime's data folder.
+Prints an attempt's log (the latest attempt by default); -f follows it while the execution runs.
 
 Examples:
-  pontoon logs exec:hello:0b5c… --attempt 2`,
-  dev: `Usage: pontoon dev [-f <folder>] [--port 7233] [--ui-port 8233]
+  pontoon logs exec:hello:0b5c… --attempt 2
+  pontoon logs exec:batch:nightly-2026-11-24 -f`,
+  cancel: `Usage: pontoon cancel <execution-id>
+
+Cancels a running execution: its attempt is killed and the execution ends cancelled.`,
+  dev: `Usage: pontoon dev [-f <folder>] [--port 7233] [--ui-port 8233] [--api-port 8080]
 
 Starts the Temporal dev server (state kept in .pontoon/temporal.db), the Pontoon worker on the local
-runtime, and applies every spec in function-specs/ (or -f). Reuses a Temporal server already listening
-on the port. Ctrl-C stops everything.`,
+runtime, the API on 127.0.0.1 (open, no auth: local development only), and applies every spec in
+function-specs/ (or -f). Reuses a Temporal server already listening on the port. Ctrl-C stops everything.`,
   worker: `Usage: pontoon worker
 
 Runs the Pontoon worker against TEMPORAL_ADDRESS until SIGTERM/SIGINT, then finishes in-flight work.`,
+  api: `Usage: pontoon api
+
+Serves the REST API (PONTOON_API_HOST default 127.0.0.1, PONTOON_API_PORT default 8080) against
+TEMPORAL_ADDRESS. Auth is required unless PONTOON_AUTH=none: configure keys with PONTOON_API_KEYS
+("name:role:sha256,…") or PONTOON_API_KEYS_FILE (YAML/JSON {keys: [{name, role, sha256}]}).`,
+  'api-key': `Usage: pontoon api-key create --name <name> --role <viewer|invoker|admin>
+
+Prints a new random API key (shown once) and the entry to add to PONTOON_API_KEYS or
+PONTOON_API_KEYS_FILE; the server stores only the SHA-256 hash.`,
   schema: `Usage: pontoon schema
 
 Prints the JSON Schema of a function spec (function-specs/function.schema.json is this output).`,
 };
 
 const helpOption = { help: { type: 'boolean', short: 'h' } } as const;
+const outputOption = { output: { type: 'string', short: 'o' } } as const;
 
 /** parseArgs with its errors turned into usage errors (exit 2). */
 function guard<T>(parse: () => T): T {
@@ -96,24 +137,21 @@ function guard<T>(parse: () => T): T {
   }
 }
 
-async function connect(): Promise<Client> {
-  const config = parseConfig();
-  try {
-    return await connectClient(config.temporal, '5s');
-  } catch (err) {
-    throw new UnreachableError(
-      `cannot reach Temporal at ${config.temporal.address}: ${(err as Error).message}`,
-    );
-  }
+function format(value: string | undefined): OutputFormat {
+  const f = value ?? 'text';
+  if (f !== 'text' && f !== 'json' && f !== 'yaml')
+    throw new UsageError('--output must be text, json or yaml');
+  return f;
 }
 
-class UnreachableError extends Error {
-  override name = 'UnreachableError';
-}
+const api = () => new ApiClient(apiFromEnv());
+const enc = encodeURIComponent;
+
+// ------------------------------------------------------------------ offline
 
 async function cmdValidate(args: string[], io: Io): Promise<number> {
   const { positionals, values } = guard(() =>
-    parseArgs({ args: args, options: helpOption, allowPositionals: true }),
+    parseArgs({ args, options: helpOption, allowPositionals: true }),
   );
   if (values.help) return help('validate', io);
   if (positionals.length === 0) throw new UsageError('validate needs at least one file or folder');
@@ -123,21 +161,47 @@ async function cmdValidate(args: string[], io: Io): Promise<number> {
     io.err(`${result.problems.length} problem${result.problems.length === 1 ? '' : 's'} found`);
     return Exit.usage;
   }
-  io.out(
-    `${result.specs.length} function spec${result.specs.length === 1 ? '' : 's'} valid: ${result.specs.map((s) => s.spec.metadata.name).join(', ')}`,
-  );
+  const names = result.specs.map((s) => s.spec.metadata.name);
+  io.out(`${names.length} function spec${names.length === 1 ? '' : 's'} valid: ${names.join(', ')}`);
   return Exit.ok;
 }
+
+function cmdApiKey(args: string[], io: Io): number {
+  const { positionals, values } = guard(() =>
+    parseArgs({
+      args,
+      options: { ...helpOption, name: { type: 'string' }, role: { type: 'string' } },
+      allowPositionals: true,
+    }),
+  );
+  if (values.help || positionals[0] !== 'create') return help('api-key', io);
+  if (!values.name || !/^[A-Za-z0-9._-]+$/.test(values.name))
+    throw new UsageError('--name is required (letters, digits, . _ -)');
+  if (!ROLES.includes(values.role as Role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
+  const { token, entry } = newApiKey(values.name, values.role as Role);
+  io.out(`API key (shown once; give it to the client as PONTOON_TOKEN):
+  ${token}
+
+Configure the server with one of:
+  PONTOON_API_KEYS=${entry.name}:${entry.role}:${entry.sha256}
+  # or in PONTOON_API_KEYS_FILE:
+  keys:
+    - { name: ${entry.name}, role: ${entry.role}, sha256: ${entry.sha256} }`);
+  return Exit.ok;
+}
+
+// ------------------------------------------------------------------ functions
 
 async function cmdApply(args: string[], io: Io): Promise<number> {
   const { positionals, values } = guard(() =>
     parseArgs({
-      args: args,
-      options: { ...helpOption, file: { type: 'string', short: 'f', multiple: true } },
+      args,
+      options: { ...helpOption, ...outputOption, file: { type: 'string', short: 'f', multiple: true } },
       allowPositionals: true,
     }),
   );
   if (values.help) return help('apply', io);
+  const out = format(values.output);
   const paths = [...(values.file ?? []), ...positionals];
   if (paths.length === 0) throw new UsageError('apply needs -f <file|folder>');
   const result = await loadSpecs(paths);
@@ -148,20 +212,153 @@ async function cmdApply(args: string[], io: Io): Promise<number> {
     );
     return Exit.usage;
   }
-  const client = await connect();
-  const taskQueue = parseConfig().taskQueue;
-  try {
-    for (const s of result.specs) {
-      const r = await applySpec(client, s.spec, taskQueue);
-      io.out(
-        `function/${r.name} ${r.changed ? `applied (version ${r.version})` : `unchanged (version ${r.version})`}`,
-      );
-    }
-  } finally {
-    await client.connection.close();
+  const client = api();
+  const applied: { name: string; version: number; changed: boolean }[] = [];
+  for (const s of result.specs) {
+    const name = s.spec.metadata.name;
+    const r = await client.json<{ name: string; version: number; changed: boolean }>(
+      'PUT',
+      `/v1/functions/${enc(name)}`,
+      {
+        body: s.spec,
+      },
+    );
+    applied.push({ name: r.name, version: r.version, changed: r.changed });
+    if (out === 'text')
+      io.out(`function/${r.name} ${r.changed ? 'applied' : 'unchanged'} (version ${r.version})`);
   }
+  if (out !== 'text') io.out(render(applied, out));
   return Exit.ok;
 }
+
+interface FunctionRow {
+  name: string;
+  version: number;
+  appliedAt: string;
+  mode: string;
+  schedules: string[];
+  description: string | null;
+}
+
+async function cmdGet(args: string[], io: Io): Promise<number> {
+  const { positionals, values } = guard(() =>
+    parseArgs({
+      args,
+      options: {
+        ...helpOption,
+        ...outputOption,
+        function: { type: 'string' },
+        status: { type: 'string' },
+        trigger: { type: 'string' },
+        since: { type: 'string' },
+        until: { type: 'string' },
+        limit: { type: 'string' },
+      },
+      allowPositionals: true,
+    }),
+  );
+  if (values.help) return help('get', io);
+  const out = format(values.output);
+  const what = positionals[0];
+  if (what === 'functions' || what === 'function' || what === 'fn') {
+    const r = await api().json<{ functions: FunctionRow[] }>('GET', '/v1/functions');
+    if (out !== 'text') io.out(render(r.functions, out));
+    else
+      io.out(
+        table(
+          ['NAME', 'VERSION', 'MODE', 'SCHEDULES', 'APPLIED'],
+          r.functions.map((f) => [f.name, f.version, f.mode, f.schedules.join(','), ago(f.appliedAt)]),
+        ),
+      );
+    return Exit.ok;
+  }
+  if (what === 'executions' || what === 'execution' || what === 'ex') {
+    const r = await api().json<{ executions: ExecutionSummary[]; nextPageToken: string | null }>(
+      'GET',
+      '/v1/executions',
+      {
+        query: {
+          function: values.function,
+          status: values.status,
+          trigger: values.trigger,
+          since: values.since,
+          until: values.until,
+          limit: values.limit,
+        },
+      },
+    );
+    if (out !== 'text') io.out(render(r, out));
+    else
+      io.out(
+        table(
+          ['EXECUTION', 'FUNCTION', 'TRIGGER', 'PRIORITY', 'STATUS', 'STARTED', 'DURATION'],
+          r.executions.map((e) => [
+            e.executionId,
+            e.function,
+            e.trigger,
+            e.priority,
+            e.status,
+            ago(e.startedAt),
+            span(e.startedAt, e.endedAt),
+          ]),
+        ),
+      );
+    return Exit.ok;
+  }
+  throw new UsageError('get needs "functions" or "executions"');
+}
+
+function describeExecutionText(e: ExecutionDetail): string {
+  const lines = [
+    `Execution:  ${e.executionId}`,
+    `Function:   ${e.function ?? '-'}`,
+    `Status:     ${e.status}${e.status === 'running' && e.phase ? ` (${e.phase}${e.attempt ? `, attempt ${e.attempt}/${e.maxAttempts}` : ''})` : ''}`,
+    `Trigger:    ${e.trigger ?? '-'}    Priority: ${e.priority ?? '-'}`,
+    `Started:    ${e.startedAt ?? '-'}${e.endedAt ? `    Ended: ${e.endedAt} (${span(e.startedAt, e.endedAt)})` : ''}`,
+  ];
+  if (e.scheduledTime) lines.push(`Scheduled:  ${e.scheduledTime}`);
+  lines.push(`Parameters: ${Object.keys(e.parameters).length ? JSON.stringify(e.parameters) : '(none)'}`);
+  if (e.attempts.length) {
+    lines.push('Attempts:');
+    lines.push(
+      table(
+        ['  #', 'EXIT', 'DURATION', 'RESULT'],
+        e.attempts.map((a) => [
+          `  ${a.attempt}`,
+          a.exitCode,
+          span(a.startedAt, a.endedAt),
+          a.failure ? `${a.failure.type}: ${a.failure.message}` : 'ok',
+        ]),
+      ),
+    );
+  }
+  if (e.failure) lines.push(`Failure:    ${e.failure.type}: ${e.failure.message}`);
+  if (e.status === 'succeeded') lines.push(`Output:     ${JSON.stringify(e.output)}`);
+  return lines.join('\n');
+}
+
+async function cmdDescribe(args: string[], io: Io): Promise<number> {
+  const { positionals, values } = guard(() =>
+    parseArgs({ args, options: { ...helpOption, ...outputOption }, allowPositionals: true }),
+  );
+  if (values.help) return help('describe', io);
+  const out = format(values.output);
+  const [what, id] = positionals;
+  if (!id) throw new UsageError('describe needs "function <name>" or "execution <id>"');
+  if (what === 'function' || what === 'functions' || what === 'fn') {
+    const f = await api().json<Record<string, unknown>>('GET', `/v1/functions/${enc(id)}`);
+    io.out(out === 'json' ? render(f, 'json') : stringify(f).trimEnd());
+    return Exit.ok;
+  }
+  if (what === 'execution' || what === 'executions' || what === 'ex') {
+    const e = await api().json<ExecutionDetail>('GET', `/v1/executions/${enc(id)}`);
+    io.out(out === 'text' ? describeExecutionText(e) : render(e, out));
+    return Exit.ok;
+  }
+  throw new UsageError('describe needs "function <name>" or "execution <id>"');
+}
+
+// ------------------------------------------------------------------ executions
 
 async function readInput(value: string | undefined): Promise<unknown> {
   if (value === undefined) return undefined;
@@ -180,36 +377,56 @@ async function readInput(value: string | undefined): Promise<unknown> {
   }
 }
 
-function progressLine(p: ExecutionProgress): string {
-  switch (p.phase) {
+function progressLine(e: ExecutionDetail): string {
+  if (e.status !== 'running') return e.status;
+  switch (e.phase) {
+    case undefined:
     case 'starting':
       return 'queued';
     case 'running':
-      return `running attempt ${p.attempt}/${p.maxAttempts}`;
+      return `running attempt ${e.attempt}/${e.maxAttempts}`;
     case 'backoff':
-      return `attempt ${p.attempt}/${p.maxAttempts} failed; retrying at ${p.nextAttemptAt ?? 'soon'}`;
+      return `attempt ${e.attempt}/${e.maxAttempts} failed; retrying at ${e.nextAttemptAt ?? 'soon'}`;
     default:
-      return p.phase;
+      return e.phase;
   }
+}
+
+/** Streams one attempt's log until the API ends the stream (attempt over or execution ended). */
+async function streamLog(
+  client: ApiClient,
+  id: string,
+  attempt: number,
+  write: (chunk: string) => void,
+): Promise<void> {
+  const res = await client.raw('GET', `/v1/executions/${enc(id)}/logs`, {
+    query: { attempt, follow: 'true' },
+  });
+  if (!res.body) return;
+  const decoder = new TextDecoder();
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>)
+    write(decoder.decode(chunk, { stream: true }));
 }
 
 async function cmdInvoke(args: string[], io: Io): Promise<number> {
   const { positionals, values } = guard(() =>
     parseArgs({
-      args: args,
+      args,
       options: {
         ...helpOption,
+        ...outputOption,
         param: { type: 'string', short: 'p', multiple: true },
         input: { type: 'string', short: 'i' },
         priority: { type: 'string' },
         'idempotency-key': { type: 'string' },
         wait: { type: 'boolean', short: 'w' },
-        output: { type: 'string', short: 'o' },
+        'follow-logs': { type: 'boolean' },
       },
       allowPositionals: true,
     }),
   );
   if (values.help) return help('invoke', io);
+  const out = format(values.output);
   const fn = positionals[0];
   if (!fn || positionals.length > 1) throw new UsageError('invoke needs exactly one function name');
   const parameters: Record<string, string> = {};
@@ -218,109 +435,126 @@ async function cmdInvoke(args: string[], io: Io): Promise<number> {
     if (eq <= 0) throw new UsageError(`--param "${kv}" must look like name=value`);
     parameters[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
-  let priority: number | 'high' | 'normal' | 'low' | undefined;
+  let priority: number | string | undefined;
   if (values.priority !== undefined) {
     const p = values.priority;
-    if (p in PRIORITY_ALIASES) priority = p as 'high' | 'normal' | 'low';
+    if (p in PRIORITY_ALIASES) priority = p;
     else if (/^[1-5]$/.test(p)) priority = Number(p);
     else throw new UsageError('--priority must be 1-5 or high, normal, low');
   }
-  const output = values.output ?? 'text';
-  if (output !== 'json' && output !== 'text') throw new UsageError('--output must be json or text');
+  if (values['follow-logs'] && !values.wait) throw new UsageError('--follow-logs needs --wait');
   const input = await readInput(values.input);
-  const client = await connect();
-  const config = parseConfig();
-  try {
-    const started = await startExecution(
-      client,
-      {
-        function: fn,
-        parameters,
+  const client = api();
+  const started = await client.json<{ executionId: string; created: boolean }>(
+    'POST',
+    `/v1/functions/${enc(fn)}/invocations`,
+    {
+      body: {
+        ...(Object.keys(parameters).length ? { parameters } : {}),
         ...(input !== undefined ? { input } : {}),
         ...(priority !== undefined ? { priority } : {}),
+        ...(values['idempotency-key'] ? { idempotencyKey: values['idempotency-key'] } : {}),
       },
-      { trigger: Trigger.cli, taskQueue: config.taskQueue, idempotencyKey: values['idempotency-key'] },
-    );
-    if (!values.wait) {
-      if (output === 'json') io.out(JSON.stringify(started));
-      else io.out(`${started.created ? 'started' : 'already exists'}: ${started.executionId}`);
-      return Exit.ok;
+    },
+  );
+  if (!values.wait) {
+    if (out === 'text') io.out(`${started.created ? 'started' : 'already exists'}: ${started.executionId}`);
+    else io.out(render(started, out));
+    return Exit.ok;
+  }
+  const id = started.executionId;
+  io.err(`execution ${id}${started.created ? '' : ' (existing: same idempotency key)'}`);
+  let last = '';
+  let followed = 0;
+  let following: Promise<void> | undefined;
+  for (;;) {
+    const e = await client.json<ExecutionDetail>('GET', `/v1/executions/${enc(id)}`);
+    const line = progressLine(e);
+    if (line !== last && e.status === 'running') {
+      last = line;
+      if (io.tty && !values['follow-logs']) process.stderr.write(`\r\x1b[K${line}`);
+      else io.err(line);
     }
-    io.err(`execution ${started.executionId}${started.created ? '' : ' (existing, same idempotency key)'}`);
-    const handle = client.workflow.getHandle(started.executionId);
-    let last = '';
-    const timer = setInterval(async () => {
-      try {
-        const line = progressLine(await handle.query(progressQuery));
-        if (line !== last) {
-          last = line;
-          if (io.tty) process.stderr.write(`\r\x1b[K${line}`);
-          else io.err(line);
+    const current = e.attempt ?? e.attempts.length;
+    if (
+      values['follow-logs'] &&
+      current > followed &&
+      !following &&
+      (e.phase === 'running' || e.status !== 'running')
+    ) {
+      followed = current;
+      following = streamLog(client, id, current, (c) => process.stderr.write(c))
+        .catch(() => undefined)
+        .finally(() => {
+          following = undefined;
+        });
+    }
+    if (e.status !== 'running') {
+      await following;
+      if (values['follow-logs']) {
+        // Attempts that began and ended between two polls: print their logs whole.
+        const lastAttempt = Math.max(0, ...e.attempts.map((a) => a.attempt));
+        for (let a = followed + 1; a <= lastAttempt; a++) {
+          const res = await client
+            .raw('GET', `/v1/executions/${enc(id)}/logs`, { query: { attempt: a } })
+            .catch(() => undefined);
+          if (res) process.stderr.write(await res.text());
         }
-      } catch {
-        // not yet started by a worker, or finished: the result below says what happened
       }
-    }, 500);
-    try {
-      const result = await waitForResult(client, started.executionId);
-      if (io.tty && last) process.stderr.write('\r\x1b[K');
-      io.out(JSON.stringify(result, null, 2));
-      return result.status === 'succeeded' ? Exit.ok : Exit.failed;
-    } catch (err) {
-      if (err instanceof WorkflowFailedError) {
-        io.err(
-          `execution ${started.executionId} ended without a result: ${err.cause?.message ?? err.message}`,
-        );
-        return Exit.failed;
-      }
-      throw err;
-    } finally {
-      clearInterval(timer);
+      if (io.tty && last && !values['follow-logs']) process.stderr.write('\r\x1b[K');
+      io.out(
+        out === 'yaml' ? render(e, 'yaml') : out === 'json' ? render(e, 'json') : JSON.stringify(e, null, 2),
+      );
+      return e.status === 'succeeded' ? Exit.ok : Exit.failed;
     }
-  } finally {
-    await client.connection.close();
+    await new Promise((r) => setTimeout(r, 500));
   }
 }
 
 async function cmdLogs(args: string[], io: Io): Promise<number> {
   const { positionals, values } = guard(() =>
     parseArgs({
-      args: args,
-      options: { ...helpOption, attempt: { type: 'string' } },
+      args,
+      options: { ...helpOption, attempt: { type: 'string' }, follow: { type: 'boolean', short: 'f' } },
       allowPositionals: true,
     }),
   );
   if (values.help) return help('logs', io);
   const id = positionals[0];
   if (!id) throw new UsageError('logs needs an execution id');
-  const config = parseConfig();
-  let attempt = values.attempt ? Number(values.attempt) : undefined;
-  if (attempt !== undefined && (!Number.isInteger(attempt) || attempt < 1))
+  if (values.attempt !== undefined && !/^[1-9]\d*$/.test(values.attempt))
     throw new UsageError('--attempt must be a positive integer');
-  if (attempt === undefined) {
-    const client = await connect();
-    try {
-      const p = await client.workflow.getHandle(id).query(progressQuery);
-      attempt = Math.max(1, p.attempt);
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) {
-        io.err(`no execution ${id}`);
-        return Exit.usage;
-      }
-      throw err;
-    } finally {
-      await client.connection.close();
+  const client = api();
+  if (values.follow) {
+    let attempt = values.attempt ? Number(values.attempt) : undefined;
+    for (;;) {
+      const e = await client.json<ExecutionDetail>('GET', `/v1/executions/${enc(id)}`);
+      const current = attempt ?? Math.max(1, e.attempt ?? e.attempts.length);
+      await streamLog(client, id, current, (c) => process.stdout.write(c));
+      if (values.attempt) return Exit.ok;
+      const after = await client.json<ExecutionDetail>('GET', `/v1/executions/${enc(id)}`);
+      if (after.status !== 'running') return Exit.ok;
+      attempt = undefined;
+      await new Promise((r) => setTimeout(r, 500));
     }
   }
-  try {
-    io.out(await readFile(attemptLogPath(config.dataDir, id, attempt), 'utf8'));
-    return Exit.ok;
-  } catch {
-    io.err(
-      `no log for ${id} attempt ${attempt} in ${config.dataDir} (logs of the local runtime are kept on the worker's machine)`,
-    );
-    return Exit.usage;
-  }
+  const res = await client.raw('GET', `/v1/executions/${enc(id)}/logs`, {
+    query: { attempt: values.attempt },
+  });
+  io.out(await res.text());
+  return Exit.ok;
+}
+
+async function cmdCancel(args: string[], io: Io): Promise<number> {
+  const { positionals, values } = guard(() =>
+    parseArgs({ args, options: helpOption, allowPositionals: true }),
+  );
+  if (values.help) return help('cancel', io);
+  const id = positionals[0];
+  if (!id) throw new UsageError('cancel needs an execution id');
+  await api().json('POST', `/v1/executions/${enc(id)}/cancel`);
+  io.out(`cancelling ${id}`);
+  return Exit.ok;
 }
 
 function help(command: string, io: Io): number {
@@ -341,11 +575,20 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         return await cmdValidate(rest, io);
       case 'apply':
         return await cmdApply(rest, io);
+      case 'get':
+        return await cmdGet(rest, io);
+      case 'describe':
+        return await cmdDescribe(rest, io);
       case 'invoke':
         return await cmdInvoke(rest, io);
       case 'logs':
         return await cmdLogs(rest, io);
+      case 'cancel':
+        return await cmdCancel(rest, io);
+      case 'api-key':
+        return cmdApiKey(rest, io);
       case 'schema':
+        if (rest.includes('--help') || rest.includes('-h')) return help('schema', io);
         io.out(functionJsonSchemaText().trimEnd());
         return Exit.ok;
       case 'dev': {
@@ -357,8 +600,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
               file: { type: 'string', short: 'f', multiple: true },
               port: { type: 'string' },
               'ui-port': { type: 'string' },
+              'api-port': { type: 'string' },
             },
-            allowPositionals: true,
           }),
         );
         if (values.help) return help('dev', io);
@@ -368,6 +611,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
             specPaths: values.file ?? ['function-specs'],
             port: Number(values.port ?? 7233),
             uiPort: Number(values['ui-port'] ?? 8233),
+            apiPort: Number(values['api-port'] ?? process.env.PONTOON_API_PORT ?? 8080),
           },
           io,
         );
@@ -376,6 +620,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         if (rest.includes('--help') || rest.includes('-h')) return help('worker', io);
         const { runWorker } = await import('../worker/main.ts');
         await runWorker();
+        return Exit.ok;
+      }
+      case 'api': {
+        if (rest.includes('--help') || rest.includes('-h')) return help('api', io);
+        const { runApi } = await import('../api/main.ts');
+        await runApi();
         return Exit.ok;
       }
       default:
@@ -389,10 +639,19 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       return Exit.usage;
     }
     if (err instanceof UnreachableError) {
-      io.err(`error: ${err.message}\nIs the server running? Start one with: npm start`);
+      io.err(`error: ${err.message}\nIs Pontoon running? Start it with: npm start (or set PONTOON_API)`);
       return Exit.unreachable;
     }
-    if ((err as Error).name === 'ConfigError') {
+    if (err instanceof ApiCallError) {
+      io.err(`error: ${err.message} (${err.code})`);
+      if (err.code === 'spec_invalid' && Array.isArray(err.details)) {
+        for (const d of err.details as { line: number; column: number; field: string; message: string }[]) {
+          io.err(`  ${d.line}:${d.column} ${d.field}: ${d.message}`);
+        }
+      }
+      return Exit.usage;
+    }
+    if (['ConfigError', 'ApiConfigError', 'AuthConfigError'].includes((err as Error).name)) {
       io.err(`error: ${(err as Error).message}`);
       return Exit.usage;
     }

@@ -1,19 +1,41 @@
-/** The real `pontoon` command as a user runs it, against the real dev server and a real worker. */
+/**
+ * End to end as a user runs it: the real `pontoon` command → the real listening API (with API keys)
+ * → the real Temporal dev server → a real worker on the local runtime.
+ */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { newApiKey } from '../api/auth.ts';
+import { startApi } from '../api/main.ts';
 import { getSpec } from '../client/functions.ts';
-import { REPO_ROOT, type RunningWorker, startWorker, uniqueName } from './helpers.ts';
+import { freePort } from '../dev/temporal.ts';
+import { createLogger } from '../worker/logger.ts';
+import { REPO_ROOT, type RunningWorker, startWorker, uniqueName, waitFor } from './helpers.ts';
 
 const run = promisify(execFile);
 let w: RunningWorker;
+let api: { url: string; close(): Promise<void> };
+const admin = newApiKey('cli-admin', 'admin');
+const viewer = newApiKey('cli-viewer', 'viewer');
 
 beforeAll(async () => {
   w = await startWorker();
+  api = await startApi({
+    api: {
+      host: '127.0.0.1',
+      port: await freePort(),
+      auth: { mode: 'keys', keys: [admin.entry, viewer.entry] },
+    },
+    logger: createLogger('silent'),
+    client: w.client,
+    taskQueue: w.config.taskQueue,
+    dataDir: w.config.dataDir,
+  });
 });
 afterAll(async () => {
+  await api?.close();
   await w?.stop();
 });
 
@@ -24,13 +46,7 @@ async function pontoon(args: string[], env: Record<string, string> = {}) {
       [path.join(REPO_ROOT, 'bin', 'pontoon.mjs'), ...args],
       {
         cwd: REPO_ROOT,
-        env: {
-          ...process.env,
-          TEMPORAL_ADDRESS: inject('temporalAddress'),
-          PONTOON_TASK_QUEUE: w.config.taskQueue,
-          PONTOON_DATA_DIR: w.config.dataDir,
-          ...env,
-        },
+        env: { ...process.env, PONTOON_API: api.url, PONTOON_TOKEN: admin.token, ...env },
       },
     );
     return { code: 0, stdout, stderr };
@@ -40,7 +56,7 @@ async function pontoon(args: string[], env: Record<string, string> = {}) {
   }
 }
 
-function specFile(name: string, extra = ''): string {
+function specFile(name: string): string {
   const dir = mkdtempSync(path.join(inject('testDir'), 'cli-'));
   const file = path.join(dir, `${name}.yaml`);
   writeFileSync(
@@ -57,17 +73,21 @@ spec:
     - name: code
       type: integer
       default: 1
+    - name: until
+      type: integer
+      default: 2
   execution:
     retry:
-      maxAttempts: 1
-${extra}  local:
+      maxAttempts: 2
+      initialInterval: 1s
+  local:
     command: [node, test/fixtures/functions/behave.mjs]
 `,
   );
   return file;
 }
 
-it('apply, then invoke --wait prints the result and exits 0; a failed execution exits 1', async () => {
+it('apply → invoke --wait → logs → the execution is listed with its trigger', async () => {
   const name = uniqueName('cli');
   const file = specFile(name);
   const applied = await pontoon(['apply', '-f', file]);
@@ -75,27 +95,68 @@ it('apply, then invoke --wait prints the result and exits 0; a failed execution 
   expect(applied.code).toBe(0);
   expect((await pontoon(['apply', '-f', file])).stdout).toContain('unchanged (version 1)');
 
-  const ok = await pontoon(['invoke', name, '--param', 'mode=ok', '--wait']);
+  const ok = await pontoon(['invoke', name, '--param', 'mode=fail-until', '--wait', '--follow-logs']);
   expect(ok.code).toBe(0);
   const result = JSON.parse(ok.stdout);
-  expect(result).toMatchObject({ status: 'succeeded', trigger: 'cli', output: { ok: true, attempt: 1 } });
+  expect(result).toMatchObject({ status: 'succeeded', trigger: 'cli', output: { ok: true, attempt: 2 } });
+  // Progress lines and both attempts' logs went to stderr.
+  expect(ok.stderr).toContain('running attempt 1/2');
+  expect(ok.stderr).toContain('behave mode=fail-until attempt=1');
+  expect(ok.stderr).toContain('behave mode=fail-until attempt=2');
 
-  const logs = await pontoon(['logs', result.executionId]);
+  const logs = await pontoon(['logs', result.executionId, '--attempt', '1']);
   expect(logs.code).toBe(0);
-  expect(logs.stdout).toContain('behave mode=ok attempt=1');
+  expect(logs.stdout).toContain('behave mode=fail-until attempt=1');
 
-  const bad = await pontoon(['invoke', name, '-p', 'mode=fail', '-p', 'code=4', '--wait']);
-  expect(bad.code).toBe(1);
-  expect(JSON.parse(bad.stdout)).toMatchObject({ status: 'failed', attempts: [{ exitCode: 4 }] });
+  const listed = await waitFor('the execution in the list', async () => {
+    const r = await pontoon(['get', 'executions', '--function', name, '-o', 'json']);
+    const found = JSON.parse(r.stdout).executions.find(
+      (e: { executionId: string }) => e.executionId === result.executionId,
+    );
+    return found;
+  });
+  expect(listed).toMatchObject({ function: name, trigger: 'cli', status: 'succeeded' });
+  const table = await pontoon(['get', 'executions', '--function', name]);
+  expect(table.stdout).toMatch(/EXECUTION\s+FUNCTION\s+TRIGGER/);
+
+  const described = await pontoon(['describe', 'execution', result.executionId]);
+  expect(described.stdout).toContain('Status:     succeeded');
+  expect(described.stdout).toMatch(/1\s+1\s+\S+\s+FunctionExit: exited with code 1/);
+
+  const fns = await pontoon(['get', 'functions']);
+  expect(fns.stdout).toContain(name);
+  expect((await pontoon(['describe', 'function', name])).stdout).toContain(`name: ${name}`);
 });
 
-it('the same idempotency key names the same execution', async () => {
-  const name = uniqueName('idem');
+it('a failed execution exits 1; the same idempotency key names the same execution', async () => {
+  const name = uniqueName('clifail');
   await pontoon(['apply', '-f', specFile(name)]);
+  const bad = await pontoon(['invoke', name, '-p', 'mode=fail', '-p', 'code=4', '--wait', '-o', 'json']);
+  expect(bad.code).toBe(1);
+  expect(JSON.parse(bad.stdout)).toMatchObject({
+    status: 'failed',
+    attempts: [{ exitCode: 4 }, { exitCode: 4 }],
+  });
+
   const a = await pontoon(['invoke', name, '--idempotency-key', 'k1', '-o', 'json']);
   const b = await pontoon(['invoke', name, '--idempotency-key', 'k1', '-o', 'json']);
   expect(JSON.parse(a.stdout)).toMatchObject({ executionId: `exec:${name}:k1`, created: true });
   expect(JSON.parse(b.stdout)).toMatchObject({ executionId: `exec:${name}:k1`, created: false });
+});
+
+it('cancel stops a running execution', async () => {
+  const name = uniqueName('clicancel');
+  await pontoon(['apply', '-f', specFile(name)]);
+  const started = JSON.parse((await pontoon(['invoke', name, '-p', 'mode=marker', '-o', 'json'])).stdout);
+  // mode=marker sleeps one second by default; cancel while it runs or just after: both end the execution.
+  const c = await pontoon(['cancel', started.executionId]);
+  expect([0, 2]).toContain(c.code);
+  await waitFor('the execution to end', async () => {
+    const r = JSON.parse(
+      (await pontoon(['describe', 'execution', started.executionId, '-o', 'json'])).stdout,
+    );
+    return r.status !== 'running' ? r : undefined;
+  });
 });
 
 it('apply is all or nothing: one invalid spec and nothing is stored', async () => {
@@ -112,16 +173,37 @@ it('apply is all or nothing: one invalid spec and nothing is stored', async () =
   await expect(getSpec(w.client, good)).rejects.toThrow();
 });
 
-it('usage errors exit 2 and an unreachable server exits 3', async () => {
+it('exit codes: usage 2, API refusals 2, unreachable 3; --help everywhere', async () => {
   const usage = await pontoon(['invoke']);
   expect(usage.code).toBe(2);
   expect(usage.stderr).toContain('invoke needs exactly one function name');
-  const badFlag = await pontoon(['invoke', 'x', '--colour', 'red']);
-  expect(badFlag.code).toBe(2);
-  const down = await pontoon(['invoke', 'hello'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+  expect((await pontoon(['invoke', 'x', '--colour', 'red'])).code).toBe(2);
+  const missing = await pontoon(['invoke', 'no-such-function']);
+  expect(missing.code).toBe(2);
+  expect(missing.stderr).toContain('(function_not_found)');
+  const forbidden = await pontoon(['apply', '-f', specFile(uniqueName('ro'))], {
+    PONTOON_TOKEN: viewer.token,
+  });
+  expect(forbidden.code).toBe(2);
+  expect(forbidden.stderr).toContain('(forbidden)');
+  const down = await pontoon(['get', 'functions'], { PONTOON_API: 'http://127.0.0.1:1' });
   expect(down.code).toBe(3);
-  expect(down.stderr).toContain('cannot reach Temporal at 127.0.0.1:1');
-  const help = await pontoon(['invoke', '--help']);
-  expect(help.code).toBe(0);
-  expect(help.stdout).toContain('Examples:');
+  expect(down.stderr).toContain('cannot reach the Pontoon API at http://127.0.0.1:1');
+  for (const cmd of [
+    'apply',
+    'get',
+    'describe',
+    'invoke',
+    'logs',
+    'cancel',
+    'validate',
+    'dev',
+    'worker',
+    'api',
+    'schema',
+  ]) {
+    const h = await pontoon([cmd, '--help']);
+    expect(h.code, cmd).toBe(0);
+    expect(h.stdout, cmd).toContain('Usage: pontoon');
+  }
 });
