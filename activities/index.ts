@@ -6,18 +6,22 @@ import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { AttemptOutcome, AttemptRequest } from '../spec/execution.ts';
-import type { FunctionRuntime } from './runtime.ts';
 import { createRegistryActivities } from './registry.ts';
+import type { FunctionRuntime } from './runtime.ts';
+import { createScheduleActivities } from './schedules.ts';
 
 export interface ActivityDeps {
   client: Client;
   logger: Logger;
   runtime: FunctionRuntime;
+  /** Task queue of this worker: schedules start executions on it. */
+  taskQueue: string;
 }
 
-export function createActivities({ client, logger, runtime }: ActivityDeps) {
+export function createActivities({ client, logger, runtime, taskQueue }: ActivityDeps) {
   return {
     ...createRegistryActivities({ client }),
+    ...createScheduleActivities({ client, taskQueue, logger: logger.child({ component: 'schedules' }) }),
 
     /**
      * Runs one attempt on the worker's runtime and reports how it ended. Function failures are

@@ -27,6 +27,7 @@ import { deleteUpdate, specHistoryQuery } from '../workflows/definitions.ts';
 import { type ApiKey, findKey, type Role, roleAllows } from './auth.ts';
 import { ApiError } from './errors.ts';
 import { openApiDocument } from './openapi.ts';
+import { registerScheduleRoutes } from './schedules.ts';
 import {
   DeleteQuerySchema,
   InvokeBodySchema,
@@ -346,6 +347,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       return { name, deleted: true, version: deleted.version, cancelledExecutions: cancelled };
     },
   );
+
+  registerScheduleRoutes(app, { client, currentSpec, check, requireName });
 
   // ------------------------------------------------------------------ invocations
   const links = (id: string) => {

@@ -14,6 +14,7 @@ export const API_ERRORS = {
   route_not_found: { status: 404, description: 'No such route.' },
   function_not_found: { status: 404, description: 'No function with that name has been applied.' },
   execution_not_found: { status: 404, description: 'No execution with that id.' },
+  schedule_not_found: { status: 404, description: 'The function has no schedule of that name.' },
   attempt_not_found: {
     status: 404,
     description: 'The execution has no such attempt, or its log is not kept here.',

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { functionJsonSchema } from '../spec/json-schema.ts';
 import { API_ERRORS } from './errors.ts';
+import { BackfillBodySchema, NoteBodySchema, TriggerBodySchema } from './schedules.ts';
 import { InvokeBodySchema, ListExecutionsQuerySchema } from './schemas.ts';
 
 const json = (schema: unknown) => ({ 'application/json': { schema } });
@@ -189,6 +190,44 @@ export function openApiDocument(): Record<string, unknown> {
           },
         },
       },
+      '/v1/functions/{name}/schedules': {
+        get: {
+          summary:
+            "A function's schedules: next 5 fire times, paused state and note, recent executions with results",
+          parameters: [nameParam],
+          responses: { 200: { description: 'schedules' }, ...errors('function_not_found', ...auth) },
+        },
+      },
+      ...Object.fromEntries(
+        (
+          [
+            ['pause', 'Pause a schedule (with a note)', NoteBodySchema],
+            ['unpause', 'Unpause a schedule (with a note)', NoteBodySchema],
+            [
+              'trigger',
+              'Run a schedule now (its overlap policy unless the body gives one)',
+              TriggerBodySchema,
+            ],
+            ['backfill', 'Run the fires a schedule would have had between from and to', BackfillBodySchema],
+          ] as const
+        ).map(([action, summary, schema]) => [
+          `/v1/functions/{name}/schedules/{schedule}/${action}`,
+          {
+            post: {
+              summary,
+              parameters: [
+                nameParam,
+                { name: 'schedule', in: 'path', required: true, schema: { type: 'string' } },
+              ],
+              requestBody: { content: json(z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' })) },
+              responses: {
+                202: { description: 'done' },
+                ...errors('validation_failed', 'function_not_found', 'schedule_not_found', ...auth),
+              },
+            },
+          },
+        ]),
+      ),
       '/v1/executions': {
         get: {
           summary: 'List executions (Temporal visibility), newest first',

@@ -31,9 +31,12 @@ Functions and executions (through the API):
   invoke <function>          start an execution; --wait prints the result, --follow-logs streams logs
   logs <execution>           an attempt's log; -f follows it
   cancel <execution>         cancel a running execution (kills its attempt)
+  schedules list <function>  schedules with next fire times and recent results
+  schedules pause|unpause|trigger|backfill <function> <schedule> …
 
 Offline:
   validate <paths…>          check specs; prints every problem as file:line:column
+  schedules preview <spec>   next fire times of a spec's schedules (DST handled), no server needed
   schema                     print the JSON Schema of a function spec
   api-key create             make an API key and the hash line to configure
 
@@ -100,6 +103,23 @@ Prints an attempt's log (the latest attempt by default); -f follows it while the
 Examples:
   pontoon logs exec:hello:0b5c… --attempt 2
   pontoon logs exec:batch:nightly-2026-11-24 -f`,
+  schedules: `Usage: pontoon schedules list <function> [-o json|yaml]
+       pontoon schedules pause <function> <schedule> [--note text]
+       pontoon schedules unpause <function> <schedule> [--note text]
+       pontoon schedules trigger <function> <schedule> [--overlap policy]
+       pontoon schedules backfill <function> <schedule> --from <time> --to <time> [--overlap policy]
+       pontoon schedules preview <spec file> [--count 5] [--from <time>] [-o json]
+
+trigger honours the schedule's overlap policy unless --overlap is given; backfill runs the fires the
+schedule would have had between --from and --to (RFC 3339), each with that fire's scheduledTime.
+Overlap policies: skip, buffer_one, buffer_all, cancel_other, terminate_other, allow_all.
+preview works offline and computes DST like the Temporal server does.
+
+Examples:
+  pontoon schedules list daily-report
+  pontoon schedules pause daily-report nightly --note "warehouse migration"
+  pontoon schedules backfill daily-report nightly --from 2026-01-01T00:00:00Z --to 2026-01-08T00:00:00Z --overlap buffer_all
+  pontoon schedules preview function-specs/daily-report.yaml --count 10`,
   cancel: `Usage: pontoon cancel <execution-id>
 
 Cancels a running execution: its attempt is killed and the execution ends cancelled.`,
@@ -557,6 +577,108 @@ async function cmdCancel(args: string[], io: Io): Promise<number> {
   return Exit.ok;
 }
 
+async function cmdSchedules(args: string[], io: Io): Promise<number> {
+  const { positionals, values } = guard(() =>
+    parseArgs({
+      args,
+      options: {
+        ...helpOption,
+        ...outputOption,
+        note: { type: 'string' },
+        overlap: { type: 'string' },
+        from: { type: 'string' },
+        to: { type: 'string' },
+        count: { type: 'string' },
+      },
+      allowPositionals: true,
+    }),
+  );
+  const [action, fn, schedule] = positionals;
+  if (values.help || !action) return help('schedules', io);
+  const out = format(values.output);
+  if (action === 'preview') {
+    if (!fn) throw new UsageError('preview needs a spec file');
+    const count = Number(values.count ?? 5);
+    if (!Number.isInteger(count) || count < 1 || count > 1000) throw new UsageError('--count must be 1-1000');
+    const from = values.from ? new Date(values.from) : new Date();
+    if (Number.isNaN(from.getTime())) throw new UsageError('--from must be an RFC 3339 time');
+    const loaded = await loadSpecs([fn]);
+    for (const p of loaded.problems) io.err(formatProblem(p));
+    if (loaded.problems.length) return Exit.usage;
+    const { previewFireTimes } = await import('../spec/schedule-times.ts');
+    const rows = loaded.specs.flatMap((l) =>
+      l.spec.spec.schedules.map((s) => ({
+        function: l.spec.metadata.name,
+        schedule: s.name,
+        when: s.cron
+          ? `${s.cron} (${s.timezone})`
+          : `every ${s.every}${s.offset ? ` offset ${s.offset}` : ''}`,
+        fireTimes: previewFireTimes(s, from, count).map((t) => t.toISOString()),
+        zone: s.cron ? s.timezone : 'UTC',
+      })),
+    );
+    if (out !== 'text') {
+      io.out(
+        render(
+          rows.map(({ zone: _zone, ...r }) => r),
+          out,
+        ),
+      );
+      return Exit.ok;
+    }
+    if (rows.length === 0) io.out('no schedules in these specs');
+    const { DateTime } = await import('luxon');
+    for (const r of rows) {
+      io.out(`${r.function}/${r.schedule}: ${r.when}`);
+      for (const t of r.fireTimes)
+        io.out(`  ${t}  ${DateTime.fromISO(t, { zone: r.zone }).toFormat('ccc yyyy-MM-dd HH:mm ZZZZ')}`);
+    }
+    return Exit.ok;
+  }
+  if (!fn) throw new UsageError(`schedules ${action} needs a function name`);
+  const client = api();
+  const base = `/v1/functions/${enc(fn)}/schedules`;
+  if (action === 'list' || action === 'get') {
+    const r = await client.json<{ schedules: Record<string, unknown>[] }>('GET', base);
+    if (out !== 'text') {
+      io.out(render(r.schedules, out));
+      return Exit.ok;
+    }
+    io.out(
+      table(
+        ['SCHEDULE', 'WHEN', 'PAUSED', 'NEXT FIRE TIMES', 'RECENT'],
+        r.schedules.map((s) => [
+          String(s.name),
+          s.cron ? `${s.cron} ${s.timezone}` : `every ${s.every}`,
+          s.missing ? 'MISSING' : s.paused ? `yes: ${s.note ?? ''}` : 'no',
+          ((s.nextFireTimes as string[] | undefined) ?? []).join(' '),
+          ((s.recent as { status: string }[] | undefined) ?? []).map((x) => x.status).join(','),
+        ]),
+      ),
+    );
+    return Exit.ok;
+  }
+  if (!schedule) throw new UsageError(`schedules ${action} needs a function and a schedule name`);
+  const path = `${base}/${enc(schedule)}/${action}`;
+  let body: Record<string, unknown>;
+  if (action === 'pause' || action === 'unpause') body = values.note ? { note: values.note } : {};
+  else if (action === 'trigger') body = values.overlap ? { overlap: values.overlap } : {};
+  else if (action === 'backfill') {
+    if (!values.from || !values.to) throw new UsageError('backfill needs --from and --to (RFC 3339)');
+    body = { from: values.from, to: values.to, ...(values.overlap ? { overlap: values.overlap } : {}) };
+  } else
+    throw new UsageError(
+      `unknown schedules action "${action}"; use list, pause, unpause, trigger, backfill or preview`,
+    );
+  const r = await client.json<Record<string, unknown>>('POST', path, { body });
+  io.out(
+    out === 'text'
+      ? `${action}: ${fn}/${schedule}${r.overlap ? ` (overlap ${r.overlap})` : ''}`
+      : render(r, out),
+  );
+  return Exit.ok;
+}
+
 function help(command: string, io: Io): number {
   io.out(HELP[command] ?? HELP.main!);
   return Exit.ok;
@@ -585,6 +707,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         return await cmdLogs(rest, io);
       case 'cancel':
         return await cmdCancel(rest, io);
+      case 'schedules':
+      case 'schedule':
+        return await cmdSchedules(rest, io);
       case 'api-key':
         return cmdApiKey(rest, io);
       case 'schema':

@@ -25,6 +25,13 @@ const QUANTITY_RE = /^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?$/;
 export const PRIORITY_ALIASES = { high: 1, normal: 3, low: 5 } as const;
 export const PRIORITY_HELP = 'an integer 1 (highest) to 5 (lowest), or high (1), normal (3), low (5)';
 
+const dnsSubdomain = z
+  .string()
+  .max(253)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, {
+    error: 'must be a DNS-1123 subdomain (lower-case letters, digits, "-" and ".")',
+  });
+
 const dnsLabel = (what: string, max: number) =>
   z
     .string()
@@ -173,7 +180,24 @@ const schedule = z
             message: `bad cron expression "${value}": ${problem}; expected ${CRON_HELP}`,
           });
       })
-      .describe(`When to run: ${CRON_HELP}.`),
+      .optional()
+      .describe(
+        `When to run: ${CRON_HELP}. Day-of-month and day-of-week must BOTH match (Temporal's rule, not Vixie cron's "either").`,
+      ),
+    every: duration(
+      'Instead of cron: run at fixed intervals counted from the Unix epoch in UTC (e.g. "30s", "15m"); the time zone does not apply.',
+    ).optional(),
+    offset: duration(
+      'With every: shift the fire times by this much (every: 1h, offset: 15m fires at :15).',
+    ).optional(),
+    pauseAfterFailures: z
+      .int()
+      .min(1)
+      .max(1000)
+      .optional()
+      .describe(
+        'Pause this schedule after this many consecutive failed executions (the reason goes in its note).',
+      ),
     timezone: z
       .string()
       .refine(isTimeZone, {
@@ -204,7 +228,20 @@ const schedule = z
       .default({})
       .describe('Parameter values for executions started by this schedule (templates allowed).'),
   })
-  .describe('A cron schedule of the function; becomes the Temporal Schedule fn:<function>:<name>.');
+  .superRefine((sch, ctx) => {
+    if ((sch.cron === undefined) === (sch.every === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['cron'], message: 'set exactly one of "cron" or "every"' });
+    }
+    if (sch.offset !== undefined && sch.every === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['offset'], message: 'is only allowed with "every"' });
+    }
+    if (sch.every !== undefined && isDuration(sch.every) && parseDuration(sch.every) < 1000) {
+      ctx.addIssue({ code: 'custom', path: ['every'], message: 'must be at least 1s' });
+    }
+  })
+  .describe(
+    'A schedule of the function (cron or fixed interval); becomes the Temporal Schedule fn:<function>:<name>.',
+  );
 
 const retry = z
   .strictObject({
@@ -370,6 +407,40 @@ export const FunctionSpecSchema = z
         .default([])
         .describe('Cron schedules.'),
       execution: execution.default(() => execution.parse({})),
+      serviceAccountName: dnsSubdomain
+        .optional()
+        .describe(
+          'Kubernetes ServiceAccount the pod runs as (kubernetes runtime). Default: the namespace default, with no API token mounted.',
+        ),
+      automountServiceAccountToken: z
+        .boolean()
+        .optional()
+        .describe(
+          'Mount the ServiceAccount token into the function container (kubernetes runtime). Off unless the function calls the Kubernetes API.',
+        ),
+      nodeSelector: z
+        .record(z.string(), z.string())
+        .optional()
+        .describe('Node labels the pod must be scheduled on (kubernetes runtime).'),
+      imagePullPolicy: z
+        .enum(['Always', 'IfNotPresent', 'Never'])
+        .optional()
+        .describe(
+          "Image pull policy of the function container (kubernetes runtime); Kubernetes' default when unset.",
+        ),
+      podAnnotations: z
+        .record(z.string(), z.string())
+        .refine(
+          (a) =>
+            Object.keys(a).every((k) => !k.startsWith('pontoon.dev/') || k.startsWith('pontoon.dev/sim-')),
+          {
+            error: 'keys under pontoon.dev/ are reserved for Pontoon (pontoon.dev/sim-* excepted)',
+          },
+        )
+        .optional()
+        .describe(
+          'Annotations added to every attempt pod (kubernetes runtime), e.g. for service meshes or log shippers. Keys under pontoon.dev/ other than pontoon.dev/sim-* (the simulated cluster) are reserved.',
+        ),
       warm: warm.optional(),
       local: local.optional(),
     }),

@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { ensureCluster } from '../dev/cluster/ensure.ts';
 import { type DevServer, ensureTemporalCli, freePort, startDevServer } from '../dev/temporal.ts';
 import { createLogger } from '../worker/logger.ts';
 import { bundleWorkflows } from '../worker/worker.ts';
@@ -25,9 +26,21 @@ export default async function setup(project: TestProject) {
   project.provide('workflowBundlePath', bundlePath);
   project.provide('temporalCli', cli);
   project.provide('testDir', dir);
+  // The simulated Kubernetes cluster, when a kubernetes test is in the run (started or reused).
+  project.provide('kubeconfig', (await needsCluster(project)) ? await ensureCluster(clusterLog) : '');
   return async () => {
     await server?.stop();
   };
+}
+
+const clusterLog = (line: string) => process.stderr.write(`[global-setup] ${line}\n`);
+
+/** True unless the command line's file filters leave out every test/kubernetes*.test.ts. */
+async function needsCluster(project: TestProject): Promise<boolean> {
+  const filters = process.argv.slice(2).filter((a) => !a.startsWith('-') && a !== 'run');
+  if (filters.length === 0) return true;
+  const { testFiles } = await project.globTestFiles(filters);
+  return testFiles.length === 0 || testFiles.some((f) => path.basename(f).startsWith('kubernetes'));
 }
 
 declare module 'vitest' {
@@ -36,5 +49,7 @@ declare module 'vitest' {
     workflowBundlePath: string;
     temporalCli: string;
     testDir: string;
+    /** Kubeconfig of the simulated cluster; '' when no test file of the run needs it. */
+    kubeconfig: string;
   }
 }

@@ -14,6 +14,9 @@ const duration = z
   .refine(isDuration, { error: `must be ${DURATION_HELP}` })
   .transform(parseDuration);
 
+/** The observer image matching this version of Pontoon (built from observer/Dockerfile). */
+export const DEFAULT_OBSERVER_IMAGE = 'ghcr.io/pontoon-dev/pontoon-observer:0.1.0';
+
 const EnvSchema = z.object({
   TEMPORAL_ADDRESS: z.string().default('localhost:7233').describe('host:port of the Temporal frontend'),
   TEMPORAL_NAMESPACE: z.string().default('default'),
@@ -25,12 +28,39 @@ const EnvSchema = z.object({
   TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
   PONTOON_TASK_QUEUE: z.string().min(1).default(TASK_QUEUE),
   PONTOON_RUNTIME: z
-    .enum(['local'])
+    .enum(['local', 'kubernetes'])
     .default('local')
-    .describe('where attempts run (kubernetes: see issue 4)'),
+    .describe('where attempts run: local child processes, or a pod per attempt'),
+  KUBECONFIG: z
+    .string()
+    .optional()
+    .describe('kubernetes runtime: kubeconfig file; unset: in-cluster service account, then ~/.kube/config'),
+  PONTOON_KUBE_NAMESPACE: z
+    .string()
+    .min(1)
+    .default('default')
+    .describe('kubernetes runtime: namespace of the pods'),
+  PONTOON_OBSERVER_IMAGE: z
+    .string()
+    .min(1)
+    .default(DEFAULT_OBSERVER_IMAGE)
+    .describe('kubernetes runtime: image of the observer sidecar'),
+  PONTOON_KEEP_FAILED_PODS: duration.default(0).describe('kubernetes runtime: keep failed pods this long'),
+  PONTOON_IMAGE_PULL_GRACE: duration
+    .default(60_000)
+    .describe('kubernetes runtime: how long image pulls may fail before ImageUnavailable'),
+  PONTOON_UNSCHEDULABLE_TIMEOUT: duration
+    .default(300_000)
+    .describe('kubernetes runtime: how long a pod may stay unschedulable'),
   PONTOON_DATA_DIR: z.string().default('.pontoon').describe('local runtime: attempt folders and logs'),
   PONTOON_LOCAL_ROOT: z.string().optional().describe('local runtime: base of relative commands and cwd'),
   PONTOON_KILL_GRACE: duration.default(5000).describe('SIGTERM → SIGKILL grace'),
+  PONTOON_MAX_CONCURRENT_ATTEMPTS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(100)
+    .describe('attempts (activity tasks) one worker runs at once; a pod attempt costs the worker little'),
   PONTOON_WORKFLOW_BUNDLE: z
     .string()
     .optional()
@@ -50,13 +80,26 @@ export interface TemporalConfig {
   };
 }
 
+export interface KubernetesConfig {
+  /** Kubeconfig file; undefined: in-cluster service account, then ~/.kube/config. */
+  kubeconfigPath?: string;
+  namespace: string;
+  observerImage: string;
+  keepFailedPodsMs: number;
+  imagePullGraceMs: number;
+  unschedulableTimeoutMs: number;
+}
+
 export interface WorkerConfig {
   temporal: TemporalConfig;
   taskQueue: string;
-  runtime: 'local';
+  runtime: 'local' | 'kubernetes';
+  kubernetes: KubernetesConfig;
   dataDir: string;
   localRoot: string;
   killGraceMs: number;
+  /** Activity tasks (attempts) run at once by this worker. */
+  maxConcurrentAttempts: number;
   /** Path of a workflow bundle built ahead of time (container images); bundled at start when unset. */
   workflowBundlePath?: string;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
@@ -103,9 +146,18 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig 
     },
     taskQueue: e.PONTOON_TASK_QUEUE,
     runtime: e.PONTOON_RUNTIME,
+    kubernetes: {
+      ...(e.KUBECONFIG ? { kubeconfigPath: path.resolve(e.KUBECONFIG) } : {}),
+      namespace: e.PONTOON_KUBE_NAMESPACE,
+      observerImage: e.PONTOON_OBSERVER_IMAGE,
+      keepFailedPodsMs: e.PONTOON_KEEP_FAILED_PODS,
+      imagePullGraceMs: e.PONTOON_IMAGE_PULL_GRACE,
+      unschedulableTimeoutMs: e.PONTOON_UNSCHEDULABLE_TIMEOUT,
+    },
     dataDir: path.resolve(e.PONTOON_DATA_DIR),
     localRoot: path.resolve(e.PONTOON_LOCAL_ROOT ?? process.cwd()),
     killGraceMs: e.PONTOON_KILL_GRACE,
+    maxConcurrentAttempts: e.PONTOON_MAX_CONCURRENT_ATTEMPTS,
     ...(e.PONTOON_WORKFLOW_BUNDLE ? { workflowBundlePath: path.resolve(e.PONTOON_WORKFLOW_BUNDLE) } : {}),
     logLevel: e.PONTOON_LOG_LEVEL,
   };

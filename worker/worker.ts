@@ -12,7 +12,10 @@ import {
 } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities/index.ts';
+import { loadKubeConfig } from '../activities/kubernetes/kubeconfig.ts';
+import { createKubernetesRuntime } from '../activities/kubernetes/runtime.ts';
 import { createLocalRuntime } from '../activities/local-runtime.ts';
+import type { FunctionRuntime } from '../activities/runtime.ts';
 import type { WorkerConfig } from './config.ts';
 import { connectClient, connectNative } from './temporal.ts';
 
@@ -41,6 +44,7 @@ export interface PontoonWorker {
   worker: Worker;
   client: Client;
   connection: NativeConnection;
+  runtime: FunctionRuntime;
   /** Stops polling, lets in-flight work finish within the grace period, closes connections. */
   shutdown(): Promise<void>;
 }
@@ -54,10 +58,7 @@ export async function createPontoonWorker(opts: {
   const { config, logger } = opts;
   const connection = await connectNative(config.temporal);
   const client = await connectClient(config.temporal);
-  const runtime = createLocalRuntime(
-    { dataDir: config.dataDir, localRoot: config.localRoot, killGraceMs: config.killGraceMs },
-    logger.child({ component: 'local-runtime' }),
-  );
+  const runtime = createRuntime(config, logger);
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
@@ -65,20 +66,47 @@ export async function createPontoonWorker(opts: {
     workflowBundle:
       opts.workflowBundle ??
       (config.workflowBundlePath ? { codePath: config.workflowBundlePath } : await bundleWorkflows(logger)),
-    activities: createActivities({ client, logger, runtime }),
+    activities: createActivities({ client, logger, runtime, taskQueue: config.taskQueue }),
     ...(opts.identity ? { identity: opts.identity } : {}),
     // Heartbeats carry cancellation: send them at least every second so a cancel lands within seconds.
     maxHeartbeatThrottleInterval: '1s',
     defaultHeartbeatThrottleInterval: '1s',
     shutdownGraceTime: '10s',
+    maxConcurrentActivityTaskExecutions: config.maxConcurrentAttempts,
   });
+  // The runtime's watches outlive polling: release them when run() ends, however it is awaited.
+  const run = worker.run.bind(worker);
+  worker.run = () => run().finally(() => runtime.close?.());
   return {
     worker,
     client,
     connection,
+    runtime,
     async shutdown() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await client.connection.close();
+      await runtime.close?.();
     },
   };
+}
+
+/** The runtime the config asks for. */
+export function createRuntime(config: WorkerConfig, logger: Logger): FunctionRuntime {
+  if (config.runtime === 'kubernetes') {
+    const k = config.kubernetes;
+    return createKubernetesRuntime({
+      kubeConfig: loadKubeConfig(k.kubeconfigPath),
+      namespace: k.namespace,
+      observerImage: k.observerImage,
+      keepFailedPodsMs: k.keepFailedPodsMs,
+      imagePullGraceMs: k.imagePullGraceMs,
+      unschedulableTimeoutMs: k.unschedulableTimeoutMs,
+      killGraceMs: config.killGraceMs,
+      logger: logger.child({ component: 'kubernetes-runtime', namespace: k.namespace }),
+    });
+  }
+  return createLocalRuntime(
+    { dataDir: config.dataDir, localRoot: config.localRoot, killGraceMs: config.killGraceMs },
+    logger.child({ component: 'local-runtime' }),
+  );
 }

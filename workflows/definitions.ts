@@ -2,7 +2,7 @@
  * Messages of Pontoon's workflows: queries and updates, shared by the workflows (which handle them)
  * and by clients (CLI, API, activities) that send them. Definitions only.
  */
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { AttemptRecord } from '../spec/execution.ts';
 import type { ParameterValues } from '../spec/parameters.ts';
 import type { FunctionSpec } from '../spec/schema.ts';
@@ -19,6 +19,8 @@ export interface ApplyResult {
   /** false when the spec equals the current one (applying is idempotent). */
   changed: boolean;
   appliedAt: string;
+  /** Temporal Schedules created, updated and deleted to match the spec (absent when unchanged). */
+  schedules?: { created: string[]; updated: string[]; deleted: string[] };
 }
 
 /** Stores a new spec version (validated by the update's validator before it is accepted). */
@@ -48,6 +50,16 @@ export interface ExecutionProgress {
   parameters: ParameterValues;
   attempts: AttemptRecord[];
 }
+
+export interface ScheduleOutcome {
+  schedule: string;
+  executionId: string;
+  succeeded: boolean;
+  message?: string;
+}
+
+/** Sent by schedule-started executions of schedules with pauseAfterFailures, when they end. */
+export const scheduleOutcomeSignal = defineSignal<[ScheduleOutcome]>('scheduleOutcome');
 
 /** Live progress of an execution, for progress lines and `describe`. */
 export const progressQuery = defineQuery<ExecutionProgress>('progress');

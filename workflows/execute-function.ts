@@ -8,6 +8,7 @@
 import {
   ActivityCancellationType,
   ApplicationFailure,
+  getExternalWorkflowHandle,
   log,
   proxyActivities,
   proxyLocalActivities,
@@ -27,11 +28,11 @@ import {
   failure,
   LIMITS,
 } from '../spec/execution.ts';
-import { parseScheduleId, SearchAttr, Trigger } from '../spec/names.ts';
+import { controllerWorkflowId, parseScheduleId, SearchAttr, Trigger } from '../spec/names.ts';
 import { type ParameterValues, resolveParameters } from '../spec/parameters.ts';
 import { backoffMs } from '../spec/retry.ts';
 import { PRIORITY_ALIASES, priorityNumber } from '../spec/schema.ts';
-import { type ExecutionProgress, progressQuery } from './definitions.ts';
+import { type ExecutionProgress, progressQuery, scheduleOutcomeSignal } from './definitions.ts';
 
 /** A lost worker is noticed after this long without a heartbeat, and the attempt retried elsewhere. */
 export const ATTEMPT_HEARTBEAT_TIMEOUT = '10s';
@@ -95,7 +96,7 @@ const TemporalScheduledStartTime = 'TemporalScheduledStartTime';
 function triggerAndScheduledTime(
   input: ExecuteFunctionInput,
   startTime: Date,
-): { trigger: string; scheduledTime: Date } {
+): { trigger: string; scheduledTime: Date; schedule?: string } {
   const info = workflowInfo();
   const raw = info.searchAttributes ?? {};
   const scheduledBy = raw[TemporalScheduledById]?.[0];
@@ -107,7 +108,7 @@ function triggerAndScheduledTime(
   if (input.scheduledTime) scheduledTime = new Date(input.scheduledTime);
   else if (scheduledStart instanceof Date) scheduledTime = scheduledStart;
   else if (typeof scheduledStart === 'string') scheduledTime = new Date(scheduledStart);
-  return { trigger, scheduledTime };
+  return { trigger, scheduledTime, ...(fromSchedule ? { schedule: fromSchedule } : {}) };
 }
 
 export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<ExecutionResult> {
@@ -124,7 +125,7 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
   setHandler(progressQuery, () => progress);
 
   const { spec, version } = await getFunctionSpec(input.function);
-  const { trigger, scheduledTime } = triggerAndScheduledTime(input, startTime);
+  const { trigger, scheduledTime, schedule } = triggerAndScheduledTime(input, startTime);
   const priority = priorityNumber(input.priority ?? spec.spec.execution.priority);
   upsertSearchAttributes([
     { key: SearchAttr.function, value: input.function },
@@ -159,13 +160,29 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
     attempts,
     ...(why ? { failure: why } : {}),
   });
-  const finish = (status: 'failed' | 'timed_out', why: AttemptFailure): never => {
+  /** Tells the controller how a schedule's execution ended, when the schedule pauses after failures. */
+  const notifySchedule = async (succeeded: boolean, message?: string) => {
+    const pauseAfter = spec.spec.schedules.find((s) => s.name === schedule)?.pauseAfterFailures;
+    if (!schedule || !pauseAfter) return;
+    try {
+      await getExternalWorkflowHandle(controllerWorkflowId(input.function)).signal(scheduleOutcomeSignal, {
+        schedule,
+        executionId: info.workflowId,
+        succeeded,
+        ...(message ? { message } : {}),
+      });
+    } catch (err) {
+      log.warn('could not report the outcome to the function controller', { error: String(err) });
+    }
+  };
+  const finish = async (status: 'failed' | 'timed_out', why: AttemptFailure): Promise<never> => {
     progress.phase = status;
     const r = result(status, null, why);
     const last = attempts.length
       ? ` after ${attempts.length} attempt${attempts.length === 1 ? '' : 's'}`
       : '';
-    fail(
+    await notifySchedule(false, why.message);
+    return fail(
       why.type,
       `${input.function} ${status === 'timed_out' ? 'timed out' : 'failed'}${last}: ${why.message}`,
       r,
@@ -181,13 +198,14 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
       attempt,
       trigger,
     });
-    if (resolved.problems.length) finish('failed', failure('ParameterInvalid', resolved.problems.join('; ')));
+    if (resolved.problems.length)
+      await finish('failed', failure('ParameterInvalid', resolved.problems.join('; ')));
     parameters = resolved.values;
     progress.parameters = parameters;
 
     const remaining = deadlineAt - Date.now();
     if (remaining <= 0)
-      finish('timed_out', failure('DeadlineExceeded', `execution deadline ${exec.deadline} passed`));
+      await finish('timed_out', failure('DeadlineExceeded', `execution deadline ${exec.deadline} passed`));
     const clipped = remaining < attemptTimeoutMs;
     const timeoutMs = Math.max(1000, Math.min(attemptTimeoutMs, Math.floor(remaining)));
 
@@ -232,13 +250,14 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
     });
     if (!why) {
       progress.phase = 'succeeded';
+      await notifySchedule(true);
       return result('succeeded', outcome.output ?? null);
     }
-    if (!why.retryable) finish(why.type === 'DeadlineExceeded' ? 'timed_out' : 'failed', why);
+    if (!why.retryable) await finish(why.type === 'DeadlineExceeded' ? 'timed_out' : 'failed', why);
     if (attempt === retry.maxAttempts) break;
     const wait = backoffMs(retry, attempt);
     if (Date.now() + wait >= deadlineAt) {
-      finish(
+      await finish(
         'timed_out',
         failure('DeadlineExceeded', `the next attempt would start after the deadline ${exec.deadline}`),
       );
@@ -248,7 +267,7 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
     await sleep(wait);
   }
   const last = attempts[attempts.length - 1]!;
-  return finish('failed', {
+  return await finish('failed', {
     ...last.failure!,
     message: `${last.failure!.message} (all ${retry.maxAttempts} attempts used)`,
   });

@@ -1,0 +1,203 @@
+/**
+ * The pod of one on-demand attempt, built by a pure function from the spec and the attempt request
+ * (no I/O; unit-tested in test/kubernetes-pod.test.ts). The runtime only sends it.
+ *
+ * Shape: a bare Pod (restartPolicy Never: Temporal owns retries, not the kubelet) with
+ *   initContainers: prepare   (observer image, writes /pontoon/input.json from env chunks, exits)
+ *                   observer  (observer image, native sidecar: restartPolicy Always; reports on SIGTERM)
+ *   containers:     function  (the spec's image, command, args, env, resources)
+ * sharing an emptyDir at /pontoon. Every container satisfies Pod Security "restricted".
+ */
+import { createHash } from 'node:crypto';
+import type {
+  V1Container,
+  V1EnvVar,
+  V1Pod,
+  V1ResourceRequirements,
+  V1SecurityContext,
+} from '@kubernetes/client-node';
+import { splitInput } from '../../observer/termination.ts';
+import { type AttemptRequest, LIMITS } from '../../spec/execution.ts';
+import { Label } from '../../spec/names.ts';
+import { parameterEnvName } from '../../spec/parameters.ts';
+import type { FunctionSpec } from '../../spec/schema.ts';
+
+export const MANAGED_BY = 'pontoon';
+export const FUNCTION_CONTAINER = 'function';
+export const OBSERVER_CONTAINER = 'observer';
+export const PREPARE_CONTAINER = 'prepare';
+export const PONTOON_DIR = '/pontoon';
+/** The full execution id (labels hold only its hash: they are ≤ 63 characters and allow no ":"). */
+export const EXECUTION_ID_ANNOTATION = 'pontoon.dev/execution-id';
+/**
+ * Non-root uid/gid when the spec does not say: images built to run as root still start under
+ * runAsNonRoot (65532 is distroless' "nonroot").
+ */
+export const DEFAULT_UID = 65532;
+/** Slack on activeDeadlineSeconds over the attempt timeout: the worker stops the pod first; the kubelet is the backstop. */
+export const DEADLINE_SLACK_SECONDS = 15;
+
+export interface PodBuildOptions {
+  namespace: string;
+  observerImage: string;
+  /** terminationGracePeriodSeconds: SIGTERM → SIGKILL on deletion (cancel, timeout). */
+  killGraceSeconds?: number;
+}
+
+/** 16 hex characters (64 bits) of sha256(executionId): the execution label and part of the pod name. */
+export function executionHash(executionId: string): string {
+  return createHash('sha256').update(executionId).digest('hex').slice(0, 16);
+}
+
+/**
+ * `<function>-<execution hash>-<attempt>`: deterministic, so a retried launch of the same attempt
+ * adopts the pod instead of starting a second one. Function names are ≤ 40 characters and attempts
+ * ≤ 100, so the name is at most 40 + 1 + 16 + 1 + 3 = 61 ≤ 63 characters.
+ */
+export function attemptPodName(fn: string, executionId: string, attempt: number): string {
+  return `${fn}-${executionHash(executionId)}-${attempt}`;
+}
+
+/** The request JSON the function reads from $PONTOON_DIR/input.json (same as the local runtime's). */
+export function inputJson(req: AttemptRequest): string {
+  return JSON.stringify({
+    function: req.function,
+    executionId: req.executionId,
+    attempt: req.attempt,
+    scheduledTime: req.scheduledTime,
+    trigger: req.trigger,
+    parameters: req.parameters,
+    input: req.input ?? null,
+  });
+}
+
+const RESTRICTED: V1SecurityContext = {
+  allowPrivilegeEscalation: false,
+  capabilities: { drop: ['ALL'] },
+  runAsNonRoot: true,
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
+function quantities(list: { cpu?: string | number; memory?: string | number } | undefined) {
+  if (!list) return undefined;
+  const out: Record<string, string> = {};
+  if (list.cpu !== undefined) out.cpu = String(list.cpu);
+  if (list.memory !== undefined) out.memory = String(list.memory);
+  return Object.keys(out).length ? out : undefined;
+}
+
+function functionResources(spec: FunctionSpec): V1ResourceRequirements | undefined {
+  const r = spec.spec.resources;
+  const requests = quantities(r?.requests);
+  const limits = quantities(r?.limits);
+  if (!requests && !limits) return undefined;
+  return { ...(requests ? { requests } : {}), ...(limits ? { limits } : {}) };
+}
+
+const OBSERVER_RESOURCES: V1ResourceRequirements = {
+  requests: { cpu: '10m', memory: '32Mi' },
+  limits: { memory: '128Mi' },
+};
+
+export function buildAttemptPod(spec: FunctionSpec, req: AttemptRequest, opts: PodBuildOptions): V1Pod {
+  const s = spec.spec;
+  const name = attemptPodName(req.function, req.executionId, req.attempt);
+  const mount = [{ name: 'pontoon', mountPath: PONTOON_DIR }];
+
+  const contract: V1EnvVar[] = [
+    { name: 'PONTOON_EXECUTION_ID', value: req.executionId },
+    { name: 'PONTOON_FUNCTION', value: req.function },
+    { name: 'PONTOON_ATTEMPT', value: String(req.attempt) },
+    { name: 'PONTOON_SCHEDULED_TIME', value: req.scheduledTime },
+    { name: 'PONTOON_TRIGGER', value: req.trigger },
+    { name: 'PONTOON_DIR', value: PONTOON_DIR },
+    ...Object.entries(req.parameters).map(([k, v]) => ({ name: parameterEnvName(k), value: String(v) })),
+  ];
+  const reserved = new Set(contract.map((e) => e.name));
+  const userEnv: V1EnvVar[] = s.env
+    .filter((e) => !reserved.has(e.name))
+    .map((e) =>
+      e.secretRef
+        ? { name: e.name, valueFrom: { secretKeyRef: { name: e.secretRef.name, key: e.secretRef.key } } }
+        : { name: e.name, value: e.value ?? '' },
+    );
+
+  const chunks = splitInput(inputJson(req));
+  const prepare: V1Container = {
+    name: PREPARE_CONTAINER,
+    image: opts.observerImage,
+    args: ['prepare'],
+    env: [
+      { name: 'PONTOON_DIR', value: PONTOON_DIR },
+      { name: 'PONTOON_INPUT_CHUNKS', value: String(chunks.length) },
+      ...chunks.map((value, i) => ({ name: `PONTOON_INPUT_${i}`, value })),
+    ],
+    volumeMounts: mount,
+    resources: OBSERVER_RESOURCES,
+    securityContext: { ...RESTRICTED, readOnlyRootFilesystem: true },
+  };
+  const observer: V1Container = {
+    name: OBSERVER_CONTAINER,
+    image: opts.observerImage,
+    args: ['on-demand'],
+    // Native sidecar: starts before the function, gets SIGTERM once the function has exited.
+    restartPolicy: 'Always',
+    env: [
+      { name: 'PONTOON_DIR', value: PONTOON_DIR },
+      { name: 'PONTOON_OUTPUT_LIMIT', value: String(LIMITS.outputBytes) },
+    ],
+    volumeMounts: mount,
+    resources: OBSERVER_RESOURCES,
+    terminationMessagePolicy: 'File',
+    securityContext: { ...RESTRICTED, readOnlyRootFilesystem: true },
+  };
+  const resources = functionResources(spec);
+  const fn: V1Container = {
+    name: FUNCTION_CONTAINER,
+    image: s.image,
+    ...(s.command ? { command: s.command } : {}),
+    ...(s.args ? { args: s.args } : {}),
+    ...(s.imagePullPolicy ? { imagePullPolicy: s.imagePullPolicy } : {}),
+    env: [...userEnv, ...contract],
+    volumeMounts: mount,
+    ...(resources ? { resources } : {}),
+    // On a non-zero exit the kubelet puts the end of the log here: a log tail without pods/log.
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+    securityContext: RESTRICTED,
+  };
+
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name,
+      namespace: opts.namespace,
+      labels: {
+        [Label.function]: req.function,
+        [Label.execution]: executionHash(req.executionId),
+        [Label.attempt]: String(req.attempt),
+        [Label.managedBy]: MANAGED_BY,
+      },
+      annotations: { ...(s.podAnnotations ?? {}), [EXECUTION_ID_ANNOTATION]: req.executionId },
+    },
+    spec: {
+      restartPolicy: 'Never',
+      activeDeadlineSeconds: Math.ceil(req.timeoutMs / 1000) + DEADLINE_SLACK_SECONDS,
+      terminationGracePeriodSeconds: Math.max(1, Math.ceil(opts.killGraceSeconds ?? 5)),
+      automountServiceAccountToken: s.automountServiceAccountToken ?? false,
+      ...(s.serviceAccountName ? { serviceAccountName: s.serviceAccountName } : {}),
+      ...(s.nodeSelector ? { nodeSelector: s.nodeSelector } : {}),
+      enableServiceLinks: false,
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: DEFAULT_UID,
+        runAsGroup: DEFAULT_UID,
+        fsGroup: DEFAULT_UID,
+        seccompProfile: { type: 'RuntimeDefault' },
+      },
+      volumes: [{ name: 'pontoon', emptyDir: {} }],
+      initContainers: [prepare, observer],
+      containers: [fn],
+    },
+  };
+}

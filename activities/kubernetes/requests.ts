@@ -1,0 +1,54 @@
+/**
+ * Counts the requests the kubernetes runtime sends to the apiserver, by verb, so tests and
+ * benchmarks can print requests per execution. Every call site goes through `count()`.
+ */
+export type RequestVerb = 'create' | 'get' | 'list' | 'watch' | 'delete' | 'log';
+
+export class RequestCounter {
+  private readonly counts: Record<RequestVerb, number> = {
+    create: 0,
+    get: 0,
+    list: 0,
+    watch: 0,
+    delete: 0,
+    log: 0,
+  };
+
+  count(verb: RequestVerb): void {
+    this.counts[verb]++;
+  }
+
+  snapshot(): Record<RequestVerb, number> & { total: number } {
+    const total = Object.values(this.counts).reduce((a, b) => a + b, 0);
+    return { ...this.counts, total };
+  }
+}
+
+/** The Status reason and code of a failed apiserver call (ApiException's body is raw text). */
+export function apiError(err: unknown): { code?: number; reason?: string; message: string } {
+  const e = err as { code?: number; statusCode?: number; body?: unknown; message?: string };
+  const code = typeof e?.code === 'number' ? e.code : e?.statusCode;
+  let reason: string | undefined;
+  let message = e?.message ?? String(err);
+  let body = e?.body;
+  if (typeof body === 'string') {
+    try {
+      body = JSON.parse(body);
+    } catch {
+      // not JSON
+    }
+  }
+  if (body && typeof body === 'object') {
+    const b = body as { reason?: string; message?: string };
+    reason = b.reason;
+    if (b.message) message = b.message;
+  }
+  return { ...(code !== undefined ? { code } : {}), ...(reason ? { reason } : {}), message };
+}
+
+/** Worth retrying: no answer (connection refused or reset, timeout), throttling, or a server error. */
+export function isTransient(err: unknown): boolean {
+  const { code } = apiError(err);
+  if (code === undefined) return true;
+  return code === 429 || code >= 500;
+}

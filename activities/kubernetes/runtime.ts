@@ -1,0 +1,616 @@
+/**
+ * The kubernetes runtime: one pod per attempt (activities/kubernetes/pod.ts), awaited through the
+ * worker's shared pod watch (pod-watcher.ts), classified (classify.ts), collected from the
+ * observer's termination message and pods/log, then deleted.
+ *
+ * Why a bare Pod and not a Job per attempt: the deterministic pod name is the idempotency key
+ * (AlreadyExists → adopt), the watch sees our pods directly, and no Job controller sits between
+ * the worker and the pod (one object and fewer apiserver writes per attempt). What a Job's TTL
+ * would give — no leaked pods — comes from the worker deleting every pod it finishes, a sweeper
+ * that deletes finished Pontoon pods nobody collected (from the watch cache, no extra reads), and
+ * activeDeadlineSeconds, which makes the kubelet stop a pod whose worker is gone.
+ */
+import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { extractOutput, parseReport } from '../../observer/termination.ts';
+import {
+  type AttemptFailure,
+  type AttemptOutcome,
+  type AttemptRequest,
+  failure,
+  LIMITS,
+} from '../../spec/execution.ts';
+import { Label } from '../../spec/names.ts';
+import type { AttemptControl, FunctionRuntime } from '../runtime.ts';
+import { classifyPod, type PendingProblem, type PodState } from './classify.ts';
+import {
+  attemptPodName,
+  buildAttemptPod,
+  EXECUTION_ID_ANNOTATION,
+  executionHash,
+  FUNCTION_CONTAINER,
+  OBSERVER_CONTAINER,
+} from './pod.ts';
+import { type PodEvent, PodWatcher } from './pod-watcher.ts';
+import { apiError, isTransient, RequestCounter } from './requests.ts';
+
+export interface KubernetesRuntimeOptions {
+  kubeConfig: KubeConfig;
+  /** Namespace the attempt pods run in (the worker's Role must cover it). */
+  namespace: string;
+  /** Image of the observer sidecar (observer/Dockerfile). */
+  observerImage: string;
+  logger: Logger;
+  /** Keep failed pods this long for debugging (0: delete at once). The sweeper deletes them later. */
+  keepFailedPodsMs?: number;
+  /** How long an image pull may keep failing (ErrImagePull, ImagePullBackOff) before ImageUnavailable. */
+  imagePullGraceMs?: number;
+  /** How long a pod may stay unschedulable before the attempt fails (retryable). */
+  unschedulableTimeoutMs?: number;
+  /** terminationGracePeriodSeconds of the pods (SIGTERM → SIGKILL), in ms. */
+  killGraceMs?: number;
+  /** How often the sweeper looks for finished pods nobody collected. */
+  sweepIntervalMs?: number;
+  /** A finished pod no attempt awaits is swept this long after it finished (plus keepFailedPodsMs). */
+  sweepAfterMs?: number;
+}
+
+export interface KubernetesRuntime extends FunctionRuntime {
+  readonly kind: 'kubernetes';
+  readonly namespace: string;
+  /** apiserver requests sent by this runtime, by verb. */
+  readonly requests: RequestCounter;
+  /** Pods this runtime created, and pods it found existing and adopted. */
+  readonly launches: { created: number; adopted: number };
+  /** The shared pod watch of the namespace (started on first use). */
+  watcher(): PodWatcher;
+  /** Creates the attempt's pod, or adopts it if it exists: the idempotent launch step of runAttempt. */
+  launchAttemptPod(
+    req: AttemptRequest,
+  ): Promise<{ name: string; created: boolean } | { failure: AttemptFailure }>;
+  close(): Promise<void>;
+}
+
+const HEARTBEAT_MS = 2000;
+/** How long the watch may not show a pod we launched before one GET checks on it. */
+const UNSEEN_CHECK_MS = 30_000;
+/** How long transient apiserver failures are retried inside one call before the activity fails. */
+const TRANSIENT_RETRY_MS = 60_000;
+
+function toMs(v: Date | string | undefined | null): number | undefined {
+  if (!v) return undefined;
+  const n = v instanceof Date ? v.getTime() : Date.parse(v);
+  return Number.isNaN(n) ? undefined : n;
+}
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** The last `maxBytes` of a text, starting at a line boundary when one is near. */
+export function tail(text: string, maxBytes: number = LIMITS.logTailBytes): string {
+  const buf = Buffer.from(text, 'utf8');
+  if (buf.length <= maxBytes) return text;
+  let out = buf.subarray(buf.length - maxBytes).toString('utf8');
+  const nl = out.indexOf('\n');
+  out = nl >= 0 && nl < 200 ? out.slice(nl + 1) : out.replace(/^\uFFFD+/, '');
+  return out;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Wakes an awaiting attempt on each watch event of its pod. */
+class PodWaiter {
+  deleted = false;
+  private pending = false;
+  private wake: (() => void) | undefined;
+  private readonly unsubscribe: () => void;
+
+  constructor(watcher: PodWatcher, name: string) {
+    this.unsubscribe = watcher.subscribe(name, (e: PodEvent) => {
+      this.deleted = e.type === 'deleted';
+      this.pending = true;
+      this.wake?.();
+    });
+  }
+
+  next(timeoutMs: number, signal: AbortSignal): Promise<void> {
+    if (this.pending || signal.aborted) {
+      this.pending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        signal.removeEventListener('abort', done);
+        this.wake = undefined;
+        this.pending = false;
+        resolve();
+      };
+      const t = setTimeout(done, Math.max(0, timeoutMs));
+      signal.addEventListener('abort', done, { once: true });
+      this.wake = done;
+    });
+  }
+
+  dispose(): void {
+    this.unsubscribe();
+  }
+}
+
+export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): KubernetesRuntime {
+  const { kubeConfig, namespace, observerImage, logger } = opts;
+  const keepFailedPodsMs = opts.keepFailedPodsMs ?? 0;
+  const imagePullGraceMs = opts.imagePullGraceMs ?? 60_000;
+  const unschedulableTimeoutMs = opts.unschedulableTimeoutMs ?? 5 * 60_000;
+  const killGraceMs = opts.killGraceMs ?? 5000;
+  const sweepAfterMs = opts.sweepAfterMs ?? 60_000;
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const requests = new RequestCounter();
+  const launches = { created: 0, adopted: 0 };
+  /** Pods an attempt of this process is awaiting or collecting: never swept. */
+  const active = new Set<string>();
+  let podWatcher: PodWatcher | undefined;
+  let sweepTimer: NodeJS.Timeout | undefined;
+  let closed = false;
+
+  function watcher(): PodWatcher {
+    if (!podWatcher) {
+      podWatcher = new PodWatcher(
+        kubeConfig,
+        core,
+        namespace,
+        logger.child({ component: 'pod-watcher' }),
+        requests,
+      );
+      void podWatcher.start();
+      sweepTimer = setInterval(() => void sweep(), opts.sweepIntervalMs ?? 30_000);
+      sweepTimer.unref();
+    }
+    return podWatcher;
+  }
+
+  /** Retries a call on transient apiserver failures (apiserver restarting, throttling) for a while. */
+  async function retrying<T>(what: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const start = Date.now();
+    let backoff = 200;
+    for (;;) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (!isTransient(err) || Date.now() - start > TRANSIENT_RETRY_MS || signal?.aborted || closed)
+          throw err;
+        logger.warn(
+          { what, err: apiError(err).message, retryInMs: backoff },
+          'apiserver call failed; retrying',
+        );
+        await sleep(backoff, signal);
+        backoff = Math.min(backoff * 2, 3000);
+      }
+    }
+  }
+
+  async function getPod(name: string): Promise<V1Pod | undefined> {
+    try {
+      return await retrying(`get pod ${name}`, () => {
+        requests.count('get');
+        return core.readNamespacedPod({ name, namespace });
+      });
+    } catch (err) {
+      if (apiError(err).code === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** Deletes a pod (only the one with this uid); true when it is gone or going. */
+  async function deletePod(name: string, uid: string | undefined, graceSeconds?: number): Promise<boolean> {
+    try {
+      await retrying(`delete pod ${name}`, () => {
+        requests.count('delete');
+        return core.deleteNamespacedPod({
+          name,
+          namespace,
+          ...(graceSeconds !== undefined ? { gracePeriodSeconds: graceSeconds } : {}),
+          body: { ...(uid ? { preconditions: { uid } } : {}) },
+        });
+      });
+      return true;
+    } catch (err) {
+      const { code } = apiError(err);
+      if (code === 404 || code === 409) return true; // gone already, or another pod by that name now
+      logger.warn({ pod: name, err: apiError(err).message }, 'could not delete the pod; the sweeper will');
+      return false;
+    }
+  }
+
+  async function readLogText(
+    name: string,
+    container: string,
+    opts2: { tailLines?: number; limitBytes: number },
+  ) {
+    requests.count('log');
+    return core.readNamespacedPodLog({ name, namespace, container, ...opts2 });
+  }
+
+  async function launchAttemptPod(
+    req: AttemptRequest,
+    signal?: AbortSignal,
+  ): Promise<{ name: string; created: boolean; pod: V1Pod } | { failure: AttemptFailure }> {
+    const body = buildAttemptPod(req.spec, req, {
+      namespace,
+      observerImage,
+      killGraceSeconds: killGraceMs / 1000,
+    });
+    const name = body.metadata!.name!;
+    for (;;) {
+      try {
+        const pod = await retrying(
+          `create pod ${name}`,
+          () => {
+            requests.count('create');
+            return core.createNamespacedPod({ namespace, body });
+          },
+          signal,
+        );
+        launches.created++;
+        return { name, created: true, pod };
+      } catch (err) {
+        const e = apiError(err);
+        if (e.code === 409 && e.reason === 'AlreadyExists') {
+          const existing = watcher().get(name) ?? (await getPod(name));
+          if (!existing) continue; // deleted in between: create it again
+          if (existing.metadata?.annotations?.[EXECUTION_ID_ANNOTATION] !== req.executionId) {
+            return {
+              failure: failure(
+                'LaunchFailed',
+                `pod ${name} exists but belongs to execution ${existing.metadata?.annotations?.[EXECUTION_ID_ANNOTATION] ?? '(unknown)'}`,
+              ),
+            };
+          }
+          if (existing.metadata?.deletionTimestamp) {
+            // A pod of this attempt being deleted (e.g. swept): wait until it is gone, then launch anew.
+            await waitGone(name, 30_000, signal);
+            if (signal?.aborted) throw err;
+            continue;
+          }
+          launches.adopted++;
+          return { name, created: false, pod: existing };
+        }
+        if (e.code === 422 || (e.code === 403 && /PodSecurity|violates/i.test(e.message))) {
+          return { failure: failure('LaunchFailed', `the apiserver refused pod ${name}: ${e.message}`) };
+        }
+        throw err;
+      }
+    }
+  }
+
+  async function waitGone(name: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    const w = watcher();
+    const waiter = new PodWaiter(w, name);
+    const since = Date.now();
+    try {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        if (!w.get(name) && (waiter.deleted || w.lastListStartedAt > since)) return true;
+        if (Date.now() >= until) return false;
+        await waiter.next(Math.min(1000, until - Date.now()), signal ?? new AbortController().signal);
+        if (signal?.aborted) return false;
+      }
+    } finally {
+      waiter.dispose();
+    }
+  }
+
+  async function functionLogTail(name: string): Promise<string | undefined> {
+    try {
+      return tail(await readLogText(name, FUNCTION_CONTAINER, { tailLines: 50, limitBytes: 1024 * 1024 }));
+    } catch (err) {
+      logger.debug({ pod: name, err: apiError(err).message }, 'pods/log unavailable');
+      return undefined;
+    }
+  }
+
+  /** Turns a finished pod's state into the attempt's outcome (reads logs, not deleting yet). */
+  async function collect(
+    name: string,
+    pod: V1Pod,
+    st: Extract<PodState, { state: 'finished' }>,
+    launchedAt: number,
+  ): Promise<AttemptOutcome> {
+    const fn = pod.status?.containerStatuses?.find((c) => c.name === FUNCTION_CONTAINER);
+    const startedAt =
+      toMs(fn?.state?.terminated?.startedAt) ??
+      toMs(pod.status?.startTime) ??
+      toMs(pod.metadata?.creationTimestamp) ??
+      launchedAt;
+    const endedAt = toMs(fn?.state?.terminated?.finishedAt) ?? Date.now();
+    let logTail = await functionLogTail(name);
+    if (logTail === undefined) logTail = st.failure && st.functionMessage ? tail(st.functionMessage) : '';
+    const base = { exitCode: st.exitCode, startedAt: iso(startedAt), endedAt: iso(endedAt), logTail };
+    if (st.failure) return { ...base, failure: st.failure };
+    const report = parseReport(st.report);
+    if (!report) {
+      return {
+        ...base,
+        failure: failure(
+          'KubernetesTransient',
+          `the observer sidecar left no report in its termination message (pod ${name}); is PONTOON_OBSERVER_IMAGE (${observerImage}) right?`,
+        ),
+      };
+    }
+    if ('failure' in report)
+      return { ...base, failure: failure(report.failure.type, report.failure.message) };
+    if ('output' in report) return { ...base, output: report.output };
+    try {
+      const log = await readLogText(name, OBSERVER_CONTAINER, {
+        limitBytes: LIMITS.outputBytes * 2 + 64 * 1024,
+      });
+      const got = extractOutput(log, report.outputRef);
+      if ('output' in got) return { ...base, output: got.output };
+      return {
+        ...base,
+        failure: failure('KubernetesTransient', `cannot collect the output of pod ${name}: ${got.error}`),
+      };
+    } catch (err) {
+      return {
+        ...base,
+        failure: failure(
+          'KubernetesTransient',
+          `cannot read the output of pod ${name} (${report.outputRef.bytes} bytes) from the observer's log: ${apiError(err).message}`,
+        ),
+      };
+    }
+  }
+
+  async function runAttempt(req: AttemptRequest, control: AttemptControl): Promise<AttemptOutcome> {
+    const name = attemptPodName(req.function, req.executionId, req.attempt);
+    const log = logger.child({
+      executionId: req.executionId,
+      function: req.function,
+      attempt: req.attempt,
+      pod: name,
+    });
+    const { signal } = control;
+    const w = watcher();
+    const launchedAt = Date.now();
+    const waiter = new PodWaiter(w, name);
+    active.add(name);
+    let phase = 'Launching';
+    const beat = () => control.heartbeat({ pod: name, phase, node: podNode });
+    let podNode: string | undefined;
+    const cancelledOutcome = (exitCode: number | null, logTail = ''): AttemptOutcome => ({
+      exitCode,
+      startedAt: iso(launchedAt),
+      endedAt: iso(Date.now()),
+      logTail,
+      failure: failure('FunctionExit', 'cancelled'),
+    });
+    try {
+      beat();
+      await Promise.race([w.start(), sleep(TRANSIENT_RETRY_MS, signal)]);
+      if (signal.aborted) return await onAbort(undefined);
+      const launched = await launchAttemptPod(req, signal);
+      if ('failure' in launched) {
+        return {
+          exitCode: null,
+          startedAt: iso(launchedAt),
+          endedAt: iso(Date.now()),
+          logTail: '',
+          failure: launched.failure,
+        };
+      }
+      let pod = launched.pod;
+      const uid = pod.metadata?.uid;
+      log.info(
+        { created: launched.created },
+        launched.created ? 'attempt pod created' : 'attempt pod adopted',
+      );
+      const created = toMs(pod.metadata?.creationTimestamp);
+      const deadlineAt = Math.min(created ?? launchedAt, launchedAt) + req.timeoutMs;
+      const problemSince = new Map<PendingProblem['kind'], number>();
+      let lastSeenAt = Date.now();
+
+      for (;;) {
+        const now = Date.now();
+        const cached = w.get(name);
+        if (cached && cached.metadata?.uid === uid) {
+          pod = cached;
+          lastSeenAt = now;
+        }
+        if (signal.aborted) return await onAbort(pod);
+        phase = pod.status?.phase ?? 'Pending';
+        podNode = pod.spec?.nodeName;
+        beat();
+
+        const gone = !cached && (waiter.deleted || w.lastListStartedAt > launchedAt);
+        const st = classifyPod(pod, req.spec.spec.execution.retry.nonRetryableExitCodes);
+        if (st.state === 'finished') {
+          const outcome = gone
+            ? { ...(await collectGone(st)), exitCode: st.exitCode }
+            : await collect(name, pod, st, launchedAt);
+          await cleanup(name, uid, outcome);
+          log.info({ exitCode: outcome.exitCode, failure: outcome.failure?.type }, 'attempt ended');
+          return outcome;
+        }
+        if (gone || (cached?.metadata?.deletionTimestamp && cached.metadata.uid === uid)) {
+          log.warn({ phase }, 'attempt pod deleted from outside before it finished');
+          return {
+            exitCode: null,
+            startedAt: iso(launchedAt),
+            endedAt: iso(now),
+            logTail: '',
+            failure: failure(
+              'KubernetesTransient',
+              `pod ${name} was deleted or evicted from outside (or its node was removed) while ${phase}`,
+            ),
+          };
+        }
+        if (st.state === 'pending' && st.problem) {
+          const p = st.problem;
+          const since = problemSince.get(p.kind) ?? now;
+          problemSince.set(p.kind, since);
+          const grace = p.kind === 'unschedulable' ? unschedulableTimeoutMs : imagePullGraceMs;
+          if (p.immediate || now - since >= grace) {
+            const f =
+              p.kind === 'image'
+                ? failure('ImageUnavailable', p.message)
+                : p.kind === 'config'
+                  ? failure('LaunchFailed', p.message)
+                  : failure(
+                      'KubernetesTransient',
+                      `pod ${name} unschedulable for ${Math.round((now - since) / 1000)} s: ${p.message}`,
+                    );
+            const outcome = {
+              exitCode: null,
+              startedAt: iso(launchedAt),
+              endedAt: iso(now),
+              logTail: '',
+              failure: f,
+            };
+            await cleanup(name, uid, outcome);
+            log.warn({ reason: p.reason }, 'attempt pod cannot start');
+            return outcome;
+          }
+        } else {
+          problemSince.clear();
+        }
+        if (now >= deadlineAt) {
+          const logTail = (await functionLogTail(name)) ?? '';
+          await deletePod(name, uid, Math.ceil(killGraceMs / 1000));
+          return {
+            exitCode: null,
+            startedAt: iso(launchedAt),
+            endedAt: iso(now),
+            logTail,
+            failure: failure(
+              'AttemptTimedOut',
+              `attempt ran past its timeout of ${req.timeoutMs} ms; pod ${name} deleted`,
+            ),
+          };
+        }
+        if (!cached && now - lastSeenAt > UNSEEN_CHECK_MS) {
+          // Safety net only: the watch has not shown the pod for a long time.
+          lastSeenAt = now;
+          const fresh = await getPod(name);
+          if (!fresh || fresh.metadata?.uid !== uid) waiter.deleted = true;
+          else pod = fresh;
+          continue;
+        }
+        await waiter.next(Math.min(HEARTBEAT_MS, deadlineAt - now), signal);
+      }
+    } finally {
+      waiter.dispose();
+      active.delete(name);
+    }
+
+    async function collectGone(st: Extract<PodState, { state: 'finished' }>): Promise<AttemptOutcome> {
+      // Finished, then deleted before we read it (by a person or a sweeper): only the status is left.
+      const report = parseReport(st.report);
+      const base = {
+        exitCode: st.exitCode,
+        startedAt: iso(launchedAt),
+        endedAt: iso(Date.now()),
+        logTail: '',
+      };
+      if (st.failure) return { ...base, failure: st.failure };
+      if (report && 'output' in report) return { ...base, output: report.output };
+      if (report && 'failure' in report)
+        return { ...base, failure: failure(report.failure.type, report.failure.message) };
+      return {
+        ...base,
+        failure: failure('KubernetesTransient', `pod ${name} was deleted before its output was collected`),
+      };
+    }
+
+    async function onAbort(pod: V1Pod | undefined): Promise<AttemptOutcome> {
+      const reason = (signal.reason as Error | undefined)?.message ?? 'CANCELLED';
+      if (reason === 'WORKER_SHUTDOWN' || reason === 'TIMED_OUT') {
+        // Not a cancellation of the execution: leave the pod; the retried activity adopts it.
+        log.info({ reason }, 'worker leaving the attempt pod running for the retried activity to adopt');
+        throw new Error(`attempt interrupted (${reason}); pod ${name} left running for adoption`);
+      }
+      const uid = pod?.metadata?.uid;
+      const target = uid ?? w.get(name)?.metadata?.uid;
+      await deletePod(name, target, Math.min(2, Math.ceil(killGraceMs / 1000)));
+      await waitGone(name, 5000);
+      log.info({ reason }, 'attempt cancelled; pod deleted');
+      return cancelledOutcome(null);
+    }
+  }
+
+  async function cleanup(name: string, uid: string | undefined, outcome: AttemptOutcome): Promise<void> {
+    if (outcome.failure && keepFailedPodsMs > 0) {
+      logger.info({ pod: name, keepForMs: keepFailedPodsMs }, 'keeping the failed pod for debugging');
+      return;
+    }
+    await deletePod(name, uid);
+  }
+
+  /** Deletes finished Pontoon pods no attempt of this process is collecting, once old enough. */
+  async function sweep(): Promise<void> {
+    if (!podWatcher || closed) return;
+    const now = Date.now();
+    for (const pod of podWatcher.all()) {
+      const name = pod.metadata?.name;
+      const phase = pod.status?.phase;
+      if (!name || active.has(name) || pod.metadata?.deletionTimestamp) continue;
+      if (phase !== 'Succeeded' && phase !== 'Failed') continue;
+      const finished = Math.max(
+        0,
+        ...[...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])].map(
+          (c) => toMs(c.state?.terminated?.finishedAt) ?? 0,
+        ),
+      );
+      const keep = sweepAfterMs + (phase === 'Failed' ? keepFailedPodsMs : 0);
+      if (finished > 0 && now - finished > keep) {
+        logger.info({ pod: name, phase }, 'sweeping a finished pod nobody collected');
+        await deletePod(name, pod.metadata?.uid);
+      }
+    }
+  }
+
+  async function readLog(executionId: string, attempt: number): Promise<string | undefined> {
+    const hash = executionHash(executionId);
+    const pod = [...watcher().all()].find(
+      (p) =>
+        p.metadata?.labels?.[Label.execution] === hash &&
+        p.metadata.labels[Label.attempt] === String(attempt),
+    );
+    if (!pod?.metadata?.name) return undefined;
+    try {
+      return await readLogText(pod.metadata.name, FUNCTION_CONTAINER, { limitBytes: 10 * 1024 * 1024 });
+    } catch {
+      return undefined;
+    }
+  }
+
+  return {
+    kind: 'kubernetes',
+    namespace,
+    requests,
+    launches,
+    watcher,
+    runAttempt,
+    readLog,
+    async launchAttemptPod(req) {
+      watcher();
+      await podWatcher!.start();
+      const r = await launchAttemptPod(req);
+      return 'failure' in r ? r : { name: r.name, created: r.created };
+    },
+    async close() {
+      closed = true;
+      if (sweepTimer) clearInterval(sweepTimer);
+      await podWatcher?.close();
+    },
+  };
+}

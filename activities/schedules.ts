@@ -1,0 +1,166 @@
+/**
+ * Reconciles a function's schedules with Temporal Schedules (ids fn:<function>:<schedule>):
+ * create, update, delete, idempotently. Called by the function controller on apply and delete.
+ */
+import {
+  type Client,
+  ScheduleNotFoundError,
+  type ScheduleOptions,
+  type ScheduleUpdateOptions,
+} from '@temporalio/client';
+import type { Logger } from 'pino';
+import { parseDuration } from '../spec/duration.ts';
+import { executionWorkflowId, SearchAttr, scheduleId, WorkflowType } from '../spec/names.ts';
+import type { ScheduleSpec } from '../spec/schema.ts';
+
+export interface ReconcileInput {
+  function: string;
+  schedules: ScheduleSpec[];
+  /** The schedules of the version being replaced: a runtime pause survives re-applies that leave `paused` as it was. */
+  previous: ScheduleSpec[];
+  priority: number;
+}
+
+export interface ReconcileResult {
+  created: string[];
+  updated: string[];
+  deleted: string[];
+}
+
+const OVERLAP = {
+  skip: 'SKIP',
+  buffer_one: 'BUFFER_ONE',
+  buffer_all: 'BUFFER_ALL',
+  cancel_other: 'CANCEL_OTHER',
+  terminate_other: 'TERMINATE_OTHER',
+  allow_all: 'ALLOW_ALL',
+} as const;
+
+export function overlapPolicy(o: ScheduleSpec['overlap']) {
+  return OVERLAP[o];
+}
+
+/** The Temporal Schedule for one schedule of a function (pure). */
+export function buildSchedule(
+  fn: string,
+  s: ScheduleSpec,
+  taskQueue: string,
+  priority: number,
+): Omit<ScheduleOptions, 'scheduleId'> & { scheduleId: string } {
+  const jitter = parseDuration(s.jitter);
+  return {
+    scheduleId: scheduleId(fn, s.name),
+    spec: {
+      ...(s.cron
+        ? { cronExpressions: [s.cron], timezone: s.timezone }
+        : {
+            intervals: [
+              { every: parseDuration(s.every!), ...(s.offset ? { offset: parseDuration(s.offset) } : {}) },
+            ],
+          }),
+      ...(jitter ? { jitter } : {}),
+      ...(s.startAt ? { startAt: new Date(s.startAt) } : {}),
+      ...(s.endAt ? { endAt: new Date(s.endAt) } : {}),
+    },
+    action: {
+      type: 'startWorkflow',
+      workflowType: WorkflowType.execute,
+      // Temporal appends the nominal time: exec:<function>:<schedule>-2026-11-24T02:30:00Z.
+      workflowId: executionWorkflowId(fn, s.name),
+      taskQueue,
+      args: [{ function: fn, parameters: s.parameters }],
+      typedSearchAttributes: [
+        { key: SearchAttr.function, value: fn },
+        { key: SearchAttr.trigger, value: s.name },
+        { key: SearchAttr.priority, value: priority },
+      ],
+      memo: { function: fn, schedule: s.name },
+      staticSummary: `${fn} (schedule ${s.name})`,
+    },
+    policies: {
+      overlap: overlapPolicy(s.overlap),
+      catchupWindow: parseDuration(s.catchupWindow),
+      pauseOnFailure: false,
+    },
+    state: { paused: s.paused, ...(s.note || s.paused ? { note: s.note ?? 'paused in the spec' } : {}) },
+    memo: { function: fn, schedule: s.name },
+  };
+}
+
+export function createScheduleActivities({
+  client,
+  taskQueue,
+  logger,
+}: {
+  client: Client;
+  taskQueue: string;
+  logger: Logger;
+}) {
+  return {
+    async reconcileSchedules(input: ReconcileInput): Promise<ReconcileResult> {
+      const result: ReconcileResult = { created: [], updated: [], deleted: [] };
+      const wanted = new Set(input.schedules.map((s) => scheduleId(input.function, s.name)));
+      for (const s of input.schedules) {
+        const options = buildSchedule(input.function, s, taskQueue, input.priority);
+        const handle = client.schedule.getHandle(options.scheduleId);
+        const before = input.previous.find((p) => p.name === s.name);
+        try {
+          await handle.update((current) => {
+            // Keep a pause or unpause made at run time unless the spec's own `paused` changed.
+            const keepState =
+              before !== undefined && before.paused === s.paused && (before.note ?? '') === (s.note ?? '');
+            return {
+              ...current,
+              spec: options.spec,
+              action: options.action,
+              policies: options.policies,
+              state: keepState
+                ? current.state
+                : { ...current.state, ...options.state, note: options.state?.note ?? '' },
+            } as ScheduleUpdateOptions;
+          });
+          result.updated.push(s.name);
+        } catch (err) {
+          if (!(err instanceof ScheduleNotFoundError)) throw err;
+          try {
+            await client.schedule.create(options);
+          } catch (createErr) {
+            // Created meanwhile by a retried attempt of this activity: update it next time round.
+            if ((createErr as Error).name !== 'ScheduleAlreadyRunning') throw createErr;
+          }
+          result.created.push(s.name);
+        }
+      }
+      // Delete what the previous version had, and any stray fn:<function>:* schedule.
+      const stale = new Set(
+        input.previous.map((p) => scheduleId(input.function, p.name)).filter((id) => !wanted.has(id)),
+      );
+      for await (const listed of client.schedule.list()) {
+        if (listed.scheduleId.startsWith(`fn:${input.function}:`) && !wanted.has(listed.scheduleId))
+          stale.add(listed.scheduleId);
+      }
+      for (const id of stale) {
+        try {
+          await client.schedule.getHandle(id).delete();
+          result.deleted.push(id.slice(`fn:${input.function}:`.length));
+        } catch (err) {
+          if (!(err instanceof ScheduleNotFoundError)) throw err;
+        }
+      }
+      logger.info({ function: input.function, ...result }, 'schedules reconciled');
+      return result;
+    },
+
+    async pauseSchedule(input: { function: string; schedule: string; note: string }): Promise<void> {
+      try {
+        await client.schedule.getHandle(scheduleId(input.function, input.schedule)).pause(input.note);
+        logger.warn(
+          { function: input.function, schedule: input.schedule, note: input.note },
+          'schedule paused',
+        );
+      } catch (err) {
+        if (!(err instanceof ScheduleNotFoundError)) throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * The observer: the sidecar program of every on-demand attempt pod (image: observer/Dockerfile).
+ *
+ *   observer prepare     init container: writes $PONTOON_DIR/input.json from PONTOON_INPUT_<i>
+ *   observer on-demand   native sidecar: waits for SIGTERM, which the kubelet sends once the function
+ *                        container has exited; then reads $PONTOON_DIR/output.json (size limit,
+ *                        JSON check), writes its report to the termination message and, when the
+ *                        output is too large for it, prints the output on stdout (observer/termination.ts)
+ *
+ * Environment: PONTOON_DIR (default /pontoon), PONTOON_OUTPUT_LIMIT (bytes, default LIMITS.outputBytes),
+ * PONTOON_TERMINATION_LOG (default /dev/termination-log; tests point it at a temp file).
+ * Diagnostics go to stderr; stdout carries nothing but the output block.
+ */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { LIMITS } from '../spec/execution.ts';
+import { readOutput } from './report.ts';
+import { joinInput, reportFor } from './termination.ts';
+
+const dir = process.env.PONTOON_DIR ?? '/pontoon';
+const terminationLog = process.env.PONTOON_TERMINATION_LOG ?? '/dev/termination-log';
+const outputLimit = Number(process.env.PONTOON_OUTPUT_LIMIT ?? LIMITS.outputBytes);
+
+function writeStdout(text: string): Promise<void> {
+  return new Promise((resolve, reject) =>
+    process.stdout.write(text, (err) => (err ? reject(err) : resolve())),
+  );
+}
+
+async function prepare(): Promise<void> {
+  const json = joinInput(process.env);
+  JSON.parse(json); // refuse to hand the function a broken input.json
+  await writeFile(path.join(dir, 'input.json'), json, { mode: 0o644 });
+}
+
+async function report(): Promise<void> {
+  const observed = await readOutput(dir, outputLimit);
+  const { report, stdout } = reportFor(observed);
+  if (stdout) await writeStdout(stdout);
+  await writeFile(terminationLog, report);
+}
+
+function onDemand(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    // Keep the event loop alive until the kubelet's SIGTERM (native sidecar semantics).
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    const finish = () => {
+      clearInterval(keepAlive);
+      report().then(resolve, reject);
+    };
+    process.once('SIGTERM', finish);
+    process.once('SIGINT', finish);
+    process.stderr.write(`observer: watching ${dir}; reporting on SIGTERM\n`);
+  });
+}
+
+async function main(argv: string[]): Promise<void> {
+  const mode = argv[0];
+  if (mode === 'prepare') return prepare();
+  if (mode === 'on-demand') return onDemand();
+  throw new Error(`usage: observer prepare|on-demand (got ${JSON.stringify(mode ?? '')})`);
+}
+
+main(process.argv.slice(2)).then(
+  () => process.exit(0),
+  async (err: unknown) => {
+    const message = `observer: ${(err as Error)?.message ?? String(err)}`;
+    process.stderr.write(`${message}\n`);
+    await writeFile(terminationLog, message.slice(0, 4000)).catch(() => {});
+    process.exit(1);
+  },
+);

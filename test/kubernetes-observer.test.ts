@@ -1,0 +1,127 @@
+/**
+ * The observer sidecar (observer/main.ts) as a real process in a temp dir (kwok pods run no
+ * containers): prepare writes input.json; on-demand waits for SIGTERM, then reports.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { extractOutput, parseReport, splitInput } from '../observer/termination.ts';
+import { REPO_ROOT } from './helpers.ts';
+
+const MAIN = path.join(REPO_ROOT, 'observer', 'main.ts');
+
+function start(mode: string, env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, mode], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, exited, out: () => stdout, err: () => stderr };
+}
+
+async function until(what: string, probe: () => boolean, ms = 15_000) {
+  const end = Date.now() + ms;
+  while (!probe()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function setup() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pontoon-observer-'));
+  return {
+    dir,
+    termLog: path.join(dir, 'termination-log'),
+    env: { PONTOON_DIR: dir, PONTOON_TERMINATION_LOG: path.join(dir, 'termination-log') },
+  };
+}
+
+async function onDemand(env: Record<string, string>, write: () => Promise<void>) {
+  const p = start('on-demand', env);
+  await until('the observer to start', () => p.err().includes('reporting on SIGTERM'));
+  await write(); // the function runs and exits meanwhile
+  (p.child as ChildProcess).kill('SIGTERM');
+  const code = await p.exited;
+  return { code, stdout: p.out() };
+}
+
+describe('observer process', () => {
+  it('prepare writes input.json from the env chunks', async () => {
+    const { dir, env } = setup();
+    const json = JSON.stringify({ function: 'f', input: { text: 'ü'.repeat(100) } });
+    const chunks = splitInput(json, 40);
+    const chunkEnv = Object.fromEntries(chunks.map((c, i) => [`PONTOON_INPUT_${i}`, c]));
+    const p = start('prepare', { ...env, PONTOON_INPUT_CHUNKS: String(chunks.length), ...chunkEnv });
+    expect(await p.exited).toBe(0);
+    expect(await readFile(path.join(dir, 'input.json'), 'utf8')).toBe(json);
+  });
+
+  it('prepare fails with a message when a chunk is missing', async () => {
+    const { termLog, env } = setup();
+    const p = start('prepare', { ...env, PONTOON_INPUT_CHUNKS: '2', PONTOON_INPUT_0: '{' });
+    expect(await p.exited).toBe(1);
+    expect(await readFile(termLog, 'utf8')).toContain('PONTOON_INPUT_1 is missing');
+  });
+
+  it('on-demand reports a small output inline after SIGTERM', async () => {
+    const { dir, termLog, env } = setup();
+    const { code, stdout } = await onDemand(env, () =>
+      writeFile(path.join(dir, 'output.json'), '{"ok":true}'),
+    );
+    expect(code).toBe(0);
+    expect(stdout).toBe('');
+    expect(parseReport(await readFile(termLog, 'utf8'))).toEqual({ v: 1, output: { ok: true } });
+  });
+
+  it('on-demand reports no output.json as null', async () => {
+    const { termLog, env } = setup();
+    const { code } = await onDemand(env, async () => {});
+    expect(code).toBe(0);
+    expect(parseReport(await readFile(termLog, 'utf8'))).toEqual({ v: 1, output: null });
+  });
+
+  it('on-demand prints a large output on stdout and reports its digest', async () => {
+    const { dir, termLog, env } = setup();
+    const output = { data: 'y'.repeat(50_000) };
+    const { code, stdout } = await onDemand(env, () =>
+      writeFile(path.join(dir, 'output.json'), JSON.stringify(output)),
+    );
+    expect(code).toBe(0);
+    const report = parseReport(await readFile(termLog, 'utf8'));
+    expect(report && 'outputRef' in report).toBe(true);
+    if (!report || !('outputRef' in report)) return;
+    expect(extractOutput(stdout, report.outputRef)).toEqual({ output });
+  });
+
+  it('on-demand enforces the output size limit with OutputTooLarge naming it', async () => {
+    const { dir, termLog, env } = setup();
+    const { code } = await onDemand({ ...env, PONTOON_OUTPUT_LIMIT: '1000' }, () =>
+      writeFile(path.join(dir, 'output.json'), JSON.stringify({ data: 'z'.repeat(2000) })),
+    );
+    expect(code).toBe(0);
+    const report = parseReport(await readFile(termLog, 'utf8'));
+    expect(report).toMatchObject({
+      failure: { type: 'OutputTooLarge', message: expect.stringContaining('limit is 1000 bytes') },
+    });
+  });
+
+  it('on-demand reports invalid JSON as OutputInvalid', async () => {
+    const { dir, termLog, env } = setup();
+    await onDemand(env, () => writeFile(path.join(dir, 'output.json'), '{nope'));
+    expect(parseReport(await readFile(termLog, 'utf8'))).toMatchObject({
+      failure: { type: 'OutputInvalid' },
+    });
+  });
+});

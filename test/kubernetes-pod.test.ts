@@ -1,0 +1,397 @@
+/** Unit tests of the pure parts of the kubernetes runtime: pod builder, classifier, observer report. */
+import type { V1Pod } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { classifyPod, pendingProblem } from '../activities/kubernetes/classify.ts';
+import {
+  attemptPodName,
+  buildAttemptPod,
+  EXECUTION_ID_ANNOTATION,
+  executionHash,
+  inputJson,
+} from '../activities/kubernetes/pod.ts';
+import { tail } from '../activities/kubernetes/runtime.ts';
+import {
+  extractOutput,
+  joinInput,
+  parseReport,
+  reportFor,
+  splitInput,
+  TERMINATION_MESSAGE_BYTES,
+} from '../observer/termination.ts';
+import type { AttemptRequest } from '../spec/execution.ts';
+import { Label } from '../spec/names.ts';
+import {
+  type FunctionSpec,
+  FunctionSpecSchema,
+  MAX_FUNCTION_NAME,
+  parseFunctionSpec,
+} from '../spec/schema.ts';
+
+function spec(s: Record<string, unknown> = {}, name = 'report'): FunctionSpec {
+  return FunctionSpecSchema.parse({
+    apiVersion: 'pontoon.dev/v1',
+    kind: 'Function',
+    metadata: { name },
+    spec: { image: 'registry.example/report:1', ...s },
+  });
+}
+
+function request(fs: FunctionSpec, over: Partial<AttemptRequest> = {}): AttemptRequest {
+  return {
+    executionId: 'exec:report:2026-11-24',
+    function: fs.metadata.name,
+    attempt: 2,
+    spec: fs,
+    parameters: { date: '2026-11-23', limit: 10 },
+    input: { region: 'eu' },
+    scheduledTime: '2026-11-24T02:30:00.000Z',
+    trigger: 'nightly',
+    timeoutMs: 300_000,
+    ...over,
+  };
+}
+
+const opts = { namespace: 'fns', observerImage: 'registry.example/observer:1', killGraceSeconds: 5 };
+
+describe('buildAttemptPod', () => {
+  const fs = spec({
+    command: ['node', '/app/report.mjs'],
+    args: ['--fast'],
+    env: [
+      { name: 'MODE', value: 'full' },
+      { name: 'DB_PASSWORD', secretRef: { name: 'db', key: 'password' } },
+      { name: 'PONTOON_ATTEMPT', value: 'spoofed' },
+    ],
+    resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '1Gi', cpu: 2 } },
+    serviceAccountName: 'reporter',
+    nodeSelector: { pool: 'batch' },
+    imagePullPolicy: 'IfNotPresent',
+    podAnnotations: { 'pontoon.dev/sim-duration': '2s', 'example.com/team': 'data' },
+    execution: { timeout: '5m' },
+  });
+  const req = request(fs);
+  const pod = buildAttemptPod(fs, req, opts);
+  const podSpec = pod.spec!;
+  const fn = podSpec.containers[0]!;
+  const [prepare, observer] = podSpec.initContainers!;
+
+  it('names the pod deterministically from execution and attempt, within 63 characters', () => {
+    expect(pod.metadata!.name).toBe(`report-${executionHash(req.executionId)}-2`);
+    expect(pod.metadata!.name).toBe(attemptPodName('report', req.executionId, 2));
+    expect(attemptPodName('report', req.executionId, 2)).not.toBe(
+      attemptPodName('report', req.executionId, 3),
+    );
+    expect(attemptPodName('report', req.executionId, 2)).not.toBe(
+      attemptPodName('report', `${req.executionId}x`, 2),
+    );
+    const longest = attemptPodName('a'.repeat(MAX_FUNCTION_NAME), 'exec:x:y', 100);
+    expect(longest.length).toBeLessThanOrEqual(63);
+    expect(longest).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+  });
+
+  it('labels function, hashed execution, attempt and managed-by; the full id is an annotation', () => {
+    expect(pod.metadata!.labels).toEqual({
+      [Label.function]: 'report',
+      [Label.execution]: executionHash(req.executionId),
+      [Label.attempt]: '2',
+      [Label.managedBy]: 'pontoon',
+    });
+    for (const v of Object.values(pod.metadata!.labels!)) expect(v.length).toBeLessThanOrEqual(63);
+    expect(pod.metadata!.annotations).toEqual({
+      'pontoon.dev/sim-duration': '2s',
+      'example.com/team': 'data',
+      [EXECUTION_ID_ANNOTATION]: req.executionId,
+    });
+    expect(pod.metadata!.namespace).toBe('fns');
+  });
+
+  it('runs the observer as a native sidecar after a prepare step, sharing /pontoon', () => {
+    expect(podSpec.restartPolicy).toBe('Never');
+    expect(prepare).toMatchObject({ name: 'prepare', image: opts.observerImage, args: ['prepare'] });
+    expect(prepare!.restartPolicy).toBeUndefined();
+    expect(observer).toMatchObject({
+      name: 'observer',
+      image: opts.observerImage,
+      args: ['on-demand'],
+      restartPolicy: 'Always',
+    });
+    expect(podSpec.volumes).toEqual([{ name: 'pontoon', emptyDir: {} }]);
+    for (const c of [prepare!, observer!, fn])
+      expect(c.volumeMounts).toEqual([{ name: 'pontoon', mountPath: '/pontoon' }]);
+  });
+
+  it('hands the request JSON to prepare in env chunks that rebuild input.json exactly', () => {
+    const env = Object.fromEntries(prepare!.env!.map((e) => [e.name, e.value]));
+    expect(joinInput(env)).toBe(inputJson(req));
+    expect(JSON.parse(joinInput(env))).toEqual({
+      function: 'report',
+      executionId: req.executionId,
+      attempt: 2,
+      scheduledTime: req.scheduledTime,
+      trigger: 'nightly',
+      parameters: { date: '2026-11-23', limit: 10 },
+      input: { region: 'eu' },
+    });
+  });
+
+  it('sets the function container: image, command, args, env with secret refs, contract env, resources', () => {
+    expect(fn).toMatchObject({
+      name: 'function',
+      image: 'registry.example/report:1',
+      command: ['node', '/app/report.mjs'],
+      args: ['--fast'],
+      imagePullPolicy: 'IfNotPresent',
+      resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '1Gi', cpu: '2' } },
+    });
+    expect(fn.env).toEqual([
+      { name: 'MODE', value: 'full' },
+      { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } },
+      { name: 'PONTOON_EXECUTION_ID', value: req.executionId },
+      { name: 'PONTOON_FUNCTION', value: 'report' },
+      { name: 'PONTOON_ATTEMPT', value: '2' },
+      { name: 'PONTOON_SCHEDULED_TIME', value: req.scheduledTime },
+      { name: 'PONTOON_TRIGGER', value: 'nightly' },
+      { name: 'PONTOON_DIR', value: '/pontoon' },
+      { name: 'PONTOON_PARAM_DATE', value: '2026-11-23' },
+      { name: 'PONTOON_PARAM_LIMIT', value: '10' },
+    ]);
+  });
+
+  it('sets service account, no token by default, node selector and activeDeadlineSeconds from the timeout', () => {
+    expect(podSpec).toMatchObject({
+      serviceAccountName: 'reporter',
+      automountServiceAccountToken: false,
+      nodeSelector: { pool: 'batch' },
+      activeDeadlineSeconds: 300 + 15,
+      terminationGracePeriodSeconds: 5,
+      enableServiceLinks: false,
+    });
+    const withToken = buildAttemptPod(spec({ automountServiceAccountToken: true }), req, opts);
+    expect(withToken.spec!.automountServiceAccountToken).toBe(true);
+  });
+
+  it('meets Pod Security "restricted" in every container', () => {
+    expect(podSpec.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    for (const c of [prepare!, observer!, fn]) {
+      expect(c.securityContext).toMatchObject({
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ['ALL'] },
+        runAsNonRoot: true,
+        seccompProfile: { type: 'RuntimeDefault' },
+      });
+    }
+    const hostish = podSpec as unknown as Record<string, unknown>;
+    expect(hostish.hostNetwork ?? hostish.hostPID ?? hostish.hostIPC).toBeUndefined();
+  });
+
+  it('is pure: same input, same pod', () => {
+    expect(buildAttemptPod(fs, req, opts)).toEqual(pod);
+  });
+
+  it('splits a 256 KiB input into env chunks each under the 128 KiB Linux limit', () => {
+    const big = { blob: 'é€😀'.repeat(30_000) };
+    const r = request(fs, { input: big });
+    const p = buildAttemptPod(fs, r, opts);
+    const env = p.spec!.initContainers![0]!.env!;
+    const chunks = env.filter((e) => /^PONTOON_INPUT_\d+$/.test(e.name));
+    expect(chunks.length).toBeGreaterThan(1);
+    for (const c of chunks) expect(Buffer.byteLength(c.value!, 'utf8')).toBeLessThan(128 * 1024);
+    expect(JSON.parse(joinInput(Object.fromEntries(env.map((e) => [e.name, e.value]))))).toEqual(
+      JSON.parse(inputJson(r)),
+    );
+    expect(splitInput('😀😀', 3)).toEqual(['😀', '😀']);
+  });
+
+  it('rejects reserved pod annotations in the spec', () => {
+    const r = parseFunctionSpec({
+      apiVersion: 'pontoon.dev/v1',
+      kind: 'Function',
+      metadata: { name: 'x' },
+      spec: { image: 'i', podAnnotations: { 'pontoon.dev/execution-id': 'forged' } },
+    });
+    expect(r.success).toBe(false);
+  });
+});
+
+function pod(status: V1Pod['status'], extra: Partial<V1Pod['spec']> = {}): V1Pod {
+  return {
+    metadata: { name: 'p' },
+    spec: {
+      containers: [{ name: 'function', image: 'f', resources: { limits: { memory: '64Mi' } } }],
+      ...extra,
+    },
+    status,
+  };
+}
+const term = (name: string, exitCode: number, reason: string, message?: string) => ({
+  name,
+  image: 'i',
+  imageID: '',
+  ready: false,
+  restartCount: 0,
+  state: { terminated: { exitCode, reason, ...(message ? { message } : {}) } },
+});
+const waiting = (name: string, reason: string, message?: string) => ({
+  name,
+  image: 'registry.example/f:1',
+  imageID: '',
+  ready: false,
+  restartCount: 0,
+  state: { waiting: { reason, ...(message ? { message } : {}) } },
+});
+
+describe('classifyPod', () => {
+  it('success carries the observer report', () => {
+    const st = classifyPod(
+      pod({
+        phase: 'Succeeded',
+        initContainerStatuses: [term('observer', 0, 'Completed', '{"v":1,"output":1}')],
+        containerStatuses: [term('function', 0, 'Completed')],
+      }),
+      [],
+    );
+    expect(st).toMatchObject({ state: 'finished', exitCode: 0, report: '{"v":1,"output":1}' });
+    expect('failure' in st && st.failure).toBeFalsy();
+  });
+
+  it('exit codes: retryable unless declared non-retryable', () => {
+    const failed = (code: number) =>
+      classifyPod(pod({ phase: 'Failed', containerStatuses: [term('function', code, 'Error')] }), [3]);
+    expect(failed(1)).toMatchObject({ exitCode: 1, failure: { type: 'FunctionExit', retryable: true } });
+    expect(failed(3)).toMatchObject({
+      exitCode: 3,
+      failure: { type: 'FunctionExitNonRetryable', retryable: false },
+    });
+  });
+
+  it('OOMKilled, deadline, eviction, node lost, start errors', () => {
+    expect(
+      classifyPod(pod({ phase: 'Failed', containerStatuses: [term('function', 137, 'OOMKilled')] }), []),
+    ).toMatchObject({
+      failure: { type: 'FunctionExit', message: expect.stringContaining('memory limit 64Mi') },
+    });
+    expect(classifyPod(pod({ phase: 'Failed', reason: 'DeadlineExceeded' }), [])).toMatchObject({
+      failure: { type: 'AttemptTimedOut' },
+    });
+    expect(
+      classifyPod(
+        pod({ phase: 'Failed', reason: 'Evicted', message: 'The node was low on resource: memory.' }),
+        [],
+      ),
+    ).toMatchObject({
+      failure: { type: 'KubernetesTransient', retryable: true, message: expect.stringContaining('evicted') },
+    });
+    expect(classifyPod(pod({ phase: 'Unknown' }), [])).toMatchObject({
+      failure: { type: 'KubernetesTransient', message: expect.stringContaining('node lost') },
+    });
+    expect(
+      classifyPod(
+        pod({ phase: 'Failed', containerStatuses: [term('function', 128, 'StartError', 'exec: "nope"')] }),
+        [],
+      ),
+    ).toMatchObject({ failure: { type: 'LaunchFailed', retryable: false } });
+    expect(
+      classifyPod(
+        pod({ phase: 'Failed', initContainerStatuses: [term('prepare', 1, 'Error', 'bad input')] }),
+        [],
+      ),
+    ).toMatchObject({ failure: { type: 'LaunchFailed', message: expect.stringContaining('prepare') } });
+  });
+
+  it('pending problems: image pulls (fatal at once or after a grace), config errors, unschedulable', () => {
+    expect(
+      pendingProblem(
+        pod({ phase: 'Pending', containerStatuses: [waiting('function', 'ErrImagePull', 'not found')] }),
+      ),
+    ).toMatchObject({
+      kind: 'image',
+      immediate: false,
+      message: expect.stringContaining('ErrImagePull: not found'),
+    });
+    expect(
+      pendingProblem(
+        pod({ phase: 'Pending', initContainerStatuses: [waiting('observer', 'InvalidImageName')] }),
+      ),
+    ).toMatchObject({
+      kind: 'image',
+      immediate: true,
+    });
+    expect(
+      pendingProblem(
+        pod({
+          phase: 'Pending',
+          containerStatuses: [waiting('function', 'CreateContainerConfigError', 'secret "db" not found')],
+        }),
+      ),
+    ).toMatchObject({ kind: 'config' });
+    expect(
+      pendingProblem(
+        pod({
+          phase: 'Pending',
+          conditions: [
+            {
+              type: 'PodScheduled',
+              status: 'False',
+              reason: 'Unschedulable',
+              message: '0/3 nodes are available',
+            },
+          ],
+        }),
+      ),
+    ).toMatchObject({ kind: 'unschedulable', message: '0/3 nodes are available' });
+    expect(classifyPod(pod({ phase: 'Running' }), [])).toEqual({ state: 'running' });
+    expect(
+      classifyPod(
+        pod({ phase: 'Pending', containerStatuses: [waiting('function', 'ContainerCreating')] }),
+        [],
+      ),
+    ).toEqual({
+      state: 'pending',
+    });
+  });
+});
+
+describe('observer report', () => {
+  it('inlines output that fits in the termination message', () => {
+    const { report, stdout } = reportFor({ output: { a: 1 } });
+    expect(stdout).toBeUndefined();
+    expect(parseReport(report)).toEqual({ v: 1, output: { a: 1 } });
+  });
+
+  it('moves larger output to stdout with a digest, verified on the way back', () => {
+    const output = { rows: 'x'.repeat(10_000) };
+    const { report, stdout } = reportFor({ output });
+    expect(Buffer.byteLength(report)).toBeLessThanOrEqual(TERMINATION_MESSAGE_BYTES);
+    const parsed = parseReport(report);
+    expect(parsed && 'outputRef' in parsed).toBe(true);
+    if (!parsed || !('outputRef' in parsed)) return;
+    const log = `observer: watching /pontoon\n${stdout}`;
+    expect(extractOutput(log, parsed.outputRef)).toEqual({ output });
+    expect(extractOutput(log.replace('xxxx', 'xxxy'), parsed.outputRef)).toMatchObject({
+      error: expect.stringContaining('digest'),
+    });
+    expect(extractOutput('truncated', parsed.outputRef)).toMatchObject({ error: expect.any(String) });
+  });
+
+  it('carries failures, and rejects what is not a report', () => {
+    const { report } = reportFor({
+      failure: { type: 'OutputTooLarge', message: 'too big', retryable: false },
+    });
+    expect(parseReport(report)).toEqual({ v: 1, failure: { type: 'OutputTooLarge', message: 'too big' } });
+    expect(parseReport(undefined)).toBeUndefined();
+    expect(parseReport('plain text')).toBeUndefined();
+    expect(parseReport('{"v":2,"output":1}')).toBeUndefined();
+    expect(parseReport('{"v":1,"failure":{"type":"Bogus","message":"x"}}')).toBeUndefined();
+  });
+
+  it('keeps the last 4 KiB of a log from a line boundary', () => {
+    const lines = Array.from({ length: 500 }, (_, i) => `line ${i}`).join('\n');
+    const t = tail(lines);
+    expect(Buffer.byteLength(t)).toBeLessThanOrEqual(4096);
+    expect(t.startsWith('line ')).toBe(true);
+    expect(t.endsWith('line 499')).toBe(true);
+  });
+});

@@ -1,0 +1,271 @@
+/**
+ * The kubernetes runtime on the real apiserver + kwok (dev/cluster) and the real Temporal dev
+ * server, with a real worker: results from the observer's termination message, exit codes,
+ * retries with a new pod per attempt, launch idempotency, cancellation, deletion from outside,
+ * image pull errors, OOM, timeouts, and Pod Security "restricted" admission.
+ */
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { attemptPodName, buildAttemptPod } from '../activities/kubernetes/pod.ts';
+import type { AttemptRequest, ExecutionResult } from '../spec/execution.ts';
+import { Label } from '../spec/names.ts';
+import { apply, uniqueName, waitFor } from './helpers.ts';
+import {
+  coreApi,
+  createNamespace,
+  type KubeWorker,
+  kubeSpec,
+  podsOf,
+  recordPods,
+  simReport,
+  startKubeWorker,
+  TEST_OBSERVER_IMAGE,
+} from './kube-helpers.ts';
+
+let ns: Awaited<ReturnType<typeof createNamespace>>;
+let w: KubeWorker;
+
+beforeAll(async () => {
+  ns = await createNamespace('pontoon-rt');
+  w = await startKubeWorker(ns.name);
+});
+afterAll(async () => {
+  await w?.stop();
+  await ns?.remove();
+});
+
+async function run(spec: ReturnType<typeof kubeSpec>, id = `k8s-${spec.metadata.name}`) {
+  await apply(w.client, spec, w.config.taskQueue);
+  return w.client.workflow.start('executeFunction', {
+    taskQueue: w.config.taskQueue,
+    workflowId: id,
+    args: [{ function: spec.metadata.name, input: { hello: 'world' } }],
+  });
+}
+
+async function failureOf(
+  p: Promise<unknown>,
+): Promise<{ failure: ApplicationFailure; result: ExecutionResult }> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  return { failure: cause, result: cause.details?.[0] as ExecutionResult };
+}
+
+async function noPodsLeft(fn: string) {
+  await waitFor(
+    `no pods of ${fn} left`,
+    async () => (await podsOf(ns.name, fn)).length === 0 || undefined,
+    15_000,
+  );
+}
+
+describe('kubernetes runtime', () => {
+  it('succeeds with the result from the observer termination message, then deletes the pod', async () => {
+    const name = uniqueName('k-ok');
+    const output = { rows: 3, from: 'kwok' };
+    const spec = kubeSpec(name, { duration: '300ms', 'termination-message': simReport(output) });
+    const rec = await recordPods(ns.name);
+    const handle = await run(spec);
+    const result = (await handle.result()) as ExecutionResult;
+    rec.stop();
+    expect(result).toMatchObject({ status: 'succeeded', output });
+    expect(result.attempts).toHaveLength(1);
+    expect(result.attempts[0]).toMatchObject({ attempt: 1, exitCode: 0 });
+    const pod = rec.seen.get(attemptPodName(name, handle.workflowId, 1));
+    expect(pod?.metadata?.labels).toMatchObject({
+      [Label.function]: name,
+      [Label.attempt]: '1',
+      [Label.managedBy]: 'pontoon',
+    });
+    await noPodsLeft(name);
+  });
+
+  it('fails after one attempt on an exit code declared non-retryable', async () => {
+    const name = uniqueName('k-exit3');
+    const spec = kubeSpec(
+      name,
+      { duration: '200ms', 'exit-code': '3' },
+      { execution: { retry: { maxAttempts: 3, initialInterval: '1s', nonRetryableExitCodes: [3] } } },
+    );
+    const { failure, result } = await failureOf((await run(spec)).result());
+    expect(failure.type).toBe('FunctionExitNonRetryable');
+    expect(result.attempts).toHaveLength(1);
+    expect(result.attempts[0]).toMatchObject({ exitCode: 3 });
+    await noPodsLeft(name);
+  });
+
+  it('retries a retryable failure with a new pod per attempt (distinct names), and leaves no pod', async () => {
+    const name = uniqueName('k-retry');
+    const spec = kubeSpec(
+      name,
+      { duration: '200ms', 'exit-code': '1' },
+      { execution: { retry: { maxAttempts: 2, initialInterval: '1s' } } },
+    );
+    const rec = await recordPods(ns.name);
+    const handle = await run(spec);
+    const { failure, result } = await failureOf(handle.result());
+    rec.stop();
+    expect(failure.type).toBe('FunctionExit');
+    expect(result.attempts.map((a) => a.exitCode)).toEqual([1, 1]);
+    const names = [...rec.seen.values()]
+      .filter((p) => p.metadata?.labels?.[Label.function] === name)
+      .map((p) => p.metadata!.name!);
+    expect(names.sort()).toEqual([
+      attemptPodName(name, handle.workflowId, 1),
+      attemptPodName(name, handle.workflowId, 2),
+    ]);
+    await noPodsLeft(name);
+  });
+
+  it('launches idempotently: two launches (and two runs) of one attempt make one pod', async () => {
+    const name = uniqueName('k-idem');
+    const spec = kubeSpec(name, { duration: '500ms', 'termination-message': simReport({ once: true }) });
+    const req: AttemptRequest = {
+      executionId: `exec:${name}:idem`,
+      function: name,
+      attempt: 1,
+      spec,
+      parameters: {},
+      input: null,
+      scheduledTime: new Date().toISOString(),
+      trigger: 'sdk',
+      timeoutMs: 60_000,
+    };
+    const before = { ...w.runtime.launches };
+    const [a, b] = await Promise.all([w.runtime.launchAttemptPod(req), w.runtime.launchAttemptPod(req)]);
+    expect(a).toMatchObject({ name: attemptPodName(name, req.executionId, 1) });
+    expect(b).toMatchObject({ name: attemptPodName(name, req.executionId, 1) });
+    expect([a, b].filter((r) => 'created' in r && r.created)).toHaveLength(1);
+    expect(await podsOf(ns.name, name)).toHaveLength(1);
+    // The activity itself, twice at once for the same attempt (a retried activity beside a lost one):
+    const control = { heartbeat() {}, signal: new AbortController().signal };
+    const [r1, r2] = await Promise.all([
+      w.runtime.runAttempt(req, control),
+      w.runtime.runAttempt(req, control),
+    ]);
+    expect(r1.output).toEqual({ once: true });
+    expect(r2.output).toEqual({ once: true });
+    expect(w.runtime.launches.created - before.created).toBe(1);
+    expect(w.runtime.launches.adopted - before.adopted).toBe(3);
+    await noPodsLeft(name);
+  });
+
+  it('deletes the running pod when the execution is cancelled', async () => {
+    const name = uniqueName('k-cancel');
+    const spec = kubeSpec(name, { duration: '120s' });
+    const handle = await run(spec);
+    const podName = attemptPodName(name, handle.workflowId, 1);
+    await waitFor('the pod running', async () => {
+      const pods = await podsOf(ns.name, name);
+      return pods.find((p) => p.metadata?.name === podName && p.status?.phase === 'Running');
+    });
+    await handle.cancel();
+    const err = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+    await waitFor(
+      'the pod gone',
+      async () => (await podsOf(ns.name, name)).length === 0 || undefined,
+      10_000,
+    );
+  });
+
+  it('retries an attempt whose pod was deleted from outside', async () => {
+    const name = uniqueName('k-outside');
+    const spec = kubeSpec(
+      name,
+      { duration: '3s', 'termination-message': simReport('second time lucky') },
+      { execution: { retry: { maxAttempts: 3, initialInterval: '1s' } } },
+    );
+    const handle = await run(spec);
+    const first = attemptPodName(name, handle.workflowId, 1);
+    await waitFor('attempt 1 running', async () =>
+      (await podsOf(ns.name, name)).find((p) => p.metadata?.name === first && p.status?.phase === 'Running'),
+    );
+    await coreApi().deleteNamespacedPod({ name: first, namespace: ns.name });
+    const result = (await handle.result()) as ExecutionResult;
+    expect(result.status).toBe('succeeded');
+    expect(result.output).toBe('second time lucky');
+    expect(result.attempts).toHaveLength(2);
+    expect(result.attempts[0]!.failure).toMatchObject({ type: 'KubernetesTransient', retryable: true });
+    expect(result.attempts[0]!.failure!.message).toContain('deleted or evicted from outside');
+    await noPodsLeft(name);
+  });
+
+  it('fails with ImageUnavailable and the kubelet message when the image cannot be pulled', async () => {
+    const name = uniqueName('k-image');
+    const spec = kubeSpec(
+      name,
+      { 'image-pull-error': 'ErrImagePull' },
+      { execution: { retry: { maxAttempts: 3, initialInterval: '1s' } } },
+    );
+    const { failure, result } = await failureOf((await run(spec)).result());
+    expect(failure.type).toBe('ImageUnavailable');
+    expect(result.attempts).toHaveLength(1);
+    expect(result.failure?.message).toMatch(/ErrImagePull: Failed to pull image/);
+    await noPodsLeft(name);
+  });
+
+  it('reports OOMKilled as a retryable failure naming the memory limit', async () => {
+    const name = uniqueName('k-oom');
+    const spec = kubeSpec(
+      name,
+      { duration: '200ms', reason: 'OOMKilled' },
+      { resources: { limits: { memory: '64Mi' } }, execution: { retry: { maxAttempts: 1 } } },
+    );
+    const { failure, result } = await failureOf((await run(spec)).result());
+    expect(failure.type).toBe('FunctionExit');
+    expect(result.attempts[0]).toMatchObject({ exitCode: 137 });
+    expect(result.failure?.message).toMatch(/OOMKilled, memory limit 64Mi/);
+  });
+
+  it('stops a pod that runs past the timeout (kwok does not enforce activeDeadlineSeconds)', async () => {
+    const name = uniqueName('k-timeout');
+    const spec = kubeSpec(
+      name,
+      { duration: '120s' },
+      { execution: { timeout: '2s', retry: { maxAttempts: 1 } } },
+    );
+    const { failure } = await failureOf((await run(spec)).result());
+    expect(failure.type).toBe('AttemptTimedOut');
+    await noPodsLeft(name);
+  });
+
+  it("admits the builder's pods under Pod Security restricted, and the namespace really enforces it", async () => {
+    const core = coreApi();
+    const ok = buildAttemptPod(
+      kubeSpec('psa', {}),
+      {
+        executionId: 'exec:psa:1',
+        function: 'psa',
+        attempt: 1,
+        spec: kubeSpec('psa', {}),
+        parameters: {},
+        input: null,
+        scheduledTime: new Date().toISOString(),
+        trigger: 'sdk',
+        timeoutMs: 10_000,
+      },
+      { namespace: ns.name, observerImage: TEST_OBSERVER_IMAGE },
+    );
+    await core.createNamespacedPod({ namespace: ns.name, body: ok, dryRun: 'All' });
+    const bad = structuredClone(ok);
+    bad.metadata!.name = 'psa-bad';
+    delete bad.spec!.containers[0]!.securityContext;
+    const err = await core.createNamespacedPod({ namespace: ns.name, body: bad, dryRun: 'All' }).then(
+      () => undefined,
+      (e: unknown) => e as { code?: number; body?: string },
+    );
+    expect(err?.code).toBe(403);
+    expect(String(err?.body)).toMatch(/violates PodSecurity .*restricted:latest.*allowPrivilegeEscalation/);
+  });
+});
