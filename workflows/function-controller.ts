@@ -126,7 +126,8 @@ export async function functionController(args: FunctionControllerArgs): Promise<
   setHandler(scheduleOutcomeSignal, (outcome) => {
     const schedule = state.current?.spec.spec.schedules.find((s) => s.name === outcome.schedule);
     if (!schedule?.pauseAfterFailures) return;
-    const failures = (state.scheduleFailures ??= {});
+    state.scheduleFailures ??= {};
+    const failures = state.scheduleFailures;
     failures[outcome.schedule] = outcome.succeeded ? 0 : (failures[outcome.schedule] ?? 0) + 1;
     if (failures[outcome.schedule]! >= schedule.pauseAfterFailures) {
       failures[outcome.schedule] = 0;
