@@ -146,6 +146,10 @@ export function createLocalRuntime(
     } finally {
       closeSync(fd);
     }
+    // Listen for the exit before any await: a fast function can exit before the next tick.
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
     const spawned = await new Promise<{ ok: true } | { ok: false; error: Error }>((resolve) => {
       child.once('spawn', () => resolve({ ok: true }));
       child.once('error', (error) => resolve({ ok: false, error }));
@@ -180,9 +184,6 @@ export function createLocalRuntime(
         why === 'cancel' ? Math.min(config.killGraceMs, 2000) : config.killGraceMs,
       );
     };
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.once('exit', (code, signal) => resolve({ code, signal })),
-    );
     const timeoutTimer = setTimeout(() => stop('timeout'), req.timeoutMs);
     const beat = setInterval(
       () => control.heartbeat({ pid: pgid, elapsedMs: Date.now() - Date.parse(startedAt) }),

@@ -422,12 +422,6 @@ export const FunctionSpecSchema = z
         .record(z.string(), z.string())
         .optional()
         .describe('Node labels the pod must be scheduled on (kubernetes runtime).'),
-      imagePullPolicy: z
-        .enum(['Always', 'IfNotPresent', 'Never'])
-        .optional()
-        .describe(
-          "Image pull policy of the function container (kubernetes runtime); Kubernetes' default when unset.",
-        ),
       podAnnotations: z
         .record(z.string(), z.string())
         .refine(

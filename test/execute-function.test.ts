@@ -101,6 +101,24 @@ describe('executeFunction', () => {
     expect(gap(1)).toBeLessThan(2900);
   });
 
+  it('runs 30 concurrent fast executions to completion (no lost exit events under load)', async () => {
+    const spec = fixtureSpec(uniqueName('burst'), 'behave.mjs', {
+      parameters: [{ name: 'mode', default: 'ok' }],
+    });
+    await apply(w.client, spec, w.config.taskQueue);
+    const started = await Promise.all(
+      Array.from({ length: 30 }, () =>
+        startExecution(
+          w.client,
+          { function: spec.metadata.name },
+          { trigger: 'cli', taskQueue: w.config.taskQueue },
+        ),
+      ),
+    );
+    const results = await Promise.all(started.map((s) => waitForResult(w.client, s.executionId)));
+    expect(results.map((r) => r.status)).toEqual(Array(30).fill('succeeded'));
+  });
+
   it('stops at once on a non-retryable exit code', async () => {
     const spec = fixtureSpec(uniqueName('nonretry'), 'behave.mjs', {
       parameters: [

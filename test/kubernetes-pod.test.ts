@@ -65,7 +65,6 @@ describe('buildAttemptPod', () => {
     resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '1Gi', cpu: 2 } },
     serviceAccountName: 'reporter',
     nodeSelector: { pool: 'batch' },
-    imagePullPolicy: 'IfNotPresent',
     podAnnotations: { 'pontoon.dev/sim-duration': '2s', 'example.com/team': 'data' },
     execution: { timeout: '5m' },
   });
@@ -140,7 +139,6 @@ describe('buildAttemptPod', () => {
       image: 'registry.example/report:1',
       command: ['node', '/app/report.mjs'],
       args: ['--fast'],
-      imagePullPolicy: 'IfNotPresent',
       resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '1Gi', cpu: '2' } },
     });
     expect(fn.env).toEqual([

@@ -157,7 +157,6 @@ export function buildAttemptPod(spec: FunctionSpec, req: AttemptRequest, opts: P
     image: s.image,
     ...(s.command ? { command: s.command } : {}),
     ...(s.args ? { args: s.args } : {}),
-    ...(s.imagePullPolicy ? { imagePullPolicy: s.imagePullPolicy } : {}),
     env: [...userEnv, ...contract],
     volumeMounts: mount,
     ...(resources ? { resources } : {}),
