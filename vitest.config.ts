@@ -12,5 +12,8 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Two cores: timing-sensitive integration files (heartbeats, kill graces) run one at a time.
     fileParallelism: false,
+    // The JSON report lets .ci/run print a plain "N passed, N failed" line.
+    reporters: ['default', 'json'],
+    outputFile: { json: '.pontoon/test-results.json' },
   },
 });
