@@ -6,6 +6,9 @@ import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { AttemptOutcome, AttemptRequest } from '../spec/execution.ts';
+import { createMetrics, type PontoonMetrics } from '../worker/metrics.ts';
+import { createExecutionMetricsActivities } from './execution-metrics.ts';
+import { createNotifyActivities } from './notify.ts';
 import { createRegistryActivities } from './registry.ts';
 import type { FunctionRuntime } from './runtime.ts';
 import { createScheduleActivities } from './schedules.ts';
@@ -16,12 +19,25 @@ export interface ActivityDeps {
   runtime: FunctionRuntime;
   /** Task queue of this worker: schedules start executions on it. */
   taskQueue: string;
+  /** Attempt and execution series; default: a registry nobody scrapes. */
+  metrics?: PontoonMetrics;
+  /** Where notify hooks' secretEnv variables are read; default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
-export function createActivities({ client, logger, runtime, taskQueue }: ActivityDeps) {
+export function createActivities({
+  client,
+  logger,
+  runtime,
+  taskQueue,
+  metrics = createMetrics(),
+  env = process.env,
+}: ActivityDeps) {
   return {
     ...createRegistryActivities({ client }),
     ...createScheduleActivities({ client, taskQueue, logger: logger.child({ component: 'schedules' }) }),
+    ...createNotifyActivities({ logger: logger.child({ component: 'notify' }), env }),
+    ...createExecutionMetricsActivities({ metrics }),
 
     /**
      * Runs one attempt on the worker's runtime and reports how it ended. Function failures are
@@ -30,14 +46,29 @@ export function createActivities({ client, logger, runtime, taskQueue }: Activit
      */
     async runAttempt(req: AttemptRequest): Promise<AttemptOutcome> {
       const ctx = Context.current();
-      const outcome = await runtime.runAttempt(req, {
-        heartbeat: (details) => ctx.heartbeat(details),
-        signal: ctx.cancellationSignal,
-      });
+      const labels = { function: req.function, runtime: runtime.kind };
+      metrics.attemptsStarted.inc(labels);
+      const endTimer = metrics.attemptDuration.startTimer(labels);
+      const finished = (outcome: string) => {
+        metrics.attemptsFinished.inc({ ...labels, outcome });
+        endTimer({ outcome });
+      };
+      let outcome: AttemptOutcome;
+      try {
+        outcome = await runtime.runAttempt(req, {
+          heartbeat: (details) => ctx.heartbeat(details),
+          signal: ctx.cancellationSignal,
+        });
+      } catch (err) {
+        finished(ctx.cancellationSignal.aborted ? 'cancelled' : 'error');
+        throw err;
+      }
       if (ctx.cancellationSignal.aborted) {
+        finished('cancelled');
         logger.info({ executionId: req.executionId, attempt: req.attempt }, 'attempt cancelled and killed');
         await ctx.cancelled;
       }
+      finished(outcome.failure?.type ?? 'succeeded');
       return outcome;
     },
   };

@@ -9,8 +9,9 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { readLogTail, readOutput } from '../observer/report.ts';
-import { type AttemptOutcome, type AttemptRequest, failure } from '../spec/execution.ts';
+import { type AttemptOutcome, type AttemptRequest, failure, functionRequestJson } from '../spec/execution.ts';
 import { parameterEnvName } from '../spec/parameters.ts';
+import { createLocalWarmPools } from './local-warm.ts';
 import type { AttemptControl, FunctionRuntime } from './runtime.ts';
 
 export interface LocalRuntimeConfig {
@@ -50,10 +51,20 @@ function killGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/** The worker's environment without credentials: what functions inherit on the local runtime. */
+function workerEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !SECRET_ENV_RE.test(k)) env[k] = v;
+  return env;
+}
+
 export function createLocalRuntime(
   config: LocalRuntimeConfig,
   logger: Logger,
-): FunctionRuntime & { reapExecution(executionId: string): Promise<number> } {
+): FunctionRuntime & {
+  reapExecution(executionId: string): Promise<number>;
+  warmReplicas(fn: string): { pid: number; port: number; inFlight: number }[];
+} {
   /**
    * Kills process groups left by earlier runs of this execution: a worker that died mid-attempt
    * leaves its child running, and the retried attempt must never run beside it.
@@ -85,25 +96,27 @@ export function createLocalRuntime(
     return reaped;
   }
 
+  const warm = createLocalWarmPools(
+    { dataDir: config.dataDir, localRoot: config.localRoot },
+    logger.child({ component: 'local-warm' }),
+    workerEnv,
+  );
+
   async function runAttempt(req: AttemptRequest, control: AttemptControl): Promise<AttemptOutcome> {
+    if (req.spec.spec.execution.mode === 'warm') {
+      const outcome = await warm.runWarmAttempt(req, control);
+      const dir = attemptDir(config.dataDir, req.executionId, req.attempt);
+      await mkdir(dir, { recursive: true });
+      await writeFile(path.join(dir, 'log'), outcome.logTail);
+      return outcome;
+    }
     const log = logger.child({ executionId: req.executionId, function: req.function, attempt: req.attempt });
     await reapExecution(req.executionId);
     const dir = attemptDir(config.dataDir, req.executionId, req.attempt);
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
     const logFile = path.join(dir, 'log');
-    await writeFile(
-      path.join(dir, 'input.json'),
-      JSON.stringify({
-        function: req.function,
-        executionId: req.executionId,
-        attempt: req.attempt,
-        scheduledTime: req.scheduledTime,
-        trigger: req.trigger,
-        parameters: req.parameters,
-        input: req.input ?? null,
-      }),
-    );
+    await writeFile(path.join(dir, 'input.json'), functionRequestJson(req));
 
     const spec = req.spec.spec;
     const command = spec.local?.command ?? [...(spec.command ?? []), ...(spec.args ?? [])];
@@ -243,7 +256,14 @@ export function createLocalRuntime(
     }
   }
 
-  return { kind: 'local', runAttempt, readLog, reapExecution };
+  return {
+    kind: 'local',
+    runAttempt,
+    readLog,
+    reapExecution,
+    warmReplicas: warm.replicas,
+    close: warm.close,
+  };
 }
 
 export type LocalRuntime = ReturnType<typeof createLocalRuntime>;

@@ -7,6 +7,7 @@ import { stat } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import { context, type Span, SpanKind, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
 import {
   type Client,
   isGrpcServiceError,
@@ -23,7 +24,8 @@ import { LIMITS } from '../spec/execution.ts';
 import { controllerWorkflowId, Trigger, WorkflowType } from '../spec/names.ts';
 import { resolveParameters } from '../spec/parameters.ts';
 import { MAX_SPEC_BYTES, parseSpecText } from '../spec/parse.ts';
-import { deleteUpdate, specHistoryQuery } from '../workflows/definitions.ts';
+import { createMetrics, type PontoonMetrics, renderMetrics } from '../worker/metrics.ts';
+import { admissionQuery, deleteUpdate, specHistoryQuery } from '../workflows/definitions.ts';
 import { type ApiKey, findKey, type Role, roleAllows } from './auth.ts';
 import { ApiError } from './errors.ts';
 import { openApiDocument } from './openapi.ts';
@@ -47,6 +49,10 @@ export interface ApiDeps {
   /** Local runtime data folder, where attempt logs are kept. */
   dataDir: string;
   auth: AuthSettings;
+  /** Served at GET /metrics (role viewer); default: a registry of this app only. */
+  metrics?: PontoonMetrics;
+  /** Traces: a server span per request, parent of the Temporal client's spans (StartWorkflow …). */
+  tracer?: Tracer;
 }
 
 declare module 'fastify' {
@@ -57,6 +63,7 @@ declare module 'fastify' {
   interface FastifyRequest {
     rawBody?: string;
     apiKey?: ApiKey;
+    span?: Span;
   }
 }
 
@@ -98,6 +105,7 @@ const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const { client, taskQueue } = deps;
+  const metrics = deps.metrics ?? createMetrics();
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: MAX_SPEC_BYTES,
@@ -155,6 +163,33 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     reply.status(404).send(e.toJSON());
   });
 
+  // Request metrics by route template (never the raw URL: ids would make unbounded series).
+  app.addHook('onResponse', (req, reply, done) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    const labels = { method: req.method, route };
+    metrics.apiRequests.inc({ ...labels, status_code: String(reply.statusCode) });
+    metrics.apiRequestDuration.observe(labels, reply.elapsedTime / 1000);
+    req.span?.setAttribute('http.status_code', reply.statusCode);
+    if (reply.statusCode >= 500) req.span?.setStatus({ code: SpanStatusCode.ERROR });
+    req.span?.end();
+    done();
+  });
+  const tracer = deps.tracer;
+  if (tracer) {
+    // A server span per request, made the active context for the rest of the request: the Temporal
+    // client interceptor parents its StartWorkflow span on it, so one trace runs from the request
+    // through the workflow to every activity.
+    app.addHook('onRequest', (req, _reply, done) => {
+      const route = req.routeOptions.url ?? 'unmatched';
+      const span = tracer.startSpan(`${req.method} ${route}`, {
+        kind: SpanKind.SERVER,
+        attributes: { 'http.method': req.method, 'http.route': route },
+      });
+      req.span = span;
+      context.with(trace.setSpan(context.active(), span), done);
+    });
+  }
+
   // Every Temporal call made while handling a request shares one deadline, so a Temporal outage
   // answers 503 in seconds instead of retrying for a minute. Long polls (?wait) extend it.
   app.addHook('preHandler', (req, _reply, done) => {
@@ -202,6 +237,13 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       const e = new ApiError('temporal_unavailable', `Temporal is unreachable: ${(err as Error).message}`);
       return reply.status(503).send(e.toJSON());
     }
+  });
+
+  // Prometheus scrape endpoint. Role viewer: series carry function names and traffic, which a
+  // viewer may see anyway (Prometheus sends the key with `authorization: {credentials_file: …}`).
+  app.get('/metrics', { config: { role: 'viewer' }, schema: { hide: true } }, async (_req, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return renderMetrics(metrics);
   });
 
   // ------------------------------------------------------------------ functions
@@ -302,13 +344,19 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     async (req) => {
       const name = requireName(req.params.name);
       const current = await currentSpec(name);
-      const history = await client.workflow.getHandle(controllerWorkflowId(name)).query(specHistoryQuery);
+      const controller = client.workflow.getHandle(controllerWorkflowId(name));
+      const history = await controller.query(specHistoryQuery);
+      // Queue state of a function with a concurrency limit: running, queued per priority, oldest wait.
+      const admission = current.spec.spec.execution.concurrency
+        ? await controller.query(admissionQuery)
+        : null;
       return {
         name,
         version: current.version,
         appliedAt: current.appliedAt,
         spec: current.spec,
         previousVersions: history.map((h) => ({ version: h.version, appliedAt: h.appliedAt })),
+        ...(admission ? { admission } : {}),
       };
     },
   );
@@ -388,6 +436,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         );
       }
       const idempotencyKey = body.idempotencyKey ?? (req.headers['idempotency-key'] as string | undefined);
+      // The pontoon CLI says so, so executions it starts show trigger "cli" in the Web UI.
+      const trigger = req.headers['x-pontoon-client'] === 'cli' ? Trigger.cli : Trigger.api;
       const started = await startExecution(
         client,
         {
@@ -398,12 +448,14 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
           ...(body.scheduledTime ? { scheduledTime: body.scheduledTime } : {}),
         },
         {
-          // The pontoon CLI says so, so executions it starts show trigger "cli" in the Web UI.
-          trigger: req.headers['x-pontoon-client'] === 'cli' ? Trigger.cli : Trigger.api,
+          trigger,
           taskQueue,
           ...(idempotencyKey ? { idempotencyKey } : {}),
         },
       );
+      if (started.created) {
+        metrics.executionsStarted.inc({ function: name, trigger: trigger });
+      }
       const answer = {
         executionId: started.executionId,
         created: started.created,

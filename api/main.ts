@@ -1,8 +1,12 @@
 /** `pontoon api`: serves the REST API until SIGTERM/SIGINT. */
+import type { Tracer } from '@opentelemetry/api';
+import { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { parseConfig } from '../worker/config.ts';
 import { createLogger } from '../worker/logger.ts';
+import { createMetrics, type PontoonMetrics } from '../worker/metrics.ts';
 import { connectClient } from '../worker/temporal.ts';
+import { createTracing, tracingClientInterceptors } from '../worker/tracing.ts';
 import { buildApi } from './app.ts';
 import { type ApiConfig, parseApiConfig } from './config.ts';
 
@@ -17,6 +21,9 @@ export async function startApi(opts: {
   client: Awaited<ReturnType<typeof connectClient>>;
   taskQueue: string;
   dataDir: string;
+  metrics?: PontoonMetrics;
+  /** Give with a client built with the tracing client interceptors. */
+  tracer?: Tracer;
 }): Promise<{ url: string; close(): Promise<void> }> {
   const app = await buildApi({
     client: opts.client,
@@ -24,6 +31,8 @@ export async function startApi(opts: {
     taskQueue: opts.taskQueue,
     dataDir: opts.dataDir,
     auth: opts.api.auth,
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
+    ...(opts.tracer ? { tracer: opts.tracer } : {}),
   });
   if (opts.api.auth.mode === 'open') opts.logger.warn(OPEN_WARNING);
   const address = await app.listen({ host: opts.api.host, port: opts.api.port });
@@ -34,10 +43,22 @@ export async function runApi(): Promise<void> {
   const config = parseConfig();
   const api = parseApiConfig();
   const logger = createLogger(config.logLevel, 'pontoon-api');
-  const client = await connectClient(config.temporal);
+  const tracing = config.tracing
+    ? createTracing({ serviceName: config.tracing.serviceName ?? 'pontoon-api', registerGlobal: true })
+    : undefined;
+  const base = await connectClient(config.temporal);
+  const client = tracing
+    ? new Client({
+        connection: base.connection,
+        namespace: config.temporal.namespace,
+        interceptors: tracingClientInterceptors(tracing),
+      })
+    : base;
   const server = await startApi({
     api,
     logger,
+    metrics: createMetrics({ processMetrics: true }),
+    ...(tracing ? { tracer: tracing.tracer } : {}),
     client,
     taskQueue: config.taskQueue,
     dataDir: config.dataDir,
@@ -50,4 +71,5 @@ export async function runApi(): Promise<void> {
   logger.info('API stopping: finishing in-flight requests');
   await server.close();
   await client.connection.close();
+  await tracing?.shutdown();
 }

@@ -1,7 +1,9 @@
 /** `npm run bench -- [scenario…] [--quick]`: runs benchmark scenarios and prints their figures. */
 import { benchSchedules } from './schedules.ts';
+import { benchWarm } from './warm.ts';
 
 const SCENARIOS: Record<string, (o: { quick: boolean }) => Promise<unknown>> = {
+  warm: benchWarm,
   schedules: benchSchedules,
 };
 

@@ -11,6 +11,9 @@ import { loadSpecs } from '../spec/load.ts';
 import { formatProblem } from '../spec/parse.ts';
 import { parseConfig } from '../worker/config.ts';
 import { createLogger, installTemporalRuntime } from '../worker/logger.ts';
+import { createMetrics, temporalRuntimeMetrics } from '../worker/metrics.ts';
+import { freeLoopbackPort, startMetricsServer } from '../worker/metrics-server.ts';
+import { createTracing } from '../worker/tracing.ts';
 import { createPontoonWorker } from '../worker/worker.ts';
 import { Exit, type Io } from './output.ts';
 
@@ -47,9 +50,23 @@ export async function runDev(opts: DevOptions, io: Io): Promise<number> {
   }
 
   const logger = createLogger(config.logLevel);
-  installTemporalRuntime(logger);
+  // One registry for the worker and the API of this process: the API's /metrics shows both; a
+  // PONTOON_METRICS_PORT adds the worker listener with the Temporal runtime's own series.
+  const runtimeMetrics = config.metrics ? `127.0.0.1:${await freeLoopbackPort()}` : undefined;
+  installTemporalRuntime(logger, runtimeMetrics ? { metricsBindAddress: runtimeMetrics } : {});
+  const metrics = createMetrics({ processMetrics: true });
+  const tracing = config.tracing
+    ? createTracing({ serviceName: config.tracing.serviceName ?? 'pontoon', registerGlobal: true })
+    : undefined;
   io.err('starting the worker (bundling workflows takes a few seconds) …');
-  const w = await createPontoonWorker({ config, logger });
+  const w = await createPontoonWorker({ config, logger, metrics, ...(tracing ? { tracing } : {}) });
+  const metricsServer = config.metrics
+    ? await startMetricsServer({
+        ...config.metrics,
+        metrics,
+        ...(runtimeMetrics ? { extra: temporalRuntimeMetrics(runtimeMetrics) } : {}),
+      })
+    : undefined;
   const running = w.worker.run();
   for (const s of loaded.specs) {
     const r = await applySpec(w.client, s.spec, config.taskQueue);
@@ -68,6 +85,8 @@ export async function runDev(opts: DevOptions, io: Io): Promise<number> {
     client: w.client,
     taskQueue: config.taskQueue,
     dataDir: config.dataDir,
+    metrics,
+    ...(tracing ? { tracer: tracing.tracer } : {}),
   });
   if (apiConfig.auth.mode === 'open') io.err(`\n*** ${OPEN_WARNING} ***`);
   const names = loaded.specs.map((s) => s.spec.metadata.name).join(', ');
@@ -75,7 +94,7 @@ export async function runDev(opts: DevOptions, io: Io): Promise<number> {
 Pontoon is running on the local runtime.
   Temporal Web UI  ${server ? `http://localhost:${opts.uiPort}` : "(the existing server's UI)"}
   Temporal gRPC    127.0.0.1:${opts.port}  namespace ${config.temporal.namespace}, task queue ${config.taskQueue}
-  Pontoon API      ${api.url}  (OpenAPI at /openapi.json, docs at /docs${apiConfig.auth.mode === 'open' ? ', NO AUTH' : ''})
+  Pontoon API      ${api.url}  (OpenAPI at /openapi.json, docs at /docs, metrics at /metrics${apiConfig.auth.mode === 'open' ? ', NO AUTH' : ''})${metricsServer ? `\n  Worker metrics   ${metricsServer.url}/metrics` : ''}
   Functions        ${names}
   Data             ${config.dataDir}
 
@@ -99,6 +118,8 @@ Ctrl-C stops everything.`);
     await running;
   } finally {
     await api.close();
+    await metricsServer?.close();
+    await tracing?.shutdown();
     await w.client.connection.close();
     await w.connection.close();
     await server?.stop();

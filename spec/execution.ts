@@ -132,3 +132,19 @@ export const LIMITS = {
   /** Log tail kept in the result per attempt (the full log stays retrievable). */
   logTailBytes: 4 * 1024,
 } as const;
+
+/**
+ * The request a function receives: `$PONTOON_DIR/input.json` on every runtime, and the body of
+ * `POST /invoke` for warm replicas. One shape for all runtimes.
+ */
+export function functionRequestJson(req: AttemptRequest): string {
+  return JSON.stringify({
+    function: req.function,
+    executionId: req.executionId,
+    attempt: req.attempt,
+    scheduledTime: req.scheduledTime,
+    trigger: req.trigger,
+    parameters: req.parameters,
+    input: req.input ?? null,
+  });
+}

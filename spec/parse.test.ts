@@ -210,7 +210,12 @@ describe('files and folders', () => {
   it('loads the example specs in function-specs/ without a problem', async () => {
     const result = await loadSpecs([path.join(REPO_ROOT, 'function-specs')]);
     expect(result.problems.map(formatProblem)).toEqual([]);
-    expect(result.specs.map((s) => s.spec.metadata.name)).toEqual(['daily-report', 'flaky', 'hello']);
+    expect(result.specs.map((s) => s.spec.metadata.name)).toEqual([
+      'daily-report',
+      'flaky',
+      'hello',
+      'warm-greeter',
+    ]);
   });
 
   it('reads a JSON spec', async () => {
@@ -257,7 +262,7 @@ describe('pontoon validate (the real CLI)', () => {
   it('exits 0 for function-specs/', async () => {
     const { code, stdout, stderr } = await cli('function-specs/');
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
-    expect(stdout).toBe('3 function specs valid: daily-report, flaky, hello\n');
+    expect(stdout).toBe('4 function specs valid: daily-report, flaky, hello, warm-greeter\n');
   });
 
   // Depends on the bad-duration* fixes: today one malformed duration aborts the whole run with exit 1.

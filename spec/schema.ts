@@ -296,9 +296,21 @@ const execution = z
       .describe(
         'Most executions of this function running at once; more wait in a priority queue. Unset: no limit.',
       ),
+    priorityAging: duration(
+      'With a concurrency limit: a queued execution gains one priority level per this much waiting, so a priority-5 request is treated as priority 1 after 4 × this.',
+    ).default('1m'),
+    slotLease: duration(
+      'With a concurrency limit: an admitted execution renews its slot every third of this; a slot not renewed for this long (the execution died) is freed.',
+    ).default('60s'),
     retry: retry.default(() => retry.parse({})),
   })
   .superRefine((e, ctx) => {
+    if (isDuration(e.slotLease) && parseDuration(e.slotLease) < 3000) {
+      ctx.addIssue({ code: 'custom', path: ['slotLease'], message: 'must be at least 3s' });
+    }
+    if (isDuration(e.priorityAging) && parseDuration(e.priorityAging) < 1000) {
+      ctx.addIssue({ code: 'custom', path: ['priorityAging'], message: 'must be at least 1s' });
+    }
     if (!isDuration(e.timeout) || (e.deadline !== undefined && !isDuration(e.deadline))) return;
     if (parseDuration(e.timeout) < 1000)
       ctx.addIssue({ code: 'custom', path: ['timeout'], message: 'must be at least 1s' });
@@ -349,6 +361,50 @@ const local = z
       .describe('Extra environment for the local runtime only.'),
   })
   .describe('How the local runtime (npm start, pontoon dev) runs the function as a child process.');
+
+/** Events a notify hook can ask for. */
+export const NOTIFY_EVENTS = ['failure', 'success', 'schedule-pause'] as const;
+export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
+/**
+ * A spec names the worker variable holding its HMAC secret; only variables with this prefix may be
+ * named, so a spec author cannot make the worker sign with an unrelated credential (TEMPORAL_API_KEY…).
+ */
+export const NOTIFY_SECRET_PREFIX = 'PONTOON_NOTIFY_';
+/** Absolute http(s) URL without user:password (a regular expression: workflows validate specs too). */
+const HTTP_URL_RE =
+  /^https?:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)(:[0-9]{1,5})?([/?#]\S*)?$/;
+
+const notifyHook = z
+  .strictObject({
+    url: z
+      .string()
+      .max(2000)
+      .regex(HTTP_URL_RE, {
+        error:
+          'must be an absolute http:// or https:// URL without user:password (e.g. https://hooks.example.com/pontoon)',
+      })
+      .describe(
+        'Where the JSON event is POSTed. Any 2xx answer delivers it; 5xx, 408, 429 and network errors are retried; other answers stop.',
+      ),
+    on: z
+      .array(z.enum(NOTIFY_EVENTS))
+      .min(1)
+      .refine((events) => new Set(events).size === events.length, { error: 'lists an event twice' })
+      .default(['failure'])
+      .describe(
+        'Events sent to this hook: failure (an execution failed or timed out), success (an execution succeeded), schedule-pause (pauseAfterFailures paused a schedule). Default [failure].',
+      ),
+    secretEnv: z
+      .string()
+      .regex(new RegExp(`^${NOTIFY_SECRET_PREFIX}[A-Z0-9_]+$`), {
+        error: `must name a worker environment variable starting with ${NOTIFY_SECRET_PREFIX} (e.g. ${NOTIFY_SECRET_PREFIX}SLACK)`,
+      })
+      .optional()
+      .describe(
+        `Worker environment variable (${NOTIFY_SECRET_PREFIX}*) holding the HMAC-SHA256 secret: each request carries X-Pontoon-Signature: sha256=<hex HMAC of the body>. Unset: requests are unsigned.`,
+      ),
+  })
+  .describe('A webhook notified of executions and schedule pauses, durably (retried by Temporal).');
 
 export const FunctionSpecSchema = z
   .strictObject({
@@ -437,6 +493,24 @@ export const FunctionSpecSchema = z
         ),
       warm: warm.optional(),
       local: local.optional(),
+      notify: z
+        .array(notifyHook)
+        .max(10)
+        .superRefine((hooks, ctx) => {
+          const seen = new Map<string, number>();
+          hooks.forEach((h, i) => {
+            const first = seen.get(h.url);
+            if (first === undefined) seen.set(h.url, i);
+            else
+              ctx.addIssue({
+                code: 'custom',
+                path: [i, 'url'],
+                message: `duplicate hook URL (first at index ${first}); list every event in one hook's "on"`,
+              });
+          });
+        })
+        .optional()
+        .describe('Webhooks told when executions fail or succeed and when a schedule pauses itself.'),
     }),
   })
   .superRefine((fn, ctx) => {

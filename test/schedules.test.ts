@@ -215,6 +215,33 @@ describe('fires', () => {
   });
 });
 
+describe('trigger', () => {
+  it('runs a schedule now with its overlap policy, and the list shows the result', async () => {
+    const fn = uniqueName('trig');
+    await apply(
+      w.client,
+      fixtureSpec(fn, 'behave.mjs', {
+        parameters: [{ name: 'mode', default: 'ok' }],
+        schedules: [{ name: 'yearly', cron: '0 0 1 1 *', overlap: 'skip' }],
+      }),
+      w.config.taskQueue,
+    );
+    const res = await post(`/v1/functions/${fn}/schedules/yearly/trigger`, {});
+    expect(res.statusCode).toBe(202);
+    expect(res.json()).toMatchObject({ triggered: true, overlap: 'skip' });
+    const done = await waitFor('the triggered execution', async () => {
+      const list = (await executionsOf(fn)).filter((e) => e.status === 'succeeded');
+      return list.length ? list : undefined;
+    });
+    expect(done[0]).toMatchObject({ trigger: 'yearly' });
+    const listed = await waitFor('the recent result in the schedule list', async () => {
+      const r = (await app.inject({ method: 'GET', url: `/v1/functions/${fn}/schedules` })).json();
+      return r.schedules[0].recent?.[0]?.status === 'succeeded' ? r.schedules[0] : undefined;
+    });
+    expect(listed.recent[0].executionId).toBe(done[0]!.executionId);
+  });
+});
+
 describe('pause', () => {
   it('pauses and unpauses with a note through the API, and lists next fire times', async () => {
     const fn = uniqueName('pause');

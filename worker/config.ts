@@ -66,6 +66,27 @@ const EnvSchema = z.object({
     .optional()
     .describe('prebuilt workflow bundle (skips bundling at start)'),
   PONTOON_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+  PONTOON_METRICS_PORT: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .optional()
+    .describe('worker: serve Prometheus GET /metrics on this port; unset: off'),
+  PONTOON_METRICS_HOST: z
+    .string()
+    .min(1)
+    .default('127.0.0.1')
+    .describe('worker: address of the metrics listener (0.0.0.0 in a pod so Prometheus can reach it)'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z
+    .string()
+    .optional()
+    .describe('OTLP/HTTP collector base URL (e.g. http://otel-collector:4318); traces are off when unset'),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z
+    .string()
+    .optional()
+    .describe('OTLP/HTTP traces URL (…/v1/traces), overrides OTEL_EXPORTER_OTLP_ENDPOINT for traces'),
+  OTEL_SERVICE_NAME: z.string().optional().describe('service.name of exported spans'),
 });
 
 export interface TemporalConfig {
@@ -103,6 +124,10 @@ export interface WorkerConfig {
   /** Path of a workflow bundle built ahead of time (container images); bundled at start when unset. */
   workflowBundlePath?: string;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+  /** Worker metrics listener; undefined: off. */
+  metrics?: { host: string; port: number };
+  /** OpenTelemetry traces over OTLP/HTTP; undefined (no OTLP endpoint in the environment): off. */
+  tracing?: { serviceName?: string };
 }
 
 export class ConfigError extends Error {
@@ -160,5 +185,12 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig 
     maxConcurrentAttempts: e.PONTOON_MAX_CONCURRENT_ATTEMPTS,
     ...(e.PONTOON_WORKFLOW_BUNDLE ? { workflowBundlePath: path.resolve(e.PONTOON_WORKFLOW_BUNDLE) } : {}),
     logLevel: e.PONTOON_LOG_LEVEL,
+    ...(e.PONTOON_METRICS_PORT !== undefined
+      ? { metrics: { host: e.PONTOON_METRICS_HOST, port: e.PONTOON_METRICS_PORT } }
+      : {}),
+    // The exporter reads the OTEL_* variables itself (endpoint, headers, timeouts): the standard names work.
+    ...(e.OTEL_EXPORTER_OTLP_ENDPOINT || e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+      ? { tracing: e.OTEL_SERVICE_NAME ? { serviceName: e.OTEL_SERVICE_NAME } : {} }
+      : {}),
   };
 }

@@ -2,8 +2,15 @@
  * The Pontoon worker: workflows and activities on one task queue. `createPontoonWorker()` builds it
  * (tests use this too); `worker/main.ts` runs it as a process.
  */
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { Client } from '@temporalio/client';
+import { Client } from '@temporalio/client';
+import {
+  makeWorkflowExporter,
+  OpenTelemetryActivityInboundInterceptor,
+  OpenTelemetryActivityOutboundInterceptor,
+} from '@temporalio/interceptors-opentelemetry';
 import {
   bundleWorkflowCode,
   type NativeConnection,
@@ -17,14 +24,29 @@ import { createKubernetesRuntime } from '../activities/kubernetes/runtime.ts';
 import { createLocalRuntime } from '../activities/local-runtime.ts';
 import type { FunctionRuntime } from '../activities/runtime.ts';
 import type { WorkerConfig } from './config.ts';
+import { createMetrics, type PontoonMetrics } from './metrics.ts';
 import { connectClient, connectNative } from './temporal.ts';
+import { type Tracing, tracingClientInterceptors } from './tracing.ts';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
-/** Bundles the workflow code once (tests share one bundle across files). */
-export function bundleWorkflows(logger?: Logger): Promise<WorkflowBundleWithSourceMap> {
+/** The OpenTelemetry workflow interceptors (RunWorkflow and StartActivity spans, inside the sandbox). */
+export const TRACING_WORKFLOW_INTERCEPTORS = createRequire(import.meta.url).resolve(
+  '@temporalio/interceptors-opentelemetry/lib/workflow-interceptors',
+);
+
+/**
+ * Bundles the workflow code once (tests share one bundle across files). `tracing: true` bundles the
+ * OpenTelemetry workflow interceptors too; such a bundle also runs with tracing off (its spans go to
+ * a no-op sink), so a prebuilt image bundle may always include them.
+ */
+export function bundleWorkflows(
+  logger?: Logger,
+  opts: { tracing?: boolean } = {},
+): Promise<WorkflowBundleWithSourceMap> {
   return bundleWorkflowCode({
     workflowsPath: WORKFLOWS_PATH,
+    ...(opts.tracing ? { workflowInterceptorModules: [TRACING_WORKFLOW_INTERCEPTORS] } : {}),
     ...(logger
       ? {
           logger: {
@@ -54,19 +76,66 @@ export async function createPontoonWorker(opts: {
   logger: Logger;
   workflowBundle?: { code: string } | { codePath: string };
   identity?: string;
+  /** Where attempt and execution series are counted; default: a registry nobody scrapes. */
+  metrics?: PontoonMetrics;
+  /**
+   * Traces: activity spans here, workflow spans through the `exporter` sink (the workflow bundle
+   * must hold the interceptors: see bundleWorkflows), StartWorkflow spans on this worker's client.
+   */
+  tracing?: Tracing;
 }): Promise<PontoonWorker> {
-  const { config, logger } = opts;
+  const { config, logger, tracing } = opts;
+  const metrics = opts.metrics ?? createMetrics();
   const connection = await connectNative(config.temporal);
-  const client = await connectClient(config.temporal);
+  const baseClient = await connectClient(config.temporal);
+  const client = tracing
+    ? new Client({
+        connection: baseClient.connection,
+        namespace: config.temporal.namespace,
+        interceptors: tracingClientInterceptors(tracing),
+      })
+    : baseClient;
   const runtime = createRuntime(config, logger);
+  if (tracing && !opts.workflowBundle && config.workflowBundlePath) {
+    const code = await readFile(config.workflowBundlePath, 'utf8');
+    if (!code.includes('OpenTelemetryInboundInterceptor')) {
+      logger.warn(
+        { bundle: config.workflowBundlePath },
+        'tracing is on but the prebuilt workflow bundle has no tracing interceptors: no workflow spans; build it with bundleWorkflows(logger, { tracing: true })',
+      );
+    }
+  }
+  if ('requests' in runtime) {
+    const counter = (runtime as { requests: { snapshot(): Record<string, number> } }).requests;
+    metrics.observeKubernetesRequests(() => counter.snapshot());
+  }
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.taskQueue,
     workflowBundle:
       opts.workflowBundle ??
-      (config.workflowBundlePath ? { codePath: config.workflowBundlePath } : await bundleWorkflows(logger)),
-    activities: createActivities({ client, logger, runtime, taskQueue: config.taskQueue }),
+      (config.workflowBundlePath
+        ? { codePath: config.workflowBundlePath }
+        : await bundleWorkflows(logger, { tracing: Boolean(tracing) })),
+    activities: createActivities({ client, logger, runtime, taskQueue: config.taskQueue, metrics }),
+    interceptors: {
+      activity: tracing
+        ? [
+            (ctx) => ({
+              inbound: new OpenTelemetryActivityInboundInterceptor(ctx, { tracer: tracing.tracer }),
+              outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
+            }),
+          ]
+        : [],
+    },
+    // Workflow spans leave the sandbox through this sink; a no-op when tracing is off, so a bundle
+    // built with the interceptors runs either way.
+    sinks: {
+      exporter: tracing
+        ? makeWorkflowExporter(tracing.spanProcessor, tracing.resource)
+        : { export: { fn: () => undefined } },
+    },
     ...(opts.identity ? { identity: opts.identity } : {}),
     // Heartbeats carry cancellation: send them at least every second so a cancel lands within seconds.
     maxHeartbeatThrottleInterval: '1s',

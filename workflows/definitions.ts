@@ -38,7 +38,14 @@ export const specQuery = defineQuery<SpecVersion | null>('spec');
 /** Earlier versions, newest first (the last CONTROLLER_HISTORY_LIMIT of them). */
 export const specHistoryQuery = defineQuery<SpecVersion[]>('specHistory');
 
-export type ExecutionPhase = 'starting' | 'running' | 'backoff' | 'succeeded' | 'failed' | 'timed_out';
+export type ExecutionPhase =
+  | 'starting'
+  | 'queued'
+  | 'running'
+  | 'backoff'
+  | 'succeeded'
+  | 'failed'
+  | 'timed_out';
 
 export interface ExecutionProgress {
   phase: ExecutionPhase;
@@ -63,3 +70,37 @@ export const scheduleOutcomeSignal = defineSignal<[ScheduleOutcome]>('scheduleOu
 
 /** Live progress of an execution, for progress lines and `describe`. */
 export const progressQuery = defineQuery<ExecutionProgress>('progress');
+
+// ------------------------------------------------------------------ admission (concurrency limits)
+
+export interface SlotRequest {
+  executionId: string;
+  priority: number;
+}
+
+/** An execution of a function with a concurrency limit asks its controller for a slot. */
+export const requestSlotSignal = defineSignal<[SlotRequest]>('requestSlot');
+/** The execution is done with its slot (or gives up waiting for one). */
+export const releaseSlotSignal = defineSignal<[{ executionId: string }]>('releaseSlot');
+/** The execution is alive and keeps its slot for another lease period. */
+export const renewSlotSignal = defineSignal<[{ executionId: string }]>('renewSlot');
+/** Sent by the controller to the execution it admits. */
+export const slotGrantedSignal = defineSignal<[{ grantedAt: string }]>('slotGranted');
+
+export interface AdmissionState {
+  /** null when the function has no concurrency limit (executions skip admission). */
+  concurrency: number | null;
+  running: { executionId: string; priority: number; admittedAt: string; leaseExpiresAt: string }[];
+  queued: { executionId: string; priority: number; effectivePriority: number; waitingMs: number }[];
+  queuedByPriority: Record<'1' | '2' | '3' | '4' | '5', number>;
+  oldestWaitMs: number;
+  /** Admission decisions of the current run (most recent last, at most 50). */
+  recent: {
+    at: string;
+    executionId: string;
+    event: 'queued' | 'admitted' | 'released' | 'lease-expired' | 'gone';
+  }[];
+}
+
+/** Running, queued per priority, oldest wait: `pontoon describe function` and the API show it. */
+export const admissionQuery = defineQuery<AdmissionState>('admission');

@@ -8,6 +8,8 @@
 import {
   ActivityCancellationType,
   ApplicationFailure,
+  CancellationScope,
+  condition,
   getExternalWorkflowHandle,
   log,
   proxyActivities,
@@ -32,7 +34,15 @@ import { controllerWorkflowId, parseScheduleId, SearchAttr, Trigger } from '../s
 import { type ParameterValues, resolveParameters } from '../spec/parameters.ts';
 import { backoffMs } from '../spec/retry.ts';
 import { PRIORITY_ALIASES, priorityNumber } from '../spec/schema.ts';
-import { type ExecutionProgress, progressQuery, scheduleOutcomeSignal } from './definitions.ts';
+import {
+  type ExecutionProgress,
+  progressQuery,
+  releaseSlotSignal,
+  renewSlotSignal,
+  requestSlotSignal,
+  scheduleOutcomeSignal,
+  slotGrantedSignal,
+} from './definitions.ts';
 
 /** A lost worker is noticed after this long without a heartbeat, and the attempt retried elsewhere. */
 export const ATTEMPT_HEARTBEAT_TIMEOUT = '10s';
@@ -189,86 +199,127 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
     );
   };
 
-  for (let attempt = 1; attempt <= retry.maxAttempts; attempt++) {
-    const resolved = resolveParameters(spec, input.parameters, {
-      scheduledTime,
-      startTime,
-      executionId: info.workflowId,
-      function: input.function,
-      attempt,
-      trigger,
-    });
-    if (resolved.problems.length)
-      await finish('failed', failure('ParameterInvalid', resolved.problems.join('; ')));
-    parameters = resolved.values;
-    progress.parameters = parameters;
+  const runAttempts = async (): Promise<ExecutionResult> => {
+    for (let attempt = 1; attempt <= retry.maxAttempts; attempt++) {
+      const resolved = resolveParameters(spec, input.parameters, {
+        scheduledTime,
+        startTime,
+        executionId: info.workflowId,
+        function: input.function,
+        attempt,
+        trigger,
+      });
+      if (resolved.problems.length)
+        await finish('failed', failure('ParameterInvalid', resolved.problems.join('; ')));
+      parameters = resolved.values;
+      progress.parameters = parameters;
 
-    const remaining = deadlineAt - Date.now();
-    if (remaining <= 0)
-      await finish('timed_out', failure('DeadlineExceeded', `execution deadline ${exec.deadline} passed`));
-    const clipped = remaining < attemptTimeoutMs;
-    const timeoutMs = Math.max(1000, Math.min(attemptTimeoutMs, Math.floor(remaining)));
+      const remaining = deadlineAt - Date.now();
+      if (remaining <= 0)
+        await finish('timed_out', failure('DeadlineExceeded', `execution deadline ${exec.deadline} passed`));
+      const clipped = remaining < attemptTimeoutMs;
+      const timeoutMs = Math.max(1000, Math.min(attemptTimeoutMs, Math.floor(remaining)));
 
-    progress.phase = 'running';
-    progress.attempt = attempt;
-    progress.nextAttemptAt = undefined;
-    log.info('attempt starting', { function: input.function, attempt, parameters });
-    const { runAttempt } = proxyActivities<Activities>({
-      startToCloseTimeout: timeoutMs + ATTEMPT_SLACK_MS,
-      heartbeatTimeout: ATTEMPT_HEARTBEAT_TIMEOUT,
-      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-      // Retries of the activity are infrastructure retries (a lost worker): the same attempt again.
-      retry: { initialInterval: '1s', maximumAttempts: 10, nonRetryableErrorTypes: ['SpecInvalid'] },
-      activityId: `attempt-${attempt}`,
-      summary: `attempt ${attempt} of ${input.function}`,
-    });
-    const outcome = await runAttempt({
-      executionId: info.workflowId,
-      function: input.function,
-      attempt,
-      spec,
-      parameters,
-      input: input.input ?? null,
-      scheduledTime: scheduledTime.toISOString(),
-      trigger,
-      timeoutMs,
-    });
-    let why = outcome.failure;
-    if (why?.type === 'AttemptTimedOut' && clipped) {
-      why = failure(
-        'DeadlineExceeded',
-        `execution deadline ${exec.deadline} passed during attempt ${attempt}`,
-      );
+      progress.phase = 'running';
+      progress.attempt = attempt;
+      progress.nextAttemptAt = undefined;
+      log.info('attempt starting', { function: input.function, attempt, parameters });
+      const { runAttempt } = proxyActivities<Activities>({
+        startToCloseTimeout: timeoutMs + ATTEMPT_SLACK_MS,
+        heartbeatTimeout: ATTEMPT_HEARTBEAT_TIMEOUT,
+        cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        // Retries of the activity are infrastructure retries (a lost worker): the same attempt again.
+        retry: { initialInterval: '1s', maximumAttempts: 10, nonRetryableErrorTypes: ['SpecInvalid'] },
+        activityId: `attempt-${attempt}`,
+        summary: `attempt ${attempt} of ${input.function}`,
+      });
+      const outcome = await runAttempt({
+        executionId: info.workflowId,
+        function: input.function,
+        attempt,
+        spec,
+        parameters,
+        input: input.input ?? null,
+        scheduledTime: scheduledTime.toISOString(),
+        trigger,
+        timeoutMs,
+      });
+      let why = outcome.failure;
+      if (why?.type === 'AttemptTimedOut' && clipped) {
+        why = failure(
+          'DeadlineExceeded',
+          `execution deadline ${exec.deadline} passed during attempt ${attempt}`,
+        );
+      }
+      attempts.push({
+        attempt,
+        exitCode: outcome.exitCode,
+        startedAt: outcome.startedAt,
+        endedAt: outcome.endedAt,
+        logTail: outcome.logTail,
+        ...(why ? { failure: why } : {}),
+      });
+      if (!why) {
+        progress.phase = 'succeeded';
+        await notifySchedule(true);
+        return result('succeeded', outcome.output ?? null);
+      }
+      if (!why.retryable) await finish(why.type === 'DeadlineExceeded' ? 'timed_out' : 'failed', why);
+      if (attempt === retry.maxAttempts) break;
+      const wait = backoffMs(retry, attempt);
+      if (Date.now() + wait >= deadlineAt) {
+        await finish(
+          'timed_out',
+          failure('DeadlineExceeded', `the next attempt would start after the deadline ${exec.deadline}`),
+        );
+      }
+      progress.phase = 'backoff';
+      progress.nextAttemptAt = new Date(Date.now() + wait).toISOString();
+      await sleep(wait);
     }
-    attempts.push({
-      attempt,
-      exitCode: outcome.exitCode,
-      startedAt: outcome.startedAt,
-      endedAt: outcome.endedAt,
-      logTail: outcome.logTail,
-      ...(why ? { failure: why } : {}),
+    const last = attempts[attempts.length - 1]!;
+    return await finish('failed', {
+      ...last.failure!,
+      message: `${last.failure!.message} (all ${retry.maxAttempts} attempts used)`,
     });
-    if (!why) {
-      progress.phase = 'succeeded';
-      await notifySchedule(true);
-      return result('succeeded', outcome.output ?? null);
-    }
-    if (!why.retryable) await finish(why.type === 'DeadlineExceeded' ? 'timed_out' : 'failed', why);
-    if (attempt === retry.maxAttempts) break;
-    const wait = backoffMs(retry, attempt);
-    if (Date.now() + wait >= deadlineAt) {
-      await finish(
-        'timed_out',
-        failure('DeadlineExceeded', `the next attempt would start after the deadline ${exec.deadline}`),
-      );
-    }
-    progress.phase = 'backoff';
-    progress.nextAttemptAt = new Date(Date.now() + wait).toISOString();
-    await sleep(wait);
-  }
-  const last = attempts[attempts.length - 1]!;
-  return await finish('failed', {
-    ...last.failure!,
-    message: `${last.failure!.message} (all ${retry.maxAttempts} attempts used)`,
+  };
+
+  // Without a concurrency limit there is no admission: no controller in the path of an execution.
+  if (!exec.concurrency) return await runAttempts();
+
+  // With one, wait for a slot from the function controller, hold it with lease renewals, and give
+  // it back however the execution ends (success, failure, timeout, cancellation).
+  const controller = getExternalWorkflowHandle(controllerWorkflowId(input.function));
+  let granted = false;
+  let holding = false;
+  setHandler(slotGrantedSignal, () => {
+    granted = true;
   });
+  progress.phase = 'queued';
+  try {
+    await controller.signal(requestSlotSignal, { executionId: info.workflowId, priority });
+  } catch (err) {
+    return fail(
+      'FunctionNotFound',
+      `the controller of "${input.function}" is not running (was it deleted?): ${String(err)}`,
+    );
+  }
+  const leaseMs = parseDuration(exec.slotLease);
+  try {
+    await condition(() => granted);
+    holding = true;
+    // Renew the lease while holding the slot; a dead execution stops renewing and its slot frees itself.
+    void CancellationScope.nonCancellable(async () => {
+      while (holding) {
+        if (await condition(() => !holding, Math.floor(leaseMs / 3))) break;
+        await controller.signal(renewSlotSignal, { executionId: info.workflowId }).catch(() => undefined);
+      }
+    });
+    return await runAttempts();
+  } finally {
+    holding = false;
+    await CancellationScope.nonCancellable(() =>
+      controller.signal(releaseSlotSignal, { executionId: info.workflowId }).catch(() => undefined),
+    );
+  }
 }

@@ -2,26 +2,36 @@
  * functionController (workflow id `fn:<function>`): one per function, the system of record for its
  * spec. `apply` (an Update, validated before it is accepted) stores a new version; queries read the
  * current spec and its history. Continues as new when the history grows, after in-flight handlers
- * finish. The controller issue grows this into admission by priority and the warm pool Scalar.
+ * finish. For functions with a concurrency limit it admits executions by priority (with aging)
+ * and frees the slots of executions that stop renewing their lease.
  */
 import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  getExternalWorkflowHandle,
   log,
   proxyActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
+import { effectivePriority, nextToAdmit, type QueuedRequest } from '../spec/admission.ts';
+import { parseDuration } from '../spec/duration.ts';
 import { formatPath } from '../spec/parse-path.ts';
 import { type FunctionSpec, FunctionSpecSchema, priorityNumber } from '../spec/schema.ts';
 import {
+  type AdmissionState,
   type ApplyResult,
+  admissionQuery,
   applyUpdate,
   deleteUpdate,
+  releaseSlotSignal,
+  renewSlotSignal,
+  requestSlotSignal,
   type SpecVersion,
   scheduleOutcomeSignal,
+  slotGrantedSignal,
   specHistoryQuery,
   specQuery,
 } from './definitions.ts';
@@ -35,6 +45,12 @@ export interface ControllerState {
   previous: SpecVersion[];
   /** Consecutive failed executions per schedule (for pauseAfterFailures). */
   scheduleFailures?: Record<string, number>;
+  /** Admission under the concurrency limit: who holds a slot, who waits. */
+  admission?: {
+    running: { executionId: string; priority: number; admittedAt: number; leaseExpiresAt: number }[];
+    queue: QueuedRequest[];
+    seq: number;
+  };
 }
 
 const { reconcileSchedules, pauseSchedule } = proxyActivities<Activities>({
@@ -46,6 +62,8 @@ export interface FunctionControllerArgs {
   name: string;
   /** Carried across continue-as-new. */
   state?: ControllerState;
+  /** Continue as new past this many history events (tests); otherwise when Temporal suggests it. */
+  continueAsNewAfterEvents?: number;
 }
 
 function canonical(value: unknown): string {
@@ -152,8 +170,124 @@ export async function functionController(args: FunctionControllerArgs): Promise<
     }),
   );
 
-  await condition(() => deleted || workflowInfo().continueAsNewSuggested);
+  // ---------------------------------------------------------------- admission
+  state.admission ??= { running: [], queue: [], seq: 0 };
+  const adm = state.admission;
+  const recent: AdmissionState['recent'] = [];
+  const record = (executionId: string, event: AdmissionState['recent'][number]['event']) => {
+    recent.push({ at: new Date().toISOString(), executionId, event });
+    if (recent.length > 50) recent.shift();
+  };
+  let dirty = true;
+  // Declared before the handlers: buffered signals are delivered as soon as a handler is set.
+  const pendingGrants: string[] = [];
+  const limit = () => state.current?.spec.spec.execution.concurrency ?? null;
+  const leaseMs = () => parseDuration(state.current?.spec.spec.execution.slotLease ?? '60s');
+  const agingMs = () => parseDuration(state.current?.spec.spec.execution.priorityAging ?? '1m');
+
+  setHandler(requestSlotSignal, (req) => {
+    const holder = adm.running.find((r) => r.executionId === req.executionId);
+    if (holder) {
+      // Asked again (e.g. the grant was lost): grant again, idempotently.
+      holder.leaseExpiresAt = Date.now() + leaseMs();
+      pendingGrants.push(req.executionId);
+    } else if (!adm.queue.some((q) => q.executionId === req.executionId)) {
+      adm.queue.push({
+        executionId: req.executionId,
+        priority: req.priority,
+        enqueuedAt: Date.now(),
+        seq: adm.seq++,
+      });
+      record(req.executionId, 'queued');
+    }
+    dirty = true;
+  });
+  setHandler(releaseSlotSignal, ({ executionId }) => {
+    const before = adm.running.length + adm.queue.length;
+    adm.running = adm.running.filter((r) => r.executionId !== executionId);
+    adm.queue = adm.queue.filter((q) => q.executionId !== executionId);
+    if (adm.running.length + adm.queue.length !== before) record(executionId, 'released');
+    dirty = true;
+  });
+  setHandler(renewSlotSignal, ({ executionId }) => {
+    const holder = adm.running.find((r) => r.executionId === executionId);
+    if (holder) holder.leaseExpiresAt = Date.now() + leaseMs();
+  });
+  setHandler(admissionQuery, (): AdmissionState => {
+    const now = Date.now();
+    const byPriority = { '1': 0, '2': 0, '3': 0, '4': 0, '5': 0 };
+    for (const q of adm.queue) byPriority[String(q.priority) as keyof typeof byPriority]++;
+    return {
+      concurrency: limit(),
+      running: adm.running.map((r) => ({
+        executionId: r.executionId,
+        priority: r.priority,
+        admittedAt: new Date(r.admittedAt).toISOString(),
+        leaseExpiresAt: new Date(r.leaseExpiresAt).toISOString(),
+      })),
+      queued: adm.queue.map((q) => ({
+        executionId: q.executionId,
+        priority: q.priority,
+        effectivePriority: effectivePriority(q, now, agingMs()),
+        waitingMs: now - q.enqueuedAt,
+      })),
+      queuedByPriority: byPriority,
+      oldestWaitMs: adm.queue.reduce((m, q) => Math.max(m, now - q.enqueuedAt), 0),
+      recent,
+    };
+  });
+
+  const grant = async (executionId: string): Promise<boolean> => {
+    try {
+      await getExternalWorkflowHandle(executionId).signal(slotGrantedSignal, {
+        grantedAt: new Date().toISOString(),
+      });
+      return true;
+    } catch {
+      // The execution is gone (terminated, timed out): its slot goes to the next one.
+      record(executionId, 'gone');
+      return false;
+    }
+  };
+  const canContinueAsNew = () =>
+    workflowInfo().continueAsNewSuggested ||
+    (args.continueAsNewAfterEvents !== undefined &&
+      workflowInfo().historyLength > args.continueAsNewAfterEvents);
+
+  while (!deleted && !canContinueAsNew()) {
+    const nextExpiry = adm.running.reduce((m, r) => Math.min(m, r.leaseExpiresAt), Number.POSITIVE_INFINITY);
+    const wake = () => deleted || dirty || pendingGrants.length > 0 || canContinueAsNew();
+    if (Number.isFinite(nextExpiry)) await condition(wake, Math.max(1, nextExpiry - Date.now()));
+    else await condition(wake);
+    dirty = false;
+    const now = Date.now();
+    for (const expired of adm.running.filter((r) => r.leaseExpiresAt <= now)) {
+      log.warn('slot lease expired without renewal; freeing it', { executionId: expired.executionId });
+      record(expired.executionId, 'lease-expired');
+    }
+    adm.running = adm.running.filter((r) => r.leaseExpiresAt > now);
+    for (const id of pendingGrants.splice(0)) await grant(id);
+    const max = limit() ?? Number.POSITIVE_INFINITY;
+    while (adm.running.length < max && adm.queue.length > 0) {
+      const idx = nextToAdmit(adm.queue, Date.now(), agingMs());
+      const [next] = adm.queue.splice(idx, 1);
+      if (!next) break;
+      if (await grant(next.executionId)) {
+        adm.running.push({
+          executionId: next.executionId,
+          priority: next.priority,
+          admittedAt: Date.now(),
+          leaseExpiresAt: Date.now() + leaseMs(),
+        });
+        record(next.executionId, 'admitted');
+      }
+    }
+  }
+  if (deleted) {
+    // Deleting the function lets waiting executions run with the spec they already hold.
+    for (const q of adm.queue.splice(0)) await grant(q.executionId);
+  }
   await condition(allHandlersFinished);
   if (deleted) return;
-  await continueAsNew<typeof functionController>({ name: state.name, state });
+  await continueAsNew<typeof functionController>({ ...args, name: state.name, state });
 }

@@ -17,7 +17,7 @@ import type {
   V1SecurityContext,
 } from '@kubernetes/client-node';
 import { splitInput } from '../../observer/termination.ts';
-import { type AttemptRequest, LIMITS } from '../../spec/execution.ts';
+import { type AttemptRequest, functionRequestJson, LIMITS } from '../../spec/execution.ts';
 import { Label } from '../../spec/names.ts';
 import { parameterEnvName } from '../../spec/parameters.ts';
 import type { FunctionSpec } from '../../spec/schema.ts';
@@ -60,15 +60,7 @@ export function attemptPodName(fn: string, executionId: string, attempt: number)
 
 /** The request JSON the function reads from $PONTOON_DIR/input.json (same as the local runtime's). */
 export function inputJson(req: AttemptRequest): string {
-  return JSON.stringify({
-    function: req.function,
-    executionId: req.executionId,
-    attempt: req.attempt,
-    scheduledTime: req.scheduledTime,
-    trigger: req.trigger,
-    parameters: req.parameters,
-    input: req.input ?? null,
-  });
+  return functionRequestJson(req);
 }
 
 const RESTRICTED: V1SecurityContext = {

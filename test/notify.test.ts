@@ -1,0 +1,201 @@
+/**
+ * Failure notifications: the sendNotifications activity, run by a real worker (createActivities)
+ * through a test-only workflow on the real Temporal dev server, POSTing to a real HTTP receiver on
+ * 127.0.0.1. Checks the HMAC signature, the headers, the body, the retry of a 500 with the same
+ * delivery id, no second request to a hook that already has the event, and no retry of a 4xx.
+ */
+import { fileURLToPath } from 'node:url';
+import { ActivityFailure, ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../activities/index.ts';
+import { createLocalRuntime } from '../activities/local-runtime.ts';
+import { buildDelivery, type NotificationRequest, verifySignature } from '../activities/notify.ts';
+import { FunctionSpecSchema } from '../spec/schema.ts';
+import { createLogger, installTemporalRuntime } from '../worker/logger.ts';
+import { connectClient } from '../worker/temporal.ts';
+import { fixtureSpec, testConfig, uniqueName } from './helpers.ts';
+import { startReceiver } from './ops-helpers.ts';
+
+const SECRET = 'test-secret-\u00e9';
+let receiver: Awaited<ReturnType<typeof startReceiver>>;
+let worker: Worker;
+let running: Promise<void>;
+let client: Awaited<ReturnType<typeof connectClient>>;
+let connection: NativeConnection;
+const config = testConfig();
+
+beforeAll(async () => {
+  receiver = await startReceiver({ '/flaky': [500, 200], '/b': [503, 200], '/gone': [410] });
+  const logger = createLogger(config.logLevel);
+  installTemporalRuntime(logger);
+  connection = await NativeConnection.connect({ address: config.temporal.address });
+  client = await connectClient(config.temporal);
+  const bundle = await bundleWorkflowCode({
+    workflowsPath: fileURLToPath(new URL('./workflows/notify-probe.ts', import.meta.url)),
+    logger: { trace() {}, debug() {}, info() {}, warn() {}, error: (m) => logger.error(m), log() {} },
+  });
+  worker = await Worker.create({
+    connection,
+    taskQueue: config.taskQueue,
+    workflowBundle: bundle,
+    activities: createActivities({
+      client,
+      logger,
+      runtime: createLocalRuntime(
+        { dataDir: config.dataDir, localRoot: config.localRoot, killGraceMs: 1000 },
+        logger,
+      ),
+      taskQueue: config.taskQueue,
+      env: { PONTOON_NOTIFY_TEST: SECRET },
+    }),
+  });
+  running = worker.run();
+});
+afterAll(async () => {
+  worker?.shutdown();
+  await running;
+  await client?.connection.close();
+  await connection?.close();
+  await receiver?.close();
+});
+
+function specWith(notify: unknown) {
+  return fixtureSpec(uniqueName('notify'), 'behave.mjs', { notify } as never);
+}
+
+function probe(req: NotificationRequest, id = uniqueName('probe')) {
+  return client.workflow.execute('notifyProbe', {
+    taskQueue: config.taskQueue,
+    workflowId: id,
+    args: [req],
+  });
+}
+
+async function failureType(p: Promise<unknown>): Promise<string | undefined> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const cause = (err as WorkflowFailedError).cause;
+  expect(cause).toBeInstanceOf(ActivityFailure);
+  const app = (cause as ActivityFailure).cause;
+  expect(app).toBeInstanceOf(ApplicationFailure);
+  return (app as ApplicationFailure).type ?? undefined;
+}
+
+const result = { status: 'failed', executionId: 'exec:x:1', failure: { type: 'FunctionExit' } };
+
+describe('spec.notify', () => {
+  it('defaults on to [failure] and rejects bad URLs, unknown events and other secret variables', () => {
+    const base = { apiVersion: 'pontoon.dev/v1', kind: 'Function', metadata: { name: 'n' } };
+    const parse = (notify: unknown) =>
+      FunctionSpecSchema.safeParse({ ...base, spec: { image: 'i', notify } });
+    const ok = parse([{ url: 'https://hooks.example.com/p?x=1' }]);
+    expect(ok.success && ok.data.spec.notify).toEqual([
+      { url: 'https://hooks.example.com/p?x=1', on: ['failure'] },
+    ]);
+    const issues = (notify: unknown) =>
+      (parse(notify).error?.issues ?? []).map((i) => `${i.path.join('.')}: ${i.message}`);
+    expect(issues([{ url: 'ftp://x' }])[0]).toMatch(/^spec\.notify\.0\.url: must be an absolute http/);
+    expect(issues([{ url: 'https://user:pw@x.example' }])[0]).toMatch(/without user:password/);
+    expect(issues([{ url: 'https://x.example', on: ['oops'] }])[0]).toMatch(/^spec\.notify\.0\.on\.0/);
+    expect(issues([{ url: 'https://x.example', on: ['failure', 'failure'] }])[0]).toMatch(/twice/);
+    expect(issues([{ url: 'https://x.example', secretEnv: 'TEMPORAL_API_KEY' }])[0]).toMatch(
+      /starting with PONTOON_NOTIFY_/,
+    );
+    expect(issues([{ url: 'https://x.example' }, { url: 'https://x.example' }])[0]).toMatch(
+      /^spec\.notify\.1\.url: duplicate hook URL/,
+    );
+    // Specs without notify stay as they were (no default added: applied specs keep their version).
+    const none = FunctionSpecSchema.parse({ ...base, spec: { image: 'i' } });
+    expect('notify' in none.spec).toBe(false);
+  });
+
+  it('builds a signed body that verifies, and a different secret does not', () => {
+    const d = buildDelivery({
+      event: 'failure',
+      functionName: 'f',
+      deliveryId: 'abc',
+      createdAt: '2026-01-01T00:00:00.000Z',
+      payload: { a: 1 },
+      secret: 's',
+      attempt: 1,
+    });
+    expect(JSON.parse(d.body)).toEqual({
+      event: 'failure',
+      deliveryId: 'abc',
+      function: 'f',
+      createdAt: '2026-01-01T00:00:00.000Z',
+      data: { a: 1 },
+    });
+    expect(d.headers['x-pontoon-signature']).toMatch(/^sha256=[0-9a-f]{64}$/);
+    expect(verifySignature('s', d.body, d.headers['x-pontoon-signature'])).toBe(true);
+    expect(verifySignature('t', d.body, d.headers['x-pontoon-signature'])).toBe(false);
+  });
+});
+
+describe('sendNotifications through a real workflow', () => {
+  it('signs the body, retries a first 500, and the second delivery succeeds with the same delivery id', async () => {
+    const spec = specWith([
+      { url: `${receiver.url}/flaky`, on: ['failure'], secretEnv: 'PONTOON_NOTIFY_TEST' },
+    ]);
+    const out = await probe({ spec, event: 'failure', payload: result });
+    expect(out).toEqual({ delivered: 1 });
+    const got = receiver.on('/flaky');
+    expect(got.map((r) => r.headers['x-pontoon-delivery-attempt'])).toEqual(['1', '2']);
+    const [first, second] = got as [(typeof got)[0], (typeof got)[0]];
+    for (const r of got) {
+      expect(r.method).toBe('POST');
+      expect(r.headers['content-type']).toBe('application/json');
+      expect(r.headers['x-pontoon-event']).toBe('failure');
+      expect(verifySignature(SECRET, r.body, r.headers['x-pontoon-signature'] as string)).toBe(true);
+      expect(r.headers['x-pontoon-signature']).not.toBe(`sha256=${'0'.repeat(64)}`);
+    }
+    expect(first.headers['x-pontoon-delivery']).toMatch(/^[0-9a-f]{32}$/);
+    expect(second.headers['x-pontoon-delivery']).toBe(first.headers['x-pontoon-delivery']);
+    // The same body both times (createdAt is when the activity was first scheduled).
+    expect(second.body).toBe(first.body);
+    expect(JSON.parse(second.body)).toEqual({
+      event: 'failure',
+      deliveryId: first.headers['x-pontoon-delivery'],
+      function: spec.metadata.name,
+      createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      data: result,
+    });
+  });
+
+  it('sends only to hooks that asked for the event, and never twice to a hook that has it', async () => {
+    const spec = specWith([
+      { url: `${receiver.url}/a`, on: ['failure', 'success'] },
+      { url: `${receiver.url}/b`, on: ['success'] },
+      { url: `${receiver.url}/c`, on: ['failure'] },
+    ]);
+    const out = await probe({ spec, event: 'success', payload: { status: 'succeeded' } });
+    expect(out).toEqual({ delivered: 2 });
+    expect(receiver.on('/a')).toHaveLength(1); // delivered on the first try; the retry skipped it
+    expect(receiver.on('/b').map((r) => r.headers['x-pontoon-delivery-attempt'])).toEqual(['1', '2']);
+    expect(receiver.on('/c')).toHaveLength(0);
+    // Each hook has its own delivery id.
+    expect(receiver.on('/a')[0]!.headers['x-pontoon-delivery']).not.toBe(
+      receiver.on('/b')[0]!.headers['x-pontoon-delivery'],
+    );
+    // Unsigned hooks send no signature header.
+    expect(receiver.on('/a')[0]!.headers['x-pontoon-signature']).toBeUndefined();
+  });
+
+  it('does not retry a 4xx answer (NotifyRejected), and sends nothing unsigned when the secret is missing', async () => {
+    const gone = specWith([{ url: `${receiver.url}/gone`, on: ['schedule-pause'] }]);
+    expect(await failureType(probe({ spec: gone, event: 'schedule-pause', payload: {} }))).toBe(
+      'NotifyRejected',
+    );
+    expect(receiver.on('/gone')).toHaveLength(1);
+
+    const unsigned = specWith([{ url: `${receiver.url}/never`, secretEnv: 'PONTOON_NOTIFY_MISSING' }]);
+    expect(await failureType(probe({ spec: unsigned, event: 'failure', payload: {} }))).toBe(
+      'NotifySecretMissing',
+    );
+    expect(receiver.on('/never')).toHaveLength(0);
+  });
+});
