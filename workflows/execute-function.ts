@@ -11,6 +11,7 @@ import {
   CancellationScope,
   condition,
   getExternalWorkflowHandle,
+  isCancellation,
   log,
   proxyActivities,
   proxyLocalActivities,
@@ -52,6 +53,24 @@ const ATTEMPT_SLACK_MS = 60_000;
 const { getFunctionSpec } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '10s',
   retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['FunctionNotFound'] },
+});
+
+const { recordExecutionEnd } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '5s',
+  // A missed count is better than a double one.
+  retry: { maximumAttempts: 1 },
+});
+
+/** Webhooks are delivered durably, but an execution waits at most this long for them. */
+const { sendNotifications } = proxyActivities<Activities>({
+  startToCloseTimeout: '1m',
+  scheduleToCloseTimeout: '5m',
+  retry: {
+    initialInterval: '5s',
+    backoffCoefficient: 2,
+    maximumInterval: '1m',
+    nonRetryableErrorTypes: ['NotifyRejected', 'NotifySecretMissing'],
+  },
 });
 
 function fail(type: FailureTypeName | 'FunctionFailed', message: string, result?: ExecutionResult): never {
@@ -185,6 +204,21 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
       log.warn('could not report the outcome to the function controller', { error: String(err) });
     }
   };
+  /** Metrics and webhooks at the end of the execution; neither can change its outcome. */
+  const atEnd = async (status: ExecutionResult['status'] | 'cancelled', r?: ExecutionResult) => {
+    await recordExecutionEnd({
+      function: input.function,
+      trigger,
+      status,
+      durationMs: Date.now() - startTime.getTime(),
+    }).catch(() => undefined);
+    const event = status === 'succeeded' ? 'success' : status === 'cancelled' ? undefined : 'failure';
+    if (event && r && spec.spec.notify?.some((hook) => hook.on.includes(event))) {
+      await sendNotifications({ spec, event, payload: r }).catch((err) =>
+        log.warn('webhook notification not delivered', { event, error: String(err) }),
+      );
+    }
+  };
   const finish = async (status: 'failed' | 'timed_out', why: AttemptFailure): Promise<never> => {
     progress.phase = status;
     const r = result(status, null, why);
@@ -192,6 +226,7 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
       ? ` after ${attempts.length} attempt${attempts.length === 1 ? '' : 's'}`
       : '';
     await notifySchedule(false, why.message);
+    await atEnd(status, r);
     return fail(
       why.type,
       `${input.function} ${status === 'timed_out' ? 'timed out' : 'failed'}${last}: ${why.message}`,
@@ -262,7 +297,9 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
       if (!why) {
         progress.phase = 'succeeded';
         await notifySchedule(true);
-        return result('succeeded', outcome.output ?? null);
+        const r = result('succeeded', outcome.output ?? null);
+        await atEnd('succeeded', r);
+        return r;
       }
       if (!why.retryable) await finish(why.type === 'DeadlineExceeded' ? 'timed_out' : 'failed', why);
       if (attempt === retry.maxAttempts) break;
@@ -284,8 +321,18 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
     });
   };
 
+  /** A cancelled execution still counts in the metrics. */
+  const counted = async (): Promise<ExecutionResult> => {
+    try {
+      return await runAttempts();
+    } catch (err) {
+      if (isCancellation(err)) await CancellationScope.nonCancellable(() => atEnd('cancelled'));
+      throw err;
+    }
+  };
+
   // Without a concurrency limit there is no admission: no controller in the path of an execution.
-  if (!exec.concurrency) return await runAttempts();
+  if (!exec.concurrency) return await counted();
 
   // With one, wait for a slot from the function controller, hold it with lease renewals, and give
   // it back however the execution ends (success, failure, timeout, cancellation).
@@ -315,7 +362,7 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
         await controller.signal(renewSlotSignal, { executionId: info.workflowId }).catch(() => undefined);
       }
     });
-    return await runAttempts();
+    return await counted();
   } finally {
     holding = false;
     await CancellationScope.nonCancellable(() =>

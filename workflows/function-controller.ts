@@ -57,6 +57,16 @@ const { reconcileSchedules, pauseSchedule } = proxyActivities<Activities>({
   startToCloseTimeout: '1m',
   retry: { initialInterval: '1s', maximumAttempts: 5 },
 });
+const { sendNotifications } = proxyActivities<Activities>({
+  startToCloseTimeout: '1m',
+  scheduleToCloseTimeout: '10m',
+  retry: {
+    initialInterval: '5s',
+    backoffCoefficient: 2,
+    maximumInterval: '5m',
+    nonRetryableErrorTypes: ['NotifyRejected', 'NotifySecretMissing'],
+  },
+});
 
 export interface FunctionControllerArgs {
   name: string;
@@ -151,9 +161,22 @@ export async function functionController(args: FunctionControllerArgs): Promise<
       failures[outcome.schedule] = 0;
       const note = `paused by Pontoon after ${schedule.pauseAfterFailures} consecutive failed executions (last: ${outcome.executionId}: ${outcome.message ?? 'failed'})`;
       log.warn('pausing schedule', { schedule: outcome.schedule, note });
-      void serially(() =>
-        pauseSchedule({ function: state.name, schedule: outcome.schedule, note: note.slice(0, 1000) }),
-      );
+      const spec = state.current?.spec;
+      void serially(async () => {
+        await pauseSchedule({ function: state.name, schedule: outcome.schedule, note: note.slice(0, 1000) });
+        if (spec?.spec.notify?.some((hook) => hook.on.includes('schedule-pause'))) {
+          await sendNotifications({
+            spec,
+            event: 'schedule-pause',
+            payload: {
+              schedule: outcome.schedule,
+              note,
+              executionId: outcome.executionId,
+              consecutiveFailures: schedule.pauseAfterFailures,
+            },
+          }).catch((err) => log.warn('webhook notification not delivered', { error: String(err) }));
+        }
+      });
     }
   });
 
