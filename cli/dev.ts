@@ -10,11 +10,7 @@ import { type DevServer, ensureTemporalCli, portOpen, startDevServer } from '../
 import { loadSpecs } from '../spec/load.ts';
 import { formatProblem } from '../spec/parse.ts';
 import { parseConfig } from '../worker/config.ts';
-import { createLogger, installTemporalRuntime } from '../worker/logger.ts';
-import { createMetrics, temporalRuntimeMetrics } from '../worker/metrics.ts';
-import { freeLoopbackPort, startMetricsServer } from '../worker/metrics-server.ts';
-import { createTracing } from '../worker/tracing.ts';
-import { createPontoonWorker } from '../worker/worker.ts';
+import { startObservedWorker } from '../worker/observed.ts';
 import { Exit, type Io } from './output.ts';
 
 export interface DevOptions {
@@ -49,24 +45,17 @@ export async function runDev(opts: DevOptions, io: Io): Promise<number> {
     });
   }
 
-  const logger = createLogger(config.logLevel);
+  io.err('starting the worker (bundling workflows takes a few seconds) …');
   // One registry for the worker and the API of this process: the API's /metrics shows both; a
   // PONTOON_METRICS_PORT adds the worker listener with the Temporal runtime's own series.
-  const runtimeMetrics = config.metrics ? `127.0.0.1:${await freeLoopbackPort()}` : undefined;
-  installTemporalRuntime(logger, runtimeMetrics ? { metricsBindAddress: runtimeMetrics } : {});
-  const metrics = createMetrics({ processMetrics: true });
-  const tracing = config.tracing
-    ? createTracing({ serviceName: config.tracing.serviceName ?? 'pontoon', registerGlobal: true })
-    : undefined;
-  io.err('starting the worker (bundling workflows takes a few seconds) …');
-  const w = await createPontoonWorker({ config, logger, metrics, ...(tracing ? { tracing } : {}) });
-  const metricsServer = config.metrics
-    ? await startMetricsServer({
-        ...config.metrics,
-        metrics,
-        ...(runtimeMetrics ? { extra: temporalRuntimeMetrics(runtimeMetrics) } : {}),
-      })
-    : undefined;
+  const {
+    logger,
+    metrics,
+    tracing,
+    worker: w,
+    metricsServer,
+    close,
+  } = await startObservedWorker(config, 'pontoon');
   const running = w.worker.run();
   for (const s of loaded.specs) {
     const r = await applySpec(w.client, s.spec, config.taskQueue);
@@ -118,10 +107,7 @@ Ctrl-C stops everything.`);
     await running;
   } finally {
     await api.close();
-    await metricsServer?.close();
-    await tracing?.shutdown();
-    await w.client.connection.close();
-    await w.connection.close();
+    await close();
     await server?.stop();
   }
   return Exit.ok;

@@ -104,7 +104,7 @@ describe('traces', () => {
     const inTrace = spans.filter((s) => s.spanContext().traceId === traceId);
     const t = tree(inTrace, root!);
 
-    // The execution's part of the trace, exactly: start → run → (spec lookup, attempt 1, attempt 2).
+    // The execution's part of the trace, exactly: start → run → (spec lookup, attempt 1, attempt 2, end).
     // (The execution retried once: two runAttempt activities.)
     const start = find(t, 'StartWorkflow:executeFunction');
     expect(start).toEqual({
@@ -132,6 +132,11 @@ describe('traces', () => {
             {
               name: 'StartActivity:runAttempt',
               children: [{ name: 'RunActivity:runAttempt', children: [] }],
+            },
+            {
+              // The end of the execution is recorded in the metrics (a local activity).
+              name: 'StartActivity:recordExecutionEnd',
+              children: [{ name: 'RunActivity:recordExecutionEnd', children: [] }],
             },
           ],
         },

@@ -1,0 +1,43 @@
+/**
+ * A worker process with its observability: pino logger, the Temporal runtime (with its own
+ * Prometheus series on a loopback port when metrics are on), our metrics registry and listener,
+ * and tracing when OTLP is configured. Shared by `pontoon worker` and `pontoon dev`.
+ */
+import type { WorkerConfig } from './config.ts';
+import { createLogger, installTemporalRuntime } from './logger.ts';
+import { createMetrics, temporalRuntimeMetrics } from './metrics.ts';
+import { freeLoopbackPort, startMetricsServer } from './metrics-server.ts';
+import { createTracing } from './tracing.ts';
+import { createPontoonWorker } from './worker.ts';
+
+export async function startObservedWorker(config: WorkerConfig, serviceName: string) {
+  const logger = createLogger(config.logLevel);
+  const runtimeMetrics = config.metrics ? `127.0.0.1:${await freeLoopbackPort()}` : undefined;
+  installTemporalRuntime(logger, runtimeMetrics ? { metricsBindAddress: runtimeMetrics } : {});
+  const metrics = createMetrics({ processMetrics: true });
+  const tracing = config.tracing
+    ? createTracing({ serviceName: config.tracing.serviceName ?? serviceName, registerGlobal: true })
+    : undefined;
+  const worker = await createPontoonWorker({ config, logger, metrics, ...(tracing ? { tracing } : {}) });
+  const metricsServer = config.metrics
+    ? await startMetricsServer({
+        ...config.metrics,
+        metrics,
+        ...(runtimeMetrics ? { extra: temporalRuntimeMetrics(runtimeMetrics) } : {}),
+      })
+    : undefined;
+  return {
+    logger,
+    metrics,
+    tracing,
+    worker,
+    metricsServer,
+    /** After worker.run() has returned: close connections, the metrics listener and the tracer. */
+    async close() {
+      await worker.client.connection.close();
+      await worker.connection.close();
+      await metricsServer?.close();
+      await tracing?.shutdown();
+    },
+  };
+}
