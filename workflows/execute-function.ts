@@ -353,7 +353,13 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
   }
   const leaseMs = parseDuration(exec.slotLease);
   try {
-    await condition(() => granted);
+    try {
+      await condition(() => granted);
+    } catch (err) {
+      // Cancelled while queued: still an execution that ended, for the metrics.
+      if (isCancellation(err)) await CancellationScope.nonCancellable(() => atEnd('cancelled'));
+      throw err;
+    }
     holding = true;
     // Renew the lease while holding the slot; a dead execution stops renewing and its slot frees itself.
     void CancellationScope.nonCancellable(async () => {
