@@ -1,10 +1,12 @@
 /** `npm run bench -- [scenario…] [--quick]`: runs benchmark scenarios and prints their figures. */
+import { benchKube } from './kube.ts';
 import { benchSchedules } from './schedules.ts';
 import { benchWarm } from './warm.ts';
 
 const SCENARIOS: Record<string, (o: { quick: boolean }) => Promise<unknown>> = {
   warm: benchWarm,
   schedules: benchSchedules,
+  kube: benchKube,
 };
 
 const args = process.argv.slice(2);
