@@ -207,3 +207,80 @@ it('exit codes: usage 2, API refusals 2, unreachable 3; --help everywhere', asyn
     expect(h.stdout, cmd).toContain('Usage: pontoon');
   }
 });
+
+it('schedules: preview offline across DST, then list, pause, trigger and backfill through the API', async () => {
+  const preview = await pontoon([
+    'schedules',
+    'preview',
+    'function-specs/daily-report.yaml',
+    '--from',
+    '2027-03-26T00:00:00Z',
+    '--count',
+    '3',
+    '-o',
+    'json',
+  ]);
+  expect(preview.code).toBe(0);
+  // 02:30 London: GMT before 28 March 2027, BST from then on.
+  expect(JSON.parse(preview.stdout)).toEqual([
+    {
+      function: 'daily-report',
+      schedule: 'nightly',
+      when: '30 2 * * * (Europe/London)',
+      fireTimes: ['2027-03-26T02:30:00.000Z', '2027-03-27T02:30:00.000Z', '2027-03-28T01:30:00.000Z'],
+    },
+  ]);
+
+  const name = uniqueName('clisched');
+  const dir = mkdtempSync(path.join(inject('testDir'), 'cli-'));
+  const file = path.join(dir, `${name}.yaml`);
+  writeFileSync(
+    file,
+    `apiVersion: pontoon.dev/v1
+kind: Function
+metadata:
+  name: ${name}
+spec:
+  image: pontoon/test:0
+  parameters:
+    - name: mode
+      default: ok
+  schedules:
+    - name: yearly
+      cron: "0 0 1 1 *"
+      overlap: allow_all
+  local:
+    command: [node, test/fixtures/functions/behave.mjs]
+`,
+  );
+  expect((await pontoon(['apply', '-f', file])).code).toBe(0);
+  const paused = await pontoon(['schedules', 'pause', name, 'yearly', '--note', 'maintenance']);
+  expect(paused.code).toBe(0);
+  const listed = JSON.parse((await pontoon(['schedules', 'list', name, '-o', 'json'])).stdout);
+  expect(listed[0]).toMatchObject({ name: 'yearly', paused: true, note: 'maintenance' });
+  expect(listed[0].nextFireTimes).toHaveLength(5);
+  expect((await pontoon(['schedules', 'unpause', name, 'yearly'])).code).toBe(0);
+  expect((await pontoon(['schedules', 'trigger', name, 'yearly'])).stdout).toContain(
+    'trigger: ' + name + '/yearly (overlap allow_all)',
+  );
+  const backfill = await pontoon([
+    'schedules',
+    'backfill',
+    name,
+    'yearly',
+    '--from',
+    '2020-01-01T00:00:00Z',
+    '--to',
+    '2021-06-01T00:00:00Z',
+  ]);
+  expect(backfill.code).toBe(0);
+  // 1 triggered + 2 backfilled (1 Jan 2020 and 2021), each with the schedule as trigger.
+  const runs = await waitFor('three scheduled executions', async () => {
+    const r = JSON.parse((await pontoon(['get', 'executions', '--function', name, '-o', 'json'])).stdout);
+    return r.executions.length >= 3 ? r.executions : undefined;
+  });
+  expect(runs.map((e: { trigger: string }) => e.trigger)).toEqual(['yearly', 'yearly', 'yearly']);
+  const missing = await pontoon(['schedules', 'backfill', name, 'yearly']);
+  expect(missing.code).toBe(2);
+  expect(missing.stderr).toContain('backfill needs --from and --to');
+});
