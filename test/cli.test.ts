@@ -56,7 +56,8 @@ async function pontoon(args: string[], env: Record<string, string> = {}) {
   }
 }
 
-function specFile(name: string): string {
+/** A spec file for the behave.mjs test function; `extra` is YAML added under `spec:` (2-space indented). */
+function specFile(name: string, extra = ''): string {
   const dir = mkdtempSync(path.join(inject('testDir'), 'cli-'));
   const file = path.join(dir, `${name}.yaml`);
   writeFileSync(
@@ -80,7 +81,7 @@ spec:
     retry:
       maxAttempts: 2
       initialInterval: 1s
-  local:
+${extra}  local:
     command: [node, test/fixtures/functions/behave.mjs]
 `,
   );
@@ -232,25 +233,12 @@ it('schedules: preview offline across DST, then list, pause, trigger and backfil
   ]);
 
   const name = uniqueName('clisched');
-  const dir = mkdtempSync(path.join(inject('testDir'), 'cli-'));
-  const file = path.join(dir, `${name}.yaml`);
-  writeFileSync(
-    file,
-    `apiVersion: pontoon.dev/v1
-kind: Function
-metadata:
-  name: ${name}
-spec:
-  image: pontoon/test:0
-  parameters:
-    - name: mode
-      default: ok
-  schedules:
+  const file = specFile(
+    name,
+    `  schedules:
     - name: yearly
       cron: "0 0 1 1 *"
       overlap: allow_all
-  local:
-    command: [node, test/fixtures/functions/behave.mjs]
 `,
   );
   expect((await pontoon(['apply', '-f', file])).code).toBe(0);
