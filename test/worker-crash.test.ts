@@ -1,7 +1,8 @@
 /**
  * A worker SIGKILLed mid-attempt: the attempt is retried after a new worker starts, the execution
  * completes, and two processes of one execution never run at the same time (the new worker kills
- * the lost worker's orphan before it starts the attempt again).
+ * the lost worker's orphan before it starts the attempt again). An orphan that finished before the
+ * retry is not run again: the retried activity reports the outcome it recorded.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -111,4 +112,48 @@ it('retries the attempt on a new worker after SIGKILL, never running two at once
   // Intervals of different processes never overlap.
   const end = all.find((m) => m.kind === 'end' && m.pid === retried.pid)!;
   expect(end.at).toBeGreaterThan(retried.at);
+}, 90_000);
+
+it('adopts the outcome of an attempt that finished after its worker died, never running it twice', async () => {
+  // Only the workers of this case: the previous case's second worker would take the retry too.
+  for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
+  const marker = path.join(config.dataDir, 'finished-marks.txt');
+  const spec = fixtureSpec(uniqueName('crash-done'), 'behave.mjs', {
+    parameters: [
+      { name: 'mode', default: 'marker' },
+      { name: 'marker', default: marker },
+      { name: 'seconds', type: 'integer', default: 2 },
+    ],
+    execution: { timeout: '2m' },
+  });
+  const first = startWorkerProcess();
+  await apply(client, spec, config.taskQueue);
+  const ex = await startExecution(
+    client,
+    { function: spec.metadata.name },
+    { trigger: 'cli', taskQueue: config.taskQueue },
+  );
+  const [started] = await waitFor('the process to start', async () => {
+    const m = await marks(marker);
+    return m.length ? m : undefined;
+  });
+  first.kill('SIGKILL');
+  await new Promise((r) => first.once('exit', r));
+  // The function outlives its worker and finishes before Temporal notices the worker is gone (10 s
+  // without a heartbeat): only the recorded exit status tells the retried activity how it ended.
+  await waitFor('the orphan to finish', async () =>
+    (await marks(marker)).some((m) => m.kind === 'end') ? true : undefined,
+  );
+
+  startWorkerProcess();
+  const result = await waitForResult(client, ex.executionId);
+  expect(result.status).toBe('succeeded');
+  expect(result.attempts).toHaveLength(1);
+  expect(result.attempts[0]).toMatchObject({ attempt: 1, exitCode: 0 });
+  expect(result.output).toEqual({ ok: true, attempt: 1 });
+  // One run of the function: the retried activity reported the finished run instead of starting another.
+  expect((await marks(marker)).map((m) => [m.kind, m.pid])).toEqual([
+    ['start', started!.pid],
+    ['end', started!.pid],
+  ]);
 }, 90_000);
