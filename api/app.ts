@@ -2,9 +2,6 @@
  * The REST API (Fastify). `buildApi()` makes the app without listening (tests use inject());
  * `api/main.ts` listens. Every error is an ApiError with a stable code (api/errors.ts).
  */
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { PassThrough } from 'node:stream';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { context, type Span, SpanKind, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
@@ -17,11 +14,13 @@ import {
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { attemptLogPath } from '../activities/local-runtime.ts';
 import { describeExecution, type ExecutionDetail, listExecutions } from '../client/executions.ts';
 import { applySpec, getSpec, startExecution, waitForResult } from '../client/functions.ts';
+import { createDirLogStore } from '../logs/dir.ts';
+import { type AttemptLogSource, localLogSource } from '../logs/source.ts';
+import { DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_RETENTION_MS } from '../logs/store.ts';
 import { LIMITS } from '../spec/execution.ts';
-import { controllerWorkflowId, Trigger, WorkflowType } from '../spec/names.ts';
+import { controllerWorkflowId, parseExecutionWorkflowId, Trigger, WorkflowType } from '../spec/names.ts';
 import { resolveParameters } from '../spec/parameters.ts';
 import { MAX_SPEC_BYTES, parseSpecText } from '../spec/parse.ts';
 import { createMetrics, type PontoonMetrics, renderMetrics } from '../worker/metrics.ts';
@@ -46,8 +45,10 @@ export interface ApiDeps {
   logger: Logger;
   /** Task queue of the Pontoon worker. */
   taskQueue: string;
-  /** Local runtime data folder, where attempt logs are kept. */
+  /** Local runtime data folder, where attempt logs are kept (when `logs` is not given). */
   dataDir: string;
+  /** Where attempt logs are read (logs/source.ts); default: the local runtime's files under dataDir. */
+  logs?: AttemptLogSource;
   auth: AuthSettings;
   /** Served at GET /metrics (role viewer); default: a registry of this app only. */
   metrics?: PontoonMetrics;
@@ -105,6 +106,15 @@ const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const { client, taskQueue } = deps;
+  const logs =
+    deps.logs ??
+    localLogSource(
+      createDirLogStore(deps.dataDir, {
+        maxBytes: DEFAULT_LOG_MAX_BYTES,
+        retentionMs: DEFAULT_LOG_RETENTION_MS,
+      }),
+      deps.dataDir,
+    );
   const metrics = deps.metrics ?? createMetrics();
   const app = Fastify({
     loggerInstance: deps.logger,
@@ -522,79 +532,40 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     { config: { role: 'viewer' } },
     async (req, reply) => {
       const q = check(LogsQuerySchema, req.query, 'query');
-      const ex = await getExecution(req.params.id);
+      const id = req.params.id;
+      const ex = await getExecution(id);
       const attempt = q.attempt ?? Math.max(1, ex.attempt ?? 0, ...ex.attempts.map((a) => a.attempt));
-      const file = attemptLogPath(deps.dataDir, req.params.id, attempt);
-      const exists = await stat(file).then(
-        () => true,
-        () => false,
-      );
-      if (!exists && !(q.follow === 'true' && ex.status === 'running')) {
+      const fn = ex.function ?? parseExecutionWorkflowId(id)?.function;
+      const ended = (e: ExecutionDetail) =>
+        e.status !== 'running' || e.attempts.some((a) => a.attempt === attempt) || (e.attempt ?? 0) > attempt;
+      const abort = new AbortController();
+      req.raw.once('close', () => abort.abort());
+      const opened = fn
+        ? await logs.open(
+            { executionId: id, function: fn, attempt },
+            {
+              running: !ended(ex),
+              follow: q.follow === 'true',
+              // Follow until the execution ends or moves on to a later attempt.
+              stillRunning: async () => !ended(await getExecution(id)),
+              signal: abort.signal,
+            },
+          )
+        : undefined;
+      if (!opened) {
         throw new ApiError(
           'attempt_not_found',
-          `no log for attempt ${attempt} of "${req.params.id}" here (attempts so far: ${ex.attempts.length || ex.attempt || 0})`,
+          `no log for attempt ${attempt} of "${id}" (attempts so far: ${ex.attempts.length || ex.attempt || 0}; stored logs are deleted after PONTOON_LOG_RETENTION)`,
         );
       }
-      reply.header('content-type', 'text/plain; charset=utf-8').header('x-pontoon-attempt', String(attempt));
-      if (q.follow !== 'true') return reply.send(createReadStream(file));
-      // Follow until the execution ends or moves on to a later attempt.
-      const stillWriting = async () => {
-        const now = await getExecution(req.params.id);
-        return now.status === 'running' && (now.attempt ?? attempt) <= attempt;
-      };
-      return reply.send(followLog(file, stillWriting, req));
+      reply
+        .header('content-type', 'text/plain; charset=utf-8')
+        .header('x-pontoon-attempt', String(attempt))
+        .header('x-pontoon-log-source', opened.source)
+        .header('x-pontoon-log-truncated', String(opened.truncated));
+      return reply.send(opened.body);
     },
   );
 
   return app;
-}
-
-/** Streams a log file as it grows, until the execution stops running (checked once a second). */
-function followLog(file: string, stillRunning: () => Promise<boolean>, req: FastifyRequest): PassThrough {
-  const out = new PassThrough();
-  let offset = 0;
-  let closed = false;
-  req.raw.once('close', () => {
-    closed = true;
-  });
-  const pump = async () => {
-    let lastCheck = 0;
-    for (;;) {
-      if (closed) break;
-      const size = await stat(file).then(
-        (s) => s.size,
-        () => 0,
-      );
-      if (size > offset) {
-        await new Promise<void>((resolve) => {
-          const s = createReadStream(file, { start: offset, end: size - 1 });
-          s.on('data', (c) => out.write(c));
-          s.on('end', resolve);
-          s.on('error', () => resolve());
-        });
-        offset = size;
-      }
-      if (Date.now() - lastCheck > 1000) {
-        lastCheck = Date.now();
-        const running = await stillRunning().catch(() => false);
-        if (!running) {
-          const final = await stat(file).then(
-            (s) => s.size,
-            () => 0,
-          );
-          if (final > offset)
-            out.write(
-              await import('node:fs/promises')
-                .then((fs) => fs.readFile(file))
-                .then((b) => b.subarray(offset)),
-            );
-          break;
-        }
-      }
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    out.end();
-  };
-  void pump();
-  return out;
 }

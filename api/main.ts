@@ -2,6 +2,8 @@
 import type { Tracer } from '@opentelemetry/api';
 import { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
+import { createLogSource } from '../logs/index.ts';
+import type { AttemptLogSource } from '../logs/source.ts';
 import { parseConfig } from '../worker/config.ts';
 import { createLogger } from '../worker/logger.ts';
 import { createMetrics, type PontoonMetrics } from '../worker/metrics.ts';
@@ -21,6 +23,8 @@ export async function startApi(opts: {
   client: Awaited<ReturnType<typeof connectClient>>;
   taskQueue: string;
   dataDir: string;
+  /** Where attempt logs are read; default: the local runtime's files under dataDir. */
+  logs?: AttemptLogSource;
   metrics?: PontoonMetrics;
   /** Give with a client built with the tracing client interceptors. */
   tracer?: Tracer;
@@ -30,6 +34,7 @@ export async function startApi(opts: {
     logger: opts.logger,
     taskQueue: opts.taskQueue,
     dataDir: opts.dataDir,
+    ...(opts.logs ? { logs: opts.logs } : {}),
     auth: opts.api.auth,
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
     ...(opts.tracer ? { tracer: opts.tracer } : {}),
@@ -62,6 +67,7 @@ export async function runApi(): Promise<void> {
     client,
     taskQueue: config.taskQueue,
     dataDir: config.dataDir,
+    logs: createLogSource(config, logger),
   });
   logger.info({ url: server.url, temporal: config.temporal.address }, 'API listening');
   await new Promise<void>((resolve) => {

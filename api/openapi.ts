@@ -261,13 +261,31 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/executions/{id}/logs': {
         get: {
           summary: "An attempt's log (text/plain); follow=true streams while the execution runs",
+          description:
+            "A finished attempt's log comes from the log store (PONTOON_LOG_STORE) for PONTOON_LOG_RETENTION after it ended, " +
+            'at most its last PONTOON_LOG_MAX_BYTES behind a first line "[pontoon] log truncated: …"; a running attempt\'s ' +
+            'from its process or pod. The same on both runtimes.',
           parameters: [
             idParam,
             { name: 'attempt', in: 'query', schema: { type: 'integer', minimum: 1 } },
             { name: 'follow', in: 'query', schema: { type: 'string', enum: ['true', 'false'] } },
           ],
           responses: {
-            200: { description: 'the log', content: { 'text/plain': { schema: { type: 'string' } } } },
+            200: {
+              description: 'the log',
+              headers: {
+                'x-pontoon-attempt': { description: 'the attempt shown', schema: { type: 'integer' } },
+                'x-pontoon-log-source': {
+                  description: 'stored (kept copy of a finished attempt) or live (its process or pod, now)',
+                  schema: { type: 'string', enum: ['stored', 'live'] },
+                },
+                'x-pontoon-log-truncated': {
+                  description: 'true when the first line is the truncation marker',
+                  schema: { type: 'string', enum: ['true', 'false'] },
+                },
+              },
+              content: { 'text/plain': { schema: { type: 'string' } } },
+            },
             ...errors('execution_not_found', 'attempt_not_found', ...auth),
           },
         },

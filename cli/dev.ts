@@ -7,6 +7,7 @@ import { parseApiConfig } from '../api/config.ts';
 import { OPEN_WARNING, startApi } from '../api/main.ts';
 import { applySpec } from '../client/functions.ts';
 import { type DevServer, ensureTemporalCli, portOpen, startDevServer } from '../dev/temporal.ts';
+import { createLogSource } from '../logs/index.ts';
 import { loadSpecs } from '../spec/load.ts';
 import { formatProblem } from '../spec/parse.ts';
 import { parseConfig } from '../worker/config.ts';
@@ -74,6 +75,7 @@ export async function runDev(opts: DevOptions, io: Io): Promise<number> {
     client: w.client,
     taskQueue: config.taskQueue,
     dataDir: config.dataDir,
+    logs: createLogSource(config, logger),
     metrics,
     ...(tracing ? { tracer: tracing.tracer } : {}),
   });

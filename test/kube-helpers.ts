@@ -1,5 +1,7 @@
 /** Helpers for tests on the simulated cluster (dev/cluster) started by global-setup.ts. */
-import { CoreV1Api, KubeConfig, type V1Pod, Watch } from '@kubernetes/client-node';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { CoreV1Api, CustomObjectsApi, KubeConfig, type V1Pod, Watch } from '@kubernetes/client-node';
 import { inject } from 'vitest';
 import type { KubernetesRuntime } from '../activities/kubernetes/runtime.ts';
 import { reportFor } from '../observer/termination.ts';
@@ -140,4 +142,41 @@ export async function recordPods(namespace: string): Promise<{ seen: Map<string,
     () => {},
   );
   return { seen, stop: () => controller.abort() };
+}
+
+/**
+ * Gives a pod a function log: kwok (dev/cluster, --enable-crds=Logs) serves pods/log of the pod's
+ * `function` container from a CRI-format file named by a kwok Logs object. Call it before the pod
+ * finishes (the pod need not exist yet); it returns once kwok serves the log.
+ */
+export async function simPodLog(namespace: string, pod: string, text: string): Promise<void> {
+  const file = path.join(inject('testDir'), `podlog-${namespace}-${pod}.log`);
+  const at = new Date().toISOString().replace('Z', '000000Z');
+  // One full ("F") stdout record per line: the log reads back as the lines, each ending in a newline.
+  const lines = (text.endsWith('\n') ? text.slice(0, -1) : text).split('\n');
+  writeFileSync(file, lines.map((line) => `${at} stdout F ${line}\n`).join(''));
+  await kubeConfig()
+    .makeApiClient(CustomObjectsApi)
+    .createNamespacedCustomObject({
+      group: 'kwok.x-k8s.io',
+      version: 'v1alpha1',
+      namespace,
+      plural: 'logs',
+      body: {
+        apiVersion: 'kwok.x-k8s.io/v1alpha1',
+        kind: 'Logs',
+        metadata: { name: pod },
+        spec: { logs: [{ containers: ['function'], logsFile: file }] },
+      },
+    });
+  // kwok learns of the Logs object through its watch: wait until its server (plain HTTP on the same
+  // port, not checking that the pod exists) serves the log, so the worker's pods/log finds it.
+  const kwok = `http://127.0.0.1:${process.env.PONTOON_KWOK_PORT ?? 10247}`;
+  const until = Date.now() + 15_000;
+  for (;;) {
+    const res = await fetch(`${kwok}/containerLogs/${namespace}/${pod}/function`).catch(() => undefined);
+    if (res?.ok) return;
+    if (Date.now() > until) throw new Error(`kwok does not serve the log of ${namespace}/${pod} after 15 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

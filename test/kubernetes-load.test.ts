@@ -1,7 +1,7 @@
 /**
  * The shared watch under load, and resilience, on the real apiserver + kwok with a real worker:
- * 200 concurrent executions complete; apiserver requests per execution are printed and do not grow
- * with how long pods run; stopping the kube-apiserver for 10 s mid-run loses and duplicates nothing.
+ * 200 concurrent executions complete; apiserver requests per execution are printed (4: create,
+ * pods/log, the log Secret, delete — plus the shared watch) and do not grow with how long pods run; stopping the kube-apiserver for 10 s mid-run loses and duplicates nothing.
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -69,29 +69,37 @@ describe('kubernetes runtime under load', () => {
     const results = (await Promise.all(handles.map((h) => h.result()))) as ExecutionResult[];
     const seconds = (Date.now() - t0) / 1000;
     expect(results.every((r) => r.status === 'succeeded' && r.attempts.length === 1)).toBe(true);
+    // Logs are stored and pods deleted after each outcome went back: count once they are done.
+    await waitFor('pods gone', async () => (await podsOf(ns.name, name)).length === 0 || undefined, 30_000);
+    await waitFor(
+      'logs stored',
+      () => w.runtime.requests.snapshot()['log-store'] - before['log-store'] >= 200 || undefined,
+    );
     const { delta, perExecution: per } = perExecution(before, 200);
     shortPerExecution = per;
     console.log(
       `[k8s load] 200 executions (pods run 1 s) in ${seconds.toFixed(1)} s; apiserver requests ${JSON.stringify(delta)} = ${per.toFixed(2)} per execution; watcher ${JSON.stringify(w.runtime.watcher().stats)}`,
     );
-    // create + delete + pods/log per attempt; lists and watches are per worker, not per pod.
+    // create + pods/log + log Secret + delete per attempt; lists and watches are per worker, not per pod.
     expect(delta.create).toBe(200);
+    expect(delta.log).toBe(200);
+    expect(delta['log-store']).toBe(200);
     expect(delta.delete).toBe(200);
     expect(delta.get).toBe(0);
     expect(delta.list + delta.watch).toBeLessThan(10);
-    await waitFor('pods gone', async () => (await podsOf(ns.name, name)).length === 0 || undefined, 30_000);
   });
 
   it('makes no more requests per execution when pods run 8x longer', { timeout: 120_000 }, async () => {
     const before = w.runtime.requests.snapshot();
-    const { handles } = await runMany(50, { duration: '8s' }, 'k-long');
+    const { name, handles } = await runMany(50, { duration: '8s' }, 'k-long');
     const results = (await Promise.all(handles.map((h) => h.result()))) as ExecutionResult[];
     expect(results.every((r) => r.status === 'succeeded')).toBe(true);
+    await waitFor('pods gone', async () => (await podsOf(ns.name, name)).length === 0 || undefined, 30_000);
     const { delta, perExecution: per } = perExecution(before, 50);
     console.log(
       `[k8s load] 50 executions (pods run 8 s): apiserver requests ${JSON.stringify(delta)} = ${per.toFixed(2)} per execution (1 s pods: ${shortPerExecution.toFixed(2)})`,
     );
-    expect(delta.create + delta.delete + delta.log + delta.get).toBe(150);
+    expect(delta.create + delta.delete + delta.log + delta['log-store'] + delta.get).toBe(200);
     expect(per).toBeLessThanOrEqual(shortPerExecution + 0.2);
   });
 

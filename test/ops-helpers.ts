@@ -1,6 +1,7 @@
 /** Helpers of the operability tests (metrics, notifications, traces). */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 
 export interface ReceivedRequest {
   method: string;
@@ -68,4 +69,26 @@ export function parseMetrics(text: string): Map<string, number> {
 export function series(name: string, labels: Record<string, string> = {}): string {
   const keys = Object.keys(labels).sort();
   return keys.length ? `${name}{${keys.map((k) => `${k}="${labels[k]}"`).join(',')}}` : name;
+}
+
+export interface SpanNode {
+  name: string;
+  children: SpanNode[];
+}
+
+/** The tree of one trace from its root span, children sorted by start time. */
+export function spanTree(spans: ReadableSpan[], root: ReadableSpan): SpanNode {
+  const kids = spans
+    .filter((s) => s.parentSpanId === root.spanContext().spanId)
+    .sort((a, b) => a.startTime[0] - b.startTime[0] || a.startTime[1] - b.startTime[1]);
+  return { name: root.name, children: kids.map((k) => spanTree(spans, k)) };
+}
+
+export function findSpan(node: SpanNode, name: string): SpanNode | undefined {
+  if (node.name === name) return node;
+  for (const c of node.children) {
+    const f = findSpan(c, name);
+    if (f) return f;
+  }
+  return undefined;
 }

@@ -4,7 +4,7 @@
  * in-memory exporter; the test checks the span tree from the HTTP request through the workflow to
  * its activities. Plus: the OTLP/HTTP exporter sends to OTEL_EXPORTER_OTLP_ENDPOINT.
  */
-import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../api/app.ts';
@@ -12,7 +12,7 @@ import { createLogger, installTemporalRuntime } from '../worker/logger.ts';
 import { createTracing, type Tracing } from '../worker/tracing.ts';
 import { bundleWorkflows, createPontoonWorker, type PontoonWorker } from '../worker/worker.ts';
 import { apply, fixtureSpec, testConfig, uniqueName, waitFor } from './helpers.ts';
-import { startReceiver } from './ops-helpers.ts';
+import { findSpan, spanTree, startReceiver } from './ops-helpers.ts';
 
 const config = testConfig();
 const logger = createLogger(config.logLevel);
@@ -50,27 +50,8 @@ afterAll(async () => {
   await tracing?.shutdown();
 });
 
-interface Node {
-  name: string;
-  children: Node[];
-}
-
-/** The tree of one trace from its root span, children sorted by start time. */
-function tree(spans: ReadableSpan[], root: ReadableSpan): Node {
-  const kids = spans
-    .filter((s) => s.parentSpanId === root.spanContext().spanId)
-    .sort((a, b) => a.startTime[0] - b.startTime[0] || a.startTime[1] - b.startTime[1]);
-  return { name: root.name, children: kids.map((k) => tree(spans, k)) };
-}
-
-function find(node: Node, name: string): Node | undefined {
-  if (node.name === name) return node;
-  for (const c of node.children) {
-    const f = find(c, name);
-    if (f) return f;
-  }
-  return undefined;
-}
+const tree = spanTree;
+const find = findSpan;
 
 describe('traces', () => {
   it('one trace runs from the API request through the workflow to every activity', async () => {

@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_RETENTION_MS, MAX_LOG_MAX_BYTES } from '../logs/store.ts';
 import { DURATION_HELP, isDuration, parseDuration } from '../spec/duration.ts';
 import { TASK_QUEUE } from '../spec/names.ts';
 
@@ -87,6 +88,34 @@ const EnvSchema = z.object({
     .optional()
     .describe('OTLP/HTTP traces URL (…/v1/traces), overrides OTEL_EXPORTER_OTLP_ENDPOINT for traces'),
   OTEL_SERVICE_NAME: z.string().optional().describe('service.name of exported spans'),
+  PONTOON_LOG_STORE: z
+    .enum(['dir', 'secret'])
+    .optional()
+    .describe(
+      'where logs of finished attempts are kept: dir (files; the local runtime, or a volume shared by workers and API) or secret (a Secret per attempt; default for kubernetes)',
+    ),
+  PONTOON_LOG_DIR: z
+    .string()
+    .optional()
+    .describe('kubernetes runtime with the dir store: the shared folder (default PONTOON_DATA_DIR)'),
+  PONTOON_LOG_NAMESPACE: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('secret store: namespace of the log Secrets (default PONTOON_KUBE_NAMESPACE)'),
+  PONTOON_LOG_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(MAX_LOG_MAX_BYTES)
+    .default(DEFAULT_LOG_MAX_BYTES)
+    .describe('bytes of log kept per attempt (the tail; a marker line says what was dropped)'),
+  PONTOON_LOG_RETENTION: duration
+    .default(DEFAULT_LOG_RETENTION_MS)
+    .describe('how long logs of finished attempts are kept'),
+  PONTOON_LOG_SWEEP_INTERVAL: duration
+    .default(10 * 60_000)
+    .describe('how often each worker deletes logs past their retention'),
 });
 
 export interface TemporalConfig {
@@ -128,6 +157,19 @@ export interface WorkerConfig {
   metrics?: { host: string; port: number };
   /** OpenTelemetry traces over OTLP/HTTP; undefined (no OTLP endpoint in the environment): off. */
   tracing?: { serviceName?: string };
+  /** Logs of finished attempts (logs/): where, how much of each, how long. */
+  logs: LogsConfig;
+}
+
+export interface LogsConfig {
+  store: 'dir' | 'secret';
+  /** dir store: the folder (`runs/<execution>/attempt-<n>/log` under it). */
+  dir: string;
+  /** secret store: namespace of the Secrets. */
+  namespace: string;
+  maxBytes: number;
+  retentionMs: number;
+  sweepIntervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -192,5 +234,28 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig 
     ...(e.OTEL_EXPORTER_OTLP_ENDPOINT || e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
       ? { tracing: e.OTEL_SERVICE_NAME ? { serviceName: e.OTEL_SERVICE_NAME } : {} }
       : {}),
+    logs: logsConfig(e),
+  };
+}
+
+function logsConfig(e: z.output<typeof EnvSchema>): LogsConfig {
+  const store = e.PONTOON_LOG_STORE ?? (e.PONTOON_RUNTIME === 'kubernetes' ? 'secret' : 'dir');
+  if (store === 'secret' && e.PONTOON_RUNTIME !== 'kubernetes') {
+    throw new ConfigError(
+      'PONTOON_LOG_STORE=secret needs PONTOON_RUNTIME=kubernetes (the local runtime keeps logs in PONTOON_DATA_DIR)',
+    );
+  }
+  if (e.PONTOON_LOG_DIR && e.PONTOON_RUNTIME === 'local') {
+    throw new ConfigError(
+      'PONTOON_LOG_DIR is for the kubernetes runtime; the local runtime keeps logs in PONTOON_DATA_DIR',
+    );
+  }
+  return {
+    store,
+    dir: path.resolve(e.PONTOON_LOG_DIR ?? e.PONTOON_DATA_DIR),
+    namespace: e.PONTOON_LOG_NAMESPACE ?? e.PONTOON_KUBE_NAMESPACE,
+    maxBytes: e.PONTOON_LOG_MAX_BYTES,
+    retentionMs: e.PONTOON_LOG_RETENTION,
+    sweepIntervalMs: e.PONTOON_LOG_SWEEP_INTERVAL,
   };
 }

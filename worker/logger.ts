@@ -1,6 +1,7 @@
 /** pino, with credentials redacted, and the adapter that makes Temporal's runtime log through it. */
 import { DefaultLogger, type LogLevel, Runtime } from '@temporalio/worker';
 import pino, { type Logger } from 'pino';
+import { parseExecutionWorkflowId } from '../spec/names.ts';
 
 export const REDACT_PATHS = [
   'apiKey',
@@ -29,6 +30,31 @@ const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = 
 
 let installed: { metricsBindAddress?: string } | undefined;
 
+/**
+ * The fields of a Temporal SDK log line, with those every line of an execution carries:
+ * `executionId` and `function` (from the workflow id `exec:<function>:<key>`) and, on the lines of
+ * a `runAttempt` activity (activity id `attempt-<n>`), the function's `attempt`. Temporal's own
+ * `attempt` of an activity counts its infrastructure retries: it is renamed `activityAttempt`.
+ */
+export function executionFields(meta: Record<string, unknown>): Record<string, unknown> {
+  const { sdkComponent, ...rest } = meta;
+  const out: Record<string, unknown> = { ...rest, component: sdkComponent };
+  const exec = typeof rest.workflowId === 'string' ? parseExecutionWorkflowId(rest.workflowId) : undefined;
+  if (exec) {
+    out.executionId = rest.workflowId;
+    out.function ??= exec.function;
+  }
+  if (typeof rest.activityId === 'string') {
+    if ('attempt' in rest) {
+      out.activityAttempt = rest.attempt;
+      delete out.attempt;
+    }
+    const m = /^attempt-(\d+)$/.exec(rest.activityId);
+    if (m) out.attempt = Number(m[1]);
+  }
+  return out;
+}
+
 export interface TemporalRuntimeOptions {
   /**
    * Loopback host:port where the Temporal SDK runtime (Core) serves its own Prometheus metrics
@@ -52,8 +78,7 @@ export function installTemporalRuntime(
   const level = (logger.level.toUpperCase() === 'FATAL' ? 'ERROR' : logger.level.toUpperCase()) as LogLevel;
   Runtime.install({
     logger: new DefaultLogger(level in LEVELS ? level : 'INFO', (entry) => {
-      const { sdkComponent, ...meta } = entry.meta ?? {};
-      logger[LEVELS[entry.level]]({ ...meta, component: sdkComponent }, entry.message);
+      logger[LEVELS[entry.level]](executionFields(entry.meta ?? {}), entry.message);
     }),
     ...(opts.metricsBindAddress
       ? {

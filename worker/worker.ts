@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import type { Tracer } from '@opentelemetry/api';
 import { Client } from '@temporalio/client';
 import {
   makeWorkflowExporter,
@@ -20,9 +21,11 @@ import {
 import type { Logger } from 'pino';
 import { createActivities } from '../activities/index.ts';
 import { loadKubeConfig } from '../activities/kubernetes/kubeconfig.ts';
+import { RequestCounter } from '../activities/kubernetes/requests.ts';
 import { createKubernetesRuntime } from '../activities/kubernetes/runtime.ts';
 import { createLocalRuntime } from '../activities/local-runtime.ts';
 import type { FunctionRuntime } from '../activities/runtime.ts';
+import { createLogStore } from '../logs/index.ts';
 import type { WorkerConfig } from './config.ts';
 import { createMetrics, type PontoonMetrics } from './metrics.ts';
 import { connectClient, connectNative } from './temporal.ts';
@@ -95,7 +98,7 @@ export async function createPontoonWorker(opts: {
         interceptors: tracingClientInterceptors(tracing),
       })
     : baseClient;
-  const runtime = createRuntime(config, logger);
+  const runtime = createRuntime(config, logger, tracing ? { tracer: tracing.tracer } : {});
   if (tracing && !opts.workflowBundle && config.workflowBundlePath) {
     const code = await readFile(config.workflowBundlePath, 'utf8');
     if (!code.includes('OpenTelemetryInboundInterceptor')) {
@@ -159,12 +162,23 @@ export async function createPontoonWorker(opts: {
   };
 }
 
-/** The runtime the config asks for. */
-export function createRuntime(config: WorkerConfig, logger: Logger): FunctionRuntime {
+/** The runtime the config asks for, with its log store (logs/) and, when tracing, pod spans. */
+export function createRuntime(
+  config: WorkerConfig,
+  logger: Logger,
+  opts: { tracer?: Tracer } = {},
+): FunctionRuntime {
   if (config.runtime === 'kubernetes') {
     const k = config.kubernetes;
+    const kubeConfig = loadKubeConfig(k.kubeconfigPath);
+    const requests = new RequestCounter();
     return createKubernetesRuntime({
-      kubeConfig: loadKubeConfig(k.kubeconfigPath),
+      kubeConfig,
+      requests,
+      logStore: createLogStore(config, logger, { kubeConfig, requests }),
+      logMaxBytes: config.logs.maxBytes,
+      logSweepIntervalMs: config.logs.sweepIntervalMs,
+      ...(opts.tracer ? { tracer: opts.tracer } : {}),
       namespace: k.namespace,
       observerImage: k.observerImage,
       keepFailedPodsMs: k.keepFailedPodsMs,
@@ -175,7 +189,12 @@ export function createRuntime(config: WorkerConfig, logger: Logger): FunctionRun
     });
   }
   return createLocalRuntime(
-    { dataDir: config.dataDir, localRoot: config.localRoot, killGraceMs: config.killGraceMs },
+    {
+      dataDir: config.dataDir,
+      localRoot: config.localRoot,
+      killGraceMs: config.killGraceMs,
+      logs: { store: createLogStore(config, logger), sweepIntervalMs: config.logs.sweepIntervalMs },
+    },
     logger.child({ component: 'local-runtime' }),
   );
 }

@@ -3,9 +3,16 @@
  * benchmarks can print requests per execution. Every call site goes through `count()`.
  */
 export type RequestVerb = 'create' | 'get' | 'list' | 'watch' | 'delete' | 'log';
+/**
+ * Requests of the secret log store (logs/secret.ts): `log-store` creates an attempt's log Secret,
+ * `log-sweep` deletes expired ones (a deletecollection).
+ */
+export type LogStoreVerb = 'log-store' | 'log-sweep';
 
 export class RequestCounter {
-  private readonly counts: Record<RequestVerb, number> = {
+  private readonly counts: Record<RequestVerb | LogStoreVerb, number> = {
+    'log-store': 0,
+    'log-sweep': 0,
     create: 0,
     get: 0,
     list: 0,
@@ -14,11 +21,11 @@ export class RequestCounter {
     log: 0,
   };
 
-  count(verb: RequestVerb): void {
+  count(verb: RequestVerb | LogStoreVerb): void {
     this.counts[verb]++;
   }
 
-  snapshot(): Record<RequestVerb, number> & { total: number } {
+  snapshot(): Record<RequestVerb | LogStoreVerb, number> & { total: number } {
     const total = Object.values(this.counts).reduce((a, b) => a + b, 0);
     return { ...this.counts, total };
   }

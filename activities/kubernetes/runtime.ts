@@ -1,7 +1,13 @@
 /**
  * The kubernetes runtime: one pod per attempt (activities/kubernetes/pod.ts), awaited through the
  * worker's shared pod watch (pod-watcher.ts), classified (classify.ts), collected from the
- * observer's termination message and pods/log, then deleted.
+ * observer's termination message and pods/log, then — after the activity has returned its outcome —
+ * its log kept in the log store (logs/) and the pod deleted.
+ *
+ * apiserver requests per attempt: create, one pods/log read of the function container (the log tail
+ * in the result and the stored log come from the same read; a second read only for a log over
+ * PONTOON_LOG_MAX_BYTES, or an output too large for the termination message), the log Secret
+ * (secret log store only), delete — plus the shared watch, per worker and not per attempt.
  *
  * Why a bare Pod and not a Job per attempt: the deterministic pod name is the idempotency key
  * (AlreadyExists → adopt), the watch sees our pods directly, and no Job controller sits between
@@ -10,8 +16,13 @@
  * that deletes finished Pontoon pods nobody collected (from the watch cache, no extra reads), and
  * activeDeadlineSeconds, which makes the kubelet stop a pod whose worker is gone.
  */
+import { text } from 'node:stream/consumers';
 import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
+import { startLogSweeper } from '../../logs/index.ts';
+import { readPodLogTail } from '../../logs/pod-log.ts';
+import { type AttemptLogKey, DEFAULT_LOG_MAX_BYTES, type LogStore } from '../../logs/store.ts';
 import { extractOutput, parseReport } from '../../observer/termination.ts';
 import {
   type AttemptFailure,
@@ -33,6 +44,7 @@ import {
 } from './pod.ts';
 import { type PodEvent, PodWatcher } from './pod-watcher.ts';
 import { apiError, isTransient, RequestCounter } from './requests.ts';
+import { AttemptPodTrace, globalTracer } from './trace.ts';
 
 export interface KubernetesRuntimeOptions {
   kubeConfig: KubeConfig;
@@ -53,6 +65,16 @@ export interface KubernetesRuntimeOptions {
   sweepIntervalMs?: number;
   /** A finished pod no attempt awaits is swept this long after it finished (plus keepFailedPodsMs). */
   sweepAfterMs?: number;
+  /** Where the logs of finished attempts are kept; none: only while the pod exists. */
+  logStore?: LogStore;
+  /** Bytes of a function's log read and kept per attempt (the tail, PONTOON_LOG_MAX_BYTES). */
+  logMaxBytes?: number;
+  /** How often the log store's retention sweep runs (on every worker; it is idempotent). */
+  logSweepIntervalMs?: number;
+  /** Spans of each attempt's pod (trace.ts); default: the global tracer (a no-op unless registered). */
+  tracer?: Tracer;
+  /** Where apiserver requests are counted (shared with the log store); default: a new counter. */
+  requests?: RequestCounter;
 }
 
 export interface KubernetesRuntime extends FunctionRuntime {
@@ -154,13 +176,25 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
   const unschedulableTimeoutMs = opts.unschedulableTimeoutMs ?? 5 * 60_000;
   const killGraceMs = opts.killGraceMs ?? 5000;
   const sweepAfterMs = opts.sweepAfterMs ?? 60_000;
+  const logStore = opts.logStore;
+  const logMaxBytes = opts.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES;
+  const tracer = opts.tracer ?? globalTracer();
   const core = kubeConfig.makeApiClient(CoreV1Api);
-  const requests = new RequestCounter();
+  const requests = opts.requests ?? new RequestCounter();
   const launches = { created: 0, adopted: 0 };
-  /** Pods an attempt of this process is awaiting or collecting: never swept. */
+  /** Pods an attempt of this process is awaiting, collecting or finishing: never swept. */
   const active = new Set<string>();
+  /** Log stores and pod deletions still running after their activity returned (close() awaits them). */
+  const finishing = new Set<Promise<void>>();
   let podWatcher: PodWatcher | undefined;
   let sweepTimer: NodeJS.Timeout | undefined;
+  const logSweeper =
+    logStore &&
+    startLogSweeper(
+      logStore,
+      opts.logSweepIntervalMs ?? 10 * 60_000,
+      logger.child({ component: 'log-sweeper' }),
+    );
   let closed = false;
 
   function watcher(): PodWatcher {
@@ -212,7 +246,12 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
   }
 
   /** Deletes a pod (only the one with this uid); true when it is gone or going. */
-  async function deletePod(name: string, uid: string | undefined, graceSeconds?: number): Promise<boolean> {
+  async function deletePod(
+    name: string,
+    uid: string | undefined,
+    graceSeconds?: number,
+    log: Logger = logger,
+  ): Promise<boolean> {
     try {
       await retrying(`delete pod ${name}`, () => {
         requests.count('delete');
@@ -227,7 +266,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
     } catch (err) {
       const { code } = apiError(err);
       if (code === 404 || code === 409) return true; // gone already, or another pod by that name now
-      logger.warn({ pod: name, err: apiError(err).message }, 'could not delete the pod; the sweeper will');
+      log.warn({ pod: name, err: apiError(err).message }, 'could not delete the pod; the sweeper will');
       return false;
     }
   }
@@ -310,21 +349,87 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
     }
   }
 
-  async function functionLogTail(name: string): Promise<string | undefined> {
+  type FunctionLog = { text: string; partial: boolean } | { error: string };
+
+  /** The function container's log: at most its last logMaxBytes (logs/pod-log.ts). */
+  async function readFunctionLog(name: string, log: Logger = logger): Promise<FunctionLog> {
     try {
-      return tail(await readLogText(name, FUNCTION_CONTAINER, { tailLines: 50, limitBytes: 1024 * 1024 }));
+      return await readPodLogTail(
+        core,
+        { namespace, pod: name, container: FUNCTION_CONTAINER },
+        logMaxBytes,
+        () => requests.count('log'),
+      );
     } catch (err) {
-      logger.debug({ pod: name, err: apiError(err).message }, 'pods/log unavailable');
-      return undefined;
+      log.debug({ pod: name, err: apiError(err).message }, 'pods/log unavailable');
+      return { error: apiError(err).message };
     }
   }
 
-  /** Turns a finished pod's state into the attempt's outcome (reads logs, not deleting yet). */
+  /** What is stored when the function's own log cannot be: why, and the kubelet's tail if it left one. */
+  function missingLog(why: string, functionMessage?: string): { text: string; partial: boolean } {
+    const kubelet = functionMessage
+      ? `[pontoon] the function container's termination message (the kubelet's copy of the end of its log):\n${functionMessage}`
+      : '';
+    return { text: `[pontoon] ${why}\n${kubelet}`, partial: false };
+  }
+
+  function logOf(read: FunctionLog, functionMessage?: string): { text: string; partial: boolean } {
+    return 'text' in read
+      ? read
+      : missingLog(
+          `the function container's log could not be read (pods/log: ${read.error})`,
+          functionMessage,
+        );
+  }
+
+  /** Keeps an attempt's log; false when it could not and a retry later may (the pod should stay). */
+  async function storeLog(key: AttemptLogKey, log: { text: string; partial: boolean }): Promise<boolean> {
+    if (!logStore) return true;
+    try {
+      await retrying(`store the log of ${key.executionId} attempt ${key.attempt}`, () =>
+        logStore.put(key, log.text, { partial: log.partial }),
+      );
+      return true;
+    } catch (err) {
+      const transient = isTransient(err) && !closed;
+      logger.warn(
+        { ...key, store: logStore.where, err: apiError(err).message },
+        transient
+          ? 'could not store the attempt log; the pod stays for the sweeper to try again'
+          : 'could not store the attempt log (check the worker may create Secrets in the log namespace, or write the log folder)',
+      );
+      return !transient;
+    }
+  }
+
+  /**
+   * Work left after the activity has returned its outcome: the result never waits for it. The pod
+   * stays "active" (not swept) until it is done; close() waits for it.
+   */
+  function afterAttempt(name: string, log: Logger, work: () => Promise<void>): void {
+    active.add(name);
+    const p: Promise<void> = work()
+      .catch((err: unknown) =>
+        log.warn(
+          { pod: name, err: (err as Error).message },
+          'finishing an attempt pod failed; the sweeper will',
+        ),
+      )
+      .finally(() => {
+        finishing.delete(p);
+        active.delete(name);
+      });
+    finishing.add(p);
+  }
+
+  /** Turns a finished pod's state and its function log into the attempt's outcome (not deleting yet). */
   async function collect(
     name: string,
     pod: V1Pod,
     st: Extract<PodState, { state: 'finished' }>,
     launchedAt: number,
+    log: FunctionLog,
   ): Promise<AttemptOutcome> {
     const fn = pod.status?.containerStatuses?.find((c) => c.name === FUNCTION_CONTAINER);
     const startedAt =
@@ -333,8 +438,8 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
       toMs(pod.metadata?.creationTimestamp) ??
       launchedAt;
     const endedAt = toMs(fn?.state?.terminated?.finishedAt) ?? Date.now();
-    let logTail = await functionLogTail(name);
-    if (logTail === undefined) logTail = st.failure && st.functionMessage ? tail(st.functionMessage) : '';
+    const logTail =
+      'text' in log ? tail(log.text) : st.failure && st.functionMessage ? tail(st.functionMessage) : '';
     const base = { exitCode: st.exitCode, startedAt: iso(startedAt), endedAt: iso(endedAt), logTail };
     if (st.failure) return { ...base, failure: st.failure };
     const report = parseReport(st.report);
@@ -351,10 +456,10 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
       return { ...base, failure: failure(report.failure.type, report.failure.message) };
     if ('output' in report) return { ...base, output: report.output };
     try {
-      const log = await readLogText(name, OBSERVER_CONTAINER, {
+      const observerLog = await readLogText(name, OBSERVER_CONTAINER, {
         limitBytes: LIMITS.outputBytes * 2 + 64 * 1024,
       });
-      const got = extractOutput(log, report.outputRef);
+      const got = extractOutput(observerLog, report.outputRef);
       if ('output' in got) return { ...base, output: got.output };
       return {
         ...base,
@@ -373,17 +478,22 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
 
   async function runAttempt(req: AttemptRequest, control: AttemptControl): Promise<AttemptOutcome> {
     const name = attemptPodName(req.function, req.executionId, req.attempt);
-    const log = logger.child({
-      executionId: req.executionId,
-      function: req.function,
-      attempt: req.attempt,
-      pod: name,
-    });
+    const key: AttemptLogKey = { executionId: req.executionId, function: req.function, attempt: req.attempt };
+    const log = logger.child({ ...key, pod: name });
     const { signal } = control;
     const w = watcher();
     const launchedAt = Date.now();
     const waiter = new PodWaiter(w, name);
+    const podTrace = new AttemptPodTrace(tracer, {
+      'k8s.pod.name': name,
+      'k8s.namespace.name': namespace,
+      'pontoon.execution_id': req.executionId,
+      'pontoon.function': req.function,
+      'pontoon.attempt': req.attempt,
+    });
     active.add(name);
+    /** Set once the pod's log store and deletion are handed to afterAttempt (which owns `active` then). */
+    let handedOff = false;
     let phase = 'Launching';
     const beat = () => control.heartbeat({ pod: name, phase, node: podNode });
     let podNode: string | undefined;
@@ -394,12 +504,36 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
       logTail,
       failure: failure('FunctionExit', 'cancelled'),
     });
+    /** After the outcome is returned: the log into the store, then the pod deleted (or kept). */
+    const finishLater = (
+      logText: { text: string; partial: boolean },
+      podAction: { delete: string | undefined; graceSeconds?: number } | 'keep' | 'none',
+    ) => {
+      handedOff = true;
+      afterAttempt(name, log, async () => {
+        const stored = await podTrace.after('StoreAttemptLog', () => storeLog(key, logText));
+        if (podAction === 'none') return;
+        if (podAction === 'keep') {
+          log.info({ keepForMs: keepFailedPodsMs }, 'keeping the failed pod for debugging');
+          return;
+        }
+        if (!stored) return; // its log is only in the pod: the sweeper stores it, then deletes it
+        await podTrace.after('DeletePod', () =>
+          deletePod(name, podAction.delete, podAction.graceSeconds, log),
+        );
+      });
+    };
     try {
       beat();
       await Promise.race([w.start(), sleep(TRANSIENT_RETRY_MS, signal)]);
       if (signal.aborted) return await onAbort(undefined);
-      const launched = await launchAttemptPod(req, signal);
+      const launched = await podTrace.span('CreatePod', () => launchAttemptPod(req, signal));
       if ('failure' in launched) {
+        podTrace.finished({ failure: launched.failure.type });
+        finishLater(
+          missingLog(`the attempt's pod could not be created: ${launched.failure.message}`),
+          'none',
+        );
         return {
           exitCode: null,
           startedAt: iso(launchedAt),
@@ -410,6 +544,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
       }
       let pod = launched.pod;
       const uid = pod.metadata?.uid;
+      podTrace.launched(name, launched.created);
       log.info(
         { created: launched.created },
         launched.created ? 'attempt pod created' : 'attempt pod adopted',
@@ -433,25 +568,41 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
 
         const gone = !cached && (waiter.deleted || w.lastListStartedAt > launchedAt);
         const st = classifyPod(pod, req.spec.spec.execution.retry.nonRetryableExitCodes);
+        podTrace.observe(pod, st.state);
         if (st.state === 'finished') {
-          const outcome = gone
-            ? { ...(await collectGone(st)), exitCode: st.exitCode }
-            : await collect(name, pod, st, launchedAt);
-          await cleanup(name, uid, outcome);
+          if (gone) {
+            const outcome = { ...(await collectGone(st)), exitCode: st.exitCode };
+            podTrace.finished({ phase, exitCode: outcome.exitCode, failure: outcome.failure?.type });
+            finishLater(
+              missingLog('the pod was deleted before its log was read', st.functionMessage),
+              'none',
+            );
+            log.info({ exitCode: outcome.exitCode, failure: outcome.failure?.type }, 'attempt ended');
+            return outcome;
+          }
+          const { functionLog, outcome } = await podTrace.span('CollectPodLog', async () => {
+            const read = await readFunctionLog(name, log);
+            return { functionLog: read, outcome: await collect(name, pod, st, launchedAt, read) };
+          });
+          podTrace.finished({ phase, exitCode: outcome.exitCode, failure: outcome.failure?.type });
+          finishLater(
+            logOf(functionLog, st.functionMessage),
+            outcome.failure && keepFailedPodsMs > 0 ? 'keep' : { delete: uid },
+          );
           log.info({ exitCode: outcome.exitCode, failure: outcome.failure?.type }, 'attempt ended');
           return outcome;
         }
         if (gone || (cached?.metadata?.deletionTimestamp && cached.metadata.uid === uid)) {
           log.warn({ phase }, 'attempt pod deleted from outside before it finished');
+          const why = `pod ${name} was deleted or evicted from outside (or its node was removed) while ${phase}`;
+          podTrace.finished({ phase, failure: 'KubernetesTransient' });
+          finishLater(missingLog(`${why}; its log went with it`), 'none');
           return {
             exitCode: null,
             startedAt: iso(launchedAt),
             endedAt: iso(now),
             logTail: '',
-            failure: failure(
-              'KubernetesTransient',
-              `pod ${name} was deleted or evicted from outside (or its node was removed) while ${phase}`,
-            ),
+            failure: failure('KubernetesTransient', why),
           };
         }
         if (st.state === 'pending' && st.problem) {
@@ -476,7 +627,11 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
               logTail: '',
               failure: f,
             };
-            await cleanup(name, uid, outcome);
+            podTrace.finished({ phase, failure: f.type });
+            finishLater(
+              missingLog(`the function never started: ${f.message}`),
+              keepFailedPodsMs > 0 ? 'keep' : { delete: uid },
+            );
             log.warn({ reason: p.reason }, 'attempt pod cannot start');
             return outcome;
           }
@@ -484,17 +639,20 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
           problemSince.clear();
         }
         if (now >= deadlineAt) {
-          const logTail = (await functionLogTail(name)) ?? '';
-          await deletePod(name, uid, Math.ceil(killGraceMs / 1000));
+          const functionLog = await podTrace.span('CollectPodLog', () => readFunctionLog(name, log));
+          await podTrace.span('DeletePod', () => deletePod(name, uid, Math.ceil(killGraceMs / 1000), log));
+          const f = failure(
+            'AttemptTimedOut',
+            `attempt ran past its timeout of ${req.timeoutMs} ms; pod ${name} deleted`,
+          );
+          podTrace.finished({ phase, failure: f.type });
+          finishLater(logOf(functionLog), 'none');
           return {
             exitCode: null,
             startedAt: iso(launchedAt),
             endedAt: iso(now),
-            logTail,
-            failure: failure(
-              'AttemptTimedOut',
-              `attempt ran past its timeout of ${req.timeoutMs} ms; pod ${name} deleted`,
-            ),
+            logTail: 'text' in functionLog ? tail(functionLog.text) : '',
+            failure: f,
           };
         }
         if (!cached && now - lastSeenAt > UNSEEN_CHECK_MS) {
@@ -509,7 +667,8 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
       }
     } finally {
       waiter.dispose();
-      active.delete(name);
+      podTrace.end();
+      if (!handedOff) active.delete(name);
     }
 
     async function collectGone(st: Extract<PodState, { state: 'finished' }>): Promise<AttemptOutcome> {
@@ -540,19 +699,23 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
       }
       const uid = pod?.metadata?.uid;
       const target = uid ?? w.get(name)?.metadata?.uid;
-      await deletePod(name, target, Math.min(2, Math.ceil(killGraceMs / 1000)));
+      // The log so far is read while the pod is being deleted (its log stays readable until it is gone).
+      const [functionLog] = await Promise.all([
+        pod ? readFunctionLog(name, log) : Promise.resolve<FunctionLog>({ error: 'no pod yet' }),
+        deletePod(name, target, Math.min(2, Math.ceil(killGraceMs / 1000)), log),
+      ]);
       await waitGone(name, 5000);
+      podTrace.finished({ phase, failure: 'cancelled' });
+      if (pod) {
+        const kept = logOf(functionLog);
+        finishLater(
+          { text: `${kept.text}[pontoon] attempt cancelled: the pod was deleted\n`, partial: kept.partial },
+          'none',
+        );
+      }
       log.info({ reason }, 'attempt cancelled; pod deleted');
-      return cancelledOutcome(null);
+      return cancelledOutcome(null, 'text' in functionLog ? tail(functionLog.text) : '');
     }
-  }
-
-  async function cleanup(name: string, uid: string | undefined, outcome: AttemptOutcome): Promise<void> {
-    if (outcome.failure && keepFailedPodsMs > 0) {
-      logger.info({ pod: name, keepForMs: keepFailedPodsMs }, 'keeping the failed pod for debugging');
-      return;
-    }
-    await deletePod(name, uid);
   }
 
   /** Deletes finished Pontoon pods no attempt of this process is collecting, once old enough. */
@@ -572,25 +735,42 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
       );
       const keep = sweepAfterMs + (phase === 'Failed' ? keepFailedPodsMs : 0);
       if (finished > 0 && now - finished > keep) {
-        logger.info({ pod: name, phase }, 'sweeping a finished pod nobody collected');
-        await deletePod(name, pod.metadata?.uid);
+        const key = podKey(pod);
+        const where = { ...key, pod: name, phase };
+        if (key && logStore) {
+          // A pod whose attempt was not finished by this worker (lost, or a store failed): its log first.
+          const read = await readFunctionLog(name, logger.child(where));
+          const stored = await storeLog(key, logOf(read));
+          if (!stored && now - finished < keep + 4 * sweepAfterMs) continue; // try again next sweep
+          if (!stored) logger.warn(where, 'deleting a finished pod whose log could not be stored');
+        }
+        logger.info(where, 'sweeping a finished pod nobody collected');
+        await deletePod(name, pod.metadata?.uid, undefined, logger.child(where));
       }
     }
   }
 
+  /** The attempt a pod belongs to, from its labels and annotation. */
+  function podKey(pod: V1Pod): AttemptLogKey | undefined {
+    const executionId = pod.metadata?.annotations?.[EXECUTION_ID_ANNOTATION];
+    const fn = pod.metadata?.labels?.[Label.function];
+    const attempt = Number(pod.metadata?.labels?.[Label.attempt]);
+    if (!executionId || !fn || !Number.isInteger(attempt)) return undefined;
+    return { executionId, function: fn, attempt };
+  }
+
   async function readLog(executionId: string, attempt: number): Promise<string | undefined> {
     const hash = executionHash(executionId);
+    const stored = await logStore?.get({ executionId, function: '', attempt }).catch(() => undefined);
+    if (stored) return Buffer.isBuffer(stored.body) ? stored.body.toString('utf8') : await text(stored.body);
     const pod = [...watcher().all()].find(
       (p) =>
         p.metadata?.labels?.[Label.execution] === hash &&
         p.metadata.labels[Label.attempt] === String(attempt),
     );
     if (!pod?.metadata?.name) return undefined;
-    try {
-      return await readLogText(pod.metadata.name, FUNCTION_CONTAINER, { limitBytes: 10 * 1024 * 1024 });
-    } catch {
-      return undefined;
-    }
+    const read = await readFunctionLog(pod.metadata.name);
+    return 'text' in read ? read.text : undefined;
   }
 
   return {
@@ -610,6 +790,9 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
     async close() {
       closed = true;
       if (sweepTimer) clearInterval(sweepTimer);
+      logSweeper?.stop();
+      // Logs being stored and pods being deleted get a few seconds; what is left, another worker's sweeper finishes.
+      await Promise.race([Promise.allSettled([...finishing]), sleep(10_000)]);
       await podWatcher?.close();
     },
   };

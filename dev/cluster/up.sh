@@ -272,6 +272,11 @@ ensure_component kube-scheduler \
   --secure-port="$SCHEDULER_PORT" \
   --profiling=false
 
+# Pod logs: kwok serves /containerLogs (what pods/log reaches through the apiserver) from the file
+# a kwok Logs object names for a pod; tests create one per pod to give it a log (test/kube-helpers.ts).
+kc apply --server-side -f "$CLUSTER_SRC_DIR/crds/kwok.x-k8s.io_logs.yaml" >/dev/null \
+  || die "could not install kwok's Logs CRD (dev/cluster/crds)"
+
 # kwok reads its Stages at start: it is restarted when dev/cluster/stages changed.
 STAGE_FILES=("$CLUSTER_SRC_DIR"/stages/*.yaml)
 EXTRA_FINGERPRINT="$(cat "${STAGE_FILES[@]}" | sha256sum)"
@@ -281,6 +286,7 @@ ensure_component kwok \
   --manage-all-nodes=false \
   --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
   --cidr=10.244.0.0/16 \
+  --enable-crds=Logs \
   --server-address="127.0.0.1:$KWOK_PORT"
 
 # 4. Cluster-level readiness.
@@ -288,6 +294,17 @@ if ! out="$(kc wait --for=condition=Ready node -l pontoon.dev/sim-node=true --ti
   echo "$out" >&2
   fail_component kwok "did not make the fake nodes Ready within ${UP_TIMEOUT}s"
 fi
+# The apiserver reaches a node's kubelet at its address and kubeletEndpoint port: point every fake
+# node at kwok's server (TLS, self-signed; the apiserver has no --kubelet-certificate-authority, so it
+# does not verify it). Only an InternalIP, so the apiserver's address preference picks it.
+for ((i = 0; i < NODE_COUNT; i++)); do
+  n="$(node_name "$i")"
+  if [ "$(kc get node "$n" -o jsonpath='{.status.daemonEndpoints.kubeletEndpoint.Port}')" != "$KWOK_PORT" ]; then
+    kc patch node "$n" --subresource=status --type=merge \
+      -p "{\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"127.0.0.1\"}],\"daemonEndpoints\":{\"kubeletEndpoint\":{\"Port\":$KWOK_PORT}}}}" >/dev/null \
+      || fail_component kwok "could not point node $n at kwok's kubelet server"
+  fi
+done
 deadline=$(( $(date +%s) + UP_TIMEOUT ))
 until kc get serviceaccount default -n default >/dev/null 2>&1; do
   [ "$(date +%s)" -lt "$deadline" ] || fail_component kube-controller-manager "did not create the default ServiceAccount within ${UP_TIMEOUT}s"

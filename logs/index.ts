@@ -1,0 +1,78 @@
+/**
+ * The log store and the API's log source the configuration asks for (PONTOON_LOG_*), and the
+ * retention sweeper each worker runs.
+ */
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { loadKubeConfig } from '../activities/kubernetes/kubeconfig.ts';
+import type { RequestCounter } from '../activities/kubernetes/requests.ts';
+import type { WorkerConfig } from '../worker/config.ts';
+import { createDirLogStore } from './dir.ts';
+import { createSecretLogStore } from './secret.ts';
+import { type AttemptLogSource, kubernetesLogSource, localLogSource } from './source.ts';
+import type { LogStore } from './store.ts';
+
+export function createLogStore(
+  config: WorkerConfig,
+  logger: Logger,
+  kube?: { kubeConfig: KubeConfig; requests?: RequestCounter },
+): LogStore {
+  const c = config.logs;
+  const limits = { maxBytes: c.maxBytes, retentionMs: c.retentionMs };
+  if (c.store === 'dir') return createDirLogStore(c.dir, limits);
+  const kubeConfig = kube?.kubeConfig ?? loadKubeConfig(config.kubernetes.kubeconfigPath);
+  return createSecretLogStore({
+    ...limits,
+    core: kubeConfig.makeApiClient(CoreV1Api),
+    namespace: c.namespace,
+    logger: logger.child({ component: 'log-store', namespace: c.namespace }),
+    ...(kube?.requests ? { requests: kube.requests } : {}),
+  });
+}
+
+/** What the API reads logs from: the store, and the live logs of the configured runtime. */
+export function createLogSource(config: WorkerConfig, logger: Logger): AttemptLogSource {
+  if (config.runtime === 'local') {
+    const store = createLogStore(config, logger);
+    return localLogSource(store, config.logs.dir);
+  }
+  const kubeConfig = loadKubeConfig(config.kubernetes.kubeconfigPath);
+  const store = createLogStore(config, logger, { kubeConfig });
+  return kubernetesLogSource({
+    store,
+    kubeConfig,
+    core: kubeConfig.makeApiClient(CoreV1Api),
+    namespace: config.kubernetes.namespace,
+    maxBytes: config.logs.maxBytes,
+    logger: logger.child({ component: 'log-source' }),
+  });
+}
+
+/** Runs `store.sweep()` now and every `intervalMs` (unref'd); stop() ends it. */
+export function startLogSweeper(
+  store: LogStore,
+  intervalMs: number,
+  logger: Logger,
+): { stop(): void; sweeping: () => Promise<unknown> } {
+  let running: Promise<unknown> = Promise.resolve();
+  const run = () => {
+    running = running.then(() =>
+      store
+        .sweep()
+        .catch((err: unknown) =>
+          logger.warn({ store: store.where, err: (err as Error).message }, 'log retention sweep failed'),
+        ),
+    );
+  };
+  const first = setTimeout(run, Math.min(intervalMs, 5_000));
+  const timer = setInterval(run, intervalMs);
+  first.unref();
+  timer.unref();
+  return {
+    stop() {
+      clearTimeout(first);
+      clearInterval(timer);
+    },
+    sweeping: () => running,
+  };
+}

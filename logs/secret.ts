@@ -1,0 +1,169 @@
+/**
+ * The `secret` log store: one Kubernetes Secret per attempt, `pontoon-log-<execution hash>-<attempt>`
+ * (type `pontoon.dev/attempt-log`, immutable), holding the capped log gzip-compressed in `log.gz`.
+ *
+ * Why a Secret and not a ConfigMap: a log may hold whatever the function printed, credentials
+ * included. Kubernetes' aggregated `view` role reads ConfigMaps but not Secrets, and Secrets are the
+ * objects clusters encrypt at rest. They live in their own namespace (PONTOON_LOG_NAMESPACE;
+ * `pontoon-logs` in deploy/) so the API, which reads them, is given no access to any other Secret.
+ *
+ * Lookup is by name (one GET). Retention: labels say when a log expires, rounded UP to the UTC hour
+ * and day (`pontoon.dev/log-expires-hour=2026112419`, `pontoon.dev/log-expires-day=20261125`), and
+ * the sweeper deletes expired ones with two deletecollection requests (past days, then past hours of
+ * today): a log is deleted by the first sweep after its retention has passed and the hour has ended.
+ * Sweeps look back LOOKBACK_DAYS: logs that expired while no worker ran for longer are left behind
+ * (`kubectl delete secret -l pontoon.dev/component=attempt-log` removes them).
+ */
+import { promisify } from 'node:util';
+import { gunzip, gzip } from 'node:zlib';
+import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { executionHash } from '../activities/kubernetes/pod.ts';
+import { apiError, type RequestCounter } from '../activities/kubernetes/requests.ts';
+import { Label } from '../spec/names.ts';
+import { type AttemptLogKey, capLog, type LogLimits, type LogStore } from './store.ts';
+
+const gzipAsync = promisify(gzip);
+const gunzipAsync = promisify(gunzip);
+
+export const LOG_SECRET_TYPE = 'pontoon.dev/attempt-log';
+export const LOG_DATA_KEY = 'log.gz';
+export const LogLabel = {
+  component: 'pontoon.dev/component',
+  expiresDay: 'pontoon.dev/log-expires-day',
+  expiresHour: 'pontoon.dev/log-expires-hour',
+} as const;
+export const LogAnnotation = {
+  executionId: 'pontoon.dev/execution-id',
+  truncated: 'pontoon.dev/log-truncated',
+  bytes: 'pontoon.dev/log-bytes',
+  storedAt: 'pontoon.dev/log-stored-at',
+  expiresAt: 'pontoon.dev/log-expires-at',
+} as const;
+export const ATTEMPT_LOG_COMPONENT = 'attempt-log';
+/** How many past days a sweep covers (the label selector lists each). */
+export const LOOKBACK_DAYS = 60;
+
+const HOUR = 3600_000;
+const DAY = 24 * HOUR;
+
+/** `pontoon-log-<16 hex of sha256(execution id)>-<attempt>`: ≤ 32 characters. */
+export function logSecretName(executionId: string, attempt: number): string {
+  return `pontoon-log-${executionHash(executionId)}-${attempt}`;
+}
+
+const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10).replaceAll('-', '');
+const utcHour = (ms: number) => `${utcDay(ms)}${new Date(ms).toISOString().slice(11, 13)}`;
+const ceilTo = (ms: number, unit: number) => Math.ceil(ms / unit) * unit;
+
+/** Label values of a log expiring at `expiresAt`: the first UTC hour and day that start after it. */
+export function expiryLabels(expiresAt: number): { day: string; hour: string } {
+  return { day: utcDay(ceilTo(expiresAt, DAY)), hour: utcHour(ceilTo(expiresAt, HOUR)) };
+}
+
+/** The two label selectors of a sweep at `now`: logs whose expiry day, or hour of today, has begun. */
+export function sweepSelectors(now: number): string[] {
+  const base = `${Label.managedBy}=pontoon,${LogLabel.component}=${ATTEMPT_LOG_COMPONENT}`;
+  const today = Math.floor(now / DAY) * DAY;
+  const days = Array.from({ length: LOOKBACK_DAYS }, (_, i) => utcDay(today - i * DAY));
+  const hours: string[] = [];
+  for (let h = today; h <= now; h += HOUR) hours.push(utcHour(h));
+  return [
+    `${base},${LogLabel.expiresDay} in (${days.join(',')})`,
+    `${base},${LogLabel.expiresHour} in (${hours.join(',')})`,
+  ];
+}
+
+export interface SecretLogStoreOptions extends LogLimits {
+  core: CoreV1Api;
+  namespace: string;
+  logger: Logger;
+  /** Counts this store's apiserver requests (the kubernetes runtime's counter, in the worker). */
+  requests?: RequestCounter;
+}
+
+export function createSecretLogStore(opts: SecretLogStoreOptions): LogStore {
+  const { core, namespace, logger, requests } = opts;
+  return {
+    kind: 'secret',
+    where: `secret/${namespace}`,
+
+    async put(key, text, putOpts) {
+      const capped = capLog(text, opts.maxBytes, putOpts);
+      const now = Date.now();
+      const expiresAt = now + opts.retentionMs;
+      const { day, hour } = expiryLabels(expiresAt);
+      const body: V1Secret = {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: {
+          name: logSecretName(key.executionId, key.attempt),
+          namespace,
+          labels: {
+            [Label.managedBy]: 'pontoon',
+            [LogLabel.component]: ATTEMPT_LOG_COMPONENT,
+            [Label.function]: key.function,
+            [Label.execution]: executionHash(key.executionId),
+            [Label.attempt]: String(key.attempt),
+            [LogLabel.expiresDay]: day,
+            [LogLabel.expiresHour]: hour,
+          },
+          annotations: {
+            [LogAnnotation.executionId]: key.executionId,
+            [LogAnnotation.truncated]: String(capped.truncated),
+            [LogAnnotation.bytes]: String(Buffer.byteLength(text)),
+            [LogAnnotation.storedAt]: new Date(now).toISOString(),
+            [LogAnnotation.expiresAt]: new Date(expiresAt).toISOString(),
+          },
+        },
+        type: LOG_SECRET_TYPE,
+        immutable: true,
+        data: { [LOG_DATA_KEY]: (await gzipAsync(capped.text)).toString('base64') },
+      };
+      requests?.count('log-store');
+      try {
+        await core.createNamespacedSecret({ namespace, body });
+      } catch (err) {
+        // Stored already (a retried activity collecting the same attempt): the first copy stays.
+        if (apiError(err).reason === 'AlreadyExists') return;
+        throw err;
+      }
+    },
+
+    async get(key: AttemptLogKey) {
+      let secret: V1Secret;
+      try {
+        secret = await core.readNamespacedSecret({
+          name: logSecretName(key.executionId, key.attempt),
+          namespace,
+        });
+      } catch (err) {
+        if (apiError(err).code === 404) return undefined;
+        throw err;
+      }
+      const ann = secret.metadata?.annotations ?? {};
+      // 64 bits of hash make a collision unlikely; the annotation makes it impossible to misreport.
+      if (ann[LogAnnotation.executionId] !== key.executionId) return undefined;
+      const data = secret.data?.[LOG_DATA_KEY];
+      const body = data ? await gunzipAsync(Buffer.from(data, 'base64')) : Buffer.alloc(0);
+      return {
+        body,
+        truncated: ann[LogAnnotation.truncated] === 'true',
+        ...(ann[LogAnnotation.storedAt] ? { storedAt: ann[LogAnnotation.storedAt] } : {}),
+      };
+    },
+
+    async sweep(now = Date.now()) {
+      for (const labelSelector of sweepSelectors(now)) {
+        requests?.count('log-sweep');
+        try {
+          await core.deleteCollectionNamespacedSecret({ namespace, labelSelector });
+        } catch (err) {
+          logger.warn({ namespace, err: apiError(err).message }, 'sweeping expired attempt logs failed');
+        }
+      }
+      // deletecollection's answer (the deleted objects) is not surfaced by the client: no count.
+      return undefined;
+    },
+  };
+}

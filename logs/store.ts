@@ -1,0 +1,92 @@
+/**
+ * Where the logs of finished attempts are kept, so `pontoon logs` finds them from any API replica
+ * after the attempt's process or pod is gone. Two stores behind one interface:
+ *
+ * - `dir`: files under `<dir>/runs/<execution id>/attempt-<n>/log`, the layout the local runtime
+ *   writes as the function runs. For the kubernetes runtime it suits a volume every worker and API
+ *   replica mounts (ReadWriteMany).
+ * - `secret`: one Kubernetes Secret per attempt holding the gzip-compressed log (logs/secret.ts).
+ *
+ * A stored log is capped to `maxBytes` with its tail kept: the end of a log says how it ended, and a
+ * first line says what was dropped (TRUNCATION_MARKER).
+ */
+import type { Readable } from 'node:stream';
+
+export interface AttemptLogKey {
+  executionId: string;
+  function: string;
+  attempt: number;
+}
+
+export interface StoredLog {
+  /** The log text, or a stream of it (a local runtime's log file may be large). */
+  body: Buffer | Readable;
+  /** True when the first line is the truncation marker. */
+  truncated: boolean;
+  /** When it was stored (the dir store: when the file was last written). */
+  storedAt?: string;
+}
+
+export interface LogStore {
+  readonly kind: 'dir' | 'secret';
+  /** Where, for messages and docs: a folder or `secret/<namespace>`. */
+  readonly where: string;
+  /**
+   * Keeps the log of a finished attempt, capped (see capLog). `partial`: the text is already only
+   * the end of a longer log. Idempotent per attempt: a second put of the same attempt keeps the first.
+   */
+  put(key: AttemptLogKey, text: string, opts?: { partial?: boolean }): Promise<void>;
+  /** The stored log, or undefined when there is none (never stored, or past retention). */
+  get(key: AttemptLogKey): Promise<StoredLog | undefined>;
+  /** Deletes logs past their retention (as of `now`); returns how many went, when the store can tell. */
+  sweep(now?: number): Promise<number | undefined>;
+}
+
+export interface LogLimits {
+  /** A stored log keeps at most this many bytes (the tail, after a marker line). */
+  maxBytes: number;
+  /** Stored logs are deleted by the sweeper this long after they were stored. */
+  retentionMs: number;
+}
+
+/**
+ * Default cap: 256 KiB of text per attempt, gzip-compressed in the secret store (text logs shrink
+ * 5–10×, so typically 25–50 KiB in etcd; at worst, incompressible output, about the cap itself).
+ */
+export const DEFAULT_LOG_MAX_BYTES = 256 * 1024;
+/**
+ * The largest cap: a Secret holds at most 1 MiB of data, and incompressible text gzips to slightly
+ * more than itself; 960 KiB leaves room for gzip's overhead and the object's metadata.
+ */
+export const MAX_LOG_MAX_BYTES = 960 * 1024;
+/** Default retention: one day (see docs/operability.md for sizing etcd). */
+export const DEFAULT_LOG_RETENTION_MS = 24 * 3600_000;
+
+export const TRUNCATION_MARKER = '[pontoon] log truncated:';
+
+/**
+ * Caps a log to `maxBytes`, keeping its end. When something is dropped, the result starts with one
+ * marker line saying how much and why, then the tail from a line boundary (when one is near).
+ */
+export function capLog(
+  text: string,
+  maxBytes: number,
+  opts: { partial?: boolean } = {},
+): { text: string; truncated: boolean } {
+  const buf = Buffer.from(text, 'utf8');
+  if (buf.length <= maxBytes && !opts.partial) return { text, truncated: false };
+  const marker = (kept: number) =>
+    `${TRUNCATION_MARKER} ${
+      opts.partial
+        ? 'earlier output was dropped'
+        : `the first ${buf.length - kept} of ${buf.length} bytes were dropped`
+    }; the last ${kept} bytes are kept (limit ${maxBytes} bytes, PONTOON_LOG_MAX_BYTES)\n`;
+  // The marker's own length depends on the numbers in it: reserve room for the longest form.
+  const budget = Math.max(0, maxBytes - Buffer.byteLength(marker(maxBytes)));
+  let tailText = buf.subarray(Math.max(0, buf.length - budget)).toString('utf8');
+  if (buf.length > budget) {
+    const nl = tailText.indexOf('\n');
+    tailText = nl >= 0 && nl < 200 ? tailText.slice(nl + 1) : tailText.replace(/^\uFFFD+/, '');
+  }
+  return { text: marker(Buffer.byteLength(tailText)) + tailText, truncated: true };
+}
