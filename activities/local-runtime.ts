@@ -4,8 +4,8 @@
  * (output.json, size limit, log tail) runs in-process. Used by `npm start`, `pontoon dev` and tests.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { closeSync, constants, openSync } from 'node:fs';
+import { access, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { startLogSweeper } from '../logs/index.ts';
@@ -33,6 +33,46 @@ export interface LocalRuntimeConfig {
 /** Names of worker environment variables never passed to functions. */
 const SECRET_ENV_RE = /TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|PRIVATE|CREDENTIAL|^TEMPORAL_|^PONTOON_/i;
 
+/**
+ * The attempt's process is `sh` running the command, then recording its exit status in the attempt
+ * folder (EXIT_FILE), so the status outlives the worker: when a worker dies after its function
+ * finished but before Temporal heard the outcome, the retried activity reports the recorded outcome
+ * instead of running the function a second time. sh only defers TERM/INT/HUP until the command
+ * ends (a trap handler, unlike an ignored signal, is not inherited: the function sees every signal as
+ * before), keeps its own messages ("Killed") out of the log, and re-raises the signal that ended the
+ * command, so the worker sees the exit code or signal it would have seen without sh.
+ */
+// Builtins only (echo, trap, kill, [): a spec's own PATH cannot break it.
+const RECORD_EXIT = [
+  'f=$1; shift',
+  'trap : TERM INT HUP',
+  'exec 3>&2 2>/dev/null',
+  '(exec "$@" 2>&3 3>&-)',
+  'c=$?',
+  'echo "$c" > "$f"',
+  'if [ "$c" -gt 128 ]; then trap - TERM INT HUP; kill -s "$((c - 128))" $$; fi',
+  'exit "$c"',
+].join('\n');
+
+/** Exit status of the attempt's command, written by RECORD_EXIT when the command ends. */
+const EXIT_FILE = '.pontoon-exit';
+
+async function executable(file: string): Promise<boolean> {
+  return access(file, constants.X_OK).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Whether `command` would start (spawn's ENOENT, checked up front since sh now does the exec). */
+async function commandExists(command: string, cwd: string, envPath: string | undefined): Promise<boolean> {
+  if (command.includes('/')) return executable(path.resolve(cwd, command));
+  for (const dir of (envPath ?? '').split(path.delimiter)) {
+    if (dir && (await executable(path.resolve(cwd, dir, command)))) return true;
+  }
+  return false;
+}
+
 export function attemptDir(dataDir: string, executionId: string, attempt: number): string {
   return path.join(dataDir, 'runs', encodeURIComponent(executionId), `attempt-${attempt}`);
 }
@@ -48,6 +88,15 @@ function alive(pgid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Waits (bounded) until nothing of a killed group is left, zombies included: its members are
+ * children of the attempt's sh, which dies with them, so init reaps them, not this process.
+ */
+async function groupGone(pgid: number, timeoutMs = 3000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (alive(pgid) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
 }
 
 function killGroup(pgid: number, signal: NodeJS.Signals): void {
@@ -95,6 +144,7 @@ export function createLocalRuntime(
       }
       if (pgid > 1 && alive(pgid)) {
         killGroup(pgid, 'SIGKILL');
+        await groupGone(pgid);
         reaped++;
         logger.warn({ executionId, pgid, folder: entry }, 'killed a process group left by a lost worker');
       }
@@ -127,6 +177,16 @@ export function createLocalRuntime(
     const log = logger.child({ executionId: req.executionId, function: req.function, attempt: req.attempt });
     await reapExecution(req.executionId);
     const dir = attemptDir(config.dataDir, req.executionId, req.attempt);
+    // After the reap nothing of a lost run is alive: a status recorded now is final. Its function
+    // finished, so this attempt is done: report that outcome rather than run the function again.
+    const recorded = await recordedOutcome(req, dir);
+    if (recorded) {
+      log.warn(
+        { exitCode: recorded.exitCode },
+        'adopted the outcome of this attempt recorded by a lost worker',
+      );
+      return recorded;
+    }
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
     const logFile = path.join(dir, 'log');
@@ -166,10 +226,31 @@ export function createLocalRuntime(
     for (const [name, value] of Object.entries(req.parameters)) env[parameterEnvName(name)] = String(value);
 
     const cwd = path.resolve(config.localRoot, spec.local?.cwd ?? '.');
+    if (!(await commandExists(command[0]!, cwd, env.PATH))) {
+      return {
+        exitCode: null,
+        startedAt,
+        endedAt: new Date().toISOString(),
+        logTail: '',
+        failure: failure(
+          'LaunchFailed',
+          `cannot start ${JSON.stringify(command[0])} in ${cwd}: no such executable${command[0]!.includes('/') ? '' : ' on PATH'}`,
+        ),
+      };
+    }
     const fd = openSync(logFile, 'a');
     let child: ReturnType<typeof spawn>;
     try {
-      child = spawn(command[0]!, command.slice(1), { cwd, env, detached: true, stdio: ['ignore', fd, fd] });
+      child = spawn(
+        '/bin/sh',
+        ['-c', RECORD_EXIT, 'pontoon-attempt', path.join(dir, EXIT_FILE), ...command],
+        {
+          cwd,
+          env,
+          detached: true,
+          stdio: ['ignore', fd, fd],
+        },
+      );
     } finally {
       closeSync(fd);
     }
@@ -227,6 +308,7 @@ export function createLocalRuntime(
     if (killTimer) clearTimeout(killTimer);
     // The main process is gone; anything it left in its group goes too (no orphans).
     killGroup(pgid, 'SIGKILL');
+    await groupGone(pgid);
     await rm(path.join(dir, 'pid'), { force: true });
     const endedAt = new Date().toISOString();
     const logTail = await readLogTail(logFile);
@@ -247,12 +329,29 @@ export function createLocalRuntime(
         ),
       };
     }
+    return ended(req, dir, { code, signal: signal ?? undefined, exitCode, startedAt, endedAt, logTail });
+  }
+
+  /** The outcome of a command that ended by itself (exit code or signal). */
+  async function ended(
+    req: AttemptRequest,
+    dir: string,
+    e: {
+      code: number | null;
+      signal: string | undefined;
+      exitCode: number | null;
+      startedAt: string;
+      endedAt: string;
+      logTail: string;
+    },
+  ): Promise<AttemptOutcome> {
+    const { code, exitCode, startedAt, endedAt, logTail } = e;
     if (code === 0) {
       const observed = await readOutput(dir);
       return { exitCode: 0, startedAt, endedAt, logTail, output: observed.output, failure: observed.failure };
     }
-    const nonRetryable = code !== null && spec.execution.retry.nonRetryableExitCodes.includes(code);
-    const message = code !== null ? `exited with code ${code}` : `killed by ${signal}`;
+    const nonRetryable = code !== null && req.spec.spec.execution.retry.nonRetryableExitCodes.includes(code);
+    const message = code !== null ? `exited with code ${code}` : `killed by ${e.signal}`;
     return {
       exitCode,
       startedAt,
@@ -260,6 +359,36 @@ export function createLocalRuntime(
       logTail,
       failure: failure(nonRetryable ? 'FunctionExitNonRetryable' : 'FunctionExit', message),
     };
+  }
+
+  /** The outcome of this attempt as a lost worker's run recorded it (EXIT_FILE), if it finished. */
+  async function recordedOutcome(req: AttemptRequest, dir: string): Promise<AttemptOutcome | undefined> {
+    const file = path.join(dir, EXIT_FILE);
+    let text: string;
+    let endedAt: string;
+    try {
+      text = (await readFile(file, 'utf8')).trim();
+      endedAt = (await stat(file)).mtime.toISOString();
+    } catch {
+      return undefined;
+    }
+    // Empty: sh was killed while writing it (the reap); the run's end is unknown, so it runs again.
+    if (!/^\d+$/.test(text)) return undefined;
+    const status = Number(text);
+    const startedAt = await stat(path.join(dir, 'input.json')).then(
+      (s) => s.mtime.toISOString(),
+      () => endedAt,
+    );
+    // sh reports a command ended by signal n as 128 + n.
+    const signal = status > 128 ? `signal ${status - 128}` : undefined;
+    return ended(req, dir, {
+      code: signal ? null : status,
+      signal,
+      exitCode: status,
+      startedAt,
+      endedAt,
+      logTail: await readLogTail(path.join(dir, 'log')),
+    });
   }
 
   async function readLog(executionId: string, attempt: number): Promise<string | undefined> {
