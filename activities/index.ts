@@ -12,6 +12,7 @@ import { createNotifyActivities } from './notify.ts';
 import { createRegistryActivities } from './registry.ts';
 import type { FunctionRuntime } from './runtime.ts';
 import { createScheduleActivities } from './schedules.ts';
+import { createWarmPoolActivities } from './warm-pools.ts';
 
 export interface ActivityDeps {
   client: Client;
@@ -34,10 +35,11 @@ export function createActivities({
   env = process.env,
 }: ActivityDeps) {
   return {
-    ...createRegistryActivities({ client }),
+    ...createRegistryActivities({ client, warmTaskQueues: runtime.warmPools !== undefined }),
     ...createScheduleActivities({ client, taskQueue, logger: logger.child({ component: 'schedules' }) }),
     ...createNotifyActivities({ logger: logger.child({ component: 'notify' }), env }),
     ...createExecutionMetricsActivities({ metrics }),
+    ...createWarmPoolActivities({ client, runtime, metrics, logger: logger.child({ component: 'scalar' }) }),
 
     /**
      * Runs one attempt on the worker's runtime and reports how it ended. Function failures are

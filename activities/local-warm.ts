@@ -13,15 +13,10 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { freePort } from '../dev/temporal.ts';
 import { parseDuration } from '../spec/duration.ts';
-import {
-  type AttemptOutcome,
-  type AttemptRequest,
-  failure,
-  functionRequestJson,
-  LIMITS,
-} from '../spec/execution.ts';
+import { type AttemptOutcome, type AttemptRequest, failure } from '../spec/execution.ts';
 import type { FunctionSpec } from '../spec/schema.ts';
 import type { AttemptControl } from './runtime.ts';
+import { invokeWarmReplica } from './warm-invoke.ts';
 
 interface Replica {
   pid: number;
@@ -217,68 +212,19 @@ export function createLocalWarmPools(
     } catch (err) {
       return done({ exitCode: null, logTail: '', failure: failure('LaunchFailed', (err as Error).message) });
     }
-    const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(new Error('timeout')), req.timeoutMs);
-    const onCancel = () => abort.abort(new Error('cancelled'));
-    control.signal.addEventListener('abort', onCancel, { once: true });
-    const beat = setInterval(() => control.heartbeat({ replicaPid: replica.pid }), 1000);
-    const served = `served by warm replica pid ${replica.pid} (port ${replica.port})`;
     try {
-      const res = await fetch(`http://127.0.0.1:${replica.port}/invoke`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: functionRequestJson(req),
-        signal: abort.signal,
-      });
-      const text = await res.text();
-      const logTail = `${served}: HTTP ${res.status}\n`;
-      if (res.status >= 200 && res.status < 300) {
-        if (Buffer.byteLength(text) > LIMITS.outputBytes) {
-          return done({
-            exitCode: 0,
-            logTail,
-            failure: failure(
-              'OutputTooLarge',
-              `the response is ${Buffer.byteLength(text)} bytes; the limit is ${LIMITS.outputBytes} bytes`,
-            ),
-          });
-        }
-        try {
-          return done({ exitCode: 0, logTail, output: text.trim() ? JSON.parse(text) : null });
-        } catch (err) {
-          return done({
-            exitCode: 0,
-            logTail,
-            failure: failure('OutputInvalid', `the response is not JSON: ${(err as Error).message}`),
-          });
-        }
-      }
-      const type = res.status >= 400 && res.status < 500 ? 'FunctionExitNonRetryable' : 'FunctionExit';
-      return done({
-        exitCode: null,
-        logTail: `${logTail}${text.slice(-LIMITS.logTailBytes)}`,
-        failure: failure(type, `warm replica answered HTTP ${res.status}: ${text.slice(0, 200)}`),
-      });
-    } catch (err) {
-      const why = String((abort.signal.reason as Error | undefined)?.message ?? '');
-      if (why === 'timeout')
-        return done({
-          exitCode: null,
-          logTail: served,
-          failure: failure('AttemptTimedOut', `no answer within ${req.timeoutMs} ms`),
-        });
-      if (why === 'cancelled')
-        return done({ exitCode: null, logTail: served, failure: failure('FunctionExit', 'cancelled') });
-      // The replica died mid-call: retryable, on another (or a new) replica.
-      return done({
-        exitCode: null,
-        logTail: served,
-        failure: failure('FunctionExit', `warm replica failed: ${(err as Error).message}`),
-      });
+      return done(
+        await invokeWarmReplica(
+          {
+            url: `http://127.0.0.1:${replica.port}`,
+            servedBy: `warm replica pid ${replica.pid} (port ${replica.port})`,
+          },
+          req,
+          control,
+          { replicaPid: replica.pid },
+        ),
+      );
     } finally {
-      clearTimeout(timer);
-      clearInterval(beat);
-      control.signal.removeEventListener('abort', onCancel);
       release(pool, replica);
     }
   }

@@ -1,13 +1,27 @@
 /** Reads function specs from their controller workflows (Temporal is the system of record). */
 import { ApplicationFailure } from '@temporalio/activity';
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
-import { controllerWorkflowId } from '../spec/names.ts';
+import { controllerWorkflowId, warmTaskQueue } from '../spec/names.ts';
 import { type SpecVersion, specQuery } from '../workflows/definitions.ts';
 
-export function createRegistryActivities({ client }: { client: Client }) {
+export interface FunctionSpecLookup extends SpecVersion {
+  /**
+   * Set when this worker's runtime sends warm attempts to the function's own task queue (served by
+   * the observers of its warm replicas) instead of running them itself (local warm pools).
+   */
+  warmTaskQueue?: string;
+}
+
+export function createRegistryActivities({
+  client,
+  warmTaskQueues,
+}: {
+  client: Client;
+  warmTaskQueues: boolean;
+}) {
   return {
     /** The current spec of a function; fails FunctionNotFound (non-retryable) when none was applied. */
-    async getFunctionSpec(name: string): Promise<SpecVersion> {
+    async getFunctionSpec(name: string): Promise<FunctionSpecLookup> {
       let current: SpecVersion | null;
       try {
         current = await client.workflow.getHandle(controllerWorkflowId(name)).query(specQuery);
@@ -21,6 +35,9 @@ export function createRegistryActivities({ client }: { client: Client }) {
           nonRetryable: true,
           message: `no function named "${name}" has been applied (pontoon apply -f <spec>)`,
         });
+      }
+      if (warmTaskQueues && current.spec.spec.execution.mode === 'warm') {
+        return { ...current, warmTaskQueue: warmTaskQueue(name) };
       }
       return current;
     },

@@ -4,6 +4,7 @@
  * activity calls whichever the worker was configured with.
  */
 import type { AttemptOutcome, AttemptRequest } from '../spec/execution.ts';
+import type { WarmPoolManager } from './kubernetes/warm.ts';
 
 export interface AttemptControl {
   /** Called about once a second while the attempt runs; details show in the Web UI's pending activity. */
@@ -23,6 +24,17 @@ export interface FunctionRuntime {
   runAttempt(req: AttemptRequest, control: AttemptControl): Promise<AttemptOutcome>;
   /** Full log of an attempt, if this runtime still has it. */
   readLog(executionId: string, attempt: number): Promise<string | undefined>;
+  /**
+   * Kubernetes: warm functions run in Deployments whose observers serve the task queue
+   * `pontoon-warm-<function>`; the function controller sizes them through this. Absent on the local
+   * runtime, whose warm pools live inside the worker and size themselves (activities/local-warm.ts).
+   */
+  readonly warmPools?: WarmPoolManager;
   /** Releases watches and connections at worker shutdown. */
   close?(): Promise<void>;
+}
+
+/** The activity a warm replica's observer runs on `pontoon-warm-<function>` (observer/warm.ts). */
+export interface WarmActivities {
+  runWarmAttempt(req: AttemptRequest): Promise<AttemptOutcome>;
 }

@@ -24,7 +24,7 @@ import { controllerWorkflowId, parseExecutionWorkflowId, Trigger, WorkflowType }
 import { resolveParameters } from '../spec/parameters.ts';
 import { MAX_SPEC_BYTES, parseSpecText } from '../spec/parse.ts';
 import { createMetrics, type PontoonMetrics, renderMetrics } from '../worker/metrics.ts';
-import { admissionQuery, deleteUpdate, specHistoryQuery } from '../workflows/definitions.ts';
+import { admissionQuery, deleteUpdate, specHistoryQuery, warmPoolQuery } from '../workflows/definitions.ts';
 import { type ApiKey, findKey, type Role, roleAllows } from './auth.ts';
 import { ApiError } from './errors.ts';
 import { openApiDocument } from './openapi.ts';
@@ -360,6 +360,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       const admission = current.spec.spec.execution.concurrency
         ? await controller.query(admissionQuery)
         : null;
+      // Warm pool as the Scalar sees it: replicas, ready, demand and its scaling decisions.
+      const warmPool =
+        current.spec.spec.execution.mode === 'warm' ? await controller.query(warmPoolQuery) : null;
       return {
         name,
         version: current.version,
@@ -367,6 +370,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         spec: current.spec,
         previousVersions: history.map((h) => ({ version: h.version, appliedAt: h.appliedAt })),
         ...(admission ? { admission } : {}),
+        ...(warmPool ? { warmPool } : {}),
       };
     },
   );

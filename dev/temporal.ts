@@ -189,6 +189,15 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     // Fast visibility for listing right after a start (tests and `pontoon get executions`).
     '--dynamic-config-value',
     'system.forceSearchAttributesCacheRefreshOnRead=true',
+    // Task-queue priority (warm attempts carry the execution's priority): the priority matcher, and
+    // one partition so a queue's backlog is ordered as a whole (a server with several partitions
+    // orders each partition; set both per `pontoon-warm-*` queue in production for strict order).
+    '--dynamic-config-value',
+    'matching.useNewMatcher=true',
+    '--dynamic-config-value',
+    'matching.numTaskqueueReadPartitions=1',
+    '--dynamic-config-value',
+    'matching.numTaskqueueWritePartitions=1',
   ];
   const log = openSync(opts.logFile, 'a');
   const child = spawn(opts.cli, args, { stdio: ['ignore', log, log], detached: false });

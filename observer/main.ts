@@ -6,6 +6,8 @@
  *                        container has exited; then reads $PONTOON_DIR/output.json (size limit,
  *                        JSON check), writes its report to the termination message and, when the
  *                        output is too large for it, prints the output on stdout (observer/termination.ts)
+ *   observer warm        container of a warm replica: a Temporal worker on the function's warm task
+ *                        queue that forwards attempts to the function's server (observer/warm.ts)
  *
  * Environment: PONTOON_DIR (default /pontoon), PONTOON_OUTPUT_LIMIT (bytes, default LIMITS.outputBytes),
  * PONTOON_TERMINATION_LOG (default /dev/termination-log; tests point it at a temp file).
@@ -58,7 +60,8 @@ async function main(argv: string[]): Promise<void> {
   const mode = argv[0];
   if (mode === 'prepare') return prepare();
   if (mode === 'on-demand') return onDemand();
-  throw new Error(`usage: observer prepare|on-demand (got ${JSON.stringify(mode ?? '')})`);
+  if (mode === 'warm') return (await import('./warm.ts')).serveWarm();
+  throw new Error(`usage: observer prepare|on-demand|warm (got ${JSON.stringify(mode ?? '')})`);
 }
 
 main(process.argv.slice(2)).then(

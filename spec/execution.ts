@@ -41,6 +41,8 @@ export interface AttemptRecord {
   endedAt: string;
   /** Last lines of stdout and stderr (at most LOG_TAIL_BYTES). */
   logTail: string;
+  /** Set when a warm attempt found no replica in time and ran on demand instead (warm.fallback). */
+  fallback?: string;
   failure?: AttemptFailure;
 }
 

@@ -54,4 +54,9 @@ export const Label = {
   execution: 'pontoon.dev/execution',
   attempt: 'pontoon.dev/attempt',
   managedBy: 'app.kubernetes.io/managed-by',
+  /** `warm` on a warm pool's Deployment and its pods. */
+  role: 'pontoon.dev/role',
 } as const;
+
+/** Deployment of a function's warm replicas (function names are ≤ 40 characters: ≤ 53 in all). */
+export const warmDeploymentName = (fn: string): string => `pontoon-warm-${fn}`;

@@ -335,6 +335,15 @@ const warm = z
       .default(1)
       .describe('Invocations one replica serves at once.'),
     scaleDownDelay: duration('Idle time before the Scalar removes a replica.').default('5m'),
+    fallback: z
+      .enum(['on-demand', 'none'])
+      .default('on-demand')
+      .describe(
+        'kubernetes runtime: when no warm replica starts an attempt within fallbackAfter (pool at 0, replicas unhealthy), on-demand runs it in a pod of its own instead (recorded in the attempt); none keeps it waiting for a replica.',
+      ),
+    fallbackAfter: duration(
+      'kubernetes runtime: how long a warm attempt may wait for a replica before the fallback applies.',
+    ).default('30s'),
   })
   .refine((w) => w.minReplicas <= w.maxReplicas, {
     error: 'minReplicas must not exceed maxReplicas',

@@ -53,6 +53,20 @@ const EnvSchema = z.object({
   PONTOON_UNSCHEDULABLE_TIMEOUT: duration
     .default(300_000)
     .describe('kubernetes runtime: how long a pod may stay unschedulable'),
+  PONTOON_WARM_TEMPORAL_ADDRESS: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'kubernetes runtime: host:port of Temporal as warm replicas see it from their pods (default TEMPORAL_ADDRESS)',
+    ),
+  PONTOON_WARM_TEMPORAL_SECRET: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "kubernetes runtime: Secret whose keys become the warm observers' environment (TEMPORAL_API_KEY, TEMPORAL_TLS_*)",
+    ),
   PONTOON_DATA_DIR: z.string().default('.pontoon').describe('local runtime: attempt folders and logs'),
   PONTOON_LOCAL_ROOT: z.string().optional().describe('local runtime: base of relative commands and cwd'),
   PONTOON_KILL_GRACE: duration.default(5000).describe('SIGTERM → SIGKILL grace'),
@@ -138,6 +152,8 @@ export interface KubernetesConfig {
   keepFailedPodsMs: number;
   imagePullGraceMs: number;
   unschedulableTimeoutMs: number;
+  /** How warm replicas' observers reach Temporal from inside the cluster. */
+  warm: { temporalAddress: string; temporalSecret?: string };
 }
 
 export interface WorkerConfig {
@@ -220,6 +236,10 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig 
       keepFailedPodsMs: e.PONTOON_KEEP_FAILED_PODS,
       imagePullGraceMs: e.PONTOON_IMAGE_PULL_GRACE,
       unschedulableTimeoutMs: e.PONTOON_UNSCHEDULABLE_TIMEOUT,
+      warm: {
+        temporalAddress: e.PONTOON_WARM_TEMPORAL_ADDRESS ?? e.TEMPORAL_ADDRESS,
+        ...(e.PONTOON_WARM_TEMPORAL_SECRET ? { temporalSecret: e.PONTOON_WARM_TEMPORAL_SECRET } : {}),
+      },
     },
     dataDir: path.resolve(e.PONTOON_DATA_DIR),
     localRoot: path.resolve(e.PONTOON_LOCAL_ROOT ?? process.cwd()),

@@ -23,6 +23,7 @@ import { createActivities } from '../activities/index.ts';
 import { loadKubeConfig } from '../activities/kubernetes/kubeconfig.ts';
 import { RequestCounter } from '../activities/kubernetes/requests.ts';
 import { createKubernetesRuntime } from '../activities/kubernetes/runtime.ts';
+import { createKubernetesWarmPools } from '../activities/kubernetes/warm.ts';
 import { createLocalRuntime } from '../activities/local-runtime.ts';
 import type { FunctionRuntime } from '../activities/runtime.ts';
 import { createLogStore } from '../logs/index.ts';
@@ -172,7 +173,7 @@ export function createRuntime(
     const k = config.kubernetes;
     const kubeConfig = loadKubeConfig(k.kubeconfigPath);
     const requests = new RequestCounter();
-    return createKubernetesRuntime({
+    const runtime = createKubernetesRuntime({
       kubeConfig,
       requests,
       logStore: createLogStore(config, logger, { kubeConfig, requests }),
@@ -187,6 +188,18 @@ export function createRuntime(
       killGraceMs: config.killGraceMs,
       logger: logger.child({ component: 'kubernetes-runtime', namespace: k.namespace }),
     });
+    const warmPools = createKubernetesWarmPools(
+      kubeConfig,
+      {
+        namespace: k.namespace,
+        observerImage: k.observerImage,
+        temporal: { address: k.warm.temporalAddress, namespace: config.temporal.namespace },
+        ...(k.warm.temporalSecret ? { temporalSecret: k.warm.temporalSecret } : {}),
+      },
+      logger.child({ component: 'warm-pools', namespace: k.namespace }),
+      runtime.requests,
+    );
+    return Object.assign(runtime, { warmPools });
   }
   return createLocalRuntime(
     {

@@ -104,3 +104,24 @@ export interface AdmissionState {
 
 /** Running, queued per priority, oldest wait: `pontoon describe function` and the API show it. */
 export const admissionQuery = defineQuery<AdmissionState>('admission');
+
+// ------------------------------------------------------------------ warm pools (the Scalar)
+
+export interface WarmPoolState {
+  /** false: the runtime sizes its own warm pools (local) and the controller runs no Scalar. */
+  managed: boolean;
+  /** Replicas the Scalar has set the Deployment to. */
+  replicas: number;
+  /** Ready replicas at the last observation. */
+  readyReplicas: number;
+  /** Open executions at the last observation. */
+  demand: number;
+  observedAt?: string;
+  /** Since when demand has been below the current size (a scale-down is pending), if it is. */
+  lowSince?: string;
+  /** Scaling decisions, most recent last (at most 50, across continue-as-new). */
+  decisions: { at: string; from: number; to: number; demand: number; reason: string }[];
+}
+
+/** The warm pool as the Scalar sees it; null for functions that are not warm. */
+export const warmPoolQuery = defineQuery<WarmPoolState | null>('warmPool');

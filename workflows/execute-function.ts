@@ -7,6 +7,7 @@
  */
 import {
   ActivityCancellationType,
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   condition,
@@ -17,14 +18,18 @@ import {
   proxyLocalActivities,
   setHandler,
   sleep,
+  TimeoutFailure,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
+import type { WarmActivities } from '../activities/runtime.ts';
 import { parseDuration } from '../spec/duration.ts';
 import {
   type AttemptFailure,
+  type AttemptOutcome,
   type AttemptRecord,
+  type AttemptRequest,
   type ExecuteFunctionInput,
   type ExecutionResult,
   type FailureTypeName,
@@ -153,7 +158,7 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
   };
   setHandler(progressQuery, () => progress);
 
-  const { spec, version } = await getFunctionSpec(input.function);
+  const { spec, version, warmTaskQueue } = await getFunctionSpec(input.function);
   const { trigger, scheduledTime, schedule } = triggerAndScheduledTime(input, startTime);
   const priority = priorityNumber(input.priority ?? spec.spec.execution.priority);
   upsertSearchAttributes([
@@ -259,16 +264,7 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
       progress.attempt = attempt;
       progress.nextAttemptAt = undefined;
       log.info('attempt starting', { function: input.function, attempt, parameters });
-      const { runAttempt } = proxyActivities<Activities>({
-        startToCloseTimeout: timeoutMs + ATTEMPT_SLACK_MS,
-        heartbeatTimeout: ATTEMPT_HEARTBEAT_TIMEOUT,
-        cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-        // Retries of the activity are infrastructure retries (a lost worker): the same attempt again.
-        retry: { initialInterval: '1s', maximumAttempts: 10, nonRetryableErrorTypes: ['SpecInvalid'] },
-        activityId: `attempt-${attempt}`,
-        summary: `attempt ${attempt} of ${input.function}`,
-      });
-      const outcome = await runAttempt({
+      const request: AttemptRequest = {
         executionId: info.workflowId,
         function: input.function,
         attempt,
@@ -278,7 +274,57 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
         scheduledTime: scheduledTime.toISOString(),
         trigger,
         timeoutMs,
-      });
+      };
+      const onDemand = (activityId: string, summary: string) =>
+        proxyActivities<Activities>({
+          startToCloseTimeout: timeoutMs + ATTEMPT_SLACK_MS,
+          heartbeatTimeout: ATTEMPT_HEARTBEAT_TIMEOUT,
+          cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+          // Retries of the activity are infrastructure retries (a lost worker): the same attempt again.
+          retry: { initialInterval: '1s', maximumAttempts: 10, nonRetryableErrorTypes: ['SpecInvalid'] },
+          activityId,
+          summary,
+        }).runAttempt(request);
+      let outcome: AttemptOutcome;
+      let fallback: string | undefined;
+      if (warmTaskQueue) {
+        // Warm on kubernetes: the attempt goes to the function's own task queue, where the observers
+        // of its warm replicas take it, highest priority first; none taking it in time → on demand.
+        const warm = spec.spec.warm;
+        const fallbackAfter = warm?.fallback === 'none' ? undefined : (warm?.fallbackAfter ?? '30s');
+        const { runWarmAttempt } = proxyActivities<WarmActivities>({
+          taskQueue: warmTaskQueue,
+          startToCloseTimeout: timeoutMs + ATTEMPT_SLACK_MS,
+          ...(fallbackAfter ? { scheduleToStartTimeout: fallbackAfter } : {}),
+          heartbeatTimeout: ATTEMPT_HEARTBEAT_TIMEOUT,
+          cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+          retry: { initialInterval: '1s', maximumAttempts: 10 },
+          priority: { priorityKey: priority },
+          activityId: `attempt-${attempt}`,
+          summary: `attempt ${attempt} of ${input.function} on a warm replica`,
+        });
+        try {
+          outcome = await runWarmAttempt(request);
+        } catch (err) {
+          const notStarted =
+            err instanceof ActivityFailure &&
+            err.cause instanceof TimeoutFailure &&
+            err.cause.timeoutType === 'SCHEDULE_TO_START';
+          if (!fallbackAfter || !notStarted) throw err;
+          fallback = `no warm replica started attempt ${attempt} within ${fallbackAfter}; it ran on demand instead`;
+          log.warn('warm attempt not started in time; running it on demand', {
+            function: input.function,
+            attempt,
+            fallbackAfter,
+          });
+          outcome = await onDemand(
+            `attempt-${attempt}-on-demand`,
+            `attempt ${attempt} of ${input.function} on demand (warm fallback)`,
+          );
+        }
+      } else {
+        outcome = await onDemand(`attempt-${attempt}`, `attempt ${attempt} of ${input.function}`);
+      }
       let why = outcome.failure;
       if (why?.type === 'AttemptTimedOut' && clipped) {
         why = failure(
@@ -292,6 +338,7 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
         startedAt: outcome.startedAt,
         endedAt: outcome.endedAt,
         logTail: outcome.logTail,
+        ...(fallback ? { fallback } : {}),
         ...(why ? { failure: why } : {}),
       });
       if (!why) {

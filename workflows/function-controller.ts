@@ -7,18 +7,22 @@
  */
 import {
   allHandlersFinished,
+  CancellationScope,
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
+  isCancellation,
   log,
   proxyActivities,
   setHandler,
+  sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import { effectivePriority, nextToAdmit, type QueuedRequest } from '../spec/admission.ts';
 import { parseDuration } from '../spec/duration.ts';
 import { formatPath } from '../spec/parse-path.ts';
+import { type ScalarState, type ScalingDecision, scalarStep, type WarmSettings } from '../spec/scalar.ts';
 import { type FunctionSpec, FunctionSpecSchema, priorityNumber } from '../spec/schema.ts';
 import {
   type AdmissionState,
@@ -34,6 +38,8 @@ import {
   slotGrantedSignal,
   specHistoryQuery,
   specQuery,
+  type WarmPoolState,
+  warmPoolQuery,
 } from './definitions.ts';
 
 /** Versions kept for `specHistory`; older ones are dropped (the history of Temporal keeps all). */
@@ -51,11 +57,33 @@ export interface ControllerState {
     queue: QueuedRequest[];
     seq: number;
   };
+  /** The warm pool, for warm functions on a runtime whose pools the Scalar sizes (kubernetes). */
+  warm?: {
+    scalar: ScalarState;
+    readyReplicas: number;
+    demand: number;
+    observedAt?: number;
+    decisions: ScalingDecision[];
+  };
 }
+
+/** Scaling decisions kept in the controller's state (all of them are in its history). */
+const DECISIONS_KEPT = 50;
+/** An idle pool's demand is looked at again at least this often (one activity in history each time). */
+const OBSERVE_MAX_WAIT_MS = 60_000;
 
 const { reconcileSchedules, pauseSchedule } = proxyActivities<Activities>({
   startToCloseTimeout: '1m',
   retry: { initialInterval: '1s', maximumAttempts: 5 },
+});
+const { ensureWarmPool, scaleWarmPool, removeWarmPool } = proxyActivities<Activities>({
+  startToCloseTimeout: '1m',
+  retry: { initialInterval: '1s', maximumAttempts: 5 },
+});
+const { observeWarmDemand } = proxyActivities<Activities>({
+  startToCloseTimeout: OBSERVE_MAX_WAIT_MS + 30_000,
+  heartbeatTimeout: '15s',
+  retry: { initialInterval: '1s', maximumInterval: '30s' },
 });
 const { sendNotifications } = proxyActivities<Activities>({
   startToCloseTimeout: '1m',
@@ -101,6 +129,20 @@ function validate(name: string, raw: unknown): FunctionSpec {
   return parsed.data;
 }
 
+function warmSettings(spec: FunctionSpec): WarmSettings {
+  const w = spec.spec.warm;
+  return {
+    minReplicas: w?.minReplicas ?? 1,
+    maxReplicas: w?.maxReplicas ?? 3,
+    concurrencyPerReplica: w?.concurrencyPerReplica ?? 1,
+    scaleDownDelayMs: parseDuration(w?.scaleDownDelay ?? '5m'),
+    concurrency: spec.spec.execution.concurrency ?? null,
+  };
+}
+
+const isWarm = (spec: FunctionSpec | null | undefined): spec is FunctionSpec =>
+  spec?.spec.execution.mode === 'warm';
+
 export async function functionController(args: FunctionControllerArgs): Promise<void> {
   const state: ControllerState = args.state ?? { name: args.name, current: null, previous: [] };
 
@@ -121,6 +163,59 @@ export async function functionController(args: FunctionControllerArgs): Promise<
       priority: priorityNumber(spec?.spec.execution.priority ?? 'normal'),
     });
 
+  /** Observation of demand in flight: cancelled when the spec changes, so new settings apply at once. */
+  let observing: CancellationScope | undefined;
+  const reconcileWarm = async (spec: FunctionSpec | null, previous: FunctionSpec | null) => {
+    if (isWarm(spec)) {
+      const settings = warmSettings(spec);
+      const keep = state.warm?.scalar.replicas ?? settings.minReplicas;
+      const replicas = Math.min(settings.maxReplicas, Math.max(settings.minReplicas, keep));
+      const result = await ensureWarmPool({ spec, replicas });
+      if (!result.managed) {
+        state.warm = undefined;
+        return;
+      }
+      const decisions = state.warm?.decisions ?? [];
+      if (!state.warm || keep !== replicas) {
+        decisions.push({
+          at: new Date().toISOString(),
+          from: state.warm ? keep : 0,
+          to: replicas,
+          demand: state.warm?.demand ?? 0,
+          reason: state.warm
+            ? `spec changed: bounds are ${settings.minReplicas}..${settings.maxReplicas}`
+            : 'warm pool created at minReplicas',
+        });
+      }
+      state.warm = {
+        scalar: { replicas },
+        readyReplicas: result.status?.readyReplicas ?? 0,
+        demand: state.warm?.demand ?? 0,
+        ...(state.warm?.observedAt !== undefined ? { observedAt: state.warm.observedAt } : {}),
+        decisions: decisions.slice(-DECISIONS_KEPT),
+      };
+      observing?.cancel();
+    } else if (isWarm(previous)) {
+      await removeWarmPool({ function: state.name });
+      state.warm = undefined;
+      observing?.cancel();
+    }
+  };
+  setHandler(warmPoolQuery, (): WarmPoolState | null => {
+    if (!isWarm(state.current?.spec)) return null;
+    const w = state.warm;
+    if (!w) return { managed: false, replicas: 0, readyReplicas: 0, demand: 0, decisions: [] };
+    return {
+      managed: true,
+      replicas: w.scalar.replicas,
+      readyReplicas: w.readyReplicas,
+      demand: w.demand,
+      ...(w.observedAt !== undefined ? { observedAt: new Date(w.observedAt).toISOString() } : {}),
+      ...(w.scalar.lowSince !== undefined ? { lowSince: new Date(w.scalar.lowSince).toISOString() } : {}),
+      decisions: w.decisions,
+    };
+  });
+
   setHandler(
     applyUpdate,
     (raw): Promise<ApplyResult> =>
@@ -140,6 +235,13 @@ export async function functionController(args: FunctionControllerArgs): Promise<
         let schedules: Awaited<ReturnType<typeof reconcile>>;
         try {
           schedules = await reconcile(spec, before?.spec ?? null);
+        } catch (err) {
+          await reconcile(before?.spec ?? null, spec).catch(() => undefined);
+          throw err;
+        }
+        // Then the warm pool: created or updated for a warm spec, deleted when it stops being warm.
+        try {
+          await reconcileWarm(spec, before?.spec ?? null);
         } catch (err) {
           await reconcile(before?.spec ?? null, spec).catch(() => undefined);
           throw err;
@@ -185,6 +287,7 @@ export async function functionController(args: FunctionControllerArgs): Promise<
     serially(async () => {
       const version = state.current?.version ?? 0;
       await reconcile(null, state.current?.spec ?? null);
+      await reconcileWarm(null, state.current?.spec ?? null);
       if (state.current)
         state.previous = [state.current, ...state.previous].slice(0, CONTROLLER_HISTORY_LIMIT);
       state.current = null;
@@ -277,6 +380,64 @@ export async function functionController(args: FunctionControllerArgs): Promise<
     (args.continueAsNewAfterEvents !== undefined &&
       workflowInfo().historyLength > args.continueAsNewAfterEvents);
 
+  // ---------------------------------------------------------------- the Scalar (warm pools)
+  let stopping = false;
+  const scalar = async () => {
+    for (;;) {
+      await condition(() => stopping || deleted || (state.warm !== undefined && isWarm(state.current?.spec)));
+      if (stopping || deleted) return;
+      const spec = state.current!.spec;
+      const warm = state.warm!;
+      const settings = warmSettings(spec);
+      const scope = new CancellationScope();
+      observing = scope;
+      let observed: Awaited<ReturnType<typeof observeWarmDemand>>;
+      try {
+        observed = await scope.run(() =>
+          observeWarmDemand({
+            function: state.name,
+            state: warm.scalar,
+            settings,
+            maxWaitMs: OBSERVE_MAX_WAIT_MS,
+          }),
+        );
+      } catch (err) {
+        if (!isCancellation(err)) {
+          log.warn('could not observe warm demand; trying again', { error: String(err) });
+          await sleep('5s');
+        }
+        continue;
+      } finally {
+        observing = undefined;
+      }
+      // The spec may have changed while observing: decide with the current settings, on the current pool.
+      if (state.warm !== warm || !isWarm(state.current?.spec)) continue;
+      warm.demand = observed.demand;
+      warm.observedAt = Date.now();
+      if (observed.status) warm.readyReplicas = observed.status.readyReplicas;
+      const step = scalarStep(warm.scalar, observed.demand, Date.now(), warmSettings(state.current!.spec));
+      if (!step.decision) {
+        warm.scalar = step.state;
+        continue;
+      }
+      const decision = step.decision;
+      try {
+        // Serialised with apply/delete: a spec change never resets a count decided meanwhile.
+        const status = await serially(() => scaleWarmPool({ function: state.name, decision }));
+        if (state.warm !== warm) continue;
+        warm.scalar = step.state;
+        if (status) warm.readyReplicas = status.readyReplicas;
+        warm.decisions.push(decision);
+        if (warm.decisions.length > DECISIONS_KEPT) warm.decisions.shift();
+        log.info('warm pool scaled', { ...decision });
+      } catch (err) {
+        log.warn('could not scale the warm pool; trying again', { error: String(err), ...decision });
+        await sleep('5s');
+      }
+    }
+  };
+  const scalarDone = scalar();
+
   while (!deleted && !canContinueAsNew()) {
     const nextExpiry = adm.running.reduce((m, r) => Math.min(m, r.leaseExpiresAt), Number.POSITIVE_INFINITY);
     const wake = () => deleted || dirty || pendingGrants.length > 0 || canContinueAsNew();
@@ -310,6 +471,9 @@ export async function functionController(args: FunctionControllerArgs): Promise<
     // Deleting the function lets waiting executions run with the spec they already hold.
     for (const q of adm.queue.splice(0)) await grant(q.executionId);
   }
+  stopping = true;
+  observing?.cancel();
+  await scalarDone;
   await condition(allHandlersFinished);
   if (deleted) return;
   await continueAsNew<typeof functionController>({ ...args, name: state.name, state });

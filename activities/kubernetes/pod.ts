@@ -63,7 +63,7 @@ export function inputJson(req: AttemptRequest): string {
   return functionRequestJson(req);
 }
 
-const RESTRICTED: V1SecurityContext = {
+export const RESTRICTED: V1SecurityContext = {
   allowPrivilegeEscalation: false,
   capabilities: { drop: ['ALL'] },
   runAsNonRoot: true,
@@ -78,7 +78,7 @@ function quantities(list: { cpu?: string | number; memory?: string | number } | 
   return Object.keys(out).length ? out : undefined;
 }
 
-function functionResources(spec: FunctionSpec): V1ResourceRequirements | undefined {
+export function functionResources(spec: FunctionSpec): V1ResourceRequirements | undefined {
   const r = spec.spec.resources;
   const requests = quantities(r?.requests);
   const limits = quantities(r?.limits);
@@ -86,7 +86,7 @@ function functionResources(spec: FunctionSpec): V1ResourceRequirements | undefin
   return { ...(requests ? { requests } : {}), ...(limits ? { limits } : {}) };
 }
 
-const OBSERVER_RESOURCES: V1ResourceRequirements = {
+export const OBSERVER_RESOURCES: V1ResourceRequirements = {
   requests: { cpu: '10m', memory: '32Mi' },
   limits: { memory: '128Mi' },
 };

@@ -1,0 +1,257 @@
+/**
+ * Warm pools on Kubernetes: one Deployment `pontoon-warm-<function>` per warm function. Each replica
+ * runs the function in serve mode (`POST /invoke`, `GET /healthz` on PONTOON_PORT) beside the
+ * observer in warm mode, a Temporal worker on the task queue `pontoon-warm-<function>` that runs
+ * the warm attempt activity by calling the function on localhost (observer/warm.ts).
+ *
+ * The Deployment's replica count belongs to the Scalar (the function controller workflow): a
+ * changed spec updates the pod template but keeps the count the Scalar set. The manifest is built
+ * by a pure function (unit-tested); the manager only sends it.
+ */
+import { createHash } from 'node:crypto';
+import {
+  AppsV1Api,
+  type KubeConfig,
+  type V1Container,
+  type V1Deployment,
+  type V1EnvVar,
+} from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { parseDuration } from '../../spec/duration.ts';
+import { Label, warmDeploymentName, warmTaskQueue } from '../../spec/names.ts';
+import type { FunctionSpec } from '../../spec/schema.ts';
+import {
+  DEFAULT_UID,
+  FUNCTION_CONTAINER,
+  functionResources,
+  MANAGED_BY,
+  OBSERVER_CONTAINER,
+  OBSERVER_RESOURCES,
+  RESTRICTED,
+} from './pod.ts';
+import { apiError, type RequestCounter } from './requests.ts';
+
+/** Port of the function's server inside a warm replica (the observer calls it on localhost). */
+export const WARM_PORT = 8080;
+export const SPEC_HASH_ANNOTATION = 'pontoon.dev/spec-hash';
+/** Longest a scaled-down replica may take to finish its in-flight invocations. */
+const MAX_DRAIN_SECONDS = 3600;
+
+export interface WarmBuildOptions {
+  namespace: string;
+  observerImage: string;
+  /** How the observer reaches Temporal from inside the cluster. */
+  temporal: { address: string; namespace: string };
+  /** Secret whose keys become the observer's environment (TEMPORAL_API_KEY, TLS paths…), if any. */
+  temporalSecret?: string;
+}
+
+export interface WarmPoolStatus {
+  function: string;
+  deployment: string;
+  /** Replicas the Deployment asks for. */
+  replicas: number;
+  readyReplicas: number;
+  updatedReplicas: number;
+}
+
+/** The Deployment of a warm function, with `replicas` replicas. Pure. */
+export function buildWarmDeployment(
+  spec: FunctionSpec,
+  replicas: number,
+  opts: WarmBuildOptions,
+): V1Deployment {
+  const s = spec.spec;
+  const fn = spec.metadata.name;
+  const warm = s.warm;
+  const perReplica = warm?.concurrencyPerReplica ?? 1;
+  const timeoutSeconds = Math.ceil(parseDuration(s.execution.timeout) / 1000);
+  const selector = { [Label.function]: fn, [Label.role]: 'warm' };
+  const labels = { ...selector, [Label.managedBy]: MANAGED_BY };
+  const contract: V1EnvVar[] = [
+    { name: 'PONTOON_FUNCTION', value: fn },
+    { name: 'PONTOON_PORT', value: String(WARM_PORT) },
+  ];
+  const reserved = new Set(contract.map((e) => e.name));
+  const userEnv: V1EnvVar[] = s.env
+    .filter((e) => !reserved.has(e.name))
+    .map((e) =>
+      e.secretRef
+        ? { name: e.name, valueFrom: { secretKeyRef: { name: e.secretRef.name, key: e.secretRef.key } } }
+        : { name: e.name, value: e.value ?? '' },
+    );
+  const resources = functionResources(spec);
+  const functionContainer: V1Container = {
+    name: FUNCTION_CONTAINER,
+    image: s.image,
+    ...(s.command ? { command: s.command } : {}),
+    ...(s.args ? { args: s.args } : {}),
+    env: [...userEnv, ...contract],
+    ports: [{ name: 'http', containerPort: WARM_PORT }],
+    readinessProbe: { httpGet: { path: '/healthz', port: WARM_PORT }, periodSeconds: 5, failureThreshold: 2 },
+    ...(resources ? { resources } : {}),
+    securityContext: RESTRICTED,
+  };
+  const observer: V1Container = {
+    name: OBSERVER_CONTAINER,
+    image: opts.observerImage,
+    args: ['warm'],
+    env: [
+      { name: 'TEMPORAL_ADDRESS', value: opts.temporal.address },
+      { name: 'TEMPORAL_NAMESPACE', value: opts.temporal.namespace },
+      { name: 'PONTOON_FUNCTION', value: fn },
+      { name: 'PONTOON_WARM_TASK_QUEUE', value: warmTaskQueue(fn) },
+      { name: 'PONTOON_PORT', value: String(WARM_PORT) },
+      { name: 'PONTOON_CONCURRENCY', value: String(perReplica) },
+      { name: 'PONTOON_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    ],
+    ...(opts.temporalSecret ? { envFrom: [{ secretRef: { name: opts.temporalSecret } }] } : {}),
+    resources: OBSERVER_RESOURCES,
+    securityContext: { ...RESTRICTED, readOnlyRootFilesystem: true },
+  };
+  const template = {
+    metadata: { labels, annotations: { ...(s.podAnnotations ?? {}) } },
+    spec: {
+      // A scaled-down replica stops polling at SIGTERM and finishes what it runs: up to one timeout.
+      terminationGracePeriodSeconds: Math.min(MAX_DRAIN_SECONDS, timeoutSeconds + 5),
+      automountServiceAccountToken: s.automountServiceAccountToken ?? false,
+      ...(s.serviceAccountName ? { serviceAccountName: s.serviceAccountName } : {}),
+      ...(s.nodeSelector ? { nodeSelector: s.nodeSelector } : {}),
+      enableServiceLinks: false,
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: DEFAULT_UID,
+        runAsGroup: DEFAULT_UID,
+        fsGroup: DEFAULT_UID,
+        seccompProfile: { type: 'RuntimeDefault' as const },
+      },
+      containers: [functionContainer, observer],
+    },
+  };
+  const hash = createHash('sha256').update(JSON.stringify(template)).digest('hex').slice(0, 16);
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name: warmDeploymentName(fn),
+      namespace: opts.namespace,
+      labels,
+      annotations: { [SPEC_HASH_ANNOTATION]: hash },
+    },
+    spec: {
+      replicas,
+      selector: { matchLabels: selector },
+      // Never fewer ready replicas than asked for during a rollout of a new spec.
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+      template,
+    },
+  };
+}
+
+function statusOf(fn: string, d: V1Deployment): WarmPoolStatus {
+  return {
+    function: fn,
+    deployment: warmDeploymentName(fn),
+    replicas: d.spec?.replicas ?? 0,
+    readyReplicas: d.status?.readyReplicas ?? 0,
+    updatedReplicas: d.status?.updatedReplicas ?? 0,
+  };
+}
+
+export interface WarmPoolManager {
+  /** Creates the Deployment, or updates its template and labels (keeping `replicas`, the Scalar's count). */
+  ensure(spec: FunctionSpec, replicas: number): Promise<WarmPoolStatus>;
+  /** Sets the replica count (the scale subresource). */
+  scale(fn: string, replicas: number): Promise<WarmPoolStatus>;
+  /** Deletes the Deployment; false when there was none. */
+  remove(fn: string): Promise<boolean>;
+  /** The Deployment's counts; null when it does not exist. */
+  status(fn: string): Promise<WarmPoolStatus | null>;
+}
+
+export function createKubernetesWarmPools(
+  kubeConfig: KubeConfig,
+  opts: WarmBuildOptions,
+  logger: Logger,
+  requests: RequestCounter,
+): WarmPoolManager {
+  const apps = kubeConfig.makeApiClient(AppsV1Api);
+  const { namespace } = opts;
+
+  async function read(fn: string): Promise<V1Deployment | null> {
+    try {
+      requests.count('get');
+      return await apps.readNamespacedDeployment({ name: warmDeploymentName(fn), namespace });
+    } catch (err) {
+      if (apiError(err).code === 404) return null;
+      throw err;
+    }
+  }
+
+  return {
+    async ensure(spec, replicas) {
+      const fn = spec.metadata.name;
+      const body = buildWarmDeployment(spec, replicas, opts);
+      for (let tries = 0; ; tries++) {
+        const existing = await read(fn);
+        try {
+          if (!existing) {
+            requests.count('create');
+            const created = await apps.createNamespacedDeployment({ namespace, body });
+            logger.info({ function: fn, replicas }, 'warm pool created');
+            return statusOf(fn, created);
+          }
+          const same =
+            existing.metadata?.annotations?.[SPEC_HASH_ANNOTATION] ===
+              body.metadata?.annotations?.[SPEC_HASH_ANNOTATION] && existing.spec?.replicas === replicas;
+          if (same) return statusOf(fn, existing);
+          body.metadata = { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion };
+          requests.count('update');
+          const updated = await apps.replaceNamespacedDeployment({
+            name: warmDeploymentName(fn),
+            namespace,
+            body,
+          });
+          logger.info({ function: fn, replicas }, 'warm pool updated');
+          return statusOf(fn, updated);
+        } catch (err) {
+          const { code } = apiError(err);
+          // Someone changed it between read and write (409), or created it (AlreadyExists): read again.
+          if (code === 409 && tries < 5) continue;
+          throw err;
+        }
+      }
+    },
+    async scale(fn, replicas) {
+      requests.count('update');
+      await apps.replaceNamespacedDeploymentScale({
+        name: warmDeploymentName(fn),
+        namespace,
+        body: { metadata: { name: warmDeploymentName(fn), namespace }, spec: { replicas } },
+      });
+      logger.info({ function: fn, replicas }, 'warm pool scaled');
+      const d = await read(fn);
+      if (!d) throw new Error(`the warm pool Deployment ${warmDeploymentName(fn)} disappeared`);
+      return statusOf(fn, d);
+    },
+    async remove(fn) {
+      try {
+        requests.count('delete');
+        await apps.deleteNamespacedDeployment({
+          name: warmDeploymentName(fn),
+          namespace,
+          propagationPolicy: 'Background',
+        });
+        logger.info({ function: fn }, 'warm pool deleted');
+        return true;
+      } catch (err) {
+        if (apiError(err).code === 404) return false;
+        throw err;
+      }
+    },
+    async status(fn) {
+      const d = await read(fn);
+      return d ? statusOf(fn, d) : null;
+    },
+  };
+}

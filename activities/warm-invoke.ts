@@ -1,0 +1,95 @@
+/**
+ * One warm invocation: `POST /invoke` to a replica's function server (the warm contract: 2xx
+ * success with the output as JSON, 4xx non-retryable failure, 5xx retryable failure), with the
+ * attempt's timeout and cancellation. Shared by the local runtime's warm pools and the observer's
+ * warm mode inside a Kubernetes replica, so both classify answers the same way.
+ */
+import {
+  type AttemptOutcome,
+  type AttemptRequest,
+  failure,
+  functionRequestJson,
+  LIMITS,
+} from '../spec/execution.ts';
+import type { AttemptControl } from './runtime.ts';
+
+export type WarmOutcome = Omit<AttemptOutcome, 'startedAt' | 'endedAt'>;
+
+export interface WarmTarget {
+  /** Base URL of the function server, e.g. http://127.0.0.1:8080 */
+  url: string;
+  /** Who served the call, for the log tail, e.g. "warm replica pid 42 (port 8080)". */
+  servedBy: string;
+}
+
+export async function invokeWarmReplica(
+  target: WarmTarget,
+  req: AttemptRequest,
+  control: AttemptControl,
+  heartbeatDetails: unknown = { servedBy: target.servedBy },
+): Promise<WarmOutcome> {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(new Error('timeout')), req.timeoutMs);
+  const onCancel = () => abort.abort(new Error('cancelled'));
+  if (control.signal.aborted) onCancel();
+  control.signal.addEventListener('abort', onCancel, { once: true });
+  const beat = setInterval(() => control.heartbeat(heartbeatDetails), 1000);
+  const served = `served by ${target.servedBy}`;
+  try {
+    const res = await fetch(`${target.url}/invoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: functionRequestJson(req),
+      signal: abort.signal,
+    });
+    const text = await res.text();
+    const logTail = `${served}: HTTP ${res.status}\n`;
+    if (res.status >= 200 && res.status < 300) {
+      if (Buffer.byteLength(text) > LIMITS.outputBytes) {
+        return {
+          exitCode: 0,
+          logTail,
+          failure: failure(
+            'OutputTooLarge',
+            `the response is ${Buffer.byteLength(text)} bytes; the limit is ${LIMITS.outputBytes} bytes`,
+          ),
+        };
+      }
+      try {
+        return { exitCode: 0, logTail, output: text.trim() ? JSON.parse(text) : null };
+      } catch (err) {
+        return {
+          exitCode: 0,
+          logTail,
+          failure: failure('OutputInvalid', `the response is not JSON: ${(err as Error).message}`),
+        };
+      }
+    }
+    const type = res.status >= 400 && res.status < 500 ? 'FunctionExitNonRetryable' : 'FunctionExit';
+    return {
+      exitCode: null,
+      logTail: `${logTail}${text.slice(-LIMITS.logTailBytes)}`,
+      failure: failure(type, `warm replica answered HTTP ${res.status}: ${text.slice(0, 200)}`),
+    };
+  } catch (err) {
+    const why = String((abort.signal.reason as Error | undefined)?.message ?? '');
+    if (why === 'timeout')
+      return {
+        exitCode: null,
+        logTail: served,
+        failure: failure('AttemptTimedOut', `no answer within ${req.timeoutMs} ms`),
+      };
+    if (why === 'cancelled')
+      return { exitCode: null, logTail: served, failure: failure('FunctionExit', 'cancelled') };
+    // The replica died mid-call: retryable, on another (or a new) replica.
+    return {
+      exitCode: null,
+      logTail: served,
+      failure: failure('FunctionExit', `warm replica failed: ${(err as Error).message}`),
+    };
+  } finally {
+    clearTimeout(timer);
+    clearInterval(beat);
+    control.signal.removeEventListener('abort', onCancel);
+  }
+}
