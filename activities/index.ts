@@ -39,7 +39,7 @@ export function createActivities({
     ...createScheduleActivities({ client, taskQueue, logger: logger.child({ component: 'schedules' }) }),
     ...createNotifyActivities({ logger: logger.child({ component: 'notify' }), env }),
     ...createExecutionMetricsActivities({ metrics }),
-    ...createWarmPoolActivities({ client, runtime, metrics, logger: logger.child({ component: 'scalar' }) }),
+    ...createWarmPoolActivities({ client, runtime, logger: logger.child({ component: 'scalar' }) }),
 
     /**
      * Runs one attempt on the worker's runtime and reports how it ended. Function failures are

@@ -14,14 +14,12 @@ import type { Logger } from 'pino';
 import { SearchAttr, WorkflowType } from '../spec/names.ts';
 import { type ScalarState, type ScalingDecision, scalarStep, type WarmSettings } from '../spec/scalar.ts';
 import type { FunctionSpec } from '../spec/schema.ts';
-import type { PontoonMetrics } from '../worker/metrics.ts';
 import type { WarmPoolStatus } from './kubernetes/warm.ts';
 import type { FunctionRuntime } from './runtime.ts';
 
 export interface WarmPoolDeps {
   client: Client;
   runtime: FunctionRuntime;
-  metrics: PontoonMetrics;
   logger: Logger;
   /** How often demand is counted while observing. */
   pollIntervalMs?: number;
@@ -39,18 +37,8 @@ export function openExecutionsQuery(fn: string): string {
   return `WorkflowType = '${WorkflowType.execute}' AND ExecutionStatus = 'Running' AND ${SearchAttr.function.name} = '${fn}'`;
 }
 
-export function createWarmPoolActivities({
-  client,
-  runtime,
-  metrics,
-  logger,
-  pollIntervalMs = 1000,
-}: WarmPoolDeps) {
+export function createWarmPoolActivities({ client, runtime, logger, pollIntervalMs = 1000 }: WarmPoolDeps) {
   const pools = runtime.warmPools;
-  const gauges = (fn: string, status: WarmPoolStatus | null) => {
-    metrics.warmReplicasDesired.set({ function: fn }, status?.replicas ?? 0);
-    metrics.warmReplicasReady.set({ function: fn }, status?.readyReplicas ?? 0);
-  };
 
   return {
     /**
@@ -63,7 +51,6 @@ export function createWarmPoolActivities({
     }): Promise<{ managed: boolean; status?: WarmPoolStatus }> {
       if (!pools) return { managed: false };
       const status = await pools.ensure(args.spec, args.replicas);
-      gauges(args.spec.metadata.name, status);
       return { managed: true, status };
     },
 
@@ -75,7 +62,6 @@ export function createWarmPoolActivities({
       if (!pools) return null;
       const status = await pools.scale(args.function, args.decision.to);
       logger.info({ function: args.function, ...args.decision }, 'warm pool scaled by the Scalar');
-      gauges(args.function, status);
       return status;
     },
 
@@ -83,8 +69,6 @@ export function createWarmPoolActivities({
     async removeWarmPool(args: { function: string }): Promise<{ managed: boolean; removed: boolean }> {
       if (!pools) return { managed: false, removed: false };
       const removed = await pools.remove(args.function);
-      metrics.warmReplicasDesired.remove({ function: args.function });
-      metrics.warmReplicasReady.remove({ function: args.function });
       return { managed: true, removed };
     },
 
@@ -124,7 +108,6 @@ export function createWarmPoolActivities({
         });
       }
       const status = pools ? await pools.status(args.function).catch(() => null) : null;
-      gauges(args.function, status);
       return { demand, at: Date.now(), status };
     },
   };

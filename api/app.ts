@@ -24,9 +24,16 @@ import { controllerWorkflowId, parseExecutionWorkflowId, Trigger, WorkflowType }
 import { resolveParameters } from '../spec/parameters.ts';
 import { MAX_SPEC_BYTES, parseSpecText } from '../spec/parse.ts';
 import { createMetrics, type PontoonMetrics, renderMetrics } from '../worker/metrics.ts';
-import { admissionQuery, deleteUpdate, specHistoryQuery, warmPoolQuery } from '../workflows/definitions.ts';
+import {
+  type AdmissionState,
+  admissionQuery,
+  deleteUpdate,
+  specHistoryQuery,
+  warmPoolQuery,
+} from '../workflows/definitions.ts';
 import { type ApiKey, findKey, type Role, roleAllows } from './auth.ts';
 import { ApiError } from './errors.ts';
+import { registerFunctionMetrics } from './function-metrics.ts';
 import { openApiDocument } from './openapi.ts';
 import { registerScheduleRoutes } from './schedules.ts';
 import {
@@ -104,6 +111,13 @@ const REQUEST_DEADLINE_MS = 10_000;
 
 const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
+/** Waits as of now: the controller's own figures stand still between its workflow tasks. */
+function withCurrentWaits(a: AdmissionState): AdmissionState {
+  const now = Date.now();
+  const queued = a.queued.map((q) => ({ ...q, waitingMs: Math.max(0, now - Date.parse(q.enqueuedAt)) }));
+  return { ...a, queued, oldestWaitMs: queued.reduce((m, q) => Math.max(m, q.waitingMs), 0) };
+}
+
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const { client, taskQueue } = deps;
   const logs =
@@ -116,6 +130,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       deps.dataDir,
     );
   const metrics = deps.metrics ?? createMetrics();
+  registerFunctionMetrics(metrics.registry, client);
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: MAX_SPEC_BYTES,
@@ -358,7 +373,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       const history = await controller.query(specHistoryQuery);
       // Queue state of a function with a concurrency limit: running, queued per priority, oldest wait.
       const admission = current.spec.spec.execution.concurrency
-        ? await controller.query(admissionQuery)
+        ? withCurrentWaits(await controller.query(admissionQuery))
         : null;
       // Warm pool as the Scalar sees it: replicas, ready, demand and its scaling decisions.
       const warmPool =

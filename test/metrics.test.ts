@@ -15,7 +15,8 @@ import { createLogger, installTemporalRuntime } from '../worker/logger.ts';
 import { createMetrics, type PontoonMetrics, temporalRuntimeMetrics } from '../worker/metrics.ts';
 import { freeLoopbackPort, type MetricsServer, startMetricsServer } from '../worker/metrics-server.ts';
 import { createPontoonWorker, type PontoonWorker } from '../worker/worker.ts';
-import { apply, fixtureSpec, testConfig, uniqueName } from './helpers.ts';
+import { admissionQuery } from '../workflows/definitions.ts';
+import { apply, fixtureSpec, testConfig, uniqueName, waitFor } from './helpers.ts';
 import { parseMetrics, series } from './ops-helpers.ts';
 
 const config = testConfig();
@@ -265,5 +266,52 @@ describe('/metrics', () => {
     expect(
       s('pontoon_execution_duration_seconds_bucket', { trigger: 'nightly', status: 'failed', le: '120' }),
     ).toBe(1);
+  });
+  it('shows queue depth and oldest wait per priority and slots in use, from the function controllers', async () => {
+    const fn = uniqueName('m-queue');
+    await apply(
+      w.client,
+      fixtureSpec(fn, 'behave.mjs', {
+        parameters: [
+          { name: 'mode', default: 'marker' },
+          { name: 'marker', default: '/dev/null' },
+          { name: 'seconds', type: 'number', default: 30 },
+        ],
+        execution: { concurrency: 1, retry: { maxAttempts: 1 } },
+      }),
+      config.taskQueue,
+    );
+    // One holds the slot for 30 s; then two wait at priority 1 and one at priority 5.
+    const holder = await invoke(fn, {});
+    await waitFor('the slot to be taken', async () => {
+      const a = await w.client.workflow.getHandle(`fn:${fn}`).query(admissionQuery);
+      return a.running.length === 1;
+    });
+    const waiting = [
+      await invoke(fn, { priority: 1 }),
+      await invoke(fn, { priority: 1 }),
+      await invoke(fn, { priority: 5 }),
+    ];
+    await waitFor('three to queue', async () => {
+      const a = await w.client.workflow.getHandle(`fn:${fn}`).query(admissionQuery);
+      return a.queued.length === 3;
+    });
+    await new Promise((r) => setTimeout(r, 2100)); // past the collector's 2 s cache
+    const res = await app.inject({
+      method: 'GET',
+      url: '/metrics',
+      headers: { authorization: `Bearer ${viewer.token}` },
+    });
+    const m = parseMetrics(res.body);
+    const s = (name: string, labels: Record<string, string> = {}) =>
+      m.get(series(name, { function: fn, ...labels }));
+    expect(s('pontoon_queue_depth', { priority: '1' })).toBe(2);
+    expect(s('pontoon_queue_depth', { priority: '3' })).toBe(0);
+    expect(s('pontoon_queue_depth', { priority: '5' })).toBe(1);
+    expect(s('pontoon_queue_oldest_wait_seconds', { priority: '1' })).toBeGreaterThanOrEqual(1);
+    expect(s('pontoon_queue_oldest_wait_seconds', { priority: '2' })).toBe(0);
+    expect(s('pontoon_slots_in_use')).toBe(1);
+    expect(s('pontoon_slots_limit')).toBe(1);
+    for (const e of [holder, ...waiting]) await w.client.workflow.getHandle(e.executionId).cancel();
   });
 });

@@ -7,7 +7,7 @@
  * `_total`. Labels are bounded: function names, failure types, triggers (api, cli, sdk or a schedule
  * name), runtimes, route templates — never execution ids.
  */
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
 /** Attempts run from a fraction of a second to hours (timeout default 10m). */
 const ATTEMPT_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
@@ -33,19 +33,6 @@ export function createMetrics(opts: MetricsOptions = {}) {
   const metrics = {
     registry,
     /** Counted when the runAttempt activity starts (a retried activity after a lost worker counts again). */
-    /** Set by the Scalar's activities (kubernetes) and the local warm pools, per function. */
-    warmReplicasDesired: new Gauge({
-      name: 'pontoon_warm_replicas_desired',
-      help: 'Warm replicas the Scalar asks for, by function (last value this process saw).',
-      labelNames: ['function'] as const,
-      registers,
-    }),
-    warmReplicasReady: new Gauge({
-      name: 'pontoon_warm_replicas_ready',
-      help: 'Warm replicas ready to serve, by function (last value this process saw).',
-      labelNames: ['function'] as const,
-      registers,
-    }),
     attemptsStarted: new Counter({
       name: 'pontoon_attempts_started_total',
       help: 'Attempts started by the runAttempt activity, by function and runtime.',

@@ -91,7 +91,17 @@ export interface AdmissionState {
   /** null when the function has no concurrency limit (executions skip admission). */
   concurrency: number | null;
   running: { executionId: string; priority: number; admittedAt: string; leaseExpiresAt: string }[];
-  queued: { executionId: string; priority: number; effectivePriority: number; waitingMs: number }[];
+  /**
+   * waitingMs and oldestWaitMs are as of the controller's last step (a query sees workflow time,
+   * which stands still between its tasks); readers compute current waits from enqueuedAt.
+   */
+  queued: {
+    executionId: string;
+    priority: number;
+    effectivePriority: number;
+    enqueuedAt: string;
+    waitingMs: number;
+  }[];
   queuedByPriority: Record<'1' | '2' | '3' | '4' | '5', number>;
   oldestWaitMs: number;
   /** Admission decisions of the current run (most recent last, at most 50). */

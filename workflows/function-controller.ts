@@ -355,6 +355,7 @@ export async function functionController(args: FunctionControllerArgs): Promise<
         executionId: q.executionId,
         priority: q.priority,
         effectivePriority: effectivePriority(q, now, agingMs()),
+        enqueuedAt: new Date(q.enqueuedAt).toISOString(),
         waitingMs: now - q.enqueuedAt,
       })),
       queuedByPriority: byPriority,
