@@ -26,7 +26,7 @@ Usage: pontoon <command> [options]
 Functions and executions (through the API):
   apply -f <paths…>          validate, then apply specs (all or nothing)
   get functions|executions   list them (filters: --function --status --trigger --since --until)
-  describe function <name>   spec, version and earlier versions
+  describe function <name>   spec, versions, queue (admission) and warm pool
   describe execution <id>    status, parameters, attempts, result
   invoke <function>          start an execution; --wait prints the result, --follow-logs streams logs
   logs <execution>           an attempt's log; -f follows it
