@@ -1,161 +1,92 @@
 /**
  * B2 on-demand overhead on the simulated cluster: end-to-end latency of a kubernetes-runtime
  * execution minus the pod's own simulated run time (kwok stage delays), for pods running 0 s and
- * 2 s; baseline: a bare pod create → Succeeded (seen by a watch) → delete on the same cluster, with
- * the same stage delays, measured in the same run. Also prints apiserver requests per execution.
+ * 2 s, sequential calls; baseline: a bare pod create → Succeeded (seen by a watch) → delete on the
+ * same cluster and nodes, with the same stage delays, in the same run. Also counts the apiserver
+ * requests the worker sends per execution (its own counter) and all requests the apiserver served
+ * (its /metrics, every client: kwok, scheduler, controllers) per execution.
  */
-import { CoreV1Api, KubeConfig, type V1Pod, Watch } from '@kubernetes/client-node';
-import { applySpec, startExecution, waitForResult } from '../client/functions.ts';
-import { ensureCluster } from '../dev/cluster/ensure.ts';
-import { reportFor } from '../observer/termination.ts';
-import { FunctionSpecSchema } from '../spec/schema.ts';
-import { percentile, printTable, saveResult, startStack } from './lib.ts';
+import { apiserverRequests, barePods } from './cluster.ts';
+import { percentile, type ScenarioContext, type ScenarioResult, summaryRow } from './lib.ts';
+import { sequential } from './load.ts';
+import { apply, kubeNoop, pontoonJob } from './specs.ts';
 
-const RESTRICTED = { 'pod-security.kubernetes.io/enforce': 'restricted' };
-
-async function namespace(core: CoreV1Api, name: string) {
-  await core.createNamespace({ body: { metadata: { name, labels: RESTRICTED } } });
-  const until = Date.now() + 5000;
-  for (;;) {
-    try {
-      await core.readNamespacedServiceAccount({ name: 'default', namespace: name });
-      return;
-    } catch {
-      if (Date.now() > until) {
-        await core.createNamespacedServiceAccount({
-          namespace: name,
-          body: { metadata: { name: 'default' } },
-        });
-        return;
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-}
-
-export async function benchKube(opts: { quick: boolean }) {
-  const n = opts.quick ? 15 : 60;
-  const kubeconfig = await ensureCluster((l) => console.error(l));
-  const kc = new KubeConfig();
-  kc.loadFromFile(kubeconfig);
-  const core = kc.makeApiClient(CoreV1Api);
-  const ns = `bench-${Date.now().toString(36)}`;
-  await namespace(core, ns);
-  const stack = await startStack({
-    PONTOON_RUNTIME: 'kubernetes',
-    KUBECONFIG: kubeconfig,
-    PONTOON_KUBE_NAMESPACE: ns,
-    PONTOON_OBSERVER_IMAGE: 'example.invalid/pontoon-observer:bench',
-  });
-  const { client } = stack.worker;
-  const runtime = stack.worker.runtime as unknown as { requests?: { snapshot(): { total: number } } };
-  const report = reportFor({ output: { ok: true } }).report;
-  const sims = (durationS: number) => ({
-    'pontoon.dev/sim-run-delay': '0s',
-    'pontoon.dev/sim-duration': `${durationS}s`,
-    'pontoon.dev/sim-termination-message': report,
-  });
+export async function benchKube(ctx: ScenarioContext): Promise<ScenarioResult> {
+  const counts: Record<number, number> = ctx.quick ? { 0: 10, 2: 3 } : { 0: 30, 2: 10 };
+  const kube = await ctx.kube();
+  // Warm-up calls (the shared watch, connections); the 2 s pods come after the 0 s ones.
+  const warmup = (durationS: number) => (durationS === 0 ? 2 : ctx.quick ? 0 : 1);
+  const lease = await ctx.stacks.kube('bench-b2');
+  const { stack, namespace: ns } = lease;
+  const bare = await barePods(kube.kc, kube.core, ns, { nodeSelector: kube.nodeSelector });
+  const details: Record<string, unknown> = {};
+  const summary = [];
   try {
-    const rows = [];
     for (const durationS of [0, 2]) {
-      const name = `bench-d${durationS}`;
-      await applySpec(
-        client,
-        FunctionSpecSchema.parse({
-          apiVersion: 'pontoon.dev/v1',
-          kind: 'Function',
-          metadata: { name },
-          spec: { image: 'example.invalid/functions/bench:1', podAnnotations: sims(durationS) },
-        }),
-        stack.config.taskQueue,
+      const n = counts[durationS]!;
+      const fn = `bench-d${durationS}`;
+      await apply(stack.client, stack.taskQueue, kubeNoop(fn, durationS, kube.nodeSelector));
+      const job = pontoonJob(stack.client, stack.taskQueue, fn);
+      for (let i = 0; i < warmup(durationS); i++) await job(); // warm-up: the shared watch, connections
+      const before = (await stack.worker.stats()).requests ?? {};
+      const apiBefore = await apiserverRequests(kube.kc);
+      const pontoon = await ctx.cpu.phase(`pontoon, pods run ${durationS} s`, stack.processes, () =>
+        sequential(job, n, 0),
       );
-      const pontoon: number[] = [];
-      const before = runtime.requests?.snapshot().total ?? Number.NaN;
-      for (let i = 0; i < n; i++) {
-        const t = performance.now();
-        const s = await startExecution(
-          client,
-          { function: name },
-          { trigger: 'sdk', taskQueue: stack.config.taskQueue },
-        );
-        const r = await waitForResult(client, s.executionId);
-        if (r.status !== 'succeeded') throw new Error(`execution failed: ${r.failure?.message}`);
-        pontoon.push(performance.now() - t - durationS * 1000);
-      }
-      const perExecution = ((runtime.requests?.snapshot().total ?? Number.NaN) - before) / n;
-
-      // Baseline: a bare pod through the same stages, watched to Succeeded, then deleted.
-      const bare: number[] = [];
-      for (let i = 0; i < n; i++) {
-        const podName = `bare-${durationS}-${i}`;
-        const t = performance.now();
-        const done = new Promise<void>((resolve, reject) => {
-          let stop: (() => void) | undefined;
-          new Watch(kc)
-            .watch(
-              `/api/v1/namespaces/${ns}/pods`,
-              { fieldSelector: `metadata.name=${podName}` },
-              (_type: string, pod: V1Pod) => {
-                if (pod.status?.phase === 'Succeeded') {
-                  stop?.();
-                  resolve();
-                }
-              },
-              (err) => err && reject(err),
-            )
-            .then((req) => {
-              stop = () => req.abort();
-            }, reject);
-        });
-        await core.createNamespacedPod({
-          namespace: ns,
-          body: {
-            metadata: {
-              name: podName,
-              annotations: sims(durationS),
-              labels: { 'app.kubernetes.io/managed-by': 'bench' },
-            },
-            spec: {
-              restartPolicy: 'Never',
-              automountServiceAccountToken: false,
-              securityContext: {
-                runAsNonRoot: true,
-                runAsUser: 65532,
-                seccompProfile: { type: 'RuntimeDefault' },
-              },
-              containers: [
-                {
-                  name: 'main',
-                  image: 'example.invalid/functions/bench:1',
-                  securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-                },
-              ],
-            },
+      const apiPontoon = (await apiserverRequests(kube.kc)) - apiBefore;
+      const after = (await stack.worker.stats()).requests ?? {};
+      const byVerb = Object.fromEntries(
+        Object.keys(after).map((k) => [k, ((after[k] ?? 0) - (before[k] ?? 0)) / n]),
+      );
+      const bareJob = () => bare.run(durationS);
+      for (let i = 0; i < warmup(durationS); i++) await bareJob();
+      const apiBareBefore = await apiserverRequests(kube.kc);
+      const base = await ctx.cpu.phase(`bare pods, run ${durationS} s`, stack.processes, () =>
+        sequential(bareJob, n, 0),
+      );
+      const apiBare = (await apiserverRequests(kube.kc)) - apiBareBefore;
+      const overhead = pontoon.map((ms) => ms - durationS * 1000);
+      const bareOverhead = base.map((ms) => ms - durationS * 1000);
+      details[`pods run ${durationS} s`] = {
+        executions: n,
+        pontoonOverheadMs: { p50: percentile(overhead, 50), p99: percentile(overhead, 99) },
+        bareOverheadMs: { p50: percentile(bareOverhead, 50), p99: percentile(bareOverhead, 99) },
+        workerApiRequestsPerExecution: byVerb,
+        apiserverRequestsAllClientsPerExecution: { pontoon: apiPontoon / n, bare: apiBare / n },
+      };
+      const common = { scenario: 'B2', unit: 'ms', baselineName: 'bare pod lifecycle' };
+      summary.push(
+        summaryRow({
+          ...common,
+          figure: `on-demand overhead p50, pods run ${durationS} s (n=${n})`,
+          pontoon: percentile(overhead, 50),
+          baseline: percentile(bareOverhead, 50),
+        }),
+        summaryRow(
+          {
+            ...common,
+            figure: `on-demand overhead p99, pods run ${durationS} s (n=${n})`,
+            pontoon: percentile(overhead, 99),
+            baseline: percentile(bareOverhead, 99),
+            target: '≤ 250 ms',
           },
-        });
-        await done;
-        await core.deleteNamespacedPod({ name: podName, namespace: ns, gracePeriodSeconds: 0 });
-        bare.push(performance.now() - t - durationS * 1000);
-      }
-      const row = (what: string, v: number[], base?: number[]) => ({
-        path: what,
-        pod_run_s: durationS,
-        n: v.length,
-        overhead_p50_ms: Math.round(percentile(v, 50)),
-        overhead_p99_ms: Math.round(percentile(v, 99)),
-        ratio_p99: base ? (percentile(v, 99) / percentile(base, 99)).toFixed(2) : '-',
-        api_requests_per_execution: Number.isFinite(perExecution) && base ? perExecution.toFixed(2) : '-',
-      });
-      rows.push(
-        row('baseline: bare pod create → Succeeded → delete', bare),
-        row('pontoon on-demand execution', pontoon, bare),
+          { better: 'lower', of: 'value', limit: 250 },
+        ),
+        summaryRow(
+          {
+            scenario: 'B2',
+            figure: `apiserver requests by the worker per execution, pods run ${durationS} s`,
+            unit: 'req',
+            pontoon: byVerb.total ?? Number.NaN,
+            target: '≤ 4',
+          },
+          { better: 'lower', of: 'value', limit: 4 },
+        ),
       );
     }
-    printTable(rows);
-    console.error(`[kube] wrote ${saveResult('kube', { rows })}`);
-    return rows;
+    return { scenario: 'kube', title: 'B2 on-demand overhead', summary, details };
   } finally {
-    await stack.stop();
-    await core.deleteNamespace({ name: ns }).catch(() => undefined);
+    bare.stop();
+    await lease.release();
   }
 }

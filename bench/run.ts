@@ -1,24 +1,213 @@
-/** `npm run bench -- [scenario…] [--quick]`: runs benchmark scenarios and prints their figures. */
+/**
+ * `npm run bench -- [scenario…] [--quick] [--sample]`: runs benchmark scenarios, prints each one's
+ * figures, then one summary table (figure, baseline, ratio, target) and CPU per process for every
+ * phase, and writes everything to bench/results/<timestamp>.json. `--sample` also writes it to
+ * bench/results/sample.json, the committed copy (take it from a full run on a quiet machine).
+ */
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ensureCluster } from '../dev/cluster/ensure.ts';
+import { benchNodes, type KubeEnv, kubeClients } from './cluster.ts';
+import { CPU_GROUP_HELP, CPU_GROUPS, CpuMeter, loadAverage1m } from './cpu.ts';
 import { benchKube } from './kube.ts';
+import {
+  machine,
+  prepareBundles,
+  printTable,
+  resultsDir,
+  type ScenarioContext,
+  type ScenarioResult,
+  Stacks,
+  type SummaryRow,
+} from './lib.ts';
+import { benchPriority } from './priority.ts';
+import { benchScale } from './scale.ts';
 import { benchSchedules } from './schedules.ts';
+import { benchThroughput } from './throughput.ts';
 import { benchWarm } from './warm.ts';
 
-const SCENARIOS: Record<string, (o: { quick: boolean }) => Promise<unknown>> = {
-  warm: benchWarm,
-  schedules: benchSchedules,
-  kube: benchKube,
+const SCENARIOS: Record<string, { id: string; run: (ctx: ScenarioContext) => Promise<ScenarioResult> }> = {
+  warm: { id: 'B1', run: benchWarm },
+  kube: { id: 'B2', run: benchKube },
+  throughput: { id: 'B3', run: benchThroughput },
+  priority: { id: 'B4', run: benchPriority },
+  scale: { id: 'B5', run: benchScale },
+  schedules: { id: 'B6', run: benchSchedules },
 };
 
-const args = process.argv.slice(2);
-const quick = args.includes('--quick');
-const wanted = args.filter((a) => !a.startsWith('--'));
-const unknown = wanted.filter((w) => !(w in SCENARIOS));
-if (unknown.length) {
-  console.error(`unknown scenario(s) ${unknown.join(', ')}; available: ${Object.keys(SCENARIOS).join(', ')}`);
-  process.exit(2);
+/** Bench nodes: 4 × 300 pods leaves room for B5's 1,000 pods at once plus stragglers. */
+const BENCH_NODES = 4;
+const PODS_PER_NODE = 300;
+
+function otherActivity(): string[] {
+  try {
+    const out = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
+    return out
+      .split('\n')
+      .filter((l) => /vitest|bench\/run\.ts|npm (run )?test/.test(l) && !l.includes(String(process.pid)))
+      .map((l) => l.trim().slice(0, 120));
+  } catch {
+    return [];
+  }
 }
-for (const name of wanted.length ? wanted : Object.keys(SCENARIOS)) {
-  console.log(`\n== ${name}${quick ? ' (quick)' : ''}`);
-  await SCENARIOS[name]!({ quick });
+
+function fmt(n: number | undefined, unit: string): string {
+  if (n === undefined || !Number.isFinite(n)) return '-';
+  const digits = unit === 'ms' || Math.abs(n) >= 100 ? 0 : Math.abs(n) >= 10 ? 1 : 2;
+  return `${n.toFixed(digits)} ${unit}`;
 }
-process.exit(0);
+
+function summaryTable(rows: SummaryRow[]) {
+  return rows.map((r) => ({
+    scenario: r.scenario,
+    figure: r.figure,
+    pontoon: fmt(r.pontoon, r.unit),
+    baseline: r.baseline === undefined ? '-' : `${fmt(r.baseline, r.unit)} (${r.baselineName})`,
+    ratio: r.ratio === undefined || !Number.isFinite(r.ratio) ? '-' : `${r.ratio.toFixed(2)}×`,
+    target: r.target ?? 'none set',
+    met: r.met === undefined ? '-' : r.met ? 'met' : 'NOT MET',
+  }));
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  const quick = args.includes('--quick');
+  const sample = args.includes('--sample');
+  const wanted = args.filter((a) => !a.startsWith('--'));
+  const unknown = wanted.filter((w) => !(w in SCENARIOS));
+  if (unknown.length) {
+    console.error(
+      `unknown scenario(s) ${unknown.join(', ')}; available: ${Object.keys(SCENARIOS).join(', ')}`,
+    );
+    process.exit(2);
+  }
+  const names = wanted.length ? wanted : Object.keys(SCENARIOS);
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const busy = otherActivity();
+  if (busy.length)
+    console.error(`[bench] other test or bench runs share the machine:\n  ${busy.join('\n  ')}`);
+  const loads: number[] = [loadAverage1m()];
+  const loadTimer = setInterval(() => loads.push(loadAverage1m()), 5000);
+  console.error(`[bench] load average (1 min) at start: ${loads[0]}; bundling workflows …`);
+  const bundles = await prepareBundles();
+
+  let kube: Promise<KubeEnv> | undefined;
+  let stacks: Stacks | undefined;
+  let releaseNodes: (() => Promise<void>) | undefined;
+  const kubeEnv = () => {
+    kube ??= (async () => {
+      const kubeconfig = await ensureCluster((l) => console.error(l));
+      const { kc, core } = kubeClients(kubeconfig);
+      const nodes = await benchNodes(core, BENCH_NODES, PODS_PER_NODE);
+      releaseNodes = nodes.release;
+      return {
+        kubeconfig,
+        kc,
+        core,
+        nodeSelector: nodes.nodeSelector,
+        workerEnv: (namespace: string, extra: Record<string, string> = {}) => ({
+          PONTOON_RUNTIME: 'kubernetes',
+          KUBECONFIG: kubeconfig,
+          PONTOON_KUBE_NAMESPACE: namespace,
+          PONTOON_OBSERVER_IMAGE: 'example.invalid/pontoon-observer:bench',
+          ...extra,
+        }),
+      };
+    })();
+    return kube;
+  };
+
+  const results: (ScenarioResult & { wallSeconds: number; error?: string })[] = [];
+  const cpuPhases: CpuMeter['phases'] = [];
+  for (const name of names) {
+    const { id, run } = SCENARIOS[name]!;
+    console.log(`\n== ${id} ${name}${quick ? ' (quick)' : ''}`);
+    const cpu = new CpuMeter(id);
+    const started = performance.now();
+    stacks ??= new Stacks(quick, bundles, kubeEnv);
+    const ctx: ScenarioContext = { quick, bundles, cpu, log: (l) => console.error(l), kube: kubeEnv, stacks };
+    try {
+      const r = await run(ctx);
+      const wallSeconds = (performance.now() - started) / 1000;
+      results.push({ ...r, wallSeconds });
+      printTable(summaryTable(r.summary));
+      console.log(`(${id} took ${wallSeconds.toFixed(0)} s)`);
+    } catch (err) {
+      const wallSeconds = (performance.now() - started) / 1000;
+      console.error(`[bench] ${id} ${name} failed:`, err);
+      results.push({
+        scenario: name,
+        title: id,
+        summary: [],
+        details: {},
+        wallSeconds,
+        error: String((err as Error)?.stack ?? err),
+      });
+    }
+    cpuPhases.push(...cpu.phases);
+  }
+  await stacks?.close();
+  await releaseNodes?.();
+  clearInterval(loadTimer);
+  loads.push(loadAverage1m());
+  rmSync(bundles.dir, { recursive: true, force: true });
+  const wallSeconds = (performance.now() - t0) / 1000;
+
+  const summary = results.flatMap((r) => r.summary);
+  console.log(`\n== summary (${quick ? 'quick' : 'full'} run, ${wallSeconds.toFixed(0)} s)`);
+  if (summary.length) printTable(summaryTable(summary));
+  for (const r of results.filter((x) => x.error)) console.log(`${r.title} ${r.scenario}: FAILED (see above)`);
+  console.log(
+    '\n== CPU per process: average cores busy during each phase (the machine has',
+    machine().cores,
+    ')',
+  );
+  printTable(
+    cpuPhases.map((p) => ({
+      phase: `${p.scenario} ${p.phase}`,
+      wall_s: p.usage.wallSeconds.toFixed(1),
+      ...Object.fromEntries(CPU_GROUPS.map((g) => [g, p.usage.cores[g].toFixed(2)])),
+    })),
+  );
+  console.log(
+    `load average (1 min): start ${loads[0]}, max ${Math.max(...loads)}, end ${loads[loads.length - 1]}`,
+  );
+
+  const file = path.join(resultsDir(), `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(
+    file,
+    `${JSON.stringify(
+      {
+        startedAt: startedAt.toISOString(),
+        mode: quick ? 'quick' : 'full',
+        wallSeconds,
+        machine: machine(),
+        load: {
+          oneMinuteAtStart: loads[0],
+          oneMinuteMax: Math.max(...loads),
+          oneMinuteAtEnd: loads[loads.length - 1],
+          sampledEvery5s: loads,
+          otherTestOrBenchProcessesAtStart: busy,
+        },
+        summary,
+        cpu: { groups: CPU_GROUP_HELP, phases: cpuPhases },
+        scenarios: results,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  console.error(`[bench] wrote ${file}`);
+  if (sample) {
+    copyFileSync(file, path.join(resultsDir(), 'sample.json'));
+    console.error('[bench] and bench/results/sample.json');
+  }
+  process.exit(results.some((r) => r.error) ? 1 : 0);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -4,44 +4,33 @@
  * process start; baseline: N bare Temporal Schedules starting a plain workflow in the same run
  * (Temporal's own dispatch delay).
  */
-
 import { listExecutions } from '../client/executions.ts';
-import { applySpec, waitForResult } from '../client/functions.ts';
-import { FunctionSpecSchema } from '../spec/schema.ts';
-import { percentile, printTable, saveResult, startStack } from './lib.ts';
+import { waitForResult } from '../client/functions.ts';
+import { percentile, type ScenarioContext, type ScenarioResult, sleep, summaryRow } from './lib.ts';
+import { apply, localNoop } from './specs.ts';
 
-export async function benchSchedules(opts: { quick: boolean }) {
-  const n = opts.quick ? 30 : 100;
-  const period = 20_000;
-  const stack = await startStack();
-  const { client } = stack.worker;
+/** The schedule's name, which is the trigger of its executions (how they are listed apart). */
+const TICK = 'b6-tick';
+
+export async function benchSchedules(ctx: ScenarioContext): Promise<ScenarioResult> {
+  const n = ctx.quick ? 20 : 100;
+  const period = 60_000;
+  const lease = await ctx.stacks.local();
+  const { stack } = lease;
+  const { client, taskQueue } = stack;
   try {
-    console.error(`[schedules] applying ${n} functions with a schedule every ${period / 1000}s …`);
+    // One fire for every schedule, at a whole second far enough ahead for all of them to exist.
+    const fireAt = Math.ceil((Date.now() + (ctx.quick ? 6000 : 12_000)) / 1000) * 1000;
+    const offset = `${(fireAt % period) / 1000}s`;
+    const window = { startAt: new Date(fireAt).toISOString(), endAt: new Date(fireAt + 1000).toISOString() };
+    ctx.log(`[schedules] applying ${n} functions with a schedule firing at ${window.startAt} …`);
     const names = Array.from({ length: n }, (_, i) => `sched-${i}`);
-    // Fire at the next period boundary at least 8 s away, so every schedule exists before it.
-    const fireAt = Math.ceil((Date.now() + 8000) / period) * period;
     await Promise.all(
       names.map((name) =>
-        applySpec(
+        apply(
           client,
-          FunctionSpecSchema.parse({
-            apiVersion: 'pontoon.dev/v1',
-            kind: 'Function',
-            metadata: { name },
-            spec: {
-              image: 'x',
-              local: { command: ['node', '-e', '0'] },
-              schedules: [
-                {
-                  name: 'tick',
-                  every: `${period / 1000}s`,
-                  startAt: new Date(fireAt).toISOString(),
-                  endAt: new Date(fireAt + 1000).toISOString(),
-                },
-              ],
-            },
-          }),
-          stack.config.taskQueue,
+          taskQueue,
+          localNoop(name, { schedules: [{ name: TICK, every: `${period / 1000}s`, offset, ...window }] }),
         ),
       ),
     );
@@ -50,7 +39,11 @@ export async function benchSchedules(opts: { quick: boolean }) {
       baselineIds.map((scheduleId) =>
         client.schedule.create({
           scheduleId,
-          spec: { intervals: [{ every: period }], startAt: new Date(fireAt), endAt: new Date(fireAt + 1000) },
+          spec: {
+            intervals: [{ every: period, offset: fireAt % period }],
+            startAt: new Date(fireAt),
+            endAt: new Date(fireAt + 1000),
+          },
           action: {
             type: 'startWorkflow',
             workflowType: 'benchBaselineNoop',
@@ -60,26 +53,36 @@ export async function benchSchedules(opts: { quick: boolean }) {
         }),
       ),
     );
-    console.error(`[schedules] waiting for the fire at ${new Date(fireAt).toISOString()} …`);
-    await new Promise((r) => setTimeout(r, Math.max(0, fireAt - Date.now()) + 5000));
+    if (Date.now() > fireAt - 500)
+      throw new Error('creating the schedules took longer than the lead time before the fire: raise it');
+    ctx.log(
+      `[schedules] all created ${((fireAt - Date.now()) / 1000).toFixed(1)} s before the fire; waiting …`,
+    );
 
+    let executions: Awaited<ReturnType<typeof listExecutions>>['executions'] = [];
+    await ctx.cpu.phase(`${n} schedules fire`, stack.processes, async () => {
+      await sleep(Math.max(0, fireAt - Date.now()) + 2000);
+      for (let i = 0; i < 60; i++) {
+        executions = [];
+        let token: string | undefined;
+        do {
+          const page = await listExecutions(client, {
+            trigger: TICK,
+            since: new Date(fireAt - 1000).toISOString(),
+            limit: 500,
+            ...(token ? { pageToken: token } : {}),
+          });
+          executions.push(...page.executions);
+          token = page.nextPageToken ?? undefined;
+        } while (token);
+        const finished = executions.filter((e) => e.status !== 'running').length;
+        if (finished >= n) break;
+        if (i % 5 === 0) ctx.log(`[schedules] ${executions.length} executions listed, ${finished} finished`);
+        await sleep(1000);
+      }
+    });
     const startDelays: number[] = [];
     const attemptDelays: number[] = [];
-    let executions: Awaited<ReturnType<typeof listExecutions>>['executions'] = [];
-    for (let i = 0; i < 60; i++) {
-      executions = [];
-      let token: string | undefined;
-      do {
-        const page = await listExecutions(client, { limit: 500, ...(token ? { pageToken: token } : {}) });
-        executions.push(...page.executions);
-        token = page.nextPageToken ?? undefined;
-      } while (token);
-      const finished = executions.filter((e) => e.status !== 'running').length;
-      if (i % 5 === 0)
-        console.error(`[schedules] ${executions.length} executions listed, ${finished} finished`);
-      if (finished >= n) break;
-      await new Promise((r) => setTimeout(r, 1000));
-    }
     for (const e of executions.filter((x) => x.status === 'succeeded')) {
       const r = await waitForResult(client, e.executionId);
       const nominal = Date.parse(r.scheduledTime);
@@ -92,23 +95,39 @@ export async function benchSchedules(opts: { quick: boolean }) {
       for (const a of d.info.recentActions)
         baselineDelays.push(a.takenAt.getTime() - a.scheduledAt.getTime());
     }
-    const row = (what: string, v: number[], base?: number[]) => ({
-      measure: what,
-      count: v.length,
-      p50_ms: Math.round(percentile(v, 50)),
-      p99_ms: Math.round(percentile(v, 99)),
-      ratio_p99: base ? (percentile(v, 99) / Math.max(1, percentile(base, 99))).toFixed(2) : '-',
-    });
-    const rows = [
-      row('baseline: bare Temporal schedule → workflow start', baselineDelays),
-      row('pontoon: nominal → executeFunction start', startDelays, baselineDelays),
-      row('pontoon: nominal → first attempt process start', attemptDelays, baselineDelays),
-    ];
-    printTable(rows);
-    const file = saveResult('schedules', { schedules: n, rows });
-    console.error(`[schedules] wrote ${file}`);
-    return rows;
+    if (startDelays.length < n)
+      throw new Error(`only ${startDelays.length} of ${n} scheduled executions succeeded`);
+    const row = (figure: string, p: number, v: number[]) =>
+      summaryRow({
+        scenario: 'B6',
+        figure,
+        unit: 'ms',
+        pontoon: percentile(v, p),
+        baseline: percentile(baselineDelays, p),
+        baselineName: 'bare Temporal schedule',
+      });
+    return {
+      scenario: 'schedules',
+      title: 'B6 schedule jitter',
+      summary: [
+        row(`${n} schedules, nominal → execution start p50`, 50, startDelays),
+        row(`${n} schedules, nominal → execution start p99`, 99, startDelays),
+        row(`${n} schedules, nominal → first attempt process start p99`, 99, attemptDelays),
+      ],
+      details: {
+        schedules: n,
+        delaysMs: {
+          executionStart: { p50: percentile(startDelays, 50), p99: percentile(startDelays, 99) },
+          attemptStart: { p50: percentile(attemptDelays, 50), p99: percentile(attemptDelays, 99) },
+          bareSchedule: {
+            p50: percentile(baselineDelays, 50),
+            p99: percentile(baselineDelays, 99),
+            count: baselineDelays.length,
+          },
+        },
+      },
+    };
   } finally {
-    await stack.stop();
+    await lease.release();
   }
 }

@@ -1,88 +1,80 @@
 /**
- * Warm path (B1, and the controller issue's benchmark): invoke → result latency of a warm function
- * (local runtime: a long-lived replica answering over HTTP) vs the on-demand local path (a process
- * per attempt) vs a bare Temporal workflow with one activity, all measured in the same run.
+ * B1 warm path: invoke → result latency of a warm function (local runtime: a long-lived replica
+ * answering over HTTP) against a bare Temporal workflow with one no-op activity, first with
+ * sequential calls, then open-loop at a fixed rate; the on-demand local path (a process per
+ * attempt) is measured alongside for reference. All on one dev server, in the same run.
  */
 import path from 'node:path';
-import { Worker } from '@temporalio/worker';
-import { applySpec, startExecution, waitForResult } from '../client/functions.ts';
 import { loadSpecs } from '../spec/load.ts';
-import { percentile, printTable, REPO_ROOT, saveResult, startStack } from './lib.ts';
+import { percentile, REPO_ROOT, type ScenarioContext, type ScenarioResult, summaryRow } from './lib.ts';
+import { fixedRate, sequential } from './load.ts';
+import { apply, bareTemporalJob, pontoonJob } from './specs.ts';
 
-export async function benchWarm(opts: { quick: boolean }) {
-  const n = opts.quick ? 60 : 400;
-  const stack = await startStack();
-  const { client, connection } = stack.worker;
-  const baseline = await Worker.create({
-    connection,
-    taskQueue: 'bench-baseline',
-    workflowsPath: path.join(REPO_ROOT, 'bench', 'baseline-workflows.ts'),
-    activities: { noop: async (input: unknown) => input },
-  });
-  const baselineRun = baseline.run();
+export async function benchWarm(ctx: ScenarioContext): Promise<ScenarioResult> {
+  const n = ctx.quick ? 30 : 1000;
+  const nOnDemand = ctx.quick ? 10 : 100;
+  const rate = 5;
+  const rateMs = ctx.quick ? 3000 : 15_000;
+  const lease = await ctx.stacks.local({ baseline: true });
+  const { stack } = lease;
+  const { client, taskQueue } = stack;
   try {
     const { specs } = await loadSpecs([
       path.join(REPO_ROOT, 'function-specs', 'warm-greeter.yaml'),
       path.join(REPO_ROOT, 'function-specs', 'hello.yaml'),
     ]);
-    for (const s of specs) await applySpec(client, s.spec, stack.config.taskQueue);
-    const pontoon = async (fn: string) => {
-      const s = await startExecution(
-        client,
-        { function: fn },
-        { trigger: 'sdk', taskQueue: stack.config.taskQueue },
+    for (const s of specs) await apply(client, taskQueue, s.spec);
+    const bare = bareTemporalJob(client);
+    const warm = pontoonJob(client, taskQueue, 'warm-greeter');
+    const onDemand = pontoonJob(client, taskQueue, 'hello');
+    const measured: Record<string, number[]> = {};
+    const run = async (label: string, fn: () => Promise<number[]>) => {
+      const t = performance.now();
+      measured[label] = await ctx.cpu.phase(label, stack.processes, fn);
+      ctx.log(
+        `[warm] ${label}: ${measured[label]!.length} calls in ${((performance.now() - t) / 1000).toFixed(1)} s`,
       );
-      const r = await waitForResult(client, s.executionId);
-      if (r.status !== 'succeeded') throw new Error(`${fn} failed: ${r.failure?.message}`);
     };
-    let seq = 0;
-    const bare = async () => {
-      await client.workflow.execute('baselineNoop', {
-        taskQueue: 'bench-baseline',
-        workflowId: `baseline-${seq++}`,
-        args: [{}],
-      });
-    };
-    const measure = async (name: string, call: () => Promise<void>, count: number) => {
-      for (let i = 0; i < 5; i++) await call(); // warm-up: bundles, caches, the first replica
-      const ms: number[] = [];
-      const started = Date.now();
-      for (let i = 0; i < count; i++) {
-        const t = performance.now();
-        await call();
-        ms.push(performance.now() - t);
-      }
-      console.error(
-        `[warm] ${name}: ${count} sequential calls in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    await run('bare sequential', () => sequential(bare, n));
+    await run('warm sequential', () => sequential(warm, n));
+    await run('on-demand sequential', () => sequential(onDemand, nOnDemand));
+    await run(`bare at ${rate}/s`, () => fixedRate(bare, rate, rateMs));
+    await run(`warm at ${rate}/s`, () => fixedRate(warm, rate, rateMs));
+
+    const stats = (v: number[]) => ({ calls: v.length, p50: percentile(v, 50), p99: percentile(v, 99) });
+    const s = Object.fromEntries(Object.entries(measured).map(([k, v]) => [k, stats(v)]));
+    const row = (figure: string, p: 'p50' | 'p99', ours: string, base: string, target?: boolean) =>
+      summaryRow(
+        {
+          scenario: 'B1',
+          figure,
+          unit: 'ms',
+          pontoon: s[ours]![p],
+          baseline: s[base]![p],
+          baselineName: 'bare workflow + activity',
+          ...(target ? { target: '≤ 1.25× bare' } : {}),
+        },
+        target ? { better: 'lower', of: 'ratio', limit: 1.25 } : undefined,
       );
-      return ms;
-    };
-    const base = await measure('bare Temporal workflow + 1 activity', bare, n);
-    const warm = await measure('pontoon warm (local replica)', () => pontoon('warm-greeter'), n);
-    const onDemand = await measure(
-      'pontoon on-demand (local process)',
-      () => pontoon('hello'),
-      Math.ceil(n / 2),
-    );
-    const row = (what: string, v: number[]) => ({
-      path: what,
-      calls: v.length,
-      p50_ms: percentile(v, 50).toFixed(1),
-      p99_ms: percentile(v, 99).toFixed(1),
-      ratio_p50: (percentile(v, 50) / percentile(base, 50)).toFixed(2),
-      ratio_p99: (percentile(v, 99) / percentile(base, 99)).toFixed(2),
-    });
-    const rows = [
-      row('baseline: bare workflow + 1 activity', base),
-      row('pontoon warm (local replica)', warm),
-      row('pontoon on-demand (local process)', onDemand),
+    const summary = [
+      row(`warm invoke→result p50, ${n} sequential`, 'p50', 'warm sequential', 'bare sequential', true),
+      row(`warm invoke→result p99, ${n} sequential`, 'p99', 'warm sequential', 'bare sequential'),
+      row(`warm invoke→result p50 at ${rate}/s`, 'p50', `warm at ${rate}/s`, `bare at ${rate}/s`, true),
+      row(`warm invoke→result p99 at ${rate}/s`, 'p99', `warm at ${rate}/s`, `bare at ${rate}/s`),
+      row(
+        `local on-demand invoke→result p50, ${nOnDemand} sequential`,
+        'p50',
+        'on-demand sequential',
+        'bare sequential',
+      ),
     ];
-    printTable(rows);
-    console.error(`[warm] wrote ${saveResult('warm', { rows })}`);
-    return rows;
+    return {
+      scenario: 'warm',
+      title: 'B1 warm path',
+      summary,
+      details: { sequentialCalls: n, fixedRatePerSec: rate, fixedRateSeconds: rateMs / 1000, latencyMs: s },
+    };
   } finally {
-    baseline.shutdown();
-    await baselineRun;
-    await stack.stop();
+    await lease.release();
   }
 }

@@ -1,0 +1,92 @@
+/**
+ * The worker side of a benchmark, in a process of its own so its CPU and memory are measured apart
+ * from the load generator: the Pontoon worker (configured from the environment, like `pontoon
+ * worker`, with a prebuilt workflow bundle) and, when asked, the bare-Temporal baseline worker (one
+ * workflow, one no-op activity) on the same connection. Forked by lib.ts; answers `stats` over IPC.
+ */
+import { Worker } from '@temporalio/worker';
+import { parseConfig } from '../worker/config.ts';
+import { createLogger, installTemporalRuntime } from '../worker/logger.ts';
+import { connectNative } from '../worker/temporal.ts';
+import { createPontoonWorker, type PontoonWorker } from '../worker/worker.ts';
+import { memoryOf } from './cpu.ts';
+
+export interface HostOptions {
+  pontoon: boolean;
+  /** Prebuilt bundle of bench/baseline-workflows.ts; the baseline worker runs when set. */
+  baselineBundle?: string;
+  baselineTaskQueue?: string;
+}
+
+export interface HostStats {
+  rssMiB: number;
+  hwmMiB: number;
+  /** The main thread's V8 heap and external memory (workflow threads and native memory are the rest of RSS). */
+  heapUsedMiB: number;
+  heapTotalMiB: number;
+  externalMiB: number;
+  /** apiserver requests sent by the kubernetes runtime, by verb (kubernetes runtime only). */
+  requests?: Record<string, number>;
+  launches?: { created: number; adopted: number };
+}
+
+const send = (m: unknown) => process.send?.(m);
+
+async function main() {
+  const opts = JSON.parse(process.env.PONTOON_BENCH_HOST ?? '{}') as HostOptions;
+  const config = parseConfig(process.env);
+  const logger = createLogger(config.logLevel);
+  installTemporalRuntime(logger);
+  const workers: Worker[] = [];
+  let pontoon: PontoonWorker | undefined;
+  if (opts.pontoon) {
+    pontoon = await createPontoonWorker({ config, logger });
+    workers.push(pontoon.worker);
+  }
+  if (opts.baselineBundle) {
+    workers.push(
+      await Worker.create({
+        connection: pontoon?.connection ?? (await connectNative(config.temporal)),
+        namespace: config.temporal.namespace,
+        taskQueue: opts.baselineTaskQueue ?? 'bench-baseline',
+        workflowBundle: { codePath: opts.baselineBundle },
+        activities: { noop: async (input: unknown) => input },
+      }),
+    );
+  }
+  const runs = workers.map((w) => w.run());
+  const runtime = pontoon?.runtime as
+    | {
+        requests?: { snapshot(): Record<string, number> };
+        launches?: { created: number; adopted: number };
+      }
+    | undefined;
+  process.on('message', (m: { cmd: string; id?: number }) => {
+    if (m.cmd === 'stats') {
+      const mem = process.memoryUsage();
+      const stats: HostStats = {
+        ...(memoryOf(process.pid) ?? { rssMiB: Number.NaN, hwmMiB: Number.NaN }),
+        heapUsedMiB: mem.heapUsed / 2 ** 20,
+        heapTotalMiB: mem.heapTotal / 2 ** 20,
+        externalMiB: mem.external / 2 ** 20,
+        ...(runtime?.requests ? { requests: runtime.requests.snapshot() } : {}),
+        ...(runtime?.launches ? { launches: { ...runtime.launches } } : {}),
+      };
+      send({ type: 'stats', id: m.id, stats });
+    } else if (m.cmd === 'stop') {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      void Promise.allSettled(runs)
+        .then(() => pontoon?.shutdown())
+        .finally(() => process.exit(0));
+    }
+  });
+  process.on('disconnect', () => process.exit(0));
+  send({ type: 'ready' });
+  await Promise.all(runs);
+}
+
+main().catch((err) => {
+  console.error('bench worker host failed:', err);
+  send({ type: 'error', message: String(err?.stack ?? err) });
+  process.exit(1);
+});
