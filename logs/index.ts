@@ -4,7 +4,7 @@
  */
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { loadKubeConfig } from '../activities/kubernetes/kubeconfig.ts';
+import { loadKubeConfig, makePooledApiClient } from '../activities/kubernetes/kubeconfig.ts';
 import type { RequestCounter } from '../activities/kubernetes/requests.ts';
 import type { WorkerConfig } from '../worker/config.ts';
 import { createDirLogStore } from './dir.ts';
@@ -23,7 +23,7 @@ export function createLogStore(
   const kubeConfig = kube?.kubeConfig ?? loadKubeConfig(config.kubernetes.kubeconfigPath);
   return createSecretLogStore({
     ...limits,
-    core: kubeConfig.makeApiClient(CoreV1Api),
+    core: makePooledApiClient(kubeConfig, CoreV1Api),
     namespace: c.namespace,
     logger: logger.child({ component: 'log-store', namespace: c.namespace }),
     ...(kube?.requests ? { requests: kube.requests } : {}),
@@ -41,7 +41,7 @@ export function createLogSource(config: WorkerConfig, logger: Logger): AttemptLo
   return kubernetesLogSource({
     store,
     kubeConfig,
-    core: kubeConfig.makeApiClient(CoreV1Api),
+    core: makePooledApiClient(kubeConfig, CoreV1Api),
     namespace: config.kubernetes.namespace,
     maxBytes: config.logs.maxBytes,
     logger: logger.child({ component: 'log-source' }),

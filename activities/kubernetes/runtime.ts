@@ -34,6 +34,7 @@ import {
 import { Label } from '../../spec/names.ts';
 import type { AttemptControl, FunctionRuntime } from '../runtime.ts';
 import { classifyPod, type PendingProblem, type PodState } from './classify.ts';
+import { makePooledApiClient } from './kubeconfig.ts';
 import {
   attemptPodName,
   buildAttemptPod,
@@ -63,8 +64,18 @@ export interface KubernetesRuntimeOptions {
   killGraceMs?: number;
   /** How often the sweeper looks for finished pods nobody collected. */
   sweepIntervalMs?: number;
-  /** A finished pod no attempt awaits is swept this long after it finished (plus keepFailedPodsMs). */
+  /**
+   * A finished pod no attempt awaits is swept this long after it finished (plus keepFailedPodsMs).
+   * Long enough for the retry of an attempt whose worker was lost to come and adopt it (default 5 min).
+   */
   sweepAfterMs?: number;
+  /**
+   * How long a collected pod stays after the attempt's outcome went back, before it is deleted
+   * (default 5 s). The outcome is only safe once Temporal has recorded the activity's completion;
+   * a worker that dies in this window never deletes the pod, so the retried attempt adopts the
+   * finished pod and reports its outcome instead of running the function a second time.
+   */
+  deleteDelayMs?: number;
   /** Where the logs of finished attempts are kept; none: only while the pod exists. */
   logStore?: LogStore;
   /** Bytes of a function's log read and kept per attempt (the tail, PONTOON_LOG_MAX_BYTES). */
@@ -175,11 +186,14 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
   const imagePullGraceMs = opts.imagePullGraceMs ?? 60_000;
   const unschedulableTimeoutMs = opts.unschedulableTimeoutMs ?? 5 * 60_000;
   const killGraceMs = opts.killGraceMs ?? 5000;
-  const sweepAfterMs = opts.sweepAfterMs ?? 60_000;
+  const sweepAfterMs = opts.sweepAfterMs ?? 5 * 60_000;
+  const deleteDelayMs = opts.deleteDelayMs ?? 5000;
+  /** Aborted at close(): delayed deletions happen at once (the worker's completions were sent). */
+  const closing = new AbortController();
   const logStore = opts.logStore;
   const logMaxBytes = opts.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES;
   const tracer = opts.tracer ?? globalTracer();
-  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const core = makePooledApiClient(kubeConfig, CoreV1Api);
   const requests = opts.requests ?? new RequestCounter();
   const launches = { created: 0, adopted: 0 };
   /** Pods an attempt of this process is awaiting, collecting or finishing: never swept. */
@@ -494,6 +508,8 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
     active.add(name);
     /** Set once the pod's log store and deletion are handed to afterAttempt (which owns `active` then). */
     let handedOff = false;
+    /** Started as soon as the function container has exited: it overlaps the observer's report. */
+    let logRead: Promise<FunctionLog> | undefined;
     let phase = 'Launching';
     const beat = () => control.heartbeat({ pod: name, phase, node: podNode });
     let podNode: string | undefined;
@@ -518,6 +534,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
           return;
         }
         if (!stored) return; // its log is only in the pod: the sweeper stores it, then deletes it
+        await sleep(deleteDelayMs, closing.signal);
         await podTrace.after('DeletePod', () =>
           deletePod(name, podAction.delete, podAction.graceSeconds, log),
         );
@@ -525,7 +542,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
     };
     try {
       beat();
-      await Promise.race([w.start(), sleep(TRANSIENT_RETRY_MS, signal)]);
+      await untilStarted(w, signal);
       if (signal.aborted) return await onAbort(undefined);
       const launched = await podTrace.span('CreatePod', () => launchAttemptPod(req, signal));
       if ('failure' in launched) {
@@ -567,6 +584,10 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
         beat();
 
         const gone = !cached && (waiter.deleted || w.lastListStartedAt > launchedAt);
+        const fnExited = pod.status?.containerStatuses?.some(
+          (c) => c.name === FUNCTION_CONTAINER && c.state?.terminated,
+        );
+        if (fnExited && !gone) logRead ??= readFunctionLog(name, log);
         const st = classifyPod(pod, req.spec.spec.execution.retry.nonRetryableExitCodes);
         podTrace.observe(pod, st.state);
         if (st.state === 'finished') {
@@ -581,7 +602,8 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
             return outcome;
           }
           const { functionLog, outcome } = await podTrace.span('CollectPodLog', async () => {
-            const read = await readFunctionLog(name, log);
+            logRead ??= readFunctionLog(name, log);
+            const read = await logRead;
             return { functionLog: read, outcome: await collect(name, pod, st, launchedAt, read) };
           });
           podTrace.finished({ phase, exitCode: outcome.exitCode, failure: outcome.failure?.type });
@@ -718,6 +740,22 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
     }
   }
 
+  /**
+   * Waits for the shared watch's first list (at most TRANSIENT_RETRY_MS, or until aborted), without
+   * leaving a timer or an abort listener behind per attempt.
+   */
+  async function untilStarted(w: PodWatcher, signal: AbortSignal): Promise<void> {
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await Promise.race([w.start(), sleep(TRANSIENT_RETRY_MS, stop.signal)]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      stop.abort();
+    }
+  }
+
   /** Deletes finished Pontoon pods no attempt of this process is collecting, once old enough. */
   async function sweep(): Promise<void> {
     if (!podWatcher || closed) return;
@@ -789,6 +827,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
     },
     async close() {
       closed = true;
+      closing.abort();
       if (sweepTimer) clearInterval(sweepTimer);
       logSweeper?.stop();
       // Logs being stored and pods being deleted get a few seconds; what is left, another worker's sweeper finishes.

@@ -1,0 +1,771 @@
+/**
+ * High availability under injected faults: two workers and two API instances per runtime against
+ * one Temporal dev server, while executions run on the local runtime and on the simulated cluster
+ * (kube-apiserver + kwok). At least 20 real faults: SIGKILL of a worker process, SIGKILL of an API
+ * process (each restarted after a moment, as a Deployment would), and SIGKILL + restart of the
+ * file-backed Temporal dev server (same database file, same port).
+ *
+ * Layout. A worker process has one runtime, and an execution runs on the task queue it is started
+ * on, which the API takes from its own PONTOON_TASK_QUEUE. So there are two HA stacks sharing one
+ * Temporal: "local" (2 local-runtime workers + 2 API instances on one queue, one shared data folder
+ * as on one machine) and "kube" (2 kubernetes-runtime workers + 2 API instances on another queue,
+ * pods in one namespace). Each stack is what one production deployment looks like; nothing in the
+ * product was changed to route one API to two runtimes.
+ *
+ * Clients submit through both API instances of a stack (alternating), each execution with its own
+ * idempotency key; a request that fails (connection refused or reset by a killed API, 5xx while
+ * Temporal restarts) is retried with the same key on the other instance until acknowledged, so a
+ * retry can never create a second execution.
+ *
+ * What is counted (printed as one `[ha]` line, then asserted):
+ * - acknowledged: executions an API answered 200/202 for (the client's "started").
+ * - a *run* is one execution of the function body: local, a pid's "start" line in the marks file
+ *   (test/fixtures/functions/ha-marks.mjs); kube, one pod (by uid) the test's own watch of the
+ *   namespace saw, with the execution id annotation and attempt label.
+ *   A run *completed* when it finished its work: local, its "end" line (written after output.json);
+ *   kube, its pod reached phase Succeeded or Failed.
+ * - duplicate attempts: for one execution and attempt number, every completed local run beyond the
+ *   first, every pod beyond the first; plus every attempt record in an execution's result that
+ *   does not match the evidence (no completed run/pod for it, a different exit code, an output
+ *   whose pid is not the completed run's pid) and every completed run whose attempt the result
+ *   does not list. A run killed before it completed (a worker SIGKILLed mid-attempt leaves an
+ *   orphan, which the retried activity kills before it starts the attempt again) is an
+ *   *interrupted run*, not a duplicate. A run that completed after its worker was killed is the
+ *   attempt's one completed run: the retried activity must report it (local: the exit status the
+ *   run recorded; kube: the pod, adopted by its deterministic name), not run the function again.
+ *   Must be 0.
+ * - lost: acknowledged executions that did not end with status succeeded (or not at all within the
+ *   drain period). Must be 0.
+ * - completed exactly once: acknowledged, succeeded, and no duplicate or mismatch in its evidence.
+ * Also asserted: every submission was acknowledged, no API ever answered a 4xx, Temporal holds
+ * exactly the acknowledged executions of each function (no extra ones), the test's pod watch had no
+ * gap (no 410), and every fault hit while executions were in flight.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import {
+  appendFileSync,
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+} from 'node:fs';
+import path from 'node:path';
+import { CoreV1Api, type V1Pod, Watch } from '@kubernetes/client-node';
+import type { Client } from '@temporalio/client';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { EXECUTION_ID_ANNOTATION } from '../activities/kubernetes/pod.ts';
+import { waitForResult } from '../client/functions.ts';
+import { type DevServer, freePort, portOpen, startDevServer } from '../dev/temporal.ts';
+import type { ExecutionResult } from '../spec/execution.ts';
+import { Label } from '../spec/names.ts';
+import { connectClient } from '../worker/temporal.ts';
+import { FIXTURE_FUNCTIONS, REPO_ROOT, uniqueName, waitFor } from './helpers.ts';
+import {
+  createNamespace,
+  kubeConfig,
+  kubeconfigPath,
+  simReport,
+  TEST_OBSERVER_IMAGE,
+} from './kube-helpers.ts';
+
+/** Faults injected, in this order of kinds (a Temporal restart every seventh fault). */
+const FAULTS = 24;
+/** Pause between faults; executions keep being submitted throughout. */
+const FAULT_GAP_MS = 3500;
+/** One submission per stack this often while faults are injected. */
+const SUBMIT_EVERY_MS = 800;
+/** How long the local function runs, and the simulated pod run time. */
+const LOCAL_RUN_MS = 1500;
+const POD_RUN = '2s';
+/** Every third local execution fails its first attempt, so results hold retried attempts too. */
+const FAIL_FIRST_EVERY = 3;
+
+type StackName = 'local' | 'kube';
+type Kind = 'worker' | 'api';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ------------------------------------------------------------------------------- processes
+
+/** A worker or API process the test starts, SIGKILLs and restarts (what a Deployment would do). */
+class Managed {
+  child: ChildProcess | undefined;
+  state: 'down' | 'starting' | 'up' = 'down';
+  /** Killed by the test (expected) vs exits nobody asked for. */
+  killedByTest = false;
+  unexpectedExits = 0;
+  starts = 0;
+  partner!: Managed;
+
+  constructor(
+    readonly name: string,
+    readonly kind: Kind,
+    readonly stack: StackName,
+    readonly env: Record<string, string>,
+    readonly logFile: string,
+    readonly port?: number,
+  ) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Spawns the process and waits until it serves; a start that dies is retried (a crash loop). */
+  async start(): Promise<void> {
+    this.state = 'starting';
+    for (let tries = 1; ; tries++) {
+      const offset = fileSize(this.logFile);
+      const fd = openSync(this.logFile, 'a');
+      this.killedByTest = false;
+      const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'pontoon.mjs'), this.kind], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, ...this.env },
+        stdio: ['ignore', fd, fd],
+      });
+      closeSync(fd);
+      this.child = child;
+      this.starts++;
+      let exited = false;
+      child.once('exit', () => {
+        exited = true;
+        if (this.child !== child) return;
+        if (!this.killedByTest && this.state === 'up') {
+          // Died on its own while serving: count it, and restart it as a Deployment would.
+          this.unexpectedExits++;
+          this.state = 'down';
+          void this.start().catch(() => {});
+        }
+      });
+      const ready = await waitFor(
+        `${this.name} to serve`,
+        async () => {
+          if (exited) return 'exited';
+          if (this.kind === 'api') {
+            const ok = await fetch(`${this.url}/healthz`, { signal: AbortSignal.timeout(1000) }).then(
+              (r) => r.ok,
+              () => false,
+            );
+            return ok ? 'up' : undefined;
+          }
+          return readFrom(this.logFile, offset).includes('"msg":"worker running"') ? 'up' : undefined;
+        },
+        60_000,
+      );
+      if (ready === 'up') {
+        this.state = 'up';
+        return;
+      }
+      if (tries >= 5) throw new Error(`${this.name} exited at start ${tries} times; see ${this.logFile}`);
+      await sleep(500);
+    }
+  }
+
+  /** SIGKILL: no graceful drain, in-flight work is lost with the process. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    this.killedByTest = true;
+    this.state = 'down';
+    const gone = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await gone;
+  }
+}
+
+function fileSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+function readFrom(file: string, offset: number): string {
+  try {
+    return readFileSync(file).subarray(offset).toString('utf8');
+  } catch {
+    return '';
+  }
+}
+
+// ------------------------------------------------------------------------------- pod evidence
+
+interface PodRecord {
+  uid: string;
+  name: string;
+  executionId: string;
+  attempt: number;
+  phases: Set<string>;
+}
+
+/**
+ * The test's own list+watch of the namespace, keeping every pod by uid (a pod deleted and created
+ * again under the same name is two records). Resumes each stream from the last resourceVersion; a
+ * 410 would mean events may have been missed, so it is counted as a gap and the test fails.
+ */
+async function recordPodsByUid(namespace: string) {
+  const kc = kubeConfig();
+  const core = kc.makeApiClient(CoreV1Api);
+  const pods = new Map<string, PodRecord>();
+  let gaps = 0;
+  let stopped = false;
+  let abort: AbortController | undefined;
+  const note = (pod: V1Pod) => {
+    const uid = pod.metadata?.uid;
+    if (!uid) return;
+    let r = pods.get(uid);
+    if (!r) {
+      r = {
+        uid,
+        name: pod.metadata?.name ?? '',
+        executionId: pod.metadata?.annotations?.[EXECUTION_ID_ANNOTATION] ?? '',
+        attempt: Number(pod.metadata?.labels?.[Label.attempt]),
+        phases: new Set(),
+      };
+      pods.set(uid, r);
+    }
+    if (pod.status?.phase) r.phases.add(pod.status.phase);
+  };
+  const list = async () => {
+    const l = await core.listNamespacedPod({ namespace });
+    for (const p of l.items) note(p);
+    return l.metadata?.resourceVersion;
+  };
+  let rv = await list();
+  const loop = (async () => {
+    while (!stopped) {
+      const outcome = await new Promise<'ok' | 'gone' | 'error'>((resolve) => {
+        let gone = false;
+        new Watch(kc)
+          .watch(
+            `/api/v1/namespaces/${namespace}/pods`,
+            { resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: 20 },
+            (type: string, obj: V1Pod & { code?: number }) => {
+              if (type === 'ERROR') {
+                if (obj.code === 410) gone = true;
+                return;
+              }
+              if (obj.metadata?.resourceVersion) rv = obj.metadata.resourceVersion;
+              if (type !== 'BOOKMARK') note(obj);
+            },
+            (err: unknown) => {
+              const status = (err as { statusCode?: number } | null)?.statusCode;
+              resolve(gone || status === 410 ? 'gone' : err && !stopped ? 'error' : 'ok');
+            },
+          )
+          .then(
+            (c) => {
+              abort = c;
+              if (stopped) c.abort();
+            },
+            () => resolve('error'),
+          );
+      });
+      if (stopped) break;
+      if (outcome === 'gone') {
+        gaps++;
+        rv = await list().catch(() => rv);
+      } else if (outcome === 'error') {
+        await sleep(250);
+      }
+    }
+  })();
+  return {
+    pods,
+    gaps: () => gaps,
+    async stop() {
+      stopped = true;
+      abort?.abort();
+      await loop;
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------- local evidence
+
+interface LocalRun {
+  pid: number;
+  executionId: string;
+  attempt: number;
+  startedAt: number;
+  end?: { at: number; code: number };
+}
+
+function readRuns(file: string): LocalRun[] {
+  const runs = new Map<number, LocalRun>();
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  for (const line of text.split('\n')) {
+    const [kind, executionId, attempt, pid, at, code] = line.split(' ');
+    if (!kind || !executionId) continue;
+    if (kind === 'start') {
+      runs.set(Number(pid), {
+        pid: Number(pid),
+        executionId,
+        attempt: Number(attempt),
+        startedAt: Number(at),
+      });
+    } else if (kind === 'end') {
+      const r = runs.get(Number(pid));
+      if (r) r.end = { at: Number(at), code: Number(code) };
+    }
+  }
+  return [...runs.values()];
+}
+
+// ------------------------------------------------------------------------------- the run
+
+const testDir = mkdtempSync(path.join(inject('testDir'), 'ha-'));
+const marksFile = path.join(testDir, 'marks.log');
+const dbFile = path.join(testDir, 'temporal.db');
+const serverLog = path.join(testDir, 'temporal-server.log');
+/** Both local workers' PONTOON_DATA_DIR: they stand for one machine. */
+const localDataDir = path.join(testDir, 'local-data');
+let setupStartedAt = 0;
+const procs: Managed[] = [];
+const localFn = uniqueName('ha-local');
+const kubeFn = uniqueName('ha-kube');
+let serverPort = 0;
+let server: DevServer | undefined;
+let client: Client | undefined;
+let ns: Awaited<ReturnType<typeof createNamespace>> | undefined;
+let podRecorder: Awaited<ReturnType<typeof recordPodsByUid>> | undefined;
+
+/** Never leave a process behind, even when the test process itself dies. */
+function killEverything() {
+  for (const p of procs) {
+    p.killedByTest = true;
+    if (p.child && p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  }
+  server?.process.kill('SIGKILL');
+  // Local function runs live in their own process groups (led by the attempt's sh, whose pid is in
+  // the attempt folder's pid file while it runs); none may outlive the test.
+  const kill = (pid: number) => {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  };
+  const runsDir = path.join(localDataDir, 'runs');
+  for (const execution of safeReaddir(runsDir)) {
+    for (const attempt of safeReaddir(path.join(runsDir, execution))) {
+      const pgid = Number(readFrom(path.join(runsDir, execution, attempt, 'pid'), 0).trim());
+      if (pgid > 1) kill(-pgid);
+    }
+  }
+  for (const r of readRuns(marksFile)) if (!r.end) kill(r.pid);
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+process.once('exit', killEverything);
+
+async function startServer(): Promise<DevServer> {
+  const s = await startDevServer({
+    cli: inject('temporalCli'),
+    port: serverPort,
+    dbFile,
+    logFile: serverLog,
+  });
+  return s;
+}
+
+beforeAll(async () => {
+  setupStartedAt = Date.now();
+  serverPort = await freePort();
+  server = await startServer();
+  client = await connectClient({ address: server.address, namespace: 'default' });
+  ns = await createNamespace('pontoon-ha');
+  podRecorder = await recordPodsByUid(ns.name);
+  mkdirSync(localDataDir, { recursive: true });
+  const common = {
+    TEMPORAL_ADDRESS: server.address,
+    PONTOON_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
+    PONTOON_LOG_LEVEL: 'info',
+    PONTOON_AUTH: 'none',
+  };
+  const stacks: Record<StackName, Record<string, string>> = {
+    local: {
+      ...common,
+      PONTOON_TASK_QUEUE: `ha-local-${process.pid}`,
+      PONTOON_RUNTIME: 'local',
+      // Both local workers stand for one machine: the retried attempt must find the lost one's orphan.
+      PONTOON_DATA_DIR: localDataDir,
+      PONTOON_LOCAL_ROOT: REPO_ROOT,
+      PONTOON_KILL_GRACE: '2s',
+    },
+    kube: {
+      ...common,
+      PONTOON_TASK_QUEUE: `ha-kube-${process.pid}`,
+      PONTOON_RUNTIME: 'kubernetes',
+      KUBECONFIG: kubeconfigPath(),
+      PONTOON_KUBE_NAMESPACE: ns.name,
+      PONTOON_OBSERVER_IMAGE: TEST_OBSERVER_IMAGE,
+      PONTOON_IMAGE_PULL_GRACE: '2s',
+      PONTOON_DATA_DIR: path.join(testDir, 'kube-data'),
+    },
+  };
+  for (const stack of ['local', 'kube'] as const) {
+    for (const kind of ['worker', 'api'] as const) {
+      const pair: Managed[] = [];
+      for (const i of [1, 2]) {
+        const name = `${stack}-${kind}-${i}`;
+        const port = kind === 'api' ? await freePort() : undefined;
+        const env = { ...stacks[stack], ...(port ? { PONTOON_API_PORT: String(port) } : {}) };
+        pair.push(new Managed(name, kind, stack, env, path.join(testDir, `${name}.log`), port));
+      }
+      pair[0]!.partner = pair[1]!;
+      pair[1]!.partner = pair[0]!;
+      procs.push(...pair);
+    }
+  }
+  await Promise.all(procs.map((p) => p.start()));
+
+  // Apply each function through an API of its stack: its controller lives on that stack's queue.
+  await putSpec(api('local', 0), {
+    apiVersion: 'pontoon.dev/v1',
+    kind: 'Function',
+    metadata: { name: localFn },
+    spec: {
+      image: 'pontoon/test:0',
+      parameters: [
+        { name: 'marks', default: marksFile },
+        { name: 'ms', type: 'integer', default: LOCAL_RUN_MS },
+        { name: 'failUntil', type: 'integer', default: 1 },
+      ],
+      execution: { timeout: '1m', retry: { maxAttempts: 3, initialInterval: '1s' } },
+      local: { command: ['node', path.join(FIXTURE_FUNCTIONS, 'ha-marks.mjs')] },
+    },
+  });
+  await putSpec(api('kube', 0), {
+    apiVersion: 'pontoon.dev/v1',
+    kind: 'Function',
+    metadata: { name: kubeFn },
+    spec: {
+      image: 'example.invalid/functions/test:1',
+      podAnnotations: {
+        'pontoon.dev/sim-duration': POD_RUN,
+        'pontoon.dev/sim-termination-message': simReport({ ok: true }),
+      },
+      execution: { timeout: '1m' },
+    },
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await podRecorder?.stop();
+  killEverything();
+  await client?.connection.close();
+  await ns?.remove();
+});
+
+function api(stack: StackName, i: number): Managed {
+  return procs.filter((p) => p.stack === stack && p.kind === 'api')[i]!;
+}
+
+async function putSpec(via: Managed, spec: unknown): Promise<void> {
+  const name = (spec as { metadata: { name: string } }).metadata.name;
+  const res = await fetch(`${via.url}/v1/functions/${name}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(spec),
+  });
+  if (!res.ok) throw new Error(`PUT /v1/functions/${name}: ${res.status} ${await res.text()}`);
+}
+
+interface Ack {
+  stack: StackName;
+  key: string;
+  executionId: string;
+  /** false: an earlier request had started it, but its answer was lost (e.g. the API was killed). */
+  created: boolean;
+  requests: number;
+}
+
+const refused: string[] = [];
+
+/** Submits one execution through the stack's APIs until one acknowledges it, always with the same key. */
+async function submit(stack: StackName, index: number): Promise<Ack> {
+  const fn = stack === 'local' ? localFn : kubeFn;
+  const key = `${stack}-${index}`;
+  const body = {
+    idempotencyKey: key,
+    ...(stack === 'local' && index % FAIL_FIRST_EVERY === 0 ? { parameters: { failUntil: 2 } } : {}),
+  };
+  const since = Date.now();
+  for (let requests = 1; ; requests++) {
+    // Alternate instances: a client-side balancer that moves on from an instance that failed.
+    const via = api(stack, (index + requests) % 2);
+    try {
+      const res = await fetch(`${via.url}/v1/functions/${fn}/invocations`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(15_000),
+      });
+      const text = await res.text();
+      if (res.status === 200 || res.status === 202) {
+        const j = JSON.parse(text) as { executionId: string; created: boolean };
+        return { stack, key, executionId: j.executionId, created: j.created, requests };
+      }
+      // 5xx (Temporal restarting, a query to a killed worker timing out) is retried; a 4xx is a
+      // wrong answer under faults, recorded and asserted to be zero, then retried too.
+      if (res.status < 500) refused.push(`${via.name} ${res.status} ${text.slice(0, 200)}`);
+    } catch {
+      // Connection refused or reset: the instance is down. Retry elsewhere.
+    }
+    if (Date.now() - since > 120_000) throw new Error(`execution ${key} not acknowledged in 120 s`);
+    await sleep(200);
+  }
+}
+
+it('loses and duplicates no execution across 20+ SIGKILLs of workers and APIs and Temporal restarts', {
+  timeout: 420_000,
+}, async () => {
+  const t0 = Date.now();
+  const c = client!;
+  const faultTimes: number[] = [];
+  const faults = { worker: 0, api: 0, temporal: 0 };
+  const restarts: Promise<void>[] = [];
+  const faultLog = path.join(testDir, 'faults.log');
+  const noteFault = (kind: string, victim: string) => {
+    faultTimes.push(Date.now());
+    appendFileSync(faultLog, `${Date.now()} ${kind} ${victim}\n`);
+  };
+
+  // Submitters: one execution per stack every SUBMIT_EVERY_MS until the faults are done.
+  let submitting = true;
+  const acks: Promise<Ack>[] = [];
+  const submitters = (['local', 'kube'] as const).map(async (stack) => {
+    for (let i = 1; submitting; i++) {
+      const ack = submit(stack, i);
+      ack.catch(() => {}); // awaited below; no unhandled rejection meanwhile
+      acks.push(ack);
+      await sleep(SUBMIT_EVERY_MS);
+    }
+  });
+
+  // Faults: a Temporal restart every seventh, otherwise worker and API kills in turn; victims in
+  // rotation across both stacks, never one whose partner is down (one failure at a time per pair).
+  const rotation: Record<Kind, number> = { worker: 0, api: 0 };
+  await sleep(3000);
+  for (let n = 1; n <= FAULTS; n++) {
+    const kind: Kind | 'temporal' = n % 7 === 4 ? 'temporal' : n % 2 ? 'worker' : 'api';
+    if (kind === 'temporal') {
+      // Let pending restarts finish first: a process starting against a dead server would crash-loop.
+      await Promise.all(restarts);
+      const s = server!;
+      const gone = new Promise((r) => s.process.once('exit', r));
+      noteFault('temporal', 'dev server');
+      s.process.kill('SIGKILL');
+      await gone;
+      faults.temporal++;
+      await sleep(1000);
+      server = await startServer();
+      await waitFor('Temporal to answer', () => portOpen(serverPort) || undefined, 30_000);
+    } else {
+      const candidates = procs.filter((p) => p.kind === kind);
+      let victim: Managed | undefined;
+      await waitFor(
+        `a ${kind} to kill`,
+        () => {
+          for (let k = 0; k < candidates.length; k++) {
+            const p = candidates[(rotation[kind] + k) % candidates.length]!;
+            if (p.state === 'up' && p.partner.state === 'up') {
+              victim = p;
+              rotation[kind] = (rotation[kind] + k + 1) % candidates.length;
+              return true;
+            }
+          }
+          return undefined;
+        },
+        60_000,
+      );
+      const v = victim!;
+      noteFault(kind, `${v.name} pid ${v.child?.pid}`);
+      await v.kill();
+      faults[kind]++;
+      const restart = sleep(500 + Math.random() * 1500).then(() => v.start());
+      restart.catch(() => {}); // awaited below
+      restarts.push(restart);
+    }
+    await sleep(FAULT_GAP_MS);
+  }
+  submitting = false;
+  await Promise.all(submitters);
+  await Promise.all(restarts);
+  const faultsEndedAt = Date.now();
+  const acked = await Promise.all(acks);
+
+  // Drain: every acknowledged execution's result, from Temporal (the system of record).
+  const results = new Map<string, ExecutionResult | Error>();
+  const drainDeadline = Date.now() + 120_000;
+  const queue = [...acked];
+  await Promise.all(
+    Array.from({ length: 20 }, async () => {
+      for (let a = queue.shift(); a; a = queue.shift()) {
+        const ack = a;
+        const r = await Promise.race([
+          waitForResult(c, ack.executionId).catch((e: Error) => e),
+          sleep(Math.max(0, drainDeadline - Date.now())).then(
+            () => new Error('no result in the drain period'),
+          ),
+        ]);
+        results.set(ack.executionId, r);
+      }
+    }),
+  );
+  const drainedAt = Date.now();
+
+  // Evidence. Pods: wait until the test's watch shows the final pod of each kube execution finished.
+  const pods = podRecorder!.pods;
+  const podsOfAttempt = (id: string, attempt: number) =>
+    [...pods.values()].filter((p) => p.executionId === id && p.attempt === attempt);
+  const finished = (p: PodRecord) => p.phases.has('Succeeded') || p.phases.has('Failed');
+  await waitFor(
+    'the pod watch to catch up',
+    () =>
+      acked
+        .filter((a) => a.stack === 'kube')
+        .every((a) => {
+          const r = results.get(a.executionId);
+          if (!r || r instanceof Error) return true;
+          const last = r.attempts.at(-1);
+          return !last || podsOfAttempt(a.executionId, last.attempt).some(finished);
+        }) || undefined,
+    15_000,
+  ).catch(() => {});
+  const runs = readRuns(marksFile);
+
+  let duplicates = 0;
+  const duplicatesOf: Record<StackName, number> = { local: 0, kube: 0 };
+  let mismatches = 0;
+  let lost = 0;
+  let exactlyOnce = 0;
+  const problems: string[] = [];
+  for (const ack of acked) {
+    const id = ack.executionId;
+    const r = results.get(id);
+    let clean = true;
+    const problem = (what: string) => {
+      clean = false;
+      if (problems.length < 20) problems.push(`${id}: ${what}`);
+    };
+    if (!r || r instanceof Error || r.status !== 'succeeded') {
+      lost++;
+      problem(`lost: ${r instanceof Error ? r.message : (r?.status ?? 'no result')}`);
+      continue;
+    }
+    const listed = new Set(r.attempts.map((x) => x.attempt));
+    const out = r.output as { pid?: number; attempt?: number } | null;
+    // Per attempt number: extra completed runs are duplicates; the result's record must match one
+    // completed run (a mismatch is counted once, apart from the extra runs).
+    const check = (attempt: number, completed: number, matches: boolean, evidence: () => string) => {
+      if (completed > 1) {
+        duplicates += completed - 1;
+        duplicatesOf[ack.stack] += completed - 1;
+        problem(`attempt ${attempt} ran to completion ${completed} times: ${evidence()}`);
+      }
+      const record = r.attempts.find((x) => x.attempt === attempt);
+      if ((record && !matches) || (!record && completed > 0)) {
+        mismatches++;
+        problem(`result attempt ${attempt} ${JSON.stringify(record ?? null)} vs ${evidence()}`);
+      }
+    };
+    if (ack.stack === 'local') {
+      const mine = runs.filter((x) => x.executionId === id);
+      for (const attempt of new Set([...mine.map((x) => x.attempt), ...listed])) {
+        const done = mine.filter((x) => x.attempt === attempt && x.end);
+        const record = r.attempts.find((x) => x.attempt === attempt);
+        const isLast = record !== undefined && record === r.attempts.at(-1);
+        const matches = done.some(
+          (run) =>
+            run.end!.code === record?.exitCode &&
+            (!isLast || (out?.pid === run.pid && out?.attempt === attempt)),
+        );
+        check(attempt, done.length, matches, () => `completed runs ${JSON.stringify(done)}`);
+      }
+    } else {
+      const mine = [...pods.values()].filter((p) => p.executionId === id);
+      for (const attempt of new Set([...mine.map((p) => p.attempt), ...listed])) {
+        const of = mine.filter((p) => p.attempt === attempt);
+        const record = r.attempts.find((x) => x.attempt === attempt);
+        const phase = record?.exitCode === 0 ? 'Succeeded' : 'Failed';
+        check(
+          attempt,
+          // Every pod counts as a run: a pod name is never reused by a different attempt.
+          of.length,
+          of.some((p) => p.phases.has(phase)),
+          () => `pods ${JSON.stringify(of.map((p) => ({ ...p, phases: [...p.phases] })))}`,
+        );
+      }
+    }
+    if (clean) exactlyOnce++;
+  }
+
+  // Temporal holds exactly the acknowledged executions, no more.
+  const inTemporal = new Map<string, { start: number; close?: number }>();
+  for await (const w of c.workflow.list({
+    query: `PontoonFunction = "${localFn}" OR PontoonFunction = "${kubeFn}"`,
+  })) {
+    inTemporal.set(w.workflowId, { start: w.startTime.getTime(), close: w.closeTime?.getTime() });
+  }
+  const ackedIds = new Set(acked.map((a) => a.executionId));
+  const extra = [...inTemporal.keys()].filter((id) => !ackedIds.has(id));
+  // Executions in flight (started, not closed) at each fault.
+  const inFlight = faultTimes.map(
+    (t) => [...inTemporal.values()].filter((w) => w.start <= t && (w.close ?? Infinity) > t).length,
+  );
+  const interrupted = runs.filter((x) => !x.end).length;
+  // Local attempts whose worker was lost after the function finished: the retry adopted the outcome.
+  const adopted = procs
+    .filter((p) => p.stack === 'local' && p.kind === 'worker')
+    .map((p) => readFrom(p.logFile, 0).split('adopted the outcome of this attempt').length - 1)
+    .reduce((x, y) => x + y, 0);
+  const retriedSubmissions = acked.filter((a) => a.requests > 1).length;
+  const foundStarted = acked.filter((a) => !a.created).length;
+  const unexpected = procs.filter((p) => p.unexpectedExits).map((p) => `${p.name}×${p.unexpectedExits}`);
+  const count = (s: StackName) => acked.filter((a) => a.stack === s).length;
+  const totalFaults = faults.worker + faults.api + faults.temporal;
+
+  console.log(
+    `[ha] faults ${totalFaults} (worker SIGKILL ${faults.worker}, API SIGKILL ${faults.api}, Temporal restart ${faults.temporal}); ` +
+      `executions acknowledged ${acked.length} (local ${count('local')}, kube ${count('kube')}), ` +
+      `completed exactly once ${exactlyOnce}; duplicate attempts ${duplicates + mismatches} ` +
+      `(extra runs ${duplicates}: local ${duplicatesOf.local}, kube ${duplicatesOf.kube}; result/evidence mismatches ${mismatches}); lost ${lost}; ` +
+      `in flight at faults min ${Math.min(...inFlight)} avg ${(inFlight.reduce((a, b) => a + b, 0) / inFlight.length).toFixed(1)}; ` +
+      `local runs interrupted ${interrupted}, adopted after a lost worker ${adopted}; submissions retried ${retriedSubmissions} (already started ${foundStarted}); ` +
+      `pods ${pods.size}; unexpected process exits ${unexpected.length ? unexpected.join(' ') : 0}; ` +
+      `set-up ${((t0 - setupStartedAt) / 1000).toFixed(0)} s, faults ${((faultsEndedAt - t0) / 1000).toFixed(0)} s, drain ${((drainedAt - faultsEndedAt) / 1000).toFixed(0)} s`,
+  );
+  if (problems.length) {
+    console.log(
+      `[ha] problems (faults in ${faultLog}, process logs in ${testDir}):\n  ${problems.join('\n  ')}`,
+    );
+  }
+  if (refused.length) console.log(`[ha] 4xx answers:\n  ${refused.slice(0, 10).join('\n  ')}`);
+
+  expect(totalFaults).toBeGreaterThanOrEqual(20);
+  expect(Math.min(faults.worker, faults.api, faults.temporal)).toBeGreaterThan(0);
+  expect(count('local')).toBeGreaterThan(0);
+  expect(count('kube')).toBeGreaterThan(0);
+  expect(Math.min(...inFlight)).toBeGreaterThan(0);
+  expect(podRecorder!.gaps()).toBe(0);
+  expect(refused).toEqual([]);
+  expect(extra).toEqual([]);
+  expect({ duplicates: duplicates + mismatches, lost }).toEqual({ duplicates: 0, lost: 0 });
+  expect(exactlyOnce).toBe(acked.length);
+});
