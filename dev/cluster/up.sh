@@ -299,7 +299,9 @@ fi
 # does not verify it). Only an InternalIP, so the apiserver's address preference picks it.
 for ((i = 0; i < NODE_COUNT; i++)); do
   n="$(node_name "$i")"
-  if [ "$(kc get node "$n" -o jsonpath='{.status.daemonEndpoints.kubeletEndpoint.Port}')" != "$KWOK_PORT" ]; then
+  # Also when the address went missing: node status updates were seen to drop it on a long-lived cluster.
+  if [ "$(kc get node "$n" -o jsonpath='{.status.daemonEndpoints.kubeletEndpoint.Port}')" != "$KWOK_PORT" ] \
+    || [ "$(kc get node "$n" -o jsonpath='{.status.addresses[?(@.type=="InternalIP")].address}')" != "127.0.0.1" ]; then
     kc patch node "$n" --subresource=status --type=merge \
       -p "{\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"127.0.0.1\"}],\"daemonEndpoints\":{\"kubeletEndpoint\":{\"Port\":$KWOK_PORT}}}}" >/dev/null \
       || fail_component kwok "could not point node $n at kwok's kubelet server"
