@@ -213,21 +213,32 @@ export async function watchPods(
     const list = await core.listNamespacedPod({ namespace, labelSelector });
     for (const p of list.items) onPod('ADDED', p);
     if (stopped) return;
-    await new Promise<void>((resolveStarted, rejectStarted) => {
-      new Watch(kc)
-        .watch(
-          `/api/v1/namespaces/${namespace}/pods`,
-          { labelSelector, resourceVersion: list.metadata?.resourceVersion, allowWatchBookmarks: true },
-          (type: string, pod: V1Pod) => onPod(type, pod),
-          () => {
-            if (!stopped) setTimeout(() => void start().catch(() => undefined), 100);
-          },
-        )
-        .then((req) => {
-          abort = () => req.abort();
-          resolveStarted();
-        }, rejectStarted);
-    });
+    let ended = false;
+    const restart = () => {
+      if (ended || stopped) return;
+      ended = true;
+      void again();
+    };
+    const req = await new Watch(kc).watch(
+      `/api/v1/namespaces/${namespace}/pods`,
+      { labelSelector, resourceVersion: list.metadata?.resourceVersion, allowWatchBookmarks: true },
+      (type: string, pod: V1Pod) => onPod(type, pod),
+      restart,
+    );
+    abort = () => req.abort();
+  };
+  // The watch ends on its own now and then, and fails while the apiserver restarts (other people's
+  // tests restart it): list and watch again until it works.
+  const again = async (): Promise<void> => {
+    for (let delay = 100; !stopped; delay = Math.min(delay * 2, 2000)) {
+      await new Promise((r) => setTimeout(r, delay));
+      try {
+        await start();
+        return;
+      } catch {
+        // apiserver unavailable: try again
+      }
+    }
   };
   await start();
   return {

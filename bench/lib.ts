@@ -145,8 +145,11 @@ export interface SummaryRow {
   /** e.g. "≤ 1.25× bare"; met is computed by the scenario from the measured figures. */
   target?: string;
   met?: boolean;
-  /** How far from the target, as a fraction (positive = better than the target). */
-  margin?: number;
+  /**
+   * How far the figure is from its target, as a factor: > 1 means it misses by that many times
+   * (value ÷ limit when lower is better, limit ÷ value when higher is better); ≤ 1 means it is met.
+   */
+  offBy?: number;
 }
 
 export interface ScenarioResult {
@@ -331,7 +334,7 @@ export function printTable(rows: Record<string, string | number>[]): void {
 
 /** A summary row with its ratio; `better` says which direction meets the target. */
 export function summaryRow(
-  row: Omit<SummaryRow, 'ratio' | 'met' | 'margin'>,
+  row: Omit<SummaryRow, 'ratio' | 'met' | 'offBy'>,
   target?: { better: 'lower' | 'higher'; of: 'ratio' | 'value'; limit: number },
 ): SummaryRow {
   const ratio =
@@ -343,8 +346,9 @@ export function summaryRow(
     const v = target.of === 'ratio' ? ratio : row.pontoon;
     if (v !== undefined && Number.isFinite(v)) {
       out.met = target.better === 'lower' ? v <= target.limit : v >= target.limit;
-      out.margin =
-        target.better === 'lower' ? (target.limit - v) / target.limit : (v - target.limit) / target.limit;
+      // A limit of 0 (no failures) has no factor: any miss counts as infinitely far.
+      const off = target.better === 'lower' ? v / target.limit : target.limit / v;
+      out.offBy = Number.isFinite(off) ? off : out.met ? 0 : Number.POSITIVE_INFINITY;
     } else {
       out.met = false;
     }

@@ -141,6 +141,8 @@ export interface RampStep {
 
 export interface RampResult {
   sequentialLatencyMs: number;
+  /** Jobs that completed during the whole ramp (warm-up included). */
+  completed: number;
   steps: RampStep[];
   /** Completions per second over the highest held step, at most its offered rate (NaN: none held). */
   sustainedPerSec: number;
@@ -224,23 +226,26 @@ export async function findSustainedRate(job: Job, opts: RampOptions): Promise<Ra
     if (rate >= maxRate || steps.length >= 14) break;
   }
   for (let rate = first / growth; !held && rate >= 0.25; rate /= growth) {
-    await drain(t, 120_000);
+    await drain(t, 60_000);
     await opts.settle?.();
     const step = await runStep(rate);
     if (step.held) held = step;
     else failed = step;
   }
   for (let i = 0; i < refinements && held && failed; i++) {
-    await drain(t, 120_000);
+    // A step that completed nothing means something broke (not a rate question): no refinement.
+    if (failed.completedPerSec === 0) break;
+    await drain(t, 60_000);
     await opts.settle?.();
     const step = await runStep(Math.sqrt(held.offeredPerSec * failed.offeredPerSec));
     if (step.held) held = step;
     else failed = step;
   }
-  const drainMs = await drain(t, 180_000);
-  if (t.inFlight.size) opts.log(`[ramp] ${opts.label}: ${t.inFlight.size} jobs still in flight after 180 s`);
+  const drainMs = await drain(t, 60_000);
+  if (t.inFlight.size) opts.log(`[ramp] ${opts.label}: ${t.inFlight.size} jobs still in flight after 60 s`);
   return {
     sequentialLatencyMs: latencyMs,
+    completed: t.done.length + warm.length,
     steps,
     sustainedPerSec: held ? Math.min(held.completedPerSec, held.offeredPerSec) : Number.NaN,
     sustainedOfferedPerSec: held?.offeredPerSec ?? Number.NaN,

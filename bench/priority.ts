@@ -1,6 +1,6 @@
 /**
  * B4 priority under saturation: a function with `execution.concurrency: 2` (admission by its
- * controller: priority, then arrival, with aging) whose executions each hold a slot for a short
+ * controller: priority, then arrival, with aging) whose executions each hold a slot for a 0.5 s
  * process run. A backlog of low-priority (5) executions is queued first; once the controller holds
  * all of them, high-priority (1) executions arrive one by one while the backlog drains.
  *
@@ -33,11 +33,12 @@ export async function benchPriority(ctx: ScenarioContext): Promise<ScenarioResul
   const lease = await ctx.stacks.local();
   const { stack } = lease;
   const { client, taskQueue } = stack;
+  const unconfirmed: string[] = [];
   const run = async (fn: string, lowPriority: number, highPriority: number): Promise<Outcome[]> => {
     await apply(
       client,
       taskQueue,
-      localNoop(fn, { local: { command: ['sleep', '0.2'] }, execution: { concurrency } }),
+      localNoop(fn, { local: { command: ['sleep', '0.5'] }, execution: { concurrency } }),
     );
     const controller = client.workflow.getHandle(controllerWorkflowId(fn));
     const submit = async (priority: 'low' | 'high') => {
@@ -54,11 +55,25 @@ export async function benchPriority(ctx: ScenarioContext): Promise<ScenarioResul
     const lowResults = started.map((x) => waitForResult(client, x.id).finally(() => lowsDone++));
     for (const p of lowResults) p.catch(() => undefined); // awaited below; not unhandled meanwhile
     // Highs arrive only once every low is known to the controller (running, queued or done).
-    for (const until = Date.now() + 30_000; ; ) {
-      const a = await controller.query(admissionQuery);
-      if (a.running.length + a.queued.length + lowsDone >= lows) break;
-      if (Date.now() > until) throw new Error('the controller did not see the low-priority backlog in 30 s');
-      await sleep(50);
+    // Polled gently and retried: every execution also queries the controller (for the spec), and
+    // its query buffer was seen full (RESOURCE_EXHAUSTED) with 60 executions and a 50 ms poll.
+    let seen = '';
+    for (const until = Date.now() + 20_000; ; ) {
+      const a = await controller.query(admissionQuery).catch((err: Error) => {
+        seen = `query failed: ${err.cause instanceof Error ? err.cause.message : err.message}`;
+        return undefined;
+      });
+      if (a) seen = `${a.running.length} running, ${a.queued.length} queued, ${lowsDone} done`;
+      if (a && a.running.length + a.queued.length + lowsDone >= lows) break;
+      if (Date.now() > until) {
+        // The figures stay well defined (they come from attempt start times); say so and go on.
+        ctx.log(
+          `[priority] the controller did not show all ${lows} lows within 20 s (last: ${seen}); sending the highs anyway`,
+        );
+        unconfirmed.push(fn);
+        break;
+      }
+      await sleep(150);
     }
     for (let i = 0; i < highs; i++) {
       started.push(await submit('high'));
@@ -125,11 +140,12 @@ export async function benchPriority(ctx: ScenarioContext): Promise<ScenarioResul
         }),
       ],
       details: {
+        backlogNotConfirmedBeforeHighs: unconfirmed,
         concurrency,
         lows,
         highs,
         highGapMs: gapMs,
-        functionRun: 'sleep 0.2 (local runtime)',
+        functionRun: 'sleep 0.5 (local runtime)',
         pontoon,
         fifo,
       },

@@ -5,7 +5,7 @@
  * bench/results/sample.json, the committed copy (take it from a full run on a quiet machine).
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ensureCluster } from '../dev/cluster/ensure.ts';
 import { benchNodes, type KubeEnv, kubeClients } from './cluster.ts';
@@ -40,16 +40,54 @@ const SCENARIOS: Record<string, { id: string; run: (ctx: ScenarioContext) => Pro
 const BENCH_NODES = 4;
 const PODS_PER_NODE = 300;
 
+/** This process and its ancestors (npm, sh, tsx), which are not "other" activity. */
+function ownPids(): Set<number> {
+  const pids = new Set<number>();
+  for (let pid = process.pid; pid > 1 && !pids.has(pid); ) {
+    pids.add(pid);
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    } catch {
+      break;
+    }
+  }
+  return pids;
+}
+
 function otherActivity(): string[] {
   try {
+    const own = ownPids();
     const out = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
     return out
       .split('\n')
-      .filter((l) => /vitest|bench\/run\.ts|npm (run )?test/.test(l) && !l.includes(String(process.pid)))
-      .map((l) => l.trim().slice(0, 120));
+      .map((l) => l.trim())
+      .filter((l) => /vitest|bench\/run\.ts|npm (run )?test/.test(l) && !own.has(Number(l.split(' ')[0])))
+      .map((l) => l.slice(0, 120));
   } catch {
     return [];
   }
+}
+
+/** The commit measured, and files that differ from it (others' work in progress changes results). */
+function codeVersion() {
+  const git = (...a: string[]) => {
+    try {
+      return execFileSync('git', a, {
+        cwd: path.resolve(import.meta.dirname, '..'),
+        encoding: 'utf8',
+      }).trimEnd();
+    } catch {
+      return '';
+    }
+  };
+  return {
+    commit: git('rev-parse', 'HEAD'),
+    uncommitted: git('status', '--porcelain', '--untracked-files=no')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.slice(3)),
+  };
 }
 
 function fmt(n: number | undefined, unit: string): string {
@@ -69,6 +107,23 @@ function summaryTable(rows: SummaryRow[]) {
     met: r.met === undefined ? '-' : r.met ? 'met' : 'NOT MET',
   }));
 }
+
+/**
+ * A scenario that fails leaves calls in flight (e.g. result long polls) whose retries throw once
+ * its connection is closed; those must not end the other scenarios' run. They are printed and
+ * kept with the results.
+ */
+const stray: string[] = [];
+function keepGoing(err: unknown) {
+  const text = String((err as Error)?.stack ?? err)
+    .split('\n')
+    .slice(0, 3)
+    .join(' | ');
+  stray.push(text);
+  console.error(`[bench] error outside any measurement (ignored): ${text}`);
+}
+process.on('uncaughtException', keepGoing);
+process.on('unhandledRejection', keepGoing);
 
 async function main() {
   const args = process.argv.slice(2);
@@ -159,6 +214,14 @@ async function main() {
   console.log(`\n== summary (${quick ? 'quick' : 'full'} run, ${wallSeconds.toFixed(0)} s)`);
   if (summary.length) printTable(summaryTable(summary));
   for (const r of results.filter((x) => x.error)) console.log(`${r.title} ${r.scenario}: FAILED (see above)`);
+  const missed = summary
+    .filter((r) => r.met === false && r.offBy !== undefined && Number.isFinite(r.offBy))
+    .sort((a, b) => b.offBy! - a.offBy!);
+  const met = summary.filter((r) => r.met === true).length;
+  const targets = summary.filter((r) => r.met !== undefined).length;
+  console.log(
+    `targets met: ${met} of ${targets}${missed[0] ? `; furthest from its target: ${missed[0].scenario} ${missed[0].figure} (${fmt(missed[0].pontoon, missed[0].unit)}${missed[0].ratio !== undefined ? `, ${missed[0].ratio.toFixed(2)}× baseline` : ''}; target ${missed[0].target}: off by ${missed[0].offBy!.toFixed(1)}×)` : ''}`,
+  );
   console.log(
     '\n== CPU per process: average cores busy during each phase (the machine has',
     machine().cores,
@@ -184,6 +247,7 @@ async function main() {
         mode: quick ? 'quick' : 'full',
         wallSeconds,
         machine: machine(),
+        code: codeVersion(),
         load: {
           oneMinuteAtStart: loads[0],
           oneMinuteMax: Math.max(...loads),
@@ -194,6 +258,7 @@ async function main() {
         summary,
         cpu: { groups: CPU_GROUP_HELP, phases: cpuPhases },
         scenarios: results,
+        errorsOutsideMeasurements: stray,
       },
       null,
       2,

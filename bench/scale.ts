@@ -1,11 +1,11 @@
 /**
  * B5 scale: N on-demand executions of one function on kwok (N = 1,000; 75 with --quick), started
- * at 50/s (a batch arriving over N/50 s), each pod running D = 30 s (6 s quick), so that all N are
+ * at 50/s (a batch arriving over N/50 s), each pod running D = 25 s (6 s quick), so that all N are
  * in flight together. Measured: executions in flight and pods Running at once (a watch of the
  * driver's), the worker process's peak RSS (sampled every 250 ms; VmHWM too) with a heap
  * breakdown, apiserver requests per pod launched (the worker's own counter, and the apiserver's
  * count of every client's requests), failures, and the time to drain: last start → last result,
- * awaited at most D + 120 s (+60 s quick); what is left then is terminated and counted unfinished.
+ * awaited at most D + 100 s (+60 s quick); what is left then is terminated and counted unfinished.
  * Baseline: N bare pods (create → Succeeded → delete) at the same pace, same D, same nodes.
  */
 import { Label } from '../spec/names.ts';
@@ -83,9 +83,9 @@ export async function benchScale(ctx: ScenarioContext): Promise<ScenarioResult> 
   const n = ctx.quick ? 75 : 1000;
   const rate = 50;
   // Pods outlive the submission (n / rate seconds) by a margin, so all n are in flight together.
-  const runS = ctx.quick ? 6 : 30;
+  const runS = ctx.quick ? 6 : 25;
   // The drain is awaited at most this long after the last start; what is left is terminated.
-  const capMs = (runS + (ctx.quick ? 60 : 120)) * 1000;
+  const capMs = (runS + (ctx.quick ? 60 : 100)) * 1000;
   const kube = await ctx.kube();
   const lease = await ctx.stacks.kube('bench-b5', { maxConcurrentAttempts: n + 100 });
   const { stack, namespace: ns } = lease;

@@ -10,7 +10,7 @@
  */
 
 import { barePods, clusterPid } from './cluster.ts';
-import { type Processes, waitForQuiet } from './cpu.ts';
+import { CPU_GROUPS, type Processes, waitForQuiet } from './cpu.ts';
 import { type Lease, type ScenarioContext, type ScenarioResult, type Stack, summaryRow } from './lib.ts';
 import { findSustainedRate, type Job, type RampResult } from './load.ts';
 import { apply, bareTemporalJob, kubeNoop, localNoop, localWarm, pontoonJob } from './specs.ts';
@@ -20,6 +20,7 @@ const clusterPids = () => ['kube-apiserver', 'etcd', 'kwok'].map(clusterPid);
 
 export async function benchThroughput(ctx: ScenarioContext): Promise<ScenarioResult> {
   const ramps: Record<string, RampResult> = {};
+  const cpuMsPerExecution: Record<string, Record<string, number>> = {};
   const ramp = async (
     label: string,
     job: Job,
@@ -39,6 +40,16 @@ export async function benchThroughput(ctx: ScenarioContext): Promise<ScenarioRes
         ...(maxRate ? { maxRate } : {}),
       });
     });
+    // CPU per completed execution, by process: where the machine's cores went for each one.
+    const r = ramps[label]!;
+    const usage = ctx.cpu.phases[ctx.cpu.phases.length - 1]!.usage;
+    cpuMsPerExecution[label] = Object.fromEntries(
+      CPU_GROUPS.filter((g) => g !== 'idle' && g !== 'other' && usage.seconds[g] > 0).map((g) => [
+        g,
+        Math.round((usage.seconds[g] * 1000) / r.completed),
+      ]),
+    );
+    ctx.log(`[throughput] ${label}: CPU ms per execution ${JSON.stringify(cpuMsPerExecution[label])}`);
   };
   const onStack = async (
     label: string,
@@ -140,6 +151,7 @@ export async function benchThroughput(ctx: ScenarioContext): Promise<ScenarioRes
       definition:
         'open-loop ramp from 1/latency, ×2 (quick) or ×1.5 per step, then geometric refinement; a step holds when nothing fails, the backlog (started − finished) grows by at most 10% of the offered rate (+0.5/s) over its last two thirds and completions reach 85% of the offered rate; sustained = completions/s over the highest held step (at most its offered rate)',
       ramps,
+      cpuMsPerExecution,
     },
   };
 }
