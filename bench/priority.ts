@@ -17,7 +17,7 @@ import { startExecution, waitForResult } from '../client/functions.ts';
 import { controllerWorkflowId } from '../spec/names.ts';
 import { admissionQuery } from '../workflows/definitions.ts';
 import { percentile, type ScenarioContext, type ScenarioResult, sleep, summaryRow } from './lib.ts';
-import { apply, localNoop } from './specs.ts';
+import { apply, causes, localNoop } from './specs.ts';
 
 interface Outcome {
   priority: 'low' | 'high';
@@ -34,6 +34,7 @@ export async function benchPriority(ctx: ScenarioContext): Promise<ScenarioResul
   const { stack } = lease;
   const { client, taskQueue } = stack;
   const unconfirmed: string[] = [];
+  const failures: Record<string, { count: number; first: string[] }> = {};
   const run = async (fn: string, lowPriority: number, highPriority: number): Promise<Outcome[]> => {
     await apply(
       client,
@@ -73,23 +74,32 @@ export async function benchPriority(ctx: ScenarioContext): Promise<ScenarioResul
         unconfirmed.push(fn);
         break;
       }
-      await sleep(150);
+      await sleep(500);
     }
     for (let i = 0; i < highs; i++) {
       started.push(await submit('high'));
       await sleep(gapMs);
     }
-    return Promise.all(
-      started.map(async (s, i) => {
-        const r = await (lowResults[i] ?? waitForResult(client, s.id));
-        if (r.status !== 'succeeded' || !r.attempts[0]) throw new Error(`${s.id} ${r.status}`);
-        return {
-          priority: s.priority,
-          submittedAt: s.submittedAt,
-          startedAt: Date.parse(r.attempts[0].startedAt),
-        };
+    // Executions that fail (Pontoon lost them: see the errors) are counted, not measured.
+    const outcomes = await Promise.all(
+      started.map(async (s, i): Promise<Outcome | string> => {
+        try {
+          const r = await (lowResults[i] ?? waitForResult(client, s.id));
+          if (r.status !== 'succeeded' || !r.attempts[0]) return `${s.id} ${r.status}: ${r.failure?.message}`;
+          return {
+            priority: s.priority,
+            submittedAt: s.submittedAt,
+            startedAt: Date.parse(r.attempts[0].startedAt),
+          };
+        } catch (err) {
+          return `${s.id}: ${causes(err)}`;
+        }
       }),
     );
+    const failed = outcomes.filter((o): o is string => typeof o === 'string');
+    if (failed.length) ctx.log(`[priority] ${fn}: ${failed.length} executions failed, first: ${failed[0]}`);
+    failures[fn] = { count: failed.length, first: failed.slice(0, 3) };
+    return outcomes.filter((o): o is Outcome => typeof o !== 'string');
   };
   const measure = (o: Outcome[]) => {
     const drainedAt = Math.max(...o.filter((x) => x.priority === 'low').map((x) => x.startedAt));
@@ -117,6 +127,17 @@ export async function benchPriority(ctx: ScenarioContext): Promise<ScenarioResul
       scenario: 'priority',
       title: 'B4 priority under saturation',
       summary: [
+        summaryRow(
+          {
+            ...common,
+            figure: `executions failed, of ${lows + highs}`,
+            unit: '',
+            pontoon: failures['prio-mixed']?.count ?? 0,
+            baseline: failures['prio-fifo']?.count ?? 0,
+            target: '0',
+          },
+          { better: 'lower', of: 'value', limit: 0 },
+        ),
         summaryRow({
           ...common,
           figure: `share of ${highs} high-priority started before ${lows} lows drained`,
@@ -141,6 +162,7 @@ export async function benchPriority(ctx: ScenarioContext): Promise<ScenarioResul
       ],
       details: {
         backlogNotConfirmedBeforeHighs: unconfirmed,
+        failedExecutions: failures,
         concurrency,
         lows,
         highs,

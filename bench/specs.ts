@@ -67,7 +67,7 @@ export async function startPontoon(
 }
 
 /** The messages of an error and its causes (a workflow failure wraps the real reason). */
-function causes(err: unknown): string {
+export function causes(err: unknown): string {
   const out: string[] = [];
   for (
     let e = err as { message?: string; cause?: unknown } | undefined;
