@@ -13,6 +13,7 @@ import type {
   V1Container,
   V1EnvVar,
   V1Pod,
+  V1PodSpec,
   V1ResourceRequirements,
   V1SecurityContext,
 } from '@kubernetes/client-node';
@@ -91,6 +92,35 @@ export const OBSERVER_RESOURCES: V1ResourceRequirements = {
   limits: { memory: '128Mi' },
 };
 
+/** The spec's env for the function container, leaving out names the contract sets (they win). */
+export function userEnvVars(spec: FunctionSpec, reserved: Set<string>): V1EnvVar[] {
+  return spec.spec.env
+    .filter((e) => !reserved.has(e.name))
+    .map((e) =>
+      e.secretRef
+        ? { name: e.name, valueFrom: { secretKeyRef: { name: e.secretRef.name, key: e.secretRef.key } } }
+        : { name: e.name, value: e.value ?? '' },
+    );
+}
+
+/** Pod-level settings shared by attempt pods and warm replicas: identity, placement, "restricted". */
+export function functionPodSettings(spec: FunctionSpec): Partial<V1PodSpec> {
+  const s = spec.spec;
+  return {
+    automountServiceAccountToken: s.automountServiceAccountToken ?? false,
+    ...(s.serviceAccountName ? { serviceAccountName: s.serviceAccountName } : {}),
+    ...(s.nodeSelector ? { nodeSelector: s.nodeSelector } : {}),
+    enableServiceLinks: false,
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: DEFAULT_UID,
+      runAsGroup: DEFAULT_UID,
+      fsGroup: DEFAULT_UID,
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+  };
+}
+
 export function buildAttemptPod(spec: FunctionSpec, req: AttemptRequest, opts: PodBuildOptions): V1Pod {
   const s = spec.spec;
   const name = attemptPodName(req.function, req.executionId, req.attempt);
@@ -106,13 +136,7 @@ export function buildAttemptPod(spec: FunctionSpec, req: AttemptRequest, opts: P
     ...Object.entries(req.parameters).map(([k, v]) => ({ name: parameterEnvName(k), value: String(v) })),
   ];
   const reserved = new Set(contract.map((e) => e.name));
-  const userEnv: V1EnvVar[] = s.env
-    .filter((e) => !reserved.has(e.name))
-    .map((e) =>
-      e.secretRef
-        ? { name: e.name, valueFrom: { secretKeyRef: { name: e.secretRef.name, key: e.secretRef.key } } }
-        : { name: e.name, value: e.value ?? '' },
-    );
+  const userEnv = userEnvVars(spec, reserved);
 
   const chunks = splitInput(inputJson(req));
   const prepare: V1Container = {
@@ -175,17 +199,7 @@ export function buildAttemptPod(spec: FunctionSpec, req: AttemptRequest, opts: P
       restartPolicy: 'Never',
       activeDeadlineSeconds: Math.ceil(req.timeoutMs / 1000) + DEADLINE_SLACK_SECONDS,
       terminationGracePeriodSeconds: Math.max(1, Math.ceil(opts.killGraceSeconds ?? 5)),
-      automountServiceAccountToken: s.automountServiceAccountToken ?? false,
-      ...(s.serviceAccountName ? { serviceAccountName: s.serviceAccountName } : {}),
-      ...(s.nodeSelector ? { nodeSelector: s.nodeSelector } : {}),
-      enableServiceLinks: false,
-      securityContext: {
-        runAsNonRoot: true,
-        runAsUser: DEFAULT_UID,
-        runAsGroup: DEFAULT_UID,
-        fsGroup: DEFAULT_UID,
-        seccompProfile: { type: 'RuntimeDefault' },
-      },
+      ...functionPodSettings(spec),
       volumes: [{ name: 'pontoon', emptyDir: {} }],
       initContainers: [prepare, observer],
       containers: [fn],

@@ -21,13 +21,14 @@ import { parseDuration } from '../../spec/duration.ts';
 import { Label, warmDeploymentName, warmTaskQueue } from '../../spec/names.ts';
 import type { FunctionSpec } from '../../spec/schema.ts';
 import {
-  DEFAULT_UID,
   FUNCTION_CONTAINER,
+  functionPodSettings,
   functionResources,
   MANAGED_BY,
   OBSERVER_CONTAINER,
   OBSERVER_RESOURCES,
   RESTRICTED,
+  userEnvVars,
 } from './pod.ts';
 import { apiError, type RequestCounter } from './requests.ts';
 
@@ -73,13 +74,7 @@ export function buildWarmDeployment(
     { name: 'PONTOON_PORT', value: String(WARM_PORT) },
   ];
   const reserved = new Set(contract.map((e) => e.name));
-  const userEnv: V1EnvVar[] = s.env
-    .filter((e) => !reserved.has(e.name))
-    .map((e) =>
-      e.secretRef
-        ? { name: e.name, valueFrom: { secretKeyRef: { name: e.secretRef.name, key: e.secretRef.key } } }
-        : { name: e.name, value: e.value ?? '' },
-    );
+  const userEnv = userEnvVars(spec, reserved);
   const resources = functionResources(spec);
   const functionContainer: V1Container = {
     name: FUNCTION_CONTAINER,
@@ -114,17 +109,7 @@ export function buildWarmDeployment(
     spec: {
       // A scaled-down replica stops polling at SIGTERM and finishes what it runs: up to one timeout.
       terminationGracePeriodSeconds: Math.min(MAX_DRAIN_SECONDS, timeoutSeconds + 5),
-      automountServiceAccountToken: s.automountServiceAccountToken ?? false,
-      ...(s.serviceAccountName ? { serviceAccountName: s.serviceAccountName } : {}),
-      ...(s.nodeSelector ? { nodeSelector: s.nodeSelector } : {}),
-      enableServiceLinks: false,
-      securityContext: {
-        runAsNonRoot: true,
-        runAsUser: DEFAULT_UID,
-        runAsGroup: DEFAULT_UID,
-        fsGroup: DEFAULT_UID,
-        seccompProfile: { type: 'RuntimeDefault' as const },
-      },
+      ...functionPodSettings(spec),
       containers: [functionContainer, observer],
     },
   };
