@@ -35,7 +35,7 @@ export function createActivities({
   env = process.env,
 }: ActivityDeps) {
   return {
-    ...createRegistryActivities({ client, warmTaskQueues: runtime.warmPools !== undefined }),
+    ...createRegistryActivities({ client, warmTaskQueues: runtime.warmPools !== undefined, metrics }),
     ...createScheduleActivities({ client, taskQueue, logger: logger.child({ component: 'schedules' }) }),
     ...createNotifyActivities({ logger: logger.child({ component: 'notify' }), env }),
     ...createExecutionMetricsActivities({ metrics }),

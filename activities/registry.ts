@@ -1,8 +1,10 @@
 /** Reads function specs from their controller workflows (Temporal is the system of record). */
 import { ApplicationFailure } from '@temporalio/activity';
-import { type Client, WorkflowNotFoundError } from '@temporalio/client';
-import { controllerWorkflowId, warmTaskQueue } from '../spec/names.ts';
-import { type SpecVersion, specQuery } from '../workflows/definitions.ts';
+import type { Client } from '@temporalio/client';
+import { type SpecPin, SpecReader } from '../client/spec-reader.ts';
+import { warmTaskQueue } from '../spec/names.ts';
+import type { PontoonMetrics } from '../worker/metrics.ts';
+import type { SpecVersion } from '../workflows/definitions.ts';
 
 export interface FunctionSpecLookup extends SpecVersion {
   /**
@@ -15,20 +17,21 @@ export interface FunctionSpecLookup extends SpecVersion {
 export function createRegistryActivities({
   client,
   warmTaskQueues,
+  metrics,
 }: {
   client: Client;
   warmTaskQueues: boolean;
+  metrics: PontoonMetrics;
 }) {
+  // One per worker process: executions starting together share its queries (see SpecReader).
+  const reader = new SpecReader(client, (source) => metrics.specReads.inc({ source }));
   return {
-    /** The current spec of a function; fails FunctionNotFound (non-retryable) when none was applied. */
-    async getFunctionSpec(name: string): Promise<FunctionSpecLookup> {
-      let current: SpecVersion | null;
-      try {
-        current = await client.workflow.getHandle(controllerWorkflowId(name)).query(specQuery);
-      } catch (err) {
-        if (err instanceof WorkflowNotFoundError) current = null;
-        else throw err;
-      }
+    /**
+     * The spec of a function: the version the starter pinned when this worker has it in memory,
+     * else the current one. Fails FunctionNotFound (non-retryable) when none was applied.
+     */
+    async getFunctionSpec(name: string, pin?: SpecPin): Promise<FunctionSpecLookup> {
+      const current = await reader.read(name, pin);
       if (!current) {
         throw ApplicationFailure.create({
           type: 'FunctionNotFound',

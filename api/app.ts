@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { describeExecution, type ExecutionDetail, listExecutions } from '../client/executions.ts';
 import { applySpec, getSpec, startExecution, waitForResult } from '../client/functions.ts';
+import { SpecReader } from '../client/spec-reader.ts';
 import { createDirLogStore } from '../logs/dir.ts';
 import { type AttemptLogSource, localLogSource } from '../logs/source.ts';
 import { DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_RETENTION_MS } from '../logs/store.ts';
@@ -281,13 +282,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     }
     return name;
   };
+  // Invocations arriving together share their controller queries (see SpecReader).
+  const specs = new SpecReader(client);
   const currentSpec = async (name: string) => {
-    try {
-      const s = await getSpec(client, name);
-      if (s) return s;
-    } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) throw err;
-    }
+    const s = await specs.read(name);
+    if (s) return s;
     throw new ApiError(
       'function_not_found',
       `no function named "${name}"; apply it with PUT /v1/functions/${name}`,
@@ -475,6 +474,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
           ...(body.input !== undefined ? { input: body.input } : {}),
           ...(body.priority !== undefined ? { priority: body.priority } : {}),
           ...(body.scheduledTime ? { scheduledTime: body.scheduledTime } : {}),
+          // The version the parameters were checked against: workers holding it skip their own read.
+          spec: { version: current.version, appliedAt: current.appliedAt },
         },
         {
           trigger,

@@ -37,8 +37,12 @@ export const kubeNoop = (name: string, durationS: number, nodeSelector?: Record<
     ...(nodeSelector ? { nodeSelector } : {}),
   });
 
+/** The version each applied function is at: starts pin it, as the API does (see SpecReader). */
+const pins = new Map<string, { version: number; appliedAt: string }>();
+
 export async function apply(client: Client, taskQueue: string, s: FunctionSpec): Promise<void> {
-  await applySpec(client, s, taskQueue);
+  const r = await applySpec(client, s, taskQueue);
+  pins.set(s.metadata.name, { version: r.version, appliedAt: r.appliedAt });
 }
 
 /**
@@ -50,7 +54,12 @@ export async function startPontoon(
   taskQueue: string,
   fn: string,
 ): Promise<(() => Promise<void>) & { abandon(): Promise<void> }> {
-  const s = await startExecution(client, { function: fn }, { trigger: 'sdk', taskQueue });
+  const pin = pins.get(fn);
+  const s = await startExecution(
+    client,
+    { function: fn, ...(pin ? { spec: pin } : {}) },
+    { trigger: 'sdk', taskQueue },
+  );
   const wait = async () => {
     let r: Awaited<ReturnType<typeof waitForResult>>;
     try {

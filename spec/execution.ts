@@ -23,6 +23,13 @@ export interface ExecuteFunctionInput {
   idempotencyKey?: string;
   /** Nominal time for templates (RFC 3339). Schedules set it through Temporal; a manual "run as of" may set it. */
   scheduledTime?: string;
+  /**
+   * The spec version the starter validated against (the API sets it). A worker holding exactly
+   * this version in memory uses it without asking the function's controller; otherwise, and when
+   * absent, the execution reads the current spec. So an execution runs the pinned version or one
+   * applied after it, never an older one.
+   */
+  spec?: { version: number; appliedAt: string };
 }
 
 export type ExecutionStatus = 'succeeded' | 'failed' | 'timed_out';

@@ -7,6 +7,7 @@ import { applySpec } from '../client/functions.ts';
 import { type FunctionSpec, type FunctionSpecInput, FunctionSpecSchema } from '../spec/schema.ts';
 import { parseConfig, type WorkerConfig } from '../worker/config.ts';
 import { createLogger, installTemporalRuntime } from '../worker/logger.ts';
+import type { PontoonMetrics } from '../worker/metrics.ts';
 import { createPontoonWorker, type PontoonWorker } from '../worker/worker.ts';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..');
@@ -39,13 +40,17 @@ export interface RunningWorker extends PontoonWorker {
 }
 
 /** A real Pontoon worker on its own task queue, using the bundle built once by the global setup. */
-export async function startWorker(config: WorkerConfig = testConfig()): Promise<RunningWorker> {
+export async function startWorker(
+  config: WorkerConfig = testConfig(),
+  opts: { metrics?: PontoonMetrics } = {},
+): Promise<RunningWorker> {
   const logger = createLogger(config.logLevel);
   installTemporalRuntime(logger);
   const w = await createPontoonWorker({
     config,
     logger,
     workflowBundle: { codePath: inject('workflowBundlePath') },
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
   });
   const running = w.worker.run();
   return {

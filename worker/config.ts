@@ -16,6 +16,13 @@ const duration = z
   .transform(parseDuration);
 
 /** The observer image matching this version of Pontoon (built from observer/Dockerfile). */
+/**
+ * Temporal's own default sizes the cache from the V8 heap limit (~2,300 runs with a 4 GiB heap),
+ * which let 1,000 executions in flight take 1.8 GiB. Executions wait most of their life on one
+ * activity, so an evicted run costs one replay of a short history when its attempt ends.
+ */
+const CACHED_WORKFLOWS_DEFAULT = 200;
+
 export const DEFAULT_OBSERVER_IMAGE = 'ghcr.io/pontoon-dev/pontoon-observer:0.1.0';
 
 const EnvSchema = z.object({
@@ -76,6 +83,14 @@ const EnvSchema = z.object({
     .min(1)
     .default(100)
     .describe('attempts (activity tasks) one worker runs at once; a pod attempt costs the worker little'),
+  PONTOON_MAX_CACHED_WORKFLOWS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(CACHED_WORKFLOWS_DEFAULT)
+    .describe(
+      'workflow runs kept in memory between their tasks (sticky cache); an evicted one is replayed from its history on its next task. Bounds worker memory: ~1 MiB each',
+    ),
   PONTOON_WORKFLOW_BUNDLE: z
     .string()
     .optional()
@@ -166,6 +181,8 @@ export interface WorkerConfig {
   killGraceMs: number;
   /** Activity tasks (attempts) run at once by this worker. */
   maxConcurrentAttempts: number;
+  /** Workflow runs cached between tasks (Temporal's sticky cache); 0 turns the cache off. */
+  maxCachedWorkflows: number;
   /** Path of a workflow bundle built ahead of time (container images); bundled at start when unset. */
   workflowBundlePath?: string;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
@@ -245,6 +262,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig 
     localRoot: path.resolve(e.PONTOON_LOCAL_ROOT ?? process.cwd()),
     killGraceMs: e.PONTOON_KILL_GRACE,
     maxConcurrentAttempts: e.PONTOON_MAX_CONCURRENT_ATTEMPTS,
+    maxCachedWorkflows: e.PONTOON_MAX_CACHED_WORKFLOWS,
     ...(e.PONTOON_WORKFLOW_BUNDLE ? { workflowBundlePath: path.resolve(e.PONTOON_WORKFLOW_BUNDLE) } : {}),
     logLevel: e.PONTOON_LOG_LEVEL,
     ...(e.PONTOON_METRICS_PORT !== undefined

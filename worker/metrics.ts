@@ -56,6 +56,17 @@ export function createMetrics(opts: MetricsOptions = {}) {
       buckets: ATTEMPT_BUCKETS,
       registers,
     }),
+    /**
+     * How executions got their function's spec: `memory` (the version the starter pinned, held by
+     * this worker), `query` (asked the controller), `shared` (joined a query another execution
+     * had asked for). Many `query` per second for one function means starters do not pin.
+     */
+    specReads: new Counter({
+      name: 'pontoon_spec_reads_total',
+      help: 'Spec reads by executions starting, by source (memory, query, shared).',
+      labelNames: ['source'] as const,
+      registers,
+    }),
     /** Counted by the starter (the API for api and cli triggers); schedules start on the server. */
     executionsStarted: new Counter({
       name: 'pontoon_executions_started_total',

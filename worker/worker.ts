@@ -146,6 +146,7 @@ export async function createPontoonWorker(opts: {
     defaultHeartbeatThrottleInterval: '1s',
     shutdownGraceTime: '10s',
     maxConcurrentActivityTaskExecutions: config.maxConcurrentAttempts,
+    maxCachedWorkflows: config.maxCachedWorkflows,
   });
   // The runtime's watches outlive polling: release them when run() ends, however it is awaited.
   const run = worker.run.bind(worker);

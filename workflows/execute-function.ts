@@ -90,7 +90,7 @@ function checkInput(raw: unknown): ExecuteFunctionInput {
     );
   }
   const input = raw as Record<string, unknown>;
-  const allowed = ['function', 'parameters', 'input', 'priority', 'idempotencyKey', 'scheduledTime'];
+  const allowed = ['function', 'parameters', 'input', 'priority', 'idempotencyKey', 'scheduledTime', 'spec'];
   const unknown = Object.keys(input).filter((k) => !allowed.includes(k));
   if (unknown.length)
     fail('InputInvalid', `unknown field(s) ${unknown.join(', ')}; allowed: ${allowed.join(', ')}`);
@@ -116,6 +116,16 @@ function checkInput(raw: unknown): ExecuteFunctionInput {
     (typeof input.scheduledTime !== 'string' || Number.isNaN(Date.parse(input.scheduledTime)))
   ) {
     fail('InputInvalid', '"scheduledTime" must be an RFC 3339 date-time');
+  }
+  const pin = input.spec as Record<string, unknown> | undefined;
+  if (
+    pin !== undefined &&
+    (typeof pin !== 'object' ||
+      pin === null ||
+      !Number.isInteger(pin.version) ||
+      typeof pin.appliedAt !== 'string')
+  ) {
+    fail('InputInvalid', '"spec" must be {"version": <integer>, "appliedAt": "<RFC 3339>"} (or left out)');
   }
   if (JSON.stringify(input.input ?? null).length > LIMITS.inputBytes) {
     fail('InputTooLarge', `"input" is over the ${LIMITS.inputBytes} byte limit`);
@@ -158,7 +168,9 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
   };
   setHandler(progressQuery, () => progress);
 
-  const { spec, version, warmTaskQueue } = await getFunctionSpec(input.function);
+  const { spec, version, warmTaskQueue } = input.spec
+    ? await getFunctionSpec(input.function, { version: input.spec.version, appliedAt: input.spec.appliedAt })
+    : await getFunctionSpec(input.function);
   const { trigger, scheduledTime, schedule } = triggerAndScheduledTime(input, startTime);
   const priority = priorityNumber(input.priority ?? spec.spec.execution.priority);
   upsertSearchAttributes([

@@ -1,0 +1,124 @@
+/**
+ * Spec reads under bursts, on the real dev server: executions starting together must not each
+ * query their function's controller (Temporal buffers one query per busy workflow and refuses the
+ * rest with RESOURCE_EXHAUSTED, which failed executions of a 1,000-execution burst before they ran).
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { applySpec, startExecution, waitForResult } from '../client/functions.ts';
+import { SpecReader } from '../client/spec-reader.ts';
+import { controllerWorkflowId, Trigger } from '../spec/names.ts';
+import { createMetrics } from '../worker/metrics.ts';
+import { deleteUpdate } from '../workflows/definitions.ts';
+import { fixtureSpec, type RunningWorker, startWorker, testConfig, uniqueName } from './helpers.ts';
+
+let w: RunningWorker;
+const metrics = createMetrics();
+beforeAll(async () => {
+  w = await startWorker(testConfig(), { metrics });
+});
+afterAll(async () => {
+  await w?.stop();
+});
+
+const specReads = async () => {
+  const m = await metrics.registry.getSingleMetricAsString('pontoon_spec_reads_total');
+  const of = (source: string) => Number(new RegExp(`source="${source}"} (\\d+)`).exec(m)?.[1] ?? 0);
+  return { memory: of('memory'), query: of('query'), shared: of('shared') };
+};
+
+it('300 reads of one function at once cost two controller queries; a read after an apply sees it', async () => {
+  const name = uniqueName('rd');
+  await applySpec(w.client, fixtureSpec(name, 'behave.mjs'), w.config.taskQueue);
+  const reader = new SpecReader(w.client);
+  const all = await Promise.all(Array.from({ length: 300 }, () => reader.read(name)));
+  expect(new Set(all.map((s) => s?.version))).toEqual(new Set([1]));
+  // The first read queries; the 299 arriving while it runs share the one query after it.
+  expect(reader.stats).toEqual({ queries: 2, shared: 299, pinnedHits: 0 });
+
+  await applySpec(
+    w.client,
+    fixtureSpec(name, 'behave.mjs', { execution: { timeout: '42s' } }),
+    w.config.taskQueue,
+  );
+  const after = await reader.read(name);
+  expect(after?.version).toBe(2);
+  expect(after?.spec.spec.execution.timeout).toBe('42s');
+});
+
+it('a pinned read is served from memory only for exactly that version, never for a re-created function', async () => {
+  const name = uniqueName('pin');
+  await applySpec(w.client, fixtureSpec(name, 'behave.mjs'), w.config.taskQueue);
+  const reader = new SpecReader(w.client);
+  const v1 = await reader.read(name);
+  if (!v1) throw new Error('spec missing');
+  const pin = { version: v1.version, appliedAt: v1.appliedAt };
+  for (let i = 0; i < 5; i++) expect((await reader.read(name, pin))?.appliedAt).toBe(v1.appliedAt);
+  expect(reader.stats).toMatchObject({ queries: 1, pinnedHits: 5 });
+
+  // Deleted and applied again: version 1 again, but a new appliedAt, so the old pin misses.
+  await w.client.workflow.getHandle(controllerWorkflowId(name)).executeUpdate(deleteUpdate);
+  expect(await reader.read(name)).toBeNull();
+  await new Promise((r) => setTimeout(r, 5));
+  await applySpec(
+    w.client,
+    fixtureSpec(name, 'behave.mjs', { execution: { timeout: '7s' } }),
+    w.config.taskQueue,
+  );
+  const again = await reader.read(name, pin);
+  expect(again?.version).toBe(1);
+  expect(again?.appliedAt).not.toBe(v1.appliedAt);
+  expect(again?.spec.spec.execution.timeout).toBe('7s');
+  expect(reader.stats.pinnedHits).toBe(5);
+});
+
+it('200 executions started together all run; unpinned they share queries, pinned they ask nobody', async () => {
+  const name = uniqueName('burst');
+  await applySpec(
+    w.client,
+    fixtureSpec(name, 'behave.mjs', { local: { command: ['/bin/sh', '-c', 'exit 0'] } }),
+    w.config.taskQueue,
+  );
+  const start = (n: number, pin?: { version: number; appliedAt: string }) =>
+    Promise.all(
+      Array.from({ length: n }, () =>
+        startExecution(
+          w.client,
+          { function: name, ...(pin ? { spec: pin } : {}) },
+          { trigger: Trigger.sdk, taskQueue: w.config.taskQueue },
+        ),
+      ),
+    );
+  const before = await specReads();
+  // Like `temporal workflow start` or an SDK: no pin, every execution reads the current spec.
+  const unpinned = await start(200);
+  const results = await Promise.all(unpinned.map((s) => waitForResult(w.client, s.executionId)));
+  expect(results.map((r) => r.status)).toEqual(results.map(() => 'succeeded'));
+  const mid = await specReads();
+  // At least one read per execution (a workflow task retried under load reads again).
+  const reads = mid.query - before.query + mid.shared - before.shared + mid.memory - before.memory;
+  expect(reads).toBeGreaterThanOrEqual(200);
+  expect(mid.shared - before.shared).toBeGreaterThan(0);
+  expect(mid.query - before.query).toBeLessThan(200);
+
+  // Like the API: pinned to the version it validated against, which this worker now holds.
+  const current = results[0];
+  const appliedAt = (await new SpecReader(w.client).read(name))?.appliedAt ?? '';
+  const pinned = await start(50, { version: current?.specVersion ?? 0, appliedAt });
+  const results2 = await Promise.all(pinned.map((s) => waitForResult(w.client, s.executionId)));
+  expect(results2.every((r) => r.status === 'succeeded')).toBe(true);
+  const end = await specReads();
+  expect(end).toEqual({ ...mid, memory: mid.memory + 50 });
+}, 120_000);
+
+it('an execution refuses a malformed pin with InputInvalid', async () => {
+  const name = uniqueName('badpin');
+  await applySpec(w.client, fixtureSpec(name, 'behave.mjs'), w.config.taskQueue);
+  const s = await startExecution(
+    w.client,
+    { function: name, spec: { version: 'one' } as never },
+    { trigger: Trigger.sdk, taskQueue: w.config.taskQueue },
+  );
+  await expect(w.client.workflow.getHandle(s.executionId).result()).rejects.toMatchObject({
+    cause: { type: 'InputInvalid', message: expect.stringContaining('"spec" must be') },
+  });
+});
