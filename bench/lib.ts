@@ -172,7 +172,13 @@ export async function startWorkerProcess(
 ): Promise<WorkerProcess> {
   const child = fork(path.join(REPO_ROOT, 'bench', 'worker-host.ts'), [], {
     cwd: REPO_ROOT,
-    execArgv: ['--import', 'tsx'],
+    // PONTOON_BENCH_WORKER_NODE_ARGS: extra node flags for the worker process only, e.g.
+    // "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it (the driver stays unprofiled).
+    execArgv: [
+      '--import',
+      'tsx',
+      ...(process.env.PONTOON_BENCH_WORKER_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []),
+    ],
     env: { ...process.env, ...env, PONTOON_BENCH_HOST: JSON.stringify(host) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

@@ -1,13 +1,13 @@
 /** Function specs the benchmarks apply (no-op functions for each runtime and mode). */
 import type { Client } from '@temporalio/client';
 import { applySpec, startExecution, waitForResult } from '../client/functions.ts';
-import { type FunctionSpec, type FunctionSpecInput, FunctionSpecSchema } from '../spec/schema.ts';
+import { type FunctionSpec, type FunctionSpecInput, functionSpecSchema } from '../spec/schema.ts';
 import { simAnnotations } from './cluster.ts';
 import { BASELINE_TASK_QUEUE } from './lib.ts';
 import type { Job } from './load.ts';
 
 function spec(name: string, s: Partial<FunctionSpecInput['spec']>): FunctionSpec {
-  return FunctionSpecSchema.parse({
+  return functionSpecSchema().parse({
     apiVersion: 'pontoon.dev/v1',
     kind: 'Function',
     metadata: { name },

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { applySpec, startExecution, waitForResult } from '../client/functions.ts';
 import { controllerWorkflowId } from '../spec/names.ts';
-import { FunctionSpecSchema } from '../spec/schema.ts';
+import { functionSpecSchema } from '../spec/schema.ts';
 import { parseConfig } from '../worker/config.ts';
 import { createLogger, installTemporalRuntime } from '../worker/logger.ts';
 import { createPontoonWorker } from '../worker/worker.ts';
@@ -37,7 +37,7 @@ const w = await createPontoonWorker({ config, logger });
 const running = w.worker.run();
 
 const spec = (name: string, extra: Record<string, unknown>) =>
-  FunctionSpecSchema.parse({
+  functionSpecSchema().parse({
     apiVersion: 'pontoon.dev/v1',
     kind: 'Function',
     metadata: { name },

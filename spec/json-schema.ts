@@ -1,9 +1,9 @@
 /** The JSON Schema of a function spec, generated from the zod schema (editors and CI linters use it). */
 import { z } from 'zod';
-import { FunctionSpecSchema } from './schema.ts';
+import { functionSpecSchema } from './schema.ts';
 
 export function functionJsonSchema(): Record<string, unknown> {
-  const schema = z.toJSONSchema(FunctionSpecSchema, {
+  const schema = z.toJSONSchema(functionSpecSchema(), {
     io: 'input',
     unrepresentable: 'any',
     target: 'draft-2020-12',

@@ -4,13 +4,13 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parameterEnvName, resolveParameters } from './parameters.ts';
 import { parseSpecText } from './parse.ts';
-import { type FunctionSpec, type FunctionSpecInput, FunctionSpecSchema } from './schema.ts';
+import { type FunctionSpec, type FunctionSpecInput, functionSpecSchema } from './schema.ts';
 import type { TemplateVariables } from './template.ts';
 
 type ParameterInput = NonNullable<FunctionSpecInput['spec']['parameters']>[number];
 
 function specWith(...parameters: ParameterInput[]): FunctionSpec {
-  return FunctionSpecSchema.parse({
+  return functionSpecSchema().parse({
     apiVersion: 'pontoon.dev/v1',
     kind: 'Function',
     metadata: { name: 'params' },
@@ -334,7 +334,7 @@ describe('parameter names', () => {
   // BUG (spec/schema.ts spec.parameters): names are unique only case-sensitively, but the function sees
   // them upper-cased, so "dryRun" and "dryrun" both become PONTOON_PARAM_DRYRUN and one silently wins.
   it('refuses two parameters that reach the function as the same variable', () => {
-    const result = FunctionSpecSchema.safeParse({
+    const result = functionSpecSchema().safeParse({
       apiVersion: 'pontoon.dev/v1',
       kind: 'Function',
       metadata: { name: 'params' },

@@ -6,7 +6,7 @@
 import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
 import { formatPath } from './parse-path.ts';
-import { type FunctionSpec, FunctionSpecSchema } from './schema.ts';
+import { type FunctionSpec, functionSpecSchema } from './schema.ts';
 
 export { formatPath };
 
@@ -121,7 +121,7 @@ export function parseSpecText(text: string, file: string): ParseResult {
       });
       continue;
     }
-    const result = FunctionSpecSchema.safeParse(data);
+    const result = functionSpecSchema().safeParse(data);
     if (result.success) {
       specs.push({ spec: result.data, file, line: docStart.line });
       continue;
@@ -268,7 +268,7 @@ function explainIssue(issue: z.core.$ZodIssue, data: unknown): Explained[] {
 /** The fields allowed at a path, read from the schema itself so messages never drift from it. */
 function allowedKeys(path: readonly (string | number)[]): string[] | undefined {
   // biome-ignore lint/suspicious/noExplicitAny: walking zod's internal definitions
-  let schema: any = FunctionSpecSchema;
+  let schema: any = functionSpecSchema();
   const unwrap = () => {
     for (let i = 0; i < 10; i++) {
       const def = schema?._zod?.def;

@@ -1,10 +1,10 @@
 /** Backoff between attempts: initialInterval × coefficient^(n−1), capped at maxInterval. */
 import { describe, expect, it } from 'vitest';
 import { backoffMs } from './retry.ts';
-import { FunctionSpecSchema, type RetrySpec } from './schema.ts';
+import { functionSpecSchema, type RetrySpec } from './schema.ts';
 
 function retry(input: Record<string, unknown> = {}): RetrySpec {
-  return FunctionSpecSchema.parse({
+  return functionSpecSchema().parse({
     apiVersion: 'pontoon.dev/v1',
     kind: 'Function',
     metadata: { name: 'retry' },
@@ -64,7 +64,7 @@ describe('backoffMs', () => {
 
 describe('retry policy validation', () => {
   const check = (input: Record<string, unknown>) =>
-    FunctionSpecSchema.safeParse({
+    functionSpecSchema().safeParse({
       apiVersion: 'pontoon.dev/v1',
       kind: 'Function',
       metadata: { name: 'retry' },

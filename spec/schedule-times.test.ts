@@ -7,10 +7,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { previewFireTimes } from './schedule-times.ts';
-import { FunctionSpecSchema, type ScheduleSpec } from './schema.ts';
+import { functionSpecSchema, type ScheduleSpec } from './schema.ts';
 
 function schedule(s: Record<string, unknown>): ScheduleSpec {
-  const spec = FunctionSpecSchema.parse({
+  const spec = functionSpecSchema().parse({
     apiVersion: 'pontoon.dev/v1',
     kind: 'Function',
     metadata: { name: 'p' },

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { inject } from 'vitest';
 import { applySpec } from '../client/functions.ts';
-import { type FunctionSpec, type FunctionSpecInput, FunctionSpecSchema } from '../spec/schema.ts';
+import { type FunctionSpec, type FunctionSpecInput, functionSpecSchema } from '../spec/schema.ts';
 import { parseConfig, type WorkerConfig } from '../worker/config.ts';
 import { createLogger, installTemporalRuntime } from '../worker/logger.ts';
 import type { PontoonMetrics } from '../worker/metrics.ts';
@@ -72,7 +72,7 @@ export function fixtureSpec(
   script: string,
   spec: Partial<FunctionSpecInput['spec']> = {},
 ): FunctionSpec {
-  return FunctionSpecSchema.parse({
+  return functionSpecSchema().parse({
     apiVersion: 'pontoon.dev/v1',
     kind: 'Function',
     metadata: { name },

@@ -6,7 +6,7 @@ import { inject } from 'vitest';
 import type { KubernetesRuntime } from '../activities/kubernetes/runtime.ts';
 import { reportFor } from '../observer/termination.ts';
 import { Label } from '../spec/names.ts';
-import { type FunctionSpec, type FunctionSpecInput, FunctionSpecSchema } from '../spec/schema.ts';
+import { type FunctionSpec, type FunctionSpecInput, functionSpecSchema } from '../spec/schema.ts';
 import type { WorkerConfig } from '../worker/config.ts';
 import { type RunningWorker, startWorker, testConfig } from './helpers.ts';
 
@@ -114,7 +114,7 @@ export function kubeSpec(
 ): FunctionSpec {
   const podAnnotations: Record<string, string> = {};
   for (const [k, v] of Object.entries(sim)) podAnnotations[`pontoon.dev/sim-${k}`] = v;
-  return FunctionSpecSchema.parse({
+  return functionSpecSchema().parse({
     apiVersion: 'pontoon.dev/v1',
     kind: 'Function',
     metadata: { name },

@@ -22,13 +22,13 @@ import type { AttemptRequest } from '../spec/execution.ts';
 import { Label } from '../spec/names.ts';
 import {
   type FunctionSpec,
-  FunctionSpecSchema,
+  functionSpecSchema,
   MAX_FUNCTION_NAME,
   parseFunctionSpec,
 } from '../spec/schema.ts';
 
 function spec(s: Record<string, unknown> = {}, name = 'report'): FunctionSpec {
-  return FunctionSpecSchema.parse({
+  return functionSpecSchema().parse({
     apiVersion: 'pontoon.dev/v1',
     kind: 'Function',
     metadata: { name },

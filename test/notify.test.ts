@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../activities/index.ts';
 import { createLocalRuntime } from '../activities/local-runtime.ts';
 import { buildDelivery, type NotificationRequest, verifySignature } from '../activities/notify.ts';
-import { FunctionSpecSchema } from '../spec/schema.ts';
+import { functionSpecSchema } from '../spec/schema.ts';
 import { createLogger, installTemporalRuntime } from '../worker/logger.ts';
 import { connectClient } from '../worker/temporal.ts';
 import { fixtureSpec, testConfig, uniqueName } from './helpers.ts';
@@ -91,7 +91,7 @@ describe('spec.notify', () => {
   it('defaults on to [failure] and rejects bad URLs, unknown events and other secret variables', () => {
     const base = { apiVersion: 'pontoon.dev/v1', kind: 'Function', metadata: { name: 'n' } };
     const parse = (notify: unknown) =>
-      FunctionSpecSchema.safeParse({ ...base, spec: { image: 'i', notify } });
+      functionSpecSchema().safeParse({ ...base, spec: { image: 'i', notify } });
     const ok = parse([{ url: 'https://hooks.example.com/p?x=1' }]);
     expect(ok.success && ok.data.spec.notify).toEqual([
       { url: 'https://hooks.example.com/p?x=1', on: ['failure'] },
@@ -109,7 +109,7 @@ describe('spec.notify', () => {
       /^spec\.notify\.1\.url: duplicate hook URL/,
     );
     // Specs without notify stay as they were (no default added: applied specs keep their version).
-    const none = FunctionSpecSchema.parse({ ...base, spec: { image: 'i' } });
+    const none = functionSpecSchema().parse({ ...base, spec: { image: 'i' } });
     expect('notify' in none.spec).toBe(false);
   });
 

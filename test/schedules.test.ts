@@ -12,7 +12,7 @@ import { listExecutions } from '../client/executions.ts';
 import { waitForResult } from '../client/functions.ts';
 import { controllerWorkflowId, scheduleId } from '../spec/names.ts';
 import { previewFireTimes } from '../spec/schedule-times.ts';
-import { FunctionSpecSchema } from '../spec/schema.ts';
+import { functionSpecSchema } from '../spec/schema.ts';
 import { createLogger } from '../worker/logger.ts';
 import { deleteUpdate } from '../workflows/definitions.ts';
 import { apply, fixtureSpec, type RunningWorker, startWorker, uniqueName, waitFor } from './helpers.ts';
@@ -316,7 +316,7 @@ describe('preview matches the server', () => {
     ['Friday 13th', '0 0 13 * FRI', 'UTC', '2027-01-01T00:00:00Z'],
   ])('%s', async (_title, cron, timezone, startAt) => {
     const fn = uniqueName('pv');
-    const spec = FunctionSpecSchema.parse({
+    const spec = functionSpecSchema().parse({
       apiVersion: 'pontoon.dev/v1',
       kind: 'Function',
       metadata: { name: fn },

@@ -23,7 +23,7 @@ import { effectivePriority, nextToAdmit, type QueuedRequest } from '../spec/admi
 import { parseDuration } from '../spec/duration.ts';
 import { formatPath } from '../spec/parse-path.ts';
 import { type ScalarState, type ScalingDecision, scalarStep, type WarmSettings } from '../spec/scalar.ts';
-import { type FunctionSpec, FunctionSpecSchema, priorityNumber } from '../spec/schema.ts';
+import { type FunctionSpec, functionSpecSchema, priorityNumber } from '../spec/schema.ts';
 import {
   type AdmissionState,
   type ApplyResult,
@@ -116,7 +116,7 @@ function canonical(value: unknown): string {
 }
 
 function validate(name: string, raw: unknown): FunctionSpec {
-  const parsed = FunctionSpecSchema.safeParse(raw);
+  const parsed = functionSpecSchema().safeParse(raw);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `${formatPath(i.path) || '(spec)'}: ${i.message}`);
     throw new Error(`spec invalid: ${lines.join('; ')}`);
