@@ -3,8 +3,9 @@
  * variables. Pure and deterministic: run inside the execution workflow, so the resolved values are
  * recorded in its history.
  */
-import { coerceParameter, type FunctionSpec, parameterValueError } from './schema.ts';
+import type { FunctionSpec } from './schema.ts';
 import { isTemplate, renderTemplate, type TemplateVariables } from './template.ts';
+import { coerceParameter, parameterValueError } from './values.ts';
 
 export type ParameterValue = string | number | boolean;
 export type ParameterValues = Record<string, ParameterValue>;

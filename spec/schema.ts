@@ -8,6 +8,7 @@ import { CRON_HELP, cronError } from './cron.ts';
 import { DURATION_HELP, isDuration, parseDuration } from './duration.ts';
 import { isTemplate, templateError } from './template.ts';
 import { isTimeZone } from './timezone.ts';
+import { parameterValueError } from './values.ts';
 
 export const API_VERSION = 'pontoon.dev/v1';
 export const KIND = 'Function';
@@ -22,7 +23,7 @@ const PARAM_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const QUANTITY_RE = /^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?$/;
 
-export const PRIORITY_ALIASES = { high: 1, normal: 3, low: 5 } as const;
+export { coerceParameter, PRIORITY_ALIASES, parameterValueError, priorityNumber } from './values.ts';
 export const PRIORITY_HELP = 'an integer 1 (highest) to 5 (lowest), or high (1), normal (3), low (5)';
 
 export const PARAMETER_TYPES = ['string', 'integer', 'number', 'boolean', 'date', 'datetime'] as const;
@@ -96,11 +97,9 @@ function buildFunctionSpecSchema() {
   const quantity = z
     .union(
       [
-        z
-          .string()
-          .regex(QUANTITY_RE, {
-            error: 'must be a Kubernetes quantity such as "250m", "1", "512Mi" or "2Gi"',
-          }),
+        z.string().regex(QUANTITY_RE, {
+          error: 'must be a Kubernetes quantity such as "250m", "1", "512Mi" or "2Gi"',
+        }),
         z.number().positive(),
       ],
       {
@@ -608,61 +607,6 @@ function unique<T>(key: (t: T) => string, what: string) {
       }
     });
   };
-}
-
-/** Checks one concrete (already templated) value against a parameter's type, enum and pattern. */
-export function parameterValueError(p: ParameterSpec, value: unknown): string | undefined {
-  const coerced = coerceParameter(p, value);
-  if ('error' in coerced) return coerced.error;
-  const v = coerced.value;
-  if (p.enum && !p.enum.some((e) => e === v || String(e) === String(v))) {
-    return `${JSON.stringify(v)} is not allowed; allowed: ${p.enum.map((e) => JSON.stringify(e)).join(', ')}`;
-  }
-  if (p.pattern !== undefined && !new RegExp(`^(?:${p.pattern})$`).test(String(v))) {
-    return `${JSON.stringify(v)} does not match the pattern ${p.pattern}`;
-  }
-  return undefined;
-}
-
-/** Converts a value (strings from a CLI or a template included) to the parameter's type. */
-export function coerceParameter(
-  p: Pick<ParameterSpec, 'type'>,
-  value: unknown,
-): { value: string | number | boolean } | { error: string } {
-  const show = JSON.stringify(value);
-  switch (p.type) {
-    case 'string':
-      return typeof value === 'string' ? { value } : { error: `${show} is not a string` };
-    case 'integer': {
-      const n = typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
-      return typeof n === 'number' && Number.isSafeInteger(n)
-        ? { value: n }
-        : { error: `${show} is not an integer` };
-    }
-    case 'number': {
-      const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-      return typeof n === 'number' && Number.isFinite(n)
-        ? { value: n }
-        : { error: `${show} is not a number` };
-    }
-    case 'boolean':
-      if (typeof value === 'boolean') return { value };
-      if (value === 'true' || value === 'false') return { value: value === 'true' };
-      return { error: `${show} is not a boolean (true or false)` };
-    case 'date':
-      return typeof value === 'string' && z.iso.date().safeParse(value).success
-        ? { value }
-        : { error: `${show} is not a date (YYYY-MM-DD)` };
-    case 'datetime':
-      return typeof value === 'string' && z.iso.datetime({ offset: true }).safeParse(value).success
-        ? { value }
-        : { error: `${show} is not an RFC 3339 date-time` };
-  }
-}
-
-/** Priority as a number 1–5 from a number or an alias. */
-export function priorityNumber(p: number | keyof typeof PRIORITY_ALIASES): number {
-  return typeof p === 'number' ? p : PRIORITY_ALIASES[p];
 }
 
 /** Parses a spec object (already loaded from YAML or JSON). */

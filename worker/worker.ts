@@ -36,22 +36,25 @@ export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', imp
 
 /**
  * Loaded once per workflow thread and shared by every workflow run in it (the SDK's
- * `preloadModules`). Without this, each run — and each replay of an evicted run — evaluated the
- * spec schema (zod) and the template engine (luxon) again in its own module cache: in a
- * 1,000-execution burst that was ~45 % of the workflow thread's CPU and most of the worker's
- * memory (~1.4 MiB per cached run). Only pure modules belong here: no per-run state, no workflow
- * API at module scope (caches of deterministic answers are fine).
+ * `preloadModules`); otherwise each run — and each replay of an evicted run — evaluates them again
+ * in its own module cache. Everything an execution needs is here (luxon through template.ts among
+ * it). Only pure modules belong here: the SDK deep-freezes what they export, so no per-run state,
+ * no workflow API at module scope, no objects mutated later (zod is not preloadable for that
+ * reason: it defines properties lazily and resets regex lastIndex; executions never load it).
  */
 export const PRELOADED_WORKFLOW_MODULES = [
+  'spec/values.ts',
+  'spec/parameters.ts',
   'spec/template.ts',
   'spec/timezone.ts',
+  'spec/execution.ts',
+  'spec/retry.ts',
   'spec/duration.ts',
   'spec/names.ts',
   'spec/admission.ts',
   'spec/scalar.ts',
   'spec/parse-path.ts',
   'spec/cron.ts',
-  'spec/retry.ts',
 ].map((m) => fileURLToPath(new URL(`../${m}`, import.meta.url)));
 
 /** The OpenTelemetry workflow interceptors (RunWorkflow and StartActivity spans, inside the sandbox). */

@@ -39,7 +39,7 @@ import {
 import { controllerWorkflowId, parseScheduleId, SearchAttr, Trigger } from '../spec/names.ts';
 import { type ParameterValues, resolveParameters } from '../spec/parameters.ts';
 import { backoffMs } from '../spec/retry.ts';
-import { PRIORITY_ALIASES, priorityNumber } from '../spec/schema.ts';
+import { PRIORITY_ALIASES, priorityNumber } from '../spec/values.ts';
 import {
   type ExecutionProgress,
   progressQuery,

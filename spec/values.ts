@@ -1,0 +1,87 @@
+/**
+ * Parameter values and priorities: the checks executions make at start. No zod here — workflows
+ * import this module, and it is loaded once per workflow thread (worker.ts, preloaded modules),
+ * not once per run.
+ */
+import type { ParameterSpec } from './schema.ts';
+
+export const PRIORITY_ALIASES = { high: 1, normal: 3, low: 5 } as const;
+
+const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
+/** RFC 3339 date-time with seconds and an offset (Z or ±hh:mm); fractions of any length. */
+const DATE_TIME_RE =
+  /^(\d{4}-\d{2}-\d{2})T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
+
+/** YYYY-MM-DD naming a day that exists (2024-02-29 yes, 2026-02-29 and 2026-04-31 no). */
+export function isIsoDate(value: string): boolean {
+  const m = DATE_RE.exec(value);
+  if (!m) return false;
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  if (month < 1 || month > 12 || day < 1) return false;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] ?? 0;
+  return day <= days;
+}
+
+/** An RFC 3339 date-time with an offset, on a day that exists (no leap seconds, no 24:00). */
+export function isIsoDateTime(value: string): boolean {
+  const m = DATE_TIME_RE.exec(value);
+  return m !== null && isIsoDate(m[1] ?? '');
+}
+
+/** Checks one concrete (already templated) value against a parameter's type, enum and pattern. */
+export function parameterValueError(p: ParameterSpec, value: unknown): string | undefined {
+  const coerced = coerceParameter(p, value);
+  if ('error' in coerced) return coerced.error;
+  const v = coerced.value;
+  if (p.enum && !p.enum.some((e) => e === v || String(e) === String(v))) {
+    return `${JSON.stringify(v)} is not allowed; allowed: ${p.enum.map((e) => JSON.stringify(e)).join(', ')}`;
+  }
+  if (p.pattern !== undefined && !new RegExp(`^(?:${p.pattern})$`).test(String(v))) {
+    return `${JSON.stringify(v)} does not match the pattern ${p.pattern}`;
+  }
+  return undefined;
+}
+
+/** Converts a value (strings from a CLI or a template included) to the parameter's type. */
+export function coerceParameter(
+  p: Pick<ParameterSpec, 'type'>,
+  value: unknown,
+): { value: string | number | boolean } | { error: string } {
+  const show = JSON.stringify(value);
+  switch (p.type) {
+    case 'string':
+      return typeof value === 'string' ? { value } : { error: `${show} is not a string` };
+    case 'integer': {
+      const n = typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+      return typeof n === 'number' && Number.isSafeInteger(n)
+        ? { value: n }
+        : { error: `${show} is not an integer` };
+    }
+    case 'number': {
+      const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+      return typeof n === 'number' && Number.isFinite(n)
+        ? { value: n }
+        : { error: `${show} is not a number` };
+    }
+    case 'boolean':
+      if (typeof value === 'boolean') return { value };
+      if (value === 'true' || value === 'false') return { value: value === 'true' };
+      return { error: `${show} is not a boolean (true or false)` };
+    case 'date':
+      return typeof value === 'string' && isIsoDate(value)
+        ? { value }
+        : { error: `${show} is not a date (YYYY-MM-DD)` };
+    case 'datetime':
+      return typeof value === 'string' && isIsoDateTime(value)
+        ? { value }
+        : { error: `${show} is not an RFC 3339 date-time` };
+  }
+}
+
+/** Priority as a number 1–5 from a number or an alias. */
+export function priorityNumber(p: number | keyof typeof PRIORITY_ALIASES): number {
+  return typeof p === 'number' ? p : PRIORITY_ALIASES[p];
+}
