@@ -7,7 +7,7 @@
  * (its /metrics, every client: kwok, scheduler, controllers) per execution.
  */
 import { apiserverRequests, barePods } from './cluster.ts';
-import { percentile, type ScenarioContext, type ScenarioResult, summaryRow } from './lib.ts';
+import { percentile, type ScenarioContext, type ScenarioResult, sleep, summaryRow } from './lib.ts';
 import { sequential } from './load.ts';
 import { apply, kubeNoop, pontoonJob } from './specs.ts';
 
@@ -20,6 +20,15 @@ export async function benchKube(ctx: ScenarioContext): Promise<ScenarioResult> {
   const { stack, namespace: ns } = lease;
   const bare = await barePods(kube.kc, kube.core, ns, { nodeSelector: kube.nodeSelector });
   const details: Record<string, unknown> = {};
+  /** The worker's request counter once it has deleted every pod it created (waits at most 10 s). */
+  const settled = async (): Promise<Record<string, number>> => {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const r = (await stack.worker.stats()).requests ?? {};
+      if ((r.delete ?? 0) >= (r.create ?? 0) || Date.now() > deadline) return r;
+      await sleep(250);
+    }
+  };
   const summary = [];
   try {
     for (const durationS of [0, 2]) {
@@ -28,16 +37,14 @@ export async function benchKube(ctx: ScenarioContext): Promise<ScenarioResult> {
       await apply(stack.client, stack.taskQueue, kubeNoop(fn, durationS, kube.nodeSelector));
       const job = pontoonJob(stack.client, stack.taskQueue, fn);
       for (let i = 0; i < warmup(durationS); i++) await job(); // warm-up: the shared watch, connections
-      const before = (await stack.worker.stats()).requests ?? {};
+      // A pod is deleted 5 s after its outcome: count from when earlier pods are all gone, and up to
+      // when this phase's pods are (read after the bare phase, which overlaps that wait).
+      const before = await settled();
       const apiBefore = await apiserverRequests(kube.kc);
       const pontoon = await ctx.cpu.phase(`pontoon, pods run ${durationS} s`, stack.processes, () =>
         sequential(job, n, 0),
       );
       const apiPontoon = (await apiserverRequests(kube.kc)) - apiBefore;
-      const after = (await stack.worker.stats()).requests ?? {};
-      const byVerb = Object.fromEntries(
-        Object.keys(after).map((k) => [k, ((after[k] ?? 0) - (before[k] ?? 0)) / n]),
-      );
       const bareJob = () => bare.run(durationS);
       for (let i = 0; i < warmup(durationS); i++) await bareJob();
       const apiBareBefore = await apiserverRequests(kube.kc);
@@ -45,6 +52,10 @@ export async function benchKube(ctx: ScenarioContext): Promise<ScenarioResult> {
         sequential(bareJob, n, 0),
       );
       const apiBare = (await apiserverRequests(kube.kc)) - apiBareBefore;
+      const after = await settled();
+      const byVerb = Object.fromEntries(
+        Object.keys(after).map((k) => [k, ((after[k] ?? 0) - (before[k] ?? 0)) / n]),
+      );
       const overhead = pontoon.map((ms) => ms - durationS * 1000);
       const bareOverhead = base.map((ms) => ms - durationS * 1000);
       details[`pods run ${durationS} s`] = {
