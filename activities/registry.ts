@@ -23,7 +23,7 @@ export function createRegistryActivities({
   warmTaskQueues: boolean;
   metrics: PontoonMetrics;
 }) {
-  // One per worker process: executions starting together share its queries (see SpecReader).
+  // One per worker process: pinned reads of a version it holds need no query (see SpecReader).
   const reader = new SpecReader(client, (source) => metrics.specReads.inc({ source }));
   return {
     /**

@@ -3,18 +3,21 @@
  * a burst of queries on one workflow.
  *
  * Temporal buffers at most one query per workflow while that workflow has a task in flight and
- * answers the rest RESOURCE_EXHAUSTED ("consistent query buffer is full"); an unbuffered query is a
- * task for a worker. Hundreds of executions of one function starting together each asking their
- * controller for the spec overloaded it, and executions failed before they ran. Two rules fix it:
+ * answers the rest RESOURCE_EXHAUSTED ("consistent query buffer is full"), which clients retry with
+ * backoff; a query is also a task for a worker. Hundreds of executions of one function starting
+ * together, each asking their controller for the spec, overloaded it and executions failed.
  *
- * - **Pinned reads** (`read(name, pin)`): the starter names the version it validated against
- *   (`{version, appliedAt}`, which identifies immutable content: an applied version never changes,
- *   and a re-created function has a new appliedAt). A copy of exactly that version in memory is
- *   used with no query at all. The API pins every execution it starts.
- * - **Current reads** (`read(name)`, or a pin not in memory): coalesced. At most one query per
- *   function is in flight per process; reads arriving while it runs share the *next* query, which
- *   starts when it ends. So every read still sees a spec at least as new as the moment it was
- *   asked (no staleness window), and a burst costs two queries instead of one per execution.
+ * **Pinned reads** (`read(name, pin)`): the starter names the version it validated against
+ * (`{version, appliedAt}`, which identifies immutable content: an applied version never changes,
+ * and a re-created function has a new appliedAt). A copy of exactly that version in memory is used
+ * with no query at all. The API pins every execution it starts. Other reads query the controller.
+ *
+ * Tried and withdrawn: sharing one in-flight query among concurrent unpinned reads. While the shared
+ * query waited (buffered behind a busy controller, then backing off), every execution waiting on it
+ * held a workflow task slot, so the worker stopped polling, and the controller's own tasks (which
+ * answer the query) could not run: admission tests slowed 3–4× and a query failed "no poller seen".
+ * Independent queries fail and succeed independently. Reading the spec without a query (the
+ * controller's memo, through DescribeWorkflowExecution) is the fix for unpinned starts; not built.
  */
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { controllerWorkflowId } from '../spec/names.ts';
@@ -26,22 +29,14 @@ export interface SpecPin {
   appliedAt: string;
 }
 
-/** How a read was answered: from memory (pinned), by its own query, or by sharing another's. */
-export type SpecReadSource = 'memory' | 'query' | 'shared';
+/** How a read was answered: from memory (pinned) or by a query to the controller. */
+export type SpecReadSource = 'memory' | 'query';
 
 export interface SpecReaderStats {
   /** Controller queries sent. */
   queries: number;
   /** Pinned reads answered from memory. */
   pinnedHits: number;
-  /** Reads that shared a query another read had asked for. */
-  shared: number;
-}
-
-interface Fetch {
-  running: Promise<SpecVersion | null>;
-  /** The query that starts when `running` ends, shared by every read that arrived meanwhile. */
-  next?: Promise<SpecVersion | null>;
 }
 
 /** Most functions whose latest spec is kept in memory (least recently read forgotten first). */
@@ -49,8 +44,7 @@ const MAX_CACHED = 1000;
 
 export class SpecReader {
   private readonly cache = new Map<string, SpecVersion>();
-  private readonly fetches = new Map<string, Fetch>();
-  readonly stats: SpecReaderStats = { queries: 0, pinnedHits: 0, shared: 0 };
+  readonly stats: SpecReaderStats = { queries: 0, pinnedHits: 0 };
 
   constructor(
     private readonly client: Client,
@@ -75,28 +69,9 @@ export class SpecReader {
   }
 
   private current(name: string): Promise<SpecVersion | null> {
-    const f = this.fetches.get(name);
-    if (!f) return this.launch(name);
-    this.stats.shared++;
-    this.onRead('shared');
-    if (!f.next) {
-      const after = () => this.launch(name);
-      f.next = f.running.then(after, after);
-    }
-    return f.next;
-  }
-
-  private launch(name: string): Promise<SpecVersion | null> {
     this.stats.queries++;
     this.onRead('query');
-    const slot: Fetch = {
-      running: this.query(name).finally(() => {
-        // A queued read takes the slot over when it launches; otherwise the function is idle again.
-        if (this.fetches.get(name) === slot && !slot.next) this.fetches.delete(name);
-      }),
-    };
-    this.fetches.set(name, slot);
-    return slot.running;
+    return this.query(name);
   }
 
   private async query(name: string): Promise<SpecVersion | null> {

@@ -58,12 +58,12 @@ export function createMetrics(opts: MetricsOptions = {}) {
     }),
     /**
      * How executions got their function's spec: `memory` (the version the starter pinned, held by
-     * this worker), `query` (asked the controller), `shared` (joined a query another execution
-     * had asked for). Many `query` per second for one function means starters do not pin.
+     * this worker) or `query` (asked the controller). Many `query` per second for one function
+     * means its starters do not pin.
      */
     specReads: new Counter({
       name: 'pontoon_spec_reads_total',
-      help: 'Spec reads by executions starting, by source (memory, query, shared).',
+      help: 'Spec reads by executions starting, by source (memory, query).',
       labelNames: ['source'] as const,
       registers,
     }),
