@@ -282,7 +282,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     }
     return name;
   };
-  // Invocations arriving together share their controller queries (see SpecReader).
+  // The current spec (a query to the function's controller): what invocations are checked against and pinned to.
   const specs = new SpecReader(client);
   const currentSpec = async (name: string) => {
     const s = await specs.read(name);
