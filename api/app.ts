@@ -16,7 +16,6 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { describeExecution, type ExecutionDetail, listExecutions } from '../client/executions.ts';
 import { applySpec, getSpec, startExecution, waitForResult } from '../client/functions.ts';
-import { SpecReader } from '../client/spec-reader.ts';
 import { createDirLogStore } from '../logs/dir.ts';
 import { type AttemptLogSource, localLogSource } from '../logs/source.ts';
 import { DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_RETENTION_MS } from '../logs/store.ts';
@@ -282,11 +281,13 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     }
     return name;
   };
-  // The current spec (a query to the function's controller): what invocations are checked against and pinned to.
-  const specs = new SpecReader(client);
   const currentSpec = async (name: string) => {
-    const s = await specs.read(name);
-    if (s) return s;
+    try {
+      const s = await getSpec(client, name);
+      if (s) return s;
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
     throw new ApiError(
       'function_not_found',
       `no function named "${name}"; apply it with PUT /v1/functions/${name}`,

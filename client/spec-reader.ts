@@ -20,8 +20,8 @@
  * controller's memo, through DescribeWorkflowExecution) is the fix for unpinned starts; not built.
  */
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
-import { controllerWorkflowId } from '../spec/names.ts';
-import { type SpecVersion, specQuery } from '../workflows/definitions.ts';
+import type { SpecVersion } from '../workflows/definitions.ts';
+import { getSpec } from './functions.ts';
 
 /** Names one applied version of a function's spec. */
 export interface SpecPin {
@@ -65,19 +65,11 @@ export class SpecReader {
         return known;
       }
     }
-    return this.current(name);
-  }
-
-  private current(name: string): Promise<SpecVersion | null> {
     this.stats.queries++;
     this.onRead('query');
-    return this.query(name);
-  }
-
-  private async query(name: string): Promise<SpecVersion | null> {
     let current: SpecVersion | null;
     try {
-      current = await this.client.workflow.getHandle(controllerWorkflowId(name)).query(specQuery);
+      current = await getSpec(this.client, name);
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
       current = null;
