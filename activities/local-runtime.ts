@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { startLogSweeper } from '../logs/index.ts';
 import type { LogStore } from '../logs/store.ts';
 import { readLogTail, readOutput } from '../observer/report.ts';
+import { localCommand, localCwd } from '../spec/build.ts';
 import { type AttemptOutcome, type AttemptRequest, failure, functionRequestJson } from '../spec/execution.ts';
 import { parameterEnvName } from '../spec/parameters.ts';
 import { createLocalWarmPools } from './local-warm.ts';
@@ -193,7 +194,7 @@ export function createLocalRuntime(
     await writeFile(path.join(dir, 'input.json'), functionRequestJson(req));
 
     const spec = req.spec.spec;
-    const command = spec.local?.command ?? [...(spec.command ?? []), ...(spec.args ?? [])];
+    const command = localCommand(spec);
     const startedAt = new Date().toISOString();
     if (command.length === 0) {
       return {
@@ -203,7 +204,7 @@ export function createLocalRuntime(
         logTail: '',
         failure: failure(
           'LaunchFailed',
-          'no command: set spec.local.command or spec.command for the local runtime',
+          'no command: set spec.local.command, spec.build or spec.command for the local runtime',
         ),
       };
     }
@@ -225,7 +226,7 @@ export function createLocalRuntime(
     });
     for (const [name, value] of Object.entries(req.parameters)) env[parameterEnvName(name)] = String(value);
 
-    const cwd = path.resolve(config.localRoot, spec.local?.cwd ?? '.');
+    const cwd = path.resolve(config.localRoot, localCwd(spec));
     if (!(await commandExists(command[0]!, cwd, env.PATH))) {
       return {
         exitCode: null,

@@ -12,6 +12,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { freePort } from '../dev/temporal.ts';
+import { localCommand, localCwd } from '../spec/build.ts';
 import { parseDuration } from '../spec/duration.ts';
 import { type AttemptOutcome, type AttemptRequest, failure } from '../spec/execution.ts';
 import type { FunctionSpec } from '../spec/schema.ts';
@@ -61,7 +62,7 @@ export function createLocalWarmPools(
 
   async function startReplica(pool: Pool): Promise<Replica> {
     const spec = pool.spec.spec;
-    const command = spec.local?.command ?? [...(spec.command ?? []), ...(spec.args ?? [])];
+    const command = localCommand(spec);
     const port = await freePort();
     const dir = path.join(config.dataDir, 'warm', pool.spec.metadata.name);
     await mkdir(dir, { recursive: true });
@@ -76,7 +77,7 @@ export function createLocalWarmPools(
     let child: ChildProcess;
     try {
       child = spawn(command[0]!, command.slice(1), {
-        cwd: path.resolve(config.localRoot, spec.local?.cwd ?? '.'),
+        cwd: path.resolve(config.localRoot, localCwd(spec)),
         env,
         detached: true,
         stdio: ['ignore', fd, fd],
@@ -145,7 +146,7 @@ export function createLocalWarmPools(
   }
 
   function poolFor(spec: FunctionSpec): Pool {
-    const key = `${spec.metadata.name}:${JSON.stringify(spec.spec.local ?? spec.spec.command)}`;
+    const key = `${spec.metadata.name}:${JSON.stringify([localCommand(spec.spec), localCwd(spec.spec)])}`;
     let pool = pools.get(spec.metadata.name);
     if (pool && pool.key !== key) {
       // The spec's command changed: replace the replicas.

@@ -24,7 +24,7 @@ const HELP: Record<string, string> = {
 Usage: pontoon <command> [options]
 
 Functions and executions (through the API):
-  apply -f <paths…>          validate, then apply specs (all or nothing)
+  apply -f <paths…>          validate, build images (spec.build), then apply specs (all or nothing)
   get functions|executions   list them (filters: --function --status --trigger --since --until)
   describe function <name>   spec, versions, queue (admission) and warm pool
   describe execution <id>    status, parameters, attempts, result
@@ -33,6 +33,9 @@ Functions and executions (through the API):
   cancel <execution>         cancel a running execution (kills its attempt)
   schedules list <function>  schedules with next fire times and recent results
   schedules pause|unpause|trigger|backfill <function> <schedule> …
+
+Packaging (no Docker daemon; PONTOON_REGISTRY, default the embedded 127.0.0.1:5001):
+  build <paths…>             build and push the image of every spec with spec.build; prints image@sha256
 
 Offline:
   validate <paths…>          check specs; prints every problem as file:line:column
@@ -58,14 +61,38 @@ Exits 2 when any problem is found, 0 otherwise.
 Examples:
   pontoon validate function-specs/
   pontoon validate my-fn.yaml other.yaml`,
-  apply: `Usage: pontoon apply -f <file|folder> [-f …] [-o json|yaml]
+  apply: `Usage: pontoon apply -f <file|folder> [-f …] [--no-build] [-o json|yaml]
 
-Validates every spec first and applies none if any is invalid; then sends each to the API.
-Applying an unchanged spec is a no-op. ${ENV_HELP}
+Validates every spec, builds and pushes the image of every spec with spec.build (like pontoon
+build), and applies none if any spec is invalid or any build fails; then sends each to the API.
+A built spec is applied with spec.image set to the pushed image's digest, so every execution of
+that version runs exactly that image. Applying an unchanged spec is a no-op.
+--no-build applies specs with spec.build as they are (enough for the local runtime, which runs
+build.command in the context folder; the kubernetes runtime refuses them with ImageUnavailable).
+${ENV_HELP} Registry: PONTOON_REGISTRY (see pontoon build --help).
 
 Examples:
   pontoon apply -f function-specs/
   pontoon apply -f hello.yaml -f batch.yaml`,
+  build: `Usage: pontoon build <file|folder>… [-o json|yaml]
+
+Builds the image of every spec with spec.build, without a Docker daemon: the runtime's base
+image (built from package registries once and cached), a dependencies layer (package-lock.json or
+requirements.txt, cached by its digest) and the code layer (the context after ignore rules, at
+/app). Reproducible: the same source gives the same digest, and layers the registry already holds
+are not uploaded again. Prints a progress line per layer and each function's pushed reference
+with its digest (REGISTRY/pontoon/<function>@sha256:…). Problems are printed as
+file:line:column field: message, exit 2.
+
+Environment:
+  PONTOON_REGISTRY            host[:port][/path] images are pushed to (default 127.0.0.1:5001, the
+                              embedded registry, started on first use); plain HTTP on loopback only
+  PONTOON_REGISTRY_USERNAME, PONTOON_REGISTRY_PASSWORD
+                              credentials; otherwise ~/.docker/config.json (or $DOCKER_CONFIG)
+
+Examples:
+  pontoon build function-specs/
+  PONTOON_REGISTRY=registry.example.com/team pontoon build my-fn.yaml -o json`,
   get: `Usage: pontoon get functions [-o json|yaml]
        pontoon get executions [--function f] [--status s] [--trigger t] [--since t] [--until t] [--limit n] [-o json|yaml]
 
@@ -216,7 +243,12 @@ async function cmdApply(args: string[], io: Io): Promise<number> {
   const { positionals, values } = guard(() =>
     parseArgs({
       args,
-      options: { ...helpOption, ...outputOption, file: { type: 'string', short: 'f', multiple: true } },
+      options: {
+        ...helpOption,
+        ...outputOption,
+        file: { type: 'string', short: 'f', multiple: true },
+        'no-build': { type: 'boolean' },
+      },
       allowPositionals: true,
     }),
   );
@@ -231,6 +263,17 @@ async function cmdApply(args: string[], io: Io): Promise<number> {
       `nothing applied: ${result.problems.length} problem${result.problems.length === 1 ? '' : 's'} found`,
     );
     return Exit.usage;
+  }
+  if (!values['no-build']) {
+    const { buildSpecs } = await import('../packaging/index.ts');
+    const built = await buildSpecs(result.specs, (line) => io.err(line));
+    for (const p of built.problems) io.err(formatProblem(p));
+    if (built.problems.length) {
+      io.err(
+        `nothing applied: ${built.problems.length} build problem${built.problems.length === 1 ? '' : 's'}`,
+      );
+      return Exit.usage;
+    }
   }
   const client = api();
   const applied: { name: string; version: number; changed: boolean }[] = [];
@@ -248,6 +291,37 @@ async function cmdApply(args: string[], io: Io): Promise<number> {
       io.out(`function/${r.name} ${r.changed ? 'applied' : 'unchanged'} (version ${r.version})`);
   }
   if (out !== 'text') io.out(render(applied, out));
+  return Exit.ok;
+}
+
+async function cmdBuild(args: string[], io: Io): Promise<number> {
+  const { positionals, values } = guard(() =>
+    parseArgs({ args, options: { ...helpOption, ...outputOption }, allowPositionals: true }),
+  );
+  if (values.help) return help('build', io);
+  const out = format(values.output);
+  if (positionals.length === 0) throw new UsageError('build needs at least one spec file or folder');
+  const loaded = await loadSpecs(positionals);
+  for (const p of loaded.problems) io.err(formatProblem(p));
+  if (loaded.problems.length) {
+    io.err(
+      `nothing built: ${loaded.problems.length} problem${loaded.problems.length === 1 ? '' : 's'} found`,
+    );
+    return Exit.usage;
+  }
+  if (!loaded.specs.some((s) => s.spec.spec.build)) {
+    io.err('no spec here has spec.build: nothing to build');
+    return Exit.usage;
+  }
+  const { buildSpecs } = await import('../packaging/index.ts');
+  const result = await buildSpecs(loaded.specs, (line) => io.err(line));
+  for (const p of result.problems) io.err(formatProblem(p));
+  if (out !== 'text') io.out(render(result.built, out));
+  else for (const b of result.built) io.out(`${b.function}\t${b.reference}`);
+  if (result.problems.length) {
+    io.err(`${result.problems.length} build problem${result.problems.length === 1 ? '' : 's'}`);
+    return Exit.usage;
+  }
   return Exit.ok;
 }
 
@@ -697,6 +771,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         return await cmdValidate(rest, io);
       case 'apply':
         return await cmdApply(rest, io);
+      case 'build':
+        return await cmdBuild(rest, io);
       case 'get':
         return await cmdGet(rest, io);
       case 'describe':

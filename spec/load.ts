@@ -84,6 +84,10 @@ export async function loadSpecs(inputs: string[]): Promise<ParseResult> {
         continue;
       }
       names.set(s.spec.metadata.name, `${s.file}:${s.line}`);
+      // build.context is relative to the spec file; the rest of Pontoon (the packager, the local
+      // runtime) sees it absolute.
+      const b = s.spec.spec.build;
+      if (b) b.context = path.resolve(path.dirname(path.resolve(file)), b.context);
       result.specs.push(s);
     }
   }

@@ -29,6 +29,11 @@ export interface LoadedSpec {
   file: string;
   /** Line of the document's first line (multi-document files hold several specs). */
   line: number;
+  /**
+   * Where a field of this spec is written (line and column, 1-based), for problems found after
+   * validation (e.g. packaging): the field itself, else its nearest written parent.
+   */
+  locate?: (path: readonly (string | number)[]) => { line: number; column: number };
 }
 
 export interface ParseResult {
@@ -123,7 +128,17 @@ export function parseSpecText(text: string, file: string): ParseResult {
     }
     const result = functionSpecSchema().safeParse(data);
     if (result.success) {
-      specs.push({ spec: result.data, file, line: docStart.line });
+      const contents = doc.contents as Node | null;
+      const docOffset = doc.range[0];
+      specs.push({
+        spec: result.data,
+        file,
+        line: docStart.line,
+        locate: (p) => {
+          const { node, keyNode } = findNode(contents, p, true);
+          return at((keyNode ?? node)?.range?.[0] ?? docOffset);
+        },
+      });
       continue;
     }
     for (const issue of result.error.issues) {

@@ -4,6 +4,7 @@
  * (workflows import it to validate the `apply` Update).
  */
 import { z } from 'zod';
+import { BUILD_RUNTIMES, DEFAULT_BUILD_COMMANDS, RUNTIME_HELP } from './build.ts';
 import { CRON_HELP, cronError } from './cron.ts';
 import { DURATION_HELP, isDuration, parseDuration } from './duration.ts';
 import { isTemplate, templateError } from './template.ts';
@@ -11,6 +12,10 @@ import { isTimeZone } from './timezone.ts';
 import { parameterValueError } from './values.ts';
 
 export const API_VERSION = 'pontoon.dev/v1';
+
+/** [registry[:port]/]path[:tag][@sha256:hex]; a coarse check, the registry has the last word. */
+const IMAGE_REF_RE =
+  /^([a-z0-9.-]+(:[0-9]+)?\/)?[a-z0-9]+([._-]+[a-z0-9]+)*(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
 export const KIND = 'Function';
 
 /**
@@ -394,6 +399,48 @@ function buildFunctionSpecSchema() {
     })
     .describe('How the local runtime (npm start, pontoon dev) runs the function as a child process.');
 
+  const build = z
+    .strictObject({
+      context: z
+        .string()
+        .min(1)
+        .describe(
+          "Folder holding the function's source, relative to the spec file. Its files (minus ignore patterns and .pontoonignore) become the image's code layer at /app.",
+        ),
+      runtime: z
+        .enum(BUILD_RUNTIMES, { error: `must be one of ${BUILD_RUNTIMES.join(', ')} (${RUNTIME_HELP})` })
+        .describe(`Base runtime: ${RUNTIME_HELP}.`),
+      base: z
+        .string()
+        .min(1)
+        .max(512)
+        .regex(IMAGE_REF_RE, {
+          error: 'must be an image reference such as node:24-slim or registry.example.com/team/base@sha256:…',
+        })
+        .optional()
+        .describe(
+          "Base image to build on instead of the runtime's own (e.g. node:24-slim, or your team's base image). It must hold what command needs.",
+        ),
+      command: z
+        .array(z.string().min(1))
+        .min(1)
+        .optional()
+        .describe(
+          `What runs, in /app (the image entrypoint; the local runtime runs it in the context folder). Default per runtime: ${Object.entries(
+            DEFAULT_BUILD_COMMANDS,
+          )
+            .map(([r, c]) => `${r}: ${JSON.stringify(c)}`)
+            .join('; ')}.`,
+        ),
+      ignore: z
+        .array(z.string().min(1))
+        .default([])
+        .describe(
+          'Files of the context left out of the image, .dockerignore syntax (a .pontoonignore file in the context adds more). .git, .pontoonignore and, for node, node_modules are always left out.',
+        ),
+    })
+    .describe("Build the function's image from source (pontoon build / pontoon apply).");
+
   const notifyHook = z
     .strictObject({
       url: z
@@ -440,12 +487,21 @@ function buildFunctionSpecSchema() {
         labels: z.record(z.string(), z.string()).optional().describe('Free-form labels.'),
       }),
       spec: z.strictObject({
-        image: z.string().min(1).describe('Container image of the function (kubernetes runtime).'),
+        image: z
+          .string()
+          .min(1)
+          .optional()
+          .describe(
+            'Container image of the function (kubernetes runtime). Unset with spec.build: `pontoon apply` builds the image and records it here by digest (REGISTRY/pontoon/<function>@sha256:…).',
+          ),
+        build: build.optional(),
         command: z
           .array(z.string())
           .min(1)
           .optional()
-          .describe('Container entrypoint; the image default when unset.'),
+          .describe(
+            'Container entrypoint; the image default when unset. With spec.build, use build.command.',
+          ),
         args: z.array(z.string()).optional().describe('Arguments after the command.'),
         env: z
           .array(envVar)
@@ -563,6 +619,20 @@ function buildFunctionSpecSchema() {
           });
         }
       });
+      if (s.build && s.command) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['spec', 'command'],
+          message: "is not used with spec.build: set build.command (the built image's entrypoint)",
+        });
+      }
+      if (!s.build && !s.image) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['spec'],
+          message: 'needs "image" (an image reference) or "build" (source Pontoon packages into an image)',
+        });
+      }
       if (s.warm && s.execution.mode !== 'warm') {
         ctx.addIssue({
           code: 'custom',
@@ -589,6 +659,8 @@ export type FunctionSpec = z.output<Schema>;
 export type ParameterSpec = FunctionSpec['spec']['parameters'][number];
 export type ScheduleSpec = FunctionSpec['spec']['schedules'][number];
 export type RetrySpec = FunctionSpec['spec']['execution']['retry'];
+export { BUILD_RUNTIMES, type BuildRuntime, DEFAULT_BUILD_COMMANDS } from './build.ts';
+export type BuildSpec = NonNullable<FunctionSpec['spec']['build']>;
 
 function unique<T>(key: (t: T) => string, what: string) {
   return (items: T[], ctx: z.RefinementCtx): void => {

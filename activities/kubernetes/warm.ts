@@ -17,6 +17,7 @@ import {
   type V1EnvVar,
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { functionImage } from '../../spec/build.ts';
 import { parseDuration } from '../../spec/duration.ts';
 import { Label, warmDeploymentName, warmTaskQueue } from '../../spec/names.ts';
 import type { FunctionSpec } from '../../spec/schema.ts';
@@ -78,7 +79,7 @@ export function buildWarmDeployment(
   const resources = functionResources(spec);
   const functionContainer: V1Container = {
     name: FUNCTION_CONTAINER,
-    image: s.image,
+    image: functionImage(spec),
     ...(s.command ? { command: s.command } : {}),
     ...(s.args ? { args: s.args } : {}),
     env: [...userEnv, ...contract],

@@ -1,0 +1,67 @@
+/**
+ * Pure helpers of `spec.build` shared by the schema, the runtimes and the packager (no zod, no I/O).
+ * The catalogue's base images (where each runtime comes from) are in packaging/runtimes.ts.
+ */
+import type { FunctionSpec } from './schema.ts';
+
+/** Runtimes `spec.build` can package. */
+export const BUILD_RUNTIMES = ['node', 'python', 'static'] as const;
+export type BuildRuntime = (typeof BUILD_RUNTIMES)[number];
+
+export const RUNTIME_HELP =
+  'node (Node.js 24 LTS on Debian 12), python (Python 3.11 on Debian 12), static (a self-contained executable on an empty base)';
+
+/**
+ * What a built image runs when build.command is unset (its entrypoint, in /app), and what the local
+ * runtime runs in the context folder.
+ */
+export const DEFAULT_BUILD_COMMANDS: Record<BuildRuntime, string[]> = {
+  // `node .` runs package.json's "main" (index.js when there is none).
+  node: ['node', '.'],
+  python: ['python3', 'main.py'],
+  static: ['./main'],
+};
+
+/** Where a built image holds the context's files (and its working directory). */
+export const APP_DIR = '/app';
+
+type Spec = FunctionSpec['spec'];
+
+/** The command (entrypoint) of a built image: build.command, else the runtime's default. */
+export function buildCommand(b: NonNullable<Spec['build']>): string[] {
+  return b.command ?? DEFAULT_BUILD_COMMANDS[b.runtime];
+}
+
+/**
+ * The command the local runtime runs for a spec: `local.command`, else the build command followed by
+ * args, else `command` + `args`. Empty when there is none.
+ */
+export function localCommand(s: Spec): string[] {
+  if (s.local?.command) return s.local.command;
+  if (s.build) return [...buildCommand(s.build), ...(s.args ?? [])];
+  return [...(s.command ?? []), ...(s.args ?? [])];
+}
+
+/**
+ * The local runtime's working directory (relative ones are taken from PONTOON_LOCAL_ROOT):
+ * `local.cwd`, else the build context (the loader makes it absolute), else the root itself.
+ */
+export function localCwd(s: Spec): string {
+  return s.local?.cwd ?? s.build?.context ?? '.';
+}
+
+/** Thrown when a spec with `build` reaches a runtime that needs an image before it was built. */
+export class ImageNotBuiltError extends Error {
+  override name = 'ImageNotBuiltError';
+}
+
+/**
+ * The image a pod runs for a spec: `spec.image` (after `pontoon apply` of a spec with build, the
+ * pushed reference with its digest). Throws ImageNotBuiltError when there is none.
+ */
+export function functionImage(fn: FunctionSpec): string {
+  if (fn.spec.image) return fn.spec.image;
+  throw new ImageNotBuiltError(
+    `function ${fn.metadata.name} has spec.build but no image: it was applied without building (the API and \`pontoon dev\` do not build). Apply it with \`pontoon apply\`, which builds, pushes and records the image by digest, or set spec.image`,
+  );
+}
