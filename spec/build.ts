@@ -50,6 +50,17 @@ export function localCwd(s: Spec): string {
   return s.local?.cwd ?? s.build?.context ?? '.';
 }
 
+/**
+ * The container's `command` for a spec: `command`, else for built images the build command (set
+ * explicitly, so a build.base image's own CMD never becomes arguments of it), else none (the
+ * image's entrypoint).
+ */
+export function containerCommand(s: Spec): { command?: string[] } {
+  if (s.command) return { command: s.command };
+  if (s.build) return { command: buildCommand(s.build) };
+  return {};
+}
+
 /** Thrown when a spec with `build` reaches a runtime that needs an image before it was built. */
 export class ImageNotBuiltError extends Error {
   override name = 'ImageNotBuiltError';

@@ -18,7 +18,7 @@ import type {
   V1SecurityContext,
 } from '@kubernetes/client-node';
 import { splitInput } from '../../observer/termination.ts';
-import { functionImage } from '../../spec/build.ts';
+import { containerCommand, functionImage } from '../../spec/build.ts';
 import { type AttemptRequest, functionRequestJson, LIMITS } from '../../spec/execution.ts';
 import { Label } from '../../spec/names.ts';
 import { parameterEnvName } from '../../spec/parameters.ts';
@@ -172,7 +172,7 @@ export function buildAttemptPod(spec: FunctionSpec, req: AttemptRequest, opts: P
   const fn: V1Container = {
     name: FUNCTION_CONTAINER,
     image: functionImage(spec),
-    ...(s.command ? { command: s.command } : {}),
+    ...containerCommand(s),
     ...(s.args ? { args: s.args } : {}),
     env: [...userEnv, ...contract],
     volumeMounts: mount,

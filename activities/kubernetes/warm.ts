@@ -17,7 +17,7 @@ import {
   type V1EnvVar,
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { functionImage } from '../../spec/build.ts';
+import { containerCommand, functionImage } from '../../spec/build.ts';
 import { parseDuration } from '../../spec/duration.ts';
 import { Label, warmDeploymentName, warmTaskQueue } from '../../spec/names.ts';
 import type { FunctionSpec } from '../../spec/schema.ts';
@@ -80,7 +80,7 @@ export function buildWarmDeployment(
   const functionContainer: V1Container = {
     name: FUNCTION_CONTAINER,
     image: functionImage(spec),
-    ...(s.command ? { command: s.command } : {}),
+    ...containerCommand(s),
     ...(s.args ? { args: s.args } : {}),
     env: [...userEnv, ...contract],
     ports: [{ name: 'http', containerPort: WARM_PORT }],
