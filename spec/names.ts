@@ -60,3 +60,16 @@ export const Label = {
 
 /** Deployment of a function's warm replicas (function names are ≤ 40 characters: ≤ 53 in all). */
 export const warmDeploymentName = (fn: string): string => `pontoon-warm-${fn}`;
+
+/** Pontoon's version: the tag of its own images (equal to package.json's version; a test checks). */
+export const PONTOON_VERSION = '0.1.0';
+/** Repositories of Pontoon's own images under a registry prefix (`npm run images` pushes them). */
+export const OwnImage = {
+  /** The observer sidecar (observer/main.ts). */
+  observer: 'pontoon/observer',
+  /** The worker, API and CLI (`pontoon worker|api|…`). */
+  pontoon: 'pontoon/pontoon',
+} as const;
+/** <registry prefix>/<repository>:<PONTOON_VERSION>, e.g. 127.0.0.1:5001/pontoon/observer:0.1.0. */
+export const ownImageRef = (registryPrefix: string, image: keyof typeof OwnImage): string =>
+  `${registryPrefix.replace(/\/+$/, '')}/${OwnImage[image]}:${PONTOON_VERSION}`;

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_RETENTION_MS, MAX_LOG_MAX_BYTES } from '../logs/store.ts';
 import { DURATION_HELP, isDuration, parseDuration } from '../spec/duration.ts';
-import { TASK_QUEUE } from '../spec/names.ts';
+import { DEFAULT_REGISTRY } from '../packaging/registry.ts';
+import { ownImageRef, TASK_QUEUE } from '../spec/names.ts';
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const duration = z
@@ -15,7 +16,6 @@ const duration = z
   .refine(isDuration, { error: `must be ${DURATION_HELP}` })
   .transform(parseDuration);
 
-/** The observer image matching this version of Pontoon (built from observer/Dockerfile). */
 /**
  * Temporal's own default sizes the cache from the V8 heap limit (~2,300 runs with a 4 GiB heap),
  * which let 1,000 executions in flight take 1.8 GiB. Executions wait most of their life on one
@@ -23,7 +23,13 @@ const duration = z
  */
 const CACHED_WORKFLOWS_DEFAULT = 200;
 
-export const DEFAULT_OBSERVER_IMAGE = 'ghcr.io/pontoon-dev/pontoon-observer:0.1.0';
+/**
+ * The observer image matching this version of Pontoon, in the registry `npm run images` pushes to:
+ * PONTOON_REGISTRY (default the embedded 127.0.0.1:5001), repository pontoon/observer.
+ */
+export function defaultObserverImage(env: NodeJS.ProcessEnv = process.env): string {
+  return ownImageRef(env.PONTOON_REGISTRY ?? DEFAULT_REGISTRY, 'observer');
+}
 
 const EnvSchema = z.object({
   TEMPORAL_ADDRESS: z.string().default('localhost:7233').describe('host:port of the Temporal frontend'),
@@ -51,7 +57,7 @@ const EnvSchema = z.object({
   PONTOON_OBSERVER_IMAGE: z
     .string()
     .min(1)
-    .default(DEFAULT_OBSERVER_IMAGE)
+    .optional()
     .describe('kubernetes runtime: image of the observer sidecar'),
   PONTOON_KEEP_FAILED_PODS: duration.default(0).describe('kubernetes runtime: keep failed pods this long'),
   PONTOON_IMAGE_PULL_GRACE: duration
@@ -249,7 +255,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig 
     kubernetes: {
       ...(e.KUBECONFIG ? { kubeconfigPath: path.resolve(e.KUBECONFIG) } : {}),
       namespace: e.PONTOON_KUBE_NAMESPACE,
-      observerImage: e.PONTOON_OBSERVER_IMAGE,
+      observerImage: e.PONTOON_OBSERVER_IMAGE ?? defaultObserverImage(env),
       keepFailedPodsMs: e.PONTOON_KEEP_FAILED_PODS,
       imagePullGraceMs: e.PONTOON_IMAGE_PULL_GRACE,
       unschedulableTimeoutMs: e.PONTOON_UNSCHEDULABLE_TIMEOUT,
