@@ -6,8 +6,8 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_RETENTION_MS, MAX_LOG_MAX_BYTES } from '../logs/store.ts';
-import { DURATION_HELP, isDuration, parseDuration } from '../spec/duration.ts';
 import { DEFAULT_REGISTRY } from '../packaging/registry.ts';
+import { DURATION_HELP, isDuration, parseDuration } from '../spec/duration.ts';
 import { ownImageRef, TASK_QUEUE } from '../spec/names.ts';
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
