@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Builds (once) and caches the binaries of the simulated Kubernetes cluster, from the Go module
 # proxy only: kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (matching the
-# cluster's version), etcd and kwok.
+# cluster's version), kubelet, etcd and kwok; and for the real node (real-node/build-lib.sh, skipped
+# with PONTOON_REAL_NODE=0): containerd, ctr and containerd-shim-runc-v2, crictl, the static pause
+# and testbin binaries (gcc -static), and the Debian packages runc, containernetworking-plugins,
+# iptables (apt-get, as root) when missing.
 #
 #   ${PONTOON_CACHE_DIR:-$HOME/.cache/pontoon}/kube/<k8s-version>/bin/{kube-apiserver,...,kubectl}
 #   ${PONTOON_CACHE_DIR:-$HOME/.cache/pontoon}/etcd/<etcd-version>/bin/etcd
 #   ${PONTOON_CACHE_DIR:-$HOME/.cache/pontoon}/kwok/<kwok-version>/bin/kwok
+#   ${PONTOON_CACHE_DIR:-$HOME/.cache/pontoon}/containerd/<version>/bin/{containerd,ctr,containerd-shim-runc-v2}
+#   ${PONTOON_CACHE_DIR:-$HOME/.cache/pontoon}/crictl/<version>/bin/crictl
+#   ${PONTOON_CACHE_DIR:-$HOME/.cache/pontoon}/{pause,testbin}/<hash of the .c file>/{pause,testbin}
 #
 # Components already cached are skipped (a second run takes well under a second and needs no
 # network). The chosen paths are written to ${PONTOON_CACHE_DIR}/cluster-bins.env, which up.sh
@@ -16,6 +22,8 @@
 #   K8S_VERSION   one Kubernetes version to build (default: try v1.37.2, then v1.36.3, v1.35.4)
 #   ETCD_VERSION  one etcd version (default: try v3.6.16, then v3.6.15)
 #   KWOK_VERSION  one kwok version (default: try v0.8.0, then v0.7.0)
+#   CONTAINERD_VERSION  (default v2.4.2)   CRICTL_VERSION (default v1.37.0; optional, skipped if it fails)
+#   PONTOON_REAL_NODE=0  skip the real node's parts
 #   PONTOON_BUILD_NICE  nice level of the builds (default 19)
 set -euo pipefail
 
@@ -128,7 +136,7 @@ build_kwok() {
 # Kubernetes: k8s.io/kubernetes replaces every staging module with ./staging/src/..., which
 # `go install` rejects. A scratch module requires k8s.io/kubernetes and replaces each staging module
 # k8s.io/<x> with its published k8s.io/<x>@v0.<minor>.<patch>.
-KUBE_CMDS="kube-apiserver kube-controller-manager kube-scheduler kubectl"
+KUBE_CMDS="kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet"
 build_kube() {
   local v="$1" dir="$CACHE_ROOT/kube/$1" c missing=""
   for c in $KUBE_CMDS; do [ -x "$dir/bin/$c" ] || missing="$missing $c"; done
@@ -219,6 +227,13 @@ log "cache: $CACHE_ROOT (go $GO_LOCAL)"
 ETCD_V="$(try_versions build_etcd "$ETCD_CANDIDATES")" || die "no etcd version could be built (tried $ETCD_CANDIDATES)"
 KWOK_V="$(try_versions build_kwok "$KWOK_CANDIDATES")" || die "no kwok version could be built (tried $KWOK_CANDIDATES)"
 KUBE_V="$(try_versions build_kube "$K8S_CANDIDATES")" || die "no Kubernetes version could be built (tried $K8S_CANDIDATES)"
+REAL_NODE_BINS=""
+if [ "${PONTOON_REAL_NODE:-1}" != 0 ]; then
+  # shellcheck source=real-node/build-lib.sh
+  . "$(dirname "${BASH_SOURCE[0]}")/real-node/build-lib.sh"
+  REAL_NODE_BINS="$(build_real_node)" \
+    || die "the real node's parts could not be built (see above; PONTOON_REAL_NODE=0 runs the cluster without it)"
+fi
 
 ENV_FILE="$CACHE_ROOT/cluster-bins.env"
 cat >"$ENV_FILE.tmp" <<EOF
@@ -232,6 +247,8 @@ KUBE_SCHEDULER_BIN=$CACHE_ROOT/kube/$KUBE_V/bin/kube-scheduler
 KUBECTL_BIN=$CACHE_ROOT/kube/$KUBE_V/bin/kubectl
 ETCD_BIN=$CACHE_ROOT/etcd/$ETCD_V/bin/etcd
 KWOK_BIN=$CACHE_ROOT/kwok/$KWOK_V/bin/kwok
+KUBELET_BIN=$CACHE_ROOT/kube/$KUBE_V/bin/kubelet
+$REAL_NODE_BINS
 EOF
 mv "$ENV_FILE.tmp" "$ENV_FILE"
 if [ -s "$FAIL_FILE" ]; then

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Stops the simulated cluster started by up.sh: kwok, scheduler and controller-manager together,
-# then the apiserver, then etcd. SIGTERM, then SIGKILL after 15 s. The cluster's data (etcd) is kept
-# for the next up.sh; `down.sh --purge` also deletes it (and the logs), so the next up.sh starts
-# empty. Certificates and the kubeconfig are always kept.
+# Stops the simulated cluster started by up.sh: first the real node (kubelet, its pods, containerd;
+# then it undoes every host change: mounts, the bridge, cgroups, iptables chains, sysctls saved
+# before the first start), then kwok, scheduler and controller-manager together, then the
+# apiserver, then etcd. SIGTERM, then SIGKILL after 15 s. The cluster's data (etcd) is kept
+# for the next up.sh; `down.sh --purge` also deletes it (and the logs and the real node's data:
+# containerd's images, the kubelet's dir), so the next up.sh starts empty. Certificates and the
+# kubeconfig are always kept.
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -15,7 +18,13 @@ case "${1:-}" in
 esac
 
 lock_state
+load_bins 2>/dev/null || true
 stopped=0
+# Always, also with PONTOON_REAL_NODE=0: whatever a real node left behind is undone.
+if real_node_traces; then
+  real_node_down
+  stopped=$((stopped + 1))
+fi
 stop_group() { # stop_group COMPONENT...: SIGTERM all, wait for all, SIGKILL leftovers
   local c pid pids=() names=() i
   for c in "$@"; do
@@ -45,6 +54,9 @@ stop_group kube-apiserver
 stop_group etcd
 if $PURGE; then
   rm -rf "$STATE/etcd-data" "$LOGS" "$RUN"
+  # never through a mount that is still there (a pod's hostPath could reach into the host)
+  if [ -z "$(rn_mounts)" ]; then rm -rf --one-file-system "$RN_DIR"
+  else log "WARNING: not deleting $RN_DIR: mounts remain under it: $(rn_mounts | tr '\n' ' ')"; fi
   log "purged the cluster data and logs in $STATE (certificates and kubeconfig kept)"
 fi
 log "cluster down ($stopped component(s) stopped)"

@@ -60,6 +60,8 @@ bin_of() {
     kube-controller-manager) echo "$KUBE_CONTROLLER_MANAGER_BIN" ;;
     kube-scheduler) echo "$KUBE_SCHEDULER_BIN" ;;
     kwok) echo "$KWOK_BIN" ;;
+    containerd) echo "${CONTAINERD_BIN_DIR:-}/containerd" ;;
+    kubelet) echo "${KUBELET_BIN:-}" ;;
   esac
 }
 
@@ -100,6 +102,13 @@ health_check() {
       out="$(curl -sSk -m 3 "https://127.0.0.1:$SCHEDULER_PORT/healthz" 2>&1)" && [ "$out" = "ok" ] ;;
     kwok)
       out="$(curl -sS -m 3 "http://127.0.0.1:$KWOK_PORT/healthz" 2>&1)" && [ "$out" = "ok" ] ;;
+    # real node (real-node/lib.sh): containerd answers on its socket; the kubelet's /healthz on its
+    # authenticated port (healthzPort is off), as the admin.
+    containerd)
+      "$CTR_BIN" --address "$CONTAINERD_SOCK" --timeout 3s version >/dev/null 2>&1 ;;
+    kubelet)
+      out="$(curl -sSk -m 3 --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
+        "https://${KUBELET_ADDRESS:-127.0.0.1}:$(kubelet_port)/healthz" 2>&1)" && [ "$out" = "ok" ] ;;
   esac
 }
 
@@ -110,6 +119,8 @@ port_of() {
     kube-controller-manager) echo "$KCM_PORT" ;;
     kube-scheduler) echo "$SCHEDULER_PORT" ;;
     kwok) echo "$KWOK_PORT" ;;
+    containerd) echo "" ;; # a unix socket
+    kubelet) kubelet_port ;;
   esac
 }
 
@@ -127,3 +138,7 @@ lock_state() {
     flock -w 3600 9 || die "could not lock $STATE/.lock within 3600s"
   fi
 }
+
+# The real node (containerd + kubelet beside kwok's fake nodes): its settings and helpers.
+# shellcheck source=real-node/lib.sh
+. "$CLUSTER_SRC_DIR/real-node/lib.sh"

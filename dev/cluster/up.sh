@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts the simulated Kubernetes cluster (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler and kwok with fake nodes), or reuses it if it already runs. Idempotent.
+# kube-scheduler and kwok with fake nodes) and one real node (containerd + kubelet on this machine,
+# tainted pontoon.dev/real-node=true:NoSchedule), or reuses them if they already run. Idempotent.
 #
 # State (certificates, kubeconfigs, etcd data, logs, pids): ${PONTOON_CLUSTER_DIR:-$HOME/.cache/pontoon/cluster}
 # Kubeconfig for kubectl and @kubernetes/client-node: $STATE/kubeconfig (printed at the end).
@@ -10,6 +11,9 @@
 # PONTOON_CONTROLLER_MANAGER_PORT (10257), PONTOON_SCHEDULER_PORT (10259), PONTOON_KWOK_PORT (10247),
 # PONTOON_NODE_COUNT (3), PONTOON_NODE_CPU (16), PONTOON_NODE_MEMORY (64Gi), PONTOON_NODE_PODS (110),
 # PONTOON_CLUSTER_TIMEOUT (seconds per readiness step, 90).
+# Real node: PONTOON_REAL_NODE (1; 0 skips it), PONTOON_KUBELET_PORT (10250, the next free one if taken),
+# PONTOON_REAL_NODE_SUBNET (10.88.0.0/16), PONTOON_REAL_NODE_BRIDGE (pontoon0); it needs root.
+# Its facts (node name, gateway address for host services, containerd socket) go to $STATE/real-node.env.
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -56,7 +60,7 @@ gen_ca() { # gen_ca NAME CN  (returns 1 if it already exists)
   rm -f "$PKI/$1.cnf"
 }
 # A new CA invalidates every certificate signed by the old one.
-if gen_ca ca pontoon-cluster-ca; then rm -f "$PKI"/{apiserver,admin,kube-controller-manager,kube-scheduler,kwok}.crt; fi
+if gen_ca ca pontoon-cluster-ca; then rm -f "$PKI"/{apiserver,admin,kube-controller-manager,kube-scheduler,kwok,kube-apiserver-kubelet-client}.crt "$PKI"/kubelet-*.crt; fi
 # The front-proxy CA only serves the apiserver's request-header authentication (aggregation layer).
 if gen_ca front-proxy-ca pontoon-front-proxy-ca; then rm -f "$PKI/front-proxy-client.crt"; fi
 CLIENT_EXT=$'basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature, keyEncipherment\nextendedKeyUsage = clientAuth'
@@ -66,6 +70,8 @@ gen_cert admin "/O=system:masters/CN=pontoon-admin" "$CLIENT_EXT"
 gen_cert kube-controller-manager "/CN=system:kube-controller-manager" "$CLIENT_EXT"
 gen_cert kube-scheduler "/CN=system:kube-scheduler" "$CLIENT_EXT"
 gen_cert kwok "/O=system:masters/CN=kwok-controller" "$CLIENT_EXT"
+# The apiserver's client certificate towards kubelets (pods/log, exec); RBAC: system:kubelet-api-admin.
+gen_cert kube-apiserver-kubelet-client "/CN=pontoon:kube-apiserver-kubelet-client" "$CLIENT_EXT"
 gen_cert front-proxy-client "/CN=front-proxy-client" "$CLIENT_EXT" front-proxy-ca
 if [ ! -f "$PKI/sa.key" ]; then
   openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
@@ -126,7 +132,7 @@ start_component() { # start_component NAME ARGS...
   local name="$1"; shift
   local bin port lf
   bin="$(bin_of "$name")"; port="$(port_of "$name")"; lf="$(log_file "$name")"
-  if port_in_use "$port"; then
+  if [ -n "$port" ] && port_in_use "$port"; then
     die "cannot start $name: port $port is already in use by another process ($(ss -Hltnp "sport = :$port" | head -n1)); set PONTOON_*_PORT to use another port, or stop that process"
   fi
   [ -f "$lf" ] && mv -f "$lf" "$lf.1"
@@ -201,6 +207,8 @@ ensure_component kube-apiserver \
   --requestheader-extra-headers-prefix=X-Remote-Extra- \
   --proxy-client-cert-file="$PKI/front-proxy-client.crt" \
   --proxy-client-key-file="$PKI/front-proxy-client.key" \
+  --kubelet-client-certificate="$PKI/kube-apiserver-kubelet-client.crt" \
+  --kubelet-client-key="$PKI/kube-apiserver-kubelet-client.key" \
   --authorization-mode=Node,RBAC \
   --enable-admission-plugins=NodeRestriction \
   --service-cluster-ip-range=10.96.0.0/16 \
@@ -313,6 +321,15 @@ until kc get serviceaccount default -n default >/dev/null 2>&1; do
   sleep 0.3
 done
 
-log "cluster ready: Kubernetes $K8S_VERSION (etcd $ETCD_VERSION, kwok $KWOK_VERSION), $NODE_COUNT fake nodes"
+# 5. The real node (after kwok, whose flags keep it off this node).
+real_note=""
+if [ "$REAL_NODE_WANTED" != 0 ]; then
+  real_node_up
+  real_note=" + real node $REAL_NODE_NAME (facts: $REAL_NODE_ENV_FILE)"
+elif real_node_traces && component_pid kubelet >/dev/null; then
+  log "PONTOON_REAL_NODE=0: the real node from an earlier run still runs (stop it with down.sh)"
+fi
+
+log "cluster ready: Kubernetes $K8S_VERSION (etcd $ETCD_VERSION, kwok $KWOK_VERSION), $NODE_COUNT fake nodes$real_note"
 log "kubeconfig: $KUBECONFIG_FILE   (export KUBECONFIG=$KUBECONFIG_FILE)"
 echo "$KUBECONFIG_FILE"
