@@ -174,5 +174,28 @@ check "exec output" "exec works" "$(k -n "$NS" exec runner -- /testbin exec work
 k -n "$NS" delete pod runner --wait=true --timeout=30s >/dev/null 2>&1 || { echo "  FAIL deleting a running pod"; FAILED=1; }
 check "running pod deleted" "" "$(k -n "$NS" get pod runner -o name 2>/dev/null)"
 
+echo "a kwok pod's log still comes through the apiserver (which now presents a kubelet client certificate)"
+LOGFILE="$(mktemp /tmp/pontoon-real-node-smoke-kwoklog.XXXXXX)"
+echo "$(date -u +%Y-%m-%dT%H:%M:%S.000000000Z) stdout F simulated line" >"$LOGFILE"
+k -n "$NS" apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: simulated}
+spec:
+  nodeSelector: {pontoon.dev/sim-node: "true"}
+  containers: [{name: function, image: example.invalid/function:1}]
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Logs
+metadata: {name: simulated}
+spec: {logs: [{containers: [function], logsFile: $LOGFILE}]}
+EOF
+check "phase" Running "$(wait_phase simulated '^Running$' 30 || true)"
+check_match "node is a kwok node" "^kwok-node-" "$(k -n "$NS" get pod simulated -o jsonpath='{.spec.nodeName}')"
+out=""
+for _ in $(seq 50); do out="$(k -n "$NS" logs simulated 2>&1)" && [ "$out" = "simulated line" ] && break; sleep 0.2; done
+check "kubectl logs of the kwok pod" "simulated line" "$out"
+rm -f "$LOGFILE"
+
 if [ "$FAILED" = 0 ]; then echo "real node smoke test: PASSED"; else echo "real node smoke test: FAILED"; fi
 exit "$FAILED"

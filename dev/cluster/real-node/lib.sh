@@ -109,12 +109,12 @@ restore_host_state() {
   done >"$RN_DIR.chains.tmp" 2>/dev/null || true
   if [ -s "$RN_DIR.chains.tmp" ]; then
     while read -r ipt t ch; do
-      "$ipt-save" -t "$t" 2>/dev/null | grep -E -- "^-A [^ ]+ .*-j $ch( |\$)" | sed 's/^-A /-D /' \
+      { "$ipt-save" -t "$t" 2>/dev/null | grep -E -- "^-A [^ ]+ .*-j $ch( |\$)" || true; } | sed 's/^-A /-D /' \
         | while read -r rule; do eval "$ipt -w -t $t $rule" 2>/dev/null || true; done
     done <"$RN_DIR.chains.tmp"
     while read -r ipt t ch; do "$ipt" -w -t "$t" -F "$ch" 2>/dev/null || true; done <"$RN_DIR.chains.tmp"
     while read -r ipt t ch; do "$ipt" -w -t "$t" -X "$ch" 2>/dev/null || true; done <"$RN_DIR.chains.tmp"
-    rn_log "removed iptables chains: $(awk '{printf "%s%s/%s/%s", NR > 1 ? " " : "", $1, $2, $3}' "$RN_DIR.chains.tmp")"
+    rn_log "removed iptables chains: $(awk '{printf "%s%s/%s/%s", (NR > 1 ? " " : ""), $1, $2, $3}' "$RN_DIR.chains.tmp")"
   fi
   rm -f "$RN_DIR.chains.tmp"
   # nftables tables that iptables-nft created for those chains and that are empty now.
@@ -408,6 +408,16 @@ resolve_kubelet_address() {
   echo "$a"
 }
 
+# real_node_ready_since EPOCH: Ready=True, last heartbeat at or after EPOCH (whole seconds).
+real_node_ready_since() {
+  local out st hb
+  out="$(kc get node "$REAL_NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].lastHeartbeatTime}' 2>/dev/null)" || return 1
+  read -r st hb <<<"$out"
+  [ "$st" = True ] || return 1
+  [ "$1" = 0 ] && return 0
+  [ "$(date -d "$hb" +%s 2>/dev/null || echo 0)" -ge "$1" ]
+}
+
 real_node_ready_status() {
   kc get node "$REAL_NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null
 }
@@ -515,6 +525,8 @@ real_node_up() {
   fi
   write_kubelet_config "$port"
   t_kubelet=$(date +%s.%N)
+  local pid_before pid_after
+  pid_before="$(component_pid kubelet || true)"
   EXTRA_FINGERPRINT="$(cat "$KUBELET_CONFIG" "$KUBELET_KUBECONFIG" | sha256sum)" \
     ensure_component kubelet \
     --config="$KUBELET_CONFIG" \
@@ -522,8 +534,12 @@ real_node_up() {
     --root-dir="$KUBELET_ROOT" \
     --node-labels="$REAL_NODE_LABEL=true" \
     --v=1
-  local deadline=$(( $(date +%s) + UP_TIMEOUT ))
-  until [ "$(real_node_ready_status)" = True ]; do
+  pid_after="$(component_pid kubelet || true)"
+  # A kubelet started now must report Ready itself: the Node may still show the Ready status the
+  # previous kubelet posted (the node controller marks it unknown only after 40 s).
+  local fresh_since=0 deadline=$(( $(date +%s) + UP_TIMEOUT ))
+  [ "$pid_before" = "$pid_after" ] || fresh_since="${t_kubelet%.*}"
+  until real_node_ready_since "$fresh_since"; do
     component_pid kubelet >/dev/null || fail_component kubelet "exited before its node was Ready"
     [ "$(date +%s)" -lt "$deadline" ] || fail_component kubelet "node $REAL_NODE_NAME is not Ready after ${UP_TIMEOUT}s"
     sleep 0.2
