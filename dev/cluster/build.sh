@@ -233,6 +233,10 @@ if [ "${PONTOON_REAL_NODE:-1}" != 0 ]; then
   . "$(dirname "${BASH_SOURCE[0]}")/real-node/build-lib.sh"
   REAL_NODE_BINS="$(build_real_node)" \
     || die "the real node's parts could not be built (see above; PONTOON_REAL_NODE=0 runs the cluster without it)"
+else
+  # keep what an earlier build recorded: down.sh and status.sh still need them for a running node
+  REAL_NODE_BINS="$(grep -E '^(CONTAINERD_VERSION|CONTAINERD_BIN_DIR|CTR_BIN|CRICTL_BIN|RUNC_BIN|PAUSE_BIN|TESTBIN_BIN)=' \
+    "$CACHE_ROOT/cluster-bins.env" 2>/dev/null || true)"
 fi
 
 ENV_FILE="$CACHE_ROOT/cluster-bins.env"

@@ -176,7 +176,10 @@ rn_cgroup_pids() {
 rn_kill_leftovers() {
   local c pid pids i
   for c in kubelet containerd; do
-    if pid="$(component_pid "$c")"; then kill -KILL "$pid" 2>/dev/null || true; fi
+    if pid="$(component_pid "$c")"; then
+      rn_log "killing the $c left running (pid $pid)"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
   done
   for i in 1 2 3 4 5 6 7 8 9 10; do
     pids=""
