@@ -132,6 +132,10 @@ start_component() { # start_component NAME ARGS...
   local name="$1"; shift
   local bin port lf
   bin="$(bin_of "$name")"; port="$(port_of "$name")"; lf="$(log_file "$name")"
+  # A process just stopped may hold its port a moment longer: a Go program's main thread shows as a
+  # zombie (so `alive` says no) while its other threads still exit and close its sockets.
+  local i
+  for i in $(seq 30); do { [ -n "$port" ] && port_in_use "$port"; } || break; sleep 0.1; done
   if [ -n "$port" ] && port_in_use "$port"; then
     die "cannot start $name: port $port is already in use by another process ($(ss -Hltnp "sport = :$port" | head -n1)); set PONTOON_*_PORT to use another port, or stop that process"
   fi

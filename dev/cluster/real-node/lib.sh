@@ -40,8 +40,9 @@ RN_SYSCTLS=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oo
   net.ipv4.conf.all.route_localnet net.bridge.bridge-nf-call-iptables
   net.bridge.bridge-nf-call-ip6tables net.bridge.bridge-nf-call-arptables)
 # Directories outside $STATE that containerd, the kubelet or CNI may create; removed by down.sh
-# only when they did not exist before the first start.
-RN_HOST_DIRS=(/run/netns /var/lib/cni /var/log/containers /var/log/pods "$RN_RUN_DIR")
+# only when they did not exist before the first start. The kubelet makes
+# /var/lib/kubelet/device-plugins whatever its --root-dir (a fixed path in the device manager).
+RN_HOST_DIRS=(/run/netns /var/lib/cni /var/log/containers /var/log/pods /var/lib/kubelet "$RN_RUN_DIR")
 
 kubelet_port() { cat "$RUN/kubelet.port" 2>/dev/null || echo "$KUBELET_PORT_WANTED"; }
 rn_log() { log "real node: $*"; }
@@ -132,10 +133,10 @@ restore_host_state() {
   for d in "${RN_HOST_DIRS[@]}"; do
     grep -qx "existed $d" "$RN_HOST_STATE" && continue
     [ -e "$d" ] || continue
-    if [ "$d" = /var/log/containers ] || [ "$d" = /var/log/pods ] || [ "$d" = /var/lib/cni ] \
-      || [ "$d" = /run/netns ] || [ "$d" = "$RN_RUN_DIR" ]; then
-      rm -rf "$d" && rn_log "removed $d (made by the real node)"
+    if grep -q " $d[/ ]" /proc/self/mountinfo; then
+      rn_log "WARNING: not removing $d: something is mounted under it"; continue
     fi
+    rm -rf --one-file-system "$d" && rn_log "removed $d (made by the real node)"
   done
   rm -f "$RN_HOST_STATE"
 }
@@ -535,6 +536,7 @@ real_node_up() {
     --config="$KUBELET_CONFIG" \
     --kubeconfig="$KUBELET_KUBECONFIG" \
     --root-dir="$KUBELET_ROOT" \
+    --cert-dir="$KUBELET_ROOT/pki" \
     --node-labels="$REAL_NODE_LABEL=true" \
     --v=1
   pid_after="$(component_pid kubelet || true)"
