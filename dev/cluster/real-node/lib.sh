@@ -231,7 +231,7 @@ rn_cleanup() {
   rn_remove_cgroups
   # containerd's state (tasks, shim bundles, CRI sandboxes' runtime state) is runtime-only, like
   # /run after a reboot; CNI's IP reservations and cached results belong to the dead sandboxes.
-  rm -rf "$CONTAINERD_STATE_DIR" "$RUNC_ROOT" "$CNI_IPAM_DIR" "$RN_RUN_DIR"
+  rm -rf --one-file-system "$CONTAINERD_STATE_DIR" "$RUNC_ROOT" "$CNI_IPAM_DIR" "$RN_RUN_DIR"
   rm -f /var/lib/cni/results/"$CNI_NETWORK"-* 2>/dev/null || true
   local l
   for l in /var/log/containers/*.log; do
