@@ -149,7 +149,17 @@ async function install(cmd: string, args: string[], cwd: string, what: string): 
     const detail =
       e.code === 'ENOENT'
         ? `${cmd} is not installed on the build host`
-        : (e.stderr || e.stdout || e.message).trim().split('\n').filter(Boolean).slice(-4).join(' | ');
+        : (e.stderr || e.stdout || e.message)
+            .split('\n')
+            .map((l) => l.trim())
+            // npm's usage text and log pointer say nothing about this failure.
+            .filter(
+              (l) =>
+                l &&
+                !/^npm error\s*$|aliases:|npm help|complete log|^npm error (Usage|Options|npm ci|\[)/.test(l),
+            )
+            .slice(0, 4)
+            .join(' | ');
     throw new PackagingError(CONTEXT_FIELD, `${what}: ${detail}`);
   }
 }

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { cacheDir } from '../dev/temporal.ts';
 
 export const DEFAULT_REGISTRY_PORT = 5001;
 export const DEFAULT_REGISTRY = `127.0.0.1:${DEFAULT_REGISTRY_PORT}`;
@@ -99,7 +100,7 @@ export async function ensureEmbeddedRegistry(
   reg: RegistryConfig,
   progress: (line: string) => void = () => {},
 ): Promise<void> {
-  if (reg.prefix !== DEFAULT_REGISTRY && process.env.PONTOON_REGISTRY !== undefined) return;
+  if (reg.prefix !== DEFAULT_REGISTRY) return;
   if (await registryAnswers(reg)) return;
   progress(`starting the embedded OCI registry on ${reg.prefix} (dev/registry/up.sh)`);
   await new Promise<void>((resolve, reject) => {
@@ -119,4 +120,17 @@ export async function ensureEmbeddedRegistry(
           ),
     );
   });
+}
+
+/** Version of CNCF distribution dev/registry/build.sh builds (keep equal to its default). */
+export const REGISTRY_VERSION = 'v3.1.2';
+
+/** State folder of the embedded registry (storage, config, registry.log with its access log). */
+export function embeddedRegistryDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.PONTOON_REGISTRY_DIR ?? path.join(cacheDir(), 'registry-data');
+}
+
+/** Path of the registry binary dev/registry/build.sh caches. */
+export function registryBinary(): string {
+  return path.join(cacheDir(), 'registry', REGISTRY_VERSION, 'bin', 'registry');
 }

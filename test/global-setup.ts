@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { ensureCluster } from '../dev/cluster/ensure.ts';
 import { type DevServer, ensureTemporalCli, freePort, startDevServer } from '../dev/temporal.ts';
+import { ensureEmbeddedRegistry, registryAnswers, registryFromEnv } from '../packaging/registry.ts';
 import { createLogger } from '../worker/logger.ts';
 import { bundleWorkflows } from '../worker/worker.ts';
 
@@ -26,6 +27,15 @@ export default async function setup(project: TestProject) {
   project.provide('workflowBundlePath', bundlePath);
   project.provide('temporalCli', cli);
   project.provide('testDir', dir);
+  // The project's OCI registry (packaging tests, images for the real node): started or reused.
+  const reg = registryFromEnv({});
+  await ensureEmbeddedRegistry(reg, (line) => process.stderr.write(`[global-setup] ${line}\n`));
+  if (!(await registryAnswers(reg))) {
+    throw new Error(
+      `the embedded OCI registry does not answer on ${reg.prefix}; run \`npm run registry:up\` and read its message (it builds CNCF distribution from the Go module proxy once)`,
+    );
+  }
+  project.provide('registry', reg.prefix);
   // The simulated Kubernetes cluster, when a kubernetes test is in the run (started or reused).
   project.provide('kubeconfig', (await needsCluster(project)) ? await ensureCluster(clusterLog) : '');
   return async () => {
@@ -49,6 +59,8 @@ declare module 'vitest' {
     workflowBundlePath: string;
     temporalCli: string;
     testDir: string;
+    /** host:port of the project's OCI registry (the embedded one on loopback). */
+    registry: string;
     /** Kubeconfig of the simulated cluster; '' when no test file of the run needs it. */
     kubeconfig: string;
   }
