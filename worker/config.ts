@@ -31,6 +31,67 @@ export function defaultObserverImage(env: NodeJS.ProcessEnv = process.env): stri
   return ownImageRef(env.PONTOON_REGISTRY ?? DEFAULT_REGISTRY, 'observer');
 }
 
+/** A toleration as the Kubernetes API takes it (Equal with a value, Exists without). */
+export interface PlacementToleration {
+  key: string;
+  operator: 'Equal' | 'Exists';
+  value?: string;
+  effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+}
+
+const LABEL_KEY_RE =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE_RE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+
+/** "k=v,k2=v2" → { k: 'v', k2: 'v2' } (kubectl's label syntax). */
+function parseNodeSelector(v: string, ctx: z.RefinementCtx): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of v
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const [key, value, extra] = part.split('=');
+    if (
+      extra !== undefined ||
+      value === undefined ||
+      !LABEL_KEY_RE.test(key!) ||
+      !LABEL_VALUE_RE.test(value)
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${part}" is not key=value (a label key and value), e.g. pontoon.dev/functions=true`,
+      });
+      continue;
+    }
+    out[key!] = value;
+  }
+  return out;
+}
+
+/** "key[=value]:Effect,…" (kubectl taint syntax) → tolerations. */
+function parseTolerations(v: string, ctx: z.RefinementCtx): PlacementToleration[] {
+  const out: PlacementToleration[] = [];
+  for (const part of v
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const m = /^([^=:]+)(?:=([^:]*))?:(NoSchedule|PreferNoSchedule|NoExecute)$/.exec(part);
+    if (!m || !LABEL_KEY_RE.test(m[1]!) || (m[2] !== undefined && !LABEL_VALUE_RE.test(m[2]))) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${part}" is not key[=value]:NoSchedule|PreferNoSchedule|NoExecute, e.g. pontoon.dev/functions=true:NoSchedule`,
+      });
+      continue;
+    }
+    out.push(
+      m[2] === undefined
+        ? { key: m[1]!, operator: 'Exists', effect: m[3] as PlacementToleration['effect'] }
+        : { key: m[1]!, operator: 'Equal', value: m[2], effect: m[3] as PlacementToleration['effect'] },
+    );
+  }
+  return out;
+}
+
 const EnvSchema = z.object({
   TEMPORAL_ADDRESS: z.string().default('localhost:7233').describe('host:port of the Temporal frontend'),
   TEMPORAL_NAMESPACE: z.string().default('default'),
@@ -59,6 +120,16 @@ const EnvSchema = z.object({
     .min(1)
     .optional()
     .describe('kubernetes runtime: image of the observer sidecar'),
+  PONTOON_POD_NODE_SELECTOR: z
+    .string()
+    .default('')
+    .transform((v, ctx) => parseNodeSelector(v, ctx))
+    .describe('kubernetes runtime: node labels every function pod must match, key=value[,key=value]'),
+  PONTOON_POD_TOLERATIONS: z
+    .string()
+    .default('')
+    .transform((v, ctx) => parseTolerations(v, ctx))
+    .describe('kubernetes runtime: taints every function pod tolerates, key[=value]:Effect[,…]'),
   PONTOON_KEEP_FAILED_PODS: duration.default(0).describe('kubernetes runtime: keep failed pods this long'),
   PONTOON_IMAGE_PULL_GRACE: duration
     .default(60_000)
@@ -173,6 +244,8 @@ export interface KubernetesConfig {
   keepFailedPodsMs: number;
   imagePullGraceMs: number;
   unschedulableTimeoutMs: number;
+  /** Node selector and tolerations of every function pod (attempts and warm replicas). */
+  placement: { nodeSelector: Record<string, string>; tolerations: PlacementToleration[] };
   /** How warm replicas' observers reach Temporal from inside the cluster. */
   warm: { temporalAddress: string; temporalSecret?: string };
 }
@@ -256,6 +329,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig 
       ...(e.KUBECONFIG ? { kubeconfigPath: path.resolve(e.KUBECONFIG) } : {}),
       namespace: e.PONTOON_KUBE_NAMESPACE,
       observerImage: e.PONTOON_OBSERVER_IMAGE ?? defaultObserverImage(env),
+      placement: { nodeSelector: e.PONTOON_POD_NODE_SELECTOR, tolerations: e.PONTOON_POD_TOLERATIONS },
       keepFailedPodsMs: e.PONTOON_KEEP_FAILED_PODS,
       imagePullGraceMs: e.PONTOON_IMAGE_PULL_GRACE,
       unschedulableTimeoutMs: e.PONTOON_UNSCHEDULABLE_TIMEOUT,

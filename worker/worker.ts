@@ -207,6 +207,7 @@ export function createRuntime(
       ...(opts.tracer ? { tracer: opts.tracer } : {}),
       namespace: k.namespace,
       observerImage: k.observerImage,
+      placement: k.placement,
       keepFailedPodsMs: k.keepFailedPodsMs,
       imagePullGraceMs: k.imagePullGraceMs,
       unschedulableTimeoutMs: k.unschedulableTimeoutMs,
@@ -218,6 +219,7 @@ export function createRuntime(
       {
         namespace: k.namespace,
         observerImage: k.observerImage,
+        placement: k.placement,
         temporal: { address: k.warm.temporalAddress, namespace: config.temporal.namespace },
         ...(k.warm.temporalSecret ? { temporalSecret: k.warm.temporalSecret } : {}),
       },

@@ -16,6 +16,7 @@ import type {
   V1PodSpec,
   V1ResourceRequirements,
   V1SecurityContext,
+  V1Toleration,
 } from '@kubernetes/client-node';
 import { splitInput } from '../../observer/termination.ts';
 import { containerCommand, functionImage } from '../../spec/build.ts';
@@ -39,9 +40,20 @@ export const DEFAULT_UID = 65532;
 /** Slack on activeDeadlineSeconds over the attempt timeout: the worker stops the pod first; the kubelet is the backstop. */
 export const DEADLINE_SLACK_SECONDS = 15;
 
+/**
+ * Where function pods go, set by the worker for all functions (PONTOON_POD_NODE_SELECTOR,
+ * PONTOON_POD_TOLERATIONS): e.g. nodes reserved for functions by a taint. A spec's own
+ * nodeSelector adds to (and wins over) this one.
+ */
+export interface PodPlacement {
+  nodeSelector?: Record<string, string>;
+  tolerations?: V1Toleration[];
+}
+
 export interface PodBuildOptions {
   namespace: string;
   observerImage: string;
+  placement?: PodPlacement;
   /** terminationGracePeriodSeconds: SIGTERM → SIGKILL on deletion (cancel, timeout). */
   killGraceSeconds?: number;
 }
@@ -105,12 +117,14 @@ export function userEnvVars(spec: FunctionSpec, reserved: Set<string>): V1EnvVar
 }
 
 /** Pod-level settings shared by attempt pods and warm replicas: identity, placement, "restricted". */
-export function functionPodSettings(spec: FunctionSpec): Partial<V1PodSpec> {
+export function functionPodSettings(spec: FunctionSpec, placement: PodPlacement = {}): Partial<V1PodSpec> {
   const s = spec.spec;
+  const nodeSelector = { ...placement.nodeSelector, ...s.nodeSelector };
   return {
     automountServiceAccountToken: s.automountServiceAccountToken ?? false,
     ...(s.serviceAccountName ? { serviceAccountName: s.serviceAccountName } : {}),
-    ...(s.nodeSelector ? { nodeSelector: s.nodeSelector } : {}),
+    ...(Object.keys(nodeSelector).length ? { nodeSelector } : {}),
+    ...(placement.tolerations?.length ? { tolerations: placement.tolerations } : {}),
     enableServiceLinks: false,
     securityContext: {
       runAsNonRoot: true,
@@ -200,7 +214,7 @@ export function buildAttemptPod(spec: FunctionSpec, req: AttemptRequest, opts: P
       restartPolicy: 'Never',
       activeDeadlineSeconds: Math.ceil(req.timeoutMs / 1000) + DEADLINE_SLACK_SECONDS,
       terminationGracePeriodSeconds: Math.max(1, Math.ceil(opts.killGraceSeconds ?? 5)),
-      ...functionPodSettings(spec),
+      ...functionPodSettings(spec, opts.placement),
       volumes: [{ name: 'pontoon', emptyDir: {} }],
       initContainers: [prepare, observer],
       containers: [fn],

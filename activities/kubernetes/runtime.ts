@@ -43,6 +43,7 @@ import {
   executionHash,
   FUNCTION_CONTAINER,
   OBSERVER_CONTAINER,
+  type PodPlacement,
 } from './pod.ts';
 import { type PodEvent, PodWatcher } from './pod-watcher.ts';
 import { apiError, isTransient, RequestCounter } from './requests.ts';
@@ -54,6 +55,8 @@ export interface KubernetesRuntimeOptions {
   namespace: string;
   /** Image of the observer sidecar (observer/Dockerfile). */
   observerImage: string;
+  /** Node selector and tolerations of every attempt pod (PONTOON_POD_NODE_SELECTOR / _TOLERATIONS). */
+  placement?: PodPlacement;
   logger: Logger;
   /** Keep failed pods this long for debugging (0: delete at once). The sweeper deletes them later. */
   keepFailedPodsMs?: number;
@@ -318,6 +321,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
       namespace,
       observerImage,
       killGraceSeconds: killGraceMs / 1000,
+      ...(opts.placement ? { placement: opts.placement } : {}),
     });
     const name = body.metadata!.name!;
     for (;;) {

@@ -28,6 +28,7 @@ import {
   MANAGED_BY,
   OBSERVER_CONTAINER,
   OBSERVER_RESOURCES,
+  type PodPlacement,
   RESTRICTED,
   userEnvVars,
 } from './pod.ts';
@@ -46,6 +47,7 @@ export interface WarmBuildOptions {
   temporal: { address: string; namespace: string };
   /** Secret whose keys become the observer's environment (TEMPORAL_API_KEY, TLS paths…), if any. */
   temporalSecret?: string;
+  placement?: PodPlacement;
 }
 
 export interface WarmPoolStatus {
@@ -110,7 +112,7 @@ export function buildWarmDeployment(
     spec: {
       // A scaled-down replica stops polling at SIGTERM and finishes what it runs: up to one timeout.
       terminationGracePeriodSeconds: Math.min(MAX_DRAIN_SECONDS, timeoutSeconds + 5),
-      ...functionPodSettings(spec),
+      ...functionPodSettings(spec, opts.placement),
       containers: [functionContainer, observer],
     },
   };
