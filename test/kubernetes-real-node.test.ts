@@ -1,0 +1,384 @@
+/**
+ * The production path on a REAL node (dev/cluster's kubelet + containerd + runc): a function
+ * packaged from source by Pontoon, the observer image Pontoon builds as a native sidecar, real exit
+ * codes, a real kernel OOM kill, real SIGTERM/SIGKILL at the timeout, real image pulls from the
+ * project's registry, and warm replicas serving through Temporal from inside pods. Same worker as
+ * production (PONTOON_RUNTIME=kubernetes); only its placement settings point pods at the real node.
+ */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { AppsV1Api, Watch } from '@kubernetes/client-node';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { attemptPodName, FUNCTION_CONTAINER, OBSERVER_CONTAINER } from '../activities/kubernetes/pod.ts';
+import { startExecution, waitForResult } from '../client/functions.ts';
+import { createLogSource } from '../logs/index.ts';
+import { buildSpecs } from '../packaging/index.ts';
+import type { ExecutionResult } from '../spec/execution.ts';
+import { loadSpecs } from '../spec/load.ts';
+import { Label, warmDeploymentName } from '../spec/names.ts';
+import { type FunctionSpec, type FunctionSpecInput, functionSpecSchema } from '../spec/schema.ts';
+import { createLogger } from '../worker/logger.ts';
+import { apply, REPO_ROOT, uniqueName, waitFor } from './helpers.ts';
+import {
+  coreApi,
+  createNamespace,
+  type KubeWorker,
+  kubeConfig,
+  podsOf,
+  startKubeWorker,
+} from './kube-helpers.ts';
+
+const run = promisify(execFile);
+const FN_CONTEXT = path.join(REPO_ROOT, 'test', 'fixtures', 'real-node', 'fn');
+
+let ns: { name: string; remove(): Promise<void> };
+let w: KubeWorker;
+let image: string;
+
+function realNode() {
+  const r = inject('realNode');
+  if (!r)
+    throw new Error('global-setup found no real node: run `npm run cluster:up` (see dev/cluster/README.md)');
+  return r;
+}
+
+beforeAll(async () => {
+  const node = realNode();
+  ns = await createNamespace('real');
+  w = await startKubeWorker(ns.name, {
+    PONTOON_OBSERVER_IMAGE: node.observerImage,
+    PONTOON_POD_NODE_SELECTOR: 'pontoon.dev/real-node=true',
+    PONTOON_POD_TOLERATIONS: 'pontoon.dev/real-node=true:NoSchedule',
+    PONTOON_IMAGE_PULL_GRACE: '3s',
+    PONTOON_WARM_TEMPORAL_ADDRESS: node.temporalFromPods,
+  });
+  // Package the fixture function from source, as `pontoon build` does.
+  const loaded = await loadSpecs([path.join(REPO_ROOT, 'test', 'fixtures', 'real-node', 'fn.yaml')]);
+  expect(loaded.problems).toEqual([]);
+  const built = await buildSpecs(loaded.specs);
+  expect(built.problems).toEqual([]);
+  image = built.built[0]!.reference;
+}, 300_000);
+afterAll(async () => {
+  await w?.stop();
+  await ns?.remove();
+});
+
+/** A spec of the fixture function with the built image; `mode` picks its behaviour. */
+function realSpec(name: string, spec: Partial<FunctionSpecInput['spec']> = {}): FunctionSpec {
+  return functionSpecSchema().parse({
+    apiVersion: 'pontoon.dev/v1',
+    kind: 'Function',
+    metadata: { name },
+    spec: {
+      build: { context: FN_CONTEXT, runtime: 'node', command: ['node', 'main.mjs'] },
+      image,
+      parameters: [
+        { name: 'mode', default: 'ok' },
+        { name: 'name', default: 'world' },
+        { name: 'delayMs', type: 'integer', default: 0 },
+      ],
+      ...spec,
+      execution: {
+        timeout: '60s',
+        ...spec.execution,
+        retry: { maxAttempts: 1, initialInterval: '1s', ...spec.execution?.retry },
+      },
+    },
+  });
+}
+
+async function start(spec: FunctionSpec, parameters: Record<string, unknown> = {}) {
+  await apply(w.client, spec, w.config.taskQueue);
+  const id = `real:${spec.metadata.name}:${Date.now().toString(36)}`;
+  return w.client.workflow.start('executeFunction', {
+    taskQueue: w.config.taskQueue,
+    workflowId: id,
+    args: [{ function: spec.metadata.name, parameters, input: { from: 'test' } }],
+  });
+}
+
+async function failureOf(
+  p: Promise<unknown>,
+): Promise<{ failure: ApplicationFailure; result: ExecutionResult }> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  return { failure: cause, result: cause.details?.[0] as ExecutionResult };
+}
+
+async function noPodsLeft(fn: string, ms = 20_000) {
+  await waitFor(
+    `no pods of ${fn} left`,
+    async () => (await podsOf(ns.name, fn)).length === 0 || undefined,
+    ms,
+  );
+}
+
+/** Running containers of a pod on the real node, as containerd sees them (crictl). */
+async function containersOf(pod: string): Promise<string[]> {
+  const node = realNode();
+  const { stdout } = await run(node.crictl, [
+    '--runtime-endpoint',
+    `unix://${node.containerdSock}`,
+    'ps',
+    '-q',
+    '--label',
+    `io.kubernetes.pod.name=${pod}`,
+  ]);
+  return stdout.split('\n').filter(Boolean);
+}
+
+/** Records when each pod of a function was first seen and when it was deleted. */
+async function podTimeline(fn: string) {
+  const events: { pod: string; type: 'ADDED' | 'DELETED'; at: number }[] = [];
+  const req = await new Watch(kubeConfig()).watch(
+    `/api/v1/namespaces/${ns.name}/pods`,
+    { labelSelector: `${Label.function}=${fn}` },
+    (type: string, pod: { metadata: { name: string } }) => {
+      if (type === 'ADDED' || type === 'DELETED')
+        events.push({ pod: pod.metadata.name, type, at: Date.now() });
+    },
+    () => {},
+  );
+  return { events, stop: () => req.abort() };
+}
+
+describe('on-demand attempts on the real node', () => {
+  it('runs the packaged function beside the real observer: parameters in, output out, pod gone, log kept', async () => {
+    const name = uniqueName('real-ok');
+    const handle = await start(realSpec(name), { name: 'Ada' });
+    const podName = attemptPodName(name, handle.workflowId, 1);
+    const pod = await waitFor('the attempt pod', async () =>
+      (await podsOf(ns.name, name)).find((p) => p.metadata?.name === podName),
+    );
+    expect(pod.spec?.nodeName).toBe(realNode().name);
+    const fn = pod.spec?.containers.find((c) => c.name === FUNCTION_CONTAINER);
+    expect(fn?.image).toBe(image);
+    expect(fn?.image).toMatch(/@sha256:[0-9a-f]{64}$/);
+    expect(fn?.command).toEqual(['node', 'main.mjs']);
+    const observer = pod.spec?.initContainers?.find((c) => c.name === OBSERVER_CONTAINER);
+    expect(observer?.image).toBe(realNode().observerImage);
+    expect(observer?.restartPolicy).toBe('Always');
+
+    const result = (await handle.result()) as ExecutionResult;
+    expect(result.status).toBe('succeeded');
+    // Pod Security restricted: the function ran as the non-root uid Pontoon sets.
+    expect(result.output).toEqual({
+      mode: 'ok',
+      name: 'Ada',
+      attempt: 1,
+      input: { from: 'test' },
+      uid: 65532,
+    });
+    expect(result.attempts).toHaveLength(1);
+    expect(result.attempts[0]).toMatchObject({ exitCode: 0 });
+    expect(result.attempts[0]!.logTail).toContain('real-node function: mode ok, attempt 1, uid 65532');
+    await noPodsLeft(name);
+    // The attempt's log outlives its pod: the log store holds it.
+    const logs = createLogSource(w.config, createLogger('silent'));
+    const stored = await logs.store.read({ executionId: handle.workflowId, function: name, attempt: 1 });
+    expect(stored).toBeDefined();
+    const text = Buffer.isBuffer(stored!.body) ? stored!.body.toString() : '';
+    expect(text).toContain('real-node function: mode ok, attempt 1, uid 65532');
+  });
+
+  it('retries a non-zero exit per the spec, and stops at once on a non-retryable code', async () => {
+    const retried = uniqueName('real-exit');
+    const r1 = await failureOf(
+      (
+        await start(realSpec(retried, { execution: { retry: { maxAttempts: 2, initialInterval: '1s' } } }), {
+          mode: 'exit:5',
+        })
+      ).result(),
+    );
+    expect(r1.failure.type).toBe('FunctionExit');
+    expect(r1.result.attempts.map((a) => a.exitCode)).toEqual([5, 5]);
+
+    const stopped = uniqueName('real-exit3');
+    const r2 = await failureOf(
+      (
+        await start(
+          realSpec(stopped, {
+            execution: { retry: { maxAttempts: 3, initialInterval: '1s', nonRetryableExitCodes: [3] } },
+          }),
+          { mode: 'exit:3' },
+        )
+      ).result(),
+    );
+    expect(r2.failure.type).toBe('FunctionExitNonRetryable');
+    expect(r2.result.attempts).toHaveLength(1);
+    expect(r2.result.attempts[0]!.exitCode).toBe(3);
+    await noPodsLeft(retried);
+    await noPodsLeft(stopped);
+  });
+
+  it('a function over its memory limit is OOM-killed by the kernel (137) and retried as FunctionExit', async () => {
+    const name = uniqueName('real-oom');
+    const spec = realSpec(name, {
+      resources: { limits: { memory: '64Mi' } },
+      execution: { retry: { maxAttempts: 2, initialInterval: '1s' } },
+    });
+    const { failure, result } = await failureOf((await start(spec, { mode: 'oom' })).result());
+    expect(failure.type).toBe('FunctionExit');
+    expect(result.attempts).toHaveLength(2);
+    for (const a of result.attempts) {
+      expect(a.exitCode).toBe(137);
+      expect(a.failure?.message).toMatch(/OOMKilled, memory limit 64Mi/);
+    }
+    await noPodsLeft(name);
+  });
+
+  it('a function that ignores SIGTERM is killed at its timeout plus the grace period', async () => {
+    const name = uniqueName('real-term');
+    const spec = realSpec(name, { execution: { timeout: '3s' } });
+    const { failure, result } = await failureOf((await start(spec, { mode: 'ignore-term' })).result());
+    expect(failure.type).toBe('AttemptTimedOut');
+    const a = result.attempts[0]!;
+    const ran = Date.parse(a.endedAt) - Date.parse(a.startedAt);
+    // 3 s timeout + 2 s grace (PONTOON_KILL_GRACE in tests); the kubelet's SIGKILL ends it.
+    expect(ran).toBeGreaterThanOrEqual(5_000);
+    expect(ran).toBeLessThan(20_000);
+    expect(a.logTail).toContain('SIGTERM received and ignored');
+    await noPodsLeft(name);
+  });
+
+  it('cancellation deletes the pod and its containers are gone within 5 s', async () => {
+    const name = uniqueName('real-cancel');
+    const handle = await start(realSpec(name), { mode: 'sleep:120000' });
+    const podName = attemptPodName(name, handle.workflowId, 1);
+    await waitFor(
+      'the function container running',
+      async () => {
+        const pod = (await podsOf(ns.name, name)).find((p) => p.metadata?.name === podName);
+        return pod?.status?.containerStatuses?.find((c) => c.name === FUNCTION_CONTAINER)?.state?.running;
+      },
+      30_000,
+    );
+    expect((await containersOf(podName)).length).toBeGreaterThanOrEqual(2);
+    const cancelled = Date.now();
+    await handle.cancel();
+    const err = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+    await waitFor(
+      'no container of the pod left',
+      async () => (await containersOf(podName)).length === 0 || undefined,
+      10_000,
+    );
+    expect(Date.now() - cancelled).toBeLessThan(5_000);
+    await noPodsLeft(name);
+  });
+
+  it('an image tag the registry does not have ends ImageUnavailable after the pull grace', async () => {
+    const name = uniqueName('real-noimg');
+    const spec = realSpec(name, {
+      image: `${inject('registry')}/pontoon/${name}:does-not-exist`,
+      execution: { retry: { maxAttempts: 3, initialInterval: '1s' } },
+    });
+    const { failure, result } = await failureOf((await start(spec)).result());
+    expect(failure.type).toBe('ImageUnavailable');
+    expect(result.attempts).toHaveLength(1);
+    expect(result.failure?.message).toMatch(/ErrImagePull|ImagePullBackOff/);
+    expect(result.failure?.message).toMatch(/not found/);
+    await noPodsLeft(name);
+  });
+
+  it('a pod deleted from outside mid-run is retried: one pod per attempt, never two at once', async () => {
+    const name = uniqueName('real-outside');
+    const timeline = await podTimeline(name);
+    const spec = realSpec(name, { execution: { retry: { maxAttempts: 3, initialInterval: '1s' } } });
+    const handle = await start(spec, { mode: 'sleep:6000' });
+    const first = attemptPodName(name, handle.workflowId, 1);
+    await waitFor(
+      'attempt 1 running',
+      async () => {
+        const pod = (await podsOf(ns.name, name)).find((p) => p.metadata?.name === first);
+        return pod?.status?.containerStatuses?.find((c) => c.name === FUNCTION_CONTAINER)?.state?.running;
+      },
+      30_000,
+    );
+    await coreApi().deleteNamespacedPod({ name: first, namespace: ns.name });
+    const result = (await handle.result()) as ExecutionResult;
+    timeline.stop();
+    expect(result.status).toBe('succeeded');
+    expect(result.attempts).toHaveLength(2);
+    expect(result.attempts[0]!.failure).toMatchObject({ type: 'KubernetesTransient', retryable: true });
+    const second = attemptPodName(name, handle.workflowId, 2);
+    const added = timeline.events.filter((e) => e.type === 'ADDED').map((e) => e.pod);
+    expect(added).toEqual([first, second]);
+    const firstGone = timeline.events.find((e) => e.pod === first && e.type === 'DELETED')!;
+    const secondAdded = timeline.events.find((e) => e.pod === second && e.type === 'ADDED')!;
+    expect(firstGone).toBeDefined();
+    expect(secondAdded.at).toBeGreaterThanOrEqual(firstGone.at);
+    await noPodsLeft(name);
+  });
+});
+
+describe('warm replicas on the real node', () => {
+  it('serve through Temporal, scale up under a burst and back down, and lose nothing when a replica dies', async () => {
+    const name = uniqueName('real-warm');
+    const apps = kubeConfig().makeApiClient(AppsV1Api);
+    const spec = realSpec(name, {
+      execution: { mode: 'warm', timeout: '60s', retry: { maxAttempts: 3, initialInterval: '1s' } },
+      warm: {
+        minReplicas: 1,
+        maxReplicas: 2,
+        concurrencyPerReplica: 1,
+        scaleDownDelay: '5s',
+        fallback: 'none',
+      },
+    });
+    await apply(w.client, spec, w.config.taskQueue);
+    const deployment = warmDeploymentName(name);
+    const ready = (n: number) =>
+      waitFor(
+        `${n} warm replica(s) ready`,
+        async () => {
+          const d = await apps.readNamespacedDeployment({ name: deployment, namespace: ns.name });
+          return (d.status?.readyReplicas ?? 0) === n && (d.spec?.replicas ?? 0) === n ? d : undefined;
+        },
+        90_000,
+      );
+    await ready(1);
+    const invoke = async (delayMs: number) => {
+      const s = await startExecution(
+        w.client,
+        { function: name, parameters: { delayMs } },
+        { trigger: 'api', taskQueue: w.config.taskQueue },
+      );
+      return s.executionId;
+    };
+    const one = await waitForResult(w.client, await invoke(0));
+    expect(one.status).toBe('succeeded');
+    expect((one.output as { host: string }).host).toContain(deployment);
+
+    // A burst of 4 slow invocations: the Scalar scales to maxReplicas (2).
+    const burst = await Promise.all([1, 2, 3, 4].map(() => invoke(4_000)));
+    await ready(2);
+    // Kill one replica mid-burst: its attempt is retried elsewhere; nothing is lost.
+    const pods = await podsOf(ns.name, name);
+    const victim = pods.find((p) => p.metadata?.labels?.[Label.role] === 'warm');
+    expect(victim).toBeDefined();
+    await coreApi().deleteNamespacedPod({
+      name: victim!.metadata!.name!,
+      namespace: ns.name,
+      gracePeriodSeconds: 0,
+    });
+    const results = await Promise.all(burst.map((id) => waitForResult(w.client, id)));
+    expect(results.map((r) => r.status)).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded']);
+    const hosts = new Set(results.map((r) => (r.output as { host: string }).host));
+    expect(hosts.size).toBeGreaterThanOrEqual(2);
+    // Idle: back down to minReplicas after scaleDownDelay.
+    await ready(1);
+  }, 240_000);
+});
