@@ -21,6 +21,7 @@ import {
   Stacks,
   type SummaryRow,
 } from './lib.ts';
+import { benchPackaging } from './packaging.ts';
 import { benchPriority } from './priority.ts';
 import { benchScale } from './scale.ts';
 import { benchSchedules } from './schedules.ts';
@@ -34,6 +35,7 @@ const SCENARIOS: Record<string, { id: string; run: (ctx: ScenarioContext) => Pro
   priority: { id: 'B4', run: benchPriority },
   scale: { id: 'B5', run: benchScale },
   schedules: { id: 'B6', run: benchSchedules },
+  packaging: { id: 'B7', run: benchPackaging },
 };
 
 /** Bench nodes: 4 × 300 pods leaves room for B5's 1,000 pods at once plus stragglers. */
