@@ -42,6 +42,16 @@ export function createActivities({
     ...createWarmPoolActivities({ client, runtime, logger: logger.child({ component: 'scalar' }) }),
 
     /**
+     * Stops a running attempt at once because its execution was cancelled (kubernetes: marks and
+     * deletes its pod, which the attempt's own activity then reports as cancelled). A no-op where
+     * the runtime has nothing to do (local: the attempt's activity kills its process itself).
+     * @returns whether something was stopped
+     */
+    async abortAttempt(args: { function: string; executionId: string; attempt: number }): Promise<boolean> {
+      return (await runtime.abortAttempt?.(args)) ?? false;
+    },
+
+    /**
      * Runs one attempt on the worker's runtime and reports how it ended. Function failures are
      * outcomes; only infrastructure errors throw (and are retried by Temporal as the same attempt).
      * Cancellation kills the attempt, then rethrows the cancellation.

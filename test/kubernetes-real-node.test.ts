@@ -122,8 +122,8 @@ async function noPodsLeft(fn: string, ms = 20_000) {
   );
 }
 
-/** Running containers of a pod on the real node, as containerd sees them (crictl). */
-async function containersOf(pod: string): Promise<string[]> {
+/** Running containers of a pod on the real node (optionally one by name), as containerd sees them (crictl). */
+async function containersOf(pod: string, container?: string): Promise<string[]> {
   const node = realNode();
   const { stdout } = await run(node.crictl, [
     '--runtime-endpoint',
@@ -132,6 +132,7 @@ async function containersOf(pod: string): Promise<string[]> {
     '-q',
     '--label',
     `io.kubernetes.pod.name=${pod}`,
+    ...(container ? ['--name', `^${container}$`] : []),
   ]);
   return stdout.split('\n').filter(Boolean);
 }
@@ -184,7 +185,7 @@ describe('on-demand attempts on the real node', () => {
     await noPodsLeft(name);
     // The attempt's log outlives its pod: the log store holds it.
     const logs = createLogSource(w.config, createLogger('silent'));
-    const stored = await logs.store.read({ executionId: handle.workflowId, function: name, attempt: 1 });
+    const stored = await logs.store.get({ executionId: handle.workflowId, function: name, attempt: 1 });
     expect(stored).toBeDefined();
     const text = Buffer.isBuffer(stored!.body) ? stored!.body.toString() : '';
     expect(text).toContain('real-node function: mode ok, attempt 1, uid 65532');
@@ -238,15 +239,35 @@ describe('on-demand attempts on the real node', () => {
 
   it('a function that ignores SIGTERM is killed at its timeout plus the grace period', async () => {
     const name = uniqueName('real-term');
-    const spec = realSpec(name, { execution: { timeout: '3s' } });
-    const { failure, result } = await failureOf((await start(spec, { mode: 'ignore-term' })).result());
+    const spec = realSpec(name, { execution: { timeout: '4s' } });
+    const handle = await start(spec, { mode: 'ignore-term' });
+    const podName = attemptPodName(name, handle.workflowId, 1);
+    await waitFor(
+      'the function container running',
+      async () => {
+        const pod = (await podsOf(ns.name, name)).find((p) => p.metadata?.name === podName);
+        return pod?.status?.containerStatuses?.find((c) => c.name === FUNCTION_CONTAINER)?.state?.running;
+      },
+      30_000,
+    );
+    const { failure, result } = await failureOf(handle.result());
     expect(failure.type).toBe('AttemptTimedOut');
     const a = result.attempts[0]!;
-    const ran = Date.parse(a.endedAt) - Date.parse(a.startedAt);
-    // 3 s timeout + 2 s grace (PONTOON_KILL_GRACE in tests); the kubelet's SIGKILL ends it.
-    expect(ran).toBeGreaterThanOrEqual(5_000);
-    expect(ran).toBeLessThan(20_000);
-    expect(a.logTail).toContain('SIGTERM received and ignored');
+    // The timeout is the attempt's: the pod was deleted (SIGTERM) no sooner than 4 s after launch.
+    expect(Date.parse(a.endedAt) - Date.parse(a.startedAt)).toBeGreaterThanOrEqual(4_000);
+    // The function ignores SIGTERM, so its container outlives the deletion until the kubelet's
+    // SIGKILL at the grace period (PONTOON_KILL_GRACE, 2 s in tests).
+    const deletedAt = Date.parse(a.endedAt);
+    await new Promise((r) => setTimeout(r, Math.max(0, deletedAt + 1_000 - Date.now())));
+    expect((await containersOf(podName, FUNCTION_CONTAINER)).length).toBe(1);
+    await waitFor(
+      'the function container killed',
+      async () => (await containersOf(podName, FUNCTION_CONTAINER)).length === 0 || undefined,
+      15_000,
+    );
+    const killedAfter = Date.now() - deletedAt;
+    expect(killedAfter).toBeGreaterThanOrEqual(1_500);
+    expect(killedAfter).toBeLessThan(8_000);
     await noPodsLeft(name);
   });
 

@@ -10,10 +10,12 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   condition,
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -65,6 +67,18 @@ const { recordExecutionEnd } = proxyLocalActivities<Activities>({
   // A missed count is better than a double one.
   retry: { maximumAttempts: 1 },
 });
+
+/**
+ * On a cancellation, the running attempt's pod is deleted at once by this activity: the attempt's
+ * own activity hears of the cancellation only with a heartbeat's answer, and the SDK throttles
+ * heartbeats to 0.8 × the heartbeat timeout (8 s). Executions started before this change replay
+ * without it (patch ABORT_ON_CANCEL_PATCH).
+ */
+const { abortAttempt } = proxyActivities<Activities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '500ms', maximumAttempts: 3 },
+});
+const ABORT_ON_CANCEL_PATCH = 'abort-attempt-on-cancel';
 
 /** Webhooks are delivered durably, but an execution waits at most this long for them. */
 const { sendNotifications } = proxyActivities<Activities>({
@@ -335,7 +349,22 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
           );
         }
       } else {
-        outcome = await onDemand(`attempt-${attempt}`, `attempt ${attempt} of ${input.function}`);
+        let running = true;
+        let aborted = false;
+        CancellationScope.current().cancelRequested.catch(() => {
+          if (!running || !patched(ABORT_ON_CANCEL_PATCH)) return;
+          aborted = true;
+          void CancellationScope.nonCancellable(() =>
+            abortAttempt({ function: input.function, executionId: info.workflowId, attempt }),
+          ).catch(() => undefined);
+        });
+        try {
+          outcome = await onDemand(`attempt-${attempt}`, `attempt ${attempt} of ${input.function}`);
+        } finally {
+          running = false;
+        }
+        // The attempt ended because its pod was deleted for the cancellation: the execution is cancelled.
+        if (aborted) throw new CancelledFailure(`execution cancelled during attempt ${attempt}`);
       }
       let why = outcome.failure;
       if (why?.type === 'AttemptTimedOut' && clipped) {

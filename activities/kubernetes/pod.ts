@@ -50,6 +50,9 @@ export interface PodPlacement {
   tolerations?: V1Toleration[];
 }
 
+/** Set on an attempt pod by abortAttempt before deleting it: the execution was cancelled. */
+export const CANCELLED_ANNOTATION = 'pontoon.dev/cancelled';
+
 export interface PodBuildOptions {
   namespace: string;
   observerImage: string;

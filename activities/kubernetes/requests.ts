@@ -2,7 +2,7 @@
  * Counts the requests the kubernetes runtime sends to the apiserver, by verb, so tests and
  * benchmarks can print requests per execution. Every call site goes through `count()`.
  */
-export type RequestVerb = 'create' | 'get' | 'list' | 'watch' | 'delete' | 'log' | 'update';
+export type RequestVerb = 'create' | 'get' | 'list' | 'watch' | 'delete' | 'log' | 'update' | 'patch';
 /**
  * Requests of the secret log store (logs/secret.ts): `log-store` creates an attempt's log Secret,
  * `log-sweep` deletes expired ones (a deletecollection).
@@ -20,6 +20,7 @@ export class RequestCounter {
     delete: 0,
     log: 0,
     update: 0,
+    patch: 0,
   };
 
   count(verb: RequestVerb | LogStoreVerb): void {

@@ -17,7 +17,13 @@
  * activeDeadlineSeconds, which makes the kubelet stop a pod whose worker is gone.
  */
 import { text } from 'node:stream/consumers';
-import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  type KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Pod,
+} from '@kubernetes/client-node';
 import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { startLogSweeper } from '../../logs/index.ts';
@@ -39,6 +45,7 @@ import { makePooledApiClient } from './kubeconfig.ts';
 import {
   attemptPodName,
   buildAttemptPod,
+  CANCELLED_ANNOTATION,
   EXECUTION_ID_ANNOTATION,
   executionHash,
   FUNCTION_CONTAINER,
@@ -593,7 +600,10 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
         launched.created ? 'attempt pod created' : 'attempt pod adopted',
       );
       const created = toMs(pod.metadata?.creationTimestamp);
-      const deadlineAt = Math.min(created ?? launchedAt, launchedAt) + req.timeoutMs;
+      // A fresh pod's clock starts now; an adopted one's at its creation (whole seconds: the
+      // apiserver truncates creationTimestamp, which would cost a fresh attempt up to 1 s).
+      const deadlineAt =
+        (launched.created ? launchedAt : Math.min(created ?? launchedAt, launchedAt)) + req.timeoutMs;
       const problemSince = new Map<PendingProblem['kind'], number>();
       let lastSeenAt = Date.now();
 
@@ -604,7 +614,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
           pod = cached;
           lastSeenAt = now;
         }
-        if (signal.aborted) return await onAbort(pod);
+        if (signal.aborted || pod.metadata?.annotations?.[CANCELLED_ANNOTATION]) return await onAbort(pod);
         phase = pod.status?.phase ?? 'Pending';
         podNode = pod.spec?.nodeName;
         beat();
@@ -845,6 +855,31 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
     watcher,
     runAttempt,
     readLog,
+    async abortAttempt(key) {
+      const name = attemptPodName(key.function, key.executionId, key.attempt);
+      const pod = watcher().get(name) ?? (await getPod(name));
+      if (!pod || pod.metadata?.annotations?.[EXECUTION_ID_ANNOTATION] !== key.executionId) return false;
+      try {
+        requests.count('patch');
+        await core.patchNamespacedPod(
+          {
+            name,
+            namespace,
+            body: { metadata: { annotations: { [CANCELLED_ANNOTATION]: new Date().toISOString() } } },
+          },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        );
+      } catch (err) {
+        if (apiError(err).code === 404) return false;
+        throw err;
+      }
+      await deletePod(name, pod.metadata?.uid, Math.min(2, Math.ceil(killGraceMs / 1000)));
+      logger.info(
+        { pod: name, executionId: key.executionId, attempt: key.attempt },
+        'execution cancelled: attempt pod deleted',
+      );
+      return true;
+    },
     async launchAttemptPod(req) {
       watcher();
       await podWatcher!.start();
