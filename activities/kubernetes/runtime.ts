@@ -123,6 +123,8 @@ export interface KubernetesRuntime extends FunctionRuntime {
  * ATTEMPT_HEARTBEAT_TIMEOUT (10 s).
  */
 const HEARTBEAT_MS = 3000;
+/** A pod deleted from outside is waited for this long beyond its grace period before the attempt is reported. */
+const DELETED_POD_SLACK_MS = 15_000;
 /** How long the watch may not show a pod we launched before one GET checks on it. */
 const UNSEEN_CHECK_MS = 30_000;
 /** How long transient apiserver failures are retried inside one call before the activity fails. */
@@ -605,6 +607,9 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
       const deadlineAt =
         (launched.created ? launchedAt : Math.min(created ?? launchedAt, launchedAt)) + req.timeoutMs;
       const problemSince = new Map<PendingProblem['kind'], number>();
+      /** When the pod was first seen deleted (deletionTimestamp) by someone else before it finished. */
+      let deletedOutsideAt: number | undefined;
+      let deletionGraceMs = 0;
       let lastSeenAt = Date.now();
 
       for (;;) {
@@ -626,7 +631,34 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
         if (fnExited && !gone) logRead ??= readFunctionLog(name, log);
         const st = classifyPod(pod, req.spec.spec.execution.retry.nonRetryableExitCodes);
         podTrace.observe(pod, st.state);
-        if (st.state === 'finished') {
+        if (
+          deletedOutsideAt === undefined &&
+          !gone &&
+          cached?.metadata?.deletionTimestamp &&
+          cached.metadata.uid === uid &&
+          st.state !== 'finished'
+        ) {
+          deletedOutsideAt = now;
+          deletionGraceMs = (cached.metadata.deletionGracePeriodSeconds ?? 30) * 1000;
+          log.warn(
+            { phase },
+            'attempt pod deleted from outside before it finished; waiting until it is gone',
+          );
+        }
+        if (
+          deletedOutsideAt !== undefined &&
+          !gone &&
+          now < deletedOutsideAt + deletionGraceMs + DELETED_POD_SLACK_MS
+        ) {
+          // The retry's pod must never run beside this one: wait for the kubelet to stop it (within
+          // its grace period; a lost node never confirms, hence the bound), then report.
+          await waiter.next(
+            Math.min(HEARTBEAT_MS, deletedOutsideAt + deletionGraceMs + DELETED_POD_SLACK_MS - now),
+            signal,
+          );
+          continue;
+        }
+        if (st.state === 'finished' && deletedOutsideAt === undefined) {
           if (gone) {
             const outcome = { ...(await collectGone(st)), exitCode: st.exitCode };
             podTrace.finished({ phase, exitCode: outcome.exitCode, failure: outcome.failure?.type });
@@ -650,7 +682,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
           log.info({ exitCode: outcome.exitCode, failure: outcome.failure?.type }, 'attempt ended');
           return outcome;
         }
-        if (gone || (cached?.metadata?.deletionTimestamp && cached.metadata.uid === uid)) {
+        if (gone || deletedOutsideAt !== undefined) {
           log.warn({ phase }, 'attempt pod deleted from outside before it finished');
           const why = `pod ${name} was deleted or evicted from outside (or its node was removed) while ${phase}`;
           podTrace.finished({ phase, failure: 'KubernetesTransient' });
