@@ -8,6 +8,8 @@ import { OPEN_WARNING, startApi } from '../api/main.ts';
 import { applySpec } from '../client/functions.ts';
 import { type DevServer, ensureTemporalCli, portOpen, startDevServer } from '../dev/temporal.ts';
 import { createLogSource } from '../logs/index.ts';
+import { buildSpecs } from '../packaging/index.ts';
+import { ensureEmbeddedRegistry, registryFromEnv } from '../packaging/registry.ts';
 import { loadSpecs } from '../spec/load.ts';
 import { formatProblem } from '../spec/parse.ts';
 import { parseConfig } from '../worker/config.ts';
@@ -30,6 +32,24 @@ export async function runDev(opts: DevOptions, io: Io): Promise<number> {
   }
 
   const config = parseConfig({ ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${opts.port}` });
+  // The embedded OCI registry (127.0.0.1:5001), so `pontoon build`/`apply` work at once. The local
+  // runtime needs no image (it runs build.command in the context folder); the kubernetes runtime
+  // gets every spec with spec.build built and pushed first, all or nothing.
+  const registry = registryFromEnv();
+  try {
+    await ensureEmbeddedRegistry(registry, (line) => io.err(line));
+  } catch (err) {
+    if (config.runtime === 'kubernetes') throw err;
+    io.err(`warning: ${(err as Error).message}; \`pontoon build\` will not work until it runs`);
+  }
+  if (config.runtime === 'kubernetes') {
+    const built = await buildSpecs(loaded.specs, (line) => io.err(line));
+    if (built.problems.length) {
+      for (const p of built.problems) io.err(formatProblem(p));
+      io.err('fix the builds above, then run again');
+      return Exit.usage;
+    }
+  }
   let server: DevServer | undefined;
   if (await portOpen(opts.port)) {
     io.err(`a Temporal server already listens on ${opts.port}: using it`);
@@ -85,6 +105,7 @@ export async function runDev(opts: DevOptions, io: Io): Promise<number> {
 Pontoon is running on the local runtime.
   Temporal Web UI  ${server ? `http://localhost:${opts.uiPort}` : "(the existing server's UI)"}
   Temporal gRPC    127.0.0.1:${opts.port}  namespace ${config.temporal.namespace}, task queue ${config.taskQueue}
+  OCI registry     ${registry.prefix}  (pontoon build / apply push function images here)
   Pontoon API      ${api.url}  (OpenAPI at /openapi.json, docs at /docs, metrics at /metrics${apiConfig.auth.mode === 'open' ? ', NO AUTH' : ''})${metricsServer ? `\n  Worker metrics   ${metricsServer.url}/metrics` : ''}
   Functions        ${names}
   Data             ${config.dataDir}

@@ -191,6 +191,25 @@ describe('on-demand attempts on the real node', () => {
     expect(text).toContain('real-node function: mode ok, attempt 1, uid 65532');
   });
 
+  it('the hello example (function-specs/hello.yaml, as written) runs as a real pod', async () => {
+    const loaded = await loadSpecs([path.join(REPO_ROOT, 'function-specs', 'hello.yaml')]);
+    expect(loaded.problems).toEqual([]);
+    const spec = loaded.specs[0]!.spec;
+    spec.metadata.name = uniqueName('real-hello'); // its own controller and image repository
+    const built = await buildSpecs(loaded.specs);
+    expect(built.problems).toEqual([]);
+    expect(spec.spec.image).toBe(built.built[0]!.reference);
+    await apply(w.client, spec, w.config.taskQueue);
+    const started = await startExecution(
+      w.client,
+      { function: spec.metadata.name, parameters: { name: 'Ada' } },
+      { trigger: 'api', taskQueue: w.config.taskQueue },
+    );
+    const result = await waitForResult(w.client, started.executionId);
+    expect(result).toMatchObject({ status: 'succeeded', output: { greeting: 'Hello, Ada!' } });
+    expect(result.attempts[0]!.logTail).toContain('greeting Ada');
+  });
+
   it('retries a non-zero exit per the spec, and stops at once on a non-retryable code', async () => {
     const retried = uniqueName('real-exit');
     const r1 = await failureOf(
