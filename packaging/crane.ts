@@ -4,15 +4,15 @@
  * compression, registry protocol (blob existence checks, cross-repository mounts, auth from a Docker
  * config.json) are crane's. Pontoon only prepares layer tarballs and calls it.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { runRegistryScript } from '../dev/registry/run.ts';
 import { cacheDir } from '../dev/temporal.ts';
 
 const execFileAsync = promisify(execFile);
 export const CRANE_VERSION = 'v0.22.1';
-const BUILD_SH = path.join(import.meta.dirname, '..', 'dev', 'registry', 'build.sh');
 
 export class CraneError extends Error {
   override name = 'CraneError';
@@ -29,23 +29,13 @@ export async function ensureCrane(progress: (line: string) => void = () => {}): 
   progress(
     `building crane ${CRANE_VERSION} from the Go module proxy (once; cached in ${path.dirname(cached)})`,
   );
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn('bash', [BUILD_SH], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    child.once('error', reject);
-    child.once('close', (code) =>
-      code === 0
-        ? resolve()
-        : reject(
-            new CraneError(
-              `could not build crane (bash dev/registry/build.sh exited ${code}): ${err.trim().split('\n').slice(-5).join(' | ')}. Install Go (it builds crane from the Go module proxy) or set PONTOON_CRANE to a crane binary`,
-            ),
-          ),
-    );
-  });
+  await runRegistryScript(
+    'build.sh',
+    (m) =>
+      new CraneError(
+        `could not build crane (${m}). Install Go (it builds crane from the Go module proxy) or set PONTOON_CRANE to a crane binary`,
+      ),
+  );
   return cached;
 }
 

@@ -4,15 +4,14 @@
  * config.json (DOCKER_CONFIG, else ~/.docker/config.json, read by crane). Plain HTTP is used for
  * loopback registries only.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { runRegistryScript } from '../dev/registry/run.ts';
 import { cacheDir } from '../dev/temporal.ts';
 
 export const DEFAULT_REGISTRY_PORT = 5001;
 export const DEFAULT_REGISTRY = `127.0.0.1:${DEFAULT_REGISTRY_PORT}`;
-const UP_SH = path.join(import.meta.dirname, '..', 'dev', 'registry', 'up.sh');
 
 export interface RegistryConfig {
   /** host[:port][/path prefix], e.g. 127.0.0.1:5001 or registry.example.com/team */
@@ -103,23 +102,10 @@ export async function ensureEmbeddedRegistry(
   if (reg.prefix !== DEFAULT_REGISTRY) return;
   if (await registryAnswers(reg)) return;
   progress(`starting the embedded OCI registry on ${reg.prefix} (dev/registry/up.sh)`);
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn('bash', [UP_SH], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    child.once('error', reject);
-    child.once('close', (code) =>
-      code === 0
-        ? resolve()
-        : reject(
-            new RegistryConfigError(
-              `the embedded registry did not start (bash dev/registry/up.sh exited ${code}): ${err.trim().split('\n').slice(-4).join(' | ')}`,
-            ),
-          ),
-    );
-  });
+  await runRegistryScript(
+    'up.sh',
+    (m) => new RegistryConfigError(`the embedded registry did not start (${m})`),
+  );
 }
 
 /** Version of CNCF distribution dev/registry/build.sh builds (keep equal to its default). */

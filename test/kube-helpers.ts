@@ -2,9 +2,12 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CoreV1Api, CustomObjectsApi, KubeConfig, type V1Pod, Watch } from '@kubernetes/client-node';
-import { inject } from 'vitest';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { expect, inject } from 'vitest';
 import type { KubernetesRuntime } from '../activities/kubernetes/runtime.ts';
 import { reportFor } from '../observer/termination.ts';
+import type { ExecutionResult } from '../spec/execution.ts';
 import { Label } from '../spec/names.ts';
 import { type FunctionSpec, type FunctionSpecInput, functionSpecSchema } from '../spec/schema.ts';
 import type { WorkerConfig } from '../worker/config.ts';
@@ -179,4 +182,18 @@ export async function simPodLog(namespace: string, pod: string, text: string): P
     if (Date.now() > until) throw new Error(`kwok does not serve the log of ${namespace}/${pod} after 15 s`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The ApplicationFailure a failed execution ended with, and its result (the failure's first detail). */
+export async function failureOf(
+  p: Promise<unknown>,
+): Promise<{ failure: ApplicationFailure; result: ExecutionResult }> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  return { failure: cause, result: cause.details?.[0] as ExecutionResult };
 }

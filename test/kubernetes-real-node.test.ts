@@ -9,8 +9,8 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { AppsV1Api, Watch } from '@kubernetes/client-node';
-import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import type { WorkflowFailedError } from '@temporalio/client';
+import { CancelledFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { attemptPodName, FUNCTION_CONTAINER, OBSERVER_CONTAINER } from '../activities/kubernetes/pod.ts';
 import { startExecution, waitForResult } from '../client/functions.ts';
@@ -25,6 +25,7 @@ import { apply, REPO_ROOT, uniqueName, waitFor } from './helpers.ts';
 import {
   coreApi,
   createNamespace,
+  failureOf,
   type KubeWorker,
   kubeConfig,
   podsOf,
@@ -101,17 +102,16 @@ async function start(spec: FunctionSpec, parameters: Record<string, unknown> = {
   });
 }
 
-async function failureOf(
-  p: Promise<unknown>,
-): Promise<{ failure: ApplicationFailure; result: ExecutionResult }> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
+/** Waits until the function container of an attempt pod runs (the pod is on the real node, so this takes seconds). */
+async function functionRunning(fn: string, podName: string) {
+  await waitFor(
+    `${podName}: the function container running`,
+    async () => {
+      const pod = (await podsOf(ns.name, fn)).find((p) => p.metadata?.name === podName);
+      return pod?.status?.containerStatuses?.find((c) => c.name === FUNCTION_CONTAINER)?.state?.running;
+    },
+    30_000,
   );
-  expect(err).toBeInstanceOf(WorkflowFailedError);
-  const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
-  expect(cause).toBeInstanceOf(ApplicationFailure);
-  return { failure: cause, result: cause.details?.[0] as ExecutionResult };
 }
 
 async function noPodsLeft(fn: string, ms = 20_000) {
@@ -261,14 +261,7 @@ describe('on-demand attempts on the real node', () => {
     const spec = realSpec(name, { execution: { timeout: '4s' } });
     const handle = await start(spec, { mode: 'ignore-term' });
     const podName = attemptPodName(name, handle.workflowId, 1);
-    await waitFor(
-      'the function container running',
-      async () => {
-        const pod = (await podsOf(ns.name, name)).find((p) => p.metadata?.name === podName);
-        return pod?.status?.containerStatuses?.find((c) => c.name === FUNCTION_CONTAINER)?.state?.running;
-      },
-      30_000,
-    );
+    await functionRunning(name, podName);
     const { failure, result } = await failureOf(handle.result());
     expect(failure.type).toBe('AttemptTimedOut');
     const a = result.attempts[0]!;
@@ -294,14 +287,7 @@ describe('on-demand attempts on the real node', () => {
     const name = uniqueName('real-cancel');
     const handle = await start(realSpec(name), { mode: 'sleep:120000' });
     const podName = attemptPodName(name, handle.workflowId, 1);
-    await waitFor(
-      'the function container running',
-      async () => {
-        const pod = (await podsOf(ns.name, name)).find((p) => p.metadata?.name === podName);
-        return pod?.status?.containerStatuses?.find((c) => c.name === FUNCTION_CONTAINER)?.state?.running;
-      },
-      30_000,
-    );
+    await functionRunning(name, podName);
     expect((await containersOf(podName)).length).toBeGreaterThanOrEqual(2);
     const cancelled = Date.now();
     await handle.cancel();
@@ -339,14 +325,7 @@ describe('on-demand attempts on the real node', () => {
     const spec = realSpec(name, { execution: { retry: { maxAttempts: 3, initialInterval: '1s' } } });
     const handle = await start(spec, { mode: 'sleep:6000' });
     const first = attemptPodName(name, handle.workflowId, 1);
-    await waitFor(
-      'attempt 1 running',
-      async () => {
-        const pod = (await podsOf(ns.name, name)).find((p) => p.metadata?.name === first);
-        return pod?.status?.containerStatuses?.find((c) => c.name === FUNCTION_CONTAINER)?.state?.running;
-      },
-      30_000,
-    );
+    await functionRunning(name, first);
     await coreApi().deleteNamespacedPod({ name: first, namespace: ns.name });
     const result = (await handle.result()) as ExecutionResult;
     timeline.stop();

@@ -5,7 +5,7 @@
  * image pull errors, OOM, timeouts, and Pod Security "restricted" admission.
  */
 import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { CancelledFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attemptPodName, buildAttemptPod } from '../activities/kubernetes/pod.ts';
 import type { AttemptRequest, ExecutionResult } from '../spec/execution.ts';
@@ -14,6 +14,7 @@ import { apply, uniqueName, waitFor } from './helpers.ts';
 import {
   coreApi,
   createNamespace,
+  failureOf,
   type KubeWorker,
   kubeSpec,
   podsOf,
@@ -42,19 +43,6 @@ async function run(spec: ReturnType<typeof kubeSpec>, id = `k8s-${spec.metadata.
     workflowId: id,
     args: [{ function: spec.metadata.name, input: { hello: 'world' } }],
   });
-}
-
-async function failureOf(
-  p: Promise<unknown>,
-): Promise<{ failure: ApplicationFailure; result: ExecutionResult }> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(WorkflowFailedError);
-  const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
-  expect(cause).toBeInstanceOf(ApplicationFailure);
-  return { failure: cause, result: cause.details?.[0] as ExecutionResult };
 }
 
 async function noPodsLeft(fn: string) {

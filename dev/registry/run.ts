@@ -1,0 +1,31 @@
+/**
+ * Runs one of dev/registry's scripts (build.sh, up.sh) for the packager: resolves when it exits 0,
+ * else rejects with `fail(message)` where the message holds the exit code and the end of its stderr.
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+
+export function runRegistryScript(
+  script: 'build.sh' | 'up.sh',
+  fail: (message: string) => Error,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const child = spawn('bash', [path.join(import.meta.dirname, script)], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    child.once('error', reject);
+    child.once('close', (code) =>
+      code === 0
+        ? resolve()
+        : reject(
+            fail(
+              `bash dev/registry/${script} exited ${code}: ${err.trim().split('\n').slice(-5).join(' | ')}`,
+            ),
+          ),
+    );
+  });
+}
