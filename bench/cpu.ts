@@ -93,6 +93,8 @@ export const CPU_GROUPS = [
   'etcd',
   'kcm+sched',
   'kwok',
+  'kubelet+ctrd',
+  'pods',
   'worker',
   'functions',
   'driver',
@@ -107,6 +109,9 @@ export const CPU_GROUP_HELP: Record<CpuGroup, string> = {
   etcd: 'etcd',
   'kcm+sched': 'kube-controller-manager + kube-scheduler',
   kwok: 'kwok (the simulated kubelets)',
+  'kubelet+ctrd':
+    "the real node's kubelet and containerd (not the per-pod containerd-shims: they are in other)",
+  pods: "containers of every pod on the real node (the kubepods cgroup's cpuacct.usage, exited containers included)",
   worker: 'the Pontoon worker process (and the bare-Temporal baseline worker, which lives in it)',
   functions: "function processes started by the worker (local runtime), its children's CPU",
   driver: 'the bench process: load generator, Temporal client, bare-pod watches',
@@ -114,8 +119,23 @@ export const CPU_GROUP_HELP: Record<CpuGroup, string> = {
   idle: 'idle CPU',
 };
 
+/** CPU nanoseconds of all pods' containers on the real node (cgroup v1 cpuacct, else v2 cpu.stat). */
+function kubepodsNs(): number {
+  try {
+    return Number(readFileSync('/sys/fs/cgroup/cpuacct/kubepods/cpuacct.usage', 'utf8').trim());
+  } catch {
+    try {
+      const stat = readFileSync('/sys/fs/cgroup/kubepods/cpu.stat', 'utf8');
+      return Number(/^usage_usec (\d+)/m.exec(stat)?.[1] ?? 0) * 1000;
+    } catch {
+      return 0;
+    }
+  }
+}
+
 interface Snapshot {
   at: number;
+  podsNs: number;
   machine: { busy: number; total: number };
   procs: Map<number, ProcStat>;
   roots: Partial<Record<Exclude<CpuGroup, 'functions' | 'other' | 'idle'>, number>>;
@@ -132,7 +152,7 @@ function snapshot(p: Processes): Snapshot {
   };
   const machine = machineTicks();
   const procs = allProcesses();
-  return { at: performance.now(), machine, procs, roots };
+  return { at: performance.now(), podsNs: kubepodsNs(), machine, procs, roots };
 }
 
 function descendants(procs: Map<number, ProcStat>, root: number): Set<number> {
@@ -178,6 +198,8 @@ function between(a: Snapshot, b: Snapshot): CpuUsage {
     for (const d of descendants(b.procs, b.roots.temporal)) ticks.temporal += selfDelta(d);
   for (const name of ['kube-controller-manager', 'kube-scheduler'])
     ticks['kcm+sched'] += selfDelta(clusterPid(name));
+  for (const name of ['kubelet', 'containerd']) ticks['kubelet+ctrd'] += selfDelta(clusterPid(name));
+  ticks.pods = Math.max(0, ((b.podsNs - a.podsNs) / 1e9) * TICKS_PER_SECOND);
   const worker = b.roots.worker ?? a.roots.worker;
   if (worker !== undefined) {
     ticks.worker = selfDelta(worker);

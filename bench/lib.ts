@@ -14,6 +14,7 @@ import { connectClient } from '../worker/temporal.ts';
 import { bundleWorkflows } from '../worker/worker.ts';
 import { clusterVersions, createNamespace, type KubeEnv } from './cluster.ts';
 import { CpuMeter, loadAverage1m, type Processes } from './cpu.ts';
+import type { RealNodeEnv } from './real-node.ts';
 import type { HostOptions, HostStats } from './worker-host.ts';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..');
@@ -53,6 +54,8 @@ export interface ScenarioContext {
   kube(): Promise<KubeEnv>;
   /** Dev servers with a worker: fresh for each lease in the full run, shared by all with --quick. */
   stacks: Stacks;
+  /** The cluster's real node with the observer and function images built (once per run, on first use). */
+  realNode(): Promise<RealNodeEnv>;
 }
 
 export interface Lease {
@@ -109,6 +112,31 @@ export class Stacks {
       'kube',
       () => open('bench-quick', 300),
       () => open(prefix, opts.maxConcurrentAttempts),
+    );
+  }
+
+  /**
+   * Kubernetes runtime placing its pods on the cluster's real node (`env`: the observer image and
+   * the placement settings), pods in a namespace of their own; shared by B2 and B3 with --quick.
+   */
+  kubeReal(prefix: string, env: Record<string, string>): Promise<Lease> {
+    const open = async (p: string): Promise<Lease> => {
+      const kube = await this.kubeEnv();
+      const namespace = await createNamespace(kube.core, p);
+      const stack = await startStack(this.bundles, { env: kube.workerEnv(namespace, env) });
+      return {
+        stack,
+        namespace,
+        async release() {
+          await stack.stop();
+          await kube.core.deleteNamespace({ name: namespace }).catch(() => undefined);
+        },
+      };
+    };
+    return this.lease(
+      'kube-real',
+      () => open('bench-quick-real'),
+      () => open(prefix),
     );
   }
 

@@ -11,6 +11,7 @@ import { ensureCluster } from '../dev/cluster/ensure.ts';
 import { benchNodes, type KubeEnv, kubeClients } from './cluster.ts';
 import { CPU_GROUP_HELP, CPU_GROUPS, CpuMeter, loadAverage1m } from './cpu.ts';
 import { benchKube } from './kube.ts';
+import { benchKubeReal } from './kube-real.ts';
 import {
   machine,
   prepareBundles,
@@ -23,9 +24,11 @@ import {
 } from './lib.ts';
 import { benchPackaging } from './packaging.ts';
 import { benchPriority } from './priority.ts';
+import { type RealNodeEnv, realNodeEnv } from './real-node.ts';
 import { benchScale } from './scale.ts';
 import { benchSchedules } from './schedules.ts';
 import { benchThroughput } from './throughput.ts';
+import { benchThroughputReal } from './throughput-real.ts';
 import { benchWarm } from './warm.ts';
 
 const SCENARIOS: Record<string, { id: string; run: (ctx: ScenarioContext) => Promise<ScenarioResult> }> = {
@@ -36,6 +39,8 @@ const SCENARIOS: Record<string, { id: string; run: (ctx: ScenarioContext) => Pro
   scale: { id: 'B5', run: benchScale },
   schedules: { id: 'B6', run: benchSchedules },
   packaging: { id: 'B7', run: benchPackaging },
+  'kube-real': { id: 'B2r', run: benchKubeReal },
+  'throughput-real': { id: 'B3r', run: benchThroughputReal },
 };
 
 /** Bench nodes: 4 × 300 pods leaves room for B5's 1,000 pods at once plus stragglers. */
@@ -176,6 +181,12 @@ async function main() {
     return kube;
   };
 
+  let real: Promise<RealNodeEnv> | undefined;
+  const realNode = () => {
+    real ??= kubeEnv().then((k) => realNodeEnv(k, (l) => console.error(l)));
+    return real;
+  };
+
   const results: (ScenarioResult & { wallSeconds: number; error?: string })[] = [];
   const cpuPhases: CpuMeter['phases'] = [];
   for (const name of names) {
@@ -184,7 +195,15 @@ async function main() {
     const cpu = new CpuMeter(id);
     const started = performance.now();
     stacks ??= new Stacks(quick, bundles, kubeEnv);
-    const ctx: ScenarioContext = { quick, bundles, cpu, log: (l) => console.error(l), kube: kubeEnv, stacks };
+    const ctx: ScenarioContext = {
+      quick,
+      bundles,
+      cpu,
+      log: (l) => console.error(l),
+      kube: kubeEnv,
+      stacks,
+      realNode,
+    };
     try {
       const r = await run(ctx);
       const wallSeconds = (performance.now() - started) / 1000;

@@ -1,0 +1,130 @@
+/**
+ * B3 on the REAL node (`throughput-real`): sustained executions/s of on-demand pods on dev/cluster's
+ * real kubelet + containerd + runc, against bare pods of the same image on the same node
+ * (real-node.ts) in the same run. Each side runs a closed loop of CONCURRENCY callers (a caller
+ * starts its next call as soon as its last one ended) for a warm-up (not counted), then a window of
+ * 60 s (20 s with --quick); sustained rate = calls that finished inside the window ÷ its length.
+ *
+ * A closed loop rather than B3's open-loop ramp: a real pod takes seconds, so the ramp's steps
+ * (≥ 5 × latency each) would take minutes per rate on this 2-core machine. CONCURRENCY 4 (twice the
+ * cores) keeps the node busy (a real pod spends most of its life in the kubelet, containerd and
+ * runc, not on a core) without queueing more pods than the machine starts in a latency; both sides
+ * get the same concurrency, so the ratio compares the same offered load.
+ */
+import { Label } from '../spec/names.ts';
+import { clusterPid } from './cluster.ts';
+import { CPU_GROUPS, waitForQuiet } from './cpu.ts';
+import type { ScenarioContext, ScenarioResult } from './lib.ts';
+import { summaryRow } from './lib.ts';
+import {
+  bareRealPods,
+  type ClosedLoopResult,
+  closedLoop,
+  podMilestones,
+  realFunction,
+  untilNoPods,
+} from './real-node.ts';
+import { apply, pontoonJob } from './specs.ts';
+
+export const CONCURRENCY = 4;
+
+export async function benchThroughputReal(ctx: ScenarioContext): Promise<ScenarioResult> {
+  const windowMs = ctx.quick ? 20_000 : 60_000;
+  const warmupMs = ctx.quick ? 8_000 : 10_000;
+  const kube = await ctx.kube();
+  const env = await ctx.realNode();
+  const lease = await ctx.stacks.kubeReal('bench-tpr', env.workerEnv);
+  const { stack, namespace: ns } = lease;
+  const fn = 'bench-real-tp';
+  const spec = realFunction(fn, env, 'ok');
+  await apply(stack.client, stack.taskQueue, spec);
+  const pw = await podMilestones(kube.kc, kube.core, ns, `${Label.managedBy}=pontoon`);
+  const bare = await bareRealPods(kube.kc, kube.core, ns, env, spec);
+  const job = pontoonJob(stack.client, stack.taskQueue, fn);
+  const watches = [pw, bare.watch];
+  const nodePids = () => [clusterPid('kubelet'), clusterPid('containerd'), clusterPid('kube-apiserver')];
+  const results: Record<
+    string,
+    ClosedLoopResult & { peakPodsExisting: number; cpuMsPerCall: Record<string, number> }
+  > = {};
+  try {
+    // Warm-up: images on the node, the worker's watch and connections.
+    await job();
+    await bare.run();
+    const run = async (label: string, w: (typeof watches)[number], call: () => Promise<unknown>) => {
+      await untilNoPods(watches);
+      await waitForQuiet(nodePids());
+      w.resetPeak();
+      const r = await ctx.cpu.phase(label, stack.processes, () =>
+        closedLoop(
+          async () => {
+            await call();
+          },
+          CONCURRENCY,
+          warmupMs,
+          windowMs,
+        ),
+      );
+      const usage = ctx.cpu.phases[ctx.cpu.phases.length - 1]!.usage;
+      const cpuMsPerCall = Object.fromEntries(
+        CPU_GROUPS.filter((g) => g !== 'idle' && usage.seconds[g] > 0).map((g) => [
+          g,
+          Math.round((usage.seconds[g] * 1000) / r.completedTotal),
+        ]),
+      );
+      results[label] = { ...r, peakPodsExisting: w.peakExisting(), cpuMsPerCall };
+      ctx.log(`[throughput-real] ${label}: ${JSON.stringify(results[label])}`);
+    };
+    await run(`bare pods, real node, concurrency ${CONCURRENCY}`, bare.watch, () => bare.run());
+    await run(`pontoon on-demand, real node, concurrency ${CONCURRENCY}`, pw, job);
+    await untilNoPods(watches);
+  } finally {
+    bare.stop();
+    pw.stop();
+    await lease.release();
+  }
+  const b = results[`bare pods, real node, concurrency ${CONCURRENCY}`]!;
+  const p = results[`pontoon on-demand, real node, concurrency ${CONCURRENCY}`]!;
+  const failures = b.failed + p.failed;
+  return {
+    scenario: 'throughput-real',
+    title: 'B3r sustained throughput, real node',
+    summary: [
+      summaryRow({
+        scenario: 'B3r',
+        figure: `real-node on-demand sustained throughput (closed loop, concurrency ${CONCURRENCY}, ${windowMs / 1000} s)`,
+        unit: 'exec/s',
+        pontoon: p.perSec,
+        baseline: b.perSec,
+        baselineName: 'bare pods/s, real node',
+      }),
+      summaryRow({
+        scenario: 'B3r',
+        figure: `real-node latency p50 under that load`,
+        unit: 'ms',
+        pontoon: p.latencyP50Ms,
+        baseline: b.latencyP50Ms,
+        baselineName: 'bare pod',
+      }),
+      ...(failures
+        ? [
+            summaryRow(
+              {
+                scenario: 'B3r',
+                figure: 'failed calls (Pontoon + bare)',
+                unit: '',
+                pontoon: failures,
+                target: '0',
+              },
+              { better: 'lower', of: 'value', limit: 0 },
+            ),
+          ]
+        : []),
+    ],
+    details: {
+      node: env.node,
+      definition: `closed loop: ${CONCURRENCY} callers, each starting its next call when the last one ends; ${warmupMs / 1000} s warm-up not counted, then calls finished within ${windowMs / 1000} s ÷ ${windowMs / 1000} s`,
+      results,
+    },
+  };
+}
