@@ -98,9 +98,10 @@ export async function buildFunctionImage(fn: FunctionSpec, opts: BuildOptions): 
 
   // Base.
   let base: string;
-  if (b.base) {
-    base = b.base;
-    progress(`base: ${base} (build.base)`);
+  const configured = b.base ?? baseFromEnv(b.runtime);
+  if (configured) {
+    base = configured;
+    progress(`base: ${base} (${b.base ? 'build.base' : baseEnvName(b.runtime)})`);
   } else {
     try {
       const got = await ensureBaseImage(b.runtime, opts.registry, opts.crane, progress);
@@ -143,7 +144,7 @@ export async function buildFunctionImage(fn: FunctionSpec, opts: BuildOptions): 
   try {
     out = await opts.crane.run(args);
   } catch (err) {
-    throw registryProblem(err, opts.registry, b.base !== undefined);
+    throw registryProblem(err, opts.registry, configured !== undefined);
   } finally {
     await rm(codeTar, { force: true });
   }
@@ -173,6 +174,14 @@ export async function buildFunctionImage(fn: FunctionSpec, opts: BuildOptions): 
     dependencies: deps ? { declaredBy: deps.declaredBy, cached: deps.cached, key: deps.key } : null,
     seconds: (Date.now() - started) / 1000,
   };
+}
+
+/** PONTOON_BASE_NODE, PONTOON_BASE_PYTHON, PONTOON_BASE_STATIC: a team's default base per runtime. */
+export function baseEnvName(runtime: string): string {
+  return `PONTOON_BASE_${runtime.toUpperCase()}`;
+}
+function baseFromEnv(runtime: string): string | undefined {
+  return process.env[baseEnvName(runtime)] || undefined;
 }
 
 /** Turns a crane failure into a located problem that says what to fix. */

@@ -227,6 +227,22 @@ describe('pontoon build (node runtime) against the real registry', () => {
   });
 });
 
+describe('a base image of your own', () => {
+  it('PONTOON_BASE_NODE replaces the runtime base for specs without build.base', async () => {
+    const name = uniqueName('pkg-base');
+    const p = project('node-fn', name, 'context: src\nruntime: node\ncommand: [node, main.mjs]');
+    // Any image the registry holds: here the python runtime's base, to tell it apart.
+    const py = await build(project('python-fn', uniqueName('pkg-py'), 'context: src\nruntime: python').spec);
+    const base = `${registry()}/pontoon/${py.function}@${py.digest}`;
+    const built = await build(p.spec, { PONTOON_BASE_NODE: base });
+    const manifest = await manifestOf(`pontoon/${name}`, built.digest);
+    const pyManifest = await manifestOf(`pontoon/${py.function}`, py.digest);
+    expect(manifest.layers.slice(0, pyManifest.layers.length).map((l) => l.digest)).toEqual(
+      pyManifest.layers.map((l) => l.digest),
+    );
+  });
+});
+
 describe('pontoon build (python runtime)', () => {
   it('installs requirements.txt into their own layer on PYTHONPATH', async () => {
     const name = uniqueName('pkg-py');
@@ -263,6 +279,12 @@ describe('bad input: a located error, exit 2, nothing pushed', () => {
       '7:5 spec.build.context:',
       /context folder .*nowhere does not exist; build.context is relative to the spec file/,
     );
+  });
+
+  it('a context that is a file, not a folder', async () => {
+    const p = project('node-fn', uniqueName('pkg-bad'), 'context: src/main.mjs\nruntime: node');
+    const r = await pontoon(['build', p.spec]);
+    expectProblem(r, p.spec, '7:5 spec.build.context:', /src\/main.mjs is not a folder/);
   });
 
   it('a symlink that leaves the context', async () => {
