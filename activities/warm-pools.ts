@@ -12,7 +12,7 @@ import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
-import { functionImage } from '../spec/build.ts';
+import { imageNotBuiltMessage } from '../spec/build.ts';
 import { SearchAttr, WorkflowType } from '../spec/names.ts';
 import { type ScalarState, type ScalingDecision, scalarStep, type WarmSettings } from '../spec/scalar.ts';
 import type { FunctionSpec } from '../spec/schema.ts';
@@ -52,14 +52,9 @@ export function createWarmPoolActivities({ client, runtime, logger, pollInterval
       replicas: number;
     }): Promise<{ managed: boolean; status?: WarmPoolStatus }> {
       if (!pools) return { managed: false };
-      if (!args.spec.spec.image) {
-        try {
-          functionImage(args.spec);
-        } catch (err) {
-          // The same spec would fail again: stop, the apply fails and nothing is half-applied.
-          throw ApplicationFailure.nonRetryable((err as Error).message, 'ImageUnavailable');
-        }
-      }
+      // The same spec would fail again: stop, the apply fails and nothing is half-applied.
+      if (!args.spec.spec.image)
+        throw ApplicationFailure.nonRetryable(imageNotBuiltMessage(args.spec), 'ImageUnavailable');
       const status = await pools.ensure(args.spec, args.replicas);
       return { managed: true, status };
     },

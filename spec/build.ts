@@ -72,7 +72,10 @@ export class ImageNotBuiltError extends Error {
  */
 export function functionImage(fn: FunctionSpec): string {
   if (fn.spec.image) return fn.spec.image;
-  throw new ImageNotBuiltError(
-    `function ${fn.metadata.name} has spec.build but no image: it was applied without building (the API and \`pontoon dev\` do not build). Apply it with \`pontoon apply\`, which builds, pushes and records the image by digest, or set spec.image`,
-  );
+  throw new ImageNotBuiltError(imageNotBuiltMessage(fn));
+}
+
+/** Why a spec without an image cannot run in a pod, and what to do. */
+export function imageNotBuiltMessage(fn: FunctionSpec): string {
+  return `function ${fn.metadata.name} has spec.build but no image: it was applied without building (the API, \`pontoon apply --no-build\` and \`pontoon dev\` on the local runtime do not build). Apply it with \`pontoon apply\`, which builds, pushes and records the image by digest, or set spec.image`;
 }

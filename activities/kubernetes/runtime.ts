@@ -30,7 +30,7 @@ import { startLogSweeper } from '../../logs/index.ts';
 import { readPodLogTail } from '../../logs/pod-log.ts';
 import { type AttemptLogKey, DEFAULT_LOG_MAX_BYTES, type LogStore } from '../../logs/store.ts';
 import { extractOutput, parseReport } from '../../observer/termination.ts';
-import { functionImage } from '../../spec/build.ts';
+import { imageNotBuiltMessage } from '../../spec/build.ts';
 import {
   type AttemptFailure,
   type AttemptOutcome,
@@ -318,14 +318,8 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
     req: AttemptRequest,
     signal?: AbortSignal,
   ): Promise<{ name: string; created: boolean; pod: V1Pod } | { failure: AttemptFailure }> {
-    if (!req.spec.spec.image) {
-      // Not retryable: another attempt would find the same spec (functionImage says what to do).
-      try {
-        functionImage(req.spec);
-      } catch (err) {
-        return { failure: failure('ImageUnavailable', (err as Error).message) };
-      }
-    }
+    // Not retryable: another attempt would find the same spec.
+    if (!req.spec.spec.image) return { failure: failure('ImageUnavailable', imageNotBuiltMessage(req.spec)) };
     const body = buildAttemptPod(req.spec, req, {
       namespace,
       observerImage,
