@@ -12,6 +12,7 @@
  * first alternates. A watch timestamps each pod's milestones, so the JSON says where the time goes.
  */
 import { Label } from '../spec/names.ts';
+import { clusterPid } from './cluster.ts';
 import { percentile, type ScenarioContext, type ScenarioResult, summaryRow } from './lib.ts';
 import {
   bareRealPods,
@@ -60,23 +61,42 @@ export async function benchKubeReal(ctx: ScenarioContext): Promise<ScenarioResul
         await untilNoPods(watches);
         await bare.run();
       }
+      const redone: string[] = [];
       const pontoonMs: number[] = [];
       const bareMs: number[] = [];
       const pontoonSegs: (Record<string, number> | undefined)[] = [];
       const bareSegs: (Record<string, number> | undefined)[] = [];
-      const one = async (which: 'pontoon' | 'bare') => {
+      /**
+       * One measured call; redone (at most 3 times) when the kube-apiserver restarted meanwhile
+       * (other people's tests restart it on this shared cluster): such a call measures the restart.
+       */
+      const one = async (which: 'pontoon' | 'bare', tries = 3): Promise<void> => {
         await untilNoPods(watches);
+        const apiserver = clusterPid('kube-apiserver');
         const t0 = performance.now();
-        if (which === 'pontoon') {
-          await job();
-          const t1 = performance.now();
-          pontoonMs.push(t1 - t0);
-          pontoonSegs.push(segments(t0, t1, pw.addedAfter(t0)?.[1], true));
-        } else {
-          const { name } = await bare.run();
-          const t1 = performance.now();
-          bareMs.push(t1 - t0);
-          bareSegs.push(segments(t0, t1, bare.watch.pods.get(name), false));
+        const disturbed = () => {
+          if (apiserver === undefined || clusterPid('kube-apiserver') === apiserver) return false;
+          redone.push(which);
+          ctx.log(`[kube-real] the kube-apiserver restarted during a ${which} call: measured again`);
+          return tries > 1;
+        };
+        try {
+          if (which === 'pontoon') {
+            await job();
+            const t1 = performance.now();
+            if (disturbed()) return one(which, tries - 1);
+            pontoonMs.push(t1 - t0);
+            pontoonSegs.push(segments(t0, t1, pw.addedAfter(t0)?.[1], true));
+          } else {
+            const { name } = await bare.run();
+            const t1 = performance.now();
+            if (disturbed()) return one(which, tries - 1);
+            bareMs.push(t1 - t0);
+            bareSegs.push(segments(t0, t1, bare.watch.pods.get(name), false));
+          }
+        } catch (err) {
+          if (disturbed()) return one(which, tries - 1);
+          throw err;
         }
       };
       await ctx.cpu.phase(
@@ -95,6 +115,7 @@ export async function benchKubeReal(ctx: ScenarioContext): Promise<ScenarioResul
       const p = (v: number[], q: number) => Math.round(percentile(v, q));
       details[`pods run ${durationS} s`] = {
         executions: n,
+        redoneAfterApiserverRestart: redone,
         pontoonEndToEndMs: pontoonMs.map(Math.round),
         bareEndToEndMs: bareMs.map(Math.round),
         pontoonOverheadMs: { p50: p(overhead, 50), p99: p(overhead, 99) },
