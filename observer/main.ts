@@ -6,6 +6,11 @@
  *                        container has exited; then reads $PONTOON_DIR/output.json (size limit,
  *                        JSON check), writes its report to the termination message and, when the
  *                        output is too large for it, prints the output on stdout (observer/termination.ts)
+ *   observer ready       the on-demand sidecar's postStart hook: returns once the sidecar listens for
+ *                        SIGTERM ($PONTOON_DIR/.observer-ready), so the kubelet starts the function
+ *                        only then. Without it a fast function could exit, and the kubelet send its
+ *                        SIGTERM, before the sidecar's handler exists: as PID 1 it would drop the
+ *                        signal and never report (seen on a loaded real node).
  *   observer warm        container of a warm replica: a Temporal worker on the function's warm task
  *                        queue that forwards attempts to the function's server (observer/warm.ts)
  *
@@ -13,7 +18,7 @@
  * PONTOON_TERMINATION_LOG (default /dev/termination-log; tests point it at a temp file).
  * Diagnostics go to stderr; stdout carries nothing but the output block.
  */
-import { writeFile } from 'node:fs/promises';
+import { access, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LIMITS } from '../spec/execution.ts';
 import { readOutput } from './report.ts';
@@ -22,6 +27,9 @@ import { joinInput, reportFor } from './termination.ts';
 const dir = process.env.PONTOON_DIR ?? '/pontoon';
 const terminationLog = process.env.PONTOON_TERMINATION_LOG ?? '/dev/termination-log';
 const outputLimit = Number(process.env.PONTOON_OUTPUT_LIMIT ?? LIMITS.outputBytes);
+/** Written by the on-demand sidecar once its SIGTERM handler is installed. */
+const READY_FILE = '.observer-ready';
+const READY_TIMEOUT_MS = 60_000;
 
 function writeStdout(text: string): Promise<void> {
   return new Promise((resolve, reject) =>
@@ -52,16 +60,34 @@ function onDemand(): Promise<void> {
     };
     process.once('SIGTERM', finish);
     process.once('SIGINT', finish);
-    process.stderr.write(`observer: watching ${dir}; reporting on SIGTERM\n`);
+    writeFile(path.join(dir, READY_FILE), '').then(
+      () => process.stderr.write(`observer: watching ${dir}; reporting on SIGTERM\n`),
+      reject,
+    );
   });
+}
+
+/** Waits until the on-demand sidecar has its SIGTERM handler (at most READY_TIMEOUT_MS). */
+async function ready(): Promise<void> {
+  const until = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    try {
+      await access(path.join(dir, READY_FILE));
+      return;
+    } catch {
+      if (Date.now() > until) throw new Error(`the observer was not ready within ${READY_TIMEOUT_MS} ms`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
 }
 
 async function main(argv: string[]): Promise<void> {
   const mode = argv[0];
   if (mode === 'prepare') return prepare();
   if (mode === 'on-demand') return onDemand();
+  if (mode === 'ready') return ready();
   if (mode === 'warm') return (await import('./warm.ts')).serveWarm();
-  throw new Error(`usage: observer prepare|on-demand|warm (got ${JSON.stringify(mode ?? '')})`);
+  throw new Error(`usage: observer prepare|on-demand|ready|warm (got ${JSON.stringify(mode ?? '')})`);
 }
 
 main(process.argv.slice(2)).then(

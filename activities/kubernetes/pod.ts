@@ -103,6 +103,9 @@ export function functionResources(spec: FunctionSpec): V1ResourceRequirements | 
   return { ...(requests ? { requests } : {}), ...(limits ? { limits } : {}) };
 }
 
+/** Where the observer image keeps its program (`npm run images`; observer/Dockerfile puts it there too). */
+export const OBSERVER_ENTRY = '/app/observer.mjs';
+
 export const OBSERVER_RESOURCES: V1ResourceRequirements = {
   requests: { cpu: '10m', memory: '32Mi' },
   limits: { memory: '128Mi' },
@@ -176,6 +179,8 @@ export function buildAttemptPod(spec: FunctionSpec, req: AttemptRequest, opts: P
     args: ['on-demand'],
     // Native sidecar: starts before the function, gets SIGTERM once the function has exited.
     restartPolicy: 'Always',
+    // The function starts only once this hook returns: when the sidecar handles SIGTERM (observer/main.ts).
+    lifecycle: { postStart: { exec: { command: ['node', OBSERVER_ENTRY, 'ready'] } } },
     env: [
       { name: 'PONTOON_DIR', value: PONTOON_DIR },
       { name: 'PONTOON_OUTPUT_LIMIT', value: String(LIMITS.outputBytes) },
