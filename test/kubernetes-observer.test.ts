@@ -68,6 +68,26 @@ describe('observer process', () => {
     expect(await readFile(path.join(dir, 'input.json'), 'utf8')).toBe(json);
   });
 
+  it("ready (the sidecar's postStart hook) returns only once on-demand handles SIGTERM", async () => {
+    const { dir, env } = setup();
+    const hook = start('ready', env);
+    let hookDone = false;
+    void hook.exited.then(() => {
+      hookDone = true;
+    });
+    await new Promise((r) => setTimeout(r, 700));
+    expect(hookDone).toBe(false); // no sidecar yet: the kubelet must not start the function
+    const sidecar = start('on-demand', env);
+    expect(await hook.exited).toBe(0);
+    // By the time the hook returned, a SIGTERM is handled: the sidecar reports instead of dying.
+    sidecar.child.kill('SIGTERM');
+    expect(await sidecar.exited).toBe(0);
+    expect(parseReport(await readFile(path.join(dir, 'termination-log'), 'utf8'))).toEqual({
+      v: 1,
+      output: null,
+    });
+  });
+
   it('prepare fails with a message when a chunk is missing', async () => {
     const { termLog, env } = setup();
     const p = start('prepare', { ...env, PONTOON_INPUT_CHUNKS: '2', PONTOON_INPUT_0: '{' });
