@@ -227,6 +227,23 @@ export function createLocalRuntime(
     for (const [name, value] of Object.entries(req.parameters)) env[parameterEnvName(name)] = String(value);
 
     const cwd = path.resolve(config.localRoot, localCwd(spec));
+    if (
+      !(await stat(cwd).then(
+        (s) => s.isDirectory(),
+        () => false,
+      ))
+    ) {
+      return {
+        exitCode: null,
+        startedAt,
+        endedAt: new Date().toISOString(),
+        logTail: '',
+        failure: failure(
+          'LaunchFailed',
+          `working directory ${cwd} does not exist (spec.local.cwd, or spec.build.context on this machine)`,
+        ),
+      };
+    }
     if (!(await commandExists(command[0]!, cwd, env.PATH))) {
       return {
         exitCode: null,

@@ -85,7 +85,7 @@ export async function buildFunctionImage(fn: FunctionSpec, opts: BuildOptions): 
   });
   const sourceDigest = `sha256:${code.sha256}`;
   progress(
-    `code layer: ${listing.files} file${listing.files === 1 ? '' : 's'}, ${kib(listing.bytes)} from ${context} → ${APP_DIR} (${sourceDigest.slice(0, 19)}…)`,
+    `code layer: ${listing.files} file${listing.files === 1 ? '' : 's'}, ${kib(listing.bytes)} from ${context} → ${APP_DIR} (source digest ${sourceDigest.slice(0, 19)}…, the layer's uncompressed digest)`,
   );
 
   // Dependencies layer.
@@ -144,7 +144,14 @@ export async function buildFunctionImage(fn: FunctionSpec, opts: BuildOptions): 
   try {
     out = await opts.crane.run(args);
   } catch (err) {
-    throw registryProblem(err, opts.registry, configured !== undefined);
+    // crane names the image it could not pull: the base, not the registry Pontoon pushes to.
+    if (configured && err instanceof CraneError && err.message.includes(`pulling ${configured}`)) {
+      throw new PackagingError(
+        b.base ? ['spec', 'build', 'base'] : ['spec', 'build', 'runtime'],
+        `base image ${configured} (${b.base ? 'build.base' : baseEnvName(b.runtime)}) could not be pulled: ${err.message}; check the reference, that this machine reaches its registry, and its credentials`,
+      );
+    }
+    throw registryProblem(err, opts.registry);
   } finally {
     await rm(codeTar, { force: true });
   }
@@ -160,7 +167,7 @@ export async function buildFunctionImage(fn: FunctionSpec, opts: BuildOptions): 
     size: l.size,
   }));
   for (const l of layers.filter((x) => x.role !== 'base'))
-    progress(`${l.role} layer ${l.digest.slice(0, 19)}… (${kib(l.size)} compressed)`);
+    progress(`${l.role} layer in the registry ${l.digest.slice(0, 19)}… (${kib(l.size)} compressed)`);
   progress(`image ${reference}`);
   return {
     function: name,
@@ -185,7 +192,7 @@ function baseFromEnv(runtime: string): string | undefined {
 }
 
 /** Turns a crane failure into a located problem that says what to fix. */
-function registryProblem(err: unknown, reg: RegistryConfig, fromBase = false): Error {
+function registryProblem(err: unknown, reg: RegistryConfig): Error {
   if (!(err instanceof CraneError)) return err as Error;
   const m = err.message;
   if (/UNAUTHORIZED|DENIED|401|403|authentication required/i.test(m)) {
@@ -193,9 +200,6 @@ function registryProblem(err: unknown, reg: RegistryConfig, fromBase = false): E
       ['spec', 'build'],
       `registry ${reg.host} refused the credentials (${m}); set PONTOON_REGISTRY_USERNAME and PONTOON_REGISTRY_PASSWORD, or log in so ~/.docker/config.json (DOCKER_CONFIG) holds them`,
     );
-  }
-  if (fromBase && /MANIFEST_UNKNOWN|NAME_UNKNOWN|not found/i.test(m)) {
-    return new PackagingError(['spec', 'build', 'base'], `base image not found: ${m}`);
   }
   if (/connection refused|no such host|i\/o timeout|dial tcp|server gave HTTP response|EOF/i.test(m)) {
     return new PackagingError(

@@ -158,7 +158,14 @@ export async function buildObserverImage(
     target: 'node20',
     format: 'esm',
     external: ['@temporalio/*'],
-    outfile: path.join(work, 'app', 'observer.mjs'),
+    // Warm mode's code (and the Temporal SDK it imports) in a chunk of its own: prepare, on-demand
+    // and ready start three times per attempt pod and load only what they need (~0.06 s of CPU each
+    // instead of ~0.5 s with the SDK, measured by bench B2r).
+    splitting: true,
+    outdir: path.join(work, 'app'),
+    entryNames: 'observer',
+    chunkNames: 'chunks/[name]-[hash]',
+    outExtension: { '.js': '.mjs' },
     // Bundled CommonJS modules call require(): give the ESM bundle one.
     banner: {
       js: "import { createRequire as __pontoonCreateRequire } from 'node:module'; const require = __pontoonCreateRequire(import.meta.url);",
@@ -169,7 +176,7 @@ export async function buildObserverImage(
   const code = path.join(work, 'observer.tar');
   await writeReproducibleTar({
     cwd: path.join(work, 'app'),
-    entries: ['observer.mjs'],
+    entries: await walkAll(path.join(work, 'app')),
     prefix: 'app',
     out: code,
   });

@@ -87,7 +87,32 @@ export async function loadSpecs(inputs: string[]): Promise<ParseResult> {
       // build.context is relative to the spec file; the rest of Pontoon (the packager, the local
       // runtime) sees it absolute.
       const b = s.spec.spec.build;
-      if (b) b.context = path.resolve(path.dirname(path.resolve(file)), b.context);
+      if (b) {
+        b.context = path.resolve(path.dirname(path.resolve(file)), b.context);
+        const at = (field: string[]) => s.locate?.(field) ?? { line: s.line, column: 1 };
+        const folder = await stat(b.context).catch(() => undefined);
+        if (!folder?.isDirectory()) {
+          result.problems.push({
+            file: s.file,
+            ...at(['spec', 'build', 'context']),
+            path: 'spec.build.context',
+            message: folder
+              ? `${b.context} is not a folder`
+              : `context folder ${b.context} does not exist; build.context is relative to the spec file`,
+          });
+          continue;
+        }
+        // In a file, image and build contradict each other (pontoon apply sets image from the build).
+        if (s.spec.spec.image) {
+          result.problems.push({
+            file: s.file,
+            ...at(['spec', 'image']),
+            path: 'spec.image',
+            message: 'set either image (a prebuilt image) or build (Pontoon packages the source), not both',
+          });
+          continue;
+        }
+      }
       result.specs.push(s);
     }
   }

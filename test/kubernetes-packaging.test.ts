@@ -138,7 +138,7 @@ describe('pontoon apply with spec.build', () => {
     expect(both.stderr).toContain(
       `${b.spec}:7:5 spec.build.context: context folder ${path.join(b.dir, 'missing')} does not exist`,
     );
-    expect(both.stderr).toContain('nothing applied: 1 build problem');
+    expect(both.stderr).toContain('nothing applied: 1 problem found');
     expect(await getSpec(kw.client, good).catch(() => null)).toBeNull();
 
     expect((await pontoon(['apply', '-f', g.spec])).code).toBe(0);

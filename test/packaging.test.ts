@@ -281,6 +281,17 @@ describe('bad input: a located error, exit 2, nothing pushed', () => {
     );
   });
 
+  it('image and build in one spec file', async () => {
+    const p = project(
+      'node-fn',
+      uniqueName('pkg-bad'),
+      'context: src\nruntime: node',
+      '  image: busybox:1.36',
+    );
+    const r = await pontoon(['validate', p.spec]);
+    expectProblem(r, p.spec, '9:3 spec.image:', /set either image \(a prebuilt image\) or build/);
+  });
+
   it('a context that is a file, not a folder', async () => {
     const p = project('node-fn', uniqueName('pkg-bad'), 'context: src/main.mjs\nruntime: node');
     const r = await pontoon(['build', p.spec]);
