@@ -276,7 +276,7 @@ async function cmdApply(args: string[], io: Io): Promise<number> {
     }
   }
   const client = api();
-  const applied: { name: string; version: number; changed: boolean }[] = [];
+  const applied: { name: string; version: number; changed: boolean; image?: string }[] = [];
   for (const s of result.specs) {
     const name = s.spec.metadata.name;
     const r = await client.json<{ name: string; version: number; changed: boolean }>(
@@ -286,7 +286,12 @@ async function cmdApply(args: string[], io: Io): Promise<number> {
         body: s.spec,
       },
     );
-    applied.push({ name: r.name, version: r.version, changed: r.changed });
+    applied.push({
+      name: r.name,
+      version: r.version,
+      changed: r.changed,
+      ...(s.spec.spec.image ? { image: s.spec.spec.image } : {}),
+    });
     if (out === 'text')
       io.out(`function/${r.name} ${r.changed ? 'applied' : 'unchanged'} (version ${r.version})`);
   }

@@ -104,10 +104,9 @@ describe('pontoon apply with spec.build', () => {
     // describe shows the image the version runs.
     const described = JSON.parse((await pontoon(['describe', 'function', name, '-o', 'json'])).stdout);
     expect(JSON.stringify(described)).toContain(image);
-    // Applying the same source again is a no-op (same digest, same spec).
-    expect((await pontoon(['apply', '-f', p.spec])).stdout).toContain(
-      `function/${name} unchanged (version 1)`,
-    );
+    // Applying the same source again is a no-op (same digest, same spec); -o json names the image.
+    const again = JSON.parse((await pontoon(['apply', '-f', p.spec, '-o', 'json'])).stdout);
+    expect(again).toEqual([{ name, version: 1, changed: false, image }]);
 
     const rec = await recordPods(ns.name);
     const started = await startExecution(
