@@ -196,17 +196,18 @@ export function createLocalRuntime(
     const spec = req.spec.spec;
     const command = localCommand(spec);
     const startedAt = new Date().toISOString();
+    /** The function could not be started: not retried (the same spec would fail again). */
+    const notStarted = (message: string): AttemptOutcome => ({
+      exitCode: null,
+      startedAt,
+      endedAt: new Date().toISOString(),
+      logTail: '',
+      failure: failure('LaunchFailed', message),
+    });
     if (command.length === 0) {
-      return {
-        exitCode: null,
-        startedAt,
-        endedAt: startedAt,
-        logTail: '',
-        failure: failure(
-          'LaunchFailed',
-          'no command: set spec.local.command, spec.build or spec.command for the local runtime',
-        ),
-      };
+      return notStarted(
+        'no command: set spec.local.command, spec.build or spec.command for the local runtime',
+      );
     }
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env))
@@ -233,28 +234,14 @@ export function createLocalRuntime(
         () => false,
       ))
     ) {
-      return {
-        exitCode: null,
-        startedAt,
-        endedAt: new Date().toISOString(),
-        logTail: '',
-        failure: failure(
-          'LaunchFailed',
-          `working directory ${cwd} does not exist (spec.local.cwd, or spec.build.context on this machine)`,
-        ),
-      };
+      return notStarted(
+        `working directory ${cwd} does not exist (spec.local.cwd, or spec.build.context on this machine)`,
+      );
     }
     if (!(await commandExists(command[0]!, cwd, env.PATH))) {
-      return {
-        exitCode: null,
-        startedAt,
-        endedAt: new Date().toISOString(),
-        logTail: '',
-        failure: failure(
-          'LaunchFailed',
-          `cannot start ${JSON.stringify(command[0])} in ${cwd}: no such executable${command[0]!.includes('/') ? '' : ' on PATH'}`,
-        ),
-      };
+      return notStarted(
+        `cannot start ${JSON.stringify(command[0])} in ${cwd}: no such executable${command[0]!.includes('/') ? '' : ' on PATH'}`,
+      );
     }
     const fd = openSync(logFile, 'a');
     let child: ReturnType<typeof spawn>;
@@ -281,18 +268,8 @@ export function createLocalRuntime(
       child.once('error', (error) => resolve({ ok: false, error }));
     });
     if (!spawned.ok) {
-      const endedAt = new Date().toISOString();
       log.warn({ err: spawned.error }, 'could not start the function');
-      return {
-        exitCode: null,
-        startedAt,
-        endedAt,
-        logTail: '',
-        failure: failure(
-          'LaunchFailed',
-          `cannot start ${JSON.stringify(command[0])} in ${cwd}: ${spawned.error.message}`,
-        ),
-      };
+      return notStarted(`cannot start ${JSON.stringify(command[0])} in ${cwd}: ${spawned.error.message}`);
     }
     const pgid = child.pid!;
     await writeFile(path.join(dir, 'pid'), String(pgid));
