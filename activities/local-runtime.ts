@@ -22,8 +22,10 @@ export interface LocalRuntimeConfig {
   dataDir: string;
   /** Relative `local.cwd` and commands are taken from here. */
   localRoot: string;
-  /** SIGTERM → SIGKILL grace on timeout or cancellation. */
+  /** SIGTERM → SIGKILL grace on timeout or cancellation, and whenever a warm replica is stopped. */
   killGraceMs: number;
+  /** Health checks of warm replicas (default WARM_HEALTH_CHECK in warm-invoke.ts; tests shorten it). */
+  warmHealthCheck?: { periodMs: number; timeoutMs: number; failureThreshold: number };
   /**
    * The dir log store over dataDir (logs/dir.ts: the same `runs/` folders), swept for retention
    * every `sweepIntervalMs`; unset: attempt folders are kept until removed by hand.
@@ -155,7 +157,12 @@ export function createLocalRuntime(
   }
 
   const warm = createLocalWarmPools(
-    { dataDir: config.dataDir, localRoot: config.localRoot },
+    {
+      dataDir: config.dataDir,
+      localRoot: config.localRoot,
+      killGraceMs: config.killGraceMs,
+      ...(config.warmHealthCheck ? { healthCheck: config.warmHealthCheck } : {}),
+    },
     logger.child({ component: 'local-warm' }),
     workerEnv,
   );

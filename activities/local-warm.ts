@@ -5,6 +5,13 @@
  * executions (same process, no start-up per call), kept at `warm.minReplicas` when idle, grown up to
  * `warm.maxReplicas` while all replicas are busy (`concurrencyPerReplica` calls each), and stopped
  * after `warm.scaleDownDelay` of idleness.
+ *
+ * A replica that stops answering is replaced: after an attempt on it timed out (a hung request can
+ * hang the whole server; returning it to the pool would time out every later call), or after
+ * WARM_HEALTH_CHECK.failureThreshold failed health checks in a row. Replaced means stopped as every
+ * replica is stopped (SIGTERM to its process group, SIGKILL after `killGraceMs` whatever it does
+ * with signals; a busy-looping server never runs its SIGTERM handler) and a new one started in its
+ * place while the pool is at or below minReplicas, so the next call finds a warm replica.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
@@ -17,16 +24,27 @@ import { parseDuration } from '../spec/duration.ts';
 import { type AttemptOutcome, type AttemptRequest, failure } from '../spec/execution.ts';
 import type { FunctionSpec } from '../spec/schema.ts';
 import type { AttemptControl } from './runtime.ts';
-import { invokeWarmReplica } from './warm-invoke.ts';
+import { invokeWarmReplica, replicaHealthy, WARM_HEALTH_CHECK } from './warm-invoke.ts';
 
 interface Replica {
+  /** The replica's pid, also its process group id (spawned detached). -1: it could not be spawned. */
   pid: number;
   port: number;
   process: ChildProcess;
   inFlight: number;
   idleSince: number;
+  /** Resolves once it answered /healthz at start; rejects (and the replica is stopped) otherwise. */
   ready: Promise<void>;
+  /** It answered /healthz at start: from then on health checks judge it. */
+  started: boolean;
   dead: boolean;
+  /** Out of the pool and being stopped: takes no new calls. */
+  stopping: boolean;
+  /** Resolves when the process has exited (and whatever it left in its group was killed). */
+  exited: Promise<void>;
+  /** Failed health checks in a row. */
+  healthFailures: number;
+  checking: boolean;
 }
 
 interface Pool {
@@ -37,6 +55,7 @@ interface Pool {
   starting: number;
   waiters: (() => void)[];
   reaper?: NodeJS.Timeout;
+  health?: NodeJS.Timeout;
 }
 
 export interface LocalWarmConfig {
@@ -44,6 +63,20 @@ export interface LocalWarmConfig {
   localRoot: string;
   /** Longest a new replica may take to answer /healthz. */
   startTimeoutMs?: number;
+  /** SIGTERM → SIGKILL grace whenever a replica is stopped (PONTOON_KILL_GRACE). */
+  killGraceMs: number;
+  /** Health checks of started replicas (default WARM_HEALTH_CHECK; tests shorten it). */
+  healthCheck?: { periodMs: number; timeoutMs: number; failureThreshold: number };
+}
+
+function killGroup(pgid: number, signal: NodeJS.Signals): void {
+  // Never process.kill(-1) or (-0): those signal every process of the user or this process's group.
+  if (!(pgid > 1)) return;
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // already gone
+  }
 }
 
 export function createLocalWarmPools(
@@ -52,6 +85,10 @@ export function createLocalWarmPools(
   baseEnv: () => Record<string, string>,
 ) {
   const pools = new Map<string, Pool>();
+  let closed = false;
+  /** Every replica process not yet exited, in a pool or being stopped: close() waits for them all. */
+  const live = new Set<Replica>();
+  const health = config.healthCheck ?? WARM_HEALTH_CHECK;
 
   const settings = (spec: FunctionSpec) => ({
     min: spec.spec.warm?.minReplicas ?? 1,
@@ -66,6 +103,7 @@ export function createLocalWarmPools(
     const port = await freePort();
     const dir = path.join(config.dataDir, 'warm', pool.spec.metadata.name);
     await mkdir(dir, { recursive: true });
+    if (closed) throw new Error('the worker is stopping');
     const fd = openSync(path.join(dir, `replica-${port}.log`), 'a');
     const env: Record<string, string> = { ...baseEnv() };
     for (const e of spec.env) if (e.value !== undefined) env[e.name] = e.value;
@@ -76,6 +114,7 @@ export function createLocalWarmPools(
     });
     let child: ChildProcess;
     try {
+      // detached: its own process group, so stopping it stops whatever it started too.
       child = spawn(command[0]!, command.slice(1), {
         cwd: path.resolve(config.localRoot, localCwd(spec)),
         env,
@@ -85,51 +124,138 @@ export function createLocalWarmPools(
     } finally {
       closeSync(fd);
     }
+    let exited!: () => void;
     const replica: Replica = {
       pid: child.pid ?? -1,
       port,
       process: child,
       inFlight: 0,
       idleSince: Date.now(),
+      started: false,
       dead: false,
+      stopping: false,
+      exited: new Promise<void>((resolve) => {
+        exited = resolve;
+      }),
+      healthFailures: 0,
+      checking: false,
       ready: Promise.resolve(),
     };
-    child.once('exit', (code, signal) => {
+    live.add(replica);
+    const gone = (fields: Record<string, unknown>) => {
+      if (replica.dead) return;
       replica.dead = true;
+      // The main process is gone; anything it left in its group goes too (no orphans).
+      killGroup(replica.pid, 'SIGKILL');
+      live.delete(replica);
       pool.replicas = pool.replicas.filter((r) => r !== replica);
-      logger.info(
-        { function: pool.spec.metadata.name, pid: replica.pid, code, signal },
-        'warm replica exited',
-      );
+      logger.info({ function: pool.spec.metadata.name, pid: replica.pid, ...fields }, 'warm replica exited');
       for (const wake of pool.waiters.splice(0)) wake();
+      exited();
+    };
+    child.once('exit', (code, signal) => gone({ code, signal }));
+    // Not spawned at all (e.g. ENOENT): no 'exit' follows; without a listener the worker would crash.
+    child.once('error', (err) => {
+      if (child.pid === undefined) gone({ err: err.message });
     });
     replica.ready = (async () => {
       const deadline = Date.now() + (config.startTimeoutMs ?? 30_000);
       for (;;) {
         if (replica.dead)
           throw new Error(`warm replica exited during start-up (command ${JSON.stringify(command)})`);
-        try {
-          const res = await fetch(`http://127.0.0.1:${port}/healthz`);
-          if (res.ok) return;
-        } catch {
-          // not listening yet
-        }
+        if (replica.stopping) throw new Error('warm replica stopped during start-up');
+        const left = deadline - Date.now();
+        // Bounded per try: a server that accepts the connection but never answers must not hang us.
+        if (await replicaHealthy(`http://127.0.0.1:${port}`, Math.max(100, Math.min(health.timeoutMs, left))))
+          break;
         if (Date.now() > deadline)
           throw new Error(`warm replica did not answer /healthz on port ${port} in time`);
         await new Promise((r) => setTimeout(r, 50));
       }
+      replica.started = true;
     })();
+    // A replica that never became healthy is stopped, not left in the pool to fail every call.
+    replica.ready.catch((err: Error) => void stopReplica(pool, replica, err.message));
     pool.replicas.push(replica);
     logger.info({ function: pool.spec.metadata.name, pid: replica.pid, port }, 'warm replica started');
     return replica;
   }
 
-  function stopReplica(pool: Pool, r: Replica): void {
+  /**
+   * Takes a replica out of the pool and stops it: SIGTERM to its process group, SIGKILL after
+   * killGraceMs if anything of it is still running. Resolves once its process has exited.
+   */
+  function stopReplica(pool: Pool, r: Replica, reason: string): Promise<void> {
+    if (r.stopping) return r.exited;
+    r.stopping = true;
     pool.replicas = pool.replicas.filter((x) => x !== r);
-    try {
-      process.kill(-r.pid, 'SIGTERM');
-    } catch {
-      // gone
+    for (const wake of pool.waiters.splice(0)) wake();
+    if (r.dead) return r.exited;
+    logger.info(
+      { function: pool.spec.metadata.name, pid: r.pid, reason, graceMs: config.killGraceMs },
+      'stopping a warm replica',
+    );
+    killGroup(r.pid, 'SIGTERM');
+    const escalate = setTimeout(() => {
+      logger.warn(
+        { function: pool.spec.metadata.name, pid: r.pid, graceMs: config.killGraceMs },
+        'warm replica still running after the kill grace: SIGKILL',
+      );
+      killGroup(r.pid, 'SIGKILL');
+    }, config.killGraceMs);
+    void r.exited.then(() => clearTimeout(escalate));
+    return r.exited;
+  }
+
+  /**
+   * Replaces a replica that stopped answering: stops it, and starts a new one at once while the pool
+   * is below minReplicas (so the next call finds a warm replica rather than paying a start).
+   */
+  function replaceReplica(pool: Pool, r: Replica, reason: string): void {
+    if (r.stopping) return;
+    logger.warn({ function: pool.spec.metadata.name, pid: r.pid, reason }, 'replacing a warm replica');
+    void stopReplica(pool, r, reason);
+    if (pools.get(pool.spec.metadata.name) !== pool) return;
+    const { min } = settings(pool.spec);
+    if (pool.replicas.length + pool.starting >= min) return;
+    pool.starting++;
+    startReplica(pool)
+      .then((n) => n.ready)
+      .catch((err: Error) =>
+        logger.warn(
+          { function: pool.spec.metadata.name, err: err.message },
+          'a replacement replica did not start',
+        ),
+      )
+      .finally(() => {
+        pool.starting--;
+      });
+  }
+
+  /** One round of health checks: each started replica gets GET /healthz with a timeout. */
+  function checkHealth(pool: Pool): void {
+    for (const r of pool.replicas) {
+      if (!r.started || r.stopping || r.dead || r.checking) continue;
+      r.checking = true;
+      void replicaHealthy(`http://127.0.0.1:${r.port}`, health.timeoutMs).then((ok) => {
+        r.checking = false;
+        if (r.stopping || r.dead) return;
+        if (ok) {
+          r.healthFailures = 0;
+          return;
+        }
+        r.healthFailures++;
+        logger.warn(
+          { function: pool.spec.metadata.name, pid: r.pid, failures: r.healthFailures },
+          'warm replica failed a health check',
+        );
+        if (r.healthFailures >= health.failureThreshold)
+          replaceReplica(
+            pool,
+            r,
+            `${r.healthFailures} health checks in a row got no 2xx from /healthz within ${health.timeoutMs} ms`,
+          );
+      });
     }
   }
 
@@ -139,8 +265,7 @@ export function createLocalWarmPools(
     for (const r of [...pool.replicas]) {
       if (pool.replicas.length <= min) break;
       if (r.inFlight === 0 && now - r.idleSince >= scaleDownMs) {
-        logger.info({ function: pool.spec.metadata.name, pid: r.pid }, 'scaling down an idle warm replica');
-        stopReplica(pool, r);
+        void stopReplica(pool, r, `idle for scaleDownDelay above minReplicas`);
       }
     }
   }
@@ -150,8 +275,9 @@ export function createLocalWarmPools(
     let pool = pools.get(spec.metadata.name);
     if (pool && pool.key !== key) {
       // The spec's command changed: replace the replicas.
-      for (const r of [...pool.replicas]) stopReplica(pool, r);
+      for (const r of [...pool.replicas]) void stopReplica(pool, r, 'the spec changed its command');
       clearInterval(pool.reaper);
+      clearInterval(pool.health);
       pool = undefined;
     }
     if (!pool) {
@@ -159,6 +285,8 @@ export function createLocalWarmPools(
       const p = pool;
       p.reaper = setInterval(() => reap(p), 1000);
       p.reaper.unref();
+      p.health = setInterval(() => checkHealth(p), health.periodMs);
+      p.health.unref();
       pools.set(spec.metadata.name, pool);
     }
     pool.spec = spec;
@@ -169,7 +297,7 @@ export function createLocalWarmPools(
     for (;;) {
       if (signal.aborted) throw new Error('cancelled while waiting for a warm replica');
       const { max, perReplica } = settings(pool.spec);
-      const free = pool.replicas.find((r) => !r.dead && r.inFlight < perReplica);
+      const free = pool.replicas.find((r) => !r.dead && !r.stopping && r.inFlight < perReplica);
       if (free) {
         free.inFlight++;
         return free;
@@ -206,25 +334,35 @@ export function createLocalWarmPools(
       startedAt,
       endedAt: new Date().toISOString(),
     });
+    const launchFailed = (err: unknown) =>
+      done({ exitCode: null, logTail: '', failure: failure('LaunchFailed', (err as Error).message) });
     let replica: Replica;
     try {
       replica = await acquire(pool, control.signal);
-      await replica.ready;
     } catch (err) {
-      return done({ exitCode: null, logTail: '', failure: failure('LaunchFailed', (err as Error).message) });
+      return launchFailed(err);
     }
     try {
-      return done(
-        await invokeWarmReplica(
-          {
-            url: `http://127.0.0.1:${replica.port}`,
-            servedBy: `warm replica pid ${replica.pid} (port ${replica.port})`,
-          },
-          req,
-          control,
-          { replicaPid: replica.pid },
-        ),
+      try {
+        await replica.ready;
+      } catch (err) {
+        return launchFailed(err);
+      }
+      const outcome = await invokeWarmReplica(
+        {
+          url: `http://127.0.0.1:${replica.port}`,
+          servedBy: `warm replica pid ${replica.pid} (port ${replica.port})`,
+        },
+        req,
+        control,
+        { replicaPid: replica.pid },
       );
+      if (outcome.failure?.type === 'AttemptTimedOut') {
+        // Its server may be stuck (a busy loop answers nothing, ever): never hand it another call.
+        replaceReplica(pool, replica, `an attempt got no answer within its timeout of ${req.timeoutMs} ms`);
+        outcome.logTail += `\nthe replica did not answer within the timeout: replaced (SIGTERM, SIGKILL after ${config.killGraceMs} ms)\n`;
+      }
+      return done(outcome);
     } finally {
       release(pool, replica);
     }
@@ -235,12 +373,25 @@ export function createLocalWarmPools(
     return (pools.get(fn)?.replicas ?? []).map((r) => ({ pid: r.pid, port: r.port, inFlight: r.inFlight }));
   }
 
+  /** Stops every replica (SIGTERM, SIGKILL after the grace) and resolves once all have exited. */
   async function close(): Promise<void> {
+    closed = true;
     for (const pool of pools.values()) {
       clearInterval(pool.reaper);
-      for (const r of [...pool.replicas]) stopReplica(pool, r);
+      clearInterval(pool.health);
+      for (const r of [...pool.replicas]) void stopReplica(pool, r, 'the worker is stopping');
     }
     pools.clear();
+    const all = [...live].map((r) => r.exited);
+    // Bounded: SIGKILL has gone out by then; a process stuck in the kernel must not hang shutdown.
+    let bound: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(all),
+      new Promise((r) => {
+        bound = setTimeout(r, config.killGraceMs + 5000);
+      }),
+    ]);
+    clearTimeout(bound);
   }
 
   return { runWarmAttempt, replicas, close };

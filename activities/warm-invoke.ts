@@ -15,6 +15,27 @@ import type { AttemptControl } from './runtime.ts';
 
 export type WarmOutcome = Omit<AttemptOutcome, 'startedAt' | 'endedAt'>;
 
+/**
+ * Health checks of a warm replica, the same on both runtimes (the local pools, and the Kubernetes
+ * liveness probe of the function container): `GET /healthz` every `periodMs`, each given `timeoutMs`
+ * to answer 2xx; `failureThreshold` failures in a row and the replica is replaced (SIGTERM, SIGKILL
+ * after the kill grace). A replica must answer /healthz while it serves requests too, as a
+ * Kubernetes liveness probe expects; one that cannot for ~30 s is treated as stuck. Generous on
+ * purpose: a loaded machine or a GC pause must not cost a healthy replica.
+ */
+export const WARM_HEALTH_CHECK = { periodMs: 10_000, timeoutMs: 5_000, failureThreshold: 3 } as const;
+
+/** Whether the function server at `url` answers `GET /healthz` with a 2xx within `timeoutMs`. */
+export async function replicaHealthy(url: string, timeoutMs: number): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(timeoutMs) });
+    await res.body?.cancel();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
 export interface WarmTarget {
   /** Base URL of the function server, e.g. http://127.0.0.1:8080 */
   url: string;
