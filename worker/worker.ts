@@ -222,6 +222,7 @@ export function createRuntime(
         placement: k.placement,
         temporal: { address: k.warm.temporalAddress, namespace: config.temporal.namespace },
         ...(k.warm.temporalSecret ? { temporalSecret: k.warm.temporalSecret } : {}),
+        killGraceSeconds: config.killGraceMs / 1000,
       },
       logger.child({ component: 'warm-pools', namespace: k.namespace }),
       runtime.requests,

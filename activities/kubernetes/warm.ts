@@ -4,6 +4,14 @@
  * observer in warm mode, a Temporal worker on the task queue `pontoon-warm-<function>` that runs
  * the warm attempt activity by calling the function on localhost (observer/warm.ts).
  *
+ * A replica that stops answering is restarted by the kubelet, as the local runtime replaces one:
+ * the function container's liveness probe is the health check of the local pools
+ * (WARM_HEALTH_CHECK: GET /healthz every 10 s, 5 s each, 3 failures in a row), and the restart
+ * stops the container with SIGTERM, then SIGKILL after the kill grace (the probe's own
+ * terminationGracePeriodSeconds, not the pod's, which is sized for draining a scale-down). Its
+ * readiness probe takes it out of the ready count meanwhile; a startup probe gives a slow start a
+ * minute before liveness counts.
+ *
  * The Deployment's replica count belongs to the Scalar (the function controller workflow): a
  * changed spec updates the pod template but keeps the count the Scalar set. The manifest is built
  * by a pure function (unit-tested); the manager only sends it.
@@ -15,12 +23,14 @@ import {
   type V1Container,
   type V1Deployment,
   type V1EnvVar,
+  type V1Probe,
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { containerCommand, functionImage } from '../../spec/build.ts';
 import { parseDuration } from '../../spec/duration.ts';
 import { Label, warmDeploymentName, warmTaskQueue } from '../../spec/names.ts';
 import type { FunctionSpec } from '../../spec/schema.ts';
+import { WARM_HEALTH_CHECK } from '../warm-invoke.ts';
 import {
   FUNCTION_CONTAINER,
   functionPodSettings,
@@ -39,6 +49,34 @@ export const WARM_PORT = 8080;
 export const SPEC_HASH_ANNOTATION = 'pontoon.dev/spec-hash';
 /** Longest a scaled-down replica may take to finish its in-flight invocations. */
 const MAX_DRAIN_SECONDS = 3600;
+/** Longest a replica may take from container start to its first 2xx from /healthz (startup probe). */
+export const WARM_START_SECONDS = 60;
+
+/**
+ * The function container's probes, all on GET /healthz. Liveness = the local pools' health check
+ * (same numbers), ending in SIGTERM then SIGKILL after `killGraceSeconds`. Pure.
+ */
+export function warmProbes(killGraceSeconds: number): {
+  startupProbe: V1Probe;
+  livenessProbe: V1Probe;
+  readinessProbe: V1Probe;
+} {
+  const httpGet = { path: '/healthz', port: WARM_PORT };
+  const timeoutSeconds = Math.ceil(WARM_HEALTH_CHECK.timeoutMs / 1000);
+  return {
+    startupProbe: { httpGet, periodSeconds: 2, timeoutSeconds: 2, failureThreshold: WARM_START_SECONDS / 2 },
+    livenessProbe: {
+      httpGet,
+      periodSeconds: Math.ceil(WARM_HEALTH_CHECK.periodMs / 1000),
+      timeoutSeconds,
+      failureThreshold: WARM_HEALTH_CHECK.failureThreshold,
+      // The pod's grace is sized to drain a scale-down (a whole attempt timeout); a stuck container
+      // gets the kill grace of every other process Pontoon stops. Minimum 1 (the API refuses 0).
+      terminationGracePeriodSeconds: Math.max(1, Math.ceil(killGraceSeconds)),
+    },
+    readinessProbe: { httpGet, periodSeconds: 5, timeoutSeconds, failureThreshold: 2 },
+  };
+}
 
 export interface WarmBuildOptions {
   namespace: string;
@@ -48,6 +86,8 @@ export interface WarmBuildOptions {
   /** Secret whose keys become the observer's environment (TEMPORAL_API_KEY, TLS paths…), if any. */
   temporalSecret?: string;
   placement?: PodPlacement;
+  /** SIGTERM → SIGKILL grace when the liveness probe restarts a stuck function (PONTOON_KILL_GRACE); default 5. */
+  killGraceSeconds?: number;
 }
 
 export interface WarmPoolStatus {
@@ -86,7 +126,7 @@ export function buildWarmDeployment(
     ...(s.args ? { args: s.args } : {}),
     env: [...userEnv, ...contract],
     ports: [{ name: 'http', containerPort: WARM_PORT }],
-    readinessProbe: { httpGet: { path: '/healthz', port: WARM_PORT }, periodSeconds: 5, failureThreshold: 2 },
+    ...warmProbes(opts.killGraceSeconds ?? 5),
     ...(resources ? { resources } : {}),
     securityContext: RESTRICTED,
   };
