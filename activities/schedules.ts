@@ -8,6 +8,7 @@ import {
   type ScheduleOptions,
   type ScheduleUpdateOptions,
 } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import { parseDuration } from '../spec/duration.ts';
 import { executionWorkflowId, SearchAttr, scheduleId, WorkflowType } from '../spec/names.ts';
@@ -87,6 +88,38 @@ export function buildSchedule(
   };
 }
 
+/**
+ * The server's reason when it refused a schedule as such: gRPC INVALID_ARGUMENT (3) anywhere in the
+ * error's cause chain, or the TypeError the TypeScript SDK turns an "Invalid schedule spec" into
+ * (e.g. "unknown time zone PST"). Undefined for anything else (worth retrying).
+ */
+function refusedByServer(err: unknown): string | undefined {
+  if (err instanceof TypeError) return err.message;
+  for (
+    let e = err as { code?: unknown; details?: unknown; message?: string; cause?: unknown } | undefined;
+    e;
+  ) {
+    if (e.code === 3) return typeof e.details === 'string' && e.details ? e.details : (e.message ?? '');
+    e = e.cause as typeof e;
+  }
+  return undefined;
+}
+
+/** The spec field a server refusal of schedule `index` is about, from the server's message. */
+function refusedField(index: number, message: string): string {
+  const base = `spec.schedules[${index}]`;
+  if (/time ?zone/i.test(message)) return `${base}.timezone`;
+  if (/cron|calendar/i.test(message)) return `${base}.cron`;
+  if (/interval/i.test(message)) return `${base}.every`;
+  return base;
+}
+
+/** `details` of a `ScheduleRefused` failure: what the API answers as a located 400. */
+export interface ScheduleRefusal {
+  field: string;
+  message: string;
+}
+
 export function createScheduleActivities({
   client,
   taskQueue,
@@ -96,39 +129,65 @@ export function createScheduleActivities({
   taskQueue: string;
   logger: Logger;
 }) {
+  /** Creates or updates one schedule of `input.function`. */
+  async function reconcileOne(
+    input: ReconcileInput,
+    s: ScheduleSpec,
+    result: ReconcileResult,
+  ): Promise<void> {
+    const options = buildSchedule(input.function, s, taskQueue, input.priority);
+    const handle = client.schedule.getHandle(options.scheduleId);
+    const before = input.previous.find((p) => p.name === s.name);
+    try {
+      await handle.update((current) => {
+        // Keep a pause or unpause made at run time unless the spec's own `paused` changed.
+        const keepState =
+          before !== undefined && before.paused === s.paused && (before.note ?? '') === (s.note ?? '');
+        return {
+          ...current,
+          spec: options.spec,
+          action: options.action,
+          policies: options.policies,
+          state: keepState
+            ? current.state
+            : { ...current.state, ...options.state, note: options.state?.note ?? '' },
+        } as ScheduleUpdateOptions;
+      });
+      result.updated.push(s.name);
+    } catch (err) {
+      if (!(err instanceof ScheduleNotFoundError)) throw err;
+      try {
+        await client.schedule.create(options);
+      } catch (createErr) {
+        // Created meanwhile by a retried attempt of this activity: update it next time round.
+        if ((createErr as Error).name !== 'ScheduleAlreadyRunning') throw createErr;
+      }
+      result.created.push(s.name);
+    }
+  }
+
   return {
     async reconcileSchedules(input: ReconcileInput): Promise<ReconcileResult> {
       const result: ReconcileResult = { created: [], updated: [], deleted: [] };
       const wanted = new Set(input.schedules.map((s) => scheduleId(input.function, s.name)));
-      for (const s of input.schedules) {
-        const options = buildSchedule(input.function, s, taskQueue, input.priority);
-        const handle = client.schedule.getHandle(options.scheduleId);
-        const before = input.previous.find((p) => p.name === s.name);
+      for (const [index, s] of input.schedules.entries()) {
         try {
-          await handle.update((current) => {
-            // Keep a pause or unpause made at run time unless the spec's own `paused` changed.
-            const keepState =
-              before !== undefined && before.paused === s.paused && (before.note ?? '') === (s.note ?? '');
-            return {
-              ...current,
-              spec: options.spec,
-              action: options.action,
-              policies: options.policies,
-              state: keepState
-                ? current.state
-                : { ...current.state, ...options.state, note: options.state?.note ?? '' },
-            } as ScheduleUpdateOptions;
-          });
-          result.updated.push(s.name);
+          await reconcileOne(input, s, result);
         } catch (err) {
-          if (!(err instanceof ScheduleNotFoundError)) throw err;
-          try {
-            await client.schedule.create(options);
-          } catch (createErr) {
-            // Created meanwhile by a retried attempt of this activity: update it next time round.
-            if ((createErr as Error).name !== 'ScheduleAlreadyRunning') throw createErr;
-          }
-          result.created.push(s.name);
+          const refused = refusedByServer(err);
+          if (refused === undefined) throw err;
+          // Deterministic: the same request is refused again, so never retried. The controller
+          // rolls back and the API answers 400 spec_invalid naming the field.
+          const refusal: ScheduleRefusal = {
+            field: refusedField(index, refused),
+            message: `Temporal refused schedule "${s.name}": ${refused}`,
+          };
+          throw ApplicationFailure.create({
+            type: 'ScheduleRefused',
+            message: `${refusal.field}: ${refusal.message}`,
+            nonRetryable: true,
+            details: [refusal],
+          });
         }
       }
       // Delete what the previous version had, and any stray fn:<function>:* schedule.

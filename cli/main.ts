@@ -11,7 +11,8 @@ import type { ExecutionDetail, ExecutionSummary } from '../client/executions.ts'
 import { functionJsonSchemaText } from '../spec/json-schema.ts';
 import { loadSpecs } from '../spec/load.ts';
 import { formatProblem } from '../spec/parse.ts';
-import { PRIORITY_ALIASES } from '../spec/schema.ts';
+import { splitPath } from '../spec/parse-path.ts';
+import { type FunctionSpec, PRIORITY_ALIASES } from '../spec/schema.ts';
 import { ApiCallError, ApiClient, apiFromEnv, UnreachableError } from './api-client.ts';
 import { ago, type OutputFormat, render, span, table } from './format.ts';
 import { Exit, type Io, processIo, UsageError } from './output.ts';
@@ -277,15 +278,39 @@ async function cmdApply(args: string[], io: Io): Promise<number> {
   }
   const client = api();
   const applied: { name: string; version: number; changed: boolean; image?: string }[] = [];
+  // All or nothing, server refusals included: what each function was before, to put back.
+  const before = new Map<string, FunctionSpec | null>();
+  if (result.specs.length > 1) {
+    for (const s of result.specs) {
+      const name = s.spec.metadata.name;
+      before.set(name, await currentSpecOf(client, name));
+    }
+  }
   for (const s of result.specs) {
     const name = s.spec.metadata.name;
-    const r = await client.json<{ name: string; version: number; changed: boolean }>(
-      'PUT',
-      `/v1/functions/${enc(name)}`,
-      {
-        body: s.spec,
-      },
-    );
+    let r: { name: string; version: number; changed: boolean };
+    try {
+      r = await client.json('PUT', `/v1/functions/${enc(name)}`, { body: s.spec });
+    } catch (err) {
+      io.err(`${s.file}:${s.line}: function/${name} refused by the server: ${(err as Error).message}`);
+      for (const d of refusalDetails(err)) {
+        const at = s.locate?.(splitPath(d.field)) ?? { line: s.line, column: 1 };
+        io.err(formatProblem({ file: s.file, ...at, path: d.field, message: d.message }));
+      }
+      const undo = applied.filter((a) => a.changed);
+      const left = await rollBack(client, undo, before);
+      if (left.length === 0) {
+        io.err(
+          undo.length
+            ? `nothing applied: rolled back ${undo.map((a) => `function/${a.name}`).join(', ')}`
+            : 'nothing applied',
+        );
+      } else {
+        for (const l of left) io.err(l);
+        io.err('apply was only partly rolled back: the functions above are at the new version');
+      }
+      return err instanceof UnreachableError ? Exit.unreachable : Exit.usage;
+    }
     applied.push({
       name: r.name,
       version: r.version,
@@ -297,6 +322,48 @@ async function cmdApply(args: string[], io: Io): Promise<number> {
   }
   if (out !== 'text') io.out(render(applied, out));
   return Exit.ok;
+}
+
+/** `{field, message}` details of an API error that names spec fields (spec_invalid from the server). */
+function refusalDetails(err: unknown): { field: string; message: string }[] {
+  if (!(err instanceof ApiCallError) || !Array.isArray(err.details)) return [];
+  return err.details.filter(
+    (d): d is { field: string; message: string } =>
+      typeof d?.field === 'string' && typeof d?.message === 'string' && d.line === undefined,
+  );
+}
+
+/** The spec a function has now, or null when none is applied under that name. */
+async function currentSpecOf(client: ApiClient, name: string): Promise<FunctionSpec | null> {
+  try {
+    return (await client.json<{ spec: FunctionSpec }>('GET', `/v1/functions/${enc(name)}`)).spec;
+  } catch (err) {
+    if (err instanceof ApiCallError && err.code === 'function_not_found') return null;
+    throw err;
+  }
+}
+
+/**
+ * Puts back what `pontoon apply` changed before a later document was refused: the previous spec is
+ * applied again (a new version with the old content), a function that did not exist is deleted.
+ * Returns a line per function it could not restore.
+ */
+async function rollBack(
+  client: ApiClient,
+  changed: { name: string }[],
+  before: Map<string, FunctionSpec | null>,
+): Promise<string[]> {
+  const left: string[] = [];
+  for (const { name } of [...changed].reverse()) {
+    const previous = before.get(name);
+    try {
+      if (previous) await client.json('PUT', `/v1/functions/${enc(name)}`, { body: previous });
+      else await client.json('DELETE', `/v1/functions/${enc(name)}`);
+    } catch (err) {
+      left.push(`function/${name}: could not roll back: ${(err as Error).message}`);
+    }
+  }
+  return left;
 }
 
 async function cmdBuild(args: string[], io: Io): Promise<number> {

@@ -70,9 +70,28 @@ describe('precedence: given > schedule > default', () => {
     expect(resolveParameters(s, { day: '2026-01-01' }, vars()).values).toEqual({ day: '2026-01-01' });
   });
 
-  it('leaves out an optional parameter without a value', () => {
-    const s = specWith({ name: 'note' }, { name: 'region', default: 'eu' });
+  it('leaves out an optional parameter without a value (required: false)', () => {
+    const s = specWith({ name: 'note', required: false }, { name: 'region', default: 'eu' });
     expect(resolveParameters(s, {}, vars())).toEqual({ values: { region: 'eu' }, problems: [] });
+  });
+
+  it('requires a parameter without a default unless it says required: false', () => {
+    // ../shared/cases/required-param.yaml: `- name: text` (no default, no required).
+    const s = specWith({ name: 'text' });
+    expect(resolveParameters(s, {}, vars())).toEqual({
+      values: {},
+      problems: [
+        'parameter "text" is required (it has no default; declare required: false to make it optional)',
+      ],
+    });
+    expect(resolveParameters(s, { text: 'hi' }, vars())).toEqual({ values: { text: 'hi' }, problems: [] });
+  });
+
+  it('a parameter with a default is optional unless it says required: true', () => {
+    expect(resolveParameters(specWith({ name: 'r', default: 'eu' }), {}, vars()).problems).toEqual([]);
+    expect(
+      resolveParameters(specWith({ name: 'r', default: 'eu', required: true }), {}, vars()).problems,
+    ).toEqual([]);
   });
 });
 
@@ -177,7 +196,10 @@ describe('required and unknown parameters', () => {
   });
 
   it('reports an unknown given parameter with the declared ones', () => {
-    const s = specWith({ name: 'region', default: 'eu' }, { name: 'limit', type: 'integer' });
+    const s = specWith(
+      { name: 'region', default: 'eu' },
+      { name: 'limit', type: 'integer', required: false },
+    );
     expect(resolveParameters(s, { regoin: 'us' }, vars())).toEqual({
       values: { region: 'eu' },
       problems: ['unknown parameter "regoin"; declared: region, limit'],
@@ -342,5 +364,33 @@ describe('parameter names', () => {
     });
     expect(result.success).toBe(false);
     expect(result.error?.issues.map((i) => i.path)).toEqual([['spec', 'parameters', 1, 'name']]);
+  });
+});
+
+describe('values no process can receive', () => {
+  it('refuses a NUL byte in a given value (../shared/cases/nul-param.json)', () => {
+    const s = specWith({ name: 'name', default: 'world' });
+    expect(resolveParameters(s, { name: 'a\u0000b' }, vars()).problems).toEqual([
+      'parameter "name": contains a NUL byte (\\u0000, at character 1), which no process can receive in its arguments or environment',
+    ]);
+  });
+
+  it('refuses a NUL byte that a template or a number coercion would produce too', () => {
+    const s = specWith({ name: 'n', type: 'integer', default: 1 }, { name: 'who', default: 'x' });
+    expect(resolveParameters(s, { who: '\u0000' }, vars()).problems).toHaveLength(1);
+  });
+
+  it('limits one value to 32 KiB and all values to 128 KiB, in UTF-8 bytes', () => {
+    const one = specWith({ name: 'big', default: 'x' });
+    expect(resolveParameters(one, { big: 'é'.repeat(16 * 1024) }, vars()).problems).toEqual([]);
+    expect(resolveParameters(one, { big: 'é'.repeat(16 * 1024 + 1) }, vars()).problems).toEqual([
+      'parameter "big": is 32770 bytes; a parameter value may hold at most 32768 bytes (pass larger data as the execution\'s input)',
+    ]);
+    const five = specWith(...['a', 'b', 'c', 'd', 'e'].map((name) => ({ name, default: 'x' })));
+    const given = Object.fromEntries(['a', 'b', 'c', 'd', 'e'].map((k) => [k, 'y'.repeat(30 * 1024)]));
+    const problems = resolveParameters(five, given, vars()).problems;
+    expect(problems).toEqual([
+      `the parameters take ${5 * ('PONTOON_PARAM_A'.length + 1 + 30 * 1024)} bytes as environment variables; the limit is 131072 bytes (pass larger data as the execution's input)`,
+    ]);
   });
 });

@@ -5,7 +5,7 @@
  */
 import type { FunctionSpec } from './schema.ts';
 import { isTemplate, renderTemplate, type TemplateVariables } from './template.ts';
-import { coerceParameter, parameterValueError } from './values.ts';
+import { coerceParameter, isRequired, PARAMETER_LIMITS, parameterValueError, utf8Bytes } from './values.ts';
 
 export type ParameterValue = string | number | boolean;
 export type ParameterValues = Record<string, ParameterValue>;
@@ -38,7 +38,10 @@ export function resolveParameters(
   for (const p of spec.spec.parameters) {
     const raw = pick(given, p.name) ?? pick(scheduleValues, p.name) ?? p.default;
     if (raw === undefined || raw === null) {
-      if (p.required) problems.push(`parameter "${p.name}" is required`);
+      if (isRequired(p))
+        problems.push(
+          `parameter "${p.name}" is required${p.required === undefined ? ' (it has no default; declare required: false to make it optional)' : ''}`,
+        );
       continue;
     }
     let value: unknown = raw;
@@ -57,6 +60,15 @@ export function resolveParameters(
     }
     const coerced = coerceParameter(p, value);
     if ('value' in coerced) values[p.name] = coerced.value;
+  }
+  const total = Object.entries(values).reduce(
+    (n, [name, v]) => n + utf8Bytes(parameterEnvName(name)) + 1 + utf8Bytes(String(v)),
+    0,
+  );
+  if (total > PARAMETER_LIMITS.totalBytes) {
+    problems.push(
+      `the parameters take ${total} bytes as environment variables; the limit is ${PARAMETER_LIMITS.totalBytes} bytes (pass larger data as the execution's input)`,
+    );
   }
   return { values, problems };
 }

@@ -7,3 +7,10 @@ export function formatPath(path: readonly PropertyKey[]): string {
   }
   return out;
 }
+
+/** The inverse of formatPath: `spec.parameters[0].name` → `['spec', 'parameters', 0, 'name']`. Pure. */
+export function splitPath(text: string): (string | number)[] {
+  const out: (string | number)[] = [];
+  for (const m of text.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) out.push(m[2] !== undefined ? Number(m[2]) : m[1]!);
+  return out;
+}

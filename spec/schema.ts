@@ -8,8 +8,8 @@ import { BUILD_RUNTIMES, DEFAULT_BUILD_COMMANDS, RUNTIME_HELP } from './build.ts
 import { CRON_HELP, cronError } from './cron.ts';
 import { DURATION_HELP, isDuration, parseDuration } from './duration.ts';
 import { isTemplate, templateError } from './template.ts';
-import { isTimeZone } from './timezone.ts';
-import { parameterValueError } from './values.ts';
+import { timeZoneProblem } from './timezone.ts';
+import { isRequired, parameterValueError, undeliverable } from './values.ts';
 
 export const API_VERSION = 'pontoon.dev/v1';
 
@@ -157,8 +157,10 @@ function buildFunctionSpecSchema() {
       description: z.string().optional().describe('What the parameter means, shown by `pontoon describe`.'),
       required: z
         .boolean()
-        .default(false)
-        .describe('An execution without a value (and without a default) fails before any attempt.'),
+        .optional()
+        .describe(
+          'Whether an execution must give a value. Default: required when there is no default. A required parameter without a value is refused before any attempt (API: 400 validation_failed; other starters: ParameterInvalid); set required: false to make a parameter without a default optional (the variable is then unset).',
+        ),
       default: z
         .union([templateString, z.number(), z.boolean()], {
           error: 'must be a string (template allowed), number or boolean',
@@ -186,6 +188,8 @@ function buildFunctionSpecSchema() {
     })
     .superRefine((p, ctx) => {
       if (p.default === undefined || (typeof p.default === 'string' && isTemplate(p.default))) return;
+      // A NUL byte is reported once, by the rule for every string of the spec.
+      if (typeof p.default === 'string' && undeliverable(p.default)) return;
       const problem = parameterValueError(p, p.default);
       if (problem) ctx.addIssue({ code: 'custom', path: ['default'], message: problem });
     })
@@ -226,11 +230,14 @@ function buildFunctionSpecSchema() {
         ),
       timezone: z
         .string()
-        .refine(isTimeZone, {
-          error: 'is not a known IANA time zone (e.g. UTC, Europe/London, America/New_York)',
+        .superRefine((zone, ctx) => {
+          const problem = timeZoneProblem(zone);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
         })
         .default('UTC')
-        .describe('IANA time zone the cron expression is read in (DST-correct).'),
+        .describe(
+          'Time zone the cron expression is read in (DST-correct): a name from the IANA tz database, case-sensitive, as the Temporal server resolves it (e.g. Europe/London, US/Eastern; not abbreviations such as PST).',
+        ),
       overlap: z
         .enum(OVERLAP_POLICIES)
         .default('skip')
@@ -591,6 +598,12 @@ function buildFunctionSpecSchema() {
     })
     .superRefine((fn, ctx) => {
       const s = fn.spec;
+      // One rule for every string of a spec (commands, env, defaults, schedule values, …): none
+      // may hold a NUL byte, which no process can receive.
+      for (const [path, text] of strings(fn)) {
+        const problem = undeliverable(text);
+        if (problem) ctx.addIssue({ code: 'custom', path, message: problem });
+      }
       const known = new Set(s.parameters.map((p) => p.name));
       s.schedules.forEach((sch, i) => {
         for (const [key, value] of Object.entries(sch.parameters)) {
@@ -617,6 +630,18 @@ function buildFunctionSpecSchema() {
             path: ['spec', 'schedules', i, 'endAt'],
             message: 'must be after startAt',
           });
+        }
+      });
+      // A schedule fires without anyone to give a value: a required parameter needs one in the spec.
+      s.schedules.forEach((sch, i) => {
+        for (const p of s.parameters) {
+          if (isRequired(p) && !Object.hasOwn(sch.parameters ?? {}, p.name)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['spec', 'schedules', i, 'parameters'],
+              message: `must set parameter "${p.name}": it has no default${p.required === undefined ? ' (or declare it required: false)' : ''}, and a scheduled execution has no one to give it`,
+            });
+          }
         }
       });
       if (s.build && s.command) {
@@ -684,4 +709,16 @@ function unique<T>(key: (t: T) => string, what: string) {
 /** Parses a spec object (already loaded from YAML or JSON). */
 export function parseFunctionSpec(data: unknown) {
   return functionSpecSchema().safeParse(data);
+}
+
+/** Every string in a value (keys included), with its path. */
+function* strings(value: unknown, path: (string | number)[] = []): Generator<[(string | number)[], string]> {
+  if (typeof value === 'string') yield [path, value];
+  else if (Array.isArray(value)) for (const [i, v] of value.entries()) yield* strings(v, [...path, i]);
+  else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      if (k.includes('\u0000')) yield [[...path, k], k];
+      yield* strings(v, [...path, k]);
+    }
+  }
 }

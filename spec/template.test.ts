@@ -462,15 +462,15 @@ const ERROR_ROWS: [string, string][] = [
   ["{{ scheduledTime | minus('1d', '2h') }}", `filter "minus" takes 1 argument, got 2 (e.g. minus('1d'))`],
   [
     "{{ scheduledTime | tz('Europe/Londn') }}",
-    'filter "tz": unknown time zone "Europe/Londn" (use an IANA name such as Europe/London)',
+    'filter "tz": unknown time zone "Europe/Londn": use an IANA tz database name such as UTC, Europe/London or America/Los_Angeles (not an abbreviation such as PST)',
   ],
   [
     "{{ scheduledTime | tz('+01:00') }}",
-    'filter "tz": unknown time zone "+01:00" (use an IANA name such as Europe/London)',
+    'filter "tz": unknown time zone "+01:00": use an IANA tz database name such as UTC, Europe/London or America/Los_Angeles (not an abbreviation such as PST)',
   ],
   [
     "{{ scheduledTime | tz('constructor') }}",
-    'filter "tz": unknown time zone "constructor" (use an IANA name such as Europe/London)',
+    'filter "tz": unknown time zone "constructor": use an IANA tz database name such as UTC, Europe/London or America/Los_Angeles (not an abbreviation such as PST)',
   ],
   ['{{ scheduledTime | tz(UTC) }}', 'filter tz: arguments must be quoted strings or numbers, found "UTC"'],
   ['{{ scheduledTime | tz(Europe/London) }}', 'unexpected "/" at column 29'],

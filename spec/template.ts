@@ -7,7 +7,7 @@
  * Pure and deterministic: safe inside workflow code.
  */
 import { DateTime } from 'luxon';
-import { isTimeZone } from './timezone.ts';
+import { timeZoneProblem } from './timezone.ts';
 
 export type TemplateType = 'datetime' | 'string' | 'number';
 type Value = { t: 'datetime'; v: DateTime } | { t: 'string'; v: string } | { t: 'number'; v: number };
@@ -78,10 +78,7 @@ const FILTERS: ReadonlyMap<string, FilterDef> = new Map<string, FilterDef>([
       input: 'datetime',
       output: 'datetime',
       args: ['string'],
-      check: ([z]) =>
-        isTimeZone(String(z))
-          ? undefined
-          : `unknown time zone "${z}" (use an IANA name such as Europe/London)`,
+      check: ([z]) => timeZoneProblem(String(z)),
       apply: (v, [z]) => ({ t: 'datetime', v: asDate(v).setZone(String(z)) }),
       help: "tz('Europe/London')",
     },

@@ -7,6 +7,24 @@ import type { ParameterSpec } from './schema.ts';
 
 export const PRIORITY_ALIASES = { high: 1, normal: 3, low: 5 } as const;
 
+/**
+ * What parameters can carry. Each value reaches the function as an environment variable, and
+ * Linux limits one argument or environment string to 128 KiB (MAX_ARG_STRLEN, execve(2)) and all
+ * of them together to a quarter of the stack limit (2 MiB at the usual 8 MiB). Pontoon's limits sit
+ * well inside both, and inside what a pod spec in etcd comfortably holds.
+ */
+export const PARAMETER_LIMITS = {
+  /** One value, in UTF-8 bytes. */
+  valueBytes: 32 * 1024,
+  /** All values of one execution together, names included, in UTF-8 bytes. */
+  totalBytes: 128 * 1024,
+} as const;
+
+/** A parameter must be given when it says so, and by default when it has no default. */
+export function isRequired(p: Pick<ParameterSpec, 'required' | 'default'>): boolean {
+  return p.required ?? p.default === undefined;
+}
+
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 /** RFC 3339 date-time with seconds and an offset (Z or ±hh:mm); fractions of any length. */
 const DATE_TIME_RE =
@@ -31,11 +49,64 @@ export function isIsoDateTime(value: string): boolean {
   return m !== null && isIsoDate(m[1] ?? '');
 }
 
+/** Bytes of `text` in UTF-8 (lone surrogates count 3, as TextEncoder writes them). */
+export function utf8Bytes(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 4;
+        i++;
+      } else n += 3;
+    } else n += 3;
+  }
+  return n;
+}
+
+/**
+ * Why a string cannot reach a process, or undefined. Process arguments and environment entries
+ * end at the first NUL byte (execve(2)), so Node refuses to spawn with one (ERR_INVALID_ARG_VALUE)
+ * and the kubelet's runtime cannot deliver it either.
+ */
+export function undeliverable(text: string): string | undefined {
+  const at = text.indexOf('\u0000');
+  return at === -1
+    ? undefined
+    : `contains a NUL byte (\\u0000, at character ${at}), which no process can receive in its arguments or environment`;
+}
+
+/** The idempotency key rule, for the API body, the Idempotency-Key header and every other starter. */
+export const IDEMPOTENCY_KEY = {
+  maxLength: 200,
+  pattern: /^[A-Za-z0-9._~:-]+$/,
+  help: 'use 1 to 200 of the characters A-Z a-z 0-9 . _ ~ : -',
+} as const;
+
+export function isIdempotencyKey(key: unknown): key is string {
+  return (
+    typeof key === 'string' &&
+    key.length >= 1 &&
+    key.length <= IDEMPOTENCY_KEY.maxLength &&
+    IDEMPOTENCY_KEY.pattern.test(key)
+  );
+}
+
 /** Checks one concrete (already templated) value against a parameter's type, enum and pattern. */
 export function parameterValueError(p: ParameterSpec, value: unknown): string | undefined {
   const coerced = coerceParameter(p, value);
   if ('error' in coerced) return coerced.error;
   const v = coerced.value;
+  if (typeof v === 'string') {
+    const problem = undeliverable(v);
+    if (problem) return problem;
+    const bytes = utf8Bytes(v);
+    if (bytes > PARAMETER_LIMITS.valueBytes)
+      return `is ${bytes} bytes; a parameter value may hold at most ${PARAMETER_LIMITS.valueBytes} bytes (pass larger data as the execution's input)`;
+  }
   if (p.enum && !p.enum.some((e) => e === v || String(e) === String(v))) {
     return `${JSON.stringify(v)} is not allowed; allowed: ${p.enum.map((e) => JSON.stringify(e)).join(', ')}`;
   }

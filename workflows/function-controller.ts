@@ -6,6 +6,8 @@
  * and frees the slots of executions that stop renewing their lease.
  */
 import {
+  ActivityFailure,
+  ApplicationFailure,
   allHandlersFinished,
   CancellationScope,
   condition,
@@ -118,13 +120,24 @@ function canonical(value: unknown): string {
 function validate(name: string, raw: unknown): FunctionSpec {
   const parsed = functionSpecSchema().safeParse(raw);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${formatPath(i.path) || '(spec)'}: ${i.message}`);
-    throw new Error(`spec invalid: ${lines.join('; ')}`);
+    const details = parsed.error.issues.map((i) => ({
+      field: formatPath(i.path) || '(spec)',
+      message: i.message,
+    }));
+    throw ApplicationFailure.create({
+      type: 'SpecInvalid',
+      message: `spec invalid: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`,
+      nonRetryable: true,
+      details,
+    });
   }
   if (parsed.data.metadata.name !== name) {
-    throw new Error(
-      `metadata.name "${parsed.data.metadata.name}" does not match this controller's function "${name}"`,
-    );
+    throw ApplicationFailure.create({
+      type: 'SpecInvalid',
+      message: `metadata.name "${parsed.data.metadata.name}" does not match this controller's function "${name}"`,
+      nonRetryable: true,
+      details: [{ field: 'metadata.name', message: `must be "${name}"` }],
+    });
   }
   return parsed.data;
 }
@@ -237,6 +250,19 @@ export async function functionController(args: FunctionControllerArgs): Promise<
           schedules = await reconcile(spec, before?.spec ?? null);
         } catch (err) {
           await reconcile(before?.spec ?? null, spec).catch(() => undefined);
+          // Temporal refused a schedule as such: the spec's fault, reported with the field.
+          if (
+            err instanceof ActivityFailure &&
+            err.cause instanceof ApplicationFailure &&
+            err.cause.type === 'ScheduleRefused'
+          ) {
+            throw ApplicationFailure.create({
+              type: 'SpecRefused',
+              message: err.cause.message,
+              nonRetryable: true,
+              details: err.cause.details ?? [],
+            });
+          }
           throw err;
         }
         // Then the warm pool: created or updated for a warm spec, deleted when it stops being warm.
