@@ -136,6 +136,15 @@ describe('local warm replicas: health checks and stopping', () => {
     expect((next.output as { pid: number }).pid).toBe(replacement);
   });
 
+  it('a replica command that cannot be started fails the attempt (LaunchFailed) and nothing is left in the pool', async () => {
+    const spec = stubborn();
+    spec.spec.local = { ...spec.spec.local!, command: ['/nonexistent/pontoon-warm-server'] };
+    const out = await invoke(spec, 'ok');
+    expect(out.failure?.type).toBe('LaunchFailed');
+    expect(out.failure?.message).toContain('exited during start-up');
+    expect(runtime.warmReplicas(spec.metadata.name)).toEqual([]);
+  });
+
   it('close() stops replicas that ignore SIGTERM, and what they started, by SIGKILL after the grace', async () => {
     const spec = stubborn();
     const out = await invoke(spec, 'ok');
