@@ -11,7 +11,7 @@ import {
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { describeExecution, type ExecutionDetail, listExecutions } from '../client/executions.ts';
@@ -76,7 +76,8 @@ declare module 'fastify' {
 }
 
 function check<T extends z.ZodType>(schema: T, data: unknown, where: string): z.output<T> {
-  const r = schema.safeParse(data ?? {});
+  // No body is an empty one; a JSON `null` body is not an object and is refused.
+  const r = schema.safeParse(data === undefined ? {} : data);
   if (r.success) return r.data;
   const details = r.error.issues.map((i) => ({
     field: [where, ...i.path.map(String)].join('.'),
@@ -136,6 +137,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     bodyLimit: MAX_SPEC_BYTES,
     // Execution ids hold colons and UUIDs; keep them readable in URLs.
     routerOptions: { maxParamLength: 500 },
+    // A path segment over that length, or one that does not decode: 400 in our error shape.
+    frameworkErrors: (err, _req, reply) => {
+      (reply as FastifyReply).status(400).send(new ApiError('bad_request', err.message).toJSON());
+    },
   }) as unknown as FastifyInstance;
 
   // Bodies: JSON (raw text kept, for line/column errors on specs) and YAML for specs.
@@ -159,8 +164,40 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     },
   );
 
+  // Route patterns per method (onRoute sees every route, plugins' too): a path that exists with
+  // other methods answers 405 with Allow, not 404.
+  const routePatterns: { re: RegExp; method: string }[] = [];
+  app.addHook('onRoute', (r) => {
+    const re = new RegExp(
+      `^${r.url
+        .replace(/[.+?()|[\]{}^$\\]/g, '\\$&')
+        .replace(/:[^/]+/g, '[^/]+')
+        .replace(/\*/g, '.*')}$`,
+    );
+    for (const method of [r.method].flat()) routePatterns.push({ re, method });
+  });
+  const noRoute = (req: FastifyRequest, reply: FastifyReply) => {
+    const path = req.url.split('?')[0] ?? '';
+    const allow = [...new Set(routePatterns.filter((r) => r.re.test(path)).map((r) => r.method))];
+    if (allow.length) {
+      const e = new ApiError(
+        'method_not_allowed',
+        `${req.method} is not allowed on ${path}; use ${allow.join(', ')}`,
+      );
+      reply.status(405).header('allow', allow.join(', ')).send(e.toJSON());
+    } else {
+      const e = new ApiError('route_not_found', `no route ${req.method} ${req.url}; see /openapi.json`);
+      reply.status(404).send(e.toJSON());
+    }
+  };
+
   app.setErrorHandler((raw, req, reply) => {
     const err = raw as Error;
+    // A method Fastify parses a body for (QUERY without a content type, …) on no route.
+    if (req.is404) {
+      noRoute(req, reply);
+      return;
+    }
     let e: ApiError;
     const rawCode = (err as { code?: unknown }).code;
     const code = typeof rawCode === 'string' ? rawCode : undefined;
@@ -183,10 +220,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     if (e.status >= 500) req.log.warn({ code: e.code }, e.message);
     reply.status(e.status).send(e.toJSON());
   });
-  app.setNotFoundHandler((req, reply) => {
-    const e = new ApiError('route_not_found', `no route ${req.method} ${req.url}; see /openapi.json`);
-    reply.status(404).send(e.toJSON());
-  });
+  app.setNotFoundHandler(noRoute);
 
   // Request metrics by route template (never the raw URL: ids would make unbounded series).
   app.addHook('onResponse', (req, reply, done) => {

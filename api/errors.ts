@@ -19,6 +19,10 @@ export const API_ERRORS = {
     status: 404,
     description: 'The execution has no such attempt, or its log is not kept here.',
   },
+  method_not_allowed: {
+    status: 405,
+    description: 'The route exists but not with this method; the Allow header lists those it takes.',
+  },
   name_mismatch: { status: 409, description: 'The path names a different function than metadata.name.' },
   execution_not_running: { status: 409, description: 'The execution has already ended.' },
   payload_too_large: { status: 413, description: 'The body is over the limit stated in the message.' },

@@ -1,18 +1,31 @@
 /** The OpenAPI 3.1 document of the API, served at /openapi.json and browsable at /docs. */
 import { z } from 'zod';
 import { functionJsonSchema } from '../spec/json-schema.ts';
-import { API_ERRORS } from './errors.ts';
+import { API_ERRORS, type ApiErrorCode } from './errors.ts';
 import { BackfillBodySchema, NoteBodySchema, TriggerBodySchema } from './schedules.ts';
-import { InvokeBodySchema, ListExecutionsQuerySchema } from './schemas.ts';
+import {
+  DeleteQuerySchema,
+  FunctionNameSchema,
+  InvokeBodySchema,
+  ListExecutionsQuerySchema,
+  ListFunctionsQuerySchema,
+  LogsQuerySchema,
+  WaitQuerySchema,
+} from './schemas.ts';
 
 const json = (schema: unknown) => ({ 'application/json': { schema } });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const errors = (...codes: (keyof typeof API_ERRORS)[]) =>
+const jsonSchema = (schema: z.ZodType) => {
+  const js = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  delete js.$schema;
+  return js;
+};
+const errors = (...codes: ApiErrorCode[]) =>
   Object.fromEntries(
-    [...new Set(codes.map((c) => API_ERRORS[c].status))].map((status) => [
+    [...new Set(codes.map((c) => API_ERRORS[c].status))].sort().map((status) => [
       String(status),
       {
-        description: codes
+        description: [...new Set(codes)]
           .filter((c) => API_ERRORS[c].status === status)
           .map((c) => `\`${c}\`: ${API_ERRORS[c].description}`)
           .join(' '),
@@ -20,26 +33,41 @@ const errors = (...codes: (keyof typeof API_ERRORS)[]) =>
       },
     ]),
   );
-const auth = ['unauthorized', 'forbidden'] as const;
+/** What every route behind an API key can answer besides its own errors. */
+const guarded = ['unauthorized', 'forbidden', 'temporal_unavailable'] as const;
+/**
+ * What every method whose body Fastify parses (POST, PUT, DELETE) can answer, body or not: a body
+ * that is not JSON, one over the limit, a media type other than JSON (or YAML for specs).
+ */
+const bodied = ['bad_request', 'payload_too_large', 'unsupported_media_type'] as const;
+/** Routes that ask a function's controller workflow, which only a running worker answers. */
+const controlled = guarded;
 const nameParam = {
   name: 'name',
   in: 'path',
   required: true,
-  schema: { type: 'string' },
+  schema: jsonSchema(FunctionNameSchema),
   description: 'Function name',
 };
+/** Fastify's maxParamLength (api/app.ts): a longer path segment is a 400. */
+const MAX_PARAM_LENGTH = 500;
 const idParam = {
   name: 'id',
   in: 'path',
   required: true,
-  schema: { type: 'string' },
+  schema: { type: 'string', minLength: 1, maxLength: MAX_PARAM_LENGTH },
   description: 'Execution id (the workflow id, e.g. exec:hello:8f3c…)',
+};
+const scheduleParam = {
+  name: 'schedule',
+  in: 'path',
+  required: true,
+  schema: { type: 'string', minLength: 1, maxLength: MAX_PARAM_LENGTH },
+  description: "Schedule name (the spec's schedules[].name)",
 };
 
 function queryParams(schema: z.ZodObject) {
-  const js = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as {
-    properties: Record<string, { description?: string }>;
-  };
+  const js = jsonSchema(schema) as { properties: Record<string, { description?: string }> };
   return Object.entries(js.properties).map(([name, s]) => ({
     name,
     in: 'query',
@@ -76,7 +104,7 @@ export function openApiDocument(): Record<string, unknown> {
           },
         },
         FunctionSpec: specSchema,
-        InvokeRequest: z.toJSONSchema(InvokeBodySchema, { io: 'input', unrepresentable: 'any' }),
+        InvokeRequest: jsonSchema(InvokeBodySchema),
         Execution: {
           type: 'object',
           properties: {
@@ -117,13 +145,10 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/functions': {
         get: {
           summary: 'List functions',
-          parameters: [
-            { name: 'limit', in: 'query', schema: { type: 'integer', default: 100, maximum: 500 } },
-            { name: 'pageToken', in: 'query', schema: { type: 'string' } },
-          ],
+          parameters: queryParams(ListFunctionsQuerySchema),
           responses: {
             200: { description: 'functions and nextPageToken' },
-            ...errors('bad_request', ...auth),
+            ...errors('bad_request', ...guarded),
           },
         },
       },
@@ -143,29 +168,24 @@ export function openApiDocument(): Record<string, unknown> {
           responses: {
             200: { description: 'applied (changed or unchanged)' },
             201: { description: 'created (version 1)' },
-            ...errors(
-              'spec_invalid',
-              'validation_failed',
-              'bad_request',
-              'name_mismatch',
-              'payload_too_large',
-              'unsupported_media_type',
-              ...auth,
-            ),
+            ...errors('spec_invalid', 'validation_failed', 'name_mismatch', ...bodied, ...controlled),
           },
         },
         get: {
           summary: 'Get a function: current spec, version and earlier versions',
           parameters: [nameParam],
-          responses: { 200: { description: 'the function' }, ...errors('function_not_found', ...auth) },
+          responses: {
+            200: { description: 'the function' },
+            ...errors('bad_request', 'function_not_found', ...controlled),
+          },
         },
         delete: {
           summary: 'Delete a function (running executions finish unless cancelRunning=true)',
-          parameters: [
-            nameParam,
-            { name: 'cancelRunning', in: 'query', schema: { type: 'string', enum: ['true', 'false'] } },
-          ],
-          responses: { 200: { description: 'deleted' }, ...errors('function_not_found', ...auth) },
+          parameters: [nameParam, ...queryParams(DeleteQuerySchema)],
+          responses: {
+            200: { description: 'deleted' },
+            ...errors('function_not_found', ...bodied, ...controlled),
+          },
         },
       },
       '/v1/functions/{name}/invocations': {
@@ -174,19 +194,12 @@ export function openApiDocument(): Record<string, unknown> {
           description:
             'Starts an execution. The same idempotencyKey (body or Idempotency-Key header) always names the same execution. ' +
             '?wait=N answers 200 with the execution when it ends within N seconds, else 202.',
-          parameters: [nameParam, { name: 'wait', in: 'query', schema: { type: 'number', maximum: 300 } }],
+          parameters: [nameParam, ...queryParams(WaitQuerySchema)],
           requestBody: { content: json(ref('InvokeRequest')) },
           responses: {
             200: { description: 'finished within wait' },
             202: { description: 'started (or existing, created=false)' },
-            ...errors(
-              'validation_failed',
-              'bad_request',
-              'function_not_found',
-              'payload_too_large',
-              'unsupported_media_type',
-              ...auth,
-            ),
+            ...errors('validation_failed', 'function_not_found', ...bodied, ...controlled),
           },
         },
       },
@@ -195,7 +208,10 @@ export function openApiDocument(): Record<string, unknown> {
           summary:
             "A function's schedules: next 5 fire times, paused state and note, recent executions with results",
           parameters: [nameParam],
-          responses: { 200: { description: 'schedules' }, ...errors('function_not_found', ...auth) },
+          responses: {
+            200: { description: 'schedules' },
+            ...errors('bad_request', 'function_not_found', ...controlled),
+          },
         },
       },
       ...Object.fromEntries(
@@ -215,14 +231,17 @@ export function openApiDocument(): Record<string, unknown> {
           {
             post: {
               summary,
-              parameters: [
-                nameParam,
-                { name: 'schedule', in: 'path', required: true, schema: { type: 'string' } },
-              ],
-              requestBody: { content: json(z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' })) },
+              parameters: [nameParam, scheduleParam],
+              requestBody: { content: json(jsonSchema(schema)) },
               responses: {
                 202: { description: 'done' },
-                ...errors('validation_failed', 'function_not_found', 'schedule_not_found', ...auth),
+                ...errors(
+                  'validation_failed',
+                  'function_not_found',
+                  'schedule_not_found',
+                  ...bodied,
+                  ...controlled,
+                ),
               },
             },
           },
@@ -234,7 +253,7 @@ export function openApiDocument(): Record<string, unknown> {
           parameters: queryParams(ListExecutionsQuerySchema),
           responses: {
             200: { description: 'executions and nextPageToken' },
-            ...errors('bad_request', ...auth),
+            ...errors('bad_request', ...guarded),
           },
         },
       },
@@ -244,7 +263,7 @@ export function openApiDocument(): Record<string, unknown> {
           parameters: [idParam],
           responses: {
             200: { description: 'the execution', content: json(ref('Execution')) },
-            ...errors('execution_not_found', ...auth),
+            ...errors('bad_request', 'execution_not_found', ...guarded),
           },
         },
       },
@@ -254,7 +273,7 @@ export function openApiDocument(): Record<string, unknown> {
           parameters: [idParam],
           responses: {
             202: { description: 'cancelling' },
-            ...errors('execution_not_found', 'execution_not_running', ...auth),
+            ...errors('execution_not_found', 'execution_not_running', ...bodied, ...guarded),
           },
         },
       },
@@ -265,11 +284,7 @@ export function openApiDocument(): Record<string, unknown> {
             "A finished attempt's log comes from the log store (PONTOON_LOG_STORE) for PONTOON_LOG_RETENTION after it ended, " +
             'at most its last PONTOON_LOG_MAX_BYTES behind a first line "[pontoon] log truncated: …"; a running attempt\'s ' +
             'from its process or pod. The same on both runtimes.',
-          parameters: [
-            idParam,
-            { name: 'attempt', in: 'query', schema: { type: 'integer', minimum: 1 } },
-            { name: 'follow', in: 'query', schema: { type: 'string', enum: ['true', 'false'] } },
-          ],
+          parameters: [idParam, ...queryParams(LogsQuerySchema)],
           responses: {
             200: {
               description: 'the log',
@@ -286,7 +301,7 @@ export function openApiDocument(): Record<string, unknown> {
               },
               content: { 'text/plain': { schema: { type: 'string' } } },
             },
-            ...errors('execution_not_found', 'attempt_not_found', ...auth),
+            ...errors('bad_request', 'execution_not_found', 'attempt_not_found', ...guarded),
           },
         },
       },

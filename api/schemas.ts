@@ -1,6 +1,15 @@
 /** Request shapes of the API, in zod: validated here and published in the OpenAPI document. */
 import { z } from 'zod';
 import { EXECUTION_STATUSES } from '../client/executions.ts';
+import { MAX_FUNCTION_NAME } from '../spec/schema.ts';
+
+/** A function name in a path: a DNS-1123 label (the name becomes pod and Deployment names). */
+export const FunctionNameSchema = z
+  .string()
+  .min(1)
+  .max(MAX_FUNCTION_NAME)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { error: 'must be a DNS-1123 label' })
+  .describe(`Function name: a DNS-1123 label of at most ${MAX_FUNCTION_NAME} characters.`);
 
 export const InvokeBodySchema = z
   .strictObject({

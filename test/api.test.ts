@@ -359,6 +359,10 @@ describe('auth, health and docs', () => {
     expect(docs.statusCode).toBe(200);
     expect(docs.body).toContain('swagger');
     expect((await call('GET', '/v2/nothing', { key: '' })).body.code).toBe('route_not_found');
+    // A route that exists with other methods: 405 and the methods it takes.
+    const wrongMethod = await call('DELETE', '/v1/executions', { key: '' });
+    expect(wrongMethod).toMatchObject({ status: 405, body: { code: 'method_not_allowed' } });
+    expect(wrongMethod.headers.allow).toBe('GET, HEAD');
   });
 
   it('answers 503 temporal_unavailable when Temporal is down', async () => {
