@@ -134,6 +134,18 @@ describe('warm pools on kubernetes', () => {
     expect(d.spec?.replicas).toBe(2);
     const containers = d.spec!.template.spec!.containers;
     expect(containers.map((c) => c.name)).toEqual(['function', 'observer']);
+    // The apiserver keeps the probes as built (a probe's own terminationGracePeriodSeconds is dropped
+    // where its feature gate is off): a stuck function is restarted after the kill grace (2 s here).
+    const fnContainer = containers.find((c) => c.name === 'function')!;
+    expect(fnContainer.livenessProbe).toMatchObject({
+      httpGet: { path: '/healthz', port: 8080 },
+      periodSeconds: 10,
+      timeoutSeconds: 5,
+      failureThreshold: 3,
+      terminationGracePeriodSeconds: 2,
+    });
+    expect(fnContainer.readinessProbe).toMatchObject({ httpGet: { path: '/healthz' }, timeoutSeconds: 5 });
+    expect(fnContainer.startupProbe).toMatchObject({ httpGet: { path: '/healthz' }, failureThreshold: 30 });
     const observer = containers.find((c) => c.name === 'observer')!;
     expect(observer.args).toEqual(['warm']);
     const env = Object.fromEntries((observer.env ?? []).map((e) => [e.name, e.value]));
