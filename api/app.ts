@@ -11,11 +11,18 @@ import {
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { describeExecution, type ExecutionDetail, listExecutions } from '../client/executions.ts';
+import {
+  BadPageTokenError,
+  describeExecution,
+  type ExecutionDetail,
+  listExecutions,
+} from '../client/executions.ts';
 import { applySpec, getSpec, startExecution, waitForResult } from '../client/functions.ts';
+import { decodePageToken, encodePageToken } from '../client/page-token.ts';
 import { createDirLogStore } from '../logs/dir.ts';
 import { type AttemptLogSource, localLogSource } from '../logs/source.ts';
 import { DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_RETENTION_MS } from '../logs/store.ts';
@@ -38,6 +45,7 @@ import { openApiDocument } from './openapi.ts';
 import { registerScheduleRoutes } from './schedules.ts';
 import {
   DeleteQuerySchema,
+  IdempotencyKeySchema,
   InvokeBodySchema,
   ListExecutionsQuerySchema,
   ListFunctionsQuerySchema,
@@ -61,6 +69,8 @@ export interface ApiDeps {
   metrics?: PontoonMetrics;
   /** Traces: a server span per request, parent of the Temporal client's spans (StartWorkflow …). */
   tracer?: Tracer;
+  /** A worker whose pollers Temporal has not seen for this long counts as gone (ms; default 75 s). */
+  workerSeenMs?: number;
 }
 
 declare module 'fastify' {
@@ -98,6 +108,65 @@ function temporalUnavailable(err: Error): boolean {
   const cause = (err as { cause?: Error }).cause;
   if (err.name === 'ServiceError' && cause) return temporalUnavailable(cause);
   return err.name === 'TransportError' || /failed to connect/i.test(err.message);
+}
+
+/**
+ * A refused apply as a 400: the controller's validator (`SpecInvalid`, e.g. a worker on a newer
+ * schema) or Temporal refusing a schedule (`SpecRefused`), each with `{field, message}` details.
+ */
+function specRefusal(err: unknown): ApiError | undefined {
+  if (!(err instanceof WorkflowUpdateFailedError)) return undefined;
+  const cause = err.cause;
+  if (!(cause instanceof ApplicationFailure)) return undefined;
+  if (cause.type !== 'SpecInvalid' && cause.type !== 'SpecRefused') return undefined;
+  return new ApiError('spec_invalid', `the spec was refused: ${cause.message}`, cause.details ?? []);
+}
+
+interface WorkerPresence {
+  polling: boolean;
+  /** When a poller of the task queue last reached Temporal (RFC 3339). */
+  lastSeen?: string;
+}
+/** A poller not seen for this long has stopped (Temporal's long poll is one minute). */
+const WORKER_SEEN_MS = 75_000;
+/** A spec query slower than this makes the API check whether any worker is polling. */
+const WORKER_CHECK_AFTER_MS = 1_000;
+
+/** google.protobuf.Timestamp → epoch ms (0 when absent). */
+function timestampMs(t: { seconds?: unknown; nanos?: number | null } | null | undefined): number {
+  if (!t) return 0;
+  return Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
+}
+
+/** Deepest nesting a JSON body may have (objects and arrays); deeper ones overflow recursive code. */
+const MAX_JSON_DEPTH = 64;
+
+/** The deepest nesting of arrays and objects in JSON text (strings skipped), without parsing it. */
+function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92)
+        i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 91 || c === 123) max = Math.max(max, ++depth);
+    else if (c === 93 || c === 125) depth--;
+  }
+  return max;
+}
+
+/** Temporal's token behind a page token of this API, or a 400 at once. */
+function pageTokenOf(text: string): Buffer {
+  const token = decodePageToken(text);
+  if (!token)
+    throw new ApiError('bad_request', new BadPageTokenError().message, [
+      { field: 'query.pageToken', message: 'not a token a previous page returned' },
+    ]);
+  return token;
 }
 
 function bearer(req: FastifyRequest): string | undefined {
@@ -149,6 +218,12 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     const text = body as string;
     req.rawBody = text;
     if (text.trim() === '') return done(null, undefined);
+    if (jsonDepth(text) > MAX_JSON_DEPTH) {
+      return done(
+        new ApiError('bad_request', `body is nested more than ${MAX_JSON_DEPTH} levels deep`),
+        undefined,
+      );
+    }
     try {
       done(null, JSON.parse(text));
     } catch (err) {
@@ -190,6 +265,17 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       reply.status(404).send(e.toJSON());
     }
   };
+
+  // No path segment or query value may hold a NUL byte: Temporal's visibility store cannot search
+  // for one (it retries, then fails) and no identifier holds one. Refused before any route runs.
+  app.addHook('onRequest', async (req) => {
+    if (req.url.includes('\u0000') || /%00/i.test(req.url)) {
+      throw new ApiError(
+        'bad_request',
+        'the URL holds a NUL byte (%00), which no name, id or filter may contain',
+      );
+    }
+  });
 
   app.setErrorHandler((raw, req, reply) => {
     const err = raw as Error;
@@ -291,11 +377,13 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.get('/readyz', async (_req, reply) => {
     try {
       await client.withDeadline(Date.now() + 2000, () => client.workflowService.getSystemInfo({}));
-      return { status: 'ready', temporal: 'reachable' };
     } catch (err) {
       const e = new ApiError('temporal_unavailable', `Temporal is unreachable: ${(err as Error).message}`);
       return reply.status(503).send(e.toJSON());
     }
+    const w = await client.withDeadline(Date.now() + 2000, workerPresence);
+    if (!w.polling) return reply.status(503).send(workerUnavailable(w).toJSON());
+    return { status: 'ready', temporal: 'reachable', worker: 'polling', workerLastSeen: w.lastSeen };
   });
 
   // Prometheus scrape endpoint. Role viewer: series carry function names and traffic, which a
@@ -315,11 +403,68 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     }
     return name;
   };
+  // Whether a worker polls the task queue, from Temporal's poller list (cached for 2 s). A worker
+  // polls again at least every minute (Temporal's long poll), so one not seen for 75 s is gone.
+  let presence: { at: number; value: Promise<WorkerPresence> } | undefined;
+  const workerPresence = (): Promise<WorkerPresence> => {
+    if (presence && Date.now() - presence.at < 2000) return presence.value;
+    const value = client.workflowService
+      .describeTaskQueue({
+        namespace: client.options.namespace,
+        taskQueue: { name: taskQueue, kind: 1 },
+        taskQueueType: 1,
+      })
+      .then((res): WorkerPresence => {
+        const seen = (res.pollers ?? []).map((p) => timestampMs(p.lastAccessTime)).filter((t) => t > 0);
+        const last = seen.length ? Math.max(...seen) : undefined;
+        return {
+          polling: last !== undefined && Date.now() - last < (deps.workerSeenMs ?? WORKER_SEEN_MS),
+          ...(last !== undefined ? { lastSeen: new Date(last).toISOString() } : {}),
+        };
+      });
+    presence = { at: Date.now(), value };
+    value.catch(() => {
+      presence = undefined;
+    });
+    return value;
+  };
+  const workerUnavailable = (w: WorkerPresence) =>
+    new ApiError(
+      'worker_unavailable',
+      `no Pontoon worker polls task queue "${taskQueue}"${w.lastSeen ? ` (last seen ${w.lastSeen})` : ''}; start one with pontoon worker`,
+    );
+
+  /** A query to a controller, which needs a worker: if it is slow, says at once when none polls. */
+  const withWorker = async <T>(query: Promise<T>): Promise<T> => {
+    const quick = await Promise.race([
+      query.then(
+        () => true,
+        () => true,
+      ),
+      new Promise<false>((r) => setTimeout(() => r(false), WORKER_CHECK_AFTER_MS).unref()),
+    ]);
+    if (!quick) {
+      const w = await workerPresence();
+      if (!w.polling) {
+        query.catch(() => undefined);
+        throw workerUnavailable(w);
+      }
+    }
+    try {
+      return await query;
+    } catch (err) {
+      if (/no poller seen/i.test((err as Error).message ?? ''))
+        throw workerUnavailable(await workerPresence());
+      throw err;
+    }
+  };
+
   const currentSpec = async (name: string) => {
     try {
-      const s = await getSpec(client, name);
+      const s = await withWorker(getSpec(client, name));
       if (s) return s;
     } catch (err) {
+      if (err instanceof ApiError) throw err;
       if (!(err instanceof WorkflowNotFoundError)) throw err;
     }
     throw new ApiError(
@@ -359,7 +504,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
           `the path names "${name}" but metadata.name is "${spec.metadata.name}"`,
         );
       }
-      const r = await applySpec(client, spec, taskQueue);
+      const r = await applySpec(client, spec, taskQueue).catch((err: unknown) => {
+        throw specRefusal(err) ?? err;
+      });
       reply.status(r.changed && r.version === 1 ? 201 : 200);
       return { ...r, spec };
     },
@@ -371,13 +518,23 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       namespace: client.options.namespace,
       query: `WorkflowType = "${WorkflowType.controller}" AND ExecutionStatus = "Running"`,
       pageSize: q.limit,
-      ...(q.pageToken ? { nextPageToken: Buffer.from(q.pageToken, 'base64url') } : {}),
+      ...(q.pageToken ? { nextPageToken: pageTokenOf(q.pageToken) } : {}),
     });
     const names = (res.executions ?? [])
       .map((e) => e.execution?.workflowId ?? '')
       .filter((id) => id.startsWith('fn:'))
       .map((id) => id.slice(3));
-    const specs = await Promise.all(names.map((n) => getSpec(client, n).catch(() => null)));
+    // A controller that ended meanwhile is left out; no worker at all is a 503, not an empty list.
+    const specs = await withWorker(
+      Promise.all(
+        names.map((n) =>
+          getSpec(client, n).catch((err: unknown) => {
+            if (err instanceof WorkflowNotFoundError) return null;
+            throw err;
+          }),
+        ),
+      ),
+    );
     const functions = specs.flatMap((s) =>
       s
         ? [
@@ -393,8 +550,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         : [],
     );
     functions.sort((a, b) => a.name.localeCompare(b.name));
-    const token = res.nextPageToken?.length ? Buffer.from(res.nextPageToken).toString('base64url') : null;
-    return { functions, nextPageToken: token };
+    return { functions, nextPageToken: encodePageToken(res.nextPageToken) };
   });
 
   app.get<{ Params: { name: string } }>(
@@ -498,7 +654,17 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
           check2.problems.map((message) => ({ field: 'body.parameters', message })),
         );
       }
-      const idempotencyKey = body.idempotencyKey ?? (req.headers['idempotency-key'] as string | undefined);
+      const header = req.headers['idempotency-key'];
+      const headerKey =
+        header === undefined ? undefined : check(IdempotencyKeySchema, header, 'header.idempotency-key');
+      if (headerKey !== undefined && body.idempotencyKey !== undefined && headerKey !== body.idempotencyKey) {
+        throw new ApiError(
+          'validation_failed',
+          'the Idempotency-Key header and body.idempotencyKey differ; send one of them',
+          [{ field: 'header.idempotency-key', message: 'differs from body.idempotencyKey' }],
+        );
+      }
+      const idempotencyKey = body.idempotencyKey ?? headerKey;
       // The pontoon CLI says so, so executions it starts show trigger "cli" in the Web UI.
       const trigger = req.headers['x-pontoon-client'] === 'cli' ? Trigger.cli : Trigger.api;
       const started = await startExecution(
@@ -558,6 +724,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   app.get('/v1/executions', { config: { role: 'viewer' } }, async (req) => {
     const q = check(ListExecutionsQuerySchema, req.query, 'query');
+    if (q.pageToken !== undefined) pageTokenOf(q.pageToken);
     return listExecutions(client, q);
   });
 

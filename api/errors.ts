@@ -31,6 +31,11 @@ export const API_ERRORS = {
     description: 'Use application/json (or application/yaml for specs).',
   },
   temporal_unavailable: { status: 503, description: 'Temporal cannot be reached.' },
+  worker_unavailable: {
+    status: 503,
+    description:
+      'No Pontoon worker polls the task queue, so nothing can read specs or run executions; start one (pontoon worker).',
+  },
   internal_error: { status: 500, description: 'An unexpected error; the server log has the details.' },
 } as const;
 

@@ -1,7 +1,9 @@
 /** Request shapes of the API, in zod: validated here and published in the OpenAPI document. */
 import { z } from 'zod';
 import { EXECUTION_STATUSES } from '../client/executions.ts';
+import { PAGE_TOKEN_PATTERN } from '../client/page-token.ts';
 import { MAX_FUNCTION_NAME } from '../spec/schema.ts';
+import { IDEMPOTENCY_KEY } from '../spec/values.ts';
 
 /** A function name in a path: a DNS-1123 label (the name becomes pod and Deployment names). */
 export const FunctionNameSchema = z
@@ -10,6 +12,27 @@ export const FunctionNameSchema = z
   .max(MAX_FUNCTION_NAME)
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { error: 'must be a DNS-1123 label' })
   .describe(`Function name: a DNS-1123 label of at most ${MAX_FUNCTION_NAME} characters.`);
+
+/**
+ * An RFC 3339 date-time with an offset, on a day that exists: zod's check accepts exactly what
+ * isIsoDateTime (spec/values.ts) accepts, which the workflow applies to every other starter.
+ */
+const DateTimeSchema = z.iso.datetime({
+  offset: true,
+  error: 'must be an RFC 3339 date-time with an offset on a day that exists, e.g. 2026-11-24T02:30:00Z',
+});
+
+const PageTokenSchema = z
+  .string()
+  .regex(PAGE_TOKEN_PATTERN, { error: 'is not a token a previous page returned' })
+  .describe('nextPageToken of the previous page, as returned.');
+
+/** The same rule for the body field, the Idempotency-Key header and the workflow input (spec/values.ts). */
+export const IdempotencyKeySchema = z
+  .string()
+  .min(1)
+  .max(IDEMPOTENCY_KEY.maxLength)
+  .regex(IDEMPOTENCY_KEY.pattern, { error: IDEMPOTENCY_KEY.help });
 
 export const InvokeBodySchema = z
   .strictObject({
@@ -25,19 +48,10 @@ export const InvokeBodySchema = z
       .union([z.int().min(1).max(5), z.enum(['high', 'normal', 'low'])])
       .optional()
       .describe("1 (highest) … 5, or high/normal/low; the spec's priority when unset."),
-    idempotencyKey: z
-      .string()
-      .min(1)
-      .max(200)
-      .regex(/^[A-Za-z0-9._~:-]+$/, { error: 'use letters, digits and . _ ~ : -' })
-      .optional()
-      .describe(
-        'The same key always names the same execution: a repeat returns it instead of running again.',
-      ),
-    scheduledTime: z.iso
-      .datetime({ offset: true })
-      .optional()
-      .describe('Nominal time for templates ("run as of").'),
+    idempotencyKey: IdempotencyKeySchema.optional().describe(
+      'The same key always names the same execution: a repeat returns it instead of running again.',
+    ),
+    scheduledTime: DateTimeSchema.optional().describe('Nominal time for templates ("run as of").'),
   })
   .describe('An invocation request.');
 
@@ -51,18 +65,23 @@ export const WaitQuerySchema = z.strictObject({
 });
 
 export const ListExecutionsQuerySchema = z.strictObject({
-  function: z.string().optional(),
+  function: FunctionNameSchema.optional(),
   status: z.enum(EXECUTION_STATUSES).optional(),
-  trigger: z.string().optional(),
-  since: z.iso.datetime({ offset: true }).optional().describe('Started at or after (RFC 3339).'),
-  until: z.iso.datetime({ offset: true }).optional().describe('Started before (RFC 3339).'),
+  trigger: z
+    .string()
+    .max(63)
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { error: 'must be api, cli, sdk or a schedule name' })
+    .optional()
+    .describe('api, cli, sdk, or the name of a schedule.'),
+  since: DateTimeSchema.optional().describe('Started at or after (RFC 3339).'),
+  until: DateTimeSchema.optional().describe('Started before (RFC 3339).'),
   limit: z.coerce.number().int().min(1).max(500).default(50),
-  pageToken: z.string().optional().describe('nextPageToken of the previous page.'),
+  pageToken: PageTokenSchema.optional(),
 });
 
 export const ListFunctionsQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(100),
-  pageToken: z.string().optional(),
+  pageToken: PageTokenSchema.optional(),
 });
 
 export const DeleteQuerySchema = z.strictObject({

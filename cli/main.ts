@@ -292,8 +292,13 @@ async function cmdApply(args: string[], io: Io): Promise<number> {
     try {
       r = await client.json('PUT', `/v1/functions/${enc(name)}`, { body: s.spec });
     } catch (err) {
-      io.err(`${s.file}:${s.line}: function/${name} refused by the server: ${(err as Error).message}`);
-      for (const d of refusalDetails(err)) {
+      const located = refusalDetails(err);
+      io.err(
+        located.length
+          ? `${s.file}:${s.line}: function/${name} refused by the server (${(err as ApiCallError).code}):`
+          : `${s.file}:${s.line}: function/${name} refused by the server: ${(err as Error).message}`,
+      );
+      for (const d of located) {
         const at = s.locate?.(splitPath(d.field)) ?? { line: s.line, column: 1 };
         io.err(formatProblem({ file: s.file, ...at, path: d.field, message: d.message }));
       }

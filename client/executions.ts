@@ -2,6 +2,7 @@
  * Reading executions back from Temporal: one execution's state (describe + progress or result) and
  * lists through visibility with our search attributes. Shared by the API and tests.
  */
+
 import { type Client, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
@@ -9,6 +10,7 @@ import type { AttemptRecord, ExecutionResult } from '../spec/execution.ts';
 import { SearchAttr, WorkflowType } from '../spec/names.ts';
 import type { ParameterValues } from '../spec/parameters.ts';
 import { type ExecutionProgress, progressQuery } from '../workflows/definitions.ts';
+import { decodePageToken, encodePageToken } from './page-token.ts';
 
 export const EXECUTION_STATUSES = [
   'running',
@@ -121,14 +123,26 @@ export async function listExecutions(
   client: Client,
   filter: ListFilter,
 ): Promise<{ executions: ExecutionSummary[]; nextPageToken: string | null }> {
+  const nextPageToken = filter.pageToken === undefined ? undefined : decodePageToken(filter.pageToken);
+  if (filter.pageToken !== undefined && !nextPageToken) throw new BadPageTokenError();
   const res = await client.workflowService.listWorkflowExecutions({
     namespace: client.options.namespace,
     query: listQuery(filter),
     pageSize: filter.limit,
-    ...(filter.pageToken ? { nextPageToken: Buffer.from(filter.pageToken, 'base64url') } : {}),
+    ...(nextPageToken ? { nextPageToken } : {}),
   });
-  const token = res.nextPageToken?.length ? Buffer.from(res.nextPageToken).toString('base64url') : null;
-  return { executions: (res.executions ?? []).map(summaryOf), nextPageToken: token };
+  return {
+    executions: (res.executions ?? []).map(summaryOf),
+    nextPageToken: encodePageToken(res.nextPageToken),
+  };
+}
+
+/** A page token that was not handed out by a list call (cut, edited or made up). */
+export class BadPageTokenError extends Error {
+  override name = 'BadPageTokenError';
+  constructor() {
+    super('pageToken is not a token a previous page returned; start again without it');
+  }
 }
 
 /** Full state of one execution; throws WorkflowNotFoundError when there is none. */
@@ -186,5 +200,7 @@ export async function describeExecution(client: Client, executionId: string): Pr
       // no worker has run it yet
     }
   }
+  // A closed execution's phase is how it ended, whatever its last progress said.
+  if (summary.status !== 'running') detail.phase = summary.status;
   return detail;
 }

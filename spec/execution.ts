@@ -124,6 +124,13 @@ export const FAILURE_TYPES = {
   ImageUnavailable: { retryable: false },
   /** The Kubernetes API failed in a way worth retrying. */
   KubernetesTransient: { retryable: true },
+  /**
+   * The runtime could not run the attempt at all (worker or cluster error), after Temporal's own
+   * retries of the attempt activity (up to 10, a lost worker included); not retried again.
+   */
+  RuntimeFailed: { retryable: false },
+  /** The execution was cancelled while this attempt ran (the attempt was killed). */
+  Cancelled: { retryable: false },
 } as const;
 
 export type FailureTypeName = keyof typeof FAILURE_TYPES;

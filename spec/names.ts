@@ -4,6 +4,21 @@
  */
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
+/**
+ * Function names become Kubernetes names and labels: `<name>-<10 char execution hash>-<attempt>` for
+ * pods and `pontoon-warm-<name>` for Deployments. 40 characters keeps both under the 63 of a DNS label.
+ */
+export const MAX_FUNCTION_NAME = 40;
+
+/** A function name: a DNS-1123 label of at most MAX_FUNCTION_NAME characters. */
+export function isFunctionName(name: unknown): name is string {
+  return (
+    typeof name === 'string' &&
+    name.length <= MAX_FUNCTION_NAME &&
+    /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name)
+  );
+}
+
 /** Task queue of the Pontoon worker (workflows and on-demand attempt activities). */
 export const TASK_QUEUE = 'pontoon';
 

@@ -7,9 +7,10 @@ import { z } from 'zod';
 import { BUILD_RUNTIMES, DEFAULT_BUILD_COMMANDS, RUNTIME_HELP } from './build.ts';
 import { CRON_HELP, cronError } from './cron.ts';
 import { DURATION_HELP, isDuration, parseDuration } from './duration.ts';
+import { MAX_FUNCTION_NAME } from './names.ts';
 import { isTemplate, templateError } from './template.ts';
 import { timeZoneProblem } from './timezone.ts';
-import { isRequired, parameterValueError, undeliverable } from './values.ts';
+import { isRequired, PARAMETER_LIMITS, parameterValueError, undeliverable, utf8Bytes } from './values.ts';
 
 export const API_VERSION = 'pontoon.dev/v1';
 
@@ -18,11 +19,8 @@ const IMAGE_REF_RE =
   /^([a-z0-9.-]+(:[0-9]+)?\/)?[a-z0-9]+([._-]+[a-z0-9]+)*(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
 export const KIND = 'Function';
 
-/**
- * Function names become Kubernetes names and labels: `<name>-<10 char execution hash>-<attempt>` for
- * pods and `pontoon-warm-<name>` for Deployments. 40 characters keeps both under the 63 of a DNS label.
- */
-export const MAX_FUNCTION_NAME = 40;
+export { MAX_FUNCTION_NAME } from './names.ts';
+
 const DNS_LABEL_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const PARAM_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -603,6 +601,26 @@ function buildFunctionSpecSchema() {
       for (const [path, text] of strings(fn)) {
         const problem = undeliverable(text);
         if (problem) ctx.addIssue({ code: 'custom', path, message: problem });
+      }
+      // Environment values have the limit of parameter values (they reach the process the same way).
+      const envValues: [(string | number)[], string][] = [
+        ...s.env.flatMap((e, i): [(string | number)[], string][] =>
+          e.value !== undefined ? [[['spec', 'env', i, 'value'], e.value]] : [],
+        ),
+        ...Object.entries(s.local?.env ?? {}).map(([k, v]): [(string | number)[], string] => [
+          ['spec', 'local', 'env', k],
+          v,
+        ]),
+      ];
+      for (const [path, value] of envValues) {
+        const bytes = utf8Bytes(value);
+        if (bytes > PARAMETER_LIMITS.valueBytes) {
+          ctx.addIssue({
+            code: 'custom',
+            path,
+            message: `is ${bytes} bytes; an environment value may hold at most ${PARAMETER_LIMITS.valueBytes} bytes (mount larger data as a file or pass it as the execution's input)`,
+          });
+        }
       }
       const known = new Set(s.parameters.map((p) => p.name));
       s.schedules.forEach((sch, i) => {

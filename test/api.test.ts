@@ -387,6 +387,56 @@ describe('auth, health and docs', () => {
     await down.close();
   });
 
+  it('answers 503 worker_unavailable within 2 s when no worker polls, and /readyz says so', async () => {
+    // A worker that applied a function, then stopped: its controller has no one to answer queries.
+    const gone = await startWorker();
+    const name = uniqueName('orphan');
+    const { applySpec } = await import('../client/functions.ts');
+    const { functionSpecSchema } = await import('../spec/schema.ts');
+    await applySpec(
+      gone.client,
+      functionSpecSchema().parse({
+        apiVersion: 'pontoon.dev/v1',
+        kind: 'Function',
+        metadata: { name },
+        spec: { image: 'pontoon/test:0' },
+      }),
+      gone.config.taskQueue,
+    );
+    await gone.stop();
+    const orphaned = await buildApi({
+      client: w.client,
+      logger: createLogger('silent'),
+      taskQueue: gone.config.taskQueue,
+      dataDir: w.config.dataDir,
+      auth: { mode: 'open' },
+      // Production counts a worker gone 75 s after Temporal last saw it poll (its long poll is 1 min).
+      workerSeenMs: 3_000,
+    });
+    await new Promise((r) => setTimeout(r, 4_000));
+    const started = Date.now();
+    const inv = await orphaned.inject({
+      method: 'POST',
+      url: `/v1/functions/${name}/invocations`,
+      headers: { 'content-type': 'application/json' },
+      payload: '{}',
+    });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(inv.statusCode).toBe(503);
+    expect(inv.json()).toMatchObject({
+      code: 'worker_unavailable',
+      message: expect.stringContaining(`no Pontoon worker polls task queue "${gone.config.taskQueue}"`),
+    });
+    const ready = await orphaned.inject({ method: 'GET', url: '/readyz' });
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json().code).toBe('worker_unavailable');
+    seen.add('worker_unavailable');
+    // The API of the live worker is ready and says a worker polls.
+    const live = await call('GET', '/readyz', { key: '' });
+    expect(live.body).toMatchObject({ status: 'ready', worker: 'polling' });
+    await orphaned.close();
+  }, 60_000);
+
   it('every error code in the registry was produced by some test above (internal_error aside)', () => {
     // schedule_not_found is produced in test/schedules.test.ts; internal_error has no honest trigger.
     const expected = Object.keys(API_ERRORS).filter(

@@ -79,10 +79,14 @@ function specFile(...docs: string[]): string {
 
 async function pontoon(args: string[]) {
   try {
-    const { stdout, stderr } = await run(process.execPath, [path.join(REPO_ROOT, 'bin', 'pontoon.mjs'), ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, PONTOON_API: api.url },
-    });
+    const { stdout, stderr } = await run(
+      process.execPath,
+      [path.join(REPO_ROOT, 'bin', 'pontoon.mjs'), ...args],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, PONTOON_API: api.url },
+      },
+    );
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -90,7 +94,9 @@ async function pontoon(args: string[]) {
   }
 }
 
-async function getFunction(name: string): Promise<{ status: number; body: { version?: number; spec?: unknown } }> {
+async function getFunction(
+  name: string,
+): Promise<{ status: number; body: { version?: number; spec?: unknown } }> {
   const res = await fetch(`${api.url}/v1/functions/${name}`);
   return { status: res.status, body: (await res.json()) as { version?: number; spec?: unknown } };
 }
@@ -179,18 +185,18 @@ describe('a schedule the Temporal server refuses', () => {
     const before = await getFunction(existing);
     expect(before.body.version).toBe(1);
 
-    const file = specFile(
-      specYaml(existing, false, 'second'),
-      specYaml(created),
-      specYaml(refused, true),
-    );
+    const file = specFile(specYaml(existing, false, 'second'), specYaml(created), specYaml(refused, true));
     const r = await pontoon(['apply', '--no-build', '-f', file]);
     expect(r.code).toBe(2);
     // Located at the refused document's schedule (line 13 of the file: the third document's
     // schedules[0]), then what was rolled back.
-    expect(r.stderr).toContain(`function/${refused} refused by the server`);
-    expect(r.stderr).toMatch(new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+ spec\\.schedules\\[0\\]: Temporal refused schedule "nightly"`));
-    expect(r.stderr).toContain(`nothing applied: rolled back function/${created}, function/${existing}`);
+    expect(r.stderr).toContain(`function/${refused} refused by the server (spec_invalid):`);
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+ spec\\.schedules\\[0\\]: Temporal refused schedule "nightly"`,
+      ),
+    );
+    expect(r.stderr).toContain(`nothing applied: rolled back function/${existing}, function/${created}`);
     // The existing function has its old content back; the new one is gone; the refused one never existed.
     const after = await getFunction(existing);
     expect(after.status).toBe(200);

@@ -45,7 +45,9 @@ export type ExecutionPhase =
   | 'backoff'
   | 'succeeded'
   | 'failed'
-  | 'timed_out';
+  | 'timed_out'
+  | 'cancelled'
+  | 'terminated';
 
 export interface ExecutionProgress {
   phase: ExecutionPhase;

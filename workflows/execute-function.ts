@@ -34,14 +34,29 @@ import {
   type AttemptRequest,
   type ExecuteFunctionInput,
   type ExecutionResult,
+  FAILURE_TYPES,
   type FailureTypeName,
   failure,
   LIMITS,
 } from '../spec/execution.ts';
-import { controllerWorkflowId, parseScheduleId, SearchAttr, Trigger } from '../spec/names.ts';
+import {
+  controllerWorkflowId,
+  isFunctionName,
+  MAX_FUNCTION_NAME,
+  parseScheduleId,
+  SearchAttr,
+  Trigger,
+} from '../spec/names.ts';
 import { type ParameterValues, resolveParameters } from '../spec/parameters.ts';
 import { backoffMs } from '../spec/retry.ts';
-import { PRIORITY_ALIASES, priorityNumber } from '../spec/values.ts';
+import {
+  IDEMPOTENCY_KEY,
+  isIdempotencyKey,
+  isIsoDateTime,
+  PRIORITY_ALIASES,
+  priorityNumber,
+  utf8Bytes,
+} from '../spec/values.ts';
 import {
   type ExecutionProgress,
   progressQuery,
@@ -79,6 +94,28 @@ const { abortAttempt } = proxyActivities<Activities>({
   retry: { initialInterval: '500ms', maximumAttempts: 3 },
 });
 const ABORT_ON_CANCEL_PATCH = 'abort-attempt-on-cancel';
+/**
+ * An attempt activity that failed for good (not a function failure) ends the attempt with a failure
+ * of the table (RuntimeFailed, or the type the runtime named) instead of failing the execution with
+ * a bare ActivityFailure and no attempt recorded. Executions started before replay without it.
+ */
+const RUNTIME_FAILURE_PATCH = 'attempt-runtime-failure';
+/**
+ * Errors of the attempt activity that the same request would meet again: never retried by
+ * Temporal. TypeError and RangeError are what Node throws for arguments it cannot use (e.g.
+ * ERR_INVALID_ARG_VALUE for a NUL byte in a spawn argument).
+ */
+const DETERMINISTIC_ERRORS = ['SpecInvalid', 'LaunchFailed', 'ImageUnavailable', 'TypeError', 'RangeError'];
+
+/** The failure of an attempt whose activity failed for good, from the table (spec/execution.ts). */
+function runtimeFailure(err: ActivityFailure, attempt: number): AttemptFailure {
+  const cause = err.cause;
+  if (cause instanceof ApplicationFailure && cause.type && cause.type in FAILURE_TYPES) {
+    return failure(cause.type as FailureTypeName, cause.message);
+  }
+  const why = cause?.message ?? err.message;
+  return failure('RuntimeFailed', `the runtime could not run attempt ${attempt}: ${why}`);
+}
 
 /** Webhooks are delivered durably, but an execution waits at most this long for them. */
 const { sendNotifications } = proxyActivities<Activities>({
@@ -92,7 +129,7 @@ const { sendNotifications } = proxyActivities<Activities>({
   },
 });
 
-function fail(type: FailureTypeName | 'FunctionFailed', message: string, result?: ExecutionResult): never {
+function fail(type: FailureTypeName, message: string, result?: ExecutionResult): never {
   throw ApplicationFailure.create({ type, message, nonRetryable: true, details: result ? [result] : [] });
 }
 
@@ -111,6 +148,15 @@ function checkInput(raw: unknown): ExecuteFunctionInput {
   if (typeof input.function !== 'string' || input.function === '') {
     fail('InputInvalid', '"function" (the function name) is required');
   }
+  if (!isFunctionName(input.function)) {
+    fail(
+      'InputInvalid',
+      `"function" must be a function name (a DNS-1123 label of at most ${MAX_FUNCTION_NAME} characters), got ${JSON.stringify(String(input.function).slice(0, 100))}`,
+    );
+  }
+  if (input.idempotencyKey !== undefined && !isIdempotencyKey(input.idempotencyKey)) {
+    fail('InputInvalid', `"idempotencyKey": ${IDEMPOTENCY_KEY.help}`);
+  }
   if (
     input.parameters !== undefined &&
     (typeof input.parameters !== 'object' || input.parameters === null || Array.isArray(input.parameters))
@@ -127,9 +173,12 @@ function checkInput(raw: unknown): ExecuteFunctionInput {
   }
   if (
     input.scheduledTime !== undefined &&
-    (typeof input.scheduledTime !== 'string' || Number.isNaN(Date.parse(input.scheduledTime)))
+    (typeof input.scheduledTime !== 'string' || !isIsoDateTime(input.scheduledTime))
   ) {
-    fail('InputInvalid', '"scheduledTime" must be an RFC 3339 date-time');
+    fail(
+      'InputInvalid',
+      '"scheduledTime" must be an RFC 3339 date-time with an offset on a day that exists, e.g. 2026-11-24T02:30:00Z',
+    );
   }
   const pin = input.spec as Record<string, unknown> | undefined;
   if (
@@ -137,12 +186,14 @@ function checkInput(raw: unknown): ExecuteFunctionInput {
     (typeof pin !== 'object' ||
       pin === null ||
       !Number.isInteger(pin.version) ||
-      typeof pin.appliedAt !== 'string')
+      typeof pin.appliedAt !== 'string' ||
+      !isIsoDateTime(pin.appliedAt))
   ) {
     fail('InputInvalid', '"spec" must be {"version": <integer>, "appliedAt": "<RFC 3339>"} (or left out)');
   }
-  if (JSON.stringify(input.input ?? null).length > LIMITS.inputBytes) {
-    fail('InputTooLarge', `"input" is over the ${LIMITS.inputBytes} byte limit`);
+  const inputBytes = utf8Bytes(JSON.stringify(input.input ?? null));
+  if (inputBytes > LIMITS.inputBytes) {
+    fail('InputTooLarge', `"input" is ${inputBytes} bytes; the limit is ${LIMITS.inputBytes} bytes`);
   }
   return input as unknown as ExecuteFunctionInput;
 }
@@ -182,9 +233,20 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
   };
   setHandler(progressQuery, () => progress);
 
-  const { spec, version, warmTaskQueue } = input.spec
-    ? await getFunctionSpec(input.function, { version: input.spec.version, appliedAt: input.spec.appliedAt })
-    : await getFunctionSpec(input.function);
+  // Ends with a type of the table: FunctionNotFound (or SpecInvalid) as the reader said, else RuntimeFailed.
+  const { spec, version, warmTaskQueue } = await (input.spec
+    ? getFunctionSpec(input.function, { version: input.spec.version, appliedAt: input.spec.appliedAt })
+    : getFunctionSpec(input.function)
+  ).catch((err: unknown) => {
+    if (!(err instanceof ActivityFailure)) throw err;
+    const why = runtimeFailure(err, 0);
+    return fail(
+      why.type,
+      why.type === 'RuntimeFailed'
+        ? `could not read the spec of "${input.function}": ${err.cause?.message ?? err.message}`
+        : why.message,
+    );
+  });
   const { trigger, scheduledTime, schedule } = triggerAndScheduledTime(input, startTime);
   const priority = priorityNumber(input.priority ?? spec.spec.execution.priority);
   upsertSearchAttributes([
@@ -307,64 +369,89 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
           heartbeatTimeout: ATTEMPT_HEARTBEAT_TIMEOUT,
           cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
           // Retries of the activity are infrastructure retries (a lost worker): the same attempt again.
-          retry: { initialInterval: '1s', maximumAttempts: 10, nonRetryableErrorTypes: ['SpecInvalid'] },
+          retry: { initialInterval: '1s', maximumAttempts: 10, nonRetryableErrorTypes: DETERMINISTIC_ERRORS },
           activityId,
           summary,
         }).runAttempt(request);
       let outcome: AttemptOutcome;
       let fallback: string | undefined;
-      if (warmTaskQueue) {
-        // Warm on kubernetes: the attempt goes to the function's own task queue, where the observers
-        // of its warm replicas take it, highest priority first; none taking it in time → on demand.
-        const warm = spec.spec.warm;
-        const fallbackAfter = warm?.fallback === 'none' ? undefined : (warm?.fallbackAfter ?? '30s');
-        const { runWarmAttempt } = proxyActivities<WarmActivities>({
-          taskQueue: warmTaskQueue,
-          startToCloseTimeout: timeoutMs + ATTEMPT_SLACK_MS,
-          ...(fallbackAfter ? { scheduleToStartTimeout: fallbackAfter } : {}),
-          heartbeatTimeout: ATTEMPT_HEARTBEAT_TIMEOUT,
-          cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-          retry: { initialInterval: '1s', maximumAttempts: 10 },
-          priority: { priorityKey: priority },
-          activityId: `attempt-${attempt}`,
-          summary: `attempt ${attempt} of ${input.function} on a warm replica`,
-        });
-        try {
-          outcome = await runWarmAttempt(request);
-        } catch (err) {
-          const notStarted =
-            err instanceof ActivityFailure &&
-            err.cause instanceof TimeoutFailure &&
-            err.cause.timeoutType === 'SCHEDULE_TO_START';
-          if (!fallbackAfter || !notStarted) throw err;
-          fallback = `no warm replica started attempt ${attempt} within ${fallbackAfter}; it ran on demand instead`;
-          log.warn('warm attempt not started in time; running it on demand', {
-            function: input.function,
-            attempt,
-            fallbackAfter,
+      const attemptStartedAt = new Date().toISOString();
+      try {
+        if (warmTaskQueue) {
+          // Warm on kubernetes: the attempt goes to the function's own task queue, where the observers
+          // of its warm replicas take it, highest priority first; none taking it in time → on demand.
+          const warm = spec.spec.warm;
+          const fallbackAfter = warm?.fallback === 'none' ? undefined : (warm?.fallbackAfter ?? '30s');
+          const { runWarmAttempt } = proxyActivities<WarmActivities>({
+            taskQueue: warmTaskQueue,
+            startToCloseTimeout: timeoutMs + ATTEMPT_SLACK_MS,
+            ...(fallbackAfter ? { scheduleToStartTimeout: fallbackAfter } : {}),
+            heartbeatTimeout: ATTEMPT_HEARTBEAT_TIMEOUT,
+            cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            retry: {
+              initialInterval: '1s',
+              maximumAttempts: 10,
+              nonRetryableErrorTypes: DETERMINISTIC_ERRORS,
+            },
+            priority: { priorityKey: priority },
+            activityId: `attempt-${attempt}`,
+            summary: `attempt ${attempt} of ${input.function} on a warm replica`,
           });
-          outcome = await onDemand(
-            `attempt-${attempt}-on-demand`,
-            `attempt ${attempt} of ${input.function} on demand (warm fallback)`,
-          );
+          try {
+            outcome = await runWarmAttempt(request);
+          } catch (err) {
+            const notStarted =
+              err instanceof ActivityFailure &&
+              err.cause instanceof TimeoutFailure &&
+              err.cause.timeoutType === 'SCHEDULE_TO_START';
+            if (!fallbackAfter || !notStarted) throw err;
+            fallback = `no warm replica started attempt ${attempt} within ${fallbackAfter}; it ran on demand instead`;
+            log.warn('warm attempt not started in time; running it on demand', {
+              function: input.function,
+              attempt,
+              fallbackAfter,
+            });
+            outcome = await onDemand(
+              `attempt-${attempt}-on-demand`,
+              `attempt ${attempt} of ${input.function} on demand (warm fallback)`,
+            );
+          }
+        } else {
+          let running = true;
+          let aborted = false;
+          CancellationScope.current().cancelRequested.catch(() => {
+            if (!running || !patched(ABORT_ON_CANCEL_PATCH)) return;
+            aborted = true;
+            void CancellationScope.nonCancellable(() =>
+              abortAttempt({ function: input.function, executionId: info.workflowId, attempt }),
+            ).catch(() => undefined);
+          });
+          try {
+            outcome = await onDemand(`attempt-${attempt}`, `attempt ${attempt} of ${input.function}`);
+          } finally {
+            running = false;
+          }
+          // The attempt ended because its pod was deleted for the cancellation: the execution is cancelled.
+          if (aborted) throw new CancelledFailure(`execution cancelled during attempt ${attempt}`);
         }
-      } else {
-        let running = true;
-        let aborted = false;
-        CancellationScope.current().cancelRequested.catch(() => {
-          if (!running || !patched(ABORT_ON_CANCEL_PATCH)) return;
-          aborted = true;
-          void CancellationScope.nonCancellable(() =>
-            abortAttempt({ function: input.function, executionId: info.workflowId, attempt }),
-          ).catch(() => undefined);
-        });
-        try {
-          outcome = await onDemand(`attempt-${attempt}`, `attempt ${attempt} of ${input.function}`);
-        } finally {
-          running = false;
+      } catch (err) {
+        const ended = {
+          attempt,
+          exitCode: null,
+          startedAt: attemptStartedAt,
+          endedAt: new Date().toISOString(),
+          logTail: '',
+        };
+        if (isCancellation(err)) {
+          // The record keeps the attempt that was running (describe shows it, with why it ended).
+          attempts.push({
+            ...ended,
+            failure: failure('Cancelled', `execution cancelled during attempt ${attempt}`),
+          });
+          throw err;
         }
-        // The attempt ended because its pod was deleted for the cancellation: the execution is cancelled.
-        if (aborted) throw new CancelledFailure(`execution cancelled during attempt ${attempt}`);
+        if (!(err instanceof ActivityFailure) || !patched(RUNTIME_FAILURE_PATCH)) throw err;
+        outcome = { ...ended, failure: runtimeFailure(err, attempt) };
       }
       let why = outcome.failure;
       if (why?.type === 'AttemptTimedOut' && clipped) {
@@ -414,7 +501,10 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
     try {
       return await runAttempts();
     } catch (err) {
-      if (isCancellation(err)) await CancellationScope.nonCancellable(() => atEnd('cancelled'));
+      if (isCancellation(err)) {
+        progress.phase = 'cancelled';
+        await CancellationScope.nonCancellable(() => atEnd('cancelled'));
+      }
       throw err;
     }
   };
