@@ -400,4 +400,58 @@ describe('warm replicas on the real node', () => {
     // Idle: back down to minReplicas after scaleDownDelay.
     await ready(1);
   }, 240_000);
+
+  it('a replica stuck in a busy loop is restarted by its liveness probe, SIGKILL after the grace, and serves again', async () => {
+    const name = uniqueName('real-hang');
+    const apps = kubeConfig().makeApiClient(AppsV1Api);
+    const spec = realSpec(name, {
+      execution: { mode: 'warm', timeout: '3s' },
+      warm: { minReplicas: 1, maxReplicas: 1, concurrencyPerReplica: 1, fallback: 'none' },
+    });
+    await apply(w.client, spec, w.config.taskQueue);
+    const deployment = warmDeploymentName(name);
+    const readyAgain = () =>
+      waitFor(
+        'the warm replica ready',
+        async () => {
+          const d = await apps.readNamespacedDeployment({ name: deployment, namespace: ns.name });
+          return (d.status?.readyReplicas ?? 0) === 1 || undefined;
+        },
+        90_000,
+      );
+    await readyAgain();
+    const invoke = async (mode: string) => {
+      const s = await startExecution(
+        w.client,
+        { function: name, parameters: { mode } },
+        { trigger: 'api', taskQueue: w.config.taskQueue },
+      );
+      return waitForResult(w.client, s.executionId);
+    };
+    const hung = await invoke('hang');
+    expect(hung.status).toBe('failed');
+    expect(hung.attempts[0]!.failure?.type).toBe('AttemptTimedOut');
+    // Liveness: 3 failed checks 10 s apart, then the kubelet stops the container. node as PID 1 in a
+    // busy loop ignores SIGTERM, so it ends by SIGKILL after the probe's 2 s grace: exit code 137.
+    const restarted = await waitFor(
+      'the function container restarted by its liveness probe',
+      async () => {
+        const pod = (await podsOf(ns.name, name))[0];
+        const c = pod?.status?.containerStatuses?.find((s) => s.name === FUNCTION_CONTAINER);
+        return (c?.restartCount ?? 0) >= 1 ? c : undefined;
+      },
+      90_000,
+    );
+    expect(restarted.lastState?.terminated?.exitCode).toBe(137);
+    await waitFor(
+      'the restarted function container ready',
+      async () => {
+        const pod = (await podsOf(ns.name, name))[0];
+        return pod?.status?.containerStatuses?.find((s) => s.name === FUNCTION_CONTAINER)?.ready || undefined;
+      },
+      90_000,
+    );
+    const ok = await invoke('ok');
+    expect(ok.status).toBe('succeeded');
+  }, 240_000);
 });
