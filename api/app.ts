@@ -138,6 +138,30 @@ function timestampMs(t: { seconds?: unknown; nanos?: number | null } | null | un
   return Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
 }
 
+/** The work's answer, or a 503 temporal_unavailable after `ms` (the work goes on and ends on its own). */
+async function answerWithin<T>(ms: number, work: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new ApiError(
+            'temporal_unavailable',
+            `no answer within ${ms / 1000} s: Temporal is slow or unreachable`,
+          ),
+        ),
+      ms,
+    );
+  });
+  const running = work();
+  running.catch(() => undefined);
+  try {
+    return await Promise.race([running, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Deepest nesting a JSON body may have (objects and arrays); deeper ones overflow recursive code. */
 const MAX_JSON_DEPTH = 64;
 
@@ -177,7 +201,11 @@ function bearer(req: FastifyRequest): string | undefined {
 }
 
 /** Budget for the Temporal calls of one request (plus the ?wait time). */
-const REQUEST_DEADLINE_MS = 10_000;
+const REQUEST_DEADLINE_MS = 8_000;
+/** Every request is answered within this (plus ?wait): 503 temporal_unavailable when Temporal is slow. */
+const ANSWER_WITHIN_MS = 9_000;
+/** The longest ?wait of an invocation (s). */
+const MAX_WAIT_S = 300;
 
 const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -242,6 +270,12 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   // Route patterns per method (onRoute sees every route, plugins' too): a path that exists with
   // other methods answers 405 with Allow, not 404.
   const routePatterns: { re: RegExp; method: string }[] = [];
+  // Every answer within 10 s, whatever the Temporal client's retries do past the call deadline
+  // (Fastify answers 503 and aborts request.signal; the work is cooperative and ends on its own).
+  // Log streams and invocations that wait set their own bounds.
+  app.addHook('onRoute', (r) => {
+    if (r.handlerTimeout === undefined && !r.url.endsWith('/logs')) r.handlerTimeout = ANSWER_WITHIN_MS;
+  });
   app.addHook('onRoute', (r) => {
     const re = new RegExp(
       `^${r.url
@@ -297,6 +331,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       );
     } else if (code?.startsWith('FST_ERR_CTP') || (err as { statusCode?: number }).statusCode === 400) {
       e = new ApiError('bad_request', err.message);
+    } else if (code === 'FST_ERR_HANDLER_TIMEOUT') {
+      e = new ApiError(
+        'temporal_unavailable',
+        `no answer within ${ANSWER_WITHIN_MS / 1000} s: Temporal is slow or unreachable`,
+      );
     } else if (temporalUnavailable(err)) {
       e = new ApiError('temporal_unavailable', `Temporal is unreachable: ${err.message}`);
     } else {
@@ -625,90 +664,98 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   app.post<{ Params: { name: string } }>(
     '/v1/functions/:name/invocations',
-    { config: { role: 'invoker' } },
+    { config: { role: 'invoker' }, handlerTimeout: ANSWER_WITHIN_MS + MAX_WAIT_S * 1000 },
     async (req, reply) => {
-      const name = requireName(req.params.name);
       const { wait } = check(WaitQuerySchema, req.query, 'query');
-      const body = check(InvokeBodySchema, req.body, 'body');
-      const inputBytes = Buffer.byteLength(JSON.stringify(body.input ?? null));
-      if (inputBytes > LIMITS.inputBytes) {
-        throw new ApiError(
-          'payload_too_large',
-          `input is ${inputBytes} bytes; the limit is ${LIMITS.inputBytes} bytes`,
-        );
-      }
-      const current = await currentSpec(name);
-      const now = new Date();
-      const check2 = resolveParameters(current.spec, body.parameters, {
-        scheduledTime: body.scheduledTime ? new Date(body.scheduledTime) : now,
-        startTime: now,
-        executionId: 'pending',
-        function: name,
-        attempt: 1,
-        trigger: Trigger.api,
-      });
-      if (check2.problems.length) {
-        throw new ApiError(
-          'validation_failed',
-          `invalid parameters: ${check2.problems.join('; ')}`,
-          check2.problems.map((message) => ({ field: 'body.parameters', message })),
-        );
-      }
-      const header = req.headers['idempotency-key'];
-      const headerKey =
-        header === undefined ? undefined : check(IdempotencyKeySchema, header, 'header.idempotency-key');
-      if (headerKey !== undefined && body.idempotencyKey !== undefined && headerKey !== body.idempotencyKey) {
-        throw new ApiError(
-          'validation_failed',
-          'the Idempotency-Key header and body.idempotencyKey differ; send one of them',
-          [{ field: 'header.idempotency-key', message: 'differs from body.idempotencyKey' }],
-        );
-      }
-      const idempotencyKey = body.idempotencyKey ?? headerKey;
-      // The pontoon CLI says so, so executions it starts show trigger "cli" in the Web UI.
-      const trigger = req.headers['x-pontoon-client'] === 'cli' ? Trigger.cli : Trigger.api;
-      const started = await startExecution(
-        client,
-        {
-          function: name,
-          ...(body.parameters ? { parameters: body.parameters } : {}),
-          ...(body.input !== undefined ? { input: body.input } : {}),
-          ...(body.priority !== undefined ? { priority: body.priority } : {}),
-          ...(body.scheduledTime ? { scheduledTime: body.scheduledTime } : {}),
-          // The version the parameters were checked against: workers holding it skip their own read.
-          spec: { version: current.version, appliedAt: current.appliedAt },
-        },
-        {
-          trigger,
-          taskQueue,
-          ...(idempotencyKey ? { idempotencyKey } : {}),
-        },
-      );
-      if (started.created) {
-        metrics.executionsStarted.inc({ function: name, trigger: trigger });
-      }
-      const answer = {
-        executionId: started.executionId,
-        created: started.created,
-        links: links(started.executionId),
-      };
-      if (wait) {
-        const done = await Promise.race([
-          waitForResult(client, started.executionId).then(
-            () => true,
-            () => true,
-          ),
-          new Promise<false>((r) => setTimeout(() => r(false), wait * 1000)),
-        ]);
-        if (done) {
-          reply.status(200);
-          return { ...answer, execution: await describeExecution(client, started.executionId) };
-        }
-      }
-      reply.status(202).header('location', answer.links.self);
-      return answer;
+      return answerWithin(ANSWER_WITHIN_MS + (wait ?? 0) * 1000, () => invoke(req, reply, wait));
     },
   );
+
+  async function invoke(
+    req: FastifyRequest<{ Params: { name: string } }>,
+    reply: FastifyReply,
+    wait: number | undefined,
+  ) {
+    const name = requireName(req.params.name);
+    const body = check(InvokeBodySchema, req.body, 'body');
+    const inputBytes = Buffer.byteLength(JSON.stringify(body.input ?? null));
+    if (inputBytes > LIMITS.inputBytes) {
+      throw new ApiError(
+        'payload_too_large',
+        `input is ${inputBytes} bytes; the limit is ${LIMITS.inputBytes} bytes`,
+      );
+    }
+    const current = await currentSpec(name);
+    const now = new Date();
+    const check2 = resolveParameters(current.spec, body.parameters, {
+      scheduledTime: body.scheduledTime ? new Date(body.scheduledTime) : now,
+      startTime: now,
+      executionId: 'pending',
+      function: name,
+      attempt: 1,
+      trigger: Trigger.api,
+    });
+    if (check2.problems.length) {
+      throw new ApiError(
+        'validation_failed',
+        `invalid parameters: ${check2.problems.join('; ')}`,
+        check2.problems.map((message) => ({ field: 'body.parameters', message })),
+      );
+    }
+    const header = req.headers['idempotency-key'];
+    const headerKey =
+      header === undefined ? undefined : check(IdempotencyKeySchema, header, 'header.idempotency-key');
+    if (headerKey !== undefined && body.idempotencyKey !== undefined && headerKey !== body.idempotencyKey) {
+      throw new ApiError(
+        'validation_failed',
+        'the Idempotency-Key header and body.idempotencyKey differ; send one of them',
+        [{ field: 'header.idempotency-key', message: 'differs from body.idempotencyKey' }],
+      );
+    }
+    const idempotencyKey = body.idempotencyKey ?? headerKey;
+    // The pontoon CLI says so, so executions it starts show trigger "cli" in the Web UI.
+    const trigger = req.headers['x-pontoon-client'] === 'cli' ? Trigger.cli : Trigger.api;
+    const started = await startExecution(
+      client,
+      {
+        function: name,
+        ...(body.parameters ? { parameters: body.parameters } : {}),
+        ...(body.input !== undefined ? { input: body.input } : {}),
+        ...(body.priority !== undefined ? { priority: body.priority } : {}),
+        ...(body.scheduledTime ? { scheduledTime: body.scheduledTime } : {}),
+        // The version the parameters were checked against: workers holding it skip their own read.
+        spec: { version: current.version, appliedAt: current.appliedAt },
+      },
+      {
+        trigger,
+        taskQueue,
+        ...(idempotencyKey ? { idempotencyKey } : {}),
+      },
+    );
+    if (started.created) {
+      metrics.executionsStarted.inc({ function: name, trigger: trigger });
+    }
+    const answer = {
+      executionId: started.executionId,
+      created: started.created,
+      links: links(started.executionId),
+    };
+    if (wait) {
+      const done = await Promise.race([
+        waitForResult(client, started.executionId).then(
+          () => true,
+          () => true,
+        ),
+        new Promise<false>((r) => setTimeout(() => r(false), wait * 1000)),
+      ]);
+      if (done) {
+        reply.status(200);
+        return { ...answer, execution: await describeExecution(client, started.executionId) };
+      }
+    }
+    reply.status(202).header('location', answer.links.self);
+    return answer;
+  }
 
   // ------------------------------------------------------------------ executions
   const getExecution = async (id: string): Promise<ExecutionDetail> => {
