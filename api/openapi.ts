@@ -6,6 +6,7 @@ import { BackfillBodySchema, NoteBodySchema, TriggerBodySchema } from './schedul
 import {
   DeleteQuerySchema,
   FunctionNameSchema,
+  IdempotencyKeySchema,
   InvokeBodySchema,
   ListExecutionsQuerySchema,
   ListFunctionsQuerySchema,
@@ -41,7 +42,7 @@ const guarded = ['unauthorized', 'forbidden', 'temporal_unavailable'] as const;
  */
 const bodied = ['bad_request', 'payload_too_large', 'unsupported_media_type'] as const;
 /** Routes that ask a function's controller workflow, which only a running worker answers. */
-const controlled = guarded;
+const controlled = [...guarded, 'worker_unavailable'] as const;
 const nameParam = {
   name: 'name',
   in: 'path',
@@ -194,7 +195,17 @@ export function openApiDocument(): Record<string, unknown> {
           description:
             'Starts an execution. The same idempotencyKey (body or Idempotency-Key header) always names the same execution. ' +
             '?wait=N answers 200 with the execution when it ends within N seconds, else 202.',
-          parameters: [nameParam, ...queryParams(WaitQuerySchema)],
+          parameters: [
+            nameParam,
+            ...queryParams(WaitQuerySchema),
+            {
+              name: 'Idempotency-Key',
+              in: 'header',
+              required: false,
+              schema: jsonSchema(IdempotencyKeySchema),
+              description: 'Same as body.idempotencyKey (send one of them, or both equal).',
+            },
+          ],
           requestBody: { content: json(ref('InvokeRequest')) },
           responses: {
             200: { description: 'finished within wait' },
