@@ -3,7 +3,7 @@
  * `file:line:column field.path: what is wrong, what is allowed`. Pure (no file system): the CLI,
  * the API and tests feed it text.
  */
-import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseAllDocuments } from 'yaml';
+import { CST, isMap, isPair, isScalar, isSeq, LineCounter, type Node, Parser, parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
 import { formatPath } from './parse-path.ts';
 import { type FunctionSpec, functionSpecSchema } from './schema.ts';
@@ -84,7 +84,21 @@ export function parseSpecText(text: string, file: string): ParseResult {
   }
   for (const doc of nonEmpty) {
     if (doc.errors.length > 0) {
+      // The parser notices an unclosed [ or { only where a later line starts, and what follows
+      // then fails to parse too: report the opener, and nothing after it.
+      const flowError = doc.errors.find((e) => /end with a [\]}]/.test(e.message));
+      const unclosed = flowError && unclosedFlowBefore(text, flowError.pos[0]);
+      if (unclosed) {
+        const close = unclosed.open === '[' ? ']' : '}';
+        problems.push({
+          file,
+          ...at(unclosed.offset),
+          path: '',
+          message: `YAML syntax error: this "${unclosed.open}" is never closed; end the ${unclosed.open === '[' ? 'list' : 'mapping'} with "${close}" (on the same line, or indent the lines after it)`,
+        });
+      }
       for (const err of doc.errors) {
+        if (unclosed && err.pos[0] >= unclosed.offset) continue;
         const msg =
           err.code === 'DUPLICATE_KEY'
             ? `duplicate key "${/^[^:,}\]\n]*/
@@ -167,6 +181,24 @@ export function parseSpecText(text: string, file: string): ParseResult {
   }
   problems.sort((a, b) => a.line - b.line || a.column - b.column);
   return { specs, problems };
+}
+
+/** The last flow collection (`[` or `{`) opened before `offset` and never closed, from the CST. */
+function unclosedFlowBefore(text: string, offset: number): { offset: number; open: string } | undefined {
+  let found: { offset: number; open: string } | undefined;
+  for (const token of new Parser().parse(text)) {
+    if (token.type !== 'document') continue;
+    CST.visit(token, (item) => {
+      for (const node of [item.key, item.value]) {
+        if (node?.type !== 'flow-collection' || node.start.offset >= offset) continue;
+        const close = node.start.source === '[' ? ']' : '}';
+        if (node.end.some((e) => e.source === close)) continue;
+        if (!found || node.start.offset > found.offset)
+          found = { offset: node.start.offset, open: node.start.source };
+      }
+    });
+  }
+  return found;
 }
 
 function yamlMessage(message: string): string {
