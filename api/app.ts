@@ -52,6 +52,7 @@ import {
   LogsQuerySchema,
   WaitQuerySchema,
 } from './schemas.ts';
+import { closestName } from './suggest.ts';
 
 export type AuthSettings = { mode: 'open' } | { mode: 'keys'; keys: ApiKey[] };
 
@@ -407,9 +408,12 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     req.apiKey = key;
   });
 
-  await app.register(swagger, { mode: 'static', specification: { document: openApiDocument() as never } });
+  // Open mode takes no key: a doc with security schemes would show padlocks and "Authorize" for nothing.
+  const apiDocument = () =>
+    deps.auth.mode === 'open' ? withoutSecurity(openApiDocument()) : openApiDocument();
+  await app.register(swagger, { mode: 'static', specification: { document: apiDocument() as never } });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => openApiDocument());
+  app.get('/openapi.json', { schema: { hide: true } }, async () => apiDocument());
 
   // ------------------------------------------------------------------ health
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -506,10 +510,24 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       if (err instanceof ApiError) throw err;
       if (!(err instanceof WorkflowNotFoundError)) throw err;
     }
+    const suggestion = closestName(name, await functionNames().catch(() => []));
     throw new ApiError(
       'function_not_found',
-      `no function named "${name}"; apply it with PUT /v1/functions/${name}`,
+      `no function named "${name}"${suggestion ? ` (did you mean "${suggestion}"?)` : ''}; apply it with PUT /v1/functions/${name}`,
+      { function: name, ...(suggestion ? { suggestion } : {}) },
     );
+  };
+  /** Names of the applied functions (running controllers), for "did you mean" on a miss. */
+  const functionNames = async (): Promise<string[]> => {
+    const res = await client.workflowService.listWorkflowExecutions({
+      namespace: client.options.namespace,
+      query: `WorkflowType = "${WorkflowType.controller}" AND ExecutionStatus = "Running"`,
+      pageSize: 1000,
+    });
+    return (res.executions ?? [])
+      .map((e) => e.execution?.workflowId ?? '')
+      .filter((id) => id.startsWith('fn:'))
+      .map((id) => id.slice(3));
   };
 
   app.put<{ Params: { name: string } }>(
@@ -837,4 +855,50 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   );
 
   return app;
+}
+
+/** The OpenAPI document of a server without auth: no security schemes, requirements or 401/403 answers. */
+export function withoutSecurity(doc: Record<string, unknown>): Record<string, unknown> {
+  const {
+    security: _security,
+    components,
+    paths,
+    ...rest
+  } = doc as {
+    info?: { description?: string };
+    security?: unknown;
+    components?: Record<string, unknown>;
+    paths?: Record<string, Record<string, Record<string, unknown>>>;
+  };
+  const { securitySchemes: _schemes, ...otherComponents } = components ?? {};
+  const openPaths = Object.fromEntries(
+    Object.entries(paths ?? {}).map(([path, ops]) => [
+      path,
+      Object.fromEntries(
+        Object.entries(ops).map(([method, op]) => {
+          const { security: _opSecurity, responses, ...opRest } = op;
+          const kept = Object.fromEntries(
+            Object.entries((responses ?? {}) as Record<string, unknown>).filter(
+              ([status]) => status !== '401' && status !== '403',
+            ),
+          );
+          return [method, { ...opRest, ...(responses ? { responses: kept } : {}) }];
+        }),
+      ),
+    ]),
+  );
+  const info = rest.info;
+  return {
+    ...rest,
+    ...(info
+      ? {
+          info: {
+            ...info,
+            description: `**This server runs with no auth (PONTOON_AUTH=none): send no key.** ${(info.description ?? '').replace(/\s*Authenticate with[^;]*;[^.]*\./, '')}`,
+          },
+        }
+      : {}),
+    components: otherComponents,
+    paths: openPaths,
+  };
 }

@@ -6,6 +6,7 @@ import { overlapPolicy } from '../activities/schedules.ts';
 import { scheduleId } from '../spec/names.ts';
 import { OVERLAP_POLICIES, type ScheduleSpec } from '../spec/schema.ts';
 import { ApiError } from './errors.ts';
+import { closestName } from './suggest.ts';
 
 export const NoteBodySchema = z.strictObject({
   note: z.string().max(1000).optional().describe('Why (shown in the Web UI).'),
@@ -51,9 +52,11 @@ export function registerScheduleRoutes(app: FastifyInstance, deps: ScheduleRoute
     const s = current.spec.spec.schedules.find((x) => x.name === name);
     if (!s) {
       const names = current.spec.spec.schedules.map((x) => x.name);
+      const suggestion = closestName(name, names);
       throw new ApiError(
         'schedule_not_found',
-        `function "${fn}" has no schedule "${name}"${names.length ? `; it has ${names.join(', ')}` : ''}`,
+        `function "${fn}" has no schedule "${name}"${suggestion ? ` (did you mean "${suggestion}"?)` : ''}${names.length ? `; it has ${names.join(', ')}` : ''}`,
+        { function: fn, schedule: name, schedules: names, ...(suggestion ? { suggestion } : {}) },
       );
     }
     return { spec: s, handle: client.schedule.getHandle(scheduleId(fn, name)) };

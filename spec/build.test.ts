@@ -12,11 +12,17 @@ const doc = (spec: string) =>
     .join('\n')}\n`;
 
 describe('spec.build', () => {
-  it('needs image or build, and refuses command beside build', () => {
+  it('needs image, build or local.command, and refuses command beside build', () => {
     const none = parseSpecText(doc('parameters: []'), 'f.yaml');
     expect(none.problems.map((p) => `${p.line}:${p.column} ${p.path}: ${p.message}`)).toEqual([
-      '6:3 spec: needs "image" (an image reference) or "build" (source Pontoon packages into an image)',
+      '6:3 spec: needs "image" (an image reference), "build" (source Pontoon packages into an image), or "local.command" (a function that runs on the local runtime only)',
     ]);
+    // Local only (issue 18): valid; in a pod it is ImageUnavailable with what to do.
+    const local = parseSpecText(doc('local: {command: [node, x.js]}'), 'f.yaml');
+    expect(local.problems).toEqual([]);
+    expect(() => functionImage(local.specs[0]!.spec)).toThrow(
+      'function b has no image: it runs on the local runtime only (spec.local.command). To run it on Kubernetes, set spec.image, or spec.build and apply it with `pontoon apply`',
+    );
     const both = parseSpecText(doc('build: {context: src, runtime: node}\ncommand: [node, x.js]'), 'f.yaml');
     expect(both.problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
       "spec.command: is not used with spec.build: set build.command (the built image's entrypoint)",

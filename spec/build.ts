@@ -77,5 +77,7 @@ export function functionImage(fn: FunctionSpec): string {
 
 /** Why a spec without an image cannot run in a pod, and what to do. */
 export function imageNotBuiltMessage(fn: FunctionSpec): string {
+  if (!fn.spec.build)
+    return `function ${fn.metadata.name} has no image: it runs on the local runtime only (spec.local.command). To run it on Kubernetes, set spec.image, or spec.build and apply it with \`pontoon apply\``;
   return `function ${fn.metadata.name} has spec.build but no image: it was applied without building (the API, \`pontoon apply --no-build\` and \`pontoon dev\` on the local runtime do not build). Apply it with \`pontoon apply\`, which builds, pushes and records the image by digest, or set spec.image`;
 }

@@ -497,7 +497,7 @@ function buildFunctionSpecSchema() {
           .min(1)
           .optional()
           .describe(
-            'Container image of the function (kubernetes runtime). Unset with spec.build: `pontoon apply` builds the image and records it here by digest (REGISTRY/pontoon/<function>@sha256:…).',
+            'Container image of the function (kubernetes runtime). Unset with spec.build: `pontoon apply` builds the image and records it here by digest (REGISTRY/pontoon/<function>@sha256:…). Unset without build: the function runs on the local runtime only (spec.local.command).',
           ),
         build: build.optional(),
         command: z
@@ -669,11 +669,14 @@ function buildFunctionSpecSchema() {
           message: "is not used with spec.build: set build.command (the built image's entrypoint)",
         });
       }
-      if (!s.build && !s.image) {
+      // Without an image or a build, a function runs on the local runtime only (the kubernetes
+      // runtime refuses it with ImageUnavailable, and a warm apply there with a 400 on spec.image).
+      if (!s.build && !s.image && !s.local?.command) {
         ctx.addIssue({
           code: 'custom',
           path: ['spec'],
-          message: 'needs "image" (an image reference) or "build" (source Pontoon packages into an image)',
+          message:
+            'needs "image" (an image reference), "build" (source Pontoon packages into an image), or "local.command" (a function that runs on the local runtime only)',
         });
       }
       if (s.warm && s.execution.mode !== 'warm') {

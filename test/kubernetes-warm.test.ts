@@ -225,6 +225,41 @@ describe('warm pools on kubernetes', () => {
     expect(res.json().warmPool.decisions.length).toBe(decisions.length);
   });
 
+  it('a warm spec without an image (local runtime only) is refused at apply: 400 spec_invalid on spec.image, nothing applied', async () => {
+    const spec = warmSpec({ minReplicas: 1, maxReplicas: 1 });
+    spec.spec.image = undefined;
+    spec.spec.local = { command: ['node', 'x.js'], env: {} };
+    const fn = spec.metadata.name;
+    const app = await buildApi({
+      client: w.client,
+      logger: createLogger('silent'),
+      taskQueue: w.config.taskQueue,
+      dataDir: w.config.dataDir,
+      auth: { mode: 'open' },
+    });
+    cleanups.push(() => app.close());
+    const started = Date.now();
+    const res = await app.inject({
+      method: 'PUT',
+      url: `/v1/functions/${fn}`,
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify(spec),
+    });
+    expect(Date.now() - started).toBeLessThan(9_000);
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({
+      code: 'spec_invalid',
+      details: [
+        {
+          field: 'spec.image',
+          message: `function ${fn} has no image: it runs on the local runtime only (spec.local.command). To run it on Kubernetes, set spec.image, or spec.build and apply it with \`pontoon apply\``,
+        },
+      ],
+    });
+    expect((await app.inject({ method: 'GET', url: `/v1/functions/${fn}` })).statusCode).toBe(404);
+    expect(await deployment(fn)).toBeUndefined();
+  });
+
   it('warm replicas take high-priority attempts first (task-queue priority)', async () => {
     const spec = warmSpec({ minReplicas: 0, maxReplicas: 1 });
     const fn = spec.metadata.name;

@@ -142,6 +142,29 @@ function validate(name: string, raw: unknown): FunctionSpec {
   return parsed.data;
 }
 
+/**
+ * An apply's activity failure that the same spec would meet again (a schedule Temporal refuses, a
+ * warm pool without an image) as `SpecRefused` with `{field, message}` details: the API answers
+ * it as a 400 naming the field. Anything else (worth retrying later) is returned as it was.
+ */
+function refusal(err: unknown): unknown {
+  if (!(err instanceof ActivityFailure) || !(err.cause instanceof ApplicationFailure)) return err;
+  const cause = err.cause;
+  const details =
+    cause.type === 'ScheduleRefused'
+      ? (cause.details ?? [])
+      : cause.type === 'ImageUnavailable'
+        ? [{ field: 'spec.image', message: cause.message }]
+        : undefined;
+  if (!details) return err;
+  return ApplicationFailure.create({
+    type: 'SpecRefused',
+    message: cause.message,
+    nonRetryable: true,
+    details,
+  });
+}
+
 function warmSettings(spec: FunctionSpec): WarmSettings {
   const w = spec.spec.warm;
   return {
@@ -250,27 +273,14 @@ export async function functionController(args: FunctionControllerArgs): Promise<
           schedules = await reconcile(spec, before?.spec ?? null);
         } catch (err) {
           await reconcile(before?.spec ?? null, spec).catch(() => undefined);
-          // Temporal refused a schedule as such: the spec's fault, reported with the field.
-          if (
-            err instanceof ActivityFailure &&
-            err.cause instanceof ApplicationFailure &&
-            err.cause.type === 'ScheduleRefused'
-          ) {
-            throw ApplicationFailure.create({
-              type: 'SpecRefused',
-              message: err.cause.message,
-              nonRetryable: true,
-              details: err.cause.details ?? [],
-            });
-          }
-          throw err;
+          throw refusal(err);
         }
         // Then the warm pool: created or updated for a warm spec, deleted when it stops being warm.
         try {
           await reconcileWarm(spec, before?.spec ?? null);
         } catch (err) {
           await reconcile(before?.spec ?? null, spec).catch(() => undefined);
-          throw err;
+          throw refusal(err);
         }
         if (before) state.previous = [before, ...state.previous].slice(0, CONTROLLER_HISTORY_LIMIT);
         state.current = { version: (before?.version ?? 0) + 1, appliedAt: now, spec };
