@@ -113,7 +113,7 @@ Pontoon is running on the local runtime.
 Try, in another terminal:
   npx pontoon invoke hello --param name=Ada --wait
   curl -s -X POST '${api.url}/v1/functions/hello/invocations?wait=30' -H 'content-type: application/json' -d '{"parameters":{"name":"Ada"}}'
-  temporal workflow start --task-queue ${config.taskQueue} --type executeFunction --input '{"function":"hello","parameters":{"name":"Ada"}}'
+  npx temporal workflow start --task-queue ${config.taskQueue} --type executeFunction --input '{"function":"hello","parameters":{"name":"Ada"}}'
 
 Ctrl-C stops everything.`);
 

@@ -32,8 +32,10 @@ Functions and executions (through the API):
   invoke <function>          start an execution; --wait prints the result, --follow-logs streams logs
   logs <execution>           an attempt's log; -f follows it
   cancel <execution>         cancel a running execution (kills its attempt)
-  schedules list <function>  schedules with next fire times and recent results
+  delete function <name>     delete a function and its schedules (--cancel-running, --yes)
+  schedules list <function>  schedules with next fire times (in their time zone) and recent results
   schedules pause|unpause|trigger|backfill <function> <schedule> …
+  status                     is the API up, Temporal reachable, a worker polling?
 
 Packaging (no Docker daemon; PONTOON_REGISTRY, default the embedded 127.0.0.1:5001):
   build <paths…>             build and push the image of every spec with spec.build; prints image@sha256
@@ -151,6 +153,19 @@ Examples:
   cancel: `Usage: pontoon cancel <execution-id>
 
 Cancels a running execution: its attempt is killed and the execution ends cancelled.`,
+  delete: `Usage: pontoon delete function <name> [--cancel-running] [--yes] [-o json|yaml]
+
+Deletes a function: its controller ends and its schedules are removed, so it can no longer be
+invoked; its executions stay listed. Running executions finish unless --cancel-running is given.
+Asks for confirmation in a terminal; scripts (stdin not a terminal) must pass --yes.
+
+Examples:
+  pontoon delete function hello
+  pontoon delete function nightly-batch --cancel-running --yes`,
+  status: `Usage: pontoon status [-o json|yaml]
+
+Checks the API (/healthz) and its readiness (/readyz): Temporal reachable and a worker polling.
+Exits 0 when ready, 3 when the API cannot be reached or is not ready (the reason is printed).`,
   dev: `Usage: pontoon dev [-f <folder>] [--port 7233] [--ui-port 8233] [--api-port 8080]
 
 Starts the Temporal dev server (state kept in .pontoon/temporal.db), the Pontoon worker on the local
@@ -728,6 +743,92 @@ async function cmdCancel(args: string[], io: Io): Promise<number> {
   return Exit.ok;
 }
 
+async function cmdDelete(args: string[], io: Io): Promise<number> {
+  const { positionals, values } = guard(() =>
+    parseArgs({
+      args,
+      options: {
+        ...helpOption,
+        ...outputOption,
+        'cancel-running': { type: 'boolean' },
+        yes: { type: 'boolean', short: 'y' },
+      },
+      allowPositionals: true,
+    }),
+  );
+  if (values.help) return help('delete', io);
+  const out = format(values.output);
+  const [what, name, ...extra] = positionals;
+  if (!['function', 'functions', 'fn'].includes(what ?? '') || !name || extra.length)
+    throw new UsageError('delete needs "function <name>"');
+  const cancelRunning = Boolean(values['cancel-running']);
+  if (!values.yes) {
+    if (!io.confirm) {
+      throw new UsageError(
+        `deleting function/${name} needs confirmation, and stdin is not a terminal to ask: add --yes`,
+      );
+    }
+    const ok = await io.confirm(
+      `Delete function/${name} and its schedules${cancelRunning ? ', cancelling its running executions' : ' (running executions finish)'}?`,
+    );
+    if (!ok) {
+      io.err(`not deleted: function/${name}`);
+      return Exit.usage;
+    }
+  }
+  const r = await api().json<{ name: string; version: number; cancelledExecutions: number }>(
+    'DELETE',
+    `/v1/functions/${enc(name)}`,
+    { query: { cancelRunning: cancelRunning ? 'true' : undefined } },
+  );
+  if (out !== 'text') io.out(render(r, out));
+  else
+    io.out(
+      `function/${r.name} deleted (was version ${r.version})${
+        cancelRunning
+          ? `; cancelled ${r.cancelledExecutions} running execution${r.cancelledExecutions === 1 ? '' : 's'}`
+          : ''
+      }`,
+    );
+  return Exit.ok;
+}
+
+async function cmdStatus(args: string[], io: Io): Promise<number> {
+  const { values } = guard(() =>
+    parseArgs({ args, options: { ...helpOption, ...outputOption }, allowPositionals: false }),
+  );
+  if (values.help) return help('status', io);
+  const out = format(values.output);
+  const client = api();
+  await client.raw('GET', '/healthz');
+  let ready: Record<string, unknown>;
+  try {
+    ready = await client.json<Record<string, unknown>>('GET', '/readyz');
+  } catch (err) {
+    if (!(err instanceof UnreachableError)) throw err;
+    // /readyz answers 503 with the reason (Temporal unreachable or no worker polling).
+    if (out !== 'text') io.out(render({ api: 'up', status: 'not ready', reason: err.message }, out));
+    else io.out(`API:      up at ${client.options.baseUrl}\nnot ready: ${err.message}`);
+    return Exit.unreachable;
+  }
+  if (out !== 'text') io.out(render({ api: 'up', ...ready }, out));
+  else
+    io.out(
+      [
+        `API:      up at ${client.options.baseUrl}`,
+        `Temporal: ${ready.temporal}`,
+        `Worker:   ${ready.worker}${ready.workerLastSeen ? ` (last seen ${ready.workerLastSeen})` : ''}`,
+      ].join('\n'),
+    );
+  return Exit.ok;
+}
+
+/** A fire time as UTC and in the schedule's own zone: `  2026-01-01T02:30:00.000Z  Thu 2026-01-01 02:30 GMT`. */
+async function fireTimeLines(times: string[], zone: string): Promise<string[]> {
+  const { DateTime } = await import('luxon');
+  return times.map((t) => `  ${t}  ${DateTime.fromISO(t, { zone }).toFormat('ccc yyyy-MM-dd HH:mm ZZZZ')}`);
+}
+
 async function cmdSchedules(args: string[], io: Io): Promise<number> {
   const { positionals, values } = guard(() =>
     parseArgs({
@@ -778,11 +879,9 @@ async function cmdSchedules(args: string[], io: Io): Promise<number> {
       return Exit.ok;
     }
     if (rows.length === 0) io.out('no schedules in these specs');
-    const { DateTime } = await import('luxon');
     for (const r of rows) {
       io.out(`${r.function}/${r.schedule}: ${r.when}`);
-      for (const t of r.fireTimes)
-        io.out(`  ${t}  ${DateTime.fromISO(t, { zone: r.zone }).toFormat('ccc yyyy-MM-dd HH:mm ZZZZ')}`);
+      for (const line of await fireTimeLines(r.fireTimes, r.zone)) io.out(line);
     }
     return Exit.ok;
   }
@@ -795,18 +894,27 @@ async function cmdSchedules(args: string[], io: Io): Promise<number> {
       io.out(render(r.schedules, out));
       return Exit.ok;
     }
-    io.out(
-      table(
-        ['SCHEDULE', 'WHEN', 'PAUSED', 'NEXT FIRE TIMES', 'RECENT'],
-        r.schedules.map((s) => [
-          String(s.name),
-          s.cron ? `${s.cron} ${s.timezone}` : `every ${s.every}`,
-          s.missing ? 'MISSING' : s.paused ? `yes: ${s.note ?? ''}` : 'no',
-          ((s.nextFireTimes as string[] | undefined) ?? []).join(' '),
-          ((s.recent as { status: string }[] | undefined) ?? []).map((x) => x.status).join(','),
-        ]),
-      ),
-    );
+    // Like `schedules preview`: a header per schedule, then one fire time per line, UTC and local.
+    if (r.schedules.length === 0) io.out(`function/${fn} has no schedules`);
+    for (const s of r.schedules) {
+      const when = s.cron
+        ? `${s.cron} (${s.timezone})`
+        : `every ${s.every}${s.offset ? ` offset ${s.offset}` : ''}`;
+      const state = s.missing
+        ? 'MISSING in Temporal (re-apply the function)'
+        : s.paused
+          ? `PAUSED${s.note ? `: ${s.note}` : ''}`
+          : 'active';
+      io.out(`${fn}/${String(s.name)}: ${when}, overlap ${String(s.overlap)}, ${state}`);
+      const zone = s.cron ? String(s.timezone) : 'UTC';
+      for (const line of await fireTimeLines((s.nextFireTimes as string[] | undefined) ?? [], zone))
+        io.out(line);
+      const recent = (s.recent as { scheduledAt: string; status: string; executionId: string }[]) ?? [];
+      if (recent.length) {
+        io.out('  recent:');
+        for (const x of recent) io.out(`    ${x.scheduledAt}  ${x.status.padEnd(10)} ${x.executionId}`);
+      }
+    }
     return Exit.ok;
   }
   if (!schedule) throw new UsageError(`schedules ${action} needs a function and a schedule name`);
@@ -828,6 +936,19 @@ async function cmdSchedules(args: string[], io: Io): Promise<number> {
       : render(r, out),
   );
   return Exit.ok;
+}
+
+/**
+ * function_not_found for people: the API names its HTTP route; here the closest applied name and
+ * the command that creates a function.
+ */
+function functionNotFound(err: ApiCallError): string {
+  const d = (err.details ?? {}) as { function?: string; suggestion?: string };
+  if (!d.function) return `error: ${err.message} (${err.code})`;
+  return [
+    `error: no function named "${d.function}"${d.suggestion ? `; did you mean "${d.suggestion}"?` : ''} (${err.code})`,
+    `  to create it: pontoon apply -f <spec file>   (pontoon get functions lists the applied ones)`,
+  ].join('\n');
 }
 
 function help(command: string, io: Io): number {
@@ -860,6 +981,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         return await cmdLogs(rest, io);
       case 'cancel':
         return await cmdCancel(rest, io);
+      case 'delete':
+        return await cmdDelete(rest, io);
+      case 'status':
+        return await cmdStatus(rest, io);
       case 'schedules':
       case 'schedule':
         return await cmdSchedules(rest, io);
@@ -919,6 +1044,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     if (err instanceof UnreachableError) {
       io.err(`error: ${err.message}\nIs Pontoon running? Start it with: npm start (or set PONTOON_API)`);
       return Exit.unreachable;
+    }
+    if (err instanceof ApiCallError && err.code === 'function_not_found') {
+      io.err(functionNotFound(err));
+      return Exit.usage;
     }
     if (err instanceof ApiCallError) {
       io.err(`error: ${err.message} (${err.code})`);

@@ -18,10 +18,28 @@ export interface Io {
   err(text: string): void;
   /** True when stderr is a terminal: progress lines redraw in place. */
   tty: boolean;
+  /**
+   * Asks a yes/no question; absent when no one can answer (stdin or stderr is not a terminal), so
+   * a destructive command in a script must be confirmed by its flag (--yes) instead.
+   */
+  confirm?: (question: string) => Promise<boolean>;
 }
 
 export const processIo: Io = {
   out: (t) => process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
   err: (t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
   tty: Boolean(process.stderr.isTTY),
+  ...(process.stdin.isTTY && process.stderr.isTTY
+    ? {
+        async confirm(question: string): Promise<boolean> {
+          const { createInterface } = await import('node:readline/promises');
+          const rl = createInterface({ input: process.stdin, output: process.stderr });
+          try {
+            return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+          } finally {
+            rl.close();
+          }
+        },
+      }
+    : {}),
 };

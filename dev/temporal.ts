@@ -8,10 +8,11 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdirSync, openSync } from 'node:fs';
-import { access, constants } from 'node:fs/promises';
+import { access, constants, realpath } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { SEARCH_ATTRIBUTE_TYPES } from '../spec/names.ts';
 
@@ -37,9 +38,16 @@ async function executable(file: string): Promise<boolean> {
 
 async function onPath(name: string): Promise<string | undefined> {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (dir && (await executable(path.join(dir, name)))) return path.join(dir, name);
+    const file = path.join(dir, name);
+    if (dir && (await executable(file)) && !(await isPontoonShim(file))) return file;
   }
   return undefined;
+}
+
+/** Our own `temporal` bin (bin/temporal.mjs, linked by npm) runs this code: never pick it. */
+async function isPontoonShim(file: string): Promise<boolean> {
+  const real = await realpath(file).catch(() => file);
+  return real === fileURLToPath(new URL('../bin/temporal.mjs', import.meta.url));
 }
 
 export class ProvisionError extends Error {
