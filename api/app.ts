@@ -78,6 +78,11 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Least role allowed on the route; unset routes are public (health, docs). */
     role?: Role;
+    /**
+     * The route waits for a controller to reconcile (apply, delete: schedules, warm pool), which
+     * takes longer than a read: it gets RECONCILE_WITHIN_MS, after a quick check that Temporal answers.
+     */
+    reconciles?: boolean;
   }
   interface FastifyRequest {
     rawBody?: string;
@@ -205,6 +210,8 @@ function bearer(req: FastifyRequest): string | undefined {
 const REQUEST_DEADLINE_MS = 8_000;
 /** Every request is answered within this (plus ?wait): 503 temporal_unavailable when Temporal is slow. */
 const ANSWER_WITHIN_MS = 9_000;
+/** Budget of a request that waits for a controller to reconcile (apply, delete). */
+const RECONCILE_WITHIN_MS = 30_000;
 /** The longest ?wait of an invocation (s). */
 const MAX_WAIT_S = 300;
 
@@ -275,7 +282,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   // (Fastify answers 503 and aborts request.signal; the work is cooperative and ends on its own).
   // Log streams and invocations that wait set their own bounds.
   app.addHook('onRoute', (r) => {
-    if (r.handlerTimeout === undefined && !r.url.endsWith('/logs')) r.handlerTimeout = ANSWER_WITHIN_MS;
+    if (r.handlerTimeout !== undefined || r.url.endsWith('/logs')) return;
+    r.handlerTimeout = r.config?.reconciles ? RECONCILE_WITHIN_MS : ANSWER_WITHIN_MS;
   });
   app.addHook('onRoute', (r) => {
     const re = new RegExp(
@@ -333,9 +341,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     } else if (code?.startsWith('FST_ERR_CTP') || (err as { statusCode?: number }).statusCode === 400) {
       e = new ApiError('bad_request', err.message);
     } else if (code === 'FST_ERR_HANDLER_TIMEOUT') {
+      const within = req.routeOptions.config?.reconciles ? RECONCILE_WITHIN_MS : ANSWER_WITHIN_MS;
       e = new ApiError(
         'temporal_unavailable',
-        `no answer within ${ANSWER_WITHIN_MS / 1000} s: Temporal is slow or unreachable`,
+        `no answer within ${within / 1000} s: Temporal is slow or unreachable`,
       );
     } else if (temporalUnavailable(err)) {
       e = new ApiError('temporal_unavailable', `Temporal is unreachable: ${err.message}`);
@@ -381,7 +390,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     const wait = Number((req.query as { wait?: unknown } | undefined)?.wait) || 0;
     const follow = (req.query as { follow?: unknown } | undefined)?.follow === 'true';
     if (follow) return done();
-    const ms = REQUEST_DEADLINE_MS + Math.min(Math.max(wait, 0), 300) * 1000;
+    const ms = req.routeOptions.config?.reconciles
+      ? RECONCILE_WITHIN_MS - 2_000
+      : REQUEST_DEADLINE_MS + Math.min(Math.max(wait, 0), 300) * 1000;
     void client.withDeadline(
       Date.now() + ms,
       () =>
@@ -530,9 +541,16 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       .map((id) => id.slice(3));
   };
 
+  /**
+   * Before a request that may wait long for a controller: Temporal answers at all, within 5 s, so a
+   * Temporal outage is a 503 within the 10 s of every other route.
+   */
+  const reachable = () =>
+    client.withDeadline(Date.now() + 5_000, () => client.workflowService.getSystemInfo({}));
+
   app.put<{ Params: { name: string } }>(
     '/v1/functions/:name',
-    { config: { role: 'admin' } },
+    { config: { role: 'admin', reconciles: true } },
     async (req, reply) => {
       const name = requireName(req.params.name);
       const text = req.rawBody ?? (typeof req.body === 'string' ? req.body : '');
@@ -561,6 +579,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
           `the path names "${name}" but metadata.name is "${spec.metadata.name}"`,
         );
       }
+      await reachable();
       const r = await applySpec(client, spec, taskQueue).catch((err: unknown) => {
         throw specRefusal(err) ?? err;
       });
@@ -639,9 +658,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   app.delete<{ Params: { name: string } }>(
     '/v1/functions/:name',
-    { config: { role: 'admin' } },
+    { config: { role: 'admin', reconciles: true } },
     async (req) => {
       const name = requireName(req.params.name);
+      await reachable();
       const q = check(DeleteQuerySchema, req.query, 'query');
       await currentSpec(name);
       let deleted: { version: number };
