@@ -528,11 +528,15 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       { function: name, ...(suggestion ? { suggestion } : {}) },
     );
   };
+  // The functions this deployment serves: running controllers on its task queue (another
+  // deployment sharing the namespace, or a stopped test worker, has its own queue).
+  const controllersQuery = `WorkflowType = "${WorkflowType.controller}" AND ExecutionStatus = "Running" AND TaskQueue = "${taskQueue}"`;
+
   /** Names of the applied functions (running controllers), for "did you mean" on a miss. */
   const functionNames = async (): Promise<string[]> => {
     const res = await client.workflowService.listWorkflowExecutions({
       namespace: client.options.namespace,
-      query: `WorkflowType = "${WorkflowType.controller}" AND ExecutionStatus = "Running"`,
+      query: controllersQuery,
       pageSize: 1000,
     });
     return (res.executions ?? [])
@@ -592,7 +596,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     const q = check(ListFunctionsQuerySchema, req.query, 'query');
     const res = await client.workflowService.listWorkflowExecutions({
       namespace: client.options.namespace,
-      query: `WorkflowType = "${WorkflowType.controller}" AND ExecutionStatus = "Running"`,
+      query: controllersQuery,
       pageSize: q.limit,
       ...(q.pageToken ? { nextPageToken: pageTokenOf(q.pageToken) } : {}),
     });
@@ -600,17 +604,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       .map((e) => e.execution?.workflowId ?? '')
       .filter((id) => id.startsWith('fn:'))
       .map((id) => id.slice(3));
-    // A controller that ended meanwhile is left out; no worker at all is a 503, not an empty list.
-    const specs = await withWorker(
-      Promise.all(
-        names.map((n) =>
-          getSpec(client, n).catch((err: unknown) => {
-            if (err instanceof WorkflowNotFoundError) return null;
-            throw err;
-          }),
-        ),
-      ),
-    );
+    // A controller that ended meanwhile (or does not answer) is left out; no worker at all is a
+    // 503, not an empty list.
+    const specs = await withWorker(Promise.all(names.map((n) => getSpec(client, n).catch(() => null))));
     const functions = specs.flatMap((s) =>
       s
         ? [

@@ -311,7 +311,7 @@ async function cmdApply(args: string[], io: Io): Promise<number> {
       io.err(
         located.length
           ? `${s.file}:${s.line}: function/${name} refused by the server (${(err as ApiCallError).code}):`
-          : `${s.file}:${s.line}: function/${name} refused by the server: ${(err as Error).message}`,
+          : `${s.file}:${s.line}: function/${name} refused by the server: ${(err as Error).message}${err instanceof ApiCallError ? ` (${err.code})` : ''}`,
       );
       for (const d of located) {
         const at = s.locate?.(splitPath(d.field)) ?? { line: s.line, column: 1 };

@@ -23,6 +23,8 @@ export function encodePageToken(token: Uint8Array | null | undefined): string | 
 export function decodePageToken(text: string): Buffer | undefined {
   if (!PAGE_TOKEN_PATTERN.test(text)) return undefined;
   const raw = Buffer.from(text, 'base64url');
+  // Only the exact text handed out: base64url's last character may carry unused bits.
+  if (raw.toString('base64url') !== text) return undefined;
   if (raw.length <= CHECK_BYTES) return undefined;
   const token = raw.subarray(0, raw.length - CHECK_BYTES);
   return check(token).equals(raw.subarray(raw.length - CHECK_BYTES)) ? token : undefined;
