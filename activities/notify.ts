@@ -12,11 +12,28 @@
  *
  * Hooks already delivered (or refused for good) are kept in the activity's heartbeat details, so a
  * retry sends only to the hooks still owed the event.
+ *
+ * Destinations (spec/webhook-destination.ts): the host name is resolved here, every address it
+ * resolves to must be public (or in PONTOON_NOTIFY_ALLOW_CIDRS), and the connection goes to the
+ * address that was checked — a name that resolves differently a moment later (DNS rebinding) cannot
+ * move the request inside. Only the status code of an answer is kept: its body is never read, so
+ * nothing a hook (or a service it should not reach) answers lands in Temporal history.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import dns from 'node:dns';
+import http from 'node:http';
+import https from 'node:https';
+import type { LookupFunction } from 'node:net';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import type { FunctionSpec, NotifyEvent } from '../spec/schema.ts';
+import {
+  type AllowCidrs,
+  NOTIFY_ALLOW_CIDRS_ENV,
+  parseAllowCidrs,
+  refusedAddress,
+  refusedWebhookUrl,
+} from '../spec/webhook-destination.ts';
 
 /** Failure types of sendNotifications (workflows branch on these strings). */
 export const NotifyFailure = {
@@ -26,7 +43,70 @@ export const NotifyFailure = {
   rejected: 'NotifyRejected',
   /** The hook's secretEnv variable is not set on this worker: not retried (nothing is sent unsigned). */
   secretMissing: 'NotifySecretMissing',
+  /**
+   * The hook's host is, or resolves to, a loopback, link-local, private or metadata address outside
+   * PONTOON_NOTIFY_ALLOW_CIDRS: nothing was sent, not retried.
+   */
+  destinationRefused: 'NotifyDestinationRefused',
 } as const;
+
+/** A destination the rule refuses (no connection was made). */
+class DestinationRefusedError extends Error {
+  override name = 'DestinationRefusedError';
+}
+
+/**
+ * A DNS lookup that fails unless every address the name resolves to is allowed; the socket then
+ * connects to exactly the address returned here (net.connect calls it for names, not for literals).
+ */
+function checkedLookup(allow: AllowCidrs): LookupFunction {
+  return (hostname, options, callback) => {
+    dns.lookup(hostname, { all: true, family: options.family ?? 0 }, (err, addresses) => {
+      if (err) return (callback as (e: Error) => void)(err);
+      const refused = addresses.map((a) => refusedAddress(a.address, allow)).find((why) => why !== undefined);
+      if (refused || addresses.length === 0) {
+        return (callback as (e: Error) => void)(
+          new DestinationRefusedError(`${hostname} resolves to ${refused ?? 'no address'}`),
+        );
+      }
+      if (options.all) return (callback as (e: null, a: dns.LookupAddress[]) => void)(null, addresses);
+      const first = addresses[0]!;
+      callback(null, first.address, first.family);
+    });
+  };
+}
+
+/**
+ * POSTs one delivery and answers the status code. The body of the answer is not read (the socket is
+ * closed at the status line), redirects are not followed, and names go through checkedLookup.
+ */
+function postHook(
+  url: string,
+  init: { headers: Record<string, string>; body: string; signal: AbortSignal; allow: AllowCidrs },
+): Promise<number> {
+  const refused = refusedWebhookUrl(url, init.allow);
+  if (refused) return Promise.reject(new DestinationRefusedError(refused));
+  const target = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = (target.protocol === 'https:' ? https : http).request(
+      target,
+      {
+        method: 'POST',
+        headers: { ...init.headers, 'content-length': String(Buffer.byteLength(init.body)) },
+        lookup: checkedLookup(init.allow),
+        // A connection of its own: a pooled socket could have been opened to another address.
+        agent: false,
+        signal: init.signal,
+      },
+      (res) => {
+        resolve(res.statusCode ?? 0);
+        res.destroy();
+      },
+    );
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
 
 /** One request must not hold an activity slot for long; Temporal retries it. */
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -130,6 +210,8 @@ function retryableStatus(status: number): boolean {
 }
 
 export function createNotifyActivities({ logger, env }: { logger: Logger; env: NodeJS.ProcessEnv }) {
+  // Parsed once per worker: a bad value stops the worker at start with the variable's name.
+  const allow = parseAllowCidrs(env[NOTIFY_ALLOW_CIDRS_ENV]);
   return {
     /**
      * Sends `event` to every hook of `spec.notify` that lists it. Resolves when all got it; throws
@@ -153,6 +235,7 @@ export function createNotifyActivities({ logger, env }: { logger: Logger; env: N
       const createdAt = new Date(info.scheduledTimestampMs).toISOString();
       const transient: string[] = [];
       const final: string[] = [];
+      const refusedDestinations: string[] = [];
       let missingSecret: string | undefined;
 
       for (const { hook, index } of hooks) {
@@ -179,26 +262,27 @@ export function createNotifyActivities({ logger, env }: { logger: Logger; env: N
           ...(secret !== undefined ? { secret } : {}),
         });
         try {
-          const res = await fetch(hook.url, {
-            method: 'POST',
+          const status = await postHook(hook.url, {
             headers,
             body,
-            redirect: 'manual',
             signal: AbortSignal.any([ctx.cancellationSignal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
+            allow,
           });
-          const answer = (await res.text().catch(() => '')).slice(0, 200);
-          if (res.status >= 200 && res.status < 300) {
+          if (status >= 200 && status < 300) {
             progress.delivered.push(index);
-            log.info({ url: hook.url, deliveryId: id, status: res.status }, 'notification delivered');
-          } else if (retryableStatus(res.status)) {
-            transient.push(`${hook.url} answered ${res.status} ${answer}`.trim());
+            log.info({ url: hook.url, deliveryId: id, status }, 'notification delivered');
+          } else if (retryableStatus(status)) {
+            transient.push(`${hook.url} answered ${status}`);
           } else {
             progress.rejected.push(index);
-            final.push(`${hook.url} answered ${res.status} ${answer}`.trim());
+            final.push(`${hook.url} answered ${status}`);
           }
         } catch (err) {
           if (ctx.cancellationSignal.aborted) throw err;
-          transient.push(`${hook.url}: ${(err as Error).message}`);
+          if (err instanceof DestinationRefusedError) {
+            progress.rejected.push(index);
+            refusedDestinations.push(`${hook.url}: ${err.message}`);
+          } else transient.push(`${hook.url}: ${(err as Error).message}`);
         }
         // Remember who has it, so a retry after a later hook's failure does not send it twice.
         ctx.heartbeat(progress);
@@ -216,6 +300,14 @@ export function createNotifyActivities({ logger, env }: { logger: Logger; env: N
         throw ApplicationFailure.create({
           type: NotifyFailure.secretMissing,
           message: `the worker has no ${missingSecret}; set it on every worker (nothing is sent unsigned)`,
+          nonRetryable: true,
+        });
+      }
+      if (refusedDestinations.length) {
+        log.warn({ problems: refusedDestinations }, 'notification destination refused');
+        throw ApplicationFailure.create({
+          type: NotifyFailure.destinationRefused,
+          message: `not sent (not retried): ${refusedDestinations.join('; ')}`,
           nonRetryable: true,
         });
       }

@@ -30,6 +30,7 @@ import { LIMITS } from '../spec/execution.ts';
 import { controllerWorkflowId, parseExecutionWorkflowId, Trigger, WorkflowType } from '../spec/names.ts';
 import { resolveParameters } from '../spec/parameters.ts';
 import { MAX_SPEC_BYTES, parseSpecText } from '../spec/parse.ts';
+import { type AllowCidrs, refusedWebhookUrl } from '../spec/webhook-destination.ts';
 import { createMetrics, type PontoonMetrics, renderMetrics } from '../worker/metrics.ts';
 import {
   type AdmissionState,
@@ -39,6 +40,8 @@ import {
   warmPoolQuery,
 } from '../workflows/definitions.ts';
 import { type ApiKey, findKey, type Role, roleAllows } from './auth.ts';
+import { registerAuthFailureLimit } from './auth-failures.ts';
+import { registerBrowserGuard } from './browser-guard.ts';
 import { ApiError } from './errors.ts';
 import { registerFunctionMetrics } from './function-metrics.ts';
 import { openApiDocument } from './openapi.ts';
@@ -72,6 +75,14 @@ export interface ApiDeps {
   tracer?: Tracer;
   /** A worker whose pollers Temporal has not seen for this long counts as gone (ms; default 75 s). */
   workerSeenMs?: number;
+  /** Host header values besides the listener's own (api/browser-guard.ts; PONTOON_API_ALLOWED_HOSTS). */
+  allowedHosts?: readonly string[];
+  /** Most fires one backfill may start (PONTOON_API_MAX_BACKFILL_FIRES; default 1000). */
+  maxBackfillFires?: number;
+  /** Wrong API keys per client address per minute before 429 (default 20). */
+  authFailuresPerMinute?: number;
+  /** Webhook address ranges the operator opened (PONTOON_NOTIFY_ALLOW_CIDRS); default none. */
+  notifyAllowCidrs?: AllowCidrs;
 }
 
 declare module 'fastify' {
@@ -320,6 +331,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     }
   });
 
+  // Web pages (cross-origin, DNS rebinding, form posts) are refused before routing and auth.
+  registerBrowserGuard(app, { allowedHosts: deps.allowedHosts ?? [], open: deps.auth.mode === 'open' });
+  const authFailures = await registerAuthFailureLimit(app, deps.authFailuresPerMinute);
+
   app.setErrorHandler((raw, req, reply) => {
     const err = raw as Error;
     // A method Fastify parses a body for (QUERY without a content type, …) on no route.
@@ -403,13 +418,17 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     );
   });
 
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', async (req, reply) => {
     const need = req.routeOptions.config?.role;
     if (!need || deps.auth.mode === 'open') return;
     const token = bearer(req);
     if (!token) throw new ApiError('unauthorized', 'send an API key as "Authorization: Bearer <key>"');
+    await authFailures.check(req, reply);
     const key = findKey(deps.auth.keys, token);
-    if (!key) throw new ApiError('unauthorized', 'the API key is not valid');
+    if (!key) {
+      await authFailures.failed(req, reply);
+      throw new ApiError('unauthorized', 'the API key is not valid');
+    }
     if (!roleAllows(key.role, need)) {
       throw new ApiError(
         'forbidden',
@@ -583,6 +602,20 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
           `the path names "${name}" but metadata.name is "${spec.metadata.name}"`,
         );
       }
+      // Webhooks to literal internal addresses and metadata names; names are checked when sent.
+      const hooks = (spec.spec.notify ?? []).flatMap((h, i) => {
+        const why = refusedWebhookUrl(h.url, deps.notifyAllowCidrs ?? []);
+        if (!why) return [];
+        const field = ['spec', 'notify', i, 'url'] as const;
+        return [{ ...parsed.specs[0]!.locate?.(field), field: field.join('.'), message: why }];
+      });
+      if (hooks.length) {
+        throw new ApiError(
+          'spec_invalid',
+          `the spec has ${hooks.length} problem${hooks.length === 1 ? '' : 's'}: ${hooks.map((h) => `${h.field}: ${h.message}`).join('; ')}`,
+          hooks,
+        );
+      }
       await reachable();
       const r = await applySpec(client, spec, taskQueue).catch((err: unknown) => {
         throw specRefusal(err) ?? err;
@@ -688,7 +721,13 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     },
   );
 
-  registerScheduleRoutes(app, { client, currentSpec, check, requireName });
+  registerScheduleRoutes(app, {
+    client,
+    currentSpec,
+    check,
+    requireName,
+    ...(deps.maxBackfillFires ? { maxBackfillFires: deps.maxBackfillFires } : {}),
+  });
 
   // ------------------------------------------------------------------ invocations
   const links = (id: string) => {

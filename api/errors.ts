@@ -11,6 +11,11 @@ export const API_ERRORS = {
   },
   unauthorized: { status: 401, description: 'No valid API key was sent (Authorization: Bearer <key>).' },
   forbidden: { status: 403, description: "The API key's role does not allow this." },
+  cross_origin_refused: {
+    status: 403,
+    description:
+      'A browser sent the request from another origin (Origin or Sec-Fetch-Site): the API serves no other origin.',
+  },
   route_not_found: { status: 404, description: 'No such route.' },
   function_not_found: { status: 404, description: 'No function with that name has been applied.' },
   execution_not_found: { status: 404, description: 'No execution with that id.' },
@@ -25,10 +30,24 @@ export const API_ERRORS = {
   },
   name_mismatch: { status: 409, description: 'The path names a different function than metadata.name.' },
   execution_not_running: { status: 409, description: 'The execution has already ended.' },
+  backfill_too_large: {
+    status: 400,
+    description:
+      'The backfill range holds more fires than one request may start (PONTOON_API_MAX_BACKFILL_FIRES); split it.',
+  },
   payload_too_large: { status: 413, description: 'The body is over the limit stated in the message.' },
   unsupported_media_type: {
     status: 415,
     description: 'Use application/json (or application/yaml for specs).',
+  },
+  host_not_allowed: {
+    status: 421,
+    description:
+      'The Host header does not name this server (DNS rebinding); call it by its address or a name in PONTOON_API_ALLOWED_HOSTS.',
+  },
+  too_many_requests: {
+    status: 429,
+    description: 'Too many wrong API keys from this address in a minute; Retry-After says when to try again.',
   },
   temporal_unavailable: { status: 503, description: 'Temporal cannot be reached.' },
   worker_unavailable: {

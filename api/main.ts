@@ -36,6 +36,10 @@ export async function startApi(opts: {
     dataDir: opts.dataDir,
     ...(opts.logs ? { logs: opts.logs } : {}),
     auth: opts.api.auth,
+    ...(opts.api.allowedHosts ? { allowedHosts: opts.api.allowedHosts } : {}),
+    ...(opts.api.maxBackfillFires ? { maxBackfillFires: opts.api.maxBackfillFires } : {}),
+    ...(opts.api.authFailuresPerMinute ? { authFailuresPerMinute: opts.api.authFailuresPerMinute } : {}),
+    ...(opts.api.notifyAllowCidrs ? { notifyAllowCidrs: opts.api.notifyAllowCidrs } : {}),
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
     ...(opts.tracer ? { tracer: opts.tracer } : {}),
   });

@@ -34,8 +34,16 @@ const errors = (...codes: ApiErrorCode[]) =>
       },
     ]),
   );
+/** What every route can answer to a browser's request from another origin or host (api/browser-guard.ts). */
+const browser = ['cross_origin_refused', 'host_not_allowed'] as const;
 /** What every route behind an API key can answer besides its own errors. */
-const guarded = ['unauthorized', 'forbidden', 'temporal_unavailable'] as const;
+const guarded = [
+  'unauthorized',
+  'forbidden',
+  'too_many_requests',
+  ...browser,
+  'temporal_unavailable',
+] as const;
 /**
  * What every method whose body Fastify parses (POST, PUT, DELETE) can answer, body or not: a body
  * that is not JSON, one over the limit, a media type other than JSON (or YAML for specs).
@@ -134,13 +142,17 @@ export function openApiDocument(): Record<string, unknown> {
     security: [{ bearer: [] }],
     paths: {
       '/healthz': {
-        get: { summary: 'Liveness', security: [], responses: { 200: { description: 'alive' } } },
+        get: {
+          summary: 'Liveness',
+          security: [],
+          responses: { 200: { description: 'alive' }, ...errors(...browser) },
+        },
       },
       '/readyz': {
         get: {
           summary: 'Readiness: Temporal is reachable',
           security: [],
-          responses: { 200: { description: 'ready' }, ...errors('temporal_unavailable') },
+          responses: { 200: { description: 'ready' }, ...errors('temporal_unavailable', ...browser) },
         },
       },
       '/v1/functions': {
@@ -248,6 +260,7 @@ export function openApiDocument(): Record<string, unknown> {
                 202: { description: 'done' },
                 ...errors(
                   'validation_failed',
+                  ...(action === 'backfill' ? (['backfill_too_large'] as const) : []),
                   'function_not_found',
                   'schedule_not_found',
                   ...bodied,

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { overlapPolicy } from '../activities/schedules.ts';
 import { scheduleId } from '../spec/names.ts';
+import { previewFireTimes } from '../spec/schedule-times.ts';
 import { OVERLAP_POLICIES, type ScheduleSpec } from '../spec/schema.ts';
 import { ApiError } from './errors.ts';
 import { closestName } from './suggest.ts';
@@ -26,6 +27,41 @@ export const BackfillBodySchema = z.strictObject({
     .describe("Overlap policy for the backfilled runs; the schedule's own when unset."),
 });
 
+/**
+ * Most fires one backfill request may start (PONTOON_API_MAX_BACKFILL_FIRES). Each fire is an
+ * execution: a range of years on an hourly schedule would be hundreds of thousands of workflows from
+ * one request. A thousand covers 41 days of an hourly schedule or 2.7 years of a daily one; longer
+ * ranges are several requests, each refused or accepted whole.
+ */
+export const MAX_BACKFILL_FIRES = 1000;
+
+/**
+ * Fires of `schedule` from `from` to `to`, both inclusive as the server runs a backfill, counted
+ * offline with the server's calendar rules (spec/schedule-times.ts) up to one past the cap. Over the
+ * cap, the count is extrapolated from the pace of those fires (exact for evenly spaced schedules)
+ * and `lastWithinCap` is where a backfill of exactly `cap` fires would end. A cron range shorter
+ * than `cap` minutes cannot be over the cap and is not counted (a cron fire costs ~1 ms to find).
+ */
+export function backfillFires(
+  schedule: ScheduleSpec,
+  from: number,
+  to: number,
+  cap: number,
+): { over: false } | { over: true; count: number; lastWithinCap: string } {
+  if (schedule.cron && (to - from) / 60_000 + 1 <= cap) return { over: false };
+  const times = previewFireTimes(schedule, new Date(from), cap + 1)
+    .map((t) => t.getTime())
+    .filter((t) => t <= to);
+  if (times.length <= cap) return { over: false };
+  const first = times[0]!;
+  const pace = (times[cap]! - first) / cap;
+  return {
+    over: true,
+    count: 1 + Math.floor((to - first) / pace),
+    lastWithinCap: new Date(times[cap - 1]!).toISOString(),
+  };
+}
+
 const STATUS: Record<string, string> = {
   RUNNING: 'running',
   COMPLETED: 'succeeded',
@@ -42,6 +78,8 @@ export interface ScheduleRouteDeps {
   currentSpec(name: string): Promise<{ spec: { spec: { schedules: ScheduleSpec[] } } }>;
   check<T extends z.ZodType>(schema: T, data: unknown, where: string): z.output<T>;
   requireName(name: string): string;
+  /** Most fires one backfill may start; default MAX_BACKFILL_FIRES. */
+  maxBackfillFires?: number;
 }
 
 export function registerScheduleRoutes(app: FastifyInstance, deps: ScheduleRouteDeps): void {
@@ -168,6 +206,14 @@ export function registerScheduleRoutes(app: FastifyInstance, deps: ScheduleRoute
     if (Date.parse(b.to) <= Date.parse(b.from))
       throw new ApiError('validation_failed', '"to" must be after "from"');
     const { spec, handle } = await findSchedule(req.params.name, req.params.schedule);
+    const cap = deps.maxBackfillFires ?? MAX_BACKFILL_FIRES;
+    const fires = backfillFires(spec, Date.parse(b.from), Date.parse(b.to), cap);
+    if (fires.over) {
+      const message = `the range holds about ${fires.count} fires of schedule "${spec.name}"; one backfill starts at most ${cap} (PONTOON_API_MAX_BACKFILL_FIRES): split it, e.g. from ${b.from} to ${fires.lastWithinCap}`;
+      throw new ApiError('backfill_too_large', message, [
+        { field: 'body.to', message, cap, fires: fires.count },
+      ]);
+    }
     const overlap = b.overlap ?? spec.overlap;
     await handle.backfill({ start: new Date(b.from), end: new Date(b.to), overlap: overlapPolicy(overlap) });
     return { schedule: req.params.schedule, from: b.from, to: b.to, overlap };

@@ -20,6 +20,8 @@ let receiver: Awaited<ReturnType<typeof startReceiver>>;
 
 beforeAll(async () => {
   process.env.PONTOON_NOTIFY_E2E = SECRET;
+  // The receiver listens on 127.0.0.1, which webhooks may reach only when the operator opens it.
+  process.env.PONTOON_NOTIFY_ALLOW_CIDRS = '127.0.0.1/32';
   receiver = await startReceiver();
   const logger = createLogger(config.logLevel);
   installTemporalRuntime(logger);

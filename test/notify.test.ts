@@ -3,7 +3,11 @@
  * through a test-only workflow on the real Temporal dev server, POSTing to a real HTTP receiver on
  * 127.0.0.1. Checks the HMAC signature, the headers, the body, the retry of a 500 with the same
  * delivery id, no second request to a hook that already has the event, and no retry of a 4xx.
+ * The worker above is told 127.0.0.1 is open (PONTOON_NOTIFY_ALLOW_CIDRS); a second worker with
+ * the default rule must never reach a listener on 127.0.0.1, by address or by a name resolving to it.
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ActivityFailure, ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
@@ -12,6 +16,7 @@ import { createActivities } from '../activities/index.ts';
 import { createLocalRuntime } from '../activities/local-runtime.ts';
 import { buildDelivery, type NotificationRequest, verifySignature } from '../activities/notify.ts';
 import { functionSpecSchema } from '../spec/schema.ts';
+import { parseAllowCidrs, refusedWebhookUrl } from '../spec/webhook-destination.ts';
 import { createLogger, installTemporalRuntime } from '../worker/logger.ts';
 import { connectClient } from '../worker/temporal.ts';
 import { fixtureSpec, testConfig, uniqueName } from './helpers.ts';
@@ -21,6 +26,12 @@ const SECRET = 'test-secret-\u00e9';
 let receiver: Awaited<ReturnType<typeof startReceiver>>;
 let worker: Worker;
 let running: Promise<void>;
+/** A worker with the default destination rule (no allowlist), on a task queue of its own. */
+let strict: Worker;
+let strictRunning: Promise<void>;
+const STRICT_QUEUE = `${testConfig().taskQueue}-strict`;
+/** Must never receive a request from the strict worker. */
+let trap: { url: string; port: number; hits: string[]; close(): Promise<void> };
 let client: Awaited<ReturnType<typeof connectClient>>;
 let connection: NativeConnection;
 const config = testConfig();
@@ -35,11 +46,8 @@ beforeAll(async () => {
     workflowsPath: fileURLToPath(new URL('./workflows/notify-probe.ts', import.meta.url)),
     logger: { trace() {}, debug() {}, info() {}, warn() {}, error: (m) => logger.error(m), log() {} },
   });
-  worker = await Worker.create({
-    connection,
-    taskQueue: config.taskQueue,
-    workflowBundle: bundle,
-    activities: createActivities({
+  const activities = (env: NodeJS.ProcessEnv) =>
+    createActivities({
       client,
       logger,
       runtime: createLocalRuntime(
@@ -47,14 +55,43 @@ beforeAll(async () => {
         logger,
       ),
       taskQueue: config.taskQueue,
-      env: { PONTOON_NOTIFY_TEST: SECRET },
-    }),
+      env,
+    });
+  // The receiver listens on 127.0.0.1: the operator opened it for this worker.
+  worker = await Worker.create({
+    connection,
+    taskQueue: config.taskQueue,
+    workflowBundle: bundle,
+    activities: activities({ PONTOON_NOTIFY_TEST: SECRET, PONTOON_NOTIFY_ALLOW_CIDRS: '127.0.0.1/32' }),
   });
   running = worker.run();
+  strict = await Worker.create({
+    connection,
+    taskQueue: STRICT_QUEUE,
+    workflowBundle: bundle,
+    activities: activities({ PONTOON_NOTIFY_TEST: SECRET }),
+  });
+  strictRunning = strict.run();
+  const hits: string[] = [];
+  const server = http.createServer((req, res) => {
+    hits.push(`${req.method} ${req.url}`);
+    res.writeHead(200).end('{"AccessKeyId":"ASIA-TRAP","Token":"instance-credentials"}');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  trap = {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    hits,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 });
 afterAll(async () => {
   worker?.shutdown();
+  strict?.shutdown();
   await running;
+  await strictRunning;
+  await trap?.close();
   await client?.connection.close();
   await connection?.close();
   await receiver?.close();
@@ -64,9 +101,9 @@ function specWith(notify: unknown) {
   return fixtureSpec(uniqueName('notify'), 'behave.mjs', { notify } as never);
 }
 
-function probe(req: NotificationRequest, id = uniqueName('probe')) {
+function probe(req: NotificationRequest, id = uniqueName('probe'), taskQueue = config.taskQueue) {
   return client.workflow.execute('notifyProbe', {
-    taskQueue: config.taskQueue,
+    taskQueue,
     workflowId: id,
     args: [req],
   });
@@ -197,5 +234,76 @@ describe('sendNotifications through a real workflow', () => {
       'NotifySecretMissing',
     );
     expect(receiver.on('/never')).toHaveLength(0);
+  });
+});
+
+describe('webhook destinations (server-side request forgery)', () => {
+  it('classifies URLs without resolving names: literal internal addresses and metadata names', () => {
+    const none = parseAllowCidrs('');
+    const refused = (url: string, allow = none) => refusedWebhookUrl(url, allow);
+    expect(refused('http://169.254.169.254/latest/meta-data/')).toMatch(
+      /^169\.254\.169\.254 is a link-local/,
+    );
+    expect(refused('http://127.0.0.1:8080/')).toMatch(/^127\.0\.0\.1 is a loopback address/);
+    expect(refused('http://2130706433/')).toMatch(/^127\.0\.0\.1 is a loopback/); // 127.0.0.1 as one number
+    expect(refused('http://[::1]/')).toMatch(/^::1 is a loopback/);
+    expect(refused('http://[::ffff:169.254.169.254]/')).toMatch(/^169\.254\.169\.254 is a link-local/);
+    expect(refused('http://10.1.2.3/')).toMatch(/private/);
+    expect(refused('http://172.16.0.1/')).toMatch(/private/);
+    expect(refused('http://100.64.0.1/')).toMatch(/carrier-grade NAT/);
+    expect(refused('http://0.0.0.0/')).toMatch(/unspecified/);
+    expect(refused('http://metadata.google.internal/')).toMatch(/cloud metadata service/);
+    expect(refused('http://METADATA.google.internal./')).toMatch(/cloud metadata service/);
+    // Public addresses and names pass here; names are checked by what they resolve to, when sent.
+    expect(refused('https://8.8.8.8/')).toBeUndefined();
+    expect(refused('https://hooks.example.com/x')).toBeUndefined();
+    expect(refused('http://localhost:9/')).toBeUndefined();
+    // The allowlist opens ranges, exactly.
+    const allow = parseAllowCidrs('127.0.0.1/32, 10.0.0.0/8');
+    expect(refused('http://127.0.0.1:9/', allow)).toBeUndefined();
+    expect(refused('http://10.200.0.1/', allow)).toBeUndefined();
+    expect(refused('http://127.0.0.2/', allow)).toMatch(/loopback/);
+    expect(refused('http://metadata.google.internal/', parseAllowCidrs('0.0.0.0/0'))).toMatch(/metadata/);
+    expect(() => parseAllowCidrs('10.0.0.0/8,nope')).toThrow(
+      /PONTOON_NOTIFY_ALLOW_CIDRS: "nope" is not an address range/,
+    );
+  });
+
+  it('never reaches a listener on 127.0.0.1 by address or by a name resolving to it (NotifyDestinationRefused)', async () => {
+    const spec = specWith([
+      { url: `${trap.url}/by-address`, on: ['failure'] },
+      { url: `http://localhost:${trap.port}/by-name`, on: ['failure'] },
+      { url: `http://[::ffff:127.0.0.1]:${trap.port}/mapped`, on: ['failure'] },
+    ]);
+    const p = probe({ spec, event: 'failure', payload: result }, uniqueName('ssrf'), STRICT_QUEUE);
+    expect(await failureType(p)).toBe('NotifyDestinationRefused');
+    const err = (await p.catch((e: WorkflowFailedError) => e)) as WorkflowFailedError;
+    const message = ((err.cause as ActivityFailure).cause as ApplicationFailure).message;
+    expect(message).toBe(
+      `not sent (not retried): ${trap.url}/by-address: 127.0.0.1 is a loopback address; webhooks go to public addresses only (an operator can open ranges with PONTOON_NOTIFY_ALLOW_CIDRS); ` +
+        `http://localhost:${trap.port}/by-name: localhost resolves to 127.0.0.1 is a loopback address; webhooks go to public addresses only (an operator can open ranges with PONTOON_NOTIFY_ALLOW_CIDRS); ` +
+        `http://[::ffff:127.0.0.1]:${trap.port}/mapped: 127.0.0.1 is a loopback address; webhooks go to public addresses only (an operator can open ranges with PONTOON_NOTIFY_ALLOW_CIDRS)`,
+    );
+    expect(trap.hits).toEqual([]);
+  });
+
+  it('with the allowlist, delivers to 127.0.0.1 by name too, and keeps only the status code of any answer', async () => {
+    const spec = specWith([
+      { url: `http://localhost:${trap.port}/allowed`, on: ['failure'] },
+      { url: `${receiver.url}/gone`, on: ['failure'] },
+    ]);
+    const id = uniqueName('status-only');
+    const p = probe({ spec, event: 'failure', payload: result }, id);
+    expect(await failureType(p)).toBe('NotifyRejected');
+    expect(trap.hits).toEqual(['POST /allowed']);
+    // The trap answered a credential-looking body, /gone answered "nope": neither is in history.
+    const history = JSON.stringify(await client.workflow.getHandle(id).fetchHistory());
+    expect(history).not.toContain('instance-credentials');
+    expect(history).not.toContain('ASIA-TRAP');
+    expect(history).not.toContain('nope');
+    const err = (await p.catch((e: WorkflowFailedError) => e)) as WorkflowFailedError;
+    expect(((err.cause as ActivityFailure).cause as ApplicationFailure).message).toBe(
+      `refused (not retried): ${receiver.url}/gone answered 410`,
+    );
   });
 });
