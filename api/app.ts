@@ -48,6 +48,7 @@ import { openApiDocument } from './openapi.ts';
 import { registerScheduleRoutes } from './schedules.ts';
 import {
   DeleteQuerySchema,
+  EmptyBodySchema,
   IdempotencyKeySchema,
   InvokeBodySchema,
   ListExecutionsQuerySchema,
@@ -856,6 +857,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     '/v1/executions/:id/cancel',
     { config: { role: 'invoker' } },
     async (req, reply) => {
+      check(EmptyBodySchema, req.body, 'body');
       const ex = await getExecution(req.params.id);
       if (ex.status !== 'running') {
         throw new ApiError(

@@ -68,8 +68,10 @@ export function registerBrowserGuard(app: FastifyInstance, opts: BrowserGuardOpt
       if (configured.includes(h.name) || configured.includes(`${h.name}:${h.port}`)) return undefined;
       const own = l && !['0.0.0.0', '::'].includes(l.address) ? [ipaddr.parse(l.address).toString()] : [];
       const bare = h.name.replace(/^\[|\]$/g, '');
-      // Not listening (app.inject): any port of a loopback name; listening: exactly its port.
-      const portOk = !l || h.port === l.port;
+      // From the network: exactly the listener's port. Injected (app.inject() in tests, Host
+      // localhost:80, never from a socket): any port of a loopback name.
+      const injected = '_lightMyRequest' in req.raw;
+      const portOk = !l || injected || h.port === l.port;
       if (portOk && (LOOPBACK_NAMES.has(h.name) || own.includes(bare))) return undefined;
     }
     const where = l ? `http://127.0.0.1:${l.port}` : 'http://127.0.0.1:<port>';

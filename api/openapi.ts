@@ -5,6 +5,7 @@ import { API_ERRORS, type ApiErrorCode } from './errors.ts';
 import { BackfillBodySchema, NoteBodySchema, TriggerBodySchema } from './schedules.ts';
 import {
   DeleteQuerySchema,
+  EmptyBodySchema,
   FunctionNameSchema,
   IdempotencyKeySchema,
   InvokeBodySchema,
@@ -51,6 +52,10 @@ const guarded = [
 const bodied = ['bad_request', 'payload_too_large', 'unsupported_media_type'] as const;
 /** Routes that ask a function's controller workflow, which only a running worker answers. */
 const controlled = [...guarded, 'worker_unavailable'] as const;
+/**
+ * Every POST says it is JSON, an empty body included, or sends X-Pontoon-Client (api/browser-guard.ts):
+ * what a web page cannot send. So the document makes each POST's body required.
+ */
 const nameParam = {
   name: 'name',
   in: 'path',
@@ -218,7 +223,7 @@ export function openApiDocument(): Record<string, unknown> {
               description: 'Same as body.idempotencyKey (send one of them, or both equal).',
             },
           ],
-          requestBody: { content: json(ref('InvokeRequest')) },
+          requestBody: { required: true, content: json(ref('InvokeRequest')) },
           responses: {
             200: { description: 'finished within wait' },
             202: { description: 'started (or existing, created=false)' },
@@ -255,7 +260,7 @@ export function openApiDocument(): Record<string, unknown> {
             post: {
               summary,
               parameters: [nameParam, scheduleParam],
-              requestBody: { content: json(jsonSchema(schema)) },
+              requestBody: { required: true, content: json(jsonSchema(schema)) },
               responses: {
                 202: { description: 'done' },
                 ...errors(
@@ -295,9 +300,16 @@ export function openApiDocument(): Record<string, unknown> {
         post: {
           summary: 'Cancel a running execution (kills its attempt)',
           parameters: [idParam],
+          requestBody: { required: true, content: json(jsonSchema(EmptyBodySchema)) },
           responses: {
             202: { description: 'cancelling' },
-            ...errors('execution_not_found', 'execution_not_running', ...bodied, ...guarded),
+            ...errors(
+              'validation_failed',
+              'execution_not_found',
+              'execution_not_running',
+              ...bodied,
+              ...guarded,
+            ),
           },
         },
       },

@@ -92,3 +92,8 @@ export const LogsQuerySchema = z.strictObject({
   attempt: z.coerce.number().int().min(1).optional().describe('Attempt number; the latest when unset.'),
   follow: z.enum(['true', 'false']).optional().describe('Stream new lines until the execution ends.'),
 });
+
+/** The body of a POST that takes no fields (cancel): `{}`, or none with X-Pontoon-Client. */
+export const EmptyBodySchema = z
+  .strictObject({})
+  .describe('No fields: send {} (or no body with X-Pontoon-Client).');
