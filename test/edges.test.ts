@@ -369,5 +369,9 @@ describe('every ending is in the failure table, and the record is true', () => {
     const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
     expect(cause).toBeInstanceOf(ApplicationFailure);
     expect(cause.type).toBe('FunctionNotFound');
+    // The user's mistake carries no stack trace of Pontoon's workflow code (issue 18 §5).
+    const trace = ((err as WorkflowFailedError).cause as { stack?: string }).stack ?? '';
+    expect(trace).not.toContain('execute-function');
+    expect(trace).not.toMatch(/\n\s+at /);
   });
 });

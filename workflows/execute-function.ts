@@ -130,7 +130,11 @@ const { sendNotifications } = proxyActivities<Activities>({
 });
 
 function fail(type: FailureTypeName, message: string, result?: ExecutionResult): never {
-  throw ApplicationFailure.create({ type, message, nonRetryable: true, details: result ? [result] : [] });
+  const f = ApplicationFailure.create({ type, message, nonRetryable: true, details: result ? [result] : [] });
+  // How an execution ended is the function's or the starter's story, not a trace of this file: the
+  // Web UI and `temporal workflow show` print the failure's stack trace, so it carries the message only.
+  f.stack = `${type}: ${message}`;
+  throw f;
 }
 
 function checkInput(raw: unknown): ExecuteFunctionInput {
@@ -238,6 +242,10 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
     ? getFunctionSpec(input.function, { version: input.spec.version, appliedAt: input.spec.appliedAt })
     : getFunctionSpec(input.function)
   ).catch((err: unknown) => {
+    // A local activity's own failure arrives as it was thrown (e.g. FunctionNotFound): its message
+    // is kept, its stack (the worker's) is not.
+    if (err instanceof ApplicationFailure && err.type && err.type in FAILURE_TYPES)
+      return fail(err.type as FailureTypeName, err.message);
     if (!(err instanceof ActivityFailure)) throw err;
     const why = runtimeFailure(err, 0);
     return fail(
