@@ -383,9 +383,25 @@ describe('auth, health and docs', () => {
     expect(ready.json().code).toBe('temporal_unavailable');
     // The per-request deadline (8 s) makes this answer within the documented 10 s instead of
     // retrying for a minute.
-    for (const url of ['/v1/functions', '/v1/executions', '/v1/functions/hello']) {
+    for (const [method, url] of [
+      ['GET', '/v1/functions'],
+      ['GET', '/v1/executions'],
+      ['GET', '/v1/functions/hello'],
+      ['DELETE', '/v1/functions/hello'],
+      ['PUT', '/v1/functions/hello'],
+    ] as const) {
       const started = Date.now();
-      const res = await down.inject({ method: 'GET', url });
+      const res = await down.inject({
+        method,
+        url,
+        ...(method === 'PUT'
+          ? {
+              headers: { 'content-type': 'application/yaml' },
+              payload:
+                'apiVersion: pontoon.dev/v1\nkind: Function\nmetadata:\n  name: hello\nspec:\n  image: pontoon/test:0\n',
+            }
+          : {}),
+      });
       expect(Date.now() - started, url).toBeLessThan(10_000);
       expect(res.statusCode, url).toBe(503);
       expect(res.json().code, url).toBe('temporal_unavailable');
