@@ -3,6 +3,7 @@
  * CLI, any SDK), the result, and the contract between the execution workflow and a runtime.
  * Pure module: imported by workflows and activities alike.
  */
+import { type ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import type { ParameterValues } from './parameters.ts';
 import type { FunctionSpec } from './schema.ts';
 
@@ -137,6 +138,20 @@ export type FailureTypeName = keyof typeof FAILURE_TYPES;
 
 export function failure(type: FailureTypeName, message: string): AttemptFailure {
   return { type, message, retryable: FAILURE_TYPES[type].retryable };
+}
+
+/**
+ * The failure of an attempt whose activity failed for good (after Temporal's retries, or at once for
+ * a non-retryable error): the type the runtime named when it is in the table, else RuntimeFailed.
+ * So no execution ends with a bare ActivityFailure.
+ */
+export function attemptFailureOf(err: ActivityFailure, attempt: number): AttemptFailure {
+  const cause = err.cause;
+  if (cause instanceof ApplicationFailure && cause.type && cause.type in FAILURE_TYPES) {
+    return failure(cause.type as FailureTypeName, cause.message);
+  }
+  const why = cause?.message ?? err.message;
+  return failure('RuntimeFailed', `the runtime could not run attempt ${attempt}: ${why}`);
 }
 
 /** Limits of the function contract (documented in the README). */

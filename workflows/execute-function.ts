@@ -32,6 +32,7 @@ import {
   type AttemptOutcome,
   type AttemptRecord,
   type AttemptRequest,
+  attemptFailureOf,
   type ExecuteFunctionInput,
   type ExecutionResult,
   FAILURE_TYPES,
@@ -106,16 +107,6 @@ const RUNTIME_FAILURE_PATCH = 'attempt-runtime-failure';
  * ERR_INVALID_ARG_VALUE for a NUL byte in a spawn argument).
  */
 const DETERMINISTIC_ERRORS = ['SpecInvalid', 'LaunchFailed', 'ImageUnavailable', 'TypeError', 'RangeError'];
-
-/** The failure of an attempt whose activity failed for good, from the table (spec/execution.ts). */
-function runtimeFailure(err: ActivityFailure, attempt: number): AttemptFailure {
-  const cause = err.cause;
-  if (cause instanceof ApplicationFailure && cause.type && cause.type in FAILURE_TYPES) {
-    return failure(cause.type as FailureTypeName, cause.message);
-  }
-  const why = cause?.message ?? err.message;
-  return failure('RuntimeFailed', `the runtime could not run attempt ${attempt}: ${why}`);
-}
 
 /** Webhooks are delivered durably, but an execution waits at most this long for them. */
 const { sendNotifications } = proxyActivities<Activities>({
@@ -247,7 +238,7 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
     if (err instanceof ApplicationFailure && err.type && err.type in FAILURE_TYPES)
       return fail(err.type as FailureTypeName, err.message);
     if (!(err instanceof ActivityFailure)) throw err;
-    const why = runtimeFailure(err, 0);
+    const why = attemptFailureOf(err, 0);
     return fail(
       why.type,
       why.type === 'RuntimeFailed'
@@ -459,7 +450,7 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
           throw err;
         }
         if (!(err instanceof ActivityFailure) || !patched(RUNTIME_FAILURE_PATCH)) throw err;
-        outcome = { ...ended, failure: runtimeFailure(err, attempt) };
+        outcome = { ...ended, failure: attemptFailureOf(err, attempt) };
       }
       let why = outcome.failure;
       if (why?.type === 'AttemptTimedOut' && clipped) {
