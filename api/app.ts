@@ -248,7 +248,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       deps.dataDir,
     );
   const metrics = deps.metrics ?? createMetrics();
-  registerFunctionMetrics(metrics.registry, client);
+  registerFunctionMetrics(metrics.registry, client, { taskQueue });
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: MAX_SPEC_BYTES,

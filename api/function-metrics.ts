@@ -28,6 +28,11 @@ export interface FunctionMetricsOptions {
   maxFunctions?: number;
   /** Deadline of one controller query (ms). */
   queryTimeoutMs?: number;
+  /**
+   * Only the controllers on this task queue: the functions this deployment serves. A controller
+   * on another queue (another deployment, a stopped worker) would only cost a timed-out query.
+   */
+  taskQueue?: string;
 }
 
 const PRIORITIES = ['1', '2', '3', '4', '5'] as const;
@@ -57,7 +62,9 @@ export async function readFunctionStates(
   const timeout = opts.queryTimeoutMs ?? 3000;
   const ids: string[] = [];
   for await (const wf of client.workflow.list({
-    query: `WorkflowType = '${WorkflowType.controller}' AND ExecutionStatus = 'Running'`,
+    query: `WorkflowType = '${WorkflowType.controller}' AND ExecutionStatus = 'Running'${
+      opts.taskQueue ? ` AND TaskQueue = '${opts.taskQueue}'` : ''
+    }`,
   })) {
     if (wf.workflowId.startsWith('fn:')) ids.push(wf.workflowId);
     if (ids.length >= max) break;
