@@ -192,19 +192,21 @@ function baseFromEnv(runtime: string): string | undefined {
 }
 
 /** Turns a crane failure into a located problem that says what to fix. */
-function registryProblem(err: unknown, reg: RegistryConfig): Error {
+export function registryProblem(err: unknown, reg: RegistryConfig): Error {
   if (!(err instanceof CraneError)) return err as Error;
   const m = err.message;
-  if (/UNAUTHORIZED|DENIED|401|403|authentication required/i.test(m)) {
-    return new PackagingError(
-      ['spec', 'build'],
-      `registry ${reg.host} refused the credentials (${m}); set PONTOON_REGISTRY_USERNAME and PONTOON_REGISTRY_PASSWORD, or log in so ~/.docker/config.json (DOCKER_CONFIG) holds them`,
-    );
-  }
+  // Unreachable first: a registry never reached cannot have refused anything. Status codes only as
+  // crane words them ("status code 401"), never bare digits, which a port such as :40307 contains.
   if (/connection refused|no such host|i\/o timeout|dial tcp|server gave HTTP response|EOF/i.test(m)) {
     return new PackagingError(
       ['spec', 'build'],
       `registry ${reg.host} is unreachable (${m}); start it (npm run registry:up for the embedded one on 127.0.0.1:5001) or set PONTOON_REGISTRY`,
+    );
+  }
+  if (/UNAUTHORIZED|DENIED|status(?: code)?:? 40[13]\b|authentication required/i.test(m)) {
+    return new PackagingError(
+      ['spec', 'build'],
+      `registry ${reg.host} refused the credentials (${m}); set PONTOON_REGISTRY_USERNAME and PONTOON_REGISTRY_PASSWORD, or log in so ~/.docker/config.json (DOCKER_CONFIG) holds them`,
     );
   }
   return new PackagingError(['spec', 'build'], `pushing the image failed: ${m}`);

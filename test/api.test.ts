@@ -235,17 +235,20 @@ describe('invocations and executions', () => {
   });
 
   it('lists executions by function, status and trigger, with pagination', async () => {
-    const all = await waitFor('two executions listed', async () => {
+    // Visibility is eventually consistent: a first page may hand out a token before the second
+    // execution is indexed as succeeded, so wait until the second page holds it too.
+    const [all, next] = await waitFor('two executions listed, one per page', async () => {
       const r = await call('GET', `/v1/executions?function=${name}&trigger=api&status=succeeded&limit=1`, {
         key: viewer.token,
       });
-      return r.body.executions.length === 1 && r.body.nextPageToken ? r : undefined;
+      if (r.body.executions.length !== 1 || !r.body.nextPageToken) return undefined;
+      const n = await call(
+        'GET',
+        `/v1/executions?function=${name}&trigger=api&status=succeeded&limit=1&pageToken=${r.body.nextPageToken}`,
+      );
+      return n.body.executions?.length === 1 ? ([r, n] as const) : undefined;
     });
     expect(all.body.executions[0]).toMatchObject({ function: name, trigger: 'api', status: 'succeeded' });
-    const next = await call(
-      'GET',
-      `/v1/executions?function=${name}&trigger=api&status=succeeded&limit=1&pageToken=${all.body.nextPageToken}`,
-    );
     expect(next.body.executions).toHaveLength(1);
     expect(next.body.executions[0].executionId).not.toBe(all.body.executions[0].executionId);
     expect((await call('GET', '/v1/executions?status=sideways')).body.code).toBe('bad_request');

@@ -375,6 +375,26 @@ describe('bad input: a located error, exit 2, nothing pushed', () => {
     expectProblem(r, p.spec, '6:3 spec.build:', new RegExp(`registry 127.0.0.1:${port} is unreachable`));
   });
 
+  it('a registry is unreachable whatever its port holds: 127.0.0.1:40307 contains "403" (seen in CI)', async () => {
+    const { registryProblem } = await import('../packaging/build.ts');
+    const { CraneError } = await import('../packaging/crane.ts');
+    const refused = new CraneError(
+      'crane append: Error: pushing image 127.0.0.1:40307/pontoon/base/node:24: Get "http://127.0.0.1:40307/v2/": dial tcp 127.0.0.1:40307: connect: connection refused',
+    );
+    const reg = { host: '127.0.0.1:40307', prefix: '127.0.0.1:40307', insecure: true } as never;
+    expect(registryProblem(refused, reg).message).toMatch(/^registry 127\.0\.0\.1:40307 is unreachable/);
+    const denied = new CraneError(
+      'PUT https://reg:40307/v2/x/manifests/y: UNAUTHORIZED: authentication required',
+    );
+    expect(registryProblem(denied, reg).message).toMatch(
+      /^registry 127\.0\.0\.1:40307 refused the credentials/,
+    );
+    const status = new CraneError(
+      'GET https://reg/v2/: unexpected status code 401 Unauthorized (HEAD responses have no body)',
+    );
+    expect(registryProblem(status, reg).message).toMatch(/refused the credentials/);
+  });
+
   it('a registry that refuses the credentials', async () => {
     const dir = mkdtempSync(path.join(inject('testDir'), 'auth-registry-'));
     const port = await freePort();
