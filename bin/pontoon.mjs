@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// The `pontoon` command. Runs the TypeScript sources through tsx, so a checkout needs no build step.
-import { register } from 'tsx/esm/api';
+// The `pontoon` command: the compiled CLI in dist/, or its sources in a checkout edited since the
+// last build (bin/entry.mjs).
+import { load } from './entry.mjs';
 
-register();
-const { main } = await import('../cli/main.ts');
+const { main } = await load('cli/main');
 process.exitCode = await main(process.argv.slice(2));

@@ -4,10 +4,9 @@
 // stdio; its exit code (or signal) is this command's. So the README's `temporal` lines work as
 // written on a machine where the CLI is only in Pontoon's cache.
 import { spawn } from 'node:child_process';
-import { register } from 'tsx/esm/api';
+import { load } from './entry.mjs';
 
-register();
-const { ensureTemporalCli } = await import('../dev/temporal.ts');
+const { ensureTemporalCli } = await load('dev/temporal');
 let cli;
 try {
   cli = await ensureTemporalCli((line) => process.stderr.write(`[pontoon] ${line}\n`));

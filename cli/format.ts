@@ -1,5 +1,5 @@
 /** Human output of the CLI: aligned tables and short durations. */
-import { stringify } from 'yaml';
+import { createRequire } from 'node:module';
 
 export function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
   const cells = rows.map((r) => r.map((c) => (c === null || c === undefined || c === '' ? '-' : String(c))));
@@ -32,5 +32,9 @@ export function span(from: string | null | undefined, to: string | null | undefi
 export type OutputFormat = 'text' | 'json' | 'yaml';
 
 export function render(value: unknown, format: Exclude<OutputFormat, 'text'>): string {
-  return format === 'json' ? JSON.stringify(value, null, 2) : stringify(value).trimEnd();
+  if (format === 'json') return JSON.stringify(value, null, 2);
+  // yaml is loaded on first use (its CommonJS build, synchronously): text and JSON output never pay
+  // its ~40 ms of module loading.
+  const { stringify } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+  return stringify(value).trimEnd();
 }

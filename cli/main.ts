@@ -5,14 +5,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { stringify } from 'yaml';
-import { newApiKey, ROLES, type Role } from '../api/auth.ts';
+import type { Role } from '../api/auth.ts';
 import type { ExecutionDetail, ExecutionSummary } from '../client/executions.ts';
-import { functionJsonSchemaText } from '../spec/json-schema.ts';
-import { loadSpecs } from '../spec/load.ts';
-import { formatProblem } from '../spec/parse.ts';
 import { splitPath } from '../spec/parse-path.ts';
-import { type FunctionSpec, PRIORITY_ALIASES } from '../spec/schema.ts';
+import type { FunctionSpec } from '../spec/schema.ts';
+import { PRIORITY_ALIASES } from '../spec/values.ts';
 import { ApiCallError, ApiClient, apiFromEnv, UnreachableError } from './api-client.ts';
 import { ago, type OutputFormat, render, span, table } from './format.ts';
 import { Exit, type Io, processIo, UsageError } from './output.ts';
@@ -208,6 +205,19 @@ function format(value: string | undefined): OutputFormat {
 }
 
 const api = () => new ApiClient(apiFromEnv());
+
+/**
+ * The spec loader (yaml, zod and the function schema: ~0.2 s of module loading), imported by the
+ * commands that read spec files only, so `--help` and the commands that only call the API start
+ * without it (bench/cli-startup.ts measures both).
+ */
+async function specTools() {
+  const [{ loadSpecs }, { formatProblem }] = await Promise.all([
+    import('../spec/load.ts'),
+    import('../spec/parse.ts'),
+  ]);
+  return { loadSpecs, formatProblem };
+}
 const enc = encodeURIComponent;
 
 // ------------------------------------------------------------------ offline
@@ -218,6 +228,7 @@ async function cmdValidate(args: string[], io: Io): Promise<number> {
   );
   if (values.help) return help('validate', io);
   if (positionals.length === 0) throw new UsageError('validate needs at least one file or folder');
+  const { loadSpecs, formatProblem } = await specTools();
   const result = await loadSpecs(positionals);
   for (const p of result.problems) io.err(formatProblem(p));
   if (result.problems.length) {
@@ -229,7 +240,7 @@ async function cmdValidate(args: string[], io: Io): Promise<number> {
   return Exit.ok;
 }
 
-function cmdApiKey(args: string[], io: Io): number {
+async function cmdApiKey(args: string[], io: Io): Promise<number> {
   const { positionals, values } = guard(() =>
     parseArgs({
       args,
@@ -240,6 +251,7 @@ function cmdApiKey(args: string[], io: Io): number {
   if (values.help || positionals[0] !== 'create') return help('api-key', io);
   if (!values.name || !/^[A-Za-z0-9._-]+$/.test(values.name))
     throw new UsageError('--name is required (letters, digits, . _ -)');
+  const { newApiKey, ROLES } = await import('../api/auth.ts');
   if (!ROLES.includes(values.role as Role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
   const { token, entry } = newApiKey(values.name, values.role as Role);
   io.out(`API key (shown once; give it to the client as PONTOON_TOKEN):
@@ -272,6 +284,7 @@ async function cmdApply(args: string[], io: Io): Promise<number> {
   const out = format(values.output);
   const paths = [...(values.file ?? []), ...positionals];
   if (paths.length === 0) throw new UsageError('apply needs -f <file|folder>');
+  const { loadSpecs, formatProblem } = await specTools();
   const result = await loadSpecs(paths);
   for (const p of result.problems) io.err(formatProblem(p));
   if (result.problems.length) {
@@ -393,6 +406,7 @@ async function cmdBuild(args: string[], io: Io): Promise<number> {
   if (values.help) return help('build', io);
   const out = format(values.output);
   if (positionals.length === 0) throw new UsageError('build needs at least one spec file or folder');
+  const { loadSpecs, formatProblem } = await specTools();
   const loaded = await loadSpecs(positionals);
   for (const p of loaded.problems) io.err(formatProblem(p));
   if (loaded.problems.length) {
@@ -533,7 +547,7 @@ async function cmdDescribe(args: string[], io: Io): Promise<number> {
   if (!id) throw new UsageError('describe needs "function <name>" or "execution <id>"');
   if (what === 'function' || what === 'functions' || what === 'fn') {
     const f = await api().json<Record<string, unknown>>('GET', `/v1/functions/${enc(id)}`);
-    io.out(out === 'json' ? render(f, 'json') : stringify(f).trimEnd());
+    io.out(render(f, out === 'json' ? 'json' : 'yaml'));
     return Exit.ok;
   }
   if (what === 'execution' || what === 'executions' || what === 'ex') {
@@ -854,6 +868,7 @@ async function cmdSchedules(args: string[], io: Io): Promise<number> {
     if (!Number.isInteger(count) || count < 1 || count > 1000) throw new UsageError('--count must be 1-1000');
     const from = values.from ? new Date(values.from) : new Date();
     if (Number.isNaN(from.getTime())) throw new UsageError('--from must be an RFC 3339 time');
+    const { loadSpecs, formatProblem } = await specTools();
     const loaded = await loadSpecs([fn]);
     for (const p of loaded.problems) io.err(formatProblem(p));
     if (loaded.problems.length) return Exit.usage;
@@ -989,10 +1004,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       case 'schedule':
         return await cmdSchedules(rest, io);
       case 'api-key':
-        return cmdApiKey(rest, io);
+        return await cmdApiKey(rest, io);
       case 'schema':
         if (rest.includes('--help') || rest.includes('-h')) return help('schema', io);
-        io.out(functionJsonSchemaText().trimEnd());
+        io.out((await import('../spec/json-schema.ts')).functionJsonSchemaText().trimEnd());
         return Exit.ok;
       case 'dev': {
         const { values } = guard(() =>

@@ -12,9 +12,9 @@ import { access, constants, realpath } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { SEARCH_ATTRIBUTE_TYPES } from '../spec/names.ts';
+import { packagePath } from '../worker/package-root.ts';
 
 const run = promisify(execFile);
 
@@ -47,7 +47,7 @@ async function onPath(name: string): Promise<string | undefined> {
 /** Our own `temporal` bin (bin/temporal.mjs, linked by npm) runs this code: never pick it. */
 async function isPontoonShim(file: string): Promise<boolean> {
   const real = await realpath(file).catch(() => file);
-  return real === fileURLToPath(new URL('../bin/temporal.mjs', import.meta.url));
+  return real === packagePath('bin', 'temporal.mjs');
 }
 
 export class ProvisionError extends Error {

@@ -19,6 +19,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { cacheDir } from '../dev/temporal.ts';
 import { type OwnImage, ownImageRef, PONTOON_VERSION } from '../spec/names.ts';
+import { PACKAGE_ROOT } from '../worker/package-root.ts';
 import { listContext, writeReproducibleTar } from './context.ts';
 import type { CraneRunner } from './crane.ts';
 import { ensureDepsLayer } from './deps.ts';
@@ -26,7 +27,7 @@ import type { RegistryConfig } from './registry.ts';
 import { ensureBaseImage, walkAll } from './runtimes.ts';
 
 const execFileAsync = promisify(execFile);
-const REPO_ROOT = path.resolve(import.meta.dirname, '..');
+const REPO_ROOT = PACKAGE_ROOT;
 /** The SDK packages observer/warm.ts loads at run time (kept out of the bundle: native core). */
 const OBSERVER_EXTERNALS = [
   '@temporalio/worker',

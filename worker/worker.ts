@@ -29,10 +29,18 @@ import type { FunctionRuntime } from '../activities/runtime.ts';
 import { createLogStore } from '../logs/index.ts';
 import type { WorkerConfig } from './config.ts';
 import { createMetrics, type PontoonMetrics } from './metrics.ts';
+import { RUNS_COMPILED } from './package-root.ts';
 import { connectClient, connectNative } from './temporal.ts';
 import { type Tracing, tracingClientInterceptors } from './tracing.ts';
 
-export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+/**
+ * The modules' extension in this process: `.ts` from the sources (tsx, vitest), `.js` from the
+ * compiled tree in dist/. Paths of modules the SDK loads by file name use it: the compiler rewrites
+ * import specifiers, not these strings.
+ */
+const EXT = RUNS_COMPILED ? '.js' : '.ts';
+
+export const WORKFLOWS_PATH = fileURLToPath(new URL(`../workflows/index${EXT}`, import.meta.url));
 
 /**
  * Loaded once per workflow thread and shared by every workflow run in it (the SDK's
@@ -43,19 +51,19 @@ export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', imp
  * reason: it defines properties lazily and resets regex lastIndex; executions never load it).
  */
 export const PRELOADED_WORKFLOW_MODULES = [
-  'spec/values.ts',
-  'spec/parameters.ts',
-  'spec/template.ts',
-  'spec/timezone.ts',
-  'spec/execution.ts',
-  'spec/retry.ts',
-  'spec/duration.ts',
-  'spec/names.ts',
-  'spec/admission.ts',
-  'spec/scalar.ts',
-  'spec/parse-path.ts',
-  'spec/cron.ts',
-].map((m) => fileURLToPath(new URL(`../${m}`, import.meta.url)));
+  'spec/values',
+  'spec/parameters',
+  'spec/template',
+  'spec/timezone',
+  'spec/execution',
+  'spec/retry',
+  'spec/duration',
+  'spec/names',
+  'spec/admission',
+  'spec/scalar',
+  'spec/parse-path',
+  'spec/cron',
+].map((m) => fileURLToPath(new URL(`../${m}${EXT}`, import.meta.url)));
 
 /** The OpenTelemetry workflow interceptors (RunWorkflow and StartActivity spans, inside the sandbox). */
 export const TRACING_WORKFLOW_INTERCEPTORS = createRequire(import.meta.url).resolve(

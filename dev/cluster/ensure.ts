@@ -5,9 +5,9 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import path from 'node:path';
+import { packagePath } from '../../worker/package-root.ts';
 
-const UP_SH = path.join(import.meta.dirname, 'up.sh');
+const UP_SH = packagePath('dev', 'cluster', 'up.sh');
 
 export class ClusterUnavailableError extends Error {
   override name = 'ClusterUnavailableError';

@@ -3,14 +3,14 @@
  * else rejects with `fail(message)` where the message holds the exit code and the end of its stderr.
  */
 import { spawn } from 'node:child_process';
-import path from 'node:path';
+import { packagePath } from '../../worker/package-root.ts';
 
 export function runRegistryScript(
   script: 'build.sh' | 'up.sh',
   fail: (message: string) => Error,
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const child = spawn('bash', [path.join(import.meta.dirname, script)], {
+    const child = spawn('bash', [packagePath('dev', 'registry', script)], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let err = '';

@@ -1,0 +1,70 @@
+// How the bin scripts load Pontoon's modules. An installed package runs the compiled JavaScript in
+// dist/ (no TypeScript sources are shipped). A checkout runs dist/ too when `npm run build` (which
+// `npm install` runs through `prepare`) is newer than every source file; a checkout edited since
+// then runs the sources through tsx instead, so a command never runs code older than its sources
+// (slower to start: ~0.5 s more; a terminal is told so).
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** The folders tsconfig.build.json compiles. */
+const SOURCE_DIRS = [
+  'spec',
+  'workflows',
+  'activities',
+  'worker',
+  'cli',
+  'api',
+  'client',
+  'observer',
+  'logs',
+  'packaging',
+  'dev',
+];
+
+/** Newest modification time (ms) of a .ts source file under the compiled folders. */
+function newestSource() {
+  let newest = 0;
+  const walk = (dir) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (e.isDirectory()) {
+        if (e.name !== 'node_modules' && e.name !== 'fixtures') walk(`${dir}/${e.name}`);
+      } else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')) {
+        newest = Math.max(newest, statSync(`${dir}/${e.name}`).mtimeMs);
+      }
+    }
+  };
+  for (const d of SOURCE_DIRS) if (existsSync(`${ROOT}${d}`)) walk(`${ROOT}${d}`);
+  return newest;
+}
+
+function builtAt() {
+  try {
+    return statSync(`${ROOT}dist/.tsbuildinfo`).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Imports `<module>` (a path below the package root without extension, e.g. `cli/main`) from dist/
+ * or, in a checkout whose build is missing or older than its sources, from its TypeScript source.
+ */
+export async function load(module) {
+  const source = `${ROOT}${module}.ts`;
+  const compiled = `${ROOT}dist/${module}.js`;
+  if (!existsSync(source)) return import(compiled);
+  const built = builtAt();
+  if (built > 0 && existsSync(compiled) && newestSource() <= built) {
+    process.setSourceMapsEnabled(true);
+    return import(compiled);
+  }
+  if (process.stderr.isTTY) {
+    process.stderr.write(
+      `[pontoon] running from the TypeScript sources (${built ? 'dist/ is older than them' : 'not built yet'}); \`npm run build\` makes commands start faster\n`,
+    );
+  }
+  const { register } = await import('tsx/esm/api');
+  register();
+  return import(source);
+}
