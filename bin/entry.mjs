@@ -2,7 +2,8 @@
 // dist/ (no TypeScript sources are shipped). A checkout runs dist/ too when `npm run build` (which
 // `npm install` runs through `prepare`) is newer than every source file; a checkout edited since
 // then runs the sources through tsx instead, so a command never runs code older than its sources
-// (slower to start: ~0.5 s more; a terminal is told so).
+// (slower to start: ~0.5 s more; a terminal is told so). PONTOON_RUN_FROM=dist or =source forces
+// one or the other (bench/cli-startup.ts measures both).
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -53,13 +54,20 @@ function builtAt() {
 export async function load(module) {
   const source = `${ROOT}${module}.ts`;
   const compiled = `${ROOT}dist/${module}.js`;
-  if (!existsSync(source)) return import(compiled);
-  const built = builtAt();
-  if (built > 0 && existsSync(compiled) && newestSource() <= built) {
+  const from = process.env.PONTOON_RUN_FROM;
+  if (from && from !== 'dist' && from !== 'source') {
+    throw new Error(`PONTOON_RUN_FROM must be dist or source, not ${JSON.stringify(from)}`);
+  }
+  if (!existsSync(source) || from === 'dist') {
     process.setSourceMapsEnabled(true);
     return import(compiled);
   }
-  if (process.stderr.isTTY) {
+  const built = builtAt();
+  if (from !== 'source' && built > 0 && existsSync(compiled) && newestSource() <= built) {
+    process.setSourceMapsEnabled(true);
+    return import(compiled);
+  }
+  if (process.stderr.isTTY && from !== 'source') {
     process.stderr.write(
       `[pontoon] running from the TypeScript sources (${built ? 'dist/ is older than them' : 'not built yet'}); \`npm run build\` makes commands start faster\n`,
     );
