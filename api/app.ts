@@ -27,7 +27,13 @@ import { createDirLogStore } from '../logs/dir.ts';
 import { type AttemptLogSource, localLogSource } from '../logs/source.ts';
 import { DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_RETENTION_MS } from '../logs/store.ts';
 import { LIMITS } from '../spec/execution.ts';
-import { controllerWorkflowId, parseExecutionWorkflowId, Trigger, WorkflowType } from '../spec/names.ts';
+import {
+  controllerWorkflowId,
+  PONTOON_VERSION,
+  parseExecutionWorkflowId,
+  Trigger,
+  WorkflowType,
+} from '../spec/names.ts';
 import { resolveParameters } from '../spec/parameters.ts';
 import { MAX_SPEC_BYTES, parseSpecText } from '../spec/parse.ts';
 import { type AllowCidrs, refusedWebhookUrl } from '../spec/webhook-destination.ts';
@@ -447,7 +453,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => apiDocument());
 
   // ------------------------------------------------------------------ health
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', async () => ({ status: 'ok', version: PONTOON_VERSION }));
   app.get('/readyz', async (_req, reply) => {
     try {
       await client.withDeadline(Date.now() + 2000, () => client.workflowService.getSystemInfo({}));

@@ -3,6 +3,7 @@
  * http://127.0.0.1:8080; PONTOON_TOKEN for the bearer key); `validate` and `schema` work offline;
  * `dev`, `worker` and `api` run Pontoon's processes.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { Role } from '../api/auth.ts';
@@ -10,6 +11,7 @@ import type { ExecutionDetail, ExecutionSummary } from '../client/executions.ts'
 import { splitPath } from '../spec/parse-path.ts';
 import type { FunctionSpec } from '../spec/schema.ts';
 import { PRIORITY_ALIASES } from '../spec/values.ts';
+import { packagePath } from '../worker/package-root.ts';
 import { ApiCallError, ApiClient, apiFromEnv, UnreachableError } from './api-client.ts';
 import { ago, type OutputFormat, render, span, table } from './format.ts';
 import { Exit, type Io, processIo, UsageError } from './output.ts';
@@ -51,7 +53,7 @@ Processes:
 ${ENV_HELP}
 Output: human tables by default; -o json or -o yaml for scripts.
 Exit codes: 0 ok, 1 execution failed, 2 usage, validation or request error, 3 cannot reach the server.
-Run 'pontoon <command> --help' for a command's options and examples.`,
+Run 'pontoon <command> --help' for a command's options and examples; 'pontoon --version' for the version.`,
   validate: `Usage: pontoon validate <file|folder>…
 
 Checks every spec (YAML, multi-document, or JSON) offline and prints each problem as
@@ -167,7 +169,8 @@ Exits 0 when ready, 3 when the API cannot be reached or is not ready (the reason
 
 Starts the Temporal dev server (state kept in .pontoon/temporal.db), the Pontoon worker on the local
 runtime, the API on 127.0.0.1 (open, no auth: local development only), and applies every spec in
-function-specs/ (or -f). Reuses a Temporal server already listening on the port. Ctrl-C stops everything.`,
+function-specs/ (or -f; without either, the examples shipped with Pontoon). Reuses a Temporal server
+already listening on the port. Ctrl-C stops everything.`,
   worker: `Usage: pontoon worker
 
 Runs the Pontoon worker against TEMPORAL_ADDRESS until SIGTERM/SIGINT, then finishes in-flight work.`,
@@ -205,6 +208,19 @@ function format(value: string | undefined): OutputFormat {
 }
 
 const api = () => new ApiClient(apiFromEnv());
+
+/**
+ * What `pontoon dev` applies without -f: function-specs/ in the current folder (a checkout, a
+ * project laid out like it), else the examples shipped with Pontoon (an installed package).
+ */
+function defaultSpecFolder(): string {
+  return existsSync('function-specs') ? 'function-specs' : packagePath('function-specs');
+}
+
+/** The version in package.json (read, not imported: `--version` loads nothing else). */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version: string }).version;
+}
 
 /**
  * The spec loader (yaml, zod and the function schema: ~0.2 s of module loading), imported by the
@@ -980,6 +996,11 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       case '--help':
       case 'help':
         return help(rest[0] ?? 'main', io);
+      case '-V':
+      case '--version':
+      case 'version':
+        io.out(`pontoon ${packageVersion()}`);
+        return Exit.ok;
       case 'validate':
         return await cmdValidate(rest, io);
       case 'apply':
@@ -1026,7 +1047,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         const { runDev } = await import('./dev.ts');
         return await runDev(
           {
-            specPaths: values.file ?? ['function-specs'],
+            specPaths: values.file ?? [defaultSpecFolder()],
             port: Number(values.port ?? 7233),
             uiPort: Number(values['ui-port'] ?? 8233),
             apiPort: Number(values['api-port'] ?? process.env.PONTOON_API_PORT ?? 8080),

@@ -1,4 +1,5 @@
 /** `pontoon worker`: runs the Pontoon worker until SIGTERM or SIGINT, then drains and exits. */
+import { PONTOON_VERSION } from '../spec/names.ts';
 import { ConfigError, parseConfig } from './config.ts';
 import { startObservedWorker } from './observed.ts';
 
@@ -19,6 +20,7 @@ export async function runWorker(): Promise<void> {
   process.once('SIGINT', stop);
   logger.info(
     {
+      version: PONTOON_VERSION,
       address: config.temporal.address,
       namespace: config.temporal.namespace,
       taskQueue: config.taskQueue,

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow/index.js';
-import { NativeConnection } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 import type { TemporalConfig } from './config.ts';
 
 function tlsOptions(config: TemporalConfig): TLSConfig | undefined {
@@ -30,7 +30,9 @@ export async function connectClient(
   return new Client({ connection, namespace: config.namespace });
 }
 
+/** A worker's connection. The worker package (native core) is loaded here only: clients never load it. */
 export async function connectNative(config: TemporalConfig): Promise<NativeConnection> {
+  const { NativeConnection } = await import('@temporalio/worker');
   return NativeConnection.connect({
     address: config.address,
     tls: tlsOptions(config) ?? (config.tls ? true : undefined),
