@@ -38,7 +38,6 @@ export {
   listExecutions,
 } from './executions.ts';
 export {
-  appliedFunctionNames,
   applySpec,
   getSpec,
   type StartedExecution,
