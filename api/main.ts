@@ -51,7 +51,7 @@ export async function startApi(opts: {
 export async function runApi(): Promise<void> {
   const config = parseConfig();
   const api = parseApiConfig();
-  const logger = createLogger(config.logLevel, 'pontoon-api');
+  const logger = createLogger(config.logLevel, 'pontoon-api', { format: config.logFormat ?? 'json' });
   const tracing = config.tracing
     ? createTracing({ serviceName: config.tracing.serviceName ?? 'pontoon-api', registerGlobal: true })
     : undefined;

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { parseApiConfig } from '../api/config.ts';
 import { OPEN_WARNING, startApi } from '../api/main.ts';
-import { applySpec } from '../client/functions.ts';
+import { appliedFunctionNames, applySpec } from '../client/functions.ts';
 import { type DevServer, ensureTemporalCli, portOpen, startDevServer } from '../dev/temporal.ts';
 import { createLogSource } from '../logs/index.ts';
 import { buildSpecs } from '../packaging/index.ts';
@@ -76,7 +76,12 @@ export async function runDev(opts: DevOptions, io: Io): Promise<number> {
     worker: w,
     metricsServer,
     close,
-  } = await startObservedWorker(config, 'pontoon');
+  } = await startObservedWorker(config, 'pontoon', {
+    // A person reads a terminal: one readable line a record (PONTOON_LOG_FORMAT=json to change it);
+    // piped or redirected, JSON lines. The two lines per API request only at PONTOON_LOG_LEVEL=debug.
+    format: process.stdout.isTTY ? 'pretty' : 'json',
+    requestLevel: 'debug',
+  });
   const running = w.worker.run();
   for (const s of loaded.specs) {
     const r = await applySpec(w.client, s.spec, config.taskQueue);
@@ -100,14 +105,18 @@ export async function runDev(opts: DevOptions, io: Io): Promise<number> {
     ...(tracing ? { tracer: tracing.tracer } : {}),
   });
   if (apiConfig.auth.mode === 'open') io.err(`\n*** ${OPEN_WARNING} ***`);
-  const names = loaded.specs.map((s) => s.spec.metadata.name).join(', ');
+  // What is applied, not only the examples: functions applied before a restart are kept by Temporal.
+  const applied = await appliedFunctionNames(w.client, config.taskQueue, {
+    expect: loaded.specs.map((s) => s.spec.metadata.name),
+  });
+  const names = wrapNames(applied, 19);
   io.out(`
 Pontoon is running on the local runtime.
   Temporal Web UI  ${server ? `http://localhost:${opts.uiPort}` : "(the existing server's UI)"}
   Temporal gRPC    127.0.0.1:${opts.port}  namespace ${config.temporal.namespace}, task queue ${config.taskQueue}
   OCI registry     ${registry.prefix}  (pontoon build / apply push function images here)
   Pontoon API      ${api.url}  (OpenAPI at /openapi.json, docs at /docs, metrics at /metrics${apiConfig.auth.mode === 'open' ? ', NO AUTH' : ''})${metricsServer ? `\n  Worker metrics   ${metricsServer.url}/metrics` : ''}
-  Functions        ${names}
+  Functions        ${names}  (${applied.length} applied; npx pontoon get functions)
   Data             ${config.dataDir}
 
 Try, in another terminal:
@@ -134,4 +143,20 @@ Ctrl-C stops everything.`);
     await server?.stop();
   }
   return Exit.ok;
+}
+
+/** Names joined with ", ", wrapped before 100 columns; continuation lines indented by `indent`. */
+export function wrapNames(names: string[], indent: number): string {
+  if (!names.length) return '(none)';
+  const lines: string[] = [];
+  let line = '';
+  for (const name of names) {
+    const next = line ? `${line}, ${name}` : name;
+    if (line && indent + next.length > 98) {
+      lines.push(`${line},`);
+      line = name;
+    } else line = next;
+  }
+  lines.push(line);
+  return lines.join(`\n${' '.repeat(indent)}`);
 }

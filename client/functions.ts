@@ -44,6 +44,33 @@ export async function getSpec(client: Client, name: string): Promise<SpecVersion
   return client.workflow.getHandle(controllerWorkflowId(name)).query(specQuery);
 }
 
+/**
+ * Names of the functions applied on a task queue, sorted, found as the API's `GET /v1/functions`
+ * finds them: running controllers in Temporal's visibility whose spec query answers with a spec.
+ * Visibility trails a start by a moment: names in `expect` (just applied) are waited for, every
+ * 200 ms up to `waitMs` (default 10 s); after that the list is what visibility shows.
+ */
+export async function appliedFunctionNames(
+  client: Client,
+  taskQueue = TASK_QUEUE,
+  opts: { expect?: string[]; waitMs?: number } = {},
+): Promise<string[]> {
+  const query = `WorkflowType = "${WorkflowType.controller}" AND ExecutionStatus = "Running" AND TaskQueue = "${taskQueue}"`;
+  const deadline = Date.now() + (opts.waitMs ?? 10_000);
+  let names: string[] = [];
+  for (;;) {
+    names = [];
+    for await (const w of client.workflow.list({ query })) {
+      if (w.workflowId.startsWith('fn:')) names.push(w.workflowId.slice(3));
+    }
+    const seen = new Set(names);
+    if ((opts.expect ?? []).every((n) => seen.has(n)) || Date.now() >= deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  const specs = await Promise.all(names.map((n) => getSpec(client, n).catch(() => null)));
+  return specs.flatMap((s) => (s ? [s.spec.metadata.name] : [])).sort((a, b) => a.localeCompare(b));
+}
+
 export interface StartOptions {
   taskQueue?: string;
   /** api, cli, sdk — recorded as the PontoonTrigger search attribute. */

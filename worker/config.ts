@@ -173,6 +173,12 @@ const EnvSchema = z.object({
     .optional()
     .describe('prebuilt workflow bundle (skips bundling at start)'),
   PONTOON_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+  PONTOON_LOG_FORMAT: z
+    .enum(['json', 'pretty'])
+    .optional()
+    .describe(
+      'json (default) or pretty (human-readable lines); pontoon dev: pretty when stdout is a terminal',
+    ),
   PONTOON_METRICS_PORT: z.coerce
     .number()
     .int()
@@ -265,6 +271,8 @@ export interface WorkerConfig {
   /** Path of a workflow bundle built ahead of time (container images); bundled at start when unset. */
   workflowBundlePath?: string;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+  /** PONTOON_LOG_FORMAT; unset: the command's default (JSON, or `pontoon dev` in a terminal: pretty). */
+  logFormat?: 'json' | 'pretty';
   /** Worker metrics listener; undefined: off. */
   metrics?: { host: string; port: number };
   /** OpenTelemetry traces over OTLP/HTTP; undefined (no OTLP endpoint in the environment): off. */
@@ -345,6 +353,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig 
     maxCachedWorkflows: e.PONTOON_MAX_CACHED_WORKFLOWS,
     ...(e.PONTOON_WORKFLOW_BUNDLE ? { workflowBundlePath: path.resolve(e.PONTOON_WORKFLOW_BUNDLE) } : {}),
     logLevel: e.PONTOON_LOG_LEVEL,
+    ...(e.PONTOON_LOG_FORMAT ? { logFormat: e.PONTOON_LOG_FORMAT } : {}),
     ...(e.PONTOON_METRICS_PORT !== undefined
       ? { metrics: { host: e.PONTOON_METRICS_HOST, port: e.PONTOON_METRICS_PORT } }
       : {}),

@@ -1,6 +1,11 @@
-/** pino, with credentials redacted, and the adapter that makes Temporal's runtime log through it. */
+/**
+ * pino, with credentials redacted, JSON lines or (in a terminal) human-readable ones, and the adapter
+ * that makes Temporal's runtime log through it.
+ */
+import { createRequire } from 'node:module';
 import { DefaultLogger, type LogLevel, Runtime } from '@temporalio/worker';
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
+import type { PrettyOptions } from 'pino-pretty';
 import { parseExecutionWorkflowId } from '../spec/names.ts';
 
 export const REDACT_PATHS = [
@@ -16,8 +21,55 @@ export const REDACT_PATHS = [
   '*.TEMPORAL_API_KEY',
 ];
 
-export function createLogger(level: string, name = 'pontoon'): Logger {
-  return pino({ name, level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
+/** `json`: one JSON object a line (for log collectors); `pretty`: one human-readable line a record. */
+export type LogFormat = 'json' | 'pretty';
+
+export interface LoggerOptions {
+  /** Default `json`. */
+  format?: LogFormat;
+  /**
+   * Level of the web server's two lines per HTTP request (Fastify's `incoming request` and
+   * `request completed`; `request errored` stays an error). Default `info`; `pontoon dev` says `debug`,
+   * so a terminal shows them only with PONTOON_LOG_LEVEL=debug.
+   */
+  requestLevel?: 'info' | 'debug';
+}
+
+/** The messages of Fastify's per-request lines (fastify/lib/log-controller.js). */
+const REQUEST_LINES = new Set(['incoming request', 'request completed']);
+const INFO = 30;
+
+/**
+ * The project's pino logger on stdout. `pretty` writes through pino-pretty synchronously in this
+ * thread (not a worker-thread transport): lines keep their order with what a command prints itself,
+ * and nothing is lost when the process exits. pino-pretty is loaded only then, so a JSON process
+ * never loads it.
+ */
+export function createLogger(level: string, name = 'pontoon', opts: LoggerOptions = {}): Logger {
+  const options: pino.LoggerOptions = { name, level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
+  if (opts.requestLevel === 'debug') {
+    options.hooks = {
+      logMethod(args, method, lvl) {
+        const msg = args.find((a) => typeof a === 'string');
+        if (lvl === INFO && msg && REQUEST_LINES.has(msg)) return this.debug(...(args as [object, string]));
+        return method.apply(this, args);
+      },
+    };
+  }
+  return opts.format === 'pretty' ? pino(options, prettyStream()) : pino(options);
+}
+
+/** One line a record, `[12:04:05.123] INFO: worker: message {"other":"fields"}` (local time), coloured in a terminal. */
+export function prettyStream(destination: number = 1): DestinationStream {
+  const pretty = createRequire(import.meta.url)('pino-pretty') as (o: PrettyOptions) => DestinationStream;
+  return pretty({
+    destination,
+    sync: true,
+    singleLine: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,name,component',
+    messageFormat: '{if component}{component}: {end}{msg}',
+  });
 }
 
 const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {

@@ -4,14 +4,22 @@
  * and tracing when OTLP is configured. Shared by `pontoon worker` and `pontoon dev`.
  */
 import type { WorkerConfig } from './config.ts';
-import { createLogger, installTemporalRuntime } from './logger.ts';
+import { createLogger, installTemporalRuntime, type LoggerOptions } from './logger.ts';
 import { createMetrics, temporalRuntimeMetrics } from './metrics.ts';
 import { freeLoopbackPort, startMetricsServer } from './metrics-server.ts';
 import { createTracing } from './tracing.ts';
 import { createPontoonWorker } from './worker.ts';
 
-export async function startObservedWorker(config: WorkerConfig, serviceName: string) {
-  const logger = createLogger(config.logLevel);
+/** `logOptions`: the command's defaults; PONTOON_LOG_FORMAT (config.logFormat) wins over its format. */
+export async function startObservedWorker(
+  config: WorkerConfig,
+  serviceName: string,
+  logOptions: LoggerOptions = {},
+) {
+  const logger = createLogger(config.logLevel, 'pontoon', {
+    ...logOptions,
+    format: config.logFormat ?? logOptions.format ?? 'json',
+  });
   const runtimeMetrics = config.metrics ? `127.0.0.1:${await freeLoopbackPort()}` : undefined;
   installTemporalRuntime(logger, runtimeMetrics ? { metricsBindAddress: runtimeMetrics } : {});
   const metrics = createMetrics({ processMetrics: true });
