@@ -8,7 +8,7 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdirSync, openSync } from 'node:fs';
-import { access, constants, realpath } from 'node:fs/promises';
+import { access, constants, open, realpath } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,11 +44,31 @@ async function onPath(name: string): Promise<string | undefined> {
   return undefined;
 }
 
-/** Our own `temporal` bin (bin/temporal.mjs, linked by npm) runs this code: never pick it. */
+/**
+ * A `temporal` bin of Pontoon (bin/temporal.mjs, linked by npm) runs this code: never pick it, this
+ * package's or another copy's (a clone's node_modules/.bin on PATH, a global install). Told apart by
+ * its content: the real CLI is a Go binary, the shim a Node script that names SHIM_MARK.
+ */
 async function isPontoonShim(file: string): Promise<boolean> {
   const real = await realpath(file).catch(() => file);
-  return real === packagePath('bin', 'temporal.mjs');
+  if (real === packagePath('bin', 'temporal.mjs')) return true;
+  let head = '';
+  try {
+    const fh = await open(real, 'r');
+    try {
+      const { buffer, bytesRead } = await fh.read(Buffer.alloc(4096), 0, 4096, 0);
+      head = buffer.subarray(0, bytesRead).toString('latin1');
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return false;
+  }
+  return head.startsWith('#!') && head.includes(SHIM_MARK);
 }
+
+/** Words bin/temporal.mjs holds in its first lines (checked by isPontoonShim). */
+const SHIM_MARK = '`npx temporal …`: the Temporal CLI Pontoon provisions';
 
 export class ProvisionError extends Error {
   override name = 'ProvisionError';

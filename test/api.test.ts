@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../api/app.ts';
 import { newApiKey } from '../api/auth.ts';
 import { API_ERRORS } from '../api/errors.ts';
+import { PONTOON_VERSION } from '../spec/names.ts';
 import { createLogger } from '../worker/logger.ts';
 import { type RunningWorker, startWorker, uniqueName, waitFor } from './helpers.ts';
 
@@ -338,7 +339,10 @@ describe('auth, health and docs', () => {
   });
 
   it('health, readiness, OpenAPI and docs are public; unknown routes are 404', async () => {
-    expect((await call('GET', '/healthz', { key: '' })).body).toEqual({ status: 'ok' });
+    expect((await call('GET', '/healthz', { key: '' })).body).toEqual({
+      status: 'ok',
+      version: PONTOON_VERSION,
+    });
     expect((await call('GET', '/readyz', { key: '' })).body).toMatchObject({ status: 'ready' });
     const doc = await call('GET', '/openapi.json', { key: '' });
     expect(doc.body.openapi).toBe('3.1.0');

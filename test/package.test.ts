@@ -29,6 +29,11 @@ function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     if (/^(npm_|VITEST|NODE_OPTIONS$|TSX|INIT_CWD$)/i.test(k)) continue;
     env[k] = v;
   }
+  // npm and npx put the repository's node_modules/.bin first on PATH; a user's shell has none of it.
+  env.PATH = (env.PATH ?? '')
+    .split(path.delimiter)
+    .filter((d) => !d.includes(`node_modules${path.sep}.bin`))
+    .join(path.delimiter);
   return { ...env, NO_COLOR: '1', ...extra };
 }
 
@@ -64,7 +69,18 @@ beforeAll(async () => {
   rmSync(app, { recursive: true, force: true });
   writeFileSync(path.join(dir, '.keep'), '');
   await run('mkdir', ['-p', app]);
-  writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'uses-pontoon', private: true }));
+  // On Node 20, @kubernetes/client-node 2's undici 8 (Node ≥ 22.19) is swapped for undici 7, as the
+  // README's "Install the package" tells Node 20 users to do (overrides apply only at the top level).
+  const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
+  const node20 = major < 22 || (major === 22 && minor < 19);
+  writeFileSync(
+    path.join(app, 'package.json'),
+    JSON.stringify({
+      name: 'uses-pontoon',
+      private: true,
+      ...(node20 ? { overrides: { undici: '^7' } } : {}),
+    }),
+  );
   await run('npm', ['install', '--no-audit', '--no-fund', path.join(dir, tarball.filename)], {
     cwd: app,
     env: userEnv(),
