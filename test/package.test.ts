@@ -2,7 +2,8 @@
  * Pontoon outside its repository (issue 22): `npm pack` the package, install the tarball into an
  * empty folder, and use it from there as a user would — `--help`, `--version`, `validate` and
  * `schedules preview` on the bundled examples, `pontoon dev` until an invocation of `hello`
- * succeeds, and the client API exactly as the README shows it. Nothing here runs the repository's
+ * succeeds, `pontoon worker` and `pontoon api` as production runs them, and the client API exactly
+ * as the README shows it. Nothing here runs the repository's
  * files: the children's working folder is the empty one, and the repository's sources are not in
  * the tarball (checked).
  */
@@ -35,6 +36,15 @@ function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     .filter((d) => !d.includes(`node_modules${path.sep}.bin`))
     .join(path.delimiter);
   return { ...env, NO_COLOR: '1', ...extra };
+}
+
+/** Signals a child started with `detached: true` and everything in its process group (npx's children). */
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    if (child.pid) process.kill(-child.pid, signal);
+  } catch {
+    // already gone
+  }
 }
 
 async function inApp(cmd: string, args: string[], extra: Record<string, string> = {}) {
@@ -90,10 +100,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (dev && dev.exitCode === null) {
-    dev.kill('SIGINT');
+    signalGroup(dev, 'SIGINT');
     await new Promise((resolve) => {
       const t = setTimeout(() => {
-        dev?.kill('SIGKILL');
+        if (dev) signalGroup(dev, 'SIGKILL');
         resolve(undefined);
       }, 20_000);
       dev?.once('exit', () => {
@@ -162,7 +172,7 @@ describe('the npm package', () => {
     dev = spawn(
       'npx',
       ['pontoon', 'dev', '--port', String(port), '--ui-port', String(uiPort), '--api-port', String(apiPort)],
-      { cwd: app, env: userEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
+      { cwd: app, env: userEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true },
     );
     dev.stdout!.on('data', (d: Buffer) => {
       devLog += d.toString();
@@ -188,6 +198,60 @@ describe('the npm package', () => {
     });
     expect(invoked.code, `${invoked.stdout}${invoked.stderr}\n${devLog}`).toBe(0);
     expect(JSON.parse(invoked.stdout)).toMatchObject({ status: 'succeeded' });
+
+    // `pontoon worker` and `pontoon api` as production runs them (JSON logs), against the same server:
+    // each says its version (the worker's first line, the API's /healthz).
+    const version = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')).version;
+    const ownApiPort = await freePort();
+    const procEnv = {
+      TEMPORAL_ADDRESS: `127.0.0.1:${port}`,
+      PONTOON_TASK_QUEUE: 'installed-worker',
+      PONTOON_DATA_DIR: path.join(app, '.pontoon', 'installed-worker'),
+      PONTOON_AUTH: 'none',
+      PONTOON_API_PORT: String(ownApiPort),
+    };
+    const processes = ['worker', 'api'].map((role) => {
+      // Own process group: npx's children are stopped with it.
+      const child = spawn('npx', ['pontoon', role], {
+        cwd: app,
+        env: userEnv(procEnv),
+        stdio: 'pipe',
+        detached: true,
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      child.stderr.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      return { child, output: () => out };
+    });
+    try {
+      const running = await waitFor(
+        'the installed worker to log that it runs',
+        () =>
+          processes[0]!
+            .output()
+            .split('\n')
+            .filter((l) => l.startsWith('{'))
+            .map((l) => JSON.parse(l) as { msg?: string; version?: string })
+            .find((r) => r.msg === 'worker running'),
+        120_000,
+      );
+      expect(running.version).toBe(version);
+      const health = await waitFor(
+        'the installed API to answer /healthz',
+        async () => {
+          const r = await fetch(`http://127.0.0.1:${ownApiPort}/healthz`).catch(() => undefined);
+          return r?.ok ? ((await r.json()) as { status: string; version: string }) : undefined;
+        },
+        120_000,
+      );
+      expect(health).toEqual({ status: 'ok', version });
+    } finally {
+      for (const p of processes) signalGroup(p.child, 'SIGTERM');
+    }
 
     // The README's "From a program" example, as written there, from the user's folder.
     const readme = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
