@@ -5,7 +5,7 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
-import type { AttemptOutcome, AttemptRequest } from '../spec/execution.ts';
+import { type AttemptOutcome, type AttemptRequest, failedAttemptError } from '../spec/execution.ts';
 import { createMetrics, type PontoonMetrics } from '../worker/metrics.ts';
 import { createExecutionMetricsActivities } from './execution-metrics.ts';
 import { createNotifyActivities } from './notify.ts';
@@ -53,8 +53,10 @@ export function createActivities({
 
     /**
      * Runs one attempt on the worker's runtime and reports how it ended. Function failures are
-     * outcomes; only infrastructure errors throw (and are retried by Temporal as the same attempt).
-     * Cancellation kills the attempt, then rethrows the cancellation.
+     * outcomes (thrown as a non-retryable failure carrying the outcome when the request says
+     * failActivity, so the Web UI shows the attempt failed); only infrastructure errors throw
+     * otherwise (and are retried by Temporal as the same attempt). Cancellation kills the attempt,
+     * then rethrows the cancellation.
      */
     async runAttempt(req: AttemptRequest): Promise<AttemptOutcome> {
       const ctx = Context.current();
@@ -81,6 +83,7 @@ export function createActivities({
         await ctx.cancelled;
       }
       finished(outcome.failure?.type ?? 'succeeded');
+      if (outcome.failure && req.failActivity) throw failedAttemptError(req.attempt, outcome);
       return outcome;
     },
   };

@@ -2,7 +2,8 @@
  * `npm run record-histories`: runs a few executions on a throwaway dev server and saves their event
  * histories to test/histories/. The replay test replays them against the current workflow code, so
  * a change that breaks determinism for running workflows fails CI. Re-record only on purpose (after
- * versioning a workflow change with patched()).
+ * versioning a workflow change with patched()), and keep the histories of earlier versions:
+ * `npm run record-histories -- --suffix <patch>` writes `<name>-<patch>.json` beside them.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -18,6 +19,10 @@ import { ensureTemporalCli, freePort, startDevServer } from './temporal.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const out = path.join(root, 'test', 'histories');
+const at = process.argv.indexOf('--suffix');
+const suffix = at >= 0 ? process.argv[at + 1] : undefined;
+if (at >= 0 && !suffix?.match(/^[a-z0-9-]+$/))
+  throw new Error('--suffix takes a name such as legible-executions');
 mkdirSync(out, { recursive: true });
 const tmp = path.join(os.tmpdir(), `pontoon-record-${process.pid}`);
 const server = await startDevServer({
@@ -44,7 +49,8 @@ const spec = (name: string, extra: Record<string, unknown>) =>
     spec: { image: 'x', local: { command: ['node', 'test/fixtures/functions/behave.mjs'] }, ...extra },
   });
 
-const save = async (file: string, workflowId: string) => {
+const save = async (name: string, workflowId: string) => {
+  const file = suffix ? name.replace(/\.json$/, `-${suffix}.json`) : name;
   const history = await w.client.workflow.getHandle(workflowId).fetchHistory();
   writeFileSync(path.join(out, file), `${JSON.stringify(JSON.parse(historyToJSON(history)), null, 1)}\n`);
   console.log(`saved ${file} (${history.events?.length} events)`);

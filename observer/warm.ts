@@ -15,7 +15,7 @@
 import { Context } from '@temporalio/activity';
 import { Worker } from '@temporalio/worker';
 import { invokeWarmReplica } from '../activities/warm-invoke.ts';
-import type { AttemptOutcome, AttemptRequest } from '../spec/execution.ts';
+import { type AttemptOutcome, type AttemptRequest, failedAttemptError } from '../spec/execution.ts';
 import { parseTemporalConfig } from '../worker/config.ts';
 import { connectNative } from '../worker/temporal.ts';
 
@@ -67,7 +67,10 @@ export async function serveWarm(env: NodeJS.ProcessEnv = process.env): Promise<v
         { replica },
       );
       if (ctx.cancellationSignal.aborted) await ctx.cancelled;
-      return { ...outcome, startedAt, endedAt: new Date().toISOString() };
+      const ended = { ...outcome, startedAt, endedAt: new Date().toISOString() };
+      // A failed attempt fails its activity (the Web UI shows it red) when the execution asks.
+      if (ended.failure && req.failActivity) throw failedAttemptError(req.attempt, ended);
+      return ended;
     },
   };
   const connection = await connectNative(temporal);

@@ -3,7 +3,7 @@
  * CLI, any SDK), the result, and the contract between the execution workflow and a runtime.
  * Pure module: imported by workflows and activities alike.
  */
-import { type ActivityFailure, ApplicationFailure } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
 import type { ParameterValues } from './parameters.ts';
 import type { FunctionSpec } from './schema.ts';
 
@@ -80,6 +80,12 @@ export interface AttemptRequest {
   trigger: string;
   /** Kill the attempt after this long (the spec's timeout, clipped to the deadline). */
   timeoutMs: number;
+  /**
+   * A failed attempt fails its activity (`failedAttemptError`: the outcome as the failure's details)
+   * instead of completing it with the outcome, so the Web UI shows the attempt red. Set by executions
+   * started since the `legible-executions` patch; older ones get a completed activity, as before.
+   */
+  failActivity?: boolean;
 }
 
 /** What a runtime reports: function failures are outcomes, not exceptions. */
@@ -152,6 +158,84 @@ export function attemptFailureOf(err: ActivityFailure, attempt: number): Attempt
   }
   const why = cause?.message ?? err.message;
   return failure('RuntimeFailed', `the runtime could not run attempt ${attempt}: ${why}`);
+}
+
+/**
+ * The function's own words about why an attempt failed, from its log tail: the last line that reads
+ * like an error (`Error: …`, `ValueError: …`, `error: …`, `fatal …`, `panic: …`), skipping stack
+ * frames and Node's version footer; for an exit without such a line, the last line it printed.
+ * Undefined when the log says nothing useful (or the failure is not the function's, e.g. a timeout
+ * whose last line is progress).
+ */
+export function functionErrorLine(logTail: string, type?: FailureTypeName): string | undefined {
+  const lines = logTail
+    .split(/\r?\n/)
+    .map((l) => l.trimEnd())
+    .filter(
+      (l) =>
+        l.trim() !== '' &&
+        !/^\s+(at\s|File\s")/.test(l) && // JavaScript and Python stack frames
+        !/^\s*\^+\s*$/.test(l) && // Node's caret under the throwing line
+        !/^Node\.js v\d/.test(l),
+    );
+  const errorish = /(error|exception|fatal|panic|fail|denied|refused|cannot|can't|unable|unreachable)/i;
+  const line =
+    [...lines].reverse().find((l) => errorish.test(l)) ??
+    (type === 'FunctionExit' || type === 'FunctionExitNonRetryable' ? lines[lines.length - 1] : undefined);
+  if (line === undefined) return undefined;
+  const t = line.trim();
+  return t.length > 300 ? `${t.slice(0, 297)}...` : t;
+}
+
+/** The log tail as a failure's stack trace shows it in the Web UI and `temporal workflow show`. */
+export function logTailTrace(attempt: number, logTail: string): string {
+  return logTail.trim() === ''
+    ? `attempt ${attempt} printed nothing`
+    : `last lines of attempt ${attempt} (stdout and stderr):\n${logTail.trimEnd()}`;
+}
+
+/**
+ * The failure an attempt activity fails with when the function failed (request.failActivity): the
+ * function's own error line first, then Pontoon's reason (`error: db unreachable — exited with code
+ * 2`), the table's type, the log tail as its stack trace and the whole outcome as its only detail.
+ * Non-retryable for Temporal: whether another attempt runs is the execution's decision (its retry
+ * policy and failure table), never a retry of the same activity. BENIGN: the worker logs it at debug
+ * level, as a function failure is not the worker's.
+ */
+export function failedAttemptError(attempt: number, outcome: AttemptOutcome): ApplicationFailure {
+  const why = outcome.failure ?? failure('FunctionExit', `exited with code ${outcome.exitCode}`);
+  const said = functionErrorLine(outcome.logTail, why.type);
+  const f = ApplicationFailure.create({
+    type: why.type,
+    message: said ? `${said} — ${why.message}` : why.message,
+    nonRetryable: true,
+    details: [outcome],
+    category: ApplicationFailureCategory.BENIGN,
+  });
+  f.stack = logTailTrace(attempt, outcome.logTail);
+  return f;
+}
+
+/**
+ * The outcome of a failed attempt whose activity failed with `failedAttemptError`; undefined for any
+ * other error (a runtime's own failure, a timeout, a cancellation).
+ */
+export function outcomeOfFailedAttempt(err: unknown): AttemptOutcome | undefined {
+  if (!(err instanceof ActivityFailure) || !(err.cause instanceof ApplicationFailure)) return undefined;
+  const d = err.cause.details?.[0] as Partial<AttemptOutcome> | undefined;
+  if (
+    typeof d !== 'object' ||
+    d === null ||
+    typeof d.startedAt !== 'string' ||
+    typeof d.endedAt !== 'string' ||
+    typeof d.logTail !== 'string' ||
+    !(typeof d.exitCode === 'number' || d.exitCode === null) ||
+    typeof d.failure?.type !== 'string' ||
+    !(d.failure.type in FAILURE_TYPES)
+  ) {
+    return undefined;
+  }
+  return d as AttemptOutcome;
 }
 
 /** Limits of the function contract (documented in the README). */

@@ -8,15 +8,14 @@
  * spec with a local command. The API must have changed nothing: no execution started or cancelled,
  * no schedule paused, unpaused or triggered, no spec applied or deleted.
  *
- * Debian's Chromium (apt-get install -y chromium; .ci/run installs it), driven by playwright-core,
- * headless. PONTOON_CHROMIUM points at another Chromium build.
+ * Debian's Chromium, driven by playwright-core, headless (test/browser.ts).
  */
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startApi } from '../api/main.ts';
 import { listExecutions } from '../client/executions.ts';
@@ -24,9 +23,8 @@ import { getSpec, startExecution } from '../client/functions.ts';
 import { scheduleId } from '../spec/names.ts';
 import { createLogger } from '../worker/logger.ts';
 import { createMetrics } from '../worker/metrics.ts';
+import { launchChromium } from './browser.ts';
 import { apply, fixtureSpec, type RunningWorker, startWorker, uniqueName, waitFor } from './helpers.ts';
-
-const CHROMIUM = process.env.PONTOON_CHROMIUM ?? '/usr/bin/chromium';
 
 let w: RunningWorker;
 let api: { url: string; close(): Promise<void> };
@@ -97,11 +95,6 @@ const attempt = (what, p) => p.then(() => tried.push(what + ': sent'), (e) => tr
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `Chromium is missing at ${CHROMIUM}: install it with "apt-get install -y chromium" (Debian; .ci/run does), or point PONTOON_CHROMIUM at a Chromium binary`,
-    );
-  }
   w = await startWorker();
   const marker = path.join(mkdtempSync(path.join(os.tmpdir(), 'victim-')), 'marks');
   // endAt in the past: the schedules never fire by themselves; only a request could start one.
@@ -149,12 +142,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', () => resolve()));
   evilUrl = `http://127.0.0.1:${(evil.address() as AddressInfo).port}/`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    // Root in CI has no user namespaces for Chromium's sandbox; the page is our own.
-    args: ['--no-sandbox', `--host-resolver-rules=MAP rebind.test 127.0.0.1`],
-  });
+  browser = await launchChromium([`--host-resolver-rules=MAP rebind.test 127.0.0.1`]);
 }, 120_000);
 
 afterAll(async () => {

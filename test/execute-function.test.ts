@@ -360,4 +360,83 @@ describe('executeFunction', () => {
     });
     expect(found).toEqual([ex.executionId]);
   });
+
+  it('is legible in the Web UI whoever started it: failed attempts FAIL their activity with exit code and log tail, memo and failure lead with the function error', async () => {
+    const spec = fixtureSpec(uniqueName('legible'), 'behave.mjs', {
+      parameters: [
+        { name: 'mode', default: 'fail' },
+        { name: 'code', type: 'integer', default: 4 },
+      ],
+      execution: { retry: { maxAttempts: 2, initialInterval: '1s' } },
+    });
+    const name = spec.metadata.name;
+    await apply(w.client, spec, w.config.taskQueue);
+    // A plain SDK start: no search attributes, memo or summary from the starter.
+    const handle = await w.client.workflow.start('executeFunction', {
+      taskQueue: w.config.taskQueue,
+      workflowId: `plain-${name}`,
+      args: [{ function: name, parameters: { code: 4 } }],
+    });
+    const failure = await failureOf(handle.workflowId);
+    expect(failure.type).toBe('FunctionExit');
+    expect(failure.message).toBe(
+      `${name} failed after 2 attempts: failing with 4 — exited with code 4 (all 2 attempts used)`,
+    );
+    expect(failure.stack).toContain(
+      'last lines of attempt 2 (stdout and stderr):\nbehave mode=fail attempt=2',
+    );
+
+    // The result is unchanged: every attempt, its exit code, its failure of the table (retryable).
+    const result = await waitForResult(w.client, handle.workflowId);
+    expect(result.attempts.map((a) => [a.exitCode, a.failure?.type, a.failure?.retryable])).toEqual([
+      [4, 'FunctionExit', true],
+      [4, 'FunctionExit', true],
+    ]);
+    expect(result.failure).toEqual({
+      type: 'FunctionExit',
+      message: 'exited with code 4 (all 2 attempts used)',
+      retryable: true,
+    });
+
+    // Each failed attempt is an Activity Task Failed: the function error and exit code, its log
+    // tail as the trace, the outcome as its details; Temporal did not retry the activity itself.
+    const history = await handle.fetchHistory();
+    const failedAttempts = history.events!.flatMap((e) =>
+      e.activityTaskFailedEventAttributes ? [e.activityTaskFailedEventAttributes] : [],
+    );
+    expect(failedAttempts).toHaveLength(2);
+    for (const [i, a] of failedAttempts.entries()) {
+      expect(a.failure?.message).toBe('failing with 4 — exited with code 4');
+      expect(a.failure?.applicationFailureInfo).toMatchObject({ type: 'FunctionExit', nonRetryable: true });
+      expect(a.failure?.stackTrace).toContain(`last lines of attempt ${i + 1} (stdout and stderr):`);
+      const outcome = defaultPayloadConverter.fromPayload(
+        a.failure!.applicationFailureInfo!.details!.payloads![0]!,
+      ) as { exitCode: number; logTail: string };
+      expect(outcome.exitCode).toBe(4);
+      expect(outcome.logTail).toContain('failing with 4');
+    }
+    const scheduled = history.events!.filter(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runAttempt',
+    );
+    expect(scheduled).toHaveLength(2);
+    expect(
+      history
+        .events!.filter((e) => e.activityTaskStartedEventAttributes)
+        .map((e) => Number(e.activityTaskStartedEventAttributes!.attempt)),
+    ).toEqual([1, 1]);
+
+    // The memo says it all, set by the execution itself (trigger sdk: nobody named one).
+    const { memo } = await handle.describe();
+    expect(memo).toEqual({
+      summary: `${name} (sdk): failed after 2 attempts: failing with 4 — exited with code 4 (all 2 attempts used)`,
+      function: name,
+      trigger: 'sdk',
+      parameters: { mode: 'fail', code: 4 },
+      status: 'failed',
+      attempts: 2,
+      exitCode: 4,
+      error: 'failing with 4',
+      failure: 'FunctionExit: exited with code 4 (all 2 attempts used)',
+    });
+  });
 });

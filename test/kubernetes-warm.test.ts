@@ -299,6 +299,34 @@ describe('warm pools on kubernetes', () => {
     );
   });
 
+  it('a failed warm attempt fails its runWarmAttempt activity (red in the Web UI) with the replica answer; the execution decides as before', async () => {
+    const spec = warmSpec({ minReplicas: 0, maxReplicas: 1 });
+    const fn = spec.metadata.name;
+    await apply(w.client, spec, w.config.taskQueue);
+    const s = await start(fn, { name: 'nobody' });
+    await standInReplica(fn, 1);
+    const r = await waitForResult(w.client, s.executionId);
+    expect(r.status).toBe('failed');
+    expect(r.attempts).toHaveLength(1);
+    expect(r.attempts[0]!.failure).toEqual({
+      type: 'FunctionExitNonRetryable',
+      message: 'warm replica answered HTTP 422: {"error":"nobody to greet"}',
+      retryable: false,
+    });
+    const history = await w.client.workflow.getHandle(s.executionId).fetchHistory();
+    const failed = (history.events ?? []).flatMap((e) =>
+      e.activityTaskFailedEventAttributes ? [e.activityTaskFailedEventAttributes] : [],
+    );
+    expect(failed).toHaveLength(1);
+    expect(failed[0]!.failure?.message).toContain(
+      'warm replica answered HTTP 422: {"error":"nobody to greet"}',
+    );
+    expect(failed[0]!.failure?.applicationFailureInfo).toMatchObject({
+      type: 'FunctionExitNonRetryable',
+      nonRetryable: true,
+    });
+  });
+
   it('an attempt no replica takes within fallbackAfter runs on demand, and the attempt says so', async () => {
     const spec = warmSpec(
       { minReplicas: 0, maxReplicas: 1, fallback: 'on-demand', fallbackAfter: '2s' },

@@ -18,9 +18,11 @@ import {
   patched,
   proxyActivities,
   proxyLocalActivities,
+  setCurrentDetails,
   setHandler,
   sleep,
   TimeoutFailure,
+  upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -39,7 +41,16 @@ import {
   type FailureTypeName,
   failure,
   LIMITS,
+  logTailTrace,
+  outcomeOfFailedAttempt,
 } from '../spec/execution.ts';
+import {
+  type ExecutionView,
+  executionDetails,
+  executionMemo,
+  failureMessage,
+  type LegibleStatus,
+} from '../spec/legible.ts';
 import {
   controllerWorkflowId,
   isFunctionName,
@@ -107,6 +118,24 @@ const RUNTIME_FAILURE_PATCH = 'attempt-runtime-failure';
  * ERR_INVALID_ARG_VALUE for a NUL byte in a spawn argument).
  */
 const DETERMINISTIC_ERRORS = ['SpecInvalid', 'LaunchFailed', 'ImageUnavailable', 'TypeError', 'RangeError'];
+/**
+ * Executions legible in the Web UI whoever started them: a memo (function, trigger, parameters,
+ * status, outcome) upserted at the start and at the end, current details (User Metadata tab) kept up
+ * to date, attempt activities that FAIL when the function failed (request.failActivity: red in the
+ * history, with the exit code and the log tail), backoff timers with a summary, and a failed
+ * execution's message led by the function's own error with its log tail as the stack trace. Retry,
+ * adoption and the failure table are unchanged. Executions started before replay without it.
+ */
+const LEGIBLE_PATCH = 'legible-executions';
+
+/** A failed attempt reported as its activity's failure (request.failActivity) is that outcome again. */
+function reported(run: Promise<AttemptOutcome>): Promise<AttemptOutcome> {
+  return run.catch((err: unknown) => {
+    const outcome = outcomeOfFailedAttempt(err);
+    if (outcome) return outcome;
+    throw err;
+  });
+}
 
 /** Webhooks are delivered durably, but an execution waits at most this long for them. */
 const { sendNotifications } = proxyActivities<Activities>({
@@ -120,11 +149,12 @@ const { sendNotifications } = proxyActivities<Activities>({
   },
 });
 
-function fail(type: FailureTypeName, message: string, result?: ExecutionResult): never {
+function fail(type: FailureTypeName, message: string, result?: ExecutionResult, trace?: string): never {
   const f = ApplicationFailure.create({ type, message, nonRetryable: true, details: result ? [result] : [] });
   // How an execution ended is the function's or the starter's story, not a trace of this file: the
-  // Web UI and `temporal workflow show` print the failure's stack trace, so it carries the message only.
-  f.stack = `${type}: ${message}`;
+  // Web UI and `temporal workflow show` print the failure's stack trace, so it carries the message
+  // only, and the function's log tail when there is one (trace).
+  f.stack = `${type}: ${message}${trace ? `\n\n${trace}` : ''}`;
   throw f;
 }
 
@@ -216,6 +246,7 @@ function triggerAndScheduledTime(
 }
 
 export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<ExecutionResult> {
+  const legible = patched(LEGIBLE_PATCH);
   const input = checkInput(rawInput);
   const info = workflowInfo();
   const startTime = new Date(info.startTime);
@@ -227,7 +258,29 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
     attempts: [],
   };
   setHandler(progressQuery, () => progress);
+  /** What the Web UI shows of this execution: the memo (when memo is set) and the current details. */
+  const view: ExecutionView = {
+    function: input.function,
+    parameters: input.parameters ?? {},
+    status: 'starting',
+    attempt: 0,
+    maxAttempts: 0,
+    attempts: progress.attempts,
+  };
+  const show = (status: LegibleStatus, memo = false, failed?: { type: string; message: string }) => {
+    if (!legible) return;
+    view.status = status;
+    view.attempt = progress.attempt;
+    view.maxAttempts = progress.maxAttempts;
+    view.nextAttemptAt = progress.nextAttemptAt;
+    if (failed) view.failure = failed;
+    setCurrentDetails(executionDetails(view));
+    if (memo) upsertMemo(executionMemo(view));
+  };
 
+  // Pure (the input and the workflow's start): known before the spec, so a failed read shows it too.
+  const { trigger, scheduledTime, schedule } = triggerAndScheduledTime(input, startTime);
+  view.trigger = trigger;
   // Ends with a type of the table: FunctionNotFound (or SpecInvalid) as the reader said, else RuntimeFailed.
   const { spec, version, warmTaskQueue } = await (input.spec
     ? getFunctionSpec(input.function, { version: input.spec.version, appliedAt: input.spec.appliedAt })
@@ -235,24 +288,28 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
   ).catch((err: unknown) => {
     // A local activity's own failure arrives as it was thrown (e.g. FunctionNotFound): its message
     // is kept, its stack (the worker's) is not.
-    if (err instanceof ApplicationFailure && err.type && err.type in FAILURE_TYPES)
+    if (err instanceof ApplicationFailure && err.type && err.type in FAILURE_TYPES) {
+      show('failed', true, { type: err.type, message: err.message });
       return fail(err.type as FailureTypeName, err.message);
+    }
     if (!(err instanceof ActivityFailure)) throw err;
     const why = attemptFailureOf(err, 0);
-    return fail(
-      why.type,
+    const message =
       why.type === 'RuntimeFailed'
         ? `could not read the spec of "${input.function}": ${err.cause?.message ?? err.message}`
-        : why.message,
-    );
+        : why.message;
+    show('failed', true, { type: why.type, message });
+    return fail(why.type, message);
   });
-  const { trigger, scheduledTime, schedule } = triggerAndScheduledTime(input, startTime);
   const priority = priorityNumber(input.priority ?? spec.spec.execution.priority);
   upsertSearchAttributes([
     { key: SearchAttr.function, value: input.function },
     { key: SearchAttr.trigger, value: trigger },
     { key: SearchAttr.priority, value: priority },
   ]);
+  view.specVersion = version;
+  progress.maxAttempts = spec.spec.execution.retry.maxAttempts;
+  show('running', true);
 
   const exec = spec.spec.execution;
   const retry = exec.retry;
@@ -317,12 +374,19 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
     const last = attempts.length
       ? ` after ${attempts.length} attempt${attempts.length === 1 ? '' : 's'}`
       : '';
+    if (attempts.length) view.parameters = parameters;
+    show(status, true, why);
     await notifySchedule(false, why.message);
     await atEnd(status, r);
+    const verb = status === 'timed_out' ? 'timed out' : 'failed';
+    if (!legible) return fail(why.type, `${input.function} ${verb}${last}: ${why.message}`, r);
+    // The function's own error first, its log tail as the trace.
+    const lastAttempt = attempts[attempts.length - 1];
     return fail(
       why.type,
-      `${input.function} ${status === 'timed_out' ? 'timed out' : 'failed'}${last}: ${why.message}`,
+      `${input.function} ${verb}${last}: ${failureMessage(why.message, attempts)}`,
       r,
+      lastAttempt ? logTailTrace(lastAttempt.attempt, lastAttempt.logTail) : undefined,
     );
   };
 
@@ -350,6 +414,8 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
       progress.phase = 'running';
       progress.attempt = attempt;
       progress.nextAttemptAt = undefined;
+      view.parameters = parameters;
+      show('running');
       log.info('attempt starting', { function: input.function, attempt, parameters });
       const request: AttemptRequest = {
         executionId: info.workflowId,
@@ -361,17 +427,29 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
         scheduledTime: scheduledTime.toISOString(),
         trigger,
         timeoutMs,
+        ...(legible ? { failActivity: true } : {}),
       };
       const onDemand = (activityId: string, summary: string) =>
-        proxyActivities<Activities>({
-          startToCloseTimeout: timeoutMs + ATTEMPT_SLACK_MS,
-          heartbeatTimeout: ATTEMPT_HEARTBEAT_TIMEOUT,
-          cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-          // Retries of the activity are infrastructure retries (a lost worker): the same attempt again.
-          retry: { initialInterval: '1s', maximumAttempts: 10, nonRetryableErrorTypes: DETERMINISTIC_ERRORS },
-          activityId,
-          summary,
-        }).runAttempt(request);
+        reported(
+          proxyActivities<Activities>({
+            startToCloseTimeout: timeoutMs + ATTEMPT_SLACK_MS,
+            heartbeatTimeout: ATTEMPT_HEARTBEAT_TIMEOUT,
+            cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            // Retries of the activity are infrastructure retries (a lost worker): the same attempt again.
+            retry: {
+              initialInterval: '1s',
+              maximumAttempts: 10,
+              nonRetryableErrorTypes: DETERMINISTIC_ERRORS,
+            },
+            activityId,
+            summary,
+          }).runAttempt(request),
+        );
+      /** Activity summaries: `broken: attempt 1 of 2` (before the patch: `attempt 1 of broken`). */
+      const summary = (where: string) =>
+        legible
+          ? `${input.function}: attempt ${attempt} of ${retry.maxAttempts}${where}`
+          : `attempt ${attempt} of ${input.function}${where}`;
       let outcome: AttemptOutcome;
       let fallback: string | undefined;
       const attemptStartedAt = new Date().toISOString();
@@ -394,10 +472,10 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
             },
             priority: { priorityKey: priority },
             activityId: `attempt-${attempt}`,
-            summary: `attempt ${attempt} of ${input.function} on a warm replica`,
+            summary: summary(' on a warm replica'),
           });
           try {
-            outcome = await runWarmAttempt(request);
+            outcome = await reported(runWarmAttempt(request));
           } catch (err) {
             const notStarted =
               err instanceof ActivityFailure &&
@@ -410,10 +488,7 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
               attempt,
               fallbackAfter,
             });
-            outcome = await onDemand(
-              `attempt-${attempt}-on-demand`,
-              `attempt ${attempt} of ${input.function} on demand (warm fallback)`,
-            );
+            outcome = await onDemand(`attempt-${attempt}-on-demand`, summary(' on demand (warm fallback)'));
           }
         } else {
           let running = true;
@@ -426,7 +501,7 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
             ).catch(() => undefined);
           });
           try {
-            outcome = await onDemand(`attempt-${attempt}`, `attempt ${attempt} of ${input.function}`);
+            outcome = await onDemand(`attempt-${attempt}`, summary(''));
           } finally {
             running = false;
           }
@@ -470,6 +545,7 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
       });
       if (!why) {
         progress.phase = 'succeeded';
+        show('succeeded', true);
         await notifySchedule(true);
         const r = result('succeeded', outcome.output ?? null);
         await atEnd('succeeded', r);
@@ -486,7 +562,14 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
       }
       progress.phase = 'backoff';
       progress.nextAttemptAt = new Date(Date.now() + wait).toISOString();
-      await sleep(wait);
+      show('backoff');
+      if (legible) {
+        await sleep(wait, {
+          summary: `${input.function}: backoff after attempt ${attempt}; attempt ${attempt + 1} of ${retry.maxAttempts} next`,
+        });
+      } else {
+        await sleep(wait);
+      }
     }
     const last = attempts[attempts.length - 1]!;
     return await finish('failed', {
@@ -502,6 +585,7 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
     } catch (err) {
       if (isCancellation(err)) {
         progress.phase = 'cancelled';
+        show('cancelled', true);
         await CancellationScope.nonCancellable(() => atEnd('cancelled'));
       }
       throw err;
@@ -520,13 +604,13 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
     granted = true;
   });
   progress.phase = 'queued';
+  show('queued');
   try {
     await controller.signal(requestSlotSignal, { executionId: info.workflowId, priority });
   } catch (err) {
-    return fail(
-      'FunctionNotFound',
-      `the controller of "${input.function}" is not running (was it deleted?): ${String(err)}`,
-    );
+    const message = `the controller of "${input.function}" is not running (was it deleted?): ${String(err)}`;
+    show('failed', true, { type: 'FunctionNotFound', message });
+    return fail('FunctionNotFound', message);
   }
   const leaseMs = parseDuration(exec.slotLease);
   try {
@@ -534,7 +618,10 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
       await condition(() => granted);
     } catch (err) {
       // Cancelled while queued: still an execution that ended, for the metrics.
-      if (isCancellation(err)) await CancellationScope.nonCancellable(() => atEnd('cancelled'));
+      if (isCancellation(err)) {
+        show('cancelled', true);
+        await CancellationScope.nonCancellable(() => atEnd('cancelled'));
+      }
       throw err;
     }
     holding = true;
