@@ -2,7 +2,8 @@
 // dist/ (no TypeScript sources are shipped). A checkout runs dist/ too when `npm run build` (which
 // `npm install` runs through `prepare`) is newer than every source file; a checkout edited since
 // then runs the sources through tsx instead, so a command never runs code older than its sources
-// (slower to start: ~0.5 s more; a terminal is told so). PONTOON_RUN_FROM=dist or =source forces
+// (slower to start: ~0.5 s more; a terminal is told so; tsx is a devDependency: only a checkout has
+// sources to run). PONTOON_RUN_FROM=dist or =source forces
 // one or the other (bench/cli-startup.ts measures both).
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
