@@ -27,6 +27,7 @@ import { createDirLogStore } from '../logs/dir.ts';
 import { type AttemptLogSource, localLogSource } from '../logs/source.ts';
 import { DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_RETENTION_MS } from '../logs/store.ts';
 import { LIMITS } from '../spec/execution.ts';
+import { type FunctionAccess, functionAccessProblems } from '../spec/function-access.ts';
 import {
   controllerWorkflowId,
   PONTOON_VERSION,
@@ -90,6 +91,11 @@ export interface ApiDeps {
   authFailuresPerMinute?: number;
   /** Webhook address ranges the operator opened (PONTOON_NOTIFY_ALLOW_CIDRS); default none. */
   notifyAllowCidrs?: AllowCidrs;
+  /**
+   * Kubernetes runtime: the ServiceAccounts, Secrets and address ranges specs may use (the workers'
+   * PONTOON_FUNCTION_* lists), checked at apply; unset: not checked here (the workers still do).
+   */
+  functionAccess?: FunctionAccess;
 }
 
 declare module 'fastify' {
@@ -616,6 +622,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         const field = ['spec', 'notify', i, 'url'] as const;
         return [{ ...parsed.specs[0]!.locate?.(field), field: field.join('.'), message: why }];
       });
+      // ServiceAccounts, Secrets and egress the functions' namespace allows, before anything is applied.
+      for (const p of deps.functionAccess ? functionAccessProblems(spec, deps.functionAccess) : [])
+        hooks.push({ ...parsed.specs[0]!.locate?.(p.path), field: p.path.join('.'), message: p.message });
       if (hooks.length) {
         throw new ApiError(
           'spec_invalid',

@@ -4,6 +4,7 @@ import { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { createLogSource } from '../logs/index.ts';
 import type { AttemptLogSource } from '../logs/source.ts';
+import type { FunctionAccess } from '../spec/function-access.ts';
 import { parseConfig } from '../worker/config.ts';
 import { createLogger } from '../worker/logger.ts';
 import { createMetrics, type PontoonMetrics } from '../worker/metrics.ts';
@@ -28,6 +29,8 @@ export async function startApi(opts: {
   metrics?: PontoonMetrics;
   /** Give with a client built with the tracing client interceptors. */
   tracer?: Tracer;
+  /** Kubernetes runtime: what specs may use (checked at apply, like the workers do). */
+  functionAccess?: FunctionAccess;
 }): Promise<{ url: string; close(): Promise<void> }> {
   const app = await buildApi({
     client: opts.client,
@@ -42,6 +45,7 @@ export async function startApi(opts: {
     ...(opts.api.notifyAllowCidrs ? { notifyAllowCidrs: opts.api.notifyAllowCidrs } : {}),
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
     ...(opts.tracer ? { tracer: opts.tracer } : {}),
+    ...(opts.functionAccess ? { functionAccess: opts.functionAccess } : {}),
   });
   if (opts.api.auth.mode === 'open') opts.logger.warn(OPEN_WARNING);
   const address = await app.listen({ host: opts.api.host, port: opts.api.port });
@@ -72,6 +76,7 @@ export async function runApi(): Promise<void> {
     taskQueue: config.taskQueue,
     dataDir: config.dataDir,
     logs: createLogSource(config, logger),
+    ...(config.runtime === 'kubernetes' ? { functionAccess: config.kubernetes.access } : {}),
   });
   logger.info({ url: server.url, temporal: config.temporal.address }, 'API listening');
   await new Promise<void>((resolve) => {

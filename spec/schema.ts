@@ -8,6 +8,7 @@ import { BUILD_RUNTIMES, DEFAULT_BUILD_COMMANDS, RUNTIME_HELP } from './build.ts
 import { CRON_HELP, cronError } from './cron.ts';
 import { DURATION_HELP, isDuration, parseDuration } from './duration.ts';
 import { MAX_FUNCTION_NAME } from './names.ts';
+import { networkSchema } from './network.ts';
 import { isTemplate, templateError } from './template.ts';
 import { timeZoneProblem } from './timezone.ts';
 import { isRequired, PARAMETER_LIMITS, parameterValueError, undeliverable, utf8Bytes } from './values.ts';
@@ -547,13 +548,13 @@ function buildFunctionSpecSchema() {
         serviceAccountName: dnsSubdomain
           .optional()
           .describe(
-            'Kubernetes ServiceAccount the pod runs as (kubernetes runtime). Default: the namespace default, with no API token mounted.',
+            'Kubernetes ServiceAccount the pod runs as (kubernetes runtime): one the operator allows (PONTOON_FUNCTION_SERVICE_ACCOUNTS), never one of Pontoon. Default: the namespace default, with no API token mounted.',
           ),
         automountServiceAccountToken: z
           .boolean()
           .optional()
           .describe(
-            'Mount the ServiceAccount token into the function container (kubernetes runtime). Off unless the function calls the Kubernetes API.',
+            'Mount the ServiceAccount token into the function container (kubernetes runtime). Off unless the function calls the Kubernetes API; only for a ServiceAccount the operator lists with ":token".',
           ),
         nodeSelector: z
           .record(z.string(), z.string())
@@ -572,6 +573,7 @@ function buildFunctionSpecSchema() {
           .describe(
             'Annotations added to every attempt pod (kubernetes runtime), e.g. for service meshes or log shippers. Keys under pontoon.dev/ other than pontoon.dev/sim-* (the simulated cluster) are reserved.',
           ),
+        network: networkSchema().optional(),
         warm: warm.optional(),
         local: local.optional(),
         notify: z

@@ -2,6 +2,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { classifyPod, pendingProblem } from '../activities/kubernetes/classify.ts';
+import { buildEgressPolicy, EGRESS_LABEL, egressHash } from '../activities/kubernetes/network.ts';
 import {
   attemptPodName,
   buildAttemptPod,
@@ -20,6 +21,7 @@ import {
 } from '../observer/termination.ts';
 import type { AttemptRequest } from '../spec/execution.ts';
 import { Label } from '../spec/names.ts';
+import { egressRules } from '../spec/network.ts';
 import {
   type FunctionSpec,
   functionSpecSchema,
@@ -211,6 +213,24 @@ describe('buildAttemptPod', () => {
       spec: { image: 'i', podAnnotations: { 'pontoon.dev/execution-id': 'forged' } },
     });
     expect(r.success).toBe(false);
+  });
+
+  it('labels the pod with its egress policy (the spec declares some) and not otherwise', () => {
+    expect(buildAttemptPod(fs, req, opts).metadata!.labels![EGRESS_LABEL]).toBeUndefined();
+    const labelled = buildAttemptPod(fs, req, { ...opts, egress: '0123456789abcdef' });
+    expect(labelled.metadata!.labels![EGRESS_LABEL]).toBe('0123456789abcdef');
+    // The policy selects exactly that label (and Pontoon's own pods): its content is named by its hash.
+    const rules = egressRules({ egress: [{ cidr: '0.0.0.0/0', ports: [443] }] }, []).rules;
+    const policy = buildEgressPolicy(rules, 'fns');
+    const hash = egressHash(rules);
+    expect(policy.metadata).toMatchObject({ name: `pontoon-egress-${hash}`, namespace: 'fns' });
+    expect(policy.spec!.podSelector).toEqual({
+      matchLabels: { [Label.managedBy]: 'pontoon', [EGRESS_LABEL]: hash },
+    });
+    expect(policy.spec!.egress![0]!.to![0]!.ipBlock!.except).toContain('169.254.0.0/16');
+    expect(egressHash(egressRules({ egress: [{ cidr: '0.0.0.0/0', ports: [80] }] }, []).rules)).not.toBe(
+      hash,
+    );
   });
 });
 

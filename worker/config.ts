@@ -3,12 +3,21 @@
  * names (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*) so existing setups
  * just work; Pontoon's own settings are PONTOON_*.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_RETENTION_MS, MAX_LOG_MAX_BYTES } from '../logs/store.ts';
 import { DEFAULT_REGISTRY } from '../packaging/registry.ts';
 import { DURATION_HELP, isDuration, parseDuration } from '../spec/duration.ts';
+import {
+  type FunctionAccess,
+  FunctionAccessConfigError,
+  parseFunctionAccess,
+  SECRETS_ENV,
+  SERVICE_ACCOUNTS_ENV,
+} from '../spec/function-access.ts';
 import { ownImageRef, TASK_QUEUE } from '../spec/names.ts';
+import { EGRESS_ALLOW_CIDRS_ENV } from '../spec/network.ts';
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const duration = z
@@ -151,6 +160,30 @@ const EnvSchema = z.object({
     .describe(
       "kubernetes runtime: Secret whose keys become the warm observers' environment (TEMPORAL_API_KEY, TEMPORAL_TLS_*)",
     ),
+  [SERVICE_ACCOUNTS_ENV]: z
+    .string()
+    .default('')
+    .describe(
+      'kubernetes runtime: ServiceAccounts specs may run as, [namespace/]name[:token],… (:token: its token may be mounted)',
+    ),
+  [SECRETS_ENV]: z
+    .string()
+    .default('')
+    .describe('kubernetes runtime: Secrets env[].secretRef may name, [namespace/]name or prefix*,…'),
+  [EGRESS_ALLOW_CIDRS_ENV]: z
+    .string()
+    .default('')
+    .describe(
+      'kubernetes runtime: non-public ranges spec.network.egress may declare (CIDRs, comma-separated)',
+    ),
+  PONTOON_POD_NAMESPACE: z
+    .string()
+    .optional()
+    .describe("the worker's or API's own namespace when it runs in a pod (deploy/: the downward API)"),
+  PONTOON_POD_SERVICE_ACCOUNT: z
+    .string()
+    .optional()
+    .describe("the worker's or API's own ServiceAccount when it runs in a pod (deploy/: the downward API)"),
   PONTOON_DATA_DIR: z.string().default('.pontoon').describe('local runtime: attempt folders and logs'),
   PONTOON_LOCAL_ROOT: z.string().optional().describe('local runtime: base of relative commands and cwd'),
   PONTOON_KILL_GRACE: duration.default(5000).describe('SIGTERM → SIGKILL grace'),
@@ -254,6 +287,8 @@ export interface KubernetesConfig {
   placement: { nodeSelector: Record<string, string>; tolerations: PlacementToleration[] };
   /** How warm replicas' observers reach Temporal from inside the cluster. */
   warm: { temporalAddress: string; temporalSecret?: string };
+  /** ServiceAccounts, Secrets and address ranges specs may use (spec/function-access.ts). */
+  access: FunctionAccess;
 }
 
 export interface WorkerConfig {
@@ -345,6 +380,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig 
         temporalAddress: e.PONTOON_WARM_TEMPORAL_ADDRESS ?? e.TEMPORAL_ADDRESS,
         ...(e.PONTOON_WARM_TEMPORAL_SECRET ? { temporalSecret: e.PONTOON_WARM_TEMPORAL_SECRET } : {}),
       },
+      access: accessConfig(e, env),
     },
     dataDir: path.resolve(e.PONTOON_DATA_DIR),
     localRoot: path.resolve(e.PONTOON_LOCAL_ROOT ?? process.cwd()),
@@ -363,6 +399,59 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig 
       : {}),
     logs: logsConfig(e),
   };
+}
+
+/**
+ * Addresses of the control plane this process can name without asking anyone: Temporal's (when an
+ * IP), the apiserver's Service (KUBERNETES_SERVICE_HOST), and in a pod its own (the pod network).
+ */
+function controlPlaneAddresses(
+  e: z.output<typeof EnvSchema>,
+  env: NodeJS.ProcessEnv,
+): { address: string; what: string }[] {
+  const host = (hostPort: string) => {
+    const bracketed = /^\[([^\]]+)\](:\d+)?$/.exec(hostPort);
+    if (bracketed) return bracketed[1]!;
+    return hostPort.split(':').length === 2 ? hostPort.slice(0, hostPort.lastIndexOf(':')) : hostPort;
+  };
+  const out = [
+    { address: host(e.TEMPORAL_ADDRESS), what: 'TEMPORAL_ADDRESS' },
+    ...(e.PONTOON_WARM_TEMPORAL_ADDRESS
+      ? [{ address: host(e.PONTOON_WARM_TEMPORAL_ADDRESS), what: 'PONTOON_WARM_TEMPORAL_ADDRESS' }]
+      : []),
+    ...(env.KUBERNETES_SERVICE_HOST ? [{ address: env.KUBERNETES_SERVICE_HOST, what: 'the apiserver' }] : []),
+  ];
+  if (e.PONTOON_POD_NAMESPACE) {
+    for (const nics of Object.values(os.networkInterfaces()))
+      for (const nic of nics ?? [])
+        if (!nic.internal) out.push({ address: nic.address, what: "this process's pod address" });
+  }
+  return out;
+}
+
+/** What specs may use in the functions' namespace, which must not be the control plane's. */
+function accessConfig(e: z.output<typeof EnvSchema>, env: NodeJS.ProcessEnv): FunctionAccess {
+  const ns = e.PONTOON_KUBE_NAMESPACE;
+  if (e.PONTOON_RUNTIME === 'kubernetes' && e.PONTOON_POD_NAMESPACE === ns) {
+    throw new ConfigError(
+      `PONTOON_KUBE_NAMESPACE is ${ns}, this process's own namespace: functions run arbitrary images and must not share a namespace (its Secrets and ServiceAccounts) with Pontoon; use another one (deploy/: pontoon-functions)`,
+    );
+  }
+  try {
+    const lists = {
+      [SERVICE_ACCOUNTS_ENV]: e[SERVICE_ACCOUNTS_ENV],
+      [SECRETS_ENV]: e[SECRETS_ENV],
+      [EGRESS_ALLOW_CIDRS_ENV]: e[EGRESS_ALLOW_CIDRS_ENV],
+    };
+    return parseFunctionAccess(lists, ns, {
+      neverServiceAccounts: e.PONTOON_POD_SERVICE_ACCOUNT ? [e.PONTOON_POD_SERVICE_ACCOUNT] : [],
+      neverSecrets: e.PONTOON_WARM_TEMPORAL_SECRET ? [e.PONTOON_WARM_TEMPORAL_SECRET] : [],
+      controlPlane: controlPlaneAddresses(e, env),
+    });
+  } catch (err) {
+    if (err instanceof FunctionAccessConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
 }
 
 function logsConfig(e: z.output<typeof EnvSchema>): LogsConfig {

@@ -220,6 +220,7 @@ export function createRuntime(
       imagePullGraceMs: k.imagePullGraceMs,
       unschedulableTimeoutMs: k.unschedulableTimeoutMs,
       killGraceMs: config.killGraceMs,
+      access: k.access,
       logger: logger.child({ component: 'kubernetes-runtime', namespace: k.namespace }),
     });
     const warmPools = createKubernetesWarmPools(
@@ -231,6 +232,7 @@ export function createRuntime(
         temporal: { address: k.warm.temporalAddress, namespace: config.temporal.namespace },
         ...(k.warm.temporalSecret ? { temporalSecret: k.warm.temporalSecret } : {}),
         killGraceSeconds: config.killGraceMs / 1000,
+        access: k.access,
       },
       logger.child({ component: 'warm-pools', namespace: k.namespace }),
       runtime.requests,

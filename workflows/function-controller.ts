@@ -144,14 +144,15 @@ function validate(name: string, raw: unknown): FunctionSpec {
 
 /**
  * An apply's activity failure that the same spec would meet again (a schedule Temporal refuses, a
- * warm pool without an image) as `SpecRefused` with `{field, message}` details: the API answers
+ * warm pool without an image or asking for what functions may not use) as `SpecRefused` with
+ * `{field, message}` details: the API answers
  * it as a 400 naming the field. Anything else (worth retrying later) is returned as it was.
  */
 function refusal(err: unknown): unknown {
   if (!(err instanceof ActivityFailure) || !(err.cause instanceof ApplicationFailure)) return err;
   const cause = err.cause;
   const details =
-    cause.type === 'ScheduleRefused'
+    cause.type === 'ScheduleRefused' || cause.type === 'FunctionAccessRefused'
       ? (cause.details ?? [])
       : cause.type === 'ImageUnavailable'
         ? [{ field: 'spec.image', message: cause.message }]

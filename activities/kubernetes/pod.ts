@@ -30,6 +30,8 @@ export const FUNCTION_CONTAINER = 'function';
 export const OBSERVER_CONTAINER = 'observer';
 export const PREPARE_CONTAINER = 'prepare';
 export const PONTOON_DIR = '/pontoon';
+/** Pod label naming the egress NetworkPolicy of the spec (activities/kubernetes/network.ts). */
+export const EGRESS_LABEL = 'pontoon.dev/egress';
 /** The full execution id (labels hold only its hash: they are ≤ 63 characters and allow no ":"). */
 export const EXECUTION_ID_ANNOTATION = 'pontoon.dev/execution-id';
 /**
@@ -59,6 +61,8 @@ export interface PodBuildOptions {
   placement?: PodPlacement;
   /** terminationGracePeriodSeconds: SIGTERM → SIGKILL on deletion (cancel, timeout). */
   killGraceSeconds?: number;
+  /** Hash of the spec's egress NetworkPolicy (network.ts), set as the pod's pontoon.dev/egress label. */
+  egress?: string;
 }
 
 /** 16 hex characters (64 bits) of sha256(executionId): the execution label and part of the pod name. */
@@ -215,6 +219,7 @@ export function buildAttemptPod(spec: FunctionSpec, req: AttemptRequest, opts: P
         [Label.execution]: executionHash(req.executionId),
         [Label.attempt]: String(req.attempt),
         [Label.managedBy]: MANAGED_BY,
+        ...(opts.egress ? { [EGRESS_LABEL]: opts.egress } : {}),
       },
       annotations: { ...(s.podAnnotations ?? {}), [EXECUTION_ID_ANNOTATION]: req.executionId },
     },

@@ -38,10 +38,18 @@ import {
   failure,
   LIMITS,
 } from '../../spec/execution.ts';
+import {
+  accessProblemsText,
+  type FunctionAccess,
+  functionAccessProblems,
+  strictFunctionAccess,
+} from '../../spec/function-access.ts';
 import { Label } from '../../spec/names.ts';
+import { egressRules } from '../../spec/network.ts';
 import type { AttemptControl, FunctionRuntime } from '../runtime.ts';
 import { classifyPod, type PendingProblem, type PodState } from './classify.ts';
 import { makePooledApiClient } from './kubeconfig.ts';
+import { createEgressPolicies, type EgressPolicies } from './network.ts';
 import {
   attemptPodName,
   buildAttemptPod,
@@ -97,6 +105,11 @@ export interface KubernetesRuntimeOptions {
   tracer?: Tracer;
   /** Where apiserver requests are counted (shared with the log store); default: a new counter. */
   requests?: RequestCounter;
+  /**
+   * ServiceAccounts, Secrets and address ranges specs may use (spec/function-access.ts): a pod whose
+   * spec asks for more is never created (LaunchFailed). Default: none allowed, no range opened.
+   */
+  access?: FunctionAccess;
 }
 
 export interface KubernetesRuntime extends FunctionRuntime {
@@ -108,6 +121,8 @@ export interface KubernetesRuntime extends FunctionRuntime {
   readonly launches: { created: number; adopted: number };
   /** The shared pod watch of the namespace (started on first use). */
   watcher(): PodWatcher;
+  /** The egress NetworkPolicies of specs (shared with the warm pools). */
+  readonly egress: EgressPolicies;
   /** Creates the attempt's pod, or adopts it if it exists: the idempotent launch step of runAttempt. */
   launchAttemptPod(
     req: AttemptRequest,
@@ -215,6 +230,13 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
   const tracer = opts.tracer ?? globalTracer();
   const core = makePooledApiClient(kubeConfig, CoreV1Api);
   const requests = opts.requests ?? new RequestCounter();
+  const access = opts.access ?? strictFunctionAccess(namespace);
+  const egress = createEgressPolicies(
+    kubeConfig,
+    namespace,
+    logger.child({ component: 'egress-policies' }),
+    requests,
+  );
   const launches = { created: 0, adopted: 0 };
   /** Pods an attempt of this process is awaiting, collecting or finishing: never swept. */
   const active = new Set<string>();
@@ -241,6 +263,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
         requests,
       );
       void podWatcher.start();
+      void egress.checkIsolation();
       sweepTimer = setInterval(() => void sweep(), opts.sweepIntervalMs ?? 30_000);
       sweepTimer.unref();
     }
@@ -320,11 +343,38 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
   ): Promise<{ name: string; created: boolean; pod: V1Pod } | { failure: AttemptFailure }> {
     // Not retryable: another attempt would find the same spec.
     if (!req.spec.spec.image) return { failure: failure('ImageUnavailable', imageNotBuiltMessage(req.spec)) };
+    // What the spec may use here (the API refused it at apply; a spec that reached Temporal another
+    // way, or an allowlist narrowed since, stops here). Not retryable: the same spec would ask again.
+    const refused = functionAccessProblems(req.spec, access);
+    if (refused.length) {
+      return {
+        failure: failure(
+          'LaunchFailed',
+          `the spec asks for what functions may not use in namespace ${namespace}: ${accessProblemsText(refused)}`,
+        ),
+      };
+    }
+    let egressHash: string | undefined;
+    const { rules } = egressRules(req.spec.spec.network, access.egressAllow);
+    if (rules.length) {
+      try {
+        egressHash = await retrying('create the egress NetworkPolicy', () => egress.ensure(rules), signal);
+      } catch (err) {
+        if (isTransient(err)) throw err;
+        return {
+          failure: failure(
+            'LaunchFailed',
+            `could not create the NetworkPolicy of the function's egress: ${apiError(err).message}`,
+          ),
+        };
+      }
+    }
     const body = buildAttemptPod(req.spec, req, {
       namespace,
       observerImage,
       killGraceSeconds: killGraceMs / 1000,
       ...(opts.placement ? { placement: opts.placement } : {}),
+      ...(egressHash ? { egress: egressHash } : {}),
     });
     const name = body.metadata!.name!;
     for (;;) {
@@ -879,6 +929,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
     requests,
     launches,
     watcher,
+    egress,
     runAttempt,
     readLog,
     async abortAttempt(key) {

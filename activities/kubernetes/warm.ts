@@ -25,13 +25,23 @@ import {
   type V1EnvVar,
   type V1Probe,
 } from '@kubernetes/client-node';
+import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import { containerCommand, functionImage } from '../../spec/build.ts';
 import { parseDuration } from '../../spec/duration.ts';
+import {
+  accessProblemsText,
+  type FunctionAccess,
+  functionAccessProblems,
+  strictFunctionAccess,
+} from '../../spec/function-access.ts';
 import { Label, warmDeploymentName, warmTaskQueue } from '../../spec/names.ts';
+import { egressRules } from '../../spec/network.ts';
 import type { FunctionSpec } from '../../spec/schema.ts';
 import { WARM_HEALTH_CHECK } from '../warm-invoke.ts';
+import { createEgressPolicies } from './network.ts';
 import {
+  EGRESS_LABEL,
   FUNCTION_CONTAINER,
   functionPodSettings,
   functionResources,
@@ -88,7 +98,12 @@ export interface WarmBuildOptions {
   placement?: PodPlacement;
   /** SIGTERM → SIGKILL grace when the liveness probe restarts a stuck function (PONTOON_KILL_GRACE); default 5. */
   killGraceSeconds?: number;
+  /** What specs may use (spec/function-access.ts); default: nothing beyond the namespace default. */
+  access?: FunctionAccess;
 }
+
+/** The failure type of a warm apply whose spec asks for what functions may not use (details: field, message). */
+export const ACCESS_REFUSED = 'FunctionAccessRefused';
 
 export interface WarmPoolStatus {
   function: string;
@@ -104,6 +119,7 @@ export function buildWarmDeployment(
   spec: FunctionSpec,
   replicas: number,
   opts: WarmBuildOptions,
+  egressHash?: string,
 ): V1Deployment {
   const s = spec.spec;
   const fn = spec.metadata.name;
@@ -148,7 +164,10 @@ export function buildWarmDeployment(
     securityContext: { ...RESTRICTED, readOnlyRootFilesystem: true },
   };
   const template = {
-    metadata: { labels, annotations: { ...(s.podAnnotations ?? {}) } },
+    metadata: {
+      labels: { ...labels, ...(egressHash ? { [EGRESS_LABEL]: egressHash } : {}) },
+      annotations: { ...(s.podAnnotations ?? {}) },
+    },
     spec: {
       // A scaled-down replica stops polling at SIGTERM and finishes what it runs: up to one timeout.
       terminationGracePeriodSeconds: Math.min(MAX_DRAIN_SECONDS, timeoutSeconds + 5),
@@ -205,6 +224,8 @@ export function createKubernetesWarmPools(
 ): WarmPoolManager {
   const apps = kubeConfig.makeApiClient(AppsV1Api);
   const { namespace } = opts;
+  const access = opts.access ?? strictFunctionAccess(namespace);
+  const egress = createEgressPolicies(kubeConfig, namespace, logger, requests);
 
   async function read(fn: string): Promise<V1Deployment | null> {
     try {
@@ -219,7 +240,19 @@ export function createKubernetesWarmPools(
   return {
     async ensure(spec, replicas) {
       const fn = spec.metadata.name;
-      const body = buildWarmDeployment(spec, replicas, opts);
+      // Refused before anything is created: the apply fails and the controller keeps the spec it had.
+      const refused = functionAccessProblems(spec, access);
+      if (refused.length) {
+        throw ApplicationFailure.create({
+          type: ACCESS_REFUSED,
+          message: `the spec asks for what functions may not use in namespace ${namespace}: ${accessProblemsText(refused)}`,
+          nonRetryable: true,
+          details: refused.map((p) => ({ field: p.path.join('.'), message: p.message })),
+        });
+      }
+      const { rules } = egressRules(spec.spec.network, access.egressAllow);
+      const egressHash = rules.length ? await egress.ensure(rules) : undefined;
+      const body = buildWarmDeployment(spec, replicas, opts, egressHash);
       for (let tries = 0; ; tries++) {
         const existing = await read(fn);
         try {
