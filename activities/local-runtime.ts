@@ -4,16 +4,25 @@
  * (output.json, size limit, log tail) runs in-process. Used by `npm start`, `pontoon dev` and tests.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, constants, openSync } from 'node:fs';
-import { access, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { closeSync, constants, fchownSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { access, lstat, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { startLogSweeper } from '../logs/index.ts';
 import type { LogStore } from '../logs/store.ts';
-import { readLogTail, readOutput } from '../observer/report.ts';
+import { readLogTail, readOutput, readRegularFile } from '../observer/report.ts';
 import { localCommand, localCwd } from '../spec/build.ts';
 import { type AttemptOutcome, type AttemptRequest, failure, functionRequestJson } from '../spec/execution.ts';
 import { parameterEnvName } from '../spec/parameters.ts';
+import {
+  blockedFor,
+  functionDir,
+  functionEnv,
+  functionReadable,
+  LocalRunAsError,
+  type RunAs,
+  resolveRunAs,
+} from './local-env.ts';
 import { createLocalWarmPools } from './local-warm.ts';
 import type { AttemptControl, FunctionRuntime } from './runtime.ts';
 
@@ -31,10 +40,14 @@ export interface LocalRuntimeConfig {
    * every `sweepIntervalMs`; unset: attempt folders are kept until removed by hand.
    */
   logs?: { store: LogStore; sweepIntervalMs: number };
+  /**
+   * PONTOON_LOCAL_RUN_AS: the user functions run as (name, uid or uid:gid; the worker must be
+   * root). Unset: the worker's own user.
+   */
+  runAs?: string;
+  /** PONTOON_LOCAL_SECRETS_DIR: where secretRef values are read (<name>/<key>); default dataDir/secrets. */
+  secretsDir?: string;
 }
-
-/** Names of worker environment variables never passed to functions. */
-const SECRET_ENV_RE = /TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|PRIVATE|CREDENTIAL|^TEMPORAL_|^PONTOON_/i;
 
 /**
  * The attempt's process is `sh` running the command, then recording its exit status in the attempt
@@ -67,13 +80,33 @@ async function executable(file: string): Promise<boolean> {
   );
 }
 
-/** Whether `command` would start (spawn's ENOENT, checked up front since sh now does the exec). */
-async function commandExists(command: string, cwd: string, envPath: string | undefined): Promise<boolean> {
-  if (command.includes('/')) return executable(path.resolve(cwd, command));
-  for (const dir of (envPath ?? '').split(path.delimiter)) {
-    if (dir && (await executable(path.resolve(cwd, dir, command)))) return true;
+/**
+ * Why `command` would not start (spawn's ENOENT, checked up front since sh now does the exec), for
+ * the user it runs as; undefined when it would.
+ */
+async function commandProblem(
+  command: string,
+  cwd: string,
+  envPath: string | undefined,
+  runAs: RunAs | undefined,
+): Promise<string | undefined> {
+  const candidates = command.includes('/')
+    ? [path.resolve(cwd, command)]
+    : (envPath ?? '')
+        .split(path.delimiter)
+        .filter(Boolean)
+        .map((dir) => path.resolve(cwd, dir, command));
+  let blocked: string | undefined;
+  for (const file of candidates) {
+    if (!(await executable(file))) continue;
+    if (!runAs) return undefined;
+    const why = blockedFor(file, runAs, 1);
+    if (!why) return undefined;
+    blocked ??= why;
   }
-  return false;
+  const where = `cannot start ${JSON.stringify(command)} in ${cwd}`;
+  if (blocked) return `${where}: user ${runAs!.name} (PONTOON_LOCAL_RUN_AS) may not run it: ${blocked}`;
+  return `${where}: no such executable${command.includes('/') ? '' : ' on PATH'}`;
 }
 
 export function attemptDir(dataDir: string, executionId: string, attempt: number): string {
@@ -110,11 +143,21 @@ function killGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** The worker's environment without credentials: what functions inherit on the local runtime. */
-function workerEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !SECRET_ENV_RE.test(k)) env[k] = v;
-  return env;
+/**
+ * The pgid in an attempt's pid file, if the worker wrote it: a regular file of the worker's own uid
+ * (never one a function made in its folder — it could name any process group for the reap to kill).
+ */
+async function recordedPgid(pidFile: string): Promise<number | undefined> {
+  try {
+    const st = await lstat(pidFile);
+    if (!st.isFile() || st.uid !== (process.getuid?.() ?? st.uid)) return undefined;
+  } catch {
+    return undefined;
+  }
+  const read = await readRegularFile(pidFile, 32);
+  if (!('bytes' in read)) return undefined;
+  const pgid = Number(read.bytes.toString('utf8').trim());
+  return Number.isInteger(pgid) ? pgid : undefined;
 }
 
 export function createLocalRuntime(
@@ -124,6 +167,23 @@ export function createLocalRuntime(
   reapExecution(executionId: string): Promise<number>;
   warmReplicas(fn: string): { pid: number; port: number; inFlight: number }[];
 } {
+  const runAs = config.runAs ? resolveRunAs(config.runAs) : undefined;
+  const secretsDir = config.secretsDir ?? path.join(config.dataDir, 'secrets');
+  if (runAs) {
+    // Attempt folders live under dataDir: the function's user must reach them.
+    mkdirSync(config.dataDir, { recursive: true });
+    const blocked = blockedFor(config.dataDir, runAs, 1);
+    if (blocked) {
+      throw new LocalRunAsError(
+        `PONTOON_LOCAL_RUN_AS=${config.runAs}: user ${runAs.name} cannot reach PONTOON_DATA_DIR ${config.dataDir} (${blocked}); let others search it (chmod o+x) or choose another folder`,
+      );
+    }
+    logger.info({ user: runAs.name, uid: runAs.uid, gid: runAs.gid }, 'local functions run as another user');
+  } else if (process.getuid?.() === 0) {
+    logger.warn(
+      'local functions run as root, like this worker: they can read its environment (/proc) and every file; set PONTOON_LOCAL_RUN_AS to an unprivileged user',
+    );
+  }
   /**
    * Kills process groups left by earlier runs of this execution: a worker that died mid-attempt
    * leaves its child running, and the retried attempt must never run beside it.
@@ -139,12 +199,8 @@ export function createLocalRuntime(
     }
     for (const entry of entries) {
       const pidFile = path.join(root, entry, 'pid');
-      let pgid: number;
-      try {
-        pgid = Number((await readFile(pidFile, 'utf8')).trim());
-      } catch {
-        continue;
-      }
+      const pgid = await recordedPgid(pidFile);
+      if (pgid === undefined) continue;
       if (pgid > 1 && alive(pgid)) {
         killGroup(pgid, 'SIGKILL');
         await groupGone(pgid);
@@ -162,9 +218,10 @@ export function createLocalRuntime(
       localRoot: config.localRoot,
       killGraceMs: config.killGraceMs,
       ...(config.warmHealthCheck ? { healthCheck: config.warmHealthCheck } : {}),
+      secretsDir,
+      ...(runAs ? { runAs } : {}),
     },
     logger.child({ component: 'local-warm' }),
-    workerEnv,
   );
   const logSweeper =
     config.logs &&
@@ -196,9 +253,11 @@ export function createLocalRuntime(
       return recorded;
     }
     await rm(dir, { recursive: true, force: true });
-    await mkdir(dir, { recursive: true });
+    await functionDir(dir, runAs);
     const logFile = path.join(dir, 'log');
-    await writeFile(path.join(dir, 'input.json'), functionRequestJson(req));
+    const inputFile = path.join(dir, 'input.json');
+    await writeFile(inputFile, functionRequestJson(req), { mode: 0o600 });
+    await functionReadable(inputFile, runAs);
 
     const spec = req.spec.spec;
     const command = localCommand(spec);
@@ -216,14 +275,9 @@ export function createLocalRuntime(
         'no command: set spec.local.command, spec.build or spec.command for the local runtime',
       );
     }
-    const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env))
-      if (v !== undefined && !SECRET_ENV_RE.test(k)) env[k] = v;
-    for (const e of spec.env) {
-      if (e.value !== undefined) env[e.name] = e.value;
-      else if (process.env[e.name] !== undefined) env[e.name] = process.env[e.name]!;
-    }
-    Object.assign(env, spec.local?.env ?? {});
+    const built = await functionEnv(req.spec, { secretsDir, runAs });
+    if ('problem' in built) return notStarted(built.problem);
+    const env = built.env;
     Object.assign(env, {
       PONTOON_EXECUTION_ID: req.executionId,
       PONTOON_FUNCTION: req.function,
@@ -245,14 +299,25 @@ export function createLocalRuntime(
         `working directory ${cwd} does not exist (spec.local.cwd, or spec.build.context on this machine)`,
       );
     }
-    if (!(await commandExists(command[0]!, cwd, env.PATH))) {
+    const unreachable = runAs && blockedFor(cwd, runAs, 1);
+    if (unreachable) {
       return notStarted(
-        `cannot start ${JSON.stringify(command[0])} in ${cwd}: no such executable${command[0]!.includes('/') ? '' : ' on PATH'}`,
+        `working directory ${cwd} is not reachable by user ${runAs.name} (PONTOON_LOCAL_RUN_AS): ${unreachable}`,
       );
     }
-    const fd = openSync(logFile, 'a');
+    const cannot = await commandProblem(command[0]!, cwd, env.PATH, runAs);
+    if (cannot) return notStarted(cannot);
+    // The worker's files in the folder exist before the function starts, so it cannot plant its own
+    // (a link where the worker would write); in a sticky folder it cannot replace them afterwards.
+    const fd = openSync(logFile, 'a', 0o600);
+    const pidFd = openSync(
+      path.join(dir, 'pid'),
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL,
+      0o600,
+    );
     let child: ReturnType<typeof spawn>;
     try {
+      if (runAs) fchownSync(fd, process.getuid?.() ?? 0, runAs.gid);
       child = spawn(
         '/bin/sh',
         ['-c', RECORD_EXIT, 'pontoon-attempt', path.join(dir, EXIT_FILE), ...command],
@@ -261,8 +326,12 @@ export function createLocalRuntime(
           env,
           detached: true,
           stdio: ['ignore', fd, fd],
+          ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
         },
       );
+    } catch (err) {
+      closeSync(pidFd);
+      throw err;
     } finally {
       closeSync(fd);
     }
@@ -275,11 +344,16 @@ export function createLocalRuntime(
       child.once('error', (error) => resolve({ ok: false, error }));
     });
     if (!spawned.ok) {
+      closeSync(pidFd);
       log.warn({ err: spawned.error }, 'could not start the function');
       return notStarted(`cannot start ${JSON.stringify(command[0])} in ${cwd}: ${spawned.error.message}`);
     }
     const pgid = child.pid!;
-    await writeFile(path.join(dir, 'pid'), String(pgid));
+    try {
+      writeSync(pidFd, String(pgid));
+    } finally {
+      closeSync(pidFd);
+    }
     log.info({ pid: pgid, command }, 'attempt started');
 
     let timedOut = false;
@@ -349,7 +423,7 @@ export function createLocalRuntime(
   ): Promise<AttemptOutcome> {
     const { code, exitCode, startedAt, endedAt, logTail } = e;
     if (code === 0) {
-      const observed = await readOutput(dir);
+      const observed = await readOutput(dir, undefined, runAs ? { owner: runAs.uid } : {});
       return { exitCode: 0, startedAt, endedAt, logTail, output: observed.output, failure: observed.failure };
     }
     const nonRetryable = code !== null && req.spec.spec.execution.retry.nonRetryableExitCodes.includes(code);
@@ -366,11 +440,13 @@ export function createLocalRuntime(
   /** The outcome of this attempt as a lost worker's run recorded it (EXIT_FILE), if it finished. */
   async function recordedOutcome(req: AttemptRequest, dir: string): Promise<AttemptOutcome | undefined> {
     const file = path.join(dir, EXIT_FILE);
-    let text: string;
+    // Written by the attempt's sh, as the function's user: read without following links or waiting.
+    const read = await readRegularFile(file, 32);
+    if (!('bytes' in read)) return undefined;
+    const text = read.bytes.toString('utf8').trim();
     let endedAt: string;
     try {
-      text = (await readFile(file, 'utf8')).trim();
-      endedAt = (await stat(file)).mtime.toISOString();
+      endedAt = (await lstat(file)).mtime.toISOString();
     } catch {
       return undefined;
     }

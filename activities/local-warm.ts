@@ -14,8 +14,7 @@
  * place while the pool is at or below minReplicas, so the next call finds a warm replica.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { closeSync, fchownSync, openSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { freePort } from '../dev/temporal.ts';
@@ -23,6 +22,7 @@ import { localCommand, localCwd } from '../spec/build.ts';
 import { parseDuration } from '../spec/duration.ts';
 import { type AttemptOutcome, type AttemptRequest, failure } from '../spec/execution.ts';
 import type { FunctionSpec } from '../spec/schema.ts';
+import { blockedFor, functionDir, functionEnv, type RunAs } from './local-env.ts';
 import type { AttemptControl } from './runtime.ts';
 import { invokeWarmReplica, replicaHealthy, WARM_HEALTH_CHECK } from './warm-invoke.ts';
 
@@ -67,6 +67,10 @@ export interface LocalWarmConfig {
   killGraceMs: number;
   /** Health checks of started replicas (default WARM_HEALTH_CHECK; tests shorten it). */
   healthCheck?: { periodMs: number; timeoutMs: number; failureThreshold: number };
+  /** Where secretRef values are read (activities/local-env.ts). */
+  secretsDir: string;
+  /** The user replicas run as (PONTOON_LOCAL_RUN_AS); unset: the worker's. */
+  runAs?: RunAs;
 }
 
 function killGroup(pgid: number, signal: NodeJS.Signals): void {
@@ -79,11 +83,7 @@ function killGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
-export function createLocalWarmPools(
-  config: LocalWarmConfig,
-  logger: Logger,
-  baseEnv: () => Record<string, string>,
-) {
+export function createLocalWarmPools(config: LocalWarmConfig, logger: Logger) {
   const pools = new Map<string, Pool>();
   let closed = false;
   /** Every replica process not yet exited, in a pool or being stopped: close() waits for them all. */
@@ -102,24 +102,35 @@ export function createLocalWarmPools(
     const command = localCommand(spec);
     const port = await freePort();
     const dir = path.join(config.dataDir, 'warm', pool.spec.metadata.name);
-    await mkdir(dir, { recursive: true });
+    const runAs = config.runAs;
+    const cwd = path.resolve(config.localRoot, localCwd(spec));
+    // The same environment and user as an on-demand attempt (activities/local-env.ts).
+    const built = await functionEnv(pool.spec, { secretsDir: config.secretsDir, runAs });
+    if ('problem' in built) throw new Error(built.problem);
+    const unreachable = runAs && blockedFor(cwd, runAs, 1);
+    if (unreachable) {
+      throw new Error(
+        `working directory ${cwd} is not reachable by user ${runAs.name} (PONTOON_LOCAL_RUN_AS): ${unreachable}`,
+      );
+    }
+    await functionDir(dir, runAs);
     if (closed) throw new Error('the worker is stopping');
-    const fd = openSync(path.join(dir, `replica-${port}.log`), 'a');
-    const env: Record<string, string> = { ...baseEnv() };
-    for (const e of spec.env) if (e.value !== undefined) env[e.name] = e.value;
-    Object.assign(env, spec.local?.env ?? {}, {
+    const fd = openSync(path.join(dir, `replica-${port}.log`), 'a', 0o600);
+    const env = Object.assign(built.env, {
       PONTOON_PORT: String(port),
       PONTOON_FUNCTION: pool.spec.metadata.name,
       PONTOON_DIR: dir,
     });
     let child: ChildProcess;
     try {
+      if (runAs) fchownSync(fd, process.getuid?.() ?? 0, runAs.gid);
       // detached: its own process group, so stopping it stops whatever it started too.
       child = spawn(command[0]!, command.slice(1), {
-        cwd: path.resolve(config.localRoot, localCwd(spec)),
+        cwd,
         env,
         detached: true,
         stdio: ['ignore', fd, fd],
+        ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
       });
     } finally {
       closeSync(fd);

@@ -20,6 +20,7 @@ import {
   describeExecution,
   type ExecutionDetail,
   listExecutions,
+  listQuery,
 } from '../client/executions.ts';
 import { applySpec, getSpec, startExecution, waitForResult } from '../client/functions.ts';
 import { decodePageToken, encodePageToken } from '../client/page-token.ts';
@@ -37,6 +38,7 @@ import {
 } from '../spec/names.ts';
 import { resolveParameters } from '../spec/parameters.ts';
 import { MAX_SPEC_BYTES, parseSpecText } from '../spec/parse.ts';
+import { redactLiteralSecrets } from '../spec/secret-env.ts';
 import { type AllowCidrs, refusedWebhookUrl } from '../spec/webhook-destination.ts';
 import { createMetrics, type PontoonMetrics, renderMetrics } from '../worker/metrics.ts';
 import {
@@ -49,6 +51,7 @@ import {
 import { type ApiKey, findKey, type Role, roleAllows } from './auth.ts';
 import { registerAuthFailureLimit } from './auth-failures.ts';
 import { registerBrowserGuard } from './browser-guard.ts';
+import { MAX_DELETE_CANCELS, type TrustProxy } from './config.ts';
 import { ApiError } from './errors.ts';
 import { registerFunctionMetrics } from './function-metrics.ts';
 import { openApiDocument } from './openapi.ts';
@@ -91,6 +94,13 @@ export interface ApiDeps {
   authFailuresPerMinute?: number;
   /** Webhook address ranges the operator opened (PONTOON_NOTIFY_ALLOW_CIDRS); default none. */
   notifyAllowCidrs?: AllowCidrs;
+  /** Most running executions one DELETE ?cancelRunning=true cancels (PONTOON_API_MAX_DELETE_CANCELS; default 1000). */
+  maxDeleteCancels?: number;
+  /**
+   * Whose X-Forwarded-For names the client (PONTOON_API_TRUST_PROXY; Fastify trustProxy): the
+   * address wrong keys are counted by. Default false: the socket's peer.
+   */
+  trustProxy?: TrustProxy;
   /**
    * Kubernetes runtime: the ServiceAccounts, Secrets and address ranges specs may use (the workers'
    * PONTOON_FUNCTION_* lists), checked at apply; unset: not checked here (the workers still do).
@@ -236,6 +246,8 @@ const REQUEST_DEADLINE_MS = 8_000;
 const ANSWER_WITHIN_MS = 9_000;
 /** Budget of a request that waits for a controller to reconcile (apply, delete). */
 const RECONCILE_WITHIN_MS = 30_000;
+/** Cancellations of one DELETE ?cancelRunning=true in flight at once. */
+const CANCEL_CONCURRENCY = 20;
 /** The longest ?wait of an invocation (s). */
 const MAX_WAIT_S = 300;
 
@@ -264,6 +276,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: MAX_SPEC_BYTES,
+    trustProxy: deps.trustProxy ?? false,
     // Execution ids hold colons and UUIDs; keep them readable in URLs.
     routerOptions: { maxParamLength: 500 },
     // A path segment over that length, or one that does not decode: 400 in our error shape.
@@ -451,9 +464,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     req.apiKey = key;
   });
 
-  // Open mode takes no key: a doc with security schemes would show padlocks and "Authorize" for nothing.
-  const apiDocument = () =>
-    deps.auth.mode === 'open' ? withoutSecurity(openApiDocument()) : openApiDocument();
+  // What this server answers: open mode takes no key (no security schemes, no 401, 429 or
+  // forbidden), and refuses other origins in both modes (403 cross_origin_refused).
+  const apiDocument = () => openApiDocument({ auth: deps.auth.mode });
   await app.register(swagger, { mode: 'static', specification: { document: apiDocument() as never } });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => apiDocument());
@@ -689,11 +702,13 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       // Warm pool as the Scalar sees it: replicas, ready, demand and its scaling decisions.
       const warmPool =
         current.spec.spec.execution.mode === 'warm' ? await controller.query(warmPoolQuery) : null;
+      // Literal values that look like secrets (specs applied before they were refused) are for admins.
+      const admin = deps.auth.mode === 'open' || req.apiKey?.role === 'admin';
       return {
         name,
         version: current.version,
         appliedAt: current.appliedAt,
-        spec: current.spec,
+        spec: admin ? current.spec : redactLiteralSecrets(current.spec),
         previousVersions: history.map((h) => ({ version: h.version, appliedAt: h.appliedAt })),
         ...(admission ? { admission } : {}),
         ...(warmPool ? { warmPool } : {}),
@@ -709,6 +724,23 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       await reachable();
       const q = check(DeleteQuerySchema, req.query, 'query');
       await currentSpec(name);
+      // One request cancels a bounded number of executions: checked before anything is deleted.
+      const cap = deps.maxDeleteCancels ?? MAX_DELETE_CANCELS;
+      const runningQuery = listQuery({ function: name, status: 'running' });
+      if (q.cancelRunning === 'true') {
+        const { count } = await client.workflowService.countWorkflowExecutions({
+          namespace: client.options.namespace,
+          query: runningQuery,
+        });
+        const running = Number(count ?? 0);
+        if (running > cap) {
+          throw new ApiError(
+            'too_many_to_cancel',
+            `function "${name}" has ${running} running executions; one delete cancels at most ${cap} (PONTOON_API_MAX_DELETE_CANCELS), so nothing was deleted: cancel some first (POST /v1/executions/{id}/cancel), or delete without cancelRunning and let them finish`,
+            [{ field: 'query.cancelRunning', message: `${running} running, at most ${cap}`, cap, running }],
+          );
+        }
+      }
       let deleted: { version: number };
       try {
         deleted = await client.workflow.getHandle(controllerWorkflowId(name)).executeUpdate(deleteUpdate);
@@ -720,18 +752,24 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       }
       let cancelled = 0;
       if (q.cancelRunning === 'true') {
+        // At most the cap (one started since the count waits for its end), CANCEL_CONCURRENCY at a time.
         let pageToken: string | undefined;
         do {
           const page = await listExecutions(client, {
             function: name,
             status: 'running',
-            limit: 500,
+            limit: Math.min(500, cap - cancelled),
             pageToken,
           });
-          await Promise.all(page.executions.map((e) => client.workflow.getHandle(e.executionId).cancel()));
-          cancelled += page.executions.length;
+          const ids = page.executions.map((e) => e.executionId);
+          for (let i = 0; i < ids.length; i += CANCEL_CONCURRENCY) {
+            await Promise.all(
+              ids.slice(i, i + CANCEL_CONCURRENCY).map((id) => client.workflow.getHandle(id).cancel()),
+            );
+          }
+          cancelled += ids.length;
           pageToken = page.nextPageToken ?? undefined;
-        } while (pageToken);
+        } while (pageToken && cancelled < cap);
       }
       return { name, deleted: true, version: deleted.version, cancelledExecutions: cancelled };
     },
@@ -927,50 +965,4 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   );
 
   return app;
-}
-
-/** The OpenAPI document of a server without auth: no security schemes, requirements or 401/403 answers. */
-export function withoutSecurity(doc: Record<string, unknown>): Record<string, unknown> {
-  const {
-    security: _security,
-    components,
-    paths,
-    ...rest
-  } = doc as {
-    info?: { description?: string };
-    security?: unknown;
-    components?: Record<string, unknown>;
-    paths?: Record<string, Record<string, Record<string, unknown>>>;
-  };
-  const { securitySchemes: _schemes, ...otherComponents } = components ?? {};
-  const openPaths = Object.fromEntries(
-    Object.entries(paths ?? {}).map(([path, ops]) => [
-      path,
-      Object.fromEntries(
-        Object.entries(ops).map(([method, op]) => {
-          const { security: _opSecurity, responses, ...opRest } = op;
-          const kept = Object.fromEntries(
-            Object.entries((responses ?? {}) as Record<string, unknown>).filter(
-              ([status]) => status !== '401' && status !== '403',
-            ),
-          );
-          return [method, { ...opRest, ...(responses ? { responses: kept } : {}) }];
-        }),
-      ),
-    ]),
-  );
-  const info = rest.info;
-  return {
-    ...rest,
-    ...(info
-      ? {
-          info: {
-            ...info,
-            description: `**This server runs with no auth (PONTOON_AUTH=none): send no key.** ${(info.description ?? '').replace(/\s*Authenticate with[^;]*;[^.]*\./, '')}`,
-          },
-        }
-      : {}),
-    components: otherComponents,
-    paths: openPaths,
-  };
 }

@@ -1,9 +1,13 @@
 /** API process settings from the environment (parsed once at start). */
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { type AllowCidrs, AllowCidrsError, parseAllowCidrs } from '../spec/webhook-destination.ts';
 import { type ApiKey, loadApiKeys } from './auth.ts';
 import { AUTH_FAILURES_PER_MINUTE } from './auth-failures.ts';
 import { MAX_BACKFILL_FIRES } from './schedules.ts';
+
+/** Default most running executions one DELETE ?cancelRunning=true cancels (PONTOON_API_MAX_DELETE_CANCELS). */
+export const MAX_DELETE_CANCELS = 1000;
 
 const EnvSchema = z.object({
   PONTOON_API_HOST: z.string().default('127.0.0.1').describe('address to listen on'),
@@ -20,6 +24,8 @@ const EnvSchema = z.object({
     ),
   PONTOON_API_MAX_BACKFILL_FIRES: z.coerce.number().int().min(1).default(MAX_BACKFILL_FIRES),
   PONTOON_API_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(AUTH_FAILURES_PER_MINUTE),
+  PONTOON_API_MAX_DELETE_CANCELS: z.coerce.number().int().min(1).default(MAX_DELETE_CANCELS),
+  PONTOON_API_TRUST_PROXY: z.string().default('false'),
   PONTOON_NOTIFY_ALLOW_CIDRS: z.string().default(''),
 });
 
@@ -35,6 +41,45 @@ export interface ApiConfig {
   authFailuresPerMinute?: number;
   /** Webhook ranges the operator opened (spec/webhook-destination.ts), checked at apply; default none. */
   notifyAllowCidrs?: AllowCidrs;
+  /** Most running executions one DELETE ?cancelRunning=true cancels; default MAX_DELETE_CANCELS. */
+  maxDeleteCancels?: number;
+  /** Which proxies' X-Forwarded-For is believed (Fastify trustProxy); default false: none. */
+  trustProxy?: TrustProxy;
+}
+
+/**
+ * PONTOON_API_TRUST_PROXY as Fastify's trustProxy: false (default: the client is the socket's
+ * peer), the proxies' addresses and ranges (also proxy-addr's loopback, linklocal, uniquelocal),
+ * or true (every hop: only when nothing but the proxy can reach the API). A hop count is not
+ * offered: Fastify trusts no hop for one, as it cannot tell the proxy from a direct client.
+ */
+export type TrustProxy = boolean | string[];
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+export function parseTrustProxy(value: string): TrustProxy {
+  const v = value.trim().toLowerCase();
+  if (v === '' || v === 'false') return false;
+  if (v === 'true') return true;
+  const list = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const item of list) {
+    const [address = '', bits, extra] = item.split('/');
+    const ok =
+      PROXY_NAMES.has(item) ||
+      (extra === undefined &&
+        (ipaddr.IPv4.isValidFourPartDecimal(address) || ipaddr.IPv6.isValid(address)) &&
+        (bits === undefined ||
+          (/^\d{1,3}$/.test(bits) && Number(bits) <= (address.includes(':') ? 128 : 32))));
+    if (!ok) {
+      throw new ApiConfigError(
+        `PONTOON_API_TRUST_PROXY: "${item}" is not an address or range; use false (the default), the proxies' addresses (e.g. 10.0.0.0/8,127.0.0.1), or true (only when nothing but the proxy reaches the API)`,
+      );
+    }
+  }
+  return list;
 }
 
 export class ApiConfigError extends Error {
@@ -66,6 +111,8 @@ export function parseApiConfig(
     maxBackfillFires: e.PONTOON_API_MAX_BACKFILL_FIRES,
     authFailuresPerMinute: e.PONTOON_API_AUTH_FAILURES_PER_MINUTE,
     notifyAllowCidrs,
+    maxDeleteCancels: e.PONTOON_API_MAX_DELETE_CANCELS,
+    trustProxy: parseTrustProxy(e.PONTOON_API_TRUST_PROXY),
   };
   if (e.PONTOON_AUTH === 'none') return { ...common, auth: { mode: 'open' } };
   const keys = loadApiKeys(env);

@@ -30,6 +30,11 @@ export const API_ERRORS = {
   },
   name_mismatch: { status: 409, description: 'The path names a different function than metadata.name.' },
   execution_not_running: { status: 409, description: 'The execution has already ended.' },
+  too_many_to_cancel: {
+    status: 409,
+    description:
+      'The function has more running executions than one delete may cancel (PONTOON_API_MAX_DELETE_CANCELS); nothing was deleted.',
+  },
   backfill_too_large: {
     status: 400,
     description:

@@ -43,6 +43,8 @@ export async function startApi(opts: {
     ...(opts.api.maxBackfillFires ? { maxBackfillFires: opts.api.maxBackfillFires } : {}),
     ...(opts.api.authFailuresPerMinute ? { authFailuresPerMinute: opts.api.authFailuresPerMinute } : {}),
     ...(opts.api.notifyAllowCidrs ? { notifyAllowCidrs: opts.api.notifyAllowCidrs } : {}),
+    ...(opts.api.maxDeleteCancels ? { maxDeleteCancels: opts.api.maxDeleteCancels } : {}),
+    ...(opts.api.trustProxy !== undefined ? { trustProxy: opts.api.trustProxy } : {}),
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
     ...(opts.tracer ? { tracer: opts.tracer } : {}),
     ...(opts.functionAccess ? { functionAccess: opts.functionAccess } : {}),

@@ -37,21 +37,13 @@ const errors = (...codes: ApiErrorCode[]) =>
   );
 /** What every route can answer to a browser's request from another origin or host (api/browser-guard.ts). */
 const browser = ['cross_origin_refused', 'host_not_allowed'] as const;
-/** What every route behind an API key can answer besides its own errors. */
-const guarded = [
-  'unauthorized',
-  'forbidden',
-  'too_many_requests',
-  ...browser,
-  'temporal_unavailable',
-] as const;
+/** What a route behind an API key can answer about the key (keys mode only). */
+const keyed = ['unauthorized', 'forbidden', 'too_many_requests'] as const;
 /**
  * What every method whose body Fastify parses (POST, PUT, DELETE) can answer, body or not: a body
  * that is not JSON, one over the limit, a media type other than JSON (or YAML for specs).
  */
 const bodied = ['bad_request', 'payload_too_large', 'unsupported_media_type'] as const;
-/** Routes that ask a function's controller workflow, which only a running worker answers. */
-const controlled = [...guarded, 'worker_unavailable'] as const;
 /**
  * Every POST says it is JSON, an empty body included, or sends X-Pontoon-Client (api/browser-guard.ts):
  * what a web page cannot send. So the document makes each POST's body required.
@@ -91,7 +83,19 @@ function queryParams(schema: z.ZodObject) {
   }));
 }
 
-export function openApiDocument(): Record<string, unknown> {
+/**
+ * The document of a server in one auth mode, true to what it answers: with keys, bearer security
+ * and 401/403 forbidden/429 on every keyed route; open (PONTOON_AUTH=none), no security and none of
+ * those. Both refuse other origins (403 cross_origin_refused) and foreign Host headers (421).
+ */
+export function openApiDocument(opts: { auth?: 'keys' | 'open' } = {}): Record<string, unknown> {
+  const open = opts.auth === 'open';
+  /** What every route behind an API key can answer besides its own errors. */
+  const guarded = [...(open ? [] : keyed), ...browser, 'temporal_unavailable'] as const;
+  /** Routes that ask a function's controller workflow, which only a running worker answers. */
+  const controlled = [...guarded, 'worker_unavailable'] as const;
+  /** Public routes (health, readiness): no key in either mode. */
+  const publicRoute = open ? {} : { security: [] };
   const specSchema = { ...functionJsonSchema() };
   delete specSchema.$schema;
   delete specSchema.$id;
@@ -100,13 +104,16 @@ export function openApiDocument(): Record<string, unknown> {
     info: {
       title: 'Pontoon API',
       version: '1',
-      description:
-        'Apply functions, invoke them, follow executions. Every execution is a Temporal workflow (type executeFunction). ' +
-        'Errors are `{code, message, details}` with a stable `code`. Authenticate with `Authorization: Bearer <API key>`; ' +
-        'roles: viewer (read), invoker (+ invoke, cancel), admin (+ apply, delete).',
+      description: open
+        ? '**This server runs with no auth (PONTOON_AUTH=none): send no key.** ' +
+          'Apply functions, invoke them, follow executions. Every execution is a Temporal workflow (type executeFunction). ' +
+          'Errors are `{code, message, details}` with a stable `code`.'
+        : 'Apply functions, invoke them, follow executions. Every execution is a Temporal workflow (type executeFunction). ' +
+          'Errors are `{code, message, details}` with a stable `code`. Authenticate with `Authorization: Bearer <API key>`; ' +
+          'roles: viewer (read), invoker (+ invoke, cancel), admin (+ apply, delete).',
     },
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      ...(open ? {} : { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } }),
       schemas: {
         Error: {
           type: 'object',
@@ -144,12 +151,12 @@ export function openApiDocument(): Record<string, unknown> {
         },
       },
     },
-    security: [{ bearer: [] }],
+    ...(open ? {} : { security: [{ bearer: [] }] }),
     paths: {
       '/healthz': {
         get: {
           summary: 'Liveness, and the version of Pontoon serving',
-          security: [],
+          ...publicRoute,
           responses: {
             200: {
               description: 'alive',
@@ -173,7 +180,7 @@ export function openApiDocument(): Record<string, unknown> {
       '/readyz': {
         get: {
           summary: 'Readiness: Temporal is reachable',
-          security: [],
+          ...publicRoute,
           responses: { 200: { description: 'ready' }, ...errors('temporal_unavailable', ...browser) },
         },
       },
@@ -216,10 +223,13 @@ export function openApiDocument(): Record<string, unknown> {
         },
         delete: {
           summary: 'Delete a function (running executions finish unless cancelRunning=true)',
+          description:
+            'cancelRunning=true also cancels its running executions, at most PONTOON_API_MAX_DELETE_CANCELS (1000) of them: ' +
+            'with more running, the answer is 409 too_many_to_cancel (stating the cap and the count) and nothing is deleted.',
           parameters: [nameParam, ...queryParams(DeleteQuerySchema)],
           responses: {
             200: { description: 'deleted' },
-            ...errors('function_not_found', ...bodied, ...controlled),
+            ...errors('function_not_found', 'too_many_to_cancel', ...bodied, ...controlled),
           },
         },
       },

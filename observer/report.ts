@@ -3,7 +3,8 @@
  * function exits, read $PONTOON_DIR/output.json, enforce the size limit, parse it, and say how the
  * attempt ended.
  */
-import { open, readFile, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { type AttemptFailure, failure, LIMITS } from '../spec/execution.ts';
 
@@ -12,27 +13,75 @@ export interface ObservedResult {
   failure?: AttemptFailure;
 }
 
-/** Reads output.json after an exit with code 0; a missing file is a null output. */
+/** What reading a file a function wrote gave: its bytes, nothing there, or why it was not read. */
+export type FileRead = { bytes: Buffer } | { missing: true } | { problem: string; size?: number };
+
+/**
+ * Reads a file a function may have made, without trusting it: a symbolic link is not followed
+ * (unless `follow`), a FIFO or device is not waited on (O_NONBLOCK, then only regular files are
+ * read), one of another owner than `owner` is not read (the local runtime's other user: a hard link
+ * to a file it cannot read itself), and at most `maxBytes` are read (`size` says how many it holds).
+ */
+export async function readRegularFile(
+  file: string,
+  maxBytes: number,
+  opts: { follow?: boolean; owner?: number } = {},
+): Promise<FileRead> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(
+      file,
+      constants.O_RDONLY | constants.O_NONBLOCK | (opts.follow ? 0 : constants.O_NOFOLLOW),
+    );
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { missing: true };
+    if (code === 'ELOOP') return { problem: 'is a symbolic link, which is not followed' };
+    return { problem: `cannot be read (${code ?? (err as Error).message})` };
+  }
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) return { problem: 'is not a regular file' };
+    if (opts.owner !== undefined && st.uid !== opts.owner)
+      return { problem: `belongs to uid ${st.uid}, not to the function's user (uid ${opts.owner})` };
+    if (st.size > maxBytes) return { problem: `is ${st.size} bytes`, size: st.size };
+    const buf = Buffer.alloc(maxBytes + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, length, buf.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length > maxBytes) return { problem: `is over ${maxBytes} bytes`, size: length };
+    }
+    return { bytes: buf.subarray(0, length) };
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Reads output.json after an exit with code 0; a missing file is a null output. Never follows a
+ * link or waits on a FIFO; with `owner`, only a file of that uid is read.
+ */
 export async function readOutput(
   dir: string,
   maxBytes: number = LIMITS.outputBytes,
+  opts: { owner?: number } = {},
 ): Promise<ObservedResult> {
-  const file = path.join(dir, 'output.json');
-  let size: number;
-  try {
-    size = (await stat(file)).size;
-  } catch {
-    return { output: null };
+  const read = await readRegularFile(path.join(dir, 'output.json'), maxBytes, opts);
+  if ('missing' in read) return { output: null };
+  if ('problem' in read) {
+    if (read.size !== undefined) {
+      return {
+        failure: failure(
+          'OutputTooLarge',
+          `output.json is ${read.size} bytes; the limit is ${maxBytes} bytes (write large results to storage and return a reference)`,
+        ),
+      };
+    }
+    return { failure: failure('OutputInvalid', `output.json ${read.problem}; write a regular file`) };
   }
-  if (size > maxBytes) {
-    return {
-      failure: failure(
-        'OutputTooLarge',
-        `output.json is ${size} bytes; the limit is ${maxBytes} bytes (write large results to storage and return a reference)`,
-      ),
-    };
-  }
-  const text = await readFile(file, 'utf8');
+  const text = read.bytes.toString('utf8');
   if (text.trim() === '') return { output: null };
   try {
     return { output: JSON.parse(text) };
@@ -45,8 +94,11 @@ export async function readOutput(
 export async function readLogTail(file: string, maxBytes: number = LIMITS.logTailBytes): Promise<string> {
   let handle: Awaited<ReturnType<typeof open>> | undefined;
   try {
-    handle = await open(file, 'r');
-    const { size } = await handle.stat();
+    // Not a link, not a FIFO (a function can replace its log when it runs as the worker's user).
+    handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+    const st = await handle.stat();
+    if (!st.isFile()) return '';
+    const { size } = st;
     const start = Math.max(0, size - maxBytes);
     const buf = Buffer.alloc(size - start);
     await handle.read(buf, 0, buf.length, start);

@@ -7,6 +7,7 @@ import { CST, isMap, isPair, isScalar, isSeq, LineCounter, type Node, Parser, pa
 import type { z } from 'zod';
 import { formatPath } from './parse-path.ts';
 import { type FunctionSpec, functionSpecSchema } from './schema.ts';
+import { literalSecretProblems } from './secret-env.ts';
 
 export { formatPath };
 
@@ -141,7 +142,15 @@ export function parseSpecText(text: string, file: string): ParseResult {
       continue;
     }
     const result = functionSpecSchema().safeParse(data);
-    if (result.success) {
+    // Literal env values that look like secrets (spec/secret-env.ts): checked on a valid spec, here
+    // and by the controller's validator, not by the schema (which replays old histories).
+    const secrets = result.success ? literalSecretProblems(result.data) : [];
+    for (const p of secrets) {
+      const { node, keyNode } = findNode(doc.contents as Node | null, p.path, false);
+      const offset = (node ?? keyNode)?.range?.[0] ?? doc.range[0];
+      problems.push({ file, ...at(offset), path: formatPath(p.path), message: p.message });
+    }
+    if (result.success && secrets.length === 0) {
       const contents = doc.contents as Node | null;
       const docOffset = doc.range[0];
       specs.push({
@@ -155,6 +164,7 @@ export function parseSpecText(text: string, file: string): ParseResult {
       });
       continue;
     }
+    if (result.success) continue;
     for (const issue of result.error.issues) {
       for (const p of explainIssue(issue, data)) {
         const { node, keyNode } = findNode(doc.contents as Node | null, p.path, p.pointAtKey);

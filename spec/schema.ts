@@ -129,7 +129,13 @@ function buildFunctionSpecSchema() {
         })
         .optional()
         .describe(
-          'Take the value from a Kubernetes Secret (kubernetes runtime only; the local runtime reads it from its own environment by variable name).',
+          "Take the value from a Secret: on Kubernetes the Secret's key; on the local runtime the file PONTOON_LOCAL_SECRETS_DIR/<name>/<key> (never the worker's own environment).",
+        ),
+      sensitive: z
+        .boolean()
+        .optional()
+        .describe(
+          'Whether the literal value is a secret. Unset: decided by its name and value (*_TOKEN, *_SECRET, *PASSWORD*, *_API_KEY, known token formats, …), and one that looks like a secret is refused in favour of secretRef. false: keep a value that only looks like one. true: refuse the literal.',
         ),
     })
     .refine((e) => (e.value === undefined) !== (e.secretRef === undefined), {

@@ -1,16 +1,21 @@
 /**
- * Issue 17, findings 3, 4 and 6 at the API, on a real worker and the real Temporal dev server:
+ * Issue 17, findings 3, 4, 6 and 7 at the API, on a real worker and the real Temporal dev server:
  * - what a browser can send (Host, Origin, Sec-Fetch-Site, content type) — through inject() and a
  *   listening server; the real-browser test is test/browser-guard.test.ts;
  * - webhook URLs to internal addresses refused at apply, located in the spec;
  * - a backfill over the cap refused with the cap and the count, and nothing started;
- * - repeated wrong API keys answered 429 with Retry-After, per client address.
+ * - repeated wrong API keys answered 429 with Retry-After, per client address, and which address
+ *   that is behind a proxy (PONTOON_API_TRUST_PROXY);
+ * - literal env values that look like secrets refused at apply, through the API and Temporal;
+ * - the OpenAPI document of each auth mode saying what that server answers;
+ * - DELETE ?cancelRunning=true refused over its cap, before anything is deleted.
  */
 import http from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../api/app.ts';
 import { newApiKey } from '../api/auth.ts';
+import { parseTrustProxy } from '../api/config.ts';
 import { API_ERRORS } from '../api/errors.ts';
 import { listExecutions } from '../client/executions.ts';
 import { parseAllowCidrs } from '../spec/webhook-destination.ts';
@@ -336,5 +341,237 @@ describe('repeated wrong API keys', () => {
     const noKey: number[] = [];
     for (let i = 0; i < 25; i++) noKey.push((await get('10.9.0.3')).statusCode);
     expect(new Set(noKey)).toEqual(new Set([401]));
+  });
+});
+
+describe('literal secrets in specs (issue 17, finding 7)', () => {
+  const yaml = (name: string, env: string) => `apiVersion: pontoon.dev/v1
+kind: Function
+metadata:
+  name: ${name}
+spec:
+  image: pontoon/test:0
+  local:
+    command: [node, -e, "0"]
+  env:
+${env}`;
+
+  it('a literal that looks like a secret is 400 spec_invalid at its line, through the API and straight to Temporal', async () => {
+    const name = uniqueName('literal');
+    const res = await open.inject({
+      method: 'PUT',
+      url: `/v1/functions/${name}`,
+      headers: { 'content-type': 'application/yaml' },
+      payload: yaml(
+        name,
+        '    - name: MODE\n      value: fast\n    - name: GITHUB_TOKEN\n      value: changeme\n',
+      ),
+    });
+    expect(res.statusCode).toBe(400);
+    expect(code(res)).toBe('spec_invalid');
+    expect(res.json().details).toEqual([
+      {
+        line: 13,
+        column: 14,
+        field: 'spec.env[1].value',
+        message: expect.stringMatching(
+          /^looks like a secret \(its name ends in TOKEN\): a literal is stored in plain text .* use secretRef .* or sensitive: false if it is not a secret$/,
+        ),
+      },
+    ]);
+    // Anyone applying through Temporal meets the controller's validator: nothing is applied.
+    const spec = fixtureSpec(name, 'behave.mjs', { env: [{ name: 'DB_PASSWORD', value: 'hunter2' }] });
+    const refused = await apply(w.client, spec, w.config.taskQueue).then(
+      () => undefined,
+      (err: Error & { cause?: Error & { type?: string } }) => err.cause,
+    );
+    expect(refused?.type).toBe('SpecInvalid');
+    expect(refused?.message).toMatch(
+      /spec\.env\[0\]\.value: looks like a secret \(its name holds PASSWORD\)/,
+    );
+    const got = await open.inject({ method: 'GET', url: `/v1/functions/${name}` });
+    expect(code(got)).toBe('function_not_found');
+  });
+
+  it('sensitive: false keeps a literal, and secretRef is never refused', async () => {
+    const name = uniqueName('literal');
+    const res = await open.inject({
+      method: 'PUT',
+      url: `/v1/functions/${name}`,
+      headers: { 'content-type': 'application/yaml' },
+      payload: yaml(
+        name,
+        '    - name: FIXTURE_PASSWORD\n      value: not-a-real-one\n      sensitive: false\n    - name: DB_PASSWORD\n      secretRef: {name: db, key: password}\n',
+      ),
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    const got = await open.inject({ method: 'GET', url: `/v1/functions/${name}` });
+    expect(got.json().spec.spec.env[0]).toEqual({
+      name: 'FIXTURE_PASSWORD',
+      value: 'not-a-real-one',
+      sensitive: false,
+    });
+    await open.inject({ method: 'DELETE', url: `/v1/functions/${name}` });
+  });
+});
+
+describe('OpenAPI document of each auth mode', () => {
+  type Doc = {
+    security?: unknown;
+    components: { securitySchemes?: unknown };
+    paths: Record<
+      string,
+      Record<string, { security?: unknown; responses: Record<string, { description: string }> }>
+    >;
+  };
+  const operations = (doc: Doc) =>
+    Object.entries(doc.paths).flatMap(([p, ops]) =>
+      Object.entries(ops).map(([m, op]) => ({ at: `${m} ${p}`, op })),
+    );
+
+  it('open mode: no security, no 401 or 429, and still the 403 and 421 a browser from elsewhere gets', async () => {
+    const doc = (await open.inject({ method: 'GET', url: '/openapi.json' })).json() as Doc;
+    expect(doc.security).toBeUndefined();
+    expect(doc.components.securitySchemes).toBeUndefined();
+    for (const { at, op } of operations(doc)) {
+      expect(op.security, at).toBeUndefined();
+      expect(Object.keys(op.responses), at).not.toContain('401');
+      expect(Object.keys(op.responses), at).not.toContain('429');
+      expect(op.responses['403']?.description, at).toMatch(/^`cross_origin_refused`/);
+      expect(op.responses['403']!.description, at).not.toContain('forbidden');
+      expect(op.responses['421']?.description, at).toMatch(/^`host_not_allowed`/);
+    }
+    // What the document says is what the server does: another origin is 403 in open mode.
+    const res = await open.inject({
+      method: 'GET',
+      url: '/v1/functions',
+      headers: { origin: 'http://evil.example' },
+    });
+    expect(res.statusCode).toBe(403);
+  });
+
+  it('keys mode: every keyed route documents 401, 403 (forbidden and cross-origin) and 429', async () => {
+    const keyed = await api({ auth: { mode: 'keys', keys: [newApiKey('doc', 'viewer').entry] } });
+    const doc = (await keyed.inject({ method: 'GET', url: '/openapi.json' })).json() as Doc;
+    expect(doc.security).toEqual([{ bearer: [] }]);
+    for (const { at, op } of operations(doc)) {
+      if (Array.isArray(op.security) && op.security.length === 0) {
+        expect(Object.keys(op.responses), at).not.toContain('401');
+        expect(op.responses['403']?.description, at).toMatch(/cross_origin_refused/);
+        continue;
+      }
+      expect(Object.keys(op.responses), at).toEqual(expect.arrayContaining(['401', '403', '429']));
+      expect(op.responses['403']!.description, at).toMatch(/`forbidden`.*`cross_origin_refused`/);
+    }
+  });
+});
+
+describe('delete with cancelRunning is bounded', () => {
+  it('more running executions than the cap: 409 with the cap and the count, nothing deleted or cancelled; at the cap all are cancelled', async () => {
+    const fn = uniqueName('fanout');
+    await apply(
+      w.client,
+      fixtureSpec(fn, 'behave.mjs', {
+        parameters: [
+          { name: 'mode', default: 'marker' },
+          { name: 'marker', default: `${w.config.dataDir}/fanout-${fn}.txt` },
+          { name: 'seconds', type: 'integer', default: 120 },
+        ],
+        execution: { timeout: '5m' },
+      }),
+      w.config.taskQueue,
+    );
+    const started = await Promise.all(
+      [1, 2, 3].map(() =>
+        open.inject({
+          method: 'POST',
+          url: `/v1/functions/${fn}/invocations`,
+          headers: { 'content-type': 'application/json' },
+          payload: '{}',
+        }),
+      ),
+    );
+    const ids = started.map((r) => r.json().executionId as string);
+    await waitFor(
+      'three running executions in visibility',
+      async () =>
+        (await listExecutions(w.client, { function: fn, status: 'running', limit: 10 })).executions.length ===
+          3 || undefined,
+      20_000,
+    );
+    const capped = await api({ maxDeleteCancels: 2 });
+    const over = await capped.inject({ method: 'DELETE', url: `/v1/functions/${fn}?cancelRunning=true` });
+    expect(over.statusCode).toBe(409);
+    expect(code(over)).toBe('too_many_to_cancel');
+    expect(over.json().message).toBe(
+      `function "${fn}" has 3 running executions; one delete cancels at most 2 (PONTOON_API_MAX_DELETE_CANCELS), so nothing was deleted: cancel some first (POST /v1/executions/{id}/cancel), or delete without cancelRunning and let them finish`,
+    );
+    expect(over.json().details).toEqual([
+      expect.objectContaining({ field: 'query.cancelRunning', cap: 2, running: 3 }),
+    ]);
+    expect((await capped.inject({ method: 'GET', url: `/v1/functions/${fn}` })).statusCode).toBe(200);
+    for (const id of ids)
+      expect((await w.client.workflow.getHandle(id).describe()).status.name).toBe('RUNNING');
+
+    const enough = await api({ maxDeleteCancels: 3 });
+    const ok = await enough.inject({ method: 'DELETE', url: `/v1/functions/${fn}?cancelRunning=true` });
+    expect(ok.statusCode, ok.body).toBe(200);
+    expect(ok.json()).toMatchObject({ deleted: true, cancelledExecutions: 3 });
+    for (const id of ids) await expect(w.client.workflow.getHandle(id).result()).rejects.toThrow();
+  }, 60_000);
+});
+
+describe('client address behind a proxy (PONTOON_API_TRUST_PROXY)', () => {
+  const admin = newApiKey('admin', 'admin');
+  const wrong = (app: FastifyInstance, remoteAddress: string, forwardedFor?: string) =>
+    app
+      .inject({
+        method: 'GET',
+        url: '/v1/functions?limit=1',
+        remoteAddress,
+        headers: {
+          authorization: 'Bearer pk_wrong',
+          ...(forwardedFor ? { 'x-forwarded-for': forwardedFor } : {}),
+        },
+      })
+      .then((r) => r.statusCode);
+
+  it('default: X-Forwarded-For is ignored, so a client cannot pose as many to guess more keys', async () => {
+    const app = await api({ auth: { mode: 'keys', keys: [admin.entry] }, authFailuresPerMinute: 2 });
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push(await wrong(app, '10.8.0.1', `203.0.113.${i}`));
+    expect(statuses).toEqual([401, 401, 429, 429]);
+  });
+
+  it('trusting the proxy: each forwarded client has its own count; a hop that is not the proxy is not believed', async () => {
+    const app = await api({
+      auth: { mode: 'keys', keys: [admin.entry] },
+      authFailuresPerMinute: 2,
+      trustProxy: ['10.8.0.9'],
+    });
+    const viaProxy = [];
+    for (let i = 0; i < 3; i++) viaProxy.push(await wrong(app, '10.8.0.9', '203.0.113.7'));
+    expect(viaProxy).toEqual([401, 401, 429]);
+    // Another client behind the same proxy is not held up by the first.
+    expect(await wrong(app, '10.8.0.9', '203.0.113.8')).toBe(401);
+    // Straight from another address, X-Forwarded-For is that client's own claim: counted by its socket.
+    const direct = [];
+    for (let i = 0; i < 3; i++) direct.push(await wrong(app, '10.8.0.2', `198.51.100.${i}`));
+    expect(direct).toEqual([401, 401, 429]);
+  });
+
+  it('PONTOON_API_TRUST_PROXY parses to what Fastify takes, and refuses what it cannot use', () => {
+    expect(parseTrustProxy('')).toBe(false);
+    expect(parseTrustProxy('false')).toBe(false);
+    expect(parseTrustProxy('true')).toBe(true);
+    expect(parseTrustProxy('10.0.0.0/8, 127.0.0.1,loopback')).toEqual([
+      '10.0.0.0/8',
+      '127.0.0.1',
+      'loopback',
+    ]);
+    expect(() => parseTrustProxy('2')).toThrow(/"2" is not an address or range/);
+    expect(() => parseTrustProxy('proxy.internal')).toThrow(/PONTOON_API_TRUST_PROXY/);
+    expect(() => parseTrustProxy('10.0.0.0/33')).toThrow(/not an address or range/);
+    expect(parseTrustProxy('fd00::/8')).toEqual(['fd00::/8']);
   });
 });

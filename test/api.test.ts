@@ -469,13 +469,14 @@ describe('auth, health and docs', () => {
 
   it('every error code in the registry was produced by some test above (internal_error aside)', () => {
     // schedule_not_found is produced in test/schedules.test.ts; internal_error has no honest trigger;
-    // the browser guard, backfill cap and wrong-key limit codes in test/api-security.test.ts.
+    // the browser guard, backfill and delete caps and wrong-key limit codes in test/api-security.test.ts.
     const elsewhere = [
       'internal_error',
       'schedule_not_found',
       'cross_origin_refused',
       'host_not_allowed',
       'backfill_too_large',
+      'too_many_to_cancel',
       'too_many_requests',
     ];
     const expected = Object.keys(API_ERRORS).filter((c) => !elsewhere.includes(c));

@@ -1,6 +1,7 @@
 /**
  * Schemathesis (PyPI, pinned in dev/schemathesis.ts) fuzzes the API through its own /openapi.json
- * with every check, once per role (no key, viewer, invoker, admin), against a listening API on the
+ * with every check, once per role (no key, viewer, invoker, admin) and once against an open server
+ * (PONTOON_AUTH=none, whose document has no security and no 401/429), each a listening API on the
  * real Temporal dev server and a real worker. A failure prints Schemathesis's report: each finding
  * with the request that reproduces it. Bounded by --max-examples per operation and a fixed seed, so
  * a run is the same requests every time (the stateful phase follows the answers).
@@ -32,6 +33,8 @@ let st: string;
 let w: RunningWorker;
 let app: FastifyInstance;
 let url: string;
+let openApp: FastifyInstance;
+let openUrl: string;
 let outDir: string;
 
 beforeAll(async () => {
@@ -46,6 +49,14 @@ beforeAll(async () => {
     auth: { mode: 'keys', keys: Object.values(keys).map((k) => k.entry) },
   });
   url = await app.listen({ host: '127.0.0.1', port: 0 });
+  openApp = await buildApi({
+    client: w.client,
+    logger: createLogger('silent'),
+    taskQueue: w.config.taskQueue,
+    dataDir: w.config.dataDir,
+    auth: { mode: 'open' },
+  });
+  openUrl = await openApp.listen({ host: '127.0.0.1', port: 0 });
   // Test data the fuzzer draws names from (test/schemathesis.toml): a function without parameters
   // that ends at once (so ?wait=300 never waits long) and one finished execution of it.
   const admin = { authorization: `Bearer ${keys.admin.token}` };
@@ -114,16 +125,21 @@ afterAll(async () => {
     }
   }
   await app?.close();
+  await openApp?.close();
   await w?.stop();
 });
 
 /** One Schemathesis run; resolves with its exit code and output (also kept in outDir). */
-function schemathesis(role: string, token: string | undefined): Promise<{ code: number; output: string }> {
+function schemathesis(
+  role: string,
+  token: string | undefined,
+  base: string,
+): Promise<{ code: number; output: string }> {
   const args = [
     '--config-file',
     path.join(outDir, 'schemathesis.toml'),
     'run',
-    `${url}/openapi.json`,
+    `${base}/openapi.json`,
     // The API answers within 10 s (its Temporal deadline, api/app.ts) unless ?wait asks for more,
     // and the fixture function ends at once.
     '--max-response-time',
@@ -165,17 +181,18 @@ function schemathesis(role: string, token: string | undefined): Promise<{ code: 
   });
 }
 
-const roles: [string, string | undefined][] = [
-  ['no key', undefined],
-  ['viewer', keys.viewer.token],
-  ['invoker', keys.invoker.token],
-  ['admin', keys.admin.token],
+const roles: [string, string | undefined, () => string][] = [
+  ['no key', undefined, () => url],
+  ['viewer', keys.viewer.token, () => url],
+  ['invoker', keys.invoker.token, () => url],
+  ['admin', keys.admin.token, () => url],
+  ['open mode', undefined, () => openUrl],
 ];
 
-for (const [role, token] of roles) {
+for (const [role, token, base] of roles) {
   it(`Schemathesis ${SCHEMATHESIS_VERSION}, every check, as ${role}: no finding`, async () => {
     const started = Date.now();
-    const { code, output } = await schemathesis(role.replace(' ', '-'), token);
+    const { code, output } = await schemathesis(role.replace(' ', '-'), token, base());
     const summary = output.slice(output.lastIndexOf('SUMMARY'));
     process.stderr.write(
       `[schemathesis] ${role}: exit ${code} in ${((Date.now() - started) / 1000).toFixed(0)} s; ${

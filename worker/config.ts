@@ -186,6 +186,15 @@ const EnvSchema = z.object({
     .describe("the worker's or API's own ServiceAccount when it runs in a pod (deploy/: the downward API)"),
   PONTOON_DATA_DIR: z.string().default('.pontoon').describe('local runtime: attempt folders and logs'),
   PONTOON_LOCAL_ROOT: z.string().optional().describe('local runtime: base of relative commands and cwd'),
+  PONTOON_LOCAL_RUN_AS: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('local runtime: user functions run as (name, uid or uid:gid) when the worker runs as root'),
+  PONTOON_LOCAL_SECRETS_DIR: z
+    .string()
+    .optional()
+    .describe('local runtime: secretRef values, one file per key: <dir>/<secret name>/<key>'),
   PONTOON_KILL_GRACE: duration.default(5000).describe('SIGTERM → SIGKILL grace'),
   PONTOON_MAX_CONCURRENT_ATTEMPTS: z.coerce
     .number()
@@ -298,6 +307,10 @@ export interface WorkerConfig {
   kubernetes: KubernetesConfig;
   dataDir: string;
   localRoot: string;
+  /** Local runtime: the user functions run as (PONTOON_LOCAL_RUN_AS); unset: the worker's. */
+  localRunAs?: string;
+  /** Local runtime: where secretRef values are read (PONTOON_LOCAL_SECRETS_DIR). */
+  localSecretsDir?: string;
   killGraceMs: number;
   /** Activity tasks (attempts) run at once by this worker. */
   maxConcurrentAttempts: number;
@@ -384,6 +397,8 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig 
     },
     dataDir: path.resolve(e.PONTOON_DATA_DIR),
     localRoot: path.resolve(e.PONTOON_LOCAL_ROOT ?? process.cwd()),
+    ...(e.PONTOON_LOCAL_RUN_AS ? { localRunAs: e.PONTOON_LOCAL_RUN_AS } : {}),
+    localSecretsDir: path.resolve(e.PONTOON_LOCAL_SECRETS_DIR ?? path.join(e.PONTOON_DATA_DIR, 'secrets')),
     killGraceMs: e.PONTOON_KILL_GRACE,
     maxConcurrentAttempts: e.PONTOON_MAX_CONCURRENT_ATTEMPTS,
     maxCachedWorkflows: e.PONTOON_MAX_CACHED_WORKFLOWS,

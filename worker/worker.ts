@@ -245,6 +245,8 @@ export function createRuntime(
       localRoot: config.localRoot,
       killGraceMs: config.killGraceMs,
       logs: { store: createLogStore(config, logger), sweepIntervalMs: config.logs.sweepIntervalMs },
+      ...(config.localRunAs ? { runAs: config.localRunAs } : {}),
+      ...(config.localSecretsDir ? { secretsDir: config.localSecretsDir } : {}),
     },
     logger.child({ component: 'local-runtime' }),
   );

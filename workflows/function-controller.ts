@@ -26,6 +26,7 @@ import { parseDuration } from '../spec/duration.ts';
 import { formatPath } from '../spec/parse-path.ts';
 import { type ScalarState, type ScalingDecision, scalarStep, type WarmSettings } from '../spec/scalar.ts';
 import { type FunctionSpec, functionSpecSchema, priorityNumber } from '../spec/schema.ts';
+import { literalSecretProblems } from '../spec/secret-env.ts';
 import {
   type AdmissionState,
   type ApplyResult,
@@ -287,7 +288,21 @@ export async function functionController(args: FunctionControllerArgs): Promise<
         state.current = { version: (before?.version ?? 0) + 1, appliedAt: now, spec };
         return { name: state.name, version: state.current.version, changed: true, appliedAt: now, schedules };
       }),
-    { validator: (raw) => void validate(state.name, raw) },
+    {
+      // Literal secrets are refused here, never in the handler: it runs again on replay, and a spec
+      // accepted before the rule existed must replay as it ran.
+      validator: (raw) => {
+        const problems = literalSecretProblems(validate(state.name, raw));
+        if (problems.length === 0) return;
+        const details = problems.map((p) => ({ field: formatPath(p.path), message: p.message }));
+        throw ApplicationFailure.create({
+          type: 'SpecInvalid',
+          message: `spec invalid: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`,
+          nonRetryable: true,
+          details,
+        });
+      },
+    },
   );
 
   setHandler(scheduleOutcomeSignal, (outcome) => {
