@@ -49,10 +49,14 @@ const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 /** `args` run by this Node, in a pseudo-terminal when `terminal`, else with pipes. */
 function start(args: string[], vars: Record<string, string | undefined>, terminal: boolean): Running {
   const command = [process.execPath, PONTOON, ...args];
-  const env: NodeJS.ProcessEnv = { ...process.env, ...vars, TERM: 'xterm-256color' };
+  // SHELL=/bin/sh: the same shell under script wherever the suite runs (CI's environment may have no SHELL).
+  const env: NodeJS.ProcessEnv = { ...process.env, ...vars, TERM: 'xterm-256color', SHELL: '/bin/sh' };
   for (const [k, v] of Object.entries(vars)) if (v === undefined) delete env[k];
   const child = terminal
-    ? spawn('script', ['-qfec', command.map(quote).join(' '), '/dev/null'], {
+    ? // `exec`: script runs the command through $SHELL -c, and a shell that stays in between (dash,
+      // /bin/sh on Debian, does not exec a lone command) also gets the Ctrl-C and dies of it, so
+      // script would report 130 whatever the command did.
+      spawn('script', ['-qfec', `exec ${command.map(quote).join(' ')}`, '/dev/null'], {
         cwd: REPO_ROOT,
         env,
         stdio: 'pipe',
