@@ -1,12 +1,14 @@
 /** Repository invariants: generated files are fresh, workflow code stays deterministic-safe. */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import ts from 'typescript';
 import { expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { DEFAULT_REGISTRY } from '../packaging/registry.ts';
 import { functionJsonSchemaText } from '../spec/json-schema.ts';
 import { ownImageRef, PONTOON_VERSION } from '../spec/names.ts';
 import { defaultObserverImage } from '../worker/config.ts';
+import { PRELOADED_WORKFLOW_MODULES } from '../worker/worker.ts';
 import { REPO_ROOT } from './helpers.ts';
 
 it('function-specs/function.schema.json is generated from the zod schema (run `npm run schema`)', () => {
@@ -29,6 +31,80 @@ it('workflow code imports activities, the worker and Node only as types (the lin
     }
   }
   expect(offenders).toEqual([]);
+});
+
+/**
+ * What loading `file` (a .ts module) evaluates: the local modules (paths relative to the repository)
+ * and packages its static imports and re-exports reach, transitively. `import type` and
+ * `export type` are erased by the compiler and not followed; with verbatimModuleSyntax an import
+ * whose specifiers are all `type` still loads its module, so it is followed. Dynamic `import()` is
+ * not: it loads when called (workflows/index.ts loads the controller that way).
+ */
+function staticImportGraph(file: string): { modules: Set<string>; packages: Set<string> } {
+  const modules = new Set<string>();
+  const packages = new Set<string>();
+  const pending = [path.resolve(REPO_ROOT, file)];
+  while (pending.length) {
+    const at = pending.pop()!;
+    const rel = path.relative(REPO_ROOT, at);
+    if (modules.has(rel)) continue;
+    modules.add(rel);
+    const source = ts.createSourceFile(at, readFileSync(at, 'utf8'), ts.ScriptTarget.Latest);
+    for (const st of source.statements) {
+      const from =
+        (ts.isImportDeclaration(st) && !st.importClause?.isTypeOnly) ||
+        (ts.isExportDeclaration(st) && !st.isTypeOnly)
+          ? st.moduleSpecifier
+          : undefined;
+      if (!from || !ts.isStringLiteral(from)) continue;
+      if (from.text.startsWith('.')) pending.push(path.resolve(path.dirname(at), from.text));
+      else
+        packages.add(
+          from.text.startsWith('@') ? from.text.split('/').slice(0, 2).join('/') : from.text.split('/')[0]!,
+        );
+    }
+  }
+  return { modules, packages };
+}
+
+/** Packages workflow code may load; anything else (zod above all) stays out of executions. */
+const WORKFLOW_PACKAGES = new Set(['@temporalio/workflow', '@temporalio/common', 'luxon']);
+
+it('executions never load zod: what workflows/execute-function.ts loads uses only the workflow SDK and luxon', () => {
+  // zod in every execution's module graph cost ~45 % more worker CPU per execution (fixed once;
+  // this keeps one changed import from bringing it back unnoticed).
+  const { modules, packages } = staticImportGraph('workflows/execute-function.ts');
+  expect(modules.size).toBeGreaterThan(5);
+  expect([...packages].filter((p) => !WORKFLOW_PACKAGES.has(p)).sort()).toEqual([]);
+  // The bundle's entry loads the controller (which needs zod for the spec schema) only when called.
+  const entry = staticImportGraph('workflows/index.ts');
+  expect(entry.packages.has('zod')).toBe(false);
+  expect(entry.modules.has('workflows/function-controller.ts')).toBe(false);
+  expect(staticImportGraph('workflows/function-controller.ts').packages.has('zod')).toBe(true);
+});
+
+it('the worker preloads exactly the modules workflows load that use no package beyond the workflow SDK and luxon', () => {
+  const reachable = new Set([
+    ...staticImportGraph('workflows/execute-function.ts').modules,
+    ...staticImportGraph('workflows/function-controller.ts').modules,
+  ]);
+  const preloadable = [...reachable]
+    .filter((m) => !m.startsWith('workflows/'))
+    .filter((m) => [...staticImportGraph(m).packages].every((p) => WORKFLOW_PACKAGES.has(p)))
+    .map((m) => m.replace(/\.ts$/, ''))
+    .sort();
+  const listed = PRELOADED_WORKFLOW_MODULES.map((f) =>
+    path
+      .relative(REPO_ROOT, f)
+      .replace(/^dist\//, '')
+      .replace(/\.(ts|js)$/, ''),
+  ).sort();
+  // On a difference, set PRELOADED_WORKFLOW_MODULES (worker/worker.ts) to the derived list.
+  expect(listed).toEqual(preloadable);
+  // Every execution's own module is among them.
+  for (const m of staticImportGraph('workflows/execute-function.ts').modules) {
+    if (!m.startsWith('workflows/')) expect(listed).toContain(m.replace(/\.ts$/, ''));
+  }
 });
 
 it('every image Pontoon refers to is one it builds: deploy/, the observer default, the examples', () => {
