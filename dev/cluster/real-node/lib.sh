@@ -510,8 +510,14 @@ real_node_up() {
   ensure_bridge
   EXTRA_FINGERPRINT="$(cat "$CONTAINERD_CONFIG" "$CNI_CONF_DIR"/*.conflist | sha256sum)" \
     ensure_component containerd --config "$CONTAINERD_CONFIG"
-  ctr_ plugins ls 2>/dev/null | grep -Eq '^io\.containerd\.grpc\.v1 +cri .* ok *$' \
-    || fail_component containerd "runs but its CRI plugin did not load"
+  # The CRI plugin finishes initialising after containerd's socket answers; on a loaded machine
+  # `ctr plugins ls` right after the health check can miss it (seen once in a CI run), so wait.
+  local cri_wait=0
+  until ctr_ plugins ls 2>/dev/null | grep -Eq '^io\.containerd\.grpc\.v1 +cri .* ok *$'; do
+    [ "$cri_wait" -lt 60 ] || fail_component containerd "runs but its CRI plugin did not load (waited 30 s)"
+    cri_wait=$((cri_wait + 1))
+    sleep 0.5
+  done
   if [ -n "${CRICTL_BIN:-}" ] && ! crictl_ inspecti "$PAUSE_IMAGE" >/dev/null 2>&1; then
     crictl_ pull "$PAUSE_IMAGE" >/dev/null || fail_component containerd "could not pull $PAUSE_IMAGE"
   fi
