@@ -20,7 +20,7 @@ import { API_ERRORS } from '../api/errors.ts';
 import { listExecutions } from '../client/executions.ts';
 import { parseAllowCidrs } from '../spec/webhook-destination.ts';
 import { createLogger } from '../worker/logger.ts';
-import { apply, fixtureSpec, type RunningWorker, startWorker, uniqueName, waitFor } from './helpers.ts';
+import { apply, fixtureSpec, type RunningWorker, startWorker, uniqueName, waitForListed } from './helpers.ts';
 
 let w: RunningWorker;
 let open: FastifyInstance;
@@ -268,17 +268,11 @@ describe('backfill cap', () => {
 
     const ok = await backfill('2026-01-01T00:00:00Z', '2026-01-01T23:00:00Z');
     expect(ok.statusCode, ok.body).toBe(202);
-    const runs = await waitFor(
-      '24 backfilled executions',
-      async () => {
-        const list = (await listExecutions(w.client, { function: fn, limit: 100 })).executions;
-        return list.length >= 24 ? list : undefined;
-      },
-      60_000,
-    );
+    const listAll = async () => (await listExecutions(w.client, { function: fn, limit: 100 })).executions;
+    const runs = await waitForListed('24 backfilled executions', listAll, { count: 24 }, 60_000);
     await new Promise((r) => setTimeout(r, 2_000));
     // Exactly the accepted range's 24: the refused request started none.
-    expect((await listExecutions(w.client, { function: fn, limit: 100 })).executions).toHaveLength(24);
+    expect(await listAll()).toHaveLength(24);
     expect(runs.length).toBe(24);
   }, 90_000);
 
@@ -492,12 +486,11 @@ describe('delete with cancelRunning is bounded', () => {
       ),
     );
     const ids = started.map((r) => r.json().executionId as string);
-    await waitFor(
+    // The count DELETE checks, and the list it cancels from, come from visibility: wait for all 3.
+    await waitForListed(
       'three running executions in visibility',
-      async () =>
-        (await listExecutions(w.client, { function: fn, status: 'running', limit: 10 })).executions.length ===
-          3 || undefined,
-      20_000,
+      async () => (await listExecutions(w.client, { function: fn, status: 'running', limit: 10 })).executions,
+      { ids, count: 3 },
     );
     const capped = await api({ maxDeleteCancels: 2 });
     const over = await capped.inject({ method: 'DELETE', url: `/v1/functions/${fn}?cancelRunning=true` });

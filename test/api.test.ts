@@ -9,7 +9,7 @@ import { newApiKey } from '../api/auth.ts';
 import { API_ERRORS } from '../api/errors.ts';
 import { PONTOON_VERSION } from '../spec/names.ts';
 import { createLogger } from '../worker/logger.ts';
-import { type RunningWorker, startWorker, uniqueName, waitFor } from './helpers.ts';
+import { type RunningWorker, startWorker, uniqueName, waitFor, waitForListed } from './helpers.ts';
 
 let w: RunningWorker;
 let app: FastifyInstance;
@@ -99,11 +99,13 @@ describe('functions', () => {
     const got = await call('GET', `/v1/functions/${name}`, { key: viewer.token });
     expect(got.status).toBe(200);
     expect(got.body).toMatchObject({ name, version: 2, previousVersions: [{ version: 1 }] });
-    const list = await waitFor('the function in the list', async () => {
-      const r = await call('GET', '/v1/functions?limit=500', { key: viewer.token });
-      return r.body.functions.some((f: { name: string }) => f.name === name) ? r : undefined;
-    });
-    expect(list.body.functions.find((f: { name: string }) => f.name === name)).toMatchObject({
+    // GET /v1/functions lists running controllers from visibility: wait until it holds this one.
+    const list = await waitForListed<{ name: string }>(
+      'the function in the list',
+      async () => (await call('GET', '/v1/functions?limit=500', { key: viewer.token })).body.functions,
+      { ids: [name] },
+    );
+    expect(list.find((f) => f.name === name)).toMatchObject({
       version: 2,
       mode: 'on-demand',
     });
@@ -182,8 +184,14 @@ describe('functions', () => {
       const r = await call('GET', `/v1/executions/${inv.body.executionId}`);
       return r.body.phase === 'running' ? r : undefined;
     });
+    // DELETE finds the running executions through visibility: wait until it lists this one.
+    await waitForListed(
+      'the execution listed as running',
+      async () => (await call('GET', `/v1/executions?function=${fn}&status=running`)).body.executions,
+      { ids: [inv.body.executionId], count: 1 },
+    );
     const del = await call('DELETE', `/v1/functions/${fn}?cancelRunning=true`);
-    expect(del.body.cancelledExecutions).toBeGreaterThanOrEqual(1);
+    expect(del.body.cancelledExecutions).toBe(1);
     const ended = await waitFor('the execution to be cancelled', async () => {
       const r = await call('GET', `/v1/executions/${inv.body.executionId}`);
       return r.body.status === 'cancelled' ? r : undefined;
@@ -194,6 +202,8 @@ describe('functions', () => {
 
 describe('invocations and executions', () => {
   const name = uniqueName('inv');
+  /** The executions the first test starts through the API (both succeed), listed by the second. */
+  const apiRuns: string[] = [];
   beforeAll(async () => {
     await call('PUT', `/v1/functions/${name}`, { raw: specYaml(name), type: 'application/yaml' });
   });
@@ -227,6 +237,7 @@ describe('invocations and executions', () => {
       key: viewer.token,
     });
     expect(got.body).toMatchObject({ status: 'succeeded', parameters: { mode: 'ok' } });
+    apiRuns.push(started.body.executionId, waited.body.executionId);
     const logs = await call('GET', `/v1/executions/${waited.body.executionId}/logs`, { key: viewer.token });
     expect(logs.status).toBe(200);
     expect(logs.body).toContain('behave mode=ok attempt=1');
@@ -236,22 +247,22 @@ describe('invocations and executions', () => {
   });
 
   it('lists executions by function, status and trigger, with pagination', async () => {
-    // Visibility is eventually consistent: a first page may hand out a token before the second
-    // execution is indexed as succeeded, so wait until the second page holds it too.
-    const [all, next] = await waitFor('two executions listed, one per page', async () => {
-      const r = await call('GET', `/v1/executions?function=${name}&trigger=api&status=succeeded&limit=1`, {
-        key: viewer.token,
-      });
-      if (r.body.executions.length !== 1 || !r.body.nextPageToken) return undefined;
-      const n = await call(
-        'GET',
-        `/v1/executions?function=${name}&trigger=api&status=succeeded&limit=1&pageToken=${r.body.nextPageToken}`,
-      );
-      return n.body.executions?.length === 1 ? ([r, n] as const) : undefined;
-    });
+    // Visibility is eventually consistent: wait until both succeeded runs of the first test are
+    // listed as such, then page through them one at a time.
+    const query = `function=${name}&trigger=api&status=succeeded`;
+    await waitForListed(
+      'both API runs listed as succeeded',
+      async () => (await call('GET', `/v1/executions?${query}`, { key: viewer.token })).body.executions,
+      { ids: apiRuns, count: 2 },
+    );
+    const all = await call('GET', `/v1/executions?${query}&limit=1`, { key: viewer.token });
+    expect(all.body.executions).toHaveLength(1);
+    expect(all.body.nextPageToken).toEqual(expect.any(String));
+    const next = await call('GET', `/v1/executions?${query}&limit=1&pageToken=${all.body.nextPageToken}`);
     expect(all.body.executions[0]).toMatchObject({ function: name, trigger: 'api', status: 'succeeded' });
     expect(next.body.executions).toHaveLength(1);
     expect(next.body.executions[0].executionId).not.toBe(all.body.executions[0].executionId);
+    expect(new Set([all, next].map((r) => r.body.executions[0].executionId))).toEqual(new Set(apiRuns));
     expect((await call('GET', '/v1/executions?status=sideways')).body.code).toBe('bad_request');
   });
 
@@ -310,14 +321,12 @@ describe('invocations and executions', () => {
     const ids = new Set(answers.map((a) => a.body.executionId));
     expect(ids).toEqual(new Set([`exec:${name}:${key}`]));
     expect(answers.filter((a) => a.body.created)).toHaveLength(1);
-    const listed = await waitFor('the execution listed', async () => {
-      const r = await call('GET', `/v1/executions?function=${name}`);
-      const mine = r.body.executions.filter(
-        (e: { executionId: string }) => e.executionId === `exec:${name}:${key}`,
-      );
-      return mine.length ? mine : undefined;
-    });
-    expect(listed).toHaveLength(1);
+    const listed = await waitForListed<{ executionId: string }>(
+      'the execution listed',
+      async () => (await call('GET', `/v1/executions?function=${name}&limit=500`)).body.executions,
+      { ids: [`exec:${name}:${key}`] },
+    );
+    expect(listed.filter((e) => e.executionId === `exec:${name}:${key}`)).toHaveLength(1);
   });
 });
 

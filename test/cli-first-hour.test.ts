@@ -17,7 +17,7 @@ import type { Io } from '../cli/output.ts';
 import { ROUTE_COMMANDS } from '../cli/routes.ts';
 import { freePort } from '../dev/temporal.ts';
 import { createLogger } from '../worker/logger.ts';
-import { REPO_ROOT, type RunningWorker, startWorker, uniqueName, waitFor } from './helpers.ts';
+import { REPO_ROOT, type RunningWorker, startWorker, uniqueName, waitFor, waitForListed } from './helpers.ts';
 
 const run = promisify(execFile);
 const sh = promisify(exec);
@@ -163,12 +163,16 @@ describe('pontoon delete function', () => {
     const started = await pontoon(['invoke', name, '-p', 'mode=sleep', '-o', 'json']);
     expect(started.code).toBe(0);
     const { executionId } = JSON.parse(started.stdout);
-    await waitFor('the execution listed as running', async () => {
-      const r = await pontoon(['get', 'executions', '--function', name, '--status', 'running', '-o', 'json']);
-      return JSON.parse(r.stdout).executions.some(
-        (e: { executionId: string }) => e.executionId === executionId,
-      );
-    });
+    // --cancel-running finds running executions through visibility: wait until it lists this one.
+    await waitForListed(
+      'the execution listed as running',
+      async () =>
+        JSON.parse(
+          (await pontoon(['get', 'executions', '--function', name, '--status', 'running', '-o', 'json']))
+            .stdout,
+        ).executions,
+      { ids: [executionId], count: 1 },
+    );
     const yes = await pontoonInTerminal(['delete', 'function', name, '--cancel-running'], 'y');
     expect(yes.code).toBe(0);
     expect(yes.stdout).toBe(`function/${name} deleted (was version 1); cancelled 1 running execution`);
@@ -191,6 +195,13 @@ describe('did you mean', () => {
   it('the API names the closest function; the CLI says the command, not the HTTP route', async () => {
     const name = uniqueName('hello');
     expect((await pontoon(['apply', '--no-build', '-f', specFile(name)])).code).toBe(0);
+    // Suggestions come from the applied functions in visibility: wait until it lists this one.
+    await waitForListed(
+      'the function listed',
+      async () =>
+        ((await (await fetch(`${api.url}/v1/functions?limit=500`)).json()) as { functions: [] }).functions,
+      { ids: [name] },
+    );
     const typo = `${name.slice(0, -1)}x`;
     const res = await fetch(`${api.url}/v1/functions/${typo}/invocations`, {
       method: 'POST',

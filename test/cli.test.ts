@@ -12,7 +12,7 @@ import { startApi } from '../api/main.ts';
 import { getSpec } from '../client/functions.ts';
 import { freePort } from '../dev/temporal.ts';
 import { createLogger } from '../worker/logger.ts';
-import { REPO_ROOT, type RunningWorker, startWorker, uniqueName, waitFor } from './helpers.ts';
+import { REPO_ROOT, type RunningWorker, startWorker, uniqueName, waitFor, waitForListed } from './helpers.ts';
 
 const run = promisify(execFile);
 let w: RunningWorker;
@@ -109,14 +109,15 @@ it('apply → invoke --wait → logs → the execution is listed with its trigge
   expect(logs.code).toBe(0);
   expect(logs.stdout).toContain('behave mode=fail-until attempt=1');
 
-  const listed = await waitFor('the execution in the list', async () => {
-    const r = await pontoon(['get', 'executions', '--function', name, '-o', 'json']);
-    const found = JSON.parse(r.stdout).executions.find(
-      (e: { executionId: string }) => e.executionId === result.executionId,
-    );
-    return found;
-  });
-  expect(listed).toMatchObject({ function: name, trigger: 'cli', status: 'succeeded' });
+  const listExecutions = async () =>
+    JSON.parse((await pontoon(['get', 'executions', '--function', name, '-o', 'json'])).stdout).executions;
+  // Listed as succeeded (visibility is eventually consistent: the start may show before the end).
+  const listed = await waitForListed(
+    'the execution listed as succeeded',
+    async () => (await listExecutions()).filter((e: { status: string }) => e.status === 'succeeded'),
+    { ids: [result.executionId], count: 1 },
+  );
+  expect(listed[0]).toMatchObject({ function: name, trigger: 'cli', status: 'succeeded' });
   const table = await pontoon(['get', 'executions', '--function', name]);
   expect(table.stdout).toMatch(/EXECUTION\s+FUNCTION\s+TRIGGER/);
 
@@ -124,6 +125,11 @@ it('apply → invoke --wait → logs → the execution is listed with its trigge
   expect(described.stdout).toContain('Status:     succeeded');
   expect(described.stdout).toMatch(/1\s+1\s+\S+\s+FunctionExit: exited with code 1/);
 
+  await waitForListed(
+    'the function listed',
+    async () => JSON.parse((await pontoon(['get', 'functions', '-o', 'json'])).stdout),
+    { ids: [name] },
+  );
   const fns = await pontoon(['get', 'functions']);
   expect(fns.stdout).toContain(name);
   expect((await pontoon(['describe', 'function', name])).stdout).toContain(`name: ${name}`);
@@ -263,11 +269,13 @@ it('schedules: preview offline across DST, then list, pause, trigger and backfil
   ]);
   expect(backfill.code).toBe(0);
   // 1 triggered + 2 backfilled (1 Jan 2020 and 2021), each with the schedule as trigger.
-  const runs = await waitFor('three scheduled executions', async () => {
-    const r = JSON.parse((await pontoon(['get', 'executions', '--function', name, '-o', 'json'])).stdout);
-    return r.executions.length >= 3 ? r.executions : undefined;
-  });
-  expect(runs.map((e: { trigger: string }) => e.trigger)).toEqual(['yearly', 'yearly', 'yearly']);
+  const runs = await waitForListed<{ trigger: string }>(
+    'three scheduled executions',
+    async () =>
+      JSON.parse((await pontoon(['get', 'executions', '--function', name, '-o', 'json'])).stdout).executions,
+    { count: 3 },
+  );
+  expect(runs.map((e) => e.trigger)).toEqual(['yearly', 'yearly', 'yearly']);
   const missing = await pontoon(['schedules', 'backfill', name, 'yearly']);
   expect(missing.code).toBe(2);
   expect(missing.stderr).toContain('backfill needs --from and --to');

@@ -12,7 +12,7 @@ import { startExecution, waitForResult } from '../client/functions.ts';
 import type { ExecutionResult } from '../spec/execution.ts';
 import { parseSpecText } from '../spec/parse.ts';
 import { createLogger } from '../worker/logger.ts';
-import { type RunningWorker, startWorker, uniqueName, waitFor } from './helpers.ts';
+import { type RunningWorker, startWorker, uniqueName, waitFor, waitForListed } from './helpers.ts';
 
 let w: RunningWorker;
 let app: FastifyInstance;
@@ -220,12 +220,12 @@ describe('headers and query strings get the same rules as bodies', () => {
       expect((await get(`/v1/functions?pageToken=${encodeURIComponent(token)}`)).status).toBe(400);
     }
     // Page through two executions of fn one at a time (visibility is eventually consistent: wait).
-    await invoke(fn, '{}');
-    await invoke(fn, '{}');
-    await waitFor('two executions listed', async () => {
-      const all = await get(`/v1/executions?function=${fn}&limit=2`);
-      return all.body.executions?.length === 2 ? all : undefined;
-    });
+    const ids = [(await invoke(fn, '{}')).body.executionId, (await invoke(fn, '{}')).body.executionId];
+    await waitForListed(
+      'two executions listed',
+      async () => (await get(`/v1/executions?function=${fn}&limit=500`)).body.executions,
+      { ids },
+    );
     const first = await get(`/v1/executions?function=${fn}&limit=1`);
     expect(first.status).toBe(200);
     expect(first.body.nextPageToken).toEqual(expect.any(String));

@@ -19,6 +19,7 @@ import {
   startWorker,
   uniqueName,
   waitFor,
+  waitForListed,
 } from './helpers.ts';
 
 let w: RunningWorker;
@@ -353,11 +354,15 @@ describe('executeFunction', () => {
     expect(attemptInput.parameters).toEqual({ mode: 'ok', day: '2026-03-28' });
 
     const query = `${SearchAttr.function.name} = "${spec.metadata.name}" AND ${SearchAttr.trigger.name} = "cli" AND ${SearchAttr.priority.name} = 1`;
-    const found = await waitFor('the execution to be listed', async () => {
-      const ids: string[] = [];
-      for await (const e of w.client.workflow.list({ query })) ids.push(e.workflowId);
-      return ids.length ? ids : undefined;
-    });
+    const found = await waitForListed(
+      'the execution to be listed by its search attributes',
+      async () => {
+        const ids: string[] = [];
+        for await (const e of w.client.workflow.list({ query })) ids.push(e.workflowId);
+        return ids;
+      },
+      { ids: [ex.executionId], idOf: (id) => id },
+    );
     expect(found).toEqual([ex.executionId]);
   });
 

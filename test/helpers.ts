@@ -110,3 +110,57 @@ export function pidAlive(pid: number): boolean {
     return false;
   }
 }
+
+/**
+ * How long a test waits for Temporal visibility (list and count of executions, search attributes,
+ * schedule lists, and everything built on them: GET /v1/executions, GET /v1/functions, the CLI's
+ * lists, DELETE ?cancelRunning, the controllers' /metrics) to show what the test created. Visibility
+ * is eventually consistent: on a loaded machine an execution that started, or ended, can take
+ * seconds to be listed, or listed with its new status. Generous, and under the 60 s test timeout.
+ */
+export const VISIBILITY_WAIT_MS = 45_000;
+
+/** What {@link waitForListed} waits for: ids that must all be listed, and/or an exact count. */
+export interface Listed<T> {
+  /** Ids the test created; all must be in the listing (other entries may be too, unless `count`). */
+  ids?: readonly string[];
+  /** The exact number of entries the test created (the listing is filtered to the test's own). */
+  count?: number;
+  /** An entry's id; default its `executionId`, else `workflowId`, else `name`. */
+  idOf?: (entry: T) => string;
+}
+
+const defaultIdOf = (e: unknown): string => {
+  const o = e as { executionId?: string; workflowId?: string; name?: string };
+  return o.executionId ?? o.workflowId ?? o.name ?? String(e);
+};
+
+/**
+ * Polls a visibility-backed listing until it holds what the test created (every id of `want.ids`,
+ * and exactly `want.count` entries when given), and returns that listing; never assumes a start or
+ * an end is listed at once. Times out after `timeoutMs` with the missing ids and the last listing.
+ */
+export async function waitForListed<T>(
+  what: string,
+  list: () => Promise<readonly T[]>,
+  want: Listed<T>,
+  timeoutMs = VISIBILITY_WAIT_MS,
+): Promise<T[]> {
+  const idOf = want.idOf ?? defaultIdOf;
+  let last: readonly T[] = [];
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    last = await list();
+    const listed = new Set(last.map(idOf));
+    const missing = (want.ids ?? []).filter((id) => !listed.has(id));
+    if (!missing.length && (want.count === undefined || last.length === want.count)) return [...last];
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}: ` +
+          `${missing.length ? `missing ${missing.join(', ')}; ` : ''}` +
+          `${want.count !== undefined ? `want ${want.count}, ` : ''}listed ${last.length}: ${[...listed].join(', ')}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

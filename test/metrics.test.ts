@@ -16,7 +16,7 @@ import { createMetrics, type PontoonMetrics, temporalRuntimeMetrics } from '../w
 import { freeLoopbackPort, type MetricsServer, startMetricsServer } from '../worker/metrics-server.ts';
 import { createPontoonWorker, type PontoonWorker } from '../worker/worker.ts';
 import { admissionQuery } from '../workflows/definitions.ts';
-import { apply, fixtureSpec, testConfig, uniqueName, waitFor } from './helpers.ts';
+import { apply, fixtureSpec, testConfig, uniqueName, VISIBILITY_WAIT_MS, waitFor } from './helpers.ts';
 import { parseMetrics, series } from './ops-helpers.ts';
 
 const config = testConfig();
@@ -297,12 +297,20 @@ describe('/metrics', () => {
       return a.queued.length === 3;
     });
     await new Promise((r) => setTimeout(r, 2100)); // past the collector's 2 s cache
-    const res = await app.inject({
-      method: 'GET',
-      url: '/metrics',
-      headers: { authorization: `Bearer ${viewer.token}` },
-    });
-    const m = parseMetrics(res.body);
+    // The collector finds the controllers through visibility: wait until it lists this one.
+    const m = await waitFor(
+      "the function's controller in /metrics",
+      async () => {
+        const res = await app.inject({
+          method: 'GET',
+          url: '/metrics',
+          headers: { authorization: `Bearer ${viewer.token}` },
+        });
+        const parsed = parseMetrics(res.body);
+        return parsed.has(series('pontoon_slots_limit', { function: fn })) ? parsed : undefined;
+      },
+      VISIBILITY_WAIT_MS,
+    );
     const s = (name: string, labels: Record<string, string> = {}) =>
       m.get(series(name, { function: fn, ...labels }));
     expect(s('pontoon_queue_depth', { priority: '1' })).toBe(2);

@@ -15,7 +15,16 @@ import { previewFireTimes } from '../spec/schedule-times.ts';
 import { functionSpecSchema } from '../spec/schema.ts';
 import { createLogger } from '../worker/logger.ts';
 import { deleteUpdate } from '../workflows/definitions.ts';
-import { apply, fixtureSpec, type RunningWorker, startWorker, uniqueName, waitFor } from './helpers.ts';
+import {
+  apply,
+  fixtureSpec,
+  type RunningWorker,
+  startWorker,
+  uniqueName,
+  VISIBILITY_WAIT_MS,
+  waitFor,
+  waitForListed,
+} from './helpers.ts';
 
 let w: RunningWorker;
 let app: FastifyInstance;
@@ -51,8 +60,14 @@ async function exists(id: string): Promise<boolean> {
   }
 }
 
+/** The function's executions, from visibility (eventually consistent: wait with waitForListed). */
 async function executionsOf(fn: string) {
   return (await listExecutions(w.client, { function: fn, limit: 100 })).executions;
+}
+
+/** The function's succeeded executions, from visibility. */
+async function succeededOf(fn: string) {
+  return (await executionsOf(fn)).filter((e) => e.status === 'succeeded');
 }
 
 const post = (url: string, body: unknown) =>
@@ -75,10 +90,14 @@ describe('reconcile', () => {
     });
     const r1 = await apply(w.client, v1, w.config.taskQueue);
     expect(r1.schedules).toEqual({ created: ['nightly', 'hourly'], updated: [], deleted: [] });
-    await waitFor('both schedules listed', async () =>
-      (await scheduleIds(fn)).length === 2 ? true : undefined,
-    );
-    expect(await scheduleIds(fn)).toEqual([scheduleId(fn, 'hourly'), scheduleId(fn, 'nightly')]);
+    // Listing schedules reads visibility: wait until it holds both.
+    const both = [scheduleId(fn, 'hourly'), scheduleId(fn, 'nightly')];
+    await waitForListed('both schedules listed', () => scheduleIds(fn), {
+      ids: both,
+      count: 2,
+      idOf: (id) => id,
+    });
+    expect(await scheduleIds(fn)).toEqual(both);
     const d1 = await w.client.schedule.getHandle(scheduleId(fn, 'nightly')).describe();
     expect(d1.spec.timezone).toBe('Europe/London');
     expect(d1.info.nextActionTimes[0]!.toISOString()).toBe(
@@ -127,12 +146,12 @@ describe('fires', () => {
     });
     await apply(w.client, spec, w.config.taskQueue);
     const done = await waitFor(
-      'two scheduled executions to finish',
+      'two scheduled executions listed as succeeded',
       async () => {
-        const list = (await executionsOf(fn)).filter((e) => e.status === 'succeeded');
+        const list = await succeededOf(fn);
         return list.length >= 2 ? list : undefined;
       },
-      30_000,
+      VISIBILITY_WAIT_MS,
     );
     await w.client.workflow.getHandle(controllerWorkflowId(fn)).executeUpdate(deleteUpdate);
     for (const e of done) {
@@ -172,11 +191,17 @@ describe('fires', () => {
       expect(res.statusCode).toBe(202);
       expect(res.json()).toMatchObject({ overlap });
     }
-    // Long enough for the first run (3 s) to end and a buffered one to start.
-    await new Promise((r) => setTimeout(r, 6000));
+    // Wait for each count (the buffered run starts once the first, 3 s, has ended; visibility lists
+    // starts late under load), then a little longer: no extra one shows up.
+    const want: Record<string, number> = { skip: 1, buffer_one: 2, allow_all: 4 };
+    for (const [overlap, fn] of Object.entries(fns))
+      await waitForListed(`${want[overlap]} ${overlap} executions`, () => executionsOf(fn), {
+        count: want[overlap]!,
+      });
+    await new Promise((r) => setTimeout(r, 2000));
     for (const [overlap, fn] of Object.entries(fns)) counts[overlap] = (await executionsOf(fn)).length;
-    expect(counts).toEqual({ skip: 1, buffer_one: 2, allow_all: 4 });
-  });
+    expect(counts).toEqual(want);
+  }, 120_000);
 
   it('a backfill of 1–7 January yields seven executions dated exactly those days', async () => {
     const fn = uniqueName('daily');
@@ -197,9 +222,8 @@ describe('fires', () => {
       overlap: 'allow_all',
     });
     expect(res.statusCode).toBe(202);
-    const done = await waitFor('seven finished executions', async () => {
-      const list = (await executionsOf(fn)).filter((e) => e.status === 'succeeded');
-      return list.length >= 7 ? list : undefined;
+    const done = await waitForListed('seven executions listed as succeeded', () => succeededOf(fn), {
+      count: 7,
     });
     const results = await Promise.all(done.map((e) => waitForResult(w.client, e.executionId)));
     expect(results.map((r) => r.parameters.day).sort()).toEqual([
@@ -229,9 +253,8 @@ describe('trigger', () => {
     const res = await post(`/v1/functions/${fn}/schedules/yearly/trigger`, {});
     expect(res.statusCode).toBe(202);
     expect(res.json()).toMatchObject({ triggered: true, overlap: 'skip' });
-    const done = await waitFor('the triggered execution', async () => {
-      const list = (await executionsOf(fn)).filter((e) => e.status === 'succeeded');
-      return list.length ? list : undefined;
+    const done = await waitForListed('the triggered execution listed as succeeded', () => succeededOf(fn), {
+      count: 1,
     });
     expect(done[0]).toMatchObject({ trigger: 'yearly' });
     const listed = await waitFor('the recent result in the schedule list', async () => {
