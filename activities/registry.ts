@@ -1,4 +1,4 @@
-/** Reads function specs from their controller workflows (Temporal is the system of record). */
+/** Reads function specs from their controller workflows' memo (Temporal is the system of record). */
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { type SpecPin, SpecReader } from '../client/spec-reader.ts';
@@ -23,8 +23,13 @@ export function createRegistryActivities({
   warmTaskQueues: boolean;
   metrics: PontoonMetrics;
 }) {
-  // One per worker process: pinned reads of a version it holds need no query (see SpecReader).
-  const reader = new SpecReader(client, (source) => metrics.specReads.inc({ source }));
+  // One per worker process: pinned reads of a version it holds need no call; others read the
+  // controller's memo, concurrent ones sharing a describe (see SpecReader).
+  const reader = new SpecReader(
+    client,
+    (source) => metrics.specReads.inc({ source }),
+    () => metrics.specDescribes.inc(),
+  );
   return {
     /**
      * The spec of a function: the version the starter pinned when this worker has it in memory,

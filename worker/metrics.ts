@@ -58,13 +58,22 @@ export function createMetrics(opts: MetricsOptions = {}) {
     }),
     /**
      * How executions got their function's spec: `memory` (the version the starter pinned, held by
-     * this worker) or `query` (asked the controller). Many `query` per second for one function
-     * means its starters do not pin.
+     * this worker), `memo` (the controller's memo through DescribeWorkflowExecution: no workflow
+     * task of the controller) or `query` (asked a controller started before it published its memo).
      */
     specReads: new Counter({
       name: 'pontoon_spec_reads_total',
-      help: 'Spec reads by executions starting, by source (memory, query).',
+      help: "Spec reads by executions starting, by source: memory (a pinned version held), memo (the controller's memo through DescribeWorkflowExecution), query (a controller without the memo).",
       labelNames: ['source'] as const,
+      registers,
+    }),
+    /**
+     * DescribeWorkflowExecution calls sent for `memo` spec reads: concurrent reads of one function
+     * share one (see client/spec-reader.ts), so this grows slower than `memo` reads under a burst.
+     */
+    specDescribes: new Counter({
+      name: 'pontoon_spec_describes_total',
+      help: 'DescribeWorkflowExecution calls to function controllers for spec reads (shared by concurrent reads).',
       registers,
     }),
     /** Counted by the starter (the API for api and cli triggers); schedules start on the server. */

@@ -31,6 +31,17 @@ export interface DeleteResult {
   version: number;
 }
 
+/**
+ * Memo key under which a function controller publishes its current spec (`{current}`, the value of
+ * the spec query, null before the first apply and after delete), so readers get it from
+ * DescribeWorkflowExecution without a query, i.e. without a workflow task of the controller.
+ * A controller that has no such key predates it (readers fall back to the spec query).
+ */
+export const SPEC_MEMO_KEY = 'pontoonSpec';
+export interface SpecMemo {
+  current: SpecVersion | null;
+}
+
 /** Removes the function: the controller forgets its spec and completes. Applying again starts afresh. */
 export const deleteUpdate = defineUpdate<DeleteResult, []>('delete');
 /** The current spec, or null before the first apply and after delete. */

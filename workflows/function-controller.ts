@@ -15,9 +15,12 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  makeContinueAsNewFunc,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
+  upsertMemo,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
@@ -36,6 +39,8 @@ import {
   releaseSlotSignal,
   renewSlotSignal,
   requestSlotSignal,
+  SPEC_MEMO_KEY,
+  type SpecMemo,
   type SpecVersion,
   scheduleOutcomeSignal,
   slotGrantedSignal,
@@ -98,6 +103,14 @@ const { sendNotifications } = proxyActivities<Activities>({
     nonRetryableErrorTypes: ['NotifyRejected', 'NotifySecretMissing'],
   },
 });
+
+/**
+ * The controller publishes its current spec in its memo (SPEC_MEMO_KEY) at the start of each run
+ * and on every apply and delete, so executions read it through DescribeWorkflowExecution instead of
+ * a query (no workflow task of the controller on their path; see client/spec-reader.ts).
+ * Controllers started before replay without it, and publish from their next apply or run on.
+ */
+const SPEC_MEMO_PATCH = 'spec-memo';
 
 export interface FunctionControllerArgs {
   name: string;
@@ -185,6 +198,12 @@ export async function functionController(args: FunctionControllerArgs): Promise<
   const state: ControllerState = args.state ?? { name: args.name, current: null, previous: [] };
 
   setHandler(specQuery, () => state.current);
+  /** Publishes the current spec in the memo (in the same workflow task as the change it follows). */
+  const publish = () => {
+    if (patched(SPEC_MEMO_PATCH))
+      upsertMemo({ [SPEC_MEMO_KEY]: { current: state.current } satisfies SpecMemo });
+  };
+  publish();
   setHandler(specHistoryQuery, () => state.previous);
   // One change at a time: applies and deletes reconcile schedules in the order they were accepted.
   let queue: Promise<unknown> = Promise.resolve();
@@ -286,6 +305,7 @@ export async function functionController(args: FunctionControllerArgs): Promise<
         }
         if (before) state.previous = [before, ...state.previous].slice(0, CONTROLLER_HISTORY_LIMIT);
         state.current = { version: (before?.version ?? 0) + 1, appliedAt: now, spec };
+        publish();
         return { name: state.name, version: state.current.version, changed: true, appliedAt: now, schedules };
       }),
     {
@@ -343,6 +363,7 @@ export async function functionController(args: FunctionControllerArgs): Promise<
       if (state.current)
         state.previous = [state.current, ...state.previous].slice(0, CONTROLLER_HISTORY_LIMIT);
       state.current = null;
+      publish();
       deleted = true;
       return { name: state.name, version };
     }),
@@ -529,5 +550,13 @@ export async function functionController(args: FunctionControllerArgs): Promise<
   await scalarDone;
   await condition(allHandlersFinished);
   if (deleted) return;
-  await continueAsNew<typeof functionController>({ ...args, name: state.name, state });
+  const next = { ...args, name: state.name, state };
+  // The new run starts with the memo (Temporal does not carry a memo across continue-as-new): a
+  // reader between this run's end and the next one's first task still finds the spec.
+  if (patched(SPEC_MEMO_PATCH)) {
+    await makeContinueAsNewFunc<typeof functionController>({
+      memo: { [SPEC_MEMO_KEY]: { current: state.current } satisfies SpecMemo },
+    })(next);
+  }
+  await continueAsNew<typeof functionController>(next);
 }
