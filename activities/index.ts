@@ -24,6 +24,8 @@ export interface ActivityDeps {
   metrics?: PontoonMetrics;
   /** Where notify hooks' secretEnv variables are read; default process.env. */
   env?: NodeJS.ProcessEnv;
+  /** Fault injection (tests only, worker/faults.ts): called with each attempt's outcome before it goes back. */
+  faults?: { afterOutcome(req: AttemptRequest, outcome: AttemptOutcome): Promise<void> };
 }
 
 export function createActivities({
@@ -33,6 +35,7 @@ export function createActivities({
   taskQueue,
   metrics = createMetrics(),
   env = process.env,
+  faults,
 }: ActivityDeps) {
   return {
     ...createRegistryActivities({ client, warmTaskQueues: runtime.warmPools !== undefined, metrics }),
@@ -72,6 +75,8 @@ export function createActivities({
         outcome = await runtime.runAttempt(req, {
           heartbeat: (details) => ctx.heartbeat(details),
           signal: ctx.cancellationSignal,
+          activityAttempt: ctx.info.attempt,
+          ...(ctx.info.workflowExecution ? { runId: ctx.info.workflowExecution.runId } : {}),
         });
       } catch (err) {
         finished(ctx.cancellationSignal.aborted ? 'cancelled' : 'error');
@@ -83,6 +88,7 @@ export function createActivities({
         await ctx.cancelled;
       }
       finished(outcome.failure?.type ?? 'succeeded');
+      await faults?.afterOutcome(req, outcome);
       if (outcome.failure && req.failActivity) throw failedAttemptError(req.attempt, outcome);
       return outcome;
     },

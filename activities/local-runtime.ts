@@ -8,6 +8,7 @@ import { closeSync, constants, fchownSync, mkdirSync, openSync, writeSync } from
 import { access, lstat, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { readRecordFile, writeRecordFile } from '../logs/dir.ts';
 import { startLogSweeper } from '../logs/index.ts';
 import type { LogStore } from '../logs/store.ts';
 import { readLogTail, readOutput, readRegularFile } from '../observer/report.ts';
@@ -231,20 +232,43 @@ export function createLocalRuntime(
       logger.child({ component: 'log-sweeper' }),
     );
 
+  /**
+   * Keeps the outcome in the attempt's folder (RECORD_FILE of logs/dir.ts) before it goes back: a
+   * worker lost between here and Temporal recording it leaves the exact outcome for the retry.
+   */
+  async function record(dir: string, outcome: AttemptOutcome, control: AttemptControl, log: Logger) {
+    try {
+      await writeRecordFile(dir, { outcome, ...(control.runId ? { runId: control.runId } : {}) });
+    } catch (err) {
+      // The exit status sh recorded is still there for a retry (a timeout would read as the signal).
+      log.warn({ err: (err as Error).message }, 'could not record the attempt outcome in its folder');
+    }
+    return outcome;
+  }
+
   async function runAttempt(req: AttemptRequest, control: AttemptControl): Promise<AttemptOutcome> {
+    const log = logger.child({ executionId: req.executionId, function: req.function, attempt: req.attempt });
+    const dir = attemptDir(config.dataDir, req.executionId, req.attempt);
+    // Only a retried activity has a predecessor (the first try of a reused execution id starts afresh).
+    const retried = (control.activityAttempt ?? 1) > 1;
     if (req.spec.spec.execution.mode === 'warm') {
+      const adopted = retried ? await recordedOutcome(req, dir, control) : undefined;
+      if (adopted) {
+        log.warn(
+          { exitCode: adopted.exitCode },
+          'adopted the outcome of this attempt recorded by a lost worker',
+        );
+        return adopted;
+      }
       const outcome = await warm.runWarmAttempt(req, control);
-      const dir = attemptDir(config.dataDir, req.executionId, req.attempt);
       await mkdir(dir, { recursive: true });
       await writeFile(path.join(dir, 'log'), outcome.logTail);
-      return outcome;
+      return record(dir, outcome, control, log);
     }
-    const log = logger.child({ executionId: req.executionId, function: req.function, attempt: req.attempt });
     await reapExecution(req.executionId);
-    const dir = attemptDir(config.dataDir, req.executionId, req.attempt);
     // After the reap nothing of a lost run is alive: a status recorded now is final. Its function
     // finished, so this attempt is done: report that outcome rather than run the function again.
-    const recorded = await recordedOutcome(req, dir);
+    const recorded = retried ? await recordedOutcome(req, dir, control) : undefined;
     if (recorded) {
       log.warn(
         { exitCode: recorded.exitCode },
@@ -263,13 +287,19 @@ export function createLocalRuntime(
     const command = localCommand(spec);
     const startedAt = new Date().toISOString();
     /** The function could not be started: not retried (the same spec would fail again). */
-    const notStarted = (message: string): AttemptOutcome => ({
-      exitCode: null,
-      startedAt,
-      endedAt: new Date().toISOString(),
-      logTail: '',
-      failure: failure('LaunchFailed', message),
-    });
+    const notStarted = (message: string): Promise<AttemptOutcome> =>
+      record(
+        dir,
+        {
+          exitCode: null,
+          startedAt,
+          endedAt: new Date().toISOString(),
+          logTail: '',
+          failure: failure('LaunchFailed', message),
+        },
+        control,
+        log,
+      );
     if (command.length === 0) {
       return notStarted(
         'no command: set spec.local.command, spec.build or spec.command for the local runtime',
@@ -391,10 +421,18 @@ export function createLocalRuntime(
     const exitCode = code ?? (signal ? 128 + (signalNumber(signal) ?? 0) : null);
     log.info({ exitCode, signal, timedOut, cancelled }, 'attempt ended');
 
-    if (cancelled)
-      return { exitCode, startedAt, endedAt, logTail, failure: failure('FunctionExit', 'cancelled') };
+    if (cancelled) {
+      const outcome = {
+        exitCode,
+        startedAt,
+        endedAt,
+        logTail,
+        failure: failure('FunctionExit', 'cancelled'),
+      };
+      return record(dir, outcome, control, log);
+    }
     if (timedOut) {
-      return {
+      const outcome = {
         exitCode,
         startedAt,
         endedAt,
@@ -404,8 +442,17 @@ export function createLocalRuntime(
           `attempt ran past its timeout of ${req.timeoutMs} ms and was killed`,
         ),
       };
+      return record(dir, outcome, control, log);
     }
-    return ended(req, dir, { code, signal: signal ?? undefined, exitCode, startedAt, endedAt, logTail });
+    const outcome = await ended(req, dir, {
+      code,
+      signal: signal ?? undefined,
+      exitCode,
+      startedAt,
+      endedAt,
+      logTail,
+    });
+    return record(dir, outcome, control, log);
   }
 
   /** The outcome of a command that ended by itself (exit code or signal). */
@@ -437,8 +484,20 @@ export function createLocalRuntime(
     };
   }
 
-  /** The outcome of this attempt as a lost worker's run recorded it (EXIT_FILE), if it finished. */
-  async function recordedOutcome(req: AttemptRequest, dir: string): Promise<AttemptOutcome | undefined> {
+  /**
+   * The outcome of this attempt as a lost worker recorded it: the record (exact: a timeout stays a
+   * timeout), else the exit status its sh recorded (the worker was lost between the function's end
+   * and the record), if it finished.
+   */
+  async function recordedOutcome(
+    req: AttemptRequest,
+    dir: string,
+    control: AttemptControl,
+  ): Promise<AttemptOutcome | undefined> {
+    const rec = await readRecordFile(dir, { owner: process.getuid?.() ?? 0 });
+    if (rec && !(rec.runId && control.runId && rec.runId !== control.runId)) return rec.outcome;
+    if (rec) return undefined; // another run's folder
+    if (req.spec.spec.execution.mode === 'warm') return undefined;
     const file = path.join(dir, EXIT_FILE);
     // Written by the attempt's sh, as the function's user: read without following links or waiting.
     const read = await readRegularFile(file, 32);

@@ -11,6 +11,15 @@ export interface AttemptControl {
   heartbeat(details: unknown): void;
   /** Aborts when the attempt must stop now (cancellation or worker shutdown). */
   signal: AbortSignal;
+  /**
+   * Temporal's attempt number of this activity: 1 the first time, more when Temporal retries it (a
+   * lost worker). Only a retried activity can have a predecessor whose outcome it must adopt, so
+   * only it looks for the attempt's record (activities/kubernetes/runtime.ts: that lookup costs
+   * apiserver requests). Unset: treated as 1.
+   */
+  activityAttempt?: number;
+  /** Temporal run id of the execution: a record of another run of the same execution id is not adopted. */
+  runId?: string;
 }
 
 export interface FunctionRuntime {
@@ -19,7 +28,9 @@ export interface FunctionRuntime {
    * Runs one attempt to its end. Function failures (exit codes, timeouts, limits) are outcomes, not
    * exceptions; throw only for infrastructure errors worth retrying the same attempt (Temporal does).
    * Must be idempotent per (executionId, attempt): a retry after a lost worker adopts or replaces
-   * what the lost one started, never runs beside it.
+   * what the lost one started, never runs beside it, and adopts the outcome it produced, whenever
+   * the worker was lost (the outcome is recorded with the attempt before anything that would let a
+   * retry run the function again: kubernetes, before the pod is deleted; local, in its folder).
    */
   runAttempt(req: AttemptRequest, control: AttemptControl): Promise<AttemptOutcome>;
   /**
@@ -27,6 +38,12 @@ export interface FunctionRuntime {
    * waits for a heartbeat's answer). Optional; resolves whether something was stopped.
    */
   abortAttempt?(key: { function: string; executionId: string; attempt: number }): Promise<boolean>;
+  /**
+   * Resolves when the work each runtime does after an attempt's outcome went back (kubernetes: the
+   * record and log stored, the pod deleted) is done for every attempt that has returned so far.
+   * Used by fault injection (worker/faults.ts) to die at the latest point before Temporal records.
+   */
+  settled?(): Promise<void>;
   /** Full log of an attempt, if this runtime still has it. */
   readLog(executionId: string, attempt: number): Promise<string | undefined>;
   /**

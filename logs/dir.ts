@@ -2,13 +2,70 @@
  * The `dir` log store: `<dir>/runs/<execution id>/attempt-<n>/log`, the layout the local runtime
  * writes while a function runs (so on the local runtime the live log and the stored log are the same
  * file). The kubernetes runtime can use it too, on a volume all workers and API replicas mount.
- * Retention: the sweeper deletes attempt folders whose log was last written more than
+ * Each folder also keeps the attempt's record (RECORD_FILE), which a retried activity adopts.
+ * Retention: the sweeper deletes attempt folders whose log and record were last written more than
  * `retentionMs` ago (never a folder with a `pid` file: that attempt is still running).
  */
+import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { link, mkdir, open, readdir, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, open, readdir, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { capLog, type LogLimits, type LogStore, TRUNCATION_MARKER } from './store.ts';
+import { readRegularFile } from '../observer/report.ts';
+import {
+  type AttemptRecord,
+  capLog,
+  type LogLimits,
+  type LogStore,
+  parseAttemptRecord,
+  TRUNCATION_MARKER,
+} from './store.ts';
+
+/**
+ * The attempt's record (store.ts AttemptRecord) in its folder, JSON. Dot-named and written by the
+ * worker (never followed as a link, and on the local runtime only believed when the worker's user
+ * owns it): a function writing into its own folder cannot pass off an outcome of its own.
+ */
+export const RECORD_FILE = '.pontoon-outcome.json';
+/** Largest record read back: an output of 256 KiB, JSON-escaped at worst, plus the log tail. */
+const RECORD_MAX_BYTES = 2 * 1024 * 1024;
+
+/**
+ * Writes an attempt's record into its folder: aside (a new file, O_EXCL, so never through a link a
+ * function planted), then renamed into place, so a reader sees the whole record or none.
+ */
+export async function writeRecordFile(folder: string, record: AttemptRecord): Promise<void> {
+  const file = path.join(folder, RECORD_FILE);
+  const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
+  const handle = await open(tmp, 'wx', 0o600);
+  try {
+    await handle.writeFile(JSON.stringify(record));
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(tmp, file);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * The record in an attempt's folder, if there is a readable one. `owner`: only a file of this uid is
+ * believed (the local runtime passes the worker's own).
+ */
+export async function readRecordFile(
+  folder: string,
+  opts: { owner?: number } = {},
+): Promise<AttemptRecord | undefined> {
+  const read = await readRegularFile(path.join(folder, RECORD_FILE), RECORD_MAX_BYTES, opts);
+  if (!('bytes' in read)) return undefined;
+  try {
+    return parseAttemptRecord(JSON.parse(read.bytes.toString('utf8')));
+  } catch {
+    return undefined;
+  }
+}
 
 export function attemptDir(dir: string, executionId: string, attempt: number): string {
   return path.join(dir, 'runs', encodeURIComponent(executionId), `attempt-${attempt}`);
@@ -37,6 +94,7 @@ export function createDirLogStore(dir: string, limits: LogLimits): LogStore {
     async put(key, text, opts) {
       const file = attemptLogPath(dir, key.executionId, key.attempt);
       await mkdir(path.dirname(file), { recursive: true });
+      if (opts?.record) await writeRecordFile(path.dirname(file), opts.record);
       const capped = capLog(text, limits.maxBytes, opts);
       // Write aside, then link into place: readers never see half a file, and a second put keeps the first.
       const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
@@ -65,6 +123,10 @@ export function createDirLogStore(dir: string, limits: LogLimits): LogStore {
       };
     },
 
+    async getRecord(key) {
+      return readRecordFile(attemptDir(dir, key.executionId, key.attempt));
+    },
+
     async sweep(now = Date.now()) {
       const runs = path.join(dir, 'runs');
       let deleted = 0;
@@ -90,12 +152,22 @@ export function createDirLogStore(dir: string, limits: LogLimits): LogStore {
             () => false,
           );
           if (running) continue;
-          const written = await stat(path.join(folder, 'log'))
-            .catch(() => stat(folder))
-            .then(
-              (s) => s.mtimeMs,
-              () => undefined,
-            );
+          // The newest of the log and the record: a silent function's log may be older than its end.
+          const mtimes = await Promise.all(
+            ['log', RECORD_FILE].map((f) =>
+              stat(path.join(folder, f)).then(
+                (s) => s.mtimeMs,
+                () => undefined,
+              ),
+            ),
+          );
+          const known = mtimes.filter((m): m is number => m !== undefined);
+          const written = known.length
+            ? Math.max(...known)
+            : await stat(folder).then(
+                (s) => s.mtimeMs,
+                () => undefined,
+              );
           if (written === undefined || now - written <= limits.retentionMs) continue;
           await rm(folder, { recursive: true, force: true });
           deleted++;

@@ -1,6 +1,8 @@
 /**
  * The `secret` log store: one Kubernetes Secret per attempt, `pontoon-log-<execution hash>-<attempt>`
- * (type `pontoon.dev/attempt-log`, immutable), holding the capped log gzip-compressed in `log.gz`.
+ * (type `pontoon.dev/attempt-log`, immutable), holding the capped log gzip-compressed in `log.gz`
+ * and the attempt's outcome (its AttemptRecord, store.ts) in `outcome.json.gz`: the record a retried
+ * activity adopts, written in the same request as the log, so it costs no apiserver request of its own.
  *
  * Why a Secret and not a ConfigMap: a log may hold whatever the function printed, credentials
  * included. Kubernetes' aggregated `view` role reads ConfigMaps but not Secrets, and Secrets are the
@@ -21,13 +23,22 @@ import type { Logger } from 'pino';
 import { executionHash } from '../activities/kubernetes/pod.ts';
 import { apiError, type RequestCounter } from '../activities/kubernetes/requests.ts';
 import { Label } from '../spec/names.ts';
-import { type AttemptLogKey, capLog, type LogLimits, type LogStore } from './store.ts';
+import {
+  type AttemptLogKey,
+  capLog,
+  type LogLimits,
+  type LogStore,
+  MAX_LOG_MAX_BYTES,
+  parseAttemptRecord,
+} from './store.ts';
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
 
 export const LOG_SECRET_TYPE = 'pontoon.dev/attempt-log';
 export const LOG_DATA_KEY = 'log.gz';
+/** The attempt's record (logs/store.ts AttemptRecord) as gzip-compressed JSON, beside the log. */
+export const RECORD_DATA_KEY = 'outcome.json.gz';
 export const LogLabel = {
   component: 'pontoon.dev/component',
   expiresDay: 'pontoon.dev/log-expires-day',
@@ -84,12 +95,36 @@ export interface SecretLogStoreOptions extends LogLimits {
 
 export function createSecretLogStore(opts: SecretLogStoreOptions): LogStore {
   const { core, namespace, logger, requests } = opts;
+  /** The attempt's log Secret, if it exists and is this execution's. */
+  async function read(key: AttemptLogKey): Promise<V1Secret | undefined> {
+    let secret: V1Secret;
+    try {
+      secret = await core.readNamespacedSecret({
+        name: logSecretName(key.executionId, key.attempt),
+        namespace,
+      });
+    } catch (err) {
+      if (apiError(err).code === 404) return undefined;
+      throw err;
+    }
+    // 64 bits of hash make a collision unlikely; the annotation makes it impossible to misreport.
+    if (secret.metadata?.annotations?.[LogAnnotation.executionId] !== key.executionId) return undefined;
+    return secret;
+  }
   return {
     kind: 'secret',
     where: `secret/${namespace}`,
 
     async put(key, text, putOpts) {
-      const capped = capLog(text, opts.maxBytes, putOpts);
+      // The record (an output of up to 256 KiB) shares the Secret's 1 MiB with the log: the log
+      // gives way, so a large log never keeps the record from being stored.
+      const record = putOpts?.record
+        ? (await gzipAsync(JSON.stringify(putOpts.record))).toString('base64')
+        : undefined;
+      const recordBytes = record ? Math.ceil((record.length * 3) / 4) : 0;
+      const capped = capLog(text, Math.max(1024, Math.min(opts.maxBytes, MAX_LOG_MAX_BYTES - recordBytes)), {
+        ...(putOpts?.partial ? { partial: true } : {}),
+      });
       const now = Date.now();
       const expiresAt = now + opts.retentionMs;
       const { day, hour } = expiryLabels(expiresAt);
@@ -118,7 +153,10 @@ export function createSecretLogStore(opts: SecretLogStoreOptions): LogStore {
         },
         type: LOG_SECRET_TYPE,
         immutable: true,
-        data: { [LOG_DATA_KEY]: (await gzipAsync(capped.text)).toString('base64') },
+        data: {
+          [LOG_DATA_KEY]: (await gzipAsync(capped.text)).toString('base64'),
+          ...(record ? { [RECORD_DATA_KEY]: record } : {}),
+        },
       };
       requests?.count('log-store');
       try {
@@ -131,19 +169,9 @@ export function createSecretLogStore(opts: SecretLogStoreOptions): LogStore {
     },
 
     async get(key: AttemptLogKey) {
-      let secret: V1Secret;
-      try {
-        secret = await core.readNamespacedSecret({
-          name: logSecretName(key.executionId, key.attempt),
-          namespace,
-        });
-      } catch (err) {
-        if (apiError(err).code === 404) return undefined;
-        throw err;
-      }
+      const secret = await read(key);
+      if (!secret) return undefined;
       const ann = secret.metadata?.annotations ?? {};
-      // 64 bits of hash make a collision unlikely; the annotation makes it impossible to misreport.
-      if (ann[LogAnnotation.executionId] !== key.executionId) return undefined;
       const data = secret.data?.[LOG_DATA_KEY];
       const body = data ? await gunzipAsync(Buffer.from(data, 'base64')) : Buffer.alloc(0);
       return {
@@ -151,6 +179,20 @@ export function createSecretLogStore(opts: SecretLogStoreOptions): LogStore {
         truncated: ann[LogAnnotation.truncated] === 'true',
         ...(ann[LogAnnotation.storedAt] ? { storedAt: ann[LogAnnotation.storedAt] } : {}),
       };
+    },
+
+    async getRecord(key: AttemptLogKey) {
+      requests?.count('get');
+      const data = (await read(key))?.data?.[RECORD_DATA_KEY];
+      if (!data) return undefined;
+      try {
+        return parseAttemptRecord(
+          JSON.parse((await gunzipAsync(Buffer.from(data, 'base64'))).toString('utf8')),
+        );
+      } catch (err) {
+        logger.warn({ ...key, err: (err as Error).message }, 'unreadable attempt record in the log Secret');
+        return undefined;
+      }
     },
 
     async sweep(now = Date.now()) {

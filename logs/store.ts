@@ -11,11 +11,49 @@
  * first line says what was dropped (TRUNCATION_MARKER).
  */
 import type { Readable } from 'node:stream';
+import type { AttemptOutcome } from '../spec/execution.ts';
 
 export interface AttemptLogKey {
   executionId: string;
   function: string;
   attempt: number;
+}
+
+/**
+ * What a finished attempt produced, kept with its log: the record a retried activity adopts instead
+ * of running the attempt again (exactly-once after a worker lost between the outcome and Temporal
+ * recording it). The kubernetes runtime stores it before it deletes the attempt's pod, so at every
+ * moment the pod or its record exists.
+ */
+export interface AttemptRecord {
+  /** The outcome the attempt's activity returned (or would have, had its worker lived). */
+  outcome: AttemptOutcome;
+  /**
+   * Temporal run id of the execution the attempt belongs to, when known: a record of another run of
+   * the same execution id (an id reused after the first run closed) is never adopted.
+   */
+  runId?: string;
+}
+
+/** The fields of a stored record, checked (a record is data read back from outside the process). */
+export function parseAttemptRecord(value: unknown): AttemptRecord | undefined {
+  const r = value as { outcome?: Partial<AttemptOutcome>; runId?: unknown } | null;
+  const o = r?.outcome;
+  if (
+    typeof o !== 'object' ||
+    o === null ||
+    typeof o.startedAt !== 'string' ||
+    typeof o.endedAt !== 'string' ||
+    typeof o.logTail !== 'string' ||
+    !(typeof o.exitCode === 'number' || o.exitCode === null) ||
+    (o.failure !== undefined && typeof o.failure?.type !== 'string')
+  ) {
+    return undefined;
+  }
+  return {
+    outcome: o as AttemptOutcome,
+    ...(typeof r?.runId === 'string' ? { runId: r.runId } : {}),
+  };
 }
 
 export interface StoredLog {
@@ -33,11 +71,18 @@ export interface LogStore {
   readonly where: string;
   /**
    * Keeps the log of a finished attempt, capped (see capLog). `partial`: the text is already only
-   * the end of a longer log. Idempotent per attempt: a second put of the same attempt keeps the first.
+   * the end of a longer log; `record`: the attempt's outcome, kept with the log (see AttemptRecord).
+   * Idempotent per attempt: a second put of the same attempt keeps the first. Resolves once both
+   * are durable.
    */
-  put(key: AttemptLogKey, text: string, opts?: { partial?: boolean }): Promise<void>;
+  put(key: AttemptLogKey, text: string, opts?: { partial?: boolean; record?: AttemptRecord }): Promise<void>;
   /** The stored log, or undefined when there is none (never stored, or past retention). */
   get(key: AttemptLogKey): Promise<StoredLog | undefined>;
+  /**
+   * The outcome recorded with the attempt's log, or undefined when none was (no put yet, a put
+   * without a record, or past retention). One read: a GET of the log Secret, or one file.
+   */
+  getRecord(key: AttemptLogKey): Promise<AttemptRecord | undefined>;
   /** Deletes logs past their retention (as of `now`); returns how many went, when the store can tell. */
   sweep(now?: number): Promise<number | undefined>;
 }

@@ -144,6 +144,51 @@ describe('kubernetes runtime', () => {
     await noPodsLeft(name);
   });
 
+  it('a retried activity adopts the outcome its lost predecessor recorded, after the pod is gone, and creates nothing', async () => {
+    // As the runAttempt activity calls the runtime: the first try returned its outcome, its record
+    // was stored and its pod deleted, but its worker was lost before Temporal recorded the outcome.
+    const name = uniqueName('k-record');
+    const spec = kubeSpec(name, { duration: '200ms', 'termination-message': simReport({ recorded: 1 }) });
+    const req: AttemptRequest = {
+      executionId: `exec:${name}:record`,
+      function: name,
+      attempt: 1,
+      spec,
+      parameters: {},
+      input: null,
+      scheduledTime: new Date().toISOString(),
+      trigger: 'sdk',
+      timeoutMs: 60_000,
+    };
+    const control = (activityAttempt: number, runId: string) => ({
+      heartbeat() {},
+      signal: new AbortController().signal,
+      activityAttempt,
+      runId,
+    });
+    const first = await w.runtime.runAttempt(req, control(1, 'run-a'));
+    expect(first.output).toEqual({ recorded: 1 });
+    await w.runtime.settled!();
+    await noPodsLeft(name);
+    const before = { ...w.runtime.launches };
+    const requests = w.runtime.requests.snapshot();
+    const retried = await w.runtime.runAttempt(req, control(2, 'run-a'));
+    expect(retried).toEqual(first);
+    expect(w.runtime.launches).toEqual(before);
+    const after = w.runtime.requests.snapshot();
+    // Two reads (the pod, then the record), nothing created.
+    expect({ create: after.create - requests.create, get: after.get - requests.get }).toEqual({
+      create: 0,
+      get: 2,
+    });
+    // Another run of the same execution id does not adopt this run's record: its attempt runs.
+    const other = await w.runtime.runAttempt(req, control(2, 'run-b'));
+    expect(other.output).toEqual({ recorded: 1 });
+    expect(w.runtime.launches.created - before.created).toBe(1);
+    await w.runtime.settled!();
+    await noPodsLeft(name);
+  });
+
   it('deletes the running pod when the execution is cancelled', async () => {
     const name = uniqueName('k-cancel');
     const spec = kubeSpec(name, { duration: '120s' });

@@ -3,12 +3,12 @@
  * and sweep selectors, the dir store on a real folder, and the fields the worker adds to Temporal's
  * log lines. The stores against the apiserver are in kubernetes-logs.test.ts.
  */
-import { mkdtempSync, utimesSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync, utimesSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { text } from 'node:stream/consumers';
 import { describe, expect, inject, it } from 'vitest';
-import { attemptDir, attemptLogPath, createDirLogStore } from '../logs/dir.ts';
+import { attemptDir, attemptLogPath, createDirLogStore, RECORD_FILE, readRecordFile } from '../logs/dir.ts';
 import { expiryLabels, sweepSelectors } from '../logs/secret.ts';
 import { capLog, TRUNCATION_MARKER } from '../logs/store.ts';
 import { executionFields } from '../worker/logger.ts';
@@ -79,6 +79,23 @@ describe('dir store', () => {
     expect(body.startsWith(TRUNCATION_MARKER)).toBe(true);
     expect(await readFile(attemptLogPath(dir, key.executionId, 2), 'utf8')).toBe(body);
     expect(await store.get({ ...key, attempt: 3 })).toBeUndefined();
+  });
+
+  it('keeps an attempt record beside the log, and believes only a regular file of the given owner', async () => {
+    const dir = mkdtempSync(path.join(inject('testDir'), 'logs-'));
+    const store = createDirLogStore(dir, limits);
+    const outcome = { exitCode: 0, output: { a: 1 }, startedAt: 't0', endedAt: 't1', logTail: 'x' };
+    expect(await store.getRecord(key)).toBeUndefined();
+    await store.put(key, 'log\n', { record: { outcome, runId: 'r1' } });
+    expect(await store.getRecord(key)).toEqual({ outcome, runId: 'r1' });
+    const folder = attemptDir(dir, key.executionId, key.attempt);
+    expect(await readRecordFile(folder, { owner: process.getuid!() })).toEqual({ outcome, runId: 'r1' });
+    expect(await readRecordFile(folder, { owner: process.getuid!() + 1 })).toBeUndefined();
+    // A link planted where the record goes is not followed.
+    const other = attemptDir(dir, key.executionId, 9);
+    mkdirSync(other, { recursive: true });
+    symlinkSync(path.join(folder, RECORD_FILE), path.join(other, RECORD_FILE));
+    expect(await readRecordFile(other)).toBeUndefined();
   });
 
   it('sweeps attempt folders past retention, never a running one', async () => {

@@ -2,14 +2,20 @@
  * A worker SIGKILLed mid-attempt: the attempt is retried after a new worker starts, the execution
  * completes, and two processes of one execution never run at the same time (the new worker kills
  * the lost worker's orphan before it starts the attempt again). An orphan that finished before the
- * retry is not run again: the retried activity reports the outcome it recorded.
+ * retry is not run again: the retried activity reports the outcome it recorded. An attempt whose
+ * outcome went back but was never recorded by Temporal is not run again either: the retry reports
+ * the outcome recorded in its folder (a timeout stays a timeout). The HA test
+ * (test/kubernetes-ha.test.ts) does the same under load with SIGKILLs at that boundary.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
+import pino from 'pino';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { createLocalRuntime } from '../activities/local-runtime.ts';
 import { startExecution, waitForResult } from '../client/functions.ts';
+import type { AttemptRequest } from '../spec/execution.ts';
 import { connectClient } from '../worker/temporal.ts';
 import { apply, fixtureSpec, pidAlive, REPO_ROOT, testConfig, uniqueName, waitFor } from './helpers.ts';
 
@@ -157,3 +163,50 @@ it('adopts the outcome of an attempt that finished after its worker died, never 
     ['end', started!.pid],
   ]);
 }, 90_000);
+
+it('a retried attempt adopts the exact outcome its predecessor recorded (a timeout stays a timeout), only for its own run', async () => {
+  // The local runtime directly, as the runAttempt activity calls it: the first try's outcome went
+  // back, then its worker was lost before Temporal recorded it; the retry (activity attempt 2) finds
+  // the record in the attempt folder and never starts the function again.
+  const logger = pino({ level: 'silent' });
+  const runtime = createLocalRuntime(
+    { dataDir: config.dataDir, localRoot: REPO_ROOT, killGraceMs: 500 },
+    logger,
+  );
+  const marker = path.join(config.dataDir, 'record-marks.txt');
+  const spec = fixtureSpec(uniqueName('crash-record'), 'behave.mjs', {
+    parameters: [
+      { name: 'mode', default: 'marker' },
+      { name: 'marker', default: marker },
+      { name: 'seconds', type: 'integer', default: 30 },
+    ],
+  });
+  const req: AttemptRequest = {
+    executionId: `exec:${spec.metadata.name}:1`,
+    function: spec.metadata.name,
+    attempt: 1,
+    spec,
+    parameters: { mode: 'marker', marker, seconds: 30 },
+    input: null,
+    scheduledTime: new Date().toISOString(),
+    trigger: 'sdk',
+    timeoutMs: 1500,
+  };
+  const control = (activityAttempt: number, runId: string) => ({
+    heartbeat() {},
+    signal: new AbortController().signal,
+    activityAttempt,
+    runId,
+  });
+  const first = await runtime.runAttempt(req, control(1, 'run-a'));
+  expect(first.failure?.type).toBe('AttemptTimedOut');
+  const retried = await runtime.runAttempt(req, control(2, 'run-a'));
+  expect(retried).toEqual(first);
+  expect((await marks(marker)).filter((m) => m.kind === 'start')).toHaveLength(1);
+  // The record of another run of the same execution id is not this run's: the attempt runs.
+  const other = await runtime.runAttempt(req, control(2, 'run-b'));
+  expect(other.failure?.type).toBe('AttemptTimedOut');
+  expect(other.startedAt).not.toBe(first.startedAt);
+  expect((await marks(marker)).filter((m) => m.kind === 'start')).toHaveLength(2);
+  await runtime.close?.();
+}, 60_000);

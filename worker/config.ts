@@ -140,6 +140,19 @@ const EnvSchema = z.object({
     .transform((v, ctx) => parseTolerations(v, ctx))
     .describe('kubernetes runtime: taints every function pod tolerates, key[=value]:Effect[,…]'),
   PONTOON_KEEP_FAILED_PODS: duration.default(0).describe('kubernetes runtime: keep failed pods this long'),
+  PONTOON_POD_DELETE_DELAY: duration
+    .default(5000)
+    .describe(
+      'kubernetes runtime: how long a collected pod stays after its outcome was recorded (a look with kubectl; exactly-once does not depend on it)',
+    ),
+  PONTOON_FAULT_KILL_AFTER_OUTCOME: z.coerce
+    .number()
+    .min(0)
+    .max(1)
+    .default(0)
+    .describe(
+      'tests only: probability that the worker SIGKILLs itself right after an attempt outcome, before Temporal records it (worker/faults.ts)',
+    ),
   PONTOON_IMAGE_PULL_GRACE: duration
     .default(60_000)
     .describe('kubernetes runtime: how long image pulls may fail before ImageUnavailable'),
@@ -290,6 +303,8 @@ export interface KubernetesConfig {
   namespace: string;
   observerImage: string;
   keepFailedPodsMs: number;
+  /** PONTOON_POD_DELETE_DELAY: a collected pod stays this long after its record was stored. */
+  deleteDelayMs: number;
   imagePullGraceMs: number;
   unschedulableTimeoutMs: number;
   /** Node selector and tolerations of every function pod (attempts and warm replicas). */
@@ -327,6 +342,8 @@ export interface WorkerConfig {
   tracing?: { serviceName?: string };
   /** Logs of finished attempts (logs/): where, how much of each, how long. */
   logs: LogsConfig;
+  /** Fault injection for tests (worker/faults.ts); 0 in production. */
+  faults: { killAfterOutcome: number };
 }
 
 export interface LogsConfig {
@@ -387,6 +404,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig 
       observerImage: e.PONTOON_OBSERVER_IMAGE ?? defaultObserverImage(env),
       placement: { nodeSelector: e.PONTOON_POD_NODE_SELECTOR, tolerations: e.PONTOON_POD_TOLERATIONS },
       keepFailedPodsMs: e.PONTOON_KEEP_FAILED_PODS,
+      deleteDelayMs: e.PONTOON_POD_DELETE_DELAY,
       imagePullGraceMs: e.PONTOON_IMAGE_PULL_GRACE,
       unschedulableTimeoutMs: e.PONTOON_UNSCHEDULABLE_TIMEOUT,
       warm: {
@@ -413,6 +431,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig 
       ? { tracing: e.OTEL_SERVICE_NAME ? { serviceName: e.OTEL_SERVICE_NAME } : {} }
       : {}),
     logs: logsConfig(e),
+    faults: { killAfterOutcome: e.PONTOON_FAULT_KILL_AFTER_OUTCOME },
   };
 }
 

@@ -28,6 +28,7 @@ import { createLocalRuntime } from '../activities/local-runtime.ts';
 import type { FunctionRuntime } from '../activities/runtime.ts';
 import { createLogStore } from '../logs/index.ts';
 import type { WorkerConfig } from './config.ts';
+import { createFaultInjection } from './faults.ts';
 import { createMetrics, type PontoonMetrics } from './metrics.ts';
 import { RUNS_COMPILED } from './package-root.ts';
 import { connectClient, connectNative } from './temporal.ts';
@@ -161,7 +162,14 @@ export async function createPontoonWorker(opts: {
       (config.workflowBundlePath
         ? { codePath: config.workflowBundlePath }
         : await bundleWorkflows(logger, { tracing: Boolean(tracing) })),
-    activities: createActivities({ client, logger, runtime, taskQueue: config.taskQueue, metrics }),
+    activities: createActivities({
+      client,
+      logger,
+      runtime,
+      taskQueue: config.taskQueue,
+      metrics,
+      faults: createFaultInjection(config.faults.killAfterOutcome, runtime),
+    }),
     interceptors: {
       activity: tracing
         ? [
@@ -224,6 +232,7 @@ export function createRuntime(
       observerImage: k.observerImage,
       placement: k.placement,
       keepFailedPodsMs: k.keepFailedPodsMs,
+      deleteDelayMs: k.deleteDelayMs,
       imagePullGraceMs: k.imagePullGraceMs,
       unschedulableTimeoutMs: k.unschedulableTimeoutMs,
       killGraceMs: config.killGraceMs,

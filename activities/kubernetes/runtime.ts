@@ -2,12 +2,25 @@
  * The kubernetes runtime: one pod per attempt (activities/kubernetes/pod.ts), awaited through the
  * worker's shared pod watch (pod-watcher.ts), classified (classify.ts), collected from the
  * observer's termination message and pods/log, then — after the activity has returned its outcome —
- * its log kept in the log store (logs/) and the pod deleted.
+ * its log and its outcome (the attempt's record) kept in the log store (logs/), and only then the
+ * pod deleted.
+ *
+ * Exactly-once by construction, not by a time window: at every moment the finished attempt's pod
+ * or its record exists (the record is stored before the pod is deleted; a pod whose record could not
+ * be stored is left for the sweeper, which stores it first). A retried activity (Temporal's activity
+ * attempt > 1: its worker was lost, perhaps between the outcome and Temporal recording it) reads the
+ * pod first (a consistent GET), then the record, and only then creates anything: a pod is adopted,
+ * a record's outcome reported, and the function runs again only when neither exists. Reading the pod
+ * first closes the race with a predecessor still alive (stalled past its heartbeat timeout, then
+ * finishing): if the GET finds no pod, its deletion came after its record, so the record read after
+ * it sees that record. The first try of an activity (activity attempt 1) has no predecessor and
+ * reads nothing, so the record costs no request on the common path (it rides in the log Secret).
  *
  * apiserver requests per attempt: create, one pods/log read of the function container (the log tail
  * in the result and the stored log come from the same read; a second read only for a log over
- * PONTOON_LOG_MAX_BYTES, or an output too large for the termination message), the log Secret
- * (secret log store only), delete — plus the shared watch, per worker and not per attempt.
+ * PONTOON_LOG_MAX_BYTES, or an output too large for the termination message), the log Secret with
+ * the record (secret log store only), delete — plus the shared watch, per worker and not per
+ * attempt. A retried activity adds two reads (the pod, the record).
  *
  * Why a bare Pod and not a Job per attempt: the deterministic pod name is the idempotency key
  * (AlreadyExists → adopt), the watch sees our pods directly, and no Job controller sits between
@@ -28,7 +41,12 @@ import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { startLogSweeper } from '../../logs/index.ts';
 import { readPodLogTail } from '../../logs/pod-log.ts';
-import { type AttemptLogKey, DEFAULT_LOG_MAX_BYTES, type LogStore } from '../../logs/store.ts';
+import {
+  type AttemptLogKey,
+  type AttemptRecord,
+  DEFAULT_LOG_MAX_BYTES,
+  type LogStore,
+} from '../../logs/store.ts';
 import { extractOutput, parseReport } from '../../observer/termination.ts';
 import { imageNotBuiltMessage } from '../../spec/build.ts';
 import {
@@ -89,13 +107,16 @@ export interface KubernetesRuntimeOptions {
    */
   sweepAfterMs?: number;
   /**
-   * How long a collected pod stays after the attempt's outcome went back, before it is deleted
-   * (default 5 s). The outcome is only safe once Temporal has recorded the activity's completion;
-   * a worker that dies in this window never deletes the pod, so the retried attempt adopts the
-   * finished pod and reports its outcome instead of running the function a second time.
+   * How long a collected pod stays after its record was stored, before it is deleted (default 5 s:
+   * a moment to look at it with kubectl; PONTOON_POD_DELETE_DELAY). Correctness does not depend on
+   * it: a retried activity adopts the record once the pod is gone (see the top of this file).
    */
   deleteDelayMs?: number;
-  /** Where the logs of finished attempts are kept; none: only while the pod exists. */
+  /**
+   * Where the logs and records of finished attempts are kept. None (embedders only; the worker
+   * always has one): no record, so a retry that comes after the pod was deleted (deleteDelayMs
+   * after the outcome) runs the attempt again.
+   */
   logStore?: LogStore;
   /** Bytes of a function's log read and kept per attempt (the tail, PONTOON_LOG_MAX_BYTES). */
   logMaxBytes?: number;
@@ -337,10 +358,19 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
     return core.readNamespacedPodLog({ name, namespace, container, ...opts2 });
   }
 
+  /**
+   * Creates the attempt's pod or adopts it. `recorded` (a retried activity): asked before every
+   * create, so a pod found gone or going is never created again when its attempt left a record.
+   */
   async function launchAttemptPod(
     req: AttemptRequest,
     signal?: AbortSignal,
-  ): Promise<{ name: string; created: boolean; pod: V1Pod } | { failure: AttemptFailure }> {
+    recorded?: () => Promise<AttemptOutcome | undefined>,
+  ): Promise<
+    | { name: string; created: boolean; pod: V1Pod }
+    | { failure: AttemptFailure }
+    | { recorded: AttemptOutcome }
+  > {
     // Not retryable: another attempt would find the same spec.
     if (!req.spec.spec.image) return { failure: failure('ImageUnavailable', imageNotBuiltMessage(req.spec)) };
     // What the spec may use here (the API refused it at apply; a spec that reached Temporal another
@@ -378,6 +408,8 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
     });
     const name = body.metadata!.name!;
     for (;;) {
+      const outcome = await recorded?.();
+      if (outcome) return { recorded: outcome };
       try {
         const pod = await retrying(
           `create pod ${name}`,
@@ -470,24 +502,61 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
         );
   }
 
-  /** Keeps an attempt's log; false when it could not and a retry later may (the pod should stay). */
-  async function storeLog(key: AttemptLogKey, log: { text: string; partial: boolean }): Promise<boolean> {
-    if (!logStore) return true;
+  /**
+   * Keeps an attempt's log and its record (the outcome a retried activity adopts). `stored`: both
+   * are durable; `retry`: a transient failure, a later try may succeed; `failed`: this store refuses
+   * them (a permission, a size). Only `stored` lets the pod go: until then the pod is the record.
+   */
+  async function storeLog(
+    key: AttemptLogKey,
+    log: { text: string; partial: boolean },
+    record?: AttemptRecord,
+  ): Promise<'stored' | 'retry' | 'failed'> {
+    if (!logStore) return 'stored';
     try {
       await retrying(`store the log of ${key.executionId} attempt ${key.attempt}`, () =>
-        logStore.put(key, log.text, { partial: log.partial }),
+        logStore.put(key, log.text, { partial: log.partial, ...(record ? { record } : {}) }),
       );
-      return true;
+      return 'stored';
     } catch (err) {
       const transient = isTransient(err) && !closed;
       logger.warn(
         { ...key, store: logStore.where, err: apiError(err).message },
         transient
-          ? 'could not store the attempt log; the pod stays for the sweeper to try again'
-          : 'could not store the attempt log (check the worker may create Secrets in the log namespace, or write the log folder)',
+          ? 'could not store the attempt log and record; the pod stays for the sweeper to try again'
+          : 'could not store the attempt log and record (check the worker may create Secrets in the log namespace, or write the log folder); the pod stays for the sweeper',
       );
-      return !transient;
+      return transient ? 'retry' : 'failed';
     }
+  }
+
+  /**
+   * The outcome recorded for this attempt by a worker that was lost, if any (the record of another
+   * run of the same execution id is not this attempt's). Exit codes are classified again with this
+   * request's spec: the sweeper records pods without knowing their spec.
+   */
+  async function recordedOutcome(
+    req: AttemptRequest,
+    key: AttemptLogKey,
+    control: AttemptControl,
+  ): Promise<AttemptOutcome | undefined> {
+    if (!logStore) return undefined;
+    const record = await retrying(`read the record of ${key.executionId} attempt ${key.attempt}`, () =>
+      logStore.getRecord(key),
+    );
+    if (!record) return undefined;
+    if (record.runId && control.runId && record.runId !== control.runId) return undefined;
+    const o = record.outcome;
+    const codes = req.spec.spec.execution.retry.nonRetryableExitCodes;
+    if (
+      o.failure?.type === 'FunctionExit' &&
+      o.exitCode !== null &&
+      o.failure.message === `exited with code ${o.exitCode}` &&
+      codes.includes(o.exitCode)
+    ) {
+      return { ...o, failure: failure('FunctionExitNonRetryable', o.failure.message) };
+    }
+    return o;
   }
 
   /**
@@ -599,20 +668,32 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
       logTail,
       failure: failure('FunctionExit', 'cancelled'),
     });
-    /** After the outcome is returned: the log into the store, then the pod deleted (or kept). */
+    const retried = (control.activityAttempt ?? 1) > 1;
+    const recordOf = (outcome: AttemptOutcome): AttemptRecord => ({
+      outcome,
+      ...(control.runId ? { runId: control.runId } : {}),
+    });
+    /**
+     * After the outcome is returned: the log and the record into the store, then the pod deleted
+     * (or kept) — never before the record is stored, so a retry always finds one or the other.
+     */
     const finishLater = (
       logText: { text: string; partial: boolean },
       podAction: { delete: string | undefined; graceSeconds?: number } | 'keep' | 'none',
+      outcome: AttemptOutcome,
     ) => {
       handedOff = true;
       afterAttempt(name, log, async () => {
-        const stored = await podTrace.after('StoreAttemptLog', () => storeLog(key, logText));
+        const stored = await podTrace.after('StoreAttemptLog', () =>
+          storeLog(key, logText, recordOf(outcome)),
+        );
         if (podAction === 'none') return;
         if (podAction === 'keep') {
           log.info({ keepForMs: keepFailedPodsMs }, 'keeping the failed pod for debugging');
           return;
         }
-        if (!stored) return; // its log is only in the pod: the sweeper stores it, then deletes it
+        // Until its record is stored the pod is the record: the sweeper stores it, then deletes it.
+        if (stored !== 'stored') return;
         await sleep(deleteDelayMs, closing.signal);
         await podTrace.after('DeletePod', () =>
           deletePod(name, podAction.delete, podAction.graceSeconds, log),
@@ -623,20 +704,25 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
       beat();
       await untilStarted(w, signal);
       if (signal.aborted) return await onAbort(undefined);
-      const launched = await podTrace.span('CreatePod', () => launchAttemptPod(req, signal));
+      const launched = await podTrace.span('CreatePod', () =>
+        launchAttemptPod(req, signal, retried ? adoptRecordIfPodGone : undefined),
+      );
+      if ('recorded' in launched) return launched.recorded;
       if ('failure' in launched) {
         podTrace.finished({ failure: launched.failure.type });
-        finishLater(
-          missingLog(`the attempt's pod could not be created: ${launched.failure.message}`),
-          'none',
-        );
-        return {
+        const outcome: AttemptOutcome = {
           exitCode: null,
           startedAt: iso(launchedAt),
           endedAt: iso(Date.now()),
           logTail: '',
           failure: launched.failure,
         };
+        finishLater(
+          missingLog(`the attempt's pod could not be created: ${launched.failure.message}`),
+          'none',
+          outcome,
+        );
+        return outcome;
       }
       let pod = launched.pod;
       const uid = pod.metadata?.uid;
@@ -702,6 +788,18 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
           );
           continue;
         }
+        if (gone && retried) {
+          // A predecessor still alive (stalled past its heartbeat timeout) may have collected the
+          // pod, recorded it and deleted it under us: its record is the outcome.
+          const adopted = await recordedOutcome(req, key, control);
+          if (adopted) {
+            log.warn(
+              { exitCode: adopted.exitCode },
+              'adopted the outcome of this attempt recorded by another worker',
+            );
+            return adopted;
+          }
+        }
         if (st.state === 'finished' && deletedOutsideAt === undefined) {
           if (gone) {
             const outcome = { ...(await collectGone(st)), exitCode: st.exitCode };
@@ -709,6 +807,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
             finishLater(
               missingLog('the pod was deleted before its log was read', st.functionMessage),
               'none',
+              outcome,
             );
             log.info({ exitCode: outcome.exitCode, failure: outcome.failure?.type }, 'attempt ended');
             return outcome;
@@ -722,6 +821,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
           finishLater(
             logOf(functionLog, st.functionMessage),
             outcome.failure && keepFailedPodsMs > 0 ? 'keep' : { delete: uid },
+            outcome,
           );
           log.info({ exitCode: outcome.exitCode, failure: outcome.failure?.type }, 'attempt ended');
           return outcome;
@@ -730,14 +830,15 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
           log.warn({ phase }, 'attempt pod deleted from outside before it finished');
           const why = `pod ${name} was deleted or evicted from outside (or its node was removed) while ${phase}`;
           podTrace.finished({ phase, failure: 'KubernetesTransient' });
-          finishLater(missingLog(`${why}; its log went with it`), 'none');
-          return {
+          const outcome: AttemptOutcome = {
             exitCode: null,
             startedAt: iso(launchedAt),
             endedAt: iso(now),
             logTail: '',
             failure: failure('KubernetesTransient', why),
           };
+          finishLater(missingLog(`${why}; its log went with it`), 'none', outcome);
+          return outcome;
         }
         if (st.state === 'pending' && st.problem) {
           const p = st.problem;
@@ -765,6 +866,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
             finishLater(
               missingLog(`the function never started: ${f.message}`),
               keepFailedPodsMs > 0 ? 'keep' : { delete: uid },
+              outcome,
             );
             log.warn({ reason: p.reason }, 'attempt pod cannot start');
             return outcome;
@@ -774,20 +876,25 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
         }
         if (now >= deadlineAt) {
           const functionLog = await podTrace.span('CollectPodLog', () => readFunctionLog(name, log));
-          await podTrace.span('DeletePod', () => deletePod(name, uid, Math.ceil(killGraceMs / 1000), log));
           const f = failure(
             'AttemptTimedOut',
             `attempt ran past its timeout of ${req.timeoutMs} ms; pod ${name} deleted`,
           );
-          podTrace.finished({ phase, failure: f.type });
-          finishLater(logOf(functionLog), 'none');
-          return {
+          const outcome: AttemptOutcome = {
             exitCode: null,
             startedAt: iso(launchedAt),
             endedAt: iso(now),
             logTail: 'text' in functionLog ? tail(functionLog.text) : '',
             failure: f,
           };
+          // The pod must stop now, so its record is stored first, on the result's path (timeouts only).
+          const stored = await podTrace.span('StoreAttemptLog', () =>
+            storeLog(key, logOf(functionLog), recordOf(outcome)),
+          );
+          if (stored !== 'stored') log.warn('deleting a timed-out pod whose record could not be stored');
+          await podTrace.span('DeletePod', () => deletePod(name, uid, Math.ceil(killGraceMs / 1000), log));
+          podTrace.finished({ phase, failure: f.type });
+          return outcome;
         }
         if (!cached && now - lastSeenAt > UNSEEN_CHECK_MS) {
           // Safety net only: the watch has not shown the pod for a long time.
@@ -803,6 +910,30 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
       waiter.dispose();
       podTrace.end();
       if (!handedOff) active.delete(name);
+    }
+
+    /**
+     * A retried activity, before it creates anything: the pod first (a consistent GET), then, when
+     * there is none or it is being deleted, the record (whoever deletes a collected pod stored its
+     * record before asking). A pod that is not being deleted is left to launchAttemptPod to adopt.
+     */
+    async function adoptRecordIfPodGone(): Promise<AttemptOutcome | undefined> {
+      const existing = await getPod(name);
+      if (
+        existing?.metadata?.annotations?.[EXECUTION_ID_ANNOTATION] === req.executionId &&
+        !existing.metadata.deletionTimestamp
+      ) {
+        return undefined;
+      }
+      const adopted = await recordedOutcome(req, key, control);
+      if (adopted) {
+        podTrace.finished({ phase: 'Recorded', exitCode: adopted.exitCode, failure: adopted.failure?.type });
+        log.warn(
+          { exitCode: adopted.exitCode, failure: adopted.failure?.type },
+          'adopted the outcome of this attempt recorded by a lost worker',
+        );
+      }
+      return adopted;
     }
 
     async function collectGone(st: Extract<PodState, { state: 'finished' }>): Promise<AttemptOutcome> {
@@ -840,15 +971,17 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
       ]);
       await waitGone(name, 5000);
       podTrace.finished({ phase, failure: 'cancelled' });
+      const outcome = cancelledOutcome(null, 'text' in functionLog ? tail(functionLog.text) : '');
       if (pod) {
         const kept = logOf(functionLog);
         finishLater(
           { text: `${kept.text}[pontoon] attempt cancelled: the pod was deleted\n`, partial: kept.partial },
           'none',
+          outcome,
         );
       }
       log.info({ reason }, 'attempt cancelled; pod deleted');
-      return cancelledOutcome(null, 'text' in functionLog ? tail(functionLog.text) : '');
+      return outcome;
     }
   }
 
@@ -888,11 +1021,19 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
         const key = podKey(pod);
         const where = { ...key, pod: name, phase };
         if (key && logStore) {
-          // A pod whose attempt was not finished by this worker (lost, or a store failed): its log first.
+          // A pod whose attempt was not finished by this worker (lost, or a store failed): its log
+          // and its record first, so a retry that comes after the pod is gone still adopts it. The
+          // spec is not known here: exit codes are classified again by whoever adopts the record.
           const read = await readFunctionLog(name, logger.child(where));
-          const stored = await storeLog(key, logOf(read));
-          if (!stored && now - finished < keep + 4 * sweepAfterMs) continue; // try again next sweep
-          if (!stored) logger.warn(where, 'deleting a finished pod whose log could not be stored');
+          const st = classifyPod(pod, []);
+          const record =
+            st.state === 'finished'
+              ? { outcome: await collect(name, pod, st, toMs(pod.metadata?.creationTimestamp) ?? now, read) }
+              : undefined;
+          const stored = await storeLog(key, logOf(read), record);
+          if (stored === 'retry' && now - finished < keep + 4 * sweepAfterMs) continue; // next sweep
+          if (stored !== 'stored')
+            logger.warn(where, 'deleting a finished pod whose log and record could not be stored');
         }
         logger.info(where, 'sweeping a finished pod nobody collected');
         await deletePod(name, pod.metadata?.uid, undefined, logger.child(where));
@@ -932,6 +1073,9 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
     egress,
     runAttempt,
     readLog,
+    async settled() {
+      await Promise.allSettled([...finishing]);
+    },
     async abortAttempt(key) {
       const name = attemptPodName(key.function, key.executionId, key.attempt);
       const pod = watcher().get(name) ?? (await getPod(name));
@@ -961,6 +1105,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
       watcher();
       await podWatcher!.start();
       const r = await launchAttemptPod(req);
+      if ('recorded' in r) throw new Error('unreachable: no record is asked for');
       return 'failure' in r ? r : { name: r.name, created: r.created };
     },
     async close() {
