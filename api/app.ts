@@ -52,6 +52,7 @@ import { type ApiKey, findKey, type Role, roleAllows } from './auth.ts';
 import { registerAuthFailureLimit } from './auth-failures.ts';
 import { registerBrowserGuard } from './browser-guard.ts';
 import { MAX_DELETE_CANCELS, type TrustProxy } from './config.ts';
+import { registerDeadLetterRoutes } from './dead-letters.ts';
 import { ApiError } from './errors.ts';
 import { registerFunctionMetrics } from './function-metrics.ts';
 import { openApiDocument } from './openapi.ts';
@@ -781,6 +782,17 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     check,
     requireName,
     ...(deps.maxBackfillFires ? { maxBackfillFires: deps.maxBackfillFires } : {}),
+  });
+
+  registerDeadLetterRoutes(app, {
+    client,
+    taskQueue,
+    check,
+    currentSpec,
+    pageTokenOf,
+    triggerOf: (headers) => (headers['x-pontoon-client'] === 'cli' ? Trigger.cli : Trigger.api),
+    started: (fn, trigger) => metrics.executionsStarted.inc({ function: fn, trigger }),
+    ...(deps.maxBackfillFires ? { maxFanOut: deps.maxBackfillFires } : {}),
   });
 
   // ------------------------------------------------------------------ invocations

@@ -35,6 +35,21 @@ export const API_ERRORS = {
     description:
       'The function has more running executions than one delete may cancel (PONTOON_API_MAX_DELETE_CANCELS); nothing was deleted.',
   },
+  execution_not_failed: {
+    status: 409,
+    description:
+      'Only a failed execution (a dead letter) can be redriven; this one is running or ended otherwise.',
+  },
+  spec_version_changed: {
+    status: 409,
+    description:
+      'sameVersion was asked, but the function is no longer at the spec version the original ran; redrive without it to run the current version.',
+  },
+  redrive_too_large: {
+    status: 400,
+    description:
+      'More dead letters match than one redrive may start (PONTOON_API_MAX_BACKFILL_FIRES, the backfill cap); narrow the filter.',
+  },
   backfill_too_large: {
     status: 400,
     description:

@@ -1,6 +1,7 @@
 /** The OpenAPI 3.1 document of the API, served at /openapi.json and browsable at /docs. */
 import { z } from 'zod';
 import { functionJsonSchema } from '../spec/json-schema.ts';
+import { BulkRedriveBodySchema, ListDeadLettersQuerySchema, RedriveBodySchema } from './dead-letters.ts';
 import { API_ERRORS, type ApiErrorCode } from './errors.ts';
 import { BackfillBodySchema, NoteBodySchema, TriggerBodySchema } from './schedules.ts';
 import {
@@ -337,6 +338,57 @@ export function openApiDocument(opts: { auth?: 'keys' | 'open' } = {}): Record<s
               ...bodied,
               ...guarded,
             ),
+          },
+        },
+      },
+      '/v1/executions/{id}/redrive': {
+        post: {
+          summary:
+            'Redrive a failed execution: a new one with the same function, parameters, input and scheduledTime',
+          description:
+            'The new execution is exec:<function>:<key>.redrive (derived from the original, so a second redrive names the same ' +
+            'execution: 200 with created=false), carries PontoonRedriveOf=<original> and redriveOf in its result, and runs ' +
+            'the current spec version; sameVersion=true runs only if that is still the version the original ran.',
+          parameters: [idParam],
+          requestBody: { required: true, content: json(jsonSchema(RedriveBodySchema)) },
+          responses: {
+            200: { description: 'redriven before: the existing redrive (created=false)' },
+            202: { description: 'redrive started' },
+            ...errors(
+              'validation_failed',
+              'execution_not_found',
+              'function_not_found',
+              'execution_not_failed',
+              'spec_version_changed',
+              ...bodied,
+              ...controlled,
+            ),
+          },
+        },
+      },
+      '/v1/dead-letters': {
+        get: {
+          summary: 'List dead letters (executions that ended failed after their retries), newest first',
+          description:
+            'Temporal visibility: ExecutionStatus Failed, by PontoonFunction, PontoonFailureType and the close time.',
+          parameters: queryParams(ListDeadLettersQuerySchema),
+          responses: {
+            200: { description: 'deadLetters and nextPageToken' },
+            ...errors('bad_request', ...guarded),
+          },
+        },
+      },
+      '/v1/dead-letters/redrive': {
+        post: {
+          summary: 'Redrive every dead letter of a function matching a filter (dryRun counts them)',
+          description:
+            'Starts at most PONTOON_API_MAX_BACKFILL_FIRES (the backfill cap, 1000) redrives: more matches are 400 redrive_too_large ' +
+            'and nothing starts. Each redrive is idempotent, so repeating a request starts only what is new.',
+          requestBody: { required: true, content: json(jsonSchema(BulkRedriveBodySchema)) },
+          responses: {
+            200: { description: 'dry run: the count and the cap' },
+            202: { description: 'started: counts and one entry per dead letter' },
+            ...errors('validation_failed', 'redrive_too_large', ...bodied, ...controlled),
           },
         },
       },

@@ -17,12 +17,12 @@ export const FunctionNameSchema = z
  * An RFC 3339 date-time with an offset, on a day that exists: zod's check accepts exactly what
  * isIsoDateTime (spec/values.ts) accepts, which the workflow applies to every other starter.
  */
-const DateTimeSchema = z.iso.datetime({
+export const DateTimeSchema = z.iso.datetime({
   offset: true,
   error: 'must be an RFC 3339 date-time with an offset on a day that exists, e.g. 2026-11-24T02:30:00Z',
 });
 
-const PageTokenSchema = z
+export const PageTokenSchema = z
   .string()
   .regex(PAGE_TOKEN_PATTERN, { error: 'is not a token a previous page returned' })
   .describe('nextPageToken of the previous page, as returned.');

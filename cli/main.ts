@@ -33,6 +33,9 @@ Functions and executions (through the API):
   cancel <execution>         cancel a running execution (kills its attempt)
   delete function <name>     delete a function and its schedules (--cancel-running, --yes)
   schedules list <function>  schedules with next fire times (in their time zone) and recent results
+  dead-letters               failed executions (filters: --function --type --since --until)
+  redrive <execution>        run a failed execution again (same parameters, input, scheduledTime);
+                             redrive --function f --since t --type T [--dry-run] redrives many
   schedules pause|unpause|trigger|backfill <function> <schedule> …
   status                     is the API up, Temporal reachable, a worker polling?
 
@@ -149,6 +152,32 @@ Examples:
   pontoon schedules pause daily-report nightly --note "warehouse migration"
   pontoon schedules backfill daily-report nightly --from 2026-01-01T00:00:00Z --to 2026-01-08T00:00:00Z --overlap buffer_all
   pontoon schedules preview function-specs/daily-report.yaml --count 10`,
+  'dead-letters': `Usage: pontoon dead-letters [--function f] [--type T] [--since t] [--until t] [--limit n] [-o json|yaml]
+
+Lists dead letters: executions that ended failed after their retries, newest first, by function,
+failure type (FunctionExit, FunctionExitNonRetryable, AttemptTimedOut, DeadlineExceeded, …) and
+when they failed (--since inclusive, --until exclusive, RFC 3339). A redrive that failed again is a
+dead letter too (REDRIVE OF names the execution it re-ran).
+
+Examples:
+  pontoon dead-letters --function daily-report --since 2026-11-01T00:00:00Z
+  pontoon dead-letters --type FunctionExit -o json`,
+  redrive: `Usage: pontoon redrive <execution-id> [--same-version] [-o json|yaml]
+       pontoon redrive --function f [--type T] [--since t] [--until t] [--dry-run] [--same-version] [-o json|yaml]
+
+Starts a failed execution again: a new execution with the same function, parameters, input,
+priority and scheduledTime, named <execution-id>.redrive and linked to the original (search
+attribute PontoonRedriveOf, and redriveOf in its result). Redriving the same execution again starts
+nothing: it names the redrive already made. A redrive runs the function's current spec version;
+--same-version runs only if that is still the version the original ran (refused otherwise).
+The bulk form redrives every dead letter of one function matching the filters; --dry-run
+prints how many match and starts nothing. One request starts at most the backfill cap
+(PONTOON_API_MAX_BACKFILL_FIRES, 1000): narrow the filters beyond it.
+
+Examples:
+  pontoon redrive exec:daily-report:nightly-2026-11-24T02:30:00Z
+  pontoon redrive --function daily-report --since 2026-11-24T00:00:00Z --type FunctionExit --dry-run
+  pontoon redrive --function daily-report --since 2026-11-24T00:00:00Z --type FunctionExit`,
   cancel: `Usage: pontoon cancel <execution-id>
 
 Cancels a running execution: its attempt is killed and the execution ends cancelled.`,
@@ -773,6 +802,147 @@ async function cmdCancel(args: string[], io: Io): Promise<number> {
   return Exit.ok;
 }
 
+interface DeadLetterRow {
+  executionId: string;
+  function: string | null;
+  failureType: string | null;
+  redriveOf: string | null;
+  failedAt: string | null;
+}
+
+async function cmdDeadLetters(args: string[], io: Io): Promise<number> {
+  const { positionals, values } = guard(() =>
+    parseArgs({
+      args,
+      options: {
+        ...helpOption,
+        ...outputOption,
+        function: { type: 'string' },
+        type: { type: 'string' },
+        since: { type: 'string' },
+        until: { type: 'string' },
+        limit: { type: 'string' },
+      },
+      allowPositionals: true,
+    }),
+  );
+  if (values.help) return help('dead-letters', io);
+  if (positionals.length) throw new UsageError('dead-letters takes no arguments; filter with --function');
+  const out = format(values.output);
+  const r = await api().json<{ deadLetters: DeadLetterRow[]; nextPageToken: string | null }>(
+    'GET',
+    '/v1/dead-letters',
+    {
+      query: {
+        function: values.function,
+        type: values.type,
+        since: values.since,
+        until: values.until,
+        limit: values.limit,
+      },
+    },
+  );
+  if (out !== 'text') io.out(render(r, out));
+  else
+    io.out(
+      table(
+        ['EXECUTION', 'FUNCTION', 'TYPE', 'FAILED', 'REDRIVE OF'],
+        r.deadLetters.map((d) => [
+          d.executionId,
+          d.function,
+          d.failureType,
+          ago(d.failedAt),
+          d.redriveOf ?? '',
+        ]),
+      ),
+    );
+  return Exit.ok;
+}
+
+async function cmdRedrive(args: string[], io: Io): Promise<number> {
+  const { positionals, values } = guard(() =>
+    parseArgs({
+      args,
+      options: {
+        ...helpOption,
+        ...outputOption,
+        function: { type: 'string' },
+        type: { type: 'string' },
+        since: { type: 'string' },
+        until: { type: 'string' },
+        'dry-run': { type: 'boolean' },
+        'same-version': { type: 'boolean' },
+      },
+      allowPositionals: true,
+    }),
+  );
+  if (values.help) return help('redrive', io);
+  const out = format(values.output);
+  const sameVersion = values['same-version'] ? { sameVersion: true } : {};
+  const id = positionals[0];
+  const bulk = values.function || values.type || values.since || values.until;
+  if (id && (bulk || values['dry-run'] || positionals.length > 1))
+    throw new UsageError(
+      'redrive takes one execution id, or filters (--function, --type, --since, --until), not both',
+    );
+  if (id) {
+    const r = await api().json<{ executionId: string; created: boolean; specVersion: number }>(
+      'POST',
+      `/v1/executions/${enc(id)}/redrive`,
+      { body: sameVersion },
+    );
+    io.out(
+      out !== 'text'
+        ? render(r, out)
+        : r.created
+          ? `redrive of ${id} started: ${r.executionId} (spec version ${r.specVersion})`
+          : `${id} was redriven before: ${r.executionId} (nothing started)`,
+    );
+    return Exit.ok;
+  }
+  if (!values.function)
+    throw new UsageError('redrive needs an execution id, or --function (and --type, --since, --until)');
+  const body = {
+    function: values.function,
+    ...(values.type ? { type: values.type } : {}),
+    ...(values.since ? { since: values.since } : {}),
+    ...(values.until ? { until: values.until } : {}),
+    ...(values['dry-run'] ? { dryRun: true } : {}),
+    ...sameVersion,
+  };
+  const r = await api().json<{
+    dryRun?: boolean;
+    count: number;
+    cap?: number;
+    started?: number;
+    alreadyRedriven?: number;
+    refused?: number;
+    redrives?: {
+      redriveOf: string;
+      executionId?: string;
+      created?: boolean;
+      error?: { code: string; message: string };
+    }[];
+  }>('POST', '/v1/dead-letters/redrive', { body });
+  if (out !== 'text') io.out(render(r, out));
+  else if (r.dryRun)
+    io.out(
+      `${r.count} dead letter${r.count === 1 ? '' : 's'} match (dry run: nothing started; at most ${r.cap} per redrive)`,
+    );
+  else {
+    for (const x of r.redrives ?? [])
+      io.out(
+        x.error
+          ? `${x.redriveOf}: refused: ${x.error.message} (${x.error.code})`
+          : `${x.redriveOf} -> ${x.executionId}${x.created ? '' : ' (redriven before)'}`,
+      );
+    io.out(
+      `redrove ${r.count}: ${r.started} started, ${r.alreadyRedriven} redriven before, ${r.refused} refused`,
+    );
+  }
+  return r.refused ? Exit.usage : Exit.ok;
+}
+
 async function cmdDelete(args: string[], io: Io): Promise<number> {
   const { positionals, values } = guard(() =>
     parseArgs({
@@ -1017,6 +1187,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         return await cmdLogs(rest, io);
       case 'cancel':
         return await cmdCancel(rest, io);
+      case 'dead-letters':
+        return await cmdDeadLetters(rest, io);
+      case 'redrive':
+        return await cmdRedrive(rest, io);
       case 'delete':
         return await cmdDelete(rest, io);
       case 'status':

@@ -21,4 +21,7 @@ export const ROUTE_COMMANDS: Readonly<Record<string, string>> = {
   'GET /v1/executions/{id}': 'describe execution',
   'POST /v1/executions/{id}/cancel': 'cancel',
   'GET /v1/executions/{id}/logs': 'logs',
+  'POST /v1/executions/{id}/redrive': 'redrive',
+  'GET /v1/dead-letters': 'dead-letters',
+  'POST /v1/dead-letters/redrive': 'redrive --function',
 };

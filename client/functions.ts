@@ -15,6 +15,7 @@ import type { ExecuteFunctionInput, ExecutionResult } from '../spec/execution.ts
 import {
   controllerWorkflowId,
   executionWorkflowId,
+  redriveWorkflowId,
   SearchAttr,
   TASK_QUEUE,
   WorkflowType,
@@ -77,6 +78,11 @@ export interface StartOptions {
   trigger: string;
   /** The execution key: the same key always maps to the same execution. */
   idempotencyKey?: string;
+  /**
+   * A redrive of this failed execution: the workflow id is derived from it (redriveWorkflowId, so
+   * a second redrive names the same execution) and PontoonRedriveOf links the two.
+   */
+  redriveOf?: string;
 }
 
 export interface StartedExecution {
@@ -92,7 +98,9 @@ export async function startExecution(
   opts: StartOptions,
 ): Promise<StartedExecution> {
   const key = opts.idempotencyKey ?? input.idempotencyKey ?? randomUUID();
-  const workflowId = executionWorkflowId(input.function, key);
+  const workflowId = opts.redriveOf
+    ? redriveWorkflowId(opts.redriveOf)
+    : executionWorkflowId(input.function, key);
   const priority = input.priority === undefined ? undefined : priorityNumber(input.priority);
   try {
     const handle = await client.workflow.start(WorkflowType.execute, {
@@ -105,8 +113,9 @@ export async function startExecution(
         { key: SearchAttr.function, value: input.function },
         { key: SearchAttr.trigger, value: opts.trigger },
         ...(priority ? [{ key: SearchAttr.priority, value: priority }] : []),
+        ...(opts.redriveOf ? [{ key: SearchAttr.redriveOf, value: opts.redriveOf }] : []),
       ],
-      staticSummary: `${input.function} (${opts.trigger})`,
+      staticSummary: `${input.function} (${opts.trigger}${opts.redriveOf ? `, redrive of ${opts.redriveOf}` : ''})`,
     });
     return { executionId: workflowId, runId: handle.firstExecutionRunId, created: true };
   } catch (err) {

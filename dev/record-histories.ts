@@ -97,6 +97,15 @@ const b = await startExecution(
 );
 await waitForResult(w.client, b.executionId);
 await save('execute-nonretryable-failure.json', b.executionId);
+// A redrive of the failed execution (issue 21 §3): it fails the same way, with its failure type
+// upserted and redriveOf in its result.
+const redrive = await startExecution(
+  w.client,
+  { function: 'replay-fail' },
+  { trigger: 'api', redriveOf: b.executionId },
+);
+await waitForResult(w.client, redrive.executionId);
+await save('execute-redrive.json', redrive.executionId);
 
 await applySpec(
   w.client,

@@ -66,6 +66,8 @@ export interface ExecutionResult {
   parameters: ParameterValues;
   attempts: AttemptRecord[];
   failure?: AttemptFailure;
+  /** Set on a redrive: the execution id of the failed execution it re-ran (see `pontoon redrive`). */
+  redriveOf?: string;
 }
 
 /** What a runtime needs to run one attempt. */

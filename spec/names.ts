@@ -34,6 +34,13 @@ export const controllerWorkflowId = (fn: string): string => `fn:${fn}`;
 export const executionWorkflowId = (fn: string, key: string): string => `exec:${fn}:${key}`;
 export const scheduleId = (fn: string, schedule: string): string => `fn:${fn}:${schedule}`;
 
+/**
+ * The workflow id of the redrive of `originalId`, derived from it so that redriving one execution
+ * twice names the same execution (started once): `exec:<function>:<key>` → `exec:<function>:<key>.redrive`.
+ * A redrive that failed is redriven by its own id (`….redrive.redrive`).
+ */
+export const redriveWorkflowId = (originalId: string): string => `${originalId}.redrive`;
+
 /** Parses `exec:<function>:<key>`; undefined for workflow ids started by other conventions. */
 export function parseExecutionWorkflowId(id: string): { function: string; key: string } | undefined {
   const m = /^exec:([a-z0-9-]+):(.+)$/.exec(id);
@@ -51,6 +58,13 @@ export const SearchAttr = {
   function: defineSearchAttributeKey('PontoonFunction', SearchAttributeType.KEYWORD),
   trigger: defineSearchAttributeKey('PontoonTrigger', SearchAttributeType.KEYWORD),
   priority: defineSearchAttributeKey('PontoonPriority', SearchAttributeType.INT),
+  /**
+   * How a failed execution ended (its failure type, e.g. FunctionExit), set by the workflow when it
+   * fails: dead letters are listed by it (GET /v1/dead-letters). Absent on executions that did not fail.
+   */
+  failureType: defineSearchAttributeKey('PontoonFailureType', SearchAttributeType.KEYWORD),
+  /** The execution a redrive re-runs (its execution id), set by the redrive when it starts one. */
+  redriveOf: defineSearchAttributeKey('PontoonRedriveOf', SearchAttributeType.KEYWORD),
 } as const;
 
 /** Name → Temporal type, as `temporal server start-dev --search-attribute` and the operator API take them. */
@@ -58,6 +72,8 @@ export const SEARCH_ATTRIBUTE_TYPES: Record<string, 'Keyword' | 'Int'> = {
   PontoonFunction: 'Keyword',
   PontoonTrigger: 'Keyword',
   PontoonPriority: 'Int',
+  PontoonFailureType: 'Keyword',
+  PontoonRedriveOf: 'Keyword',
 };
 
 /** Triggers that are not schedule names. */

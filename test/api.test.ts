@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../api/app.ts';
 import { newApiKey } from '../api/auth.ts';
 import { API_ERRORS } from '../api/errors.ts';
+import { waitForResult } from '../client/functions.ts';
 import { PONTOON_VERSION } from '../spec/names.ts';
 import { createLogger } from '../worker/logger.ts';
 import { type RunningWorker, startWorker, uniqueName, waitFor, waitForListed } from './helpers.ts';
@@ -327,6 +328,219 @@ describe('invocations and executions', () => {
       { ids: [`exec:${name}:${key}`] },
     );
     expect(listed.filter((e) => e.executionId === `exec:${name}:${key}`)).toHaveLength(1);
+  });
+});
+
+describe('dead letters and redrive', () => {
+  const name = uniqueName('dl');
+  /** v1 fails by default (the bug); v2 succeeds (the fix). `code` 4 is non-retryable. */
+  const dlSpec = (mode: 'fail' | 'ok') => `apiVersion: pontoon.dev/v1
+kind: Function
+metadata:
+  name: ${name}
+spec:
+  image: pontoon/test:0
+  parameters:
+    - name: mode
+      default: ${mode}
+    - name: code
+      type: integer
+      default: 3
+    - name: day
+      default: "{{ scheduledTime | date }}"
+  execution:
+    retry:
+      maxAttempts: 2
+      initialInterval: 1s
+      nonRetryableExitCodes: [4]
+  local:
+    command: [node, test/fixtures/functions/behave.mjs]
+`;
+  const listDeadLetters = async (query: string) => {
+    const r = await call('GET', `/v1/dead-letters?${query}`, { key: viewer.token });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    return r.body.deadLetters as { executionId: string; failureType: string; redriveOf: string | null }[];
+  };
+  let exitFailed: string;
+  let nonRetryable: string;
+  let succeeded: string;
+
+  beforeAll(async () => {
+    expect(
+      (await call('PUT', `/v1/functions/${name}`, { raw: dlSpec('fail'), type: 'application/yaml' })).status,
+    ).toBe(201);
+    const run = async (body: unknown) => {
+      const r = await call('POST', `/v1/functions/${name}/invocations?wait=60`, { key: invoker.token, body });
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      return r.body.execution as { executionId: string; status: string; failure?: { type: string } };
+    };
+    const a = await run({ scheduledTime: '2026-01-05T02:00:00Z', input: { rows: [1, 2] }, priority: 2 });
+    expect(a).toMatchObject({ status: 'failed', failure: { type: 'FunctionExit' } });
+    const b = await run({ parameters: { code: 4 } });
+    expect(b).toMatchObject({ status: 'failed', failure: { type: 'FunctionExitNonRetryable' } });
+    const c = await run({ parameters: { mode: 'ok' } });
+    expect(c.status).toBe('succeeded');
+    [exitFailed, nonRetryable, succeeded] = [a.executionId, b.executionId, c.executionId];
+  }, 120_000);
+
+  it('lists failed executions by function, failure type and time (visibility); succeeded ones are not dead letters', async () => {
+    const all = await waitForListed('both dead letters', () => listDeadLetters(`function=${name}`), {
+      ids: [exitFailed, nonRetryable],
+      count: 2,
+    });
+    expect(all.map((d) => d.executionId)).not.toContain(succeeded);
+    expect(all.find((d) => d.executionId === exitFailed)).toMatchObject({
+      function: name,
+      trigger: 'api',
+      failureType: 'FunctionExit',
+      redriveOf: null,
+      failedAt: expect.any(String),
+    });
+    const byType = await waitForListed(
+      'the FunctionExitNonRetryable dead letter',
+      () => listDeadLetters(`function=${name}&type=FunctionExitNonRetryable`),
+      { ids: [nonRetryable], count: 1 },
+    );
+    expect(byType[0]!.failureType).toBe('FunctionExitNonRetryable');
+    // Failure time bounds: none failed after an hour from now, both before it.
+    const later = new Date(Date.now() + 3_600_000).toISOString();
+    expect(await listDeadLetters(`function=${name}&since=${later}`)).toEqual([]);
+    expect(await listDeadLetters(`function=${name}&until=${later}`)).toHaveLength(2);
+    expect((await call('GET', `/v1/dead-letters?type=NoSuchType`)).body.code).toBe('bad_request');
+  });
+
+  it('redrives one: same parameters, input and scheduledTime, current version, linked both ways; twice starts one', async () => {
+    // The fix: version 2 succeeds by default.
+    expect(
+      (await call('PUT', `/v1/functions/${name}`, { raw: dlSpec('ok'), type: 'application/yaml' })).body,
+    ).toMatchObject({ version: 2 });
+    const pinned = await call('POST', `/v1/executions/${encodeURIComponent(exitFailed)}/redrive`, {
+      key: invoker.token,
+      body: { sameVersion: true },
+    });
+    expect(pinned.status).toBe(409);
+    expect(pinned.body).toMatchObject({
+      code: 'spec_version_changed',
+      details: { originalSpecVersion: 1, currentVersion: 2 },
+    });
+    const r = await call('POST', `/v1/executions/${encodeURIComponent(exitFailed)}/redrive`, {
+      key: invoker.token,
+      body: {},
+    });
+    expect(r.status, JSON.stringify(r.body)).toBe(202);
+    expect(r.body).toMatchObject({
+      executionId: `${exitFailed}.redrive`,
+      created: true,
+      redriveOf: exitFailed,
+      function: name,
+      specVersion: 2,
+      originalSpecVersion: 1,
+      scheduledTime: '2026-01-05T02:00:00.000Z',
+    });
+    const again = await call('POST', `/v1/executions/${encodeURIComponent(exitFailed)}/redrive`, {
+      body: {},
+    });
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ executionId: `${exitFailed}.redrive`, created: false });
+    const done = await waitFor('the redrive to end', async () => {
+      const d = await call('GET', `/v1/executions/${encodeURIComponent(r.body.executionId)}`);
+      return d.body.status !== 'running' ? d.body : undefined;
+    });
+    expect(done).toMatchObject({
+      status: 'succeeded',
+      specVersion: 2,
+      priority: 2,
+      scheduledTime: '2026-01-05T02:00:00.000Z',
+      parameters: { mode: 'ok', code: 3, day: '2026-01-05' },
+      output: { ok: true },
+    });
+    const result = await w.client.workflow.getHandle(r.body.executionId).result();
+    expect(result).toMatchObject({ redriveOf: exitFailed });
+    // The input the function got is the original's.
+    const logs = await call('GET', `/v1/executions/${encodeURIComponent(r.body.executionId)}/logs`);
+    expect(logs.body).toContain('behave mode=ok attempt=1');
+    // Search attribute: the redrive is found by the original's id.
+    const linked = await waitForListed(
+      'the redrive by PontoonRedriveOf',
+      async () => {
+        const ids: string[] = [];
+        for await (const e of w.client.workflow.list({ query: `PontoonRedriveOf = "${exitFailed}"` }))
+          ids.push(e.workflowId);
+        return ids;
+      },
+      { ids: [r.body.executionId], count: 1, idOf: (id) => id },
+    );
+    expect(linked).toEqual([`${exitFailed}.redrive`]);
+  });
+
+  it('refuses what cannot be redriven: a succeeded execution (409), an unknown one (404), a viewer (403)', async () => {
+    const ok = await call('POST', `/v1/executions/${encodeURIComponent(succeeded)}/redrive`, { body: {} });
+    expect(ok).toMatchObject({ status: 409, body: { code: 'execution_not_failed' } });
+    expect((await call('POST', '/v1/executions/exec:nope:nope/redrive', { body: {} })).body.code).toBe(
+      'execution_not_found',
+    );
+    const viewerTry = await call('POST', `/v1/executions/${encodeURIComponent(nonRetryable)}/redrive`, {
+      key: viewer.token,
+      body: {},
+    });
+    expect(viewerTry.status).toBe(403);
+    expect((await call('POST', '/v1/dead-letters/redrive', { key: viewer.token, body: {} })).status).toBe(
+      403,
+    );
+  });
+
+  it('bulk: a dry run counts, over the cap nothing starts, then each match once; repeating starts none', async () => {
+    // Both originals are still dead letters (a redrive does not change the original).
+    const dry = await call('POST', '/v1/dead-letters/redrive', {
+      key: invoker.token,
+      body: { function: name, dryRun: true },
+    });
+    expect(dry).toMatchObject({ status: 200, body: { dryRun: true, count: 2, cap: 1000 } });
+    const capped = await buildApi({
+      client: w.client,
+      logger: createLogger('silent'),
+      taskQueue: w.config.taskQueue,
+      dataDir: w.config.dataDir,
+      auth: { mode: 'open' },
+      maxBackfillFires: 1,
+    });
+    try {
+      const over = await capped.inject({
+        method: 'POST',
+        url: '/v1/dead-letters/redrive',
+        headers: { 'content-type': 'application/json' },
+        payload: JSON.stringify({ function: name }),
+      });
+      expect(over.statusCode).toBe(400);
+      expect(over.json()).toMatchObject({ code: 'redrive_too_large', details: [{ cap: 1, count: 2 }] });
+      seen.add('redrive_too_large');
+    } finally {
+      await capped.close();
+    }
+    expect(
+      (await call('GET', `/v1/executions/${encodeURIComponent(`${nonRetryable}.redrive`)}`)).status,
+    ).toBe(404);
+    const bulk = await call('POST', '/v1/dead-letters/redrive', {
+      key: invoker.token,
+      body: { function: name, since: '2026-01-01T00:00:00Z' },
+    });
+    expect(bulk.status, JSON.stringify(bulk.body)).toBe(202);
+    expect(bulk.body).toMatchObject({ count: 2, started: 1, alreadyRedriven: 1, refused: 0 });
+    expect(new Set(bulk.body.redrives.map((x: { executionId: string }) => x.executionId))).toEqual(
+      new Set([`${exitFailed}.redrive`, `${nonRetryable}.redrive`]),
+    );
+    const repeat = await call('POST', '/v1/dead-letters/redrive', {
+      key: invoker.token,
+      body: { function: name, type: 'FunctionExitNonRetryable' },
+    });
+    expect(repeat.body).toMatchObject({ count: 1, started: 0, alreadyRedriven: 1 });
+    const r = await waitForResult(w.client, `${nonRetryable}.redrive`);
+    // Same parameters as the original (code 4), the current spec's default mode (ok): it succeeds.
+    expect(r).toMatchObject({
+      status: 'succeeded',
+      redriveOf: nonRetryable,
+      parameters: { code: 4, mode: 'ok' },
+    });
   });
 });
 

@@ -280,3 +280,76 @@ it('schedules: preview offline across DST, then list, pause, trigger and backfil
   expect(missing.code).toBe(2);
   expect(missing.stderr).toContain('backfill needs --from and --to');
 });
+
+it('dead-letters lists a failed execution; redrive starts it again once (--dry-run counts, bulk finds it redriven)', async () => {
+  const name = uniqueName('clidl');
+  expect((await pontoon(['apply', '-f', specFile(name)])).code).toBe(0);
+  const failed = await pontoon(['invoke', name, '-p', 'mode=fail', '-p', 'code=4', '--wait', '-o', 'json']);
+  expect(failed.code).toBe(1);
+  const { executionId } = JSON.parse(failed.stdout);
+  const listed = await waitForListed<{ executionId: string; failureType: string }>(
+    'the dead letter listed',
+    async () =>
+      JSON.parse((await pontoon(['dead-letters', '--function', name, '-o', 'json'])).stdout).deadLetters,
+    { ids: [executionId], count: 1 },
+  );
+  expect(listed[0]).toMatchObject({
+    failureType: 'FunctionExit',
+    function: name,
+    trigger: 'cli',
+  });
+  const table = await pontoon(['dead-letters', '--function', name, '--type', 'FunctionExit']);
+  expect(table.stdout).toMatch(/EXECUTION\s+FUNCTION\s+TYPE\s+FAILED\s+REDRIVE OF/);
+  expect(table.stdout).toContain(executionId);
+
+  const dry = await pontoon(['redrive', '--function', name, '--type', 'FunctionExit', '--dry-run']);
+  expect(dry).toMatchObject({ code: 0 });
+  expect(dry.stdout.trim()).toBe('1 dead letter match (dry run: nothing started; at most 1000 per redrive)');
+  // A viewer may list but not redrive.
+  const denied = await pontoon(['redrive', executionId], { PONTOON_TOKEN: viewer.token });
+  expect(denied.code).toBe(2);
+  expect(denied.stderr).toContain('(forbidden)');
+
+  // Dead letters that failed before this moment: the original only (its redrive fails after).
+  const beforeRedrive = new Date().toISOString();
+  const first = await pontoon(['redrive', executionId]);
+  expect(first.code, first.stderr).toBe(0);
+  expect(first.stdout.trim()).toBe(
+    `redrive of ${executionId} started: ${executionId}.redrive (spec version 1)`,
+  );
+  expect((await pontoon(['redrive', executionId])).stdout.trim()).toBe(
+    `${executionId} was redriven before: ${executionId}.redrive (nothing started)`,
+  );
+  const bulk = await pontoon([
+    'redrive',
+    '--function',
+    name,
+    '--type',
+    'FunctionExit',
+    '--until',
+    beforeRedrive,
+  ]);
+  expect(bulk.stdout).toContain(`${executionId} -> ${executionId}.redrive (redriven before)`);
+  expect(bulk.stdout).toContain('redrove 1: 0 started, 1 redriven before, 0 refused');
+  // The same parameters (code=4): the redrive fails the same way, and is a dead letter linked to its original.
+  const again = await waitForListed<{ executionId: string; redriveOf: string }>(
+    'the failed redrive listed',
+    async () =>
+      JSON.parse((await pontoon(['dead-letters', '--function', name, '-o', 'json'])).stdout).deadLetters,
+    { ids: [executionId, `${executionId}.redrive`], count: 2 },
+  );
+  expect(again.find((d) => d.executionId === `${executionId}.redrive`)?.redriveOf).toBe(executionId);
+  const described = JSON.parse(
+    (await pontoon(['describe', 'execution', `${executionId}.redrive`, '-o', 'json'])).stdout,
+  );
+  expect(described).toMatchObject({
+    status: 'failed',
+    parameters: { mode: 'fail', code: 4 },
+    trigger: 'cli',
+  });
+
+  const both = await pontoon(['redrive', executionId, '--function', name]);
+  expect(both.code).toBe(2);
+  expect(both.stderr).toContain('redrive takes one execution id, or filters');
+  expect((await pontoon(['redrive', '--help'])).stdout).toContain('pontoon redrive --function f');
+}, 120_000);

@@ -127,6 +127,14 @@ const DETERMINISTIC_ERRORS = ['SpecInvalid', 'LaunchFailed', 'ImageUnavailable',
  * adoption and the failure table are unchanged. Executions started before replay without it.
  */
 const LEGIBLE_PATCH = 'legible-executions';
+/**
+ * Dead letters (issue 21 §3): a failed execution carries its failure type as the PontoonFailureType
+ * search attribute, upserted just before it fails, so GET /v1/dead-letters lists them by type through
+ * visibility; and a redrive's result names the execution it re-ran (redriveOf, from the
+ * PontoonRedriveOf search attribute its starter set). Executions started before replay without either.
+ */
+const FAILURE_TYPE_PATCH = 'failure-type-attribute';
+const REDRIVE_LINK_PATCH = 'redrive-link';
 
 /** A failed attempt reported as its activity's failure (request.failActivity) is that outcome again. */
 function reported(run: Promise<AttemptOutcome>): Promise<AttemptOutcome> {
@@ -150,6 +158,7 @@ const { sendNotifications } = proxyActivities<Activities>({
 });
 
 function fail(type: FailureTypeName, message: string, result?: ExecutionResult, trace?: string): never {
+  if (patched(FAILURE_TYPE_PATCH)) upsertSearchAttributes([{ key: SearchAttr.failureType, value: type }]);
   const f = ApplicationFailure.create({ type, message, nonRetryable: true, details: result ? [result] : [] });
   // How an execution ended is the function's or the starter's story, not a trace of this file: the
   // Web UI and `temporal workflow show` print the failure's stack trace, so it carries the message
@@ -250,6 +259,8 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
   const input = checkInput(rawInput);
   const info = workflowInfo();
   const startTime = new Date(info.startTime);
+  const redriveOf = info.typedSearchAttributes.get(SearchAttr.redriveOf);
+  const linkRedrive = redriveOf !== undefined && patched(REDRIVE_LINK_PATCH);
   const progress: ExecutionProgress = {
     phase: 'starting',
     attempt: 0,
@@ -337,6 +348,7 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
     parameters,
     attempts,
     ...(why ? { failure: why } : {}),
+    ...(linkRedrive ? { redriveOf } : {}),
   });
   /** Tells the controller how a schedule's execution ended, when the schedule pauses after failures. */
   const notifySchedule = async (succeeded: boolean, message?: string) => {
