@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ensureCluster } from '../dev/cluster/ensure.ts';
+import { benchBurst } from './burst.ts';
 import { benchCliStartup } from './cli-startup.ts';
 import { benchNodes, type KubeEnv, kubeClients } from './cluster.ts';
 import { CPU_GROUP_HELP, CPU_GROUPS, CpuMeter, loadAverage1m } from './cpu.ts';
@@ -43,6 +44,7 @@ const SCENARIOS: Record<string, { id: string; run: (ctx: ScenarioContext) => Pro
   'kube-real': { id: 'B2r', run: benchKubeReal },
   'throughput-real': { id: 'B3r', run: benchThroughputReal },
   cli: { id: 'B8', run: benchCliStartup },
+  burst: { id: 'B9', run: benchBurst },
 };
 
 /** Bench nodes: 4 × 300 pods leaves room for B5's 1,000 pods at once plus stragglers. */

@@ -1,143 +1,274 @@
 /**
- * B6 schedule jitter: N functions whose schedules all fire in the same second. Measures the delay
- * from each nominal fire time to (a) the executeFunction workflow start and (b) its first attempt's
- * process start; baseline: N bare Temporal Schedules starting a plain workflow in the same run
- * (Temporal's own dispatch delay).
+ * B6 schedule jitter: N schedules that all fire in the same second, in two shapes: N functions with
+ * one schedule each, and one function with N schedules. Measures the delay from each nominal fire
+ * time to (a) the executeFunction workflow's start (its StartTime in the history) and (b) its first
+ * attempt's process start. Baseline: N bare Temporal Schedules starting a plain workflow in the same
+ * run and the same second, measured the same way (nominal → the started workflow's StartTime), each
+ * starting a bare workflow with one no-op activity that the baseline worker runs (as B1 and B3).
+ *
+ * Where the time goes, per fire (medians in `details.breakdown`): nominal → the schedule's action
+ * taken (Temporal's scheduler, `takenAt`), workflow StartTime, first workflow task started (a worker
+ * slot and the task queue), first workflow task completed (the spec read and the execution's first
+ * commands), first attempt's process start.
  */
-import { listExecutions } from '../client/executions.ts';
+import type { Client } from '@temporalio/client';
 import { waitForResult } from '../client/functions.ts';
-import { percentile, type ScenarioContext, type ScenarioResult, sleep, summaryRow } from './lib.ts';
+import { scheduleId } from '../spec/names.ts';
+import {
+  BASELINE_TASK_QUEUE,
+  percentile,
+  type ScenarioContext,
+  type ScenarioResult,
+  type Stack,
+  sleep,
+  summaryRow,
+} from './lib.ts';
 import { apply, localNoop } from './specs.ts';
 
-/** The schedule's name, which is the trigger of its executions (how they are listed apart). */
-const TICK = 'b6-tick';
+const PERIOD_MS = 60_000;
+/** A history event's time (protobuf Timestamp) in ms since the epoch. */
+const tsToMs = (t: { seconds?: { toNumber(): number } | number | null; nanos?: number | null }) =>
+  Number(typeof t.seconds === 'number' ? t.seconds : (t.seconds?.toNumber() ?? 0)) * 1000 +
+  (t.nanos ?? 0) / 1e6;
+/** Per-fire milestones, in ms since the epoch. */
+interface Fire {
+  nominal: number;
+  takenAt: number;
+  started: number;
+  firstTaskStarted?: number;
+  firstTaskCompleted?: number;
+  attemptStarted?: number;
+}
+
+/** What one schedule fired: its nominal time, when Temporal took the action, the workflow it started. */
+async function firedOnce(client: Client, id: string, deadline: number) {
+  for (;;) {
+    const d = await client.schedule.getHandle(id).describe();
+    const a = d.info.recentActions[0];
+    if (a && a.action.type === 'startWorkflow')
+      return {
+        nominal: a.scheduledAt.getTime(),
+        takenAt: a.takenAt.getTime(),
+        workflowId: a.action.workflow.workflowId,
+      };
+    if (Date.now() > deadline) throw new Error(`schedule ${id} did not fire`);
+    await sleep(500);
+  }
+}
+
+/** Start, first workflow task started and completed, from the workflow's history. */
+async function milestones(client: Client, workflowId: string) {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const at = (type: string) => {
+    const e = history.events?.find((x) => x[type as keyof typeof x] != null);
+    return e?.eventTime ? tsToMs(e.eventTime) : undefined;
+  };
+  return {
+    started: at('workflowExecutionStartedEventAttributes')!,
+    firstTaskStarted: at('workflowTaskStartedEventAttributes'),
+    firstTaskCompleted: at('workflowTaskCompletedEventAttributes'),
+  };
+}
+
+const median = (fires: Fire[], f: (x: Fire) => number | undefined) => {
+  const v = fires.map(f).filter((x): x is number => x !== undefined && Number.isFinite(x));
+  return v.length ? percentile(v, 50) : null;
+};
+
+/**
+ * One fire: `functions` functions with `perFunction` schedules each, and as many bare schedules,
+ * all firing in the same second. Returns the Pontoon fires and the baseline fires.
+ */
+async function fire(
+  ctx: ScenarioContext,
+  stack: Stack,
+  label: string,
+  functions: number,
+  perFunction: number,
+): Promise<{ pontoon: Fire[]; bare: Fire[] }> {
+  const { client, taskQueue } = stack;
+  const n = functions * perFunction;
+  const names = Array.from({ length: functions }, (_, i) => `b6-${label}-${i}`);
+  const ticks = Array.from({ length: perFunction }, (_, j) => `tick-${j}`);
+  // First the functions alone (their controllers start); the time that took sets the lead time
+  // for the second apply, which adds the schedules, so every schedule exists before the fire.
+  const t0 = Date.now();
+  await Promise.all(names.map((name) => apply(client, taskQueue, localNoop(name))));
+  const firstApplyMs = Date.now() - t0;
+  // Each schedule is created by the controller's activity, one after another within a function.
+  const lead = Math.max(ctx.quick ? 5000 : 10_000, 4 * firstApplyMs, 150 * perFunction);
+  const fireAt = Math.ceil((Date.now() + lead) / 1000) * 1000;
+  const offset = `${(fireAt % PERIOD_MS) / 1000}s`;
+  const window = { startAt: new Date(fireAt).toISOString(), endAt: new Date(fireAt + 1000).toISOString() };
+  ctx.log(
+    `[schedules] ${label}: ${functions} function(s) applied in ${(firstApplyMs / 1000).toFixed(1)} s; adding ${perFunction} schedule(s) to each, all ${n} firing at ${window.startAt} …`,
+  );
+  await Promise.all(
+    names.map((name) =>
+      apply(
+        client,
+        taskQueue,
+        localNoop(name, {
+          schedules: ticks.map((t) => ({ name: t, every: `${PERIOD_MS / 1000}s`, offset, ...window })),
+        }),
+      ),
+    ),
+  );
+  const baselineIds = Array.from({ length: n }, (_, i) => `baseline-${label}-${i}`);
+  await Promise.all(
+    baselineIds.map((id) =>
+      client.schedule.create({
+        scheduleId: id,
+        spec: {
+          intervals: [{ every: PERIOD_MS, offset: fireAt % PERIOD_MS }],
+          startAt: new Date(fireAt),
+          endAt: new Date(fireAt + 1000),
+        },
+        // A workflow that runs and ends, like Pontoon's: a scheduler whose workflow never
+        // runs does less (no completion to watch for its overlap policy, no load behind it).
+        action: {
+          type: 'startWorkflow',
+          workflowType: 'baselineNoop',
+          taskQueue: BASELINE_TASK_QUEUE,
+          args: [null],
+        },
+      }),
+    ),
+  );
+  // A schedule fires only once its scheduler workflow has run (it starts counting from its first
+  // task): wait until every one lists the fire as its next action, or the lead was too short.
+  const pontoonIds = names.flatMap((name) => ticks.map((t) => scheduleId(name, t)));
+  for (const id of [...pontoonIds, ...baselineIds]) {
+    for (;;) {
+      const next = (await client.schedule.getHandle(id).describe()).info.nextActionTimes[0];
+      if (next?.getTime() === fireAt) break;
+      if (Date.now() > fireAt - 500)
+        throw new Error(
+          `schedule ${id} was not ready before the fire (next action ${next?.toISOString()}): raise the lead time (${lead} ms)`,
+        );
+      await sleep(100);
+    }
+  }
+  if (Date.now() > fireAt - 500)
+    throw new Error(
+      `creating the schedules took longer than the lead time (${lead} ms) before the fire: raise it`,
+    );
+  ctx.log(
+    `[schedules] ${label}: all created ${((fireAt - Date.now()) / 1000).toFixed(1)} s before the fire; waiting …`,
+  );
+
+  const pontoon: Fire[] = [];
+  const bare: Fire[] = [];
+  await ctx.cpu.phase(`${label}: ${n} schedules fire`, stack.processes, async () => {
+    await sleep(Math.max(0, fireAt - Date.now()) + 1000);
+    const deadline = Date.now() + 120_000;
+    await Promise.all(
+      pontoonIds.map(async (id) => {
+        const f = await firedOnce(client, id, deadline);
+        const r = await waitForResult(client, f.workflowId);
+        if (r.status !== 'succeeded') throw new Error(`${f.workflowId} ${r.status}`);
+        const m = await milestones(client, f.workflowId);
+        const attempt = r.attempts[0]?.startedAt;
+        pontoon.push({ ...f, ...m, ...(attempt ? { attemptStarted: Date.parse(attempt) } : {}) });
+      }),
+    );
+  });
+  await Promise.all(
+    baselineIds.map(async (id) => {
+      const f = await firedOnce(client, id, Date.now() + 60_000);
+      await client.workflow.getHandle(f.workflowId).result();
+      const m = await milestones(client, f.workflowId);
+      bare.push({ ...f, ...m });
+      await client.schedule.getHandle(id).delete();
+    }),
+  );
+  return { pontoon, bare };
+}
 
 export async function benchSchedules(ctx: ScenarioContext): Promise<ScenarioResult> {
   const n = ctx.quick ? 20 : 100;
-  const period = 60_000;
-  const lease = await ctx.stacks.local();
-  const { stack } = lease;
-  const { client, taskQueue } = stack;
-  try {
-    const names = Array.from({ length: n }, (_, i) => `sched-${i}`);
-    // First the functions alone (their controllers start); the time that took sets the lead time
-    // for the second apply, which adds the schedules, so every schedule exists before the fire.
-    const t0 = Date.now();
-    await Promise.all(names.map((name) => apply(client, taskQueue, localNoop(name))));
-    // Adding schedules costs more than the first apply (each one is created by an activity).
-    const firstApplyMs = Date.now() - t0;
-    const lead = Math.max(ctx.quick ? 5000 : 10_000, 4 * firstApplyMs);
-    const fireAt = Math.ceil((Date.now() + lead) / 1000) * 1000;
-    const offset = `${(fireAt % period) / 1000}s`;
-    const window = { startAt: new Date(fireAt).toISOString(), endAt: new Date(fireAt + 1000).toISOString() };
-    ctx.log(
-      `[schedules] ${n} functions applied in ${(firstApplyMs / 1000).toFixed(1)} s; adding a schedule to each, all firing at ${window.startAt} …`,
-    );
-    await Promise.all(
-      names.map((name) =>
-        apply(
-          client,
-          taskQueue,
-          localNoop(name, { schedules: [{ name: TICK, every: `${period / 1000}s`, offset, ...window }] }),
-        ),
-      ),
-    );
-    const baselineIds = names.map((_, i) => `baseline-${i}`);
-    await Promise.all(
-      baselineIds.map((scheduleId) =>
-        client.schedule.create({
-          scheduleId,
-          spec: {
-            intervals: [{ every: period, offset: fireAt % period }],
-            startAt: new Date(fireAt),
-            endAt: new Date(fireAt + 1000),
+  const shapes = [
+    { label: 'fns', title: `${n} functions × 1 schedule`, functions: n, perFunction: 1 },
+    { label: 'one', title: `1 function × ${n} schedules`, functions: 1, perFunction: n },
+  ];
+  const summary: ScenarioResult['summary'] = [];
+  const details: Record<string, unknown> = { schedules: n };
+  for (const shape of shapes) {
+    const lease = await ctx.stacks.local({ baseline: true });
+    try {
+      const { pontoon, bare } = await fire(ctx, lease.stack, shape.label, shape.functions, shape.perFunction);
+      const start = pontoon.map((f) => f.started - f.nominal);
+      const bareStart = bare.map((f) => f.started - f.nominal);
+      const attempt = pontoon.flatMap((f) => (f.attemptStarted ? [f.attemptStarted - f.nominal] : []));
+      const row = (figure: string, p: number, v: number[]) =>
+        summaryRow(
+          {
+            scenario: 'B6',
+            figure,
+            unit: 'ms',
+            pontoon: percentile(v, p),
+            baseline: percentile(bareStart, p),
+            baselineName: 'bare Temporal schedule',
           },
-          action: {
-            type: 'startWorkflow',
-            workflowType: 'benchBaselineNoop',
-            taskQueue: 'bench-baseline-none',
-            args: [],
-          },
+          { better: 'lower', of: 'ratio', limit: 1.25 },
+        );
+      summary.push(
+        row(`${shape.title}, nominal → execution start p50`, 50, start),
+        row(`${shape.title}, nominal → execution start p99`, 99, start),
+        summaryRow({
+          scenario: 'B6',
+          figure: `${shape.title}, nominal → first attempt process start p50 / p99 (p99 shown)`,
+          unit: 'ms',
+          pontoon: percentile(attempt, 99),
+          baseline: percentile(bareStart, 99),
+          baselineName: 'bare Temporal schedule (workflow start)',
         }),
-      ),
-    );
-    if (Date.now() > fireAt - 500)
-      throw new Error(
-        `creating the schedules took longer than the lead time (${lead} ms) before the fire: raise it`,
       );
-    ctx.log(
-      `[schedules] all created ${((fireAt - Date.now()) / 1000).toFixed(1)} s before the fire; waiting …`,
-    );
-
-    let executions: Awaited<ReturnType<typeof listExecutions>>['executions'] = [];
-    await ctx.cpu.phase(`${n} schedules fire`, stack.processes, async () => {
-      await sleep(Math.max(0, fireAt - Date.now()) + 2000);
-      for (let i = 0; i < 60; i++) {
-        executions = [];
-        let token: string | undefined;
-        do {
-          const page = await listExecutions(client, {
-            trigger: TICK,
-            since: new Date(fireAt - 1000).toISOString(),
-            limit: 500,
-            ...(token ? { pageToken: token } : {}),
-          });
-          executions.push(...page.executions);
-          token = page.nextPageToken ?? undefined;
-        } while (token);
-        const finished = executions.filter((e) => e.status !== 'running').length;
-        if (finished >= n) break;
-        if (i % 5 === 0) ctx.log(`[schedules] ${executions.length} executions listed, ${finished} finished`);
-        await sleep(1000);
-      }
-    });
-    const startDelays: number[] = [];
-    const attemptDelays: number[] = [];
-    for (const e of executions.filter((x) => x.status === 'succeeded')) {
-      const r = await waitForResult(client, e.executionId);
-      const nominal = Date.parse(r.scheduledTime);
-      startDelays.push(Date.parse(e.startedAt!) - nominal);
-      if (r.attempts[0]) attemptDelays.push(Date.parse(r.attempts[0].startedAt) - nominal);
-    }
-    const baselineDelays: number[] = [];
-    for (const id of baselineIds) {
-      const d = await client.schedule.getHandle(id).describe();
-      for (const a of d.info.recentActions)
-        baselineDelays.push(a.takenAt.getTime() - a.scheduledAt.getTime());
-    }
-    if (startDelays.length < n)
-      throw new Error(`only ${startDelays.length} of ${n} scheduled executions succeeded`);
-    const row = (figure: string, p: number, v: number[]) =>
-      summaryRow({
-        scenario: 'B6',
-        figure,
-        unit: 'ms',
-        pontoon: percentile(v, p),
-        baseline: percentile(baselineDelays, p),
-        baselineName: 'bare Temporal schedule',
-      });
-    return {
-      scenario: 'schedules',
-      title: 'B6 schedule jitter',
-      summary: [
-        row(`${n} schedules, nominal → execution start p50`, 50, startDelays),
-        row(`${n} schedules, nominal → execution start p99`, 99, startDelays),
-        row(`${n} schedules, nominal → first attempt process start p99`, 99, attemptDelays),
-      ],
-      details: {
-        schedules: n,
+      details[shape.label] = {
+        shape: shape.title,
         delaysMs: {
-          executionStart: { p50: percentile(startDelays, 50), p99: percentile(startDelays, 99) },
-          attemptStart: { p50: percentile(attemptDelays, 50), p99: percentile(attemptDelays, 99) },
-          bareSchedule: {
-            p50: percentile(baselineDelays, 50),
-            p99: percentile(baselineDelays, 99),
-            count: baselineDelays.length,
+          executionStart: { p50: percentile(start, 50), p99: percentile(start, 99) },
+          attemptStart: { p50: percentile(attempt, 50), p99: percentile(attempt, 99) },
+          bareWorkflowStart: {
+            p50: percentile(bareStart, 50),
+            p99: percentile(bareStart, 99),
+            count: bare.length,
+          },
+          bareTakenAt: {
+            p50: percentile(
+              bare.map((f) => f.takenAt - f.nominal),
+              50,
+            ),
+            p99: percentile(
+              bare.map((f) => f.takenAt - f.nominal),
+              99,
+            ),
           },
         },
-      },
-    };
-  } finally {
-    await lease.release();
+        // Every fire in the order Temporal started them (P: Pontoon's, B: bare), with its delay.
+        order: [...pontoon.map((f) => ({ k: 'P', f })), ...bare.map((f) => ({ k: 'B', f }))]
+          .sort((a, b) => a.f.started - b.f.started)
+          .map((x) => `${x.k}${Math.round(x.f.started - x.f.nominal)}`)
+          .join(' '),
+        // Medians of each step, Pontoon's fires: where the time goes.
+        breakdownMs: {
+          nominalToStarted: median(pontoon, (f) => f.started - f.nominal),
+          startedToTaken: median(pontoon, (f) => f.takenAt - f.started),
+          startedToFirstTask: median(pontoon, (f) => (f.firstTaskStarted ?? Number.NaN) - f.started),
+          firstTask: median(
+            pontoon,
+            (f) => (f.firstTaskCompleted ?? Number.NaN) - (f.firstTaskStarted ?? Number.NaN),
+          ),
+          firstTaskToAttempt: median(
+            pontoon,
+            (f) => (f.attemptStarted ?? Number.NaN) - (f.firstTaskCompleted ?? Number.NaN),
+          ),
+        },
+      };
+      ctx.log(`[schedules] ${shape.label}: ${JSON.stringify(details[shape.label])}`);
+    } finally {
+      await lease.release();
+    }
   }
+  return { scenario: 'schedules', title: 'B6 schedule jitter', summary, details };
 }

@@ -7,6 +7,7 @@
 import { Worker } from '@temporalio/worker';
 import { parseConfig } from '../worker/config.ts';
 import { createLogger, installTemporalRuntime } from '../worker/logger.ts';
+import { createMetrics } from '../worker/metrics.ts';
 import { connectNative } from '../worker/temporal.ts';
 import { createPontoonWorker, type PontoonWorker } from '../worker/worker.ts';
 import { memoryOf } from './cpu.ts';
@@ -28,6 +29,8 @@ export interface HostStats {
   /** apiserver requests sent by the kubernetes runtime, by verb (kubernetes runtime only). */
   requests?: Record<string, number>;
   launches?: { created: number; adopted: number };
+  /** Spec reads by executions so far, by source (memory, memo, query), and describes sent for them. */
+  specReads?: { memory: number; memo: number; query: number; describes: number };
 }
 
 const send = (m: unknown) => process.send?.(m);
@@ -38,9 +41,10 @@ async function main() {
   const logger = createLogger(config.logLevel);
   installTemporalRuntime(logger);
   const workers: Worker[] = [];
+  const metrics = createMetrics();
   let pontoon: PontoonWorker | undefined;
   if (opts.pontoon) {
-    pontoon = await createPontoonWorker({ config, logger });
+    pontoon = await createPontoonWorker({ config, logger, metrics });
     workers.push(pontoon.worker);
   }
   if (opts.baselineBundle) {
@@ -61,7 +65,13 @@ async function main() {
         launches?: { created: number; adopted: number };
       }
     | undefined;
-  process.on('message', (m: { cmd: string; id?: number }) => {
+  const specReads = async () => {
+    const reads = await metrics.specReads.get();
+    const of = (source: string) => reads.values.find((v) => v.labels.source === source)?.value ?? 0;
+    const describes = (await metrics.specDescribes.get()).values[0]?.value ?? 0;
+    return { memory: of('memory'), memo: of('memo'), query: of('query'), describes };
+  };
+  process.on('message', async (m: { cmd: string; id?: number }) => {
     if (m.cmd === 'stats') {
       const mem = process.memoryUsage();
       const stats: HostStats = {
@@ -71,6 +81,7 @@ async function main() {
         externalMiB: mem.external / 2 ** 20,
         ...(runtime?.requests ? { requests: runtime.requests.snapshot() } : {}),
         ...(runtime?.launches ? { launches: { ...runtime.launches } } : {}),
+        ...(pontoon ? { specReads: await specReads() } : {}),
       };
       send({ type: 'stats', id: m.id, stats });
     } else if (m.cmd === 'stop') {
