@@ -24,6 +24,7 @@ import {
 } from '../client/executions.ts';
 import { applySpec, getSpec, startExecution, waitForResult } from '../client/functions.ts';
 import { decodePageToken, encodePageToken } from '../client/page-token.ts';
+import { SpecReader } from '../client/spec-reader.ts';
 import { createDirLogStore } from '../logs/dir.ts';
 import { type AttemptLogSource, localLogSource } from '../logs/source.ts';
 import { DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_RETENTION_MS } from '../logs/store.ts';
@@ -534,6 +535,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       `no Pontoon worker polls task queue "${taskQueue}"${w.lastSeen ? ` (last seen ${w.lastSeen})` : ''}; start one with pontoon worker`,
     );
 
+  const specs = new SpecReader(client);
   /** A query to a controller, which needs a worker: if it is slow, says at once when none polls. */
   const withWorker = async <T>(query: Promise<T>): Promise<T> => {
     const quick = await Promise.race([
@@ -559,13 +561,17 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     }
   };
 
+  /**
+   * The current spec, from the controller's memo (client/spec-reader.ts): no query, so a burst of
+   * invocations costs the controllers nothing (concurrent reads of one function share a describe).
+   * Still a 503 when no worker polls (cached for 2 s): what follows (an execution, a controller
+   * query or update) needs one.
+   */
   const currentSpec = async (name: string) => {
-    try {
-      const s = await withWorker(getSpec(client, name));
-      if (s) return s;
-    } catch (err) {
-      if (err instanceof ApiError) throw err;
-      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    const [s, w] = await Promise.all([specs.read(name), workerPresence()]);
+    if (s) {
+      if (!w.polling) throw workerUnavailable(w);
+      return s;
     }
     const suggestion = closestName(name, await functionNames().catch(() => []));
     throw new ApiError(
