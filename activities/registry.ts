@@ -2,9 +2,9 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { type SpecPin, SpecReader } from '../client/spec-reader.ts';
-import { warmTaskQueue } from '../spec/names.ts';
+import { controllerWorkflowId, warmTaskQueue } from '../spec/names.ts';
 import type { PontoonMetrics } from '../worker/metrics.ts';
-import type { SpecVersion } from '../workflows/definitions.ts';
+import { type SpecVersion, specHistoryQuery } from '../workflows/definitions.ts';
 
 export interface FunctionSpecLookup extends SpecVersion {
   /**
@@ -30,13 +30,31 @@ export function createRegistryActivities({
     (source) => metrics.specReads.inc({ source }),
     () => metrics.specDescribes.inc(),
   );
+  /**
+   * Exactly the pinned version (a redrive with --same-version): the current one when it is that
+   * version, else the controller's copy among its recent versions (a query: redrives are rare, and
+   * not on the hot path of ordinary executions). FunctionNotFound when it is not kept any more.
+   */
+  const exactVersion = async (name: string, pin: SpecPin): Promise<SpecVersion | null> => {
+    const same = (v: SpecVersion | null) => v?.version === pin.version && v.appliedAt === pin.appliedAt;
+    const current = await reader.read(name, pin);
+    if (!current || same(current)) return current;
+    const kept = await client.workflow.getHandle(controllerWorkflowId(name)).query(specHistoryQuery);
+    const found = kept.find(same);
+    if (found) return found;
+    throw ApplicationFailure.create({
+      type: 'FunctionNotFound',
+      nonRetryable: true,
+      message: `version ${pin.version} of "${name}" (applied ${pin.appliedAt}) is not kept any more (the controller keeps its recent versions); run the current version ${current.version} instead`,
+    });
+  };
   return {
     /**
      * The spec of a function: the version the starter pinned when this worker has it in memory,
      * else the current one. Fails FunctionNotFound (non-retryable) when none was applied.
      */
-    async getFunctionSpec(name: string, pin?: SpecPin): Promise<FunctionSpecLookup> {
-      const current = await reader.read(name, pin);
+    async getFunctionSpec(name: string, pin?: SpecPin & { exact?: boolean }): Promise<FunctionSpecLookup> {
+      const current = pin?.exact ? await exactVersion(name, pin) : await reader.read(name, pin);
       if (!current) {
         throw ApplicationFailure.create({
           type: 'FunctionNotFound',

@@ -41,7 +41,7 @@ export const RedriveBodySchema = z.strictObject({
     .boolean()
     .optional()
     .describe(
-      'Run only if the function is still at the spec version the original ran (409 spec_version_changed otherwise); by default the current version runs.',
+      'Run exactly the spec version the original ran, while its controller keeps it (its last 20 versions; 409 spec_version_changed otherwise); by default the current version runs.',
     ),
 });
 

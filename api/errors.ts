@@ -43,7 +43,7 @@ export const API_ERRORS = {
   spec_version_changed: {
     status: 409,
     description:
-      'sameVersion was asked, but the function is no longer at the spec version the original ran; redrive without it to run the current version.',
+      'sameVersion was asked, but the spec version the original ran is not kept any more (or it read none); redrive without it to run the current version.',
   },
   redrive_too_large: {
     status: 400,

@@ -348,7 +348,7 @@ export function openApiDocument(opts: { auth?: 'keys' | 'open' } = {}): Record<s
           description:
             'The new execution is exec:<function>:<key>.redrive (derived from the original, so a second redrive names the same ' +
             'execution: 200 with created=false), carries PontoonRedriveOf=<original> and redriveOf in its result, and runs ' +
-            'the current spec version; sameVersion=true runs only if that is still the version the original ran.',
+            'the current spec version; sameVersion=true runs exactly the version the original ran, while the controller keeps it (its last 20).',
           parameters: [idParam],
           requestBody: { required: true, content: json(jsonSchema(RedriveBodySchema)) },
           responses: {

@@ -169,7 +169,8 @@ Starts a failed execution again: a new execution with the same function, paramet
 priority and scheduledTime, named <execution-id>.redrive and linked to the original (search
 attribute PontoonRedriveOf, and redriveOf in its result). Redriving the same execution again starts
 nothing: it names the redrive already made. A redrive runs the function's current spec version;
---same-version runs only if that is still the version the original ran (refused otherwise).
+--same-version runs exactly the version the original ran (refused when it is no longer kept: a
+function keeps its last 20 versions).
 The bulk form redrives every dead letter of one function matching the filters; --dry-run
 prints how many match and starts nothing. One request starts at most the backfill cap
 (PONTOON_API_MAX_BACKFILL_FIRES, 1000): narrow the filters beyond it.

@@ -6,10 +6,11 @@
  * scheduledTime, linked to the original by the `PontoonRedriveOf` search attribute (and `redriveOf`
  * in its result), under a workflow id derived from the original's, so redriving twice starts one.
  */
-import type { Client } from '@temporalio/client';
+import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { ExecuteFunctionInput } from '../spec/execution.ts';
-import { SearchAttr, WorkflowType } from '../spec/names.ts';
+import { controllerWorkflowId, redriveWorkflowId, SearchAttr, WorkflowType } from '../spec/names.ts';
+import { specHistoryQuery } from '../workflows/definitions.ts';
 import { BadPageTokenError, describeExecution, type ExecutionDetail } from './executions.ts';
 import { startExecution } from './functions.ts';
 import { decodePageToken, encodePageToken } from './page-token.ts';
@@ -116,8 +117,12 @@ export interface Redriven {
   /** The failed execution it re-runs. */
   redriveOf: string;
   function: string;
-  /** The spec version the redrive was started against (it runs that version or a newer one). */
-  specVersion: number;
+  /**
+   * The spec version the redrive was started against: it runs that version or a newer one, or
+   * exactly that one with sameVersion. For a redrive made before, the version it ran (null while
+   * it has not read one).
+   */
+  specVersion: number | null;
   /** The version the original ran, when it got that far. */
   originalSpecVersion: number | null;
   /** The nominal time the redrive runs for: the original's. */
@@ -141,9 +146,11 @@ async function originalInput(client: Client, executionId: string): Promise<Execu
  * Redrives one failed execution: a new execution with the original's function, parameters (as the
  * original was given them: defaults and templates resolve again, at the same scheduledTime), input,
  * priority and scheduledTime (the nominal time it ran for), pinned to `current` (the function's
- * current spec version). With `sameVersion`, refused (RedriveRefused version_changed) when the
- * function's current version is not the one the original ran. Throws WorkflowNotFoundError for an
- * unknown id, RedriveRefused not_failed for an execution that did not fail.
+ * current spec version). With `sameVersion`, exactly the version the original ran (an exact pin the
+ * workflow honours), refused (RedriveRefused version_changed) when the controller no longer keeps it
+ * or the original read none. A redrive made before is returned (created false) whatever is asked.
+ * Throws WorkflowNotFoundError for an unknown id, RedriveRefused not_failed for an execution that
+ * did not fail.
  */
 export async function redriveExecution(
   client: Client,
@@ -170,16 +177,52 @@ export async function redriveExecution(
   const fn = original.function ?? input.function;
   if (!fn)
     throw new RedriveRefused('not_an_execution', `"${executionId}" names no function`, { executionId });
-  const pin = await opts.current(fn);
   const originalSpecVersion = original.specVersion ?? null;
-  if (opts.sameVersion && originalSpecVersion !== pin.version) {
+  // Redriven before: that redrive, whatever this request asks (twice starts one).
+  const earlier = await describeExecution(client, redriveWorkflowId(executionId)).catch((err: unknown) => {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  });
+  if (earlier) {
+    return {
+      executionId: earlier.executionId,
+      created: false,
+      redriveOf: executionId,
+      function: fn,
+      specVersion: earlier.specVersion ?? null,
+      originalSpecVersion,
+      scheduledTime: earlier.scheduledTime ?? null,
+    };
+  }
+  if (opts.sameVersion && originalSpecVersion === null) {
     throw new RedriveRefused(
       'version_changed',
-      originalSpecVersion === null
-        ? `execution "${executionId}" failed before it read a spec version, so it cannot be redriven with the same version; redrive it without sameVersion to run version ${pin.version}`
-        : `execution "${executionId}" ran version ${originalSpecVersion} of "${fn}", which is now at version ${pin.version}; redrive without sameVersion to run version ${pin.version}, or apply the version ${originalSpecVersion} spec again first`,
-      { executionId, function: fn, originalSpecVersion, currentVersion: pin.version },
+      `execution "${executionId}" failed before it read a spec version, so it cannot be redriven with the same version; redrive it without sameVersion to run the current version`,
+      { executionId, function: fn, originalSpecVersion },
     );
+  }
+  const current = await opts.current(fn);
+  let pin: { version: number; appliedAt: string; exact?: boolean } = {
+    version: current.version,
+    appliedAt: current.appliedAt,
+  };
+  if (opts.sameVersion && originalSpecVersion !== null) {
+    // Exactly the version the original ran: the current one, or one the controller still keeps
+    // (applied before the original started: a function deleted and applied again counts anew).
+    const kept =
+      originalSpecVersion === current.version
+        ? current
+        : (await client.workflow.getHandle(controllerWorkflowId(fn)).query(specHistoryQuery)).find(
+            (v) => v.version === originalSpecVersion,
+          );
+    if (!kept || (original.startedAt && kept.appliedAt > original.startedAt)) {
+      throw new RedriveRefused(
+        'version_changed',
+        `execution "${executionId}" ran version ${originalSpecVersion} of "${fn}", which is not kept any more (the function is at version ${current.version}); redrive without sameVersion to run version ${current.version}`,
+        { executionId, function: fn, originalSpecVersion, currentVersion: current.version },
+      );
+    }
+    pin = { version: kept.version, appliedAt: kept.appliedAt, exact: true };
   }
   const scheduledTime = original.scheduledTime ?? input.scheduledTime ?? original.startedAt ?? undefined;
   const started = await startExecution(
@@ -190,7 +233,7 @@ export async function redriveExecution(
       ...(input.input !== undefined ? { input: input.input } : {}),
       ...(input.priority !== undefined ? { priority: input.priority } : {}),
       ...(scheduledTime ? { scheduledTime } : {}),
-      spec: { version: pin.version, appliedAt: pin.appliedAt },
+      spec: pin,
     },
     { trigger: opts.trigger, taskQueue: opts.taskQueue, redriveOf: executionId },
   );

@@ -28,9 +28,11 @@ export interface ExecuteFunctionInput {
    * The spec version the starter validated against (the API sets it). A worker holding exactly
    * this version in memory uses it without asking the function's controller; otherwise, and when
    * absent, the execution reads the current spec. So an execution runs the pinned version or one
-   * applied after it, never an older one.
+   * applied after it, never an older one. With `exact: true` (a redrive with --same-version), exactly
+   * that version runs, read from the controller's recent versions if it is not the current one any
+   * more; the execution fails FunctionNotFound when the controller no longer keeps it.
    */
-  spec?: { version: number; appliedAt: string };
+  spec?: { version: number; appliedAt: string; exact?: boolean };
 }
 
 export type ExecutionStatus = 'succeeded' | 'failed' | 'timed_out';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../api/app.ts';
 import { newApiKey } from '../api/auth.ts';
 import { API_ERRORS } from '../api/errors.ts';
-import { waitForResult } from '../client/functions.ts';
+import { startExecution, waitForResult } from '../client/functions.ts';
 import { PONTOON_VERSION } from '../spec/names.ts';
 import { createLogger } from '../worker/logger.ts';
 import { type RunningWorker, startWorker, uniqueName, waitFor, waitForListed } from './helpers.ts';
@@ -414,15 +414,6 @@ spec:
     expect(
       (await call('PUT', `/v1/functions/${name}`, { raw: dlSpec('ok'), type: 'application/yaml' })).body,
     ).toMatchObject({ version: 2 });
-    const pinned = await call('POST', `/v1/executions/${encodeURIComponent(exitFailed)}/redrive`, {
-      key: invoker.token,
-      body: { sameVersion: true },
-    });
-    expect(pinned.status).toBe(409);
-    expect(pinned.body).toMatchObject({
-      code: 'spec_version_changed',
-      details: { originalSpecVersion: 1, currentVersion: 2 },
-    });
     const r = await call('POST', `/v1/executions/${encodeURIComponent(exitFailed)}/redrive`, {
       key: invoker.token,
       body: {},
@@ -437,8 +428,9 @@ spec:
       originalSpecVersion: 1,
       scheduledTime: '2026-01-05T02:00:00.000Z',
     });
+    // Again, whatever is asked: the same redrive, nothing started.
     const again = await call('POST', `/v1/executions/${encodeURIComponent(exitFailed)}/redrive`, {
-      body: {},
+      body: { sameVersion: true },
     });
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ executionId: `${exitFailed}.redrive`, created: false });
@@ -473,7 +465,29 @@ spec:
     expect(linked).toEqual([`${exitFailed}.redrive`]);
   });
 
-  it('refuses what cannot be redriven: a succeeded execution (409), an unknown one (404), a viewer (403)', async () => {
+  it('refuses what cannot be redriven: a succeeded execution (409), an unknown one (404), a viewer (403), sameVersion of one that read no spec (409)', async () => {
+    // An SDK start of a function never applied: a dead letter of type FunctionNotFound, with no spec version.
+    const ghost = uniqueName('ghost');
+    const g = await startExecution(
+      w.client,
+      { function: ghost },
+      { trigger: 'sdk', taskQueue: w.config.taskQueue },
+    );
+    await expect(w.client.workflow.getHandle(g.executionId).result()).rejects.toThrow();
+    const listed = await waitForListed(
+      'the FunctionNotFound dead letter',
+      () => listDeadLetters(`function=${ghost}`),
+      { ids: [g.executionId], count: 1 },
+    );
+    expect(listed[0]).toMatchObject({ failureType: 'FunctionNotFound', trigger: 'sdk' });
+    const same = await call('POST', `/v1/executions/${encodeURIComponent(g.executionId)}/redrive`, {
+      body: { sameVersion: true },
+    });
+    expect(same).toMatchObject({ status: 409, body: { code: 'spec_version_changed' } });
+    const current = await call('POST', `/v1/executions/${encodeURIComponent(g.executionId)}/redrive`, {
+      body: {},
+    });
+    expect(current).toMatchObject({ status: 404, body: { code: 'function_not_found' } });
     const ok = await call('POST', `/v1/executions/${encodeURIComponent(succeeded)}/redrive`, { body: {} });
     expect(ok).toMatchObject({ status: 409, body: { code: 'execution_not_failed' } });
     expect((await call('POST', '/v1/executions/exec:nope:nope/redrive', { body: {} })).body.code).toBe(
@@ -520,9 +534,12 @@ spec:
     expect(
       (await call('GET', `/v1/executions/${encodeURIComponent(`${nonRetryable}.redrive`)}`)).status,
     ).toBe(404);
+    // sameVersion: exactly version 1 (no longer current), which the original ran. Dead letters that
+    // failed before this moment are the originals only (the redrive below fails again, after it).
+    const beforeBulk = new Date().toISOString();
     const bulk = await call('POST', '/v1/dead-letters/redrive', {
       key: invoker.token,
-      body: { function: name, since: '2026-01-01T00:00:00Z' },
+      body: { function: name, since: '2026-01-01T00:00:00Z', sameVersion: true },
     });
     expect(bulk.status, JSON.stringify(bulk.body)).toBe(202);
     expect(bulk.body).toMatchObject({ count: 2, started: 1, alreadyRedriven: 1, refused: 0 });
@@ -531,15 +548,17 @@ spec:
     );
     const repeat = await call('POST', '/v1/dead-letters/redrive', {
       key: invoker.token,
-      body: { function: name, type: 'FunctionExitNonRetryable' },
+      body: { function: name, type: 'FunctionExitNonRetryable', until: beforeBulk },
     });
     expect(repeat.body).toMatchObject({ count: 1, started: 0, alreadyRedriven: 1 });
     const r = await waitForResult(w.client, `${nonRetryable}.redrive`);
-    // Same parameters as the original (code 4), the current spec's default mode (ok): it succeeds.
+    // Same parameters as the original (code 4) and version 1's default mode (fail): it fails the same way.
     expect(r).toMatchObject({
-      status: 'succeeded',
+      status: 'failed',
+      specVersion: 1,
       redriveOf: nonRetryable,
-      parameters: { code: 4, mode: 'ok' },
+      parameters: { code: 4, mode: 'fail' },
+      failure: { type: 'FunctionExitNonRetryable' },
     });
   });
 });

@@ -221,9 +221,13 @@ function checkInput(raw: unknown): ExecuteFunctionInput {
       pin === null ||
       !Number.isInteger(pin.version) ||
       typeof pin.appliedAt !== 'string' ||
-      !isIsoDateTime(pin.appliedAt))
+      !isIsoDateTime(pin.appliedAt) ||
+      (pin.exact !== undefined && typeof pin.exact !== 'boolean'))
   ) {
-    fail('InputInvalid', '"spec" must be {"version": <integer>, "appliedAt": "<RFC 3339>"} (or left out)');
+    fail(
+      'InputInvalid',
+      '"spec" must be {"version": <integer>, "appliedAt": "<RFC 3339>", "exact"?: <boolean>} (or left out)',
+    );
   }
   const inputBytes = utf8Bytes(JSON.stringify(input.input ?? null));
   if (inputBytes > LIMITS.inputBytes) {
@@ -294,7 +298,11 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
   view.trigger = trigger;
   // Ends with a type of the table: FunctionNotFound (or SpecInvalid) as the reader said, else RuntimeFailed.
   const { spec, version, warmTaskQueue } = await (input.spec
-    ? getFunctionSpec(input.function, { version: input.spec.version, appliedAt: input.spec.appliedAt })
+    ? getFunctionSpec(input.function, {
+        version: input.spec.version,
+        appliedAt: input.spec.appliedAt,
+        ...(input.spec.exact ? { exact: true } : {}),
+      })
     : getFunctionSpec(input.function)
   ).catch((err: unknown) => {
     // A local activity's own failure arrives as it was thrown (e.g. FunctionNotFound): its message
