@@ -2,7 +2,7 @@
  * B9 burst: N executions of one function started at once through the Temporal SDK with the
  * documented input (`{"function": …}`, as `temporal workflow start` does), **unpinned**, against the
  * same burst **pinned** (`spec: {version, appliedAt}`, as the API starts them) in the same run and on
- * the same stack: wall time from the first start to the last result. N = 1,000 (300 with --quick);
+ * the same stack: wall time from the first start to the last result. N = 1,000 (150 with --quick);
  * each is measured twice, in the order unpinned, pinned, pinned, unpinned, and the means compared. Also: failed
  * executions, how the worker read the spec (memory, memo, query) and DescribeWorkflowExecution calls
  * per execution, and RESOURCE_EXHAUSTED / "consistent query buffer is full" lines in the dev server's
@@ -24,6 +24,8 @@ interface Burst {
   failed: number;
   reads: { memory: number; memo: number; query: number; describes: number };
   exhaustedLogLines: number;
+  /** CPU of the dev server, the worker and the functions it ran, per execution (ms). */
+  cpuMsPerExecution?: number;
 }
 
 const EXHAUSTED = /RESOURCE_EXHAUSTED|consistent query buffer is full/g;
@@ -73,7 +75,7 @@ async function burst(
 }
 
 export async function benchBurst(ctx: ScenarioContext): Promise<ScenarioResult> {
-  const n = ctx.quick ? 250 : 1000;
+  const n = ctx.quick ? 150 : 1000;
   // Unpinned, pinned, pinned, unpinned: the machine's drift (other load) weighs on both alike.
   const rounds = 2;
   const lease = await ctx.stacks.local();
@@ -91,6 +93,8 @@ export async function benchBurst(ctx: ScenarioContext): Promise<ScenarioResult> 
         const b = await ctx.cpu.phase(`${n} executions at once, ${mode}`, stack.processes, () =>
           burst(stack, fn, n, mode, pin),
         );
+        const used = ctx.cpu.phases.at(-1)?.usage.seconds;
+        if (used) b.cpuMsPerExecution = ((used.temporal + used.worker + used.functions) * 1000) / n;
         ctx.log(
           `[burst] ${mode}: ${n} in ${(b.wallMs / 1000).toFixed(1)} s (starts ${(b.startMs / 1000).toFixed(1)} s), ${b.failed} failed, reads ${JSON.stringify(b.reads)}, ${b.exhaustedLogLines} RESOURCE_EXHAUSTED log lines`,
         );
@@ -99,7 +103,9 @@ export async function benchBurst(ctx: ScenarioContext): Promise<ScenarioResult> 
     }
     const of = (mode: Mode) => bursts.filter((b) => b.mode === mode);
     // Mean of the two bursts of each mode (with ABBA order, drift cancels out in the mean).
-    const wall = (mode: Mode) => of(mode).reduce((a, b) => a + b.wallMs, 0) / of(mode).length;
+    const mean = (mode: Mode, f: (b: Burst) => number) =>
+      of(mode).reduce((a, b) => a + f(b), 0) / of(mode).length;
+    const wall = (mode: Mode) => mean(mode, (b) => b.wallMs);
     const sum = (mode: Mode, f: (b: Burst) => number) => of(mode).reduce((a, b) => a + f(b), 0);
     const unpinnedN = n * of('unpinned').length;
     return {
@@ -118,6 +124,15 @@ export async function benchBurst(ctx: ScenarioContext): Promise<ScenarioResult> 
           },
           { better: 'lower', of: 'ratio', limit: 1.1 },
         ),
+        summaryRow({
+          scenario: 'B9',
+          figure:
+            'CPU per execution (dev server + worker + functions), unpinned: less sensitive to other load than wall time',
+          unit: 'ms',
+          pontoon: mean('unpinned', (b) => b.cpuMsPerExecution ?? Number.NaN),
+          baseline: mean('pinned', (b) => b.cpuMsPerExecution ?? Number.NaN),
+          baselineName: 'pinned',
+        }),
         summaryRow(
           {
             scenario: 'B9',

@@ -209,6 +209,7 @@ export async function benchSchedules(ctx: ScenarioContext): Promise<ScenarioResu
             pontoon: percentile(v, p),
             baseline: percentile(bareStart, p),
             baselineName: 'bare Temporal schedule',
+            target: '≤ 1.25× bare',
           },
           { better: 'lower', of: 'ratio', limit: 1.25 },
         );
