@@ -24,8 +24,17 @@ export interface ActivityDeps {
   metrics?: PontoonMetrics;
   /** Where notify hooks' secretEnv variables are read; default process.env. */
   env?: NodeJS.ProcessEnv;
-  /** Fault injection (tests only, worker/faults.ts): called with each attempt's outcome before it goes back. */
-  faults?: { afterOutcome(req: AttemptRequest, outcome: AttemptOutcome): Promise<void> };
+  /**
+   * Fault injection (tests only, worker/faults.ts): called with each attempt's outcome before it
+   * goes back, with the activity's try number and a heartbeat.
+   */
+  faults?: {
+    afterOutcome(
+      req: AttemptRequest,
+      outcome: AttemptOutcome,
+      activity: { attempt: number; heartbeat(): void },
+    ): Promise<void>;
+  };
 }
 
 export function createActivities({
@@ -88,7 +97,10 @@ export function createActivities({
         await ctx.cancelled;
       }
       finished(outcome.failure?.type ?? 'succeeded');
-      await faults?.afterOutcome(req, outcome);
+      await faults?.afterOutcome(req, outcome, {
+        attempt: ctx.info.attempt,
+        heartbeat: () => ctx.heartbeat(),
+      });
       if (outcome.failure && req.failActivity) throw failedAttemptError(req.attempt, outcome);
       return outcome;
     },

@@ -136,6 +136,86 @@ async function groupGone(pgid: number, timeoutMs = 3000): Promise<void> {
   while (alive(pgid) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
 }
 
+/** A process of a group as /proc shows it: its parent, and its state (`Z`: exited, not yet reaped). */
+interface GroupMember {
+  pid: number;
+  ppid: number;
+  state: string;
+}
+
+/** The members of a process group, from /proc (Linux); undefined where there is no /proc. */
+async function groupMembers(pgid: number): Promise<GroupMember[] | undefined> {
+  let entries: string[];
+  try {
+    entries = await readdir('/proc');
+  } catch {
+    return undefined;
+  }
+  const members: GroupMember[] = [];
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    let stat: string;
+    try {
+      stat = await readFile(`/proc/${e}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // "pid (comm) state ppid pgrp …": comm may hold spaces and parentheses; the last ')' ends it.
+    const [state, ppid, pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(pgrp) === pgid && state) members.push({ pid: Number(e), ppid: Number(ppid), state });
+  }
+  return members;
+}
+
+const EXITED = new Set(['Z', 'X', 'x']);
+const STOPPED = new Set(['T', 't']);
+
+/**
+ * Kills a lost attempt's process group and tells whether its function had already ended by itself
+ * (`finished`: the exit status its sh records is the function's own) or was killed here
+ * (`interrupted`). The group is frozen first (SIGSTOP) so nothing can end between the look and the
+ * kill; then everything but its leader (the attempt's sh) is killed, and sh, let go, records the
+ * status and exits. Without this, killing sh in the instant between the function's end and sh's
+ * write would lose a finished attempt's status, and the retry would run it a second time.
+ * `unknown`: no /proc (not Linux): the whole group is killed at once, as before.
+ */
+async function reapGroup(pgid: number): Promise<'finished' | 'interrupted' | 'unknown'> {
+  killGroup(pgid, 'SIGSTOP');
+  let members = await groupMembers(pgid);
+  if (!members) {
+    killGroup(pgid, 'SIGKILL');
+    await groupGone(pgid);
+    return 'unknown';
+  }
+  // SIGSTOP lands when each process next runs: wait (bounded) until every member is stopped or has exited.
+  for (let i = 0; i < 50 && members.some((m) => !STOPPED.has(m.state) && !EXITED.has(m.state)); i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    members = (await groupMembers(pgid)) ?? [];
+  }
+  // The function is sh's child (`(exec "$@")`); alive now means it had not ended by itself.
+  const fn = members.find((m) => m.ppid === pgid);
+  const interrupted = fn !== undefined && !EXITED.has(fn.state);
+  for (const m of members) {
+    if (m.pid === pgid) continue;
+    try {
+      process.kill(m.pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  try {
+    process.kill(pgid, 'SIGCONT');
+  } catch {
+    // sh had already exited
+  }
+  await groupGone(pgid, 5000);
+  if (alive(pgid)) {
+    killGroup(pgid, 'SIGKILL');
+    await groupGone(pgid);
+  }
+  return interrupted ? 'interrupted' : 'finished';
+}
+
 function killGroup(pgid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pgid, signal);
@@ -203,10 +283,15 @@ export function createLocalRuntime(
       const pgid = await recordedPgid(pidFile);
       if (pgid === undefined) continue;
       if (pgid > 1 && alive(pgid)) {
-        killGroup(pgid, 'SIGKILL');
-        await groupGone(pgid);
+        const how = await reapGroup(pgid);
+        // The exit status sh records for a function we killed is ours, not the function's: gone,
+        // so the attempt runs again. One the function reached by itself stays, and is adopted.
+        if (how === 'interrupted') await rm(path.join(root, entry, EXIT_FILE), { force: true });
         reaped++;
-        logger.warn({ executionId, pgid, folder: entry }, 'killed a process group left by a lost worker');
+        logger.warn(
+          { executionId, pgid, folder: entry, function: how },
+          'killed a process group left by a lost worker',
+        );
       }
       await rm(pidFile, { force: true });
     }

@@ -1,9 +1,15 @@
 /**
  * High availability under injected faults: two workers and two API instances per runtime against
  * one Temporal dev server, while executions run on the local runtime and on the simulated cluster
- * (kube-apiserver + kwok). At least 20 real faults: SIGKILL of a worker process, SIGKILL of an API
- * process (each restarted after a moment, as a Deployment would), and SIGKILL + restart of the
- * file-backed Temporal dev server (same database file, same port).
+ * (kube-apiserver + kwok). At least 200 real faults of four kinds: SIGKILL of a worker process,
+ * SIGKILL of an API process (each restarted after a moment, as a Deployment would), SIGKILL +
+ * restart of the file-backed Temporal dev server (same database file, same port), and — most of
+ * them — attempts caught at the completion boundary: a worker SIGKILLed right after their outcomes,
+ * before Temporal records them (PONTOON_FAULT_KILL_AFTER_OUTCOME, worker/faults.ts: an armed worker
+ * holds the outcomes that come back in 6 s, then dies with all of them, so one restart catches
+ * several; half the kills once the worker's after-outcome work is done: on kubernetes the records
+ * stored and the pods already deleted, PONTOON_POD_DELETE_DELAY=0s). Each such attempt's retried
+ * activity must adopt its outcome (the pod, or the record kept with the attempt), never run it again.
  *
  * Layout. A worker process has one runtime, and an execution runs on the task queue it is started
  * on, which the API takes from its own PONTOON_TASK_QUEUE. So there are two HA stacks sharing one
@@ -71,12 +77,24 @@ import {
   TEST_OBSERVER_IMAGE,
 } from './kube-helpers.ts';
 
-/** Faults injected, in this order of kinds (a Temporal restart every seventh fault). */
+/** Faults injected by the test, in this order of kinds (a Temporal restart every seventh fault). */
 const FAULTS = 24;
+/**
+ * Probability that an outcome arms a worker's completion-boundary kill (both stacks): the worker
+ * then holds every outcome of the next 6 s and dies with them. Each worker arms every ~7 outcomes,
+ * so it lives ~15 s between kills; each kill catches a few attempts.
+ */
+const KILL_AFTER_OUTCOME = 0.15;
+/** At least this many faults in all (attempts caught at the boundary count one each), and per stack. */
+const MIN_FAULTS = 200;
+const MIN_BOUNDARY_FAULTS_PER_STACK = 40;
+/** What worker/faults.ts writes to stderr (the worker's log file here): per attempt lost, per kill. */
+const FAULT_LINE = '[pontoon] fault injected: SIGKILL after the outcome';
+const KILL_LINE = '[pontoon] fault injected: SIGKILL of the worker';
 /** Pause between faults; executions keep being submitted throughout. */
 const FAULT_GAP_MS = 3500;
 /** One submission per stack this often while faults are injected. */
-const SUBMIT_EVERY_MS = 800;
+const SUBMIT_EVERY_MS = 600;
 /** How long the local function runs, and the simulated pod run time. */
 const LOCAL_RUN_MS = 1500;
 const POD_RUN = '2s';
@@ -87,6 +105,8 @@ type StackName = 'local' | 'kube';
 type Kind = 'worker' | 'api';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Set at the end: crashed processes are no longer restarted. */
+let stopping = false;
 
 // ------------------------------------------------------------------------------- processes
 
@@ -97,7 +117,11 @@ class Managed {
   /** Killed by the test (expected) vs exits nobody asked for. */
   killedByTest = false;
   unexpectedExits = 0;
+  /** Exits of a worker that killed itself at the completion boundary (its fault line says so). */
+  injectedKills = 0;
   starts = 0;
+  /** Where this start's output begins in the log file. */
+  logOffset = 0;
   partner!: Managed;
 
   constructor(
@@ -118,6 +142,7 @@ class Managed {
     this.state = 'starting';
     for (let tries = 1; ; tries++) {
       const offset = fileSize(this.logFile);
+      this.logOffset = offset;
       const fd = openSync(this.logFile, 'a');
       this.killedByTest = false;
       const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'pontoon.mjs'), this.kind], {
@@ -133,10 +158,12 @@ class Managed {
         exited = true;
         if (this.child !== child) return;
         if (!this.killedByTest && this.state === 'up') {
-          // Died on its own while serving: count it, and restart it as a Deployment would.
-          this.unexpectedExits++;
+          // Died on its own while serving: an injected fault (its line is in this start's output)
+          // or not; either way restarted as a Deployment would, until it serves again.
+          if (readFrom(this.logFile, this.logOffset).includes(FAULT_LINE)) this.injectedKills++;
+          else this.unexpectedExits++;
           this.state = 'down';
-          void this.start().catch(() => {});
+          void this.restartUntilUp();
         }
       });
       const ready = await waitFor(
@@ -152,7 +179,8 @@ class Managed {
           }
           return readFrom(this.logFile, offset).includes('"msg":"worker running"') ? 'up' : undefined;
         },
-        60_000,
+        // Generous: eight processes start at once at set-up, and a loaded machine starts node slowly.
+        180_000,
       );
       if (ready === 'up') {
         this.state = 'up';
@@ -160,6 +188,18 @@ class Managed {
       }
       if (tries >= 5) throw new Error(`${this.name} exited at start ${tries} times; see ${this.logFile}`);
       await sleep(500);
+    }
+  }
+
+  /** Restarts after a crash, however long it takes (Temporal may be restarting meanwhile). */
+  async restartUntilUp(): Promise<void> {
+    while (!stopping) {
+      try {
+        await this.start();
+        return;
+      } catch {
+        await sleep(2000);
+      }
     }
   }
 
@@ -340,6 +380,7 @@ let podRecorder: Awaited<ReturnType<typeof recordPodsByUid>> | undefined;
 
 /** Never leave a process behind, even when the test process itself dies. */
 function killEverything() {
+  stopping = true;
   for (const p of procs) {
     p.killedByTest = true;
     if (p.child && p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
@@ -396,6 +437,8 @@ beforeAll(async () => {
     PONTOON_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
     PONTOON_LOG_LEVEL: 'info',
     PONTOON_AUTH: 'none',
+    // Read by workers only: the completion-boundary faults.
+    PONTOON_FAULT_KILL_AFTER_OUTCOME: String(KILL_AFTER_OUTCOME),
   };
   const stacks: Record<StackName, Record<string, string>> = {
     local: {
@@ -416,6 +459,9 @@ beforeAll(async () => {
       PONTOON_OBSERVER_IMAGE: TEST_OBSERVER_IMAGE,
       PONTOON_IMAGE_PULL_GRACE: '2s',
       PONTOON_DATA_DIR: path.join(testDir, 'kube-data'),
+      // A collected pod goes as soon as its record is stored: a retry that comes later finds only
+      // the record (exactly-once must not depend on the pod staying a while).
+      PONTOON_POD_DELETE_DELAY: '0s',
     },
   };
   for (const stack of ['local', 'kube'] as const) {
@@ -463,7 +509,7 @@ beforeAll(async () => {
       execution: { timeout: '1m' },
     },
   });
-}, 180_000);
+}, 300_000);
 
 afterAll(async () => {
   await podRecorder?.stop();
@@ -537,7 +583,7 @@ const DRAIN_STALL_MS = 90_000;
 /** …or after this long in all. */
 const DRAIN_MAX_MS = 420_000;
 
-it('loses and duplicates no execution across 20+ SIGKILLs of workers and APIs and Temporal restarts', {
+it('loses and duplicates no execution across 200+ faults: SIGKILLs of workers (also right after an outcome) and APIs, and Temporal restarts', {
   // Set-up and faults take ~4 min; the drain up to DRAIN_MAX_MS more on a loaded machine.
   timeout: 900_000,
 }, async () => {
@@ -565,7 +611,9 @@ it('loses and duplicates no execution across 20+ SIGKILLs of workers and APIs an
   });
 
   // Faults: a Temporal restart every seventh, otherwise worker and API kills in turn; victims in
-  // rotation across both stacks, never one whose partner is down (one failure at a time per pair).
+  // rotation across both stacks, never an API whose partner is down (one failure at a time per
+  // pair). Workers also kill themselves at the completion boundary, so a worker victim only needs
+  // to be up: both of a pair are down at once now and then, which the executions must survive too.
   const rotation: Record<Kind, number> = { worker: 0, api: 0 };
   await sleep(3000);
   for (let n = 1; n <= FAULTS; n++) {
@@ -590,7 +638,7 @@ it('loses and duplicates no execution across 20+ SIGKILLs of workers and APIs an
         () => {
           for (let k = 0; k < candidates.length; k++) {
             const p = candidates[(rotation[kind] + k) % candidates.length]!;
-            if (p.state === 'up' && p.partner.state === 'up') {
+            if (p.state === 'up' && (kind === 'worker' || p.partner.state === 'up')) {
               victim = p;
               rotation[kind] = (rotation[kind] + k + 1) % candidates.length;
               return true;
@@ -762,18 +810,35 @@ it('loses and duplicates no execution across 20+ SIGKILLs of workers and APIs an
     .map((p) => readFrom(p.logFile, 0).split('adopted the outcome of this attempt').length - 1)
     .reduce((x, y) => x + y, 0);
   const retriedSubmissions = acked.filter((a) => a.requests > 1).length;
+  // Completion-boundary faults: the workers' own fault lines (early: at once; late: after the
+  // record was stored and, on kubernetes, the pod deleted), and the retries that adopted a record.
+  const workerLogs = (s: StackName) =>
+    procs.filter((p) => p.stack === s && p.kind === 'worker').map((p) => readFrom(p.logFile, 0));
+  const occurrences = (s: StackName, text: string) =>
+    workerLogs(s)
+      .map((l) => l.split(text).length - 1)
+      .reduce((x, y) => x + y, 0);
+  const boundary = {
+    local: occurrences('local', FAULT_LINE),
+    kube: occurrences('kube', FAULT_LINE),
+    late: occurrences('local', `${FAULT_LINE} (late)`) + occurrences('kube', `${FAULT_LINE} (late)`),
+  };
+  const kubeAdoptedRecords = occurrences('kube', 'adopted the outcome of this attempt recorded by');
+  const injectedKills = occurrences('local', KILL_LINE) + occurrences('kube', KILL_LINE);
+  const restartsSeen = procs.reduce((n, p) => n + p.injectedKills, 0);
   const foundStarted = acked.filter((a) => !a.created).length;
   const unexpected = procs.filter((p) => p.unexpectedExits).map((p) => `${p.name}×${p.unexpectedExits}`);
   const count = (s: StackName) => acked.filter((a) => a.stack === s).length;
-  const totalFaults = faults.worker + faults.api + faults.temporal;
+  const totalFaults = faults.worker + faults.api + faults.temporal + boundary.local + boundary.kube;
 
   console.log(
-    `[ha] faults ${totalFaults} (worker SIGKILL ${faults.worker}, API SIGKILL ${faults.api}, Temporal restart ${faults.temporal}); ` +
+    `[ha] faults ${totalFaults} (worker SIGKILL ${faults.worker}, API SIGKILL ${faults.api}, Temporal restart ${faults.temporal}, ` +
+      `worker SIGKILL at the completion boundary ${boundary.local + boundary.kube}: local ${boundary.local}, kube ${boundary.kube}, after the record/pod deletion ${boundary.late}; in ${injectedKills} kills, ${restartsSeen} restarts seen); ` +
       `executions acknowledged ${acked.length} (local ${count('local')}, kube ${count('kube')}), ` +
       `completed exactly once ${exactlyOnce}; duplicate attempts ${duplicates + mismatches} ` +
       `(extra runs ${duplicates}: local ${duplicatesOf.local}, kube ${duplicatesOf.kube}; result/evidence mismatches ${mismatches}); lost ${lost}; ` +
       `in flight at faults min ${Math.min(...inFlight)} avg ${(inFlight.reduce((a, b) => a + b, 0) / inFlight.length).toFixed(1)}; ` +
-      `local runs interrupted ${interrupted}, adopted after a lost worker ${adopted}; submissions retried ${retriedSubmissions} (already started ${foundStarted}); ` +
+      `local runs interrupted ${interrupted}, adopted after a lost worker ${adopted}; kube records adopted ${kubeAdoptedRecords}; submissions retried ${retriedSubmissions} (already started ${foundStarted}); ` +
       `pods ${pods.size}; unexpected process exits ${unexpected.length ? unexpected.join(' ') : 0}; ` +
       `set-up ${((t0 - setupStartedAt) / 1000).toFixed(0)} s, faults ${((faultsEndedAt - t0) / 1000).toFixed(0)} s, drain ${((drainedAt - faultsEndedAt) / 1000).toFixed(0)} s`,
   );
@@ -784,8 +849,11 @@ it('loses and duplicates no execution across 20+ SIGKILLs of workers and APIs an
   }
   if (refused.length) console.log(`[ha] 4xx answers:\n  ${refused.slice(0, 10).join('\n  ')}`);
 
-  expect(totalFaults).toBeGreaterThanOrEqual(20);
+  expect(totalFaults).toBeGreaterThanOrEqual(MIN_FAULTS);
   expect(Math.min(faults.worker, faults.api, faults.temporal)).toBeGreaterThan(0);
+  expect(Math.min(boundary.local, boundary.kube)).toBeGreaterThanOrEqual(MIN_BOUNDARY_FAULTS_PER_STACK);
+  // Some retries came after the pod was gone and had only the record to go by.
+  expect(kubeAdoptedRecords).toBeGreaterThan(0);
   expect(count('local')).toBeGreaterThan(0);
   expect(count('kube')).toBeGreaterThan(0);
   expect(Math.min(...inFlight)).toBeGreaterThan(0);

@@ -78,7 +78,9 @@ it('retries the attempt on a new worker after SIGKILL, never running two at once
     parameters: [
       { name: 'mode', default: 'marker' },
       { name: 'marker', default: marker },
-      { name: 'seconds', type: 'integer', default: 20 },
+      // Longer than the retry takes to come on a loaded machine (the new worker's start, then 10 s
+      // without a heartbeat): the orphan must still be running when it is reaped.
+      { name: 'seconds', type: 'integer', default: 40 },
     ],
     execution: { timeout: '2m' },
   });
@@ -118,7 +120,7 @@ it('retries the attempt on a new worker after SIGKILL, never running two at once
   // Intervals of different processes never overlap.
   const end = all.find((m) => m.kind === 'end' && m.pid === retried.pid)!;
   expect(end.at).toBeGreaterThan(retried.at);
-}, 90_000);
+}, 150_000);
 
 it('adopts the outcome of an attempt that finished after its worker died, never running it twice', async () => {
   // Only the workers of this case: the previous case's second worker would take the retry too.

@@ -1,24 +1,39 @@
 /**
  * Fault injection for the HA tests (PONTOON_FAULT_KILL_AFTER_OUTCOME, 0 = off, the default): the
- * worker SIGKILLs itself right after an attempt's outcome, before the activity returns, so Temporal
- * never records it and retries the activity on another worker — the completion boundary that
+ * worker SIGKILLs itself right after attempts' outcomes, before the activities return, so Temporal
+ * never records them and retries each activity on another worker — the completion boundary that
  * exactly-once has to survive (activities/kubernetes/runtime.ts, activities/local-runtime.ts).
  *
- * Half the faults strike at once (kubernetes: the pod still there, its record perhaps not stored
- * yet), half once the runtime's after-outcome work is done (the record stored and, with
- * PONTOON_POD_DELETE_DELAY=0, the pod already deleted: only the record is left). Each writes one line
- * to stderr first, synchronously: `[pontoon] fault injected: SIGKILL after the outcome (early|late)
- * of <execution id> attempt <n>`, which the tests count.
+ * Each outcome arms a fault with the given probability. An armed worker holds that outcome and every
+ * other one that comes back in the next HOLD_MS (heartbeating, so Temporal still sees each activity
+ * alive: it is the SIGKILL that loses them, not a timeout), then dies with all of them: one process
+ * restart catches several attempts at the boundary, which keeps the test's cost in restarts low.
+ * Half the kills strike at once (kubernetes: pods still there, records perhaps not stored yet), half
+ * once the runtime's after-outcome work is done (records stored and, with PONTOON_POD_DELETE_DELAY=0s,
+ * pods already deleted: only the records are left). Only Temporal's first MAX_FAULTED_TRY tries of an
+ * activity are held, so its retries (10) are never used up by faults alone.
+ *
+ * Before the kill it writes to stderr, synchronously, one line per held attempt —
+ * `[pontoon] fault injected: SIGKILL after the outcome (early|late) of <execution id> attempt <n>` —
+ * and one `[pontoon] fault injected: SIGKILL of the worker with <k> outcomes held`; the tests count them.
  */
 import { writeSync } from 'node:fs';
 import type { ActivityDeps } from '../activities/index.ts';
 import type { FunctionRuntime } from '../activities/runtime.ts';
 
-/** The line each injected fault writes to stderr before the kill. */
+/** The line written for each attempt whose outcome an injected kill loses. */
 export const FAULT_LINE = '[pontoon] fault injected: SIGKILL after the outcome';
+/** The line written once per injected kill. */
+export const KILL_LINE = '[pontoon] fault injected: SIGKILL of the worker';
 
-/** How long a late fault waits for the runtime's after-outcome work before it strikes anyway. */
+/** How long an armed worker collects outcomes before it dies (well under the 10 s heartbeat timeout). */
+const HOLD_MS = 6000;
+/** Activity tries (Temporal's attempt numbers) whose outcomes may be held: 1 to 3 of 10. */
+const MAX_FAULTED_TRY = 3;
+/** How long a late kill waits for the runtime's after-outcome work before it strikes anyway. */
 const SETTLE_WAIT_MS = 15_000;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** The activities' fault hook for `probability` (0: none). */
 export function createFaultInjection(
@@ -26,27 +41,38 @@ export function createFaultInjection(
   runtime: FunctionRuntime,
 ): ActivityDeps['faults'] | undefined {
   if (!(probability > 0)) return undefined;
+  let armed: { late: boolean; held: string[]; strike: Promise<never> } | undefined;
+
+  async function strike(late: boolean, held: string[]): Promise<never> {
+    await sleep(HOLD_MS);
+    if (late && runtime.settled) await Promise.race([runtime.settled(), sleep(SETTLE_WAIT_MS)]);
+    const when = late ? 'late' : 'early';
+    writeSync(
+      2,
+      `${held.map((a) => `${FAULT_LINE} (${when}) of ${a}\n`).join('')}${KILL_LINE} with ${held.length} outcomes held\n`,
+    );
+    process.kill(process.pid, 'SIGKILL');
+    // Never returns: the outcomes must not reach Temporal.
+    return new Promise<never>(() => {});
+  }
+
   return {
-    async afterOutcome(req) {
-      if (Math.random() >= probability) return;
-      const late = Math.random() < 0.5;
-      if (late && runtime.settled) {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          runtime.settled(),
-          new Promise((r) => {
-            timer = setTimeout(r, SETTLE_WAIT_MS);
-          }),
-        ]);
-        clearTimeout(timer);
+    async afterOutcome(req, _outcome, activity) {
+      if (activity.attempt > MAX_FAULTED_TRY) return;
+      if (!armed) {
+        if (Math.random() >= probability) return;
+        // Late: once the after-outcome work is done (a runtime with none, local, has only early).
+        const late = runtime.settled !== undefined && Math.random() < 0.5;
+        const held: string[] = [];
+        armed = { late, held, strike: strike(late, held) };
       }
-      writeSync(
-        2,
-        `${FAULT_LINE} (${late ? 'late' : 'early'}) of ${req.executionId} attempt ${req.attempt}\n`,
-      );
-      process.kill(process.pid, 'SIGKILL');
-      // Never returns: the outcome must not reach Temporal.
-      await new Promise(() => {});
+      armed.held.push(`${req.executionId} attempt ${req.attempt}`);
+      const beat = setInterval(() => activity.heartbeat(), 2000);
+      try {
+        await armed.strike;
+      } finally {
+        clearInterval(beat);
+      }
     },
   };
 }
