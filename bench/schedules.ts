@@ -2,9 +2,11 @@
  * B6 schedule jitter: N schedules that all fire in the same second, in two shapes: N functions with
  * one schedule each, and one function with N schedules. Measures the delay from each nominal fire
  * time to (a) the executeFunction workflow's start (its StartTime in the history) and (b) its first
- * attempt's process start. Baseline: N bare Temporal Schedules starting a plain workflow in the same
- * run and the same second, measured the same way (nominal → the started workflow's StartTime), each
- * starting a bare workflow with one no-op activity that the baseline worker runs (as B1 and B3).
+ * attempt's process start. Baseline: N bare Temporal Schedules in the same run and stack, all
+ * firing in a second of their own right after Pontoon's (fired together, both would share one queue
+ * in Temporal's scheduler and the p50s would say only who was served first), each starting a bare
+ * workflow with one no-op activity that the baseline worker runs (as B1 and B3), measured the same
+ * way (nominal → the started workflow's StartTime).
  *
  * Where the time goes, per fire (medians in `details.breakdown`): nominal → the schedule's action
  * taken (Temporal's scheduler, `takenAt`), workflow StartTime, first workflow task started (a worker
@@ -70,14 +72,42 @@ async function milestones(client: Client, workflowId: string) {
   };
 }
 
+/**
+ * A schedule fires only once its scheduler workflow has run (it counts from its first task): waits
+ * until every one lists the fire as its next action, or says the lead time was too short.
+ */
+async function ready(
+  ctx: ScenarioContext,
+  client: Client,
+  label: string,
+  ids: string[],
+  at: number,
+  lead: number,
+) {
+  for (const id of ids) {
+    for (;;) {
+      const next = (await client.schedule.getHandle(id).describe()).info.nextActionTimes[0];
+      if (next?.getTime() === at) break;
+      if (Date.now() > at - 500)
+        throw new Error(
+          `schedule ${id} was not ready before the fire (next action ${next?.toISOString()}): raise the lead time (${lead} ms)`,
+        );
+      await sleep(100);
+    }
+  }
+  ctx.log(
+    `[schedules] ${label}: ${ids.length} ready ${((at - Date.now()) / 1000).toFixed(1)} s before the fire; waiting …`,
+  );
+}
+
 const median = (fires: Fire[], f: (x: Fire) => number | undefined) => {
   const v = fires.map(f).filter((x): x is number => x !== undefined && Number.isFinite(x));
   return v.length ? percentile(v, 50) : null;
 };
 
 /**
- * One fire: `functions` functions with `perFunction` schedules each, and as many bare schedules,
- * all firing in the same second. Returns the Pontoon fires and the baseline fires.
+ * Two fires in the same run and stack: `functions` functions with `perFunction` schedules each, all
+ * firing in the same second; then as many bare schedules, all firing in a later second of their own.
  */
 async function fire(
   ctx: ScenarioContext,
@@ -114,15 +144,37 @@ async function fire(
       ),
     ),
   );
+  const pontoonIds = names.flatMap((name) => ticks.map((t) => scheduleId(name, t)));
+  await ready(ctx, client, label, pontoonIds, fireAt, lead);
+  const pontoon: Fire[] = [];
+  await ctx.cpu.phase(`${label}: ${n} Pontoon schedules fire`, stack.processes, async () => {
+    await sleep(Math.max(0, fireAt - Date.now()) + 1000);
+    const deadline = Date.now() + 180_000;
+    await Promise.all(
+      pontoonIds.map(async (id) => {
+        const f = await firedOnce(client, id, deadline);
+        const r = await waitForResult(client, f.workflowId);
+        if (r.status !== 'succeeded') throw new Error(`${f.workflowId} ${r.status}`);
+        const m = await milestones(client, f.workflowId);
+        const attempt = r.attempts[0]?.startedAt;
+        pontoon.push({ ...f, ...m, ...(attempt ? { attemptStarted: Date.parse(attempt) } : {}) });
+      }),
+    );
+  });
+
+  // Then as many bare schedules, alone in their second: firing together with Pontoon's, both would
+  // share one queue in Temporal's scheduler and the p50s would only say who was served first.
+  const bareLead = Math.max(ctx.quick ? 5000 : 10_000, 50 * n);
+  const bareAt = Math.ceil((Date.now() + bareLead) / 1000) * 1000;
   const baselineIds = Array.from({ length: n }, (_, i) => `baseline-${label}-${i}`);
   await Promise.all(
     baselineIds.map((id) =>
       client.schedule.create({
         scheduleId: id,
         spec: {
-          intervals: [{ every: PERIOD_MS, offset: fireAt % PERIOD_MS }],
-          startAt: new Date(fireAt),
-          endAt: new Date(fireAt + 1000),
+          intervals: [{ every: PERIOD_MS, offset: bareAt % PERIOD_MS }],
+          startAt: new Date(bareAt),
+          endAt: new Date(bareAt + 1000),
         },
         // A workflow that runs and ends, like Pontoon's: a scheduler whose workflow never
         // runs does less (no completion to watch for its overlap policy, no load behind it).
@@ -135,53 +187,21 @@ async function fire(
       }),
     ),
   );
-  // A schedule fires only once its scheduler workflow has run (it starts counting from its first
-  // task): wait until every one lists the fire as its next action, or the lead was too short.
-  const pontoonIds = names.flatMap((name) => ticks.map((t) => scheduleId(name, t)));
-  for (const id of [...pontoonIds, ...baselineIds]) {
-    for (;;) {
-      const next = (await client.schedule.getHandle(id).describe()).info.nextActionTimes[0];
-      if (next?.getTime() === fireAt) break;
-      if (Date.now() > fireAt - 500)
-        throw new Error(
-          `schedule ${id} was not ready before the fire (next action ${next?.toISOString()}): raise the lead time (${lead} ms)`,
-        );
-      await sleep(100);
-    }
-  }
-  if (Date.now() > fireAt - 500)
-    throw new Error(
-      `creating the schedules took longer than the lead time (${lead} ms) before the fire: raise it`,
-    );
-  ctx.log(
-    `[schedules] ${label}: all created ${((fireAt - Date.now()) / 1000).toFixed(1)} s before the fire; waiting …`,
-  );
-
-  const pontoon: Fire[] = [];
+  await ready(ctx, client, `${label} (bare)`, baselineIds, bareAt, bareLead);
   const bare: Fire[] = [];
-  await ctx.cpu.phase(`${label}: ${n} schedules fire`, stack.processes, async () => {
-    await sleep(Math.max(0, fireAt - Date.now()) + 1000);
-    const deadline = Date.now() + 120_000;
+  await ctx.cpu.phase(`${label}: ${n} bare schedules fire`, stack.processes, async () => {
+    await sleep(Math.max(0, bareAt - Date.now()) + 1000);
+    const deadline = Date.now() + 180_000;
     await Promise.all(
-      pontoonIds.map(async (id) => {
+      baselineIds.map(async (id) => {
         const f = await firedOnce(client, id, deadline);
-        const r = await waitForResult(client, f.workflowId);
-        if (r.status !== 'succeeded') throw new Error(`${f.workflowId} ${r.status}`);
+        await client.workflow.getHandle(f.workflowId).result();
         const m = await milestones(client, f.workflowId);
-        const attempt = r.attempts[0]?.startedAt;
-        pontoon.push({ ...f, ...m, ...(attempt ? { attemptStarted: Date.parse(attempt) } : {}) });
+        bare.push({ ...f, ...m });
+        await client.schedule.getHandle(id).delete();
       }),
     );
   });
-  await Promise.all(
-    baselineIds.map(async (id) => {
-      const f = await firedOnce(client, id, Date.now() + 60_000);
-      await client.workflow.getHandle(f.workflowId).result();
-      const m = await milestones(client, f.workflowId);
-      bare.push({ ...f, ...m });
-      await client.schedule.getHandle(id).delete();
-    }),
-  );
   return { pontoon, bare };
 }
 
@@ -246,11 +266,15 @@ export async function benchSchedules(ctx: ScenarioContext): Promise<ScenarioResu
             ),
           },
         },
-        // Every fire in the order Temporal started them (P: Pontoon's, B: bare), with its delay.
-        order: [...pontoon.map((f) => ({ k: 'P', f })), ...bare.map((f) => ({ k: 'B', f }))]
-          .sort((a, b) => a.f.started - b.f.started)
-          .map((x) => `${x.k}${Math.round(x.f.started - x.f.nominal)}`)
-          .join(' '),
+        // Every fire's delay in the order Temporal started them (P: Pontoon's, B: bare).
+        order: [pontoon, bare]
+          .map((fires) =>
+            [...fires]
+              .sort((a, b) => a.started - b.started)
+              .map((f) => Math.round(f.started - f.nominal))
+              .join(' '),
+          )
+          .map((line, i) => `${i ? 'B' : 'P'}: ${line}`),
         // Medians of each step, Pontoon's fires: where the time goes.
         breakdownMs: {
           nominalToStarted: median(pontoon, (f) => f.started - f.nominal),
