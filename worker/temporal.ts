@@ -1,9 +1,12 @@
 /** Connections to Temporal from a TemporalConfig (plain, TLS, mTLS or API key). */
 import { readFileSync } from 'node:fs';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type ConnectionLike } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow/index.js';
 import type { NativeConnection } from '@temporalio/worker';
-import type { TemporalConfig } from './config.ts';
+import type { Logger } from 'pino';
+import { SEARCH_ATTRIBUTE_TYPES } from '../spec/names.ts';
+import { ConfigError, type TemporalConfig } from './config.ts';
 
 function tlsOptions(config: TemporalConfig): TLSConfig | undefined {
   if (!config.tls) return undefined;
@@ -38,4 +41,52 @@ export async function connectNative(config: TemporalConfig): Promise<NativeConne
     tls: tlsOptions(config) ?? (config.tls ? true : undefined),
     ...(config.apiKey ? { apiKey: config.apiKey } : {}),
   });
+}
+
+const INDEXED_TYPE: Record<'Keyword' | 'Int', temporal.api.enums.v1.IndexedValueType> = {
+  Keyword: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+  Int: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_INT,
+};
+
+/**
+ * Checks, before a worker polls, that the namespace has every search attribute Pontoon sets
+ * (SEARCH_ATTRIBUTE_TYPES, with its type). Without one, a workflow task that upserts it fails and is
+ * retried forever (the execution hangs instead of failing), so a missing attribute refuses the start.
+ * The embedded dev server registers them itself; other clusters need
+ * `temporal operator search-attribute create`, which the error spells out per attribute.
+ *
+ * Returns what it could not check: a server that refuses the operator API (Temporal Cloud without
+ * the permission, an older server: PERMISSION_DENIED, UNIMPLEMENTED) is logged as a warning and
+ * not fatal. Throws ConfigError naming every missing or mistyped attribute.
+ */
+export async function checkSearchAttributes(
+  connection: ConnectionLike,
+  namespace: string,
+  logger: Logger,
+): Promise<'checked' | 'unchecked'> {
+  let custom: Record<string, temporal.api.enums.v1.IndexedValueType>;
+  try {
+    const answer = await connection.operatorService.listSearchAttributes({ namespace });
+    custom = (answer.customAttributes ?? {}) as Record<string, temporal.api.enums.v1.IndexedValueType>;
+  } catch (err) {
+    logger.warn(
+      { err: (err as Error).message, namespace },
+      `could not list the namespace's search attributes; make sure it has ${Object.keys(SEARCH_ATTRIBUTE_TYPES).join(', ')} (README: Search attributes)`,
+    );
+    return 'unchecked';
+  }
+  const problems = Object.entries(SEARCH_ATTRIBUTE_TYPES).flatMap(([name, type]) => {
+    const has = custom[name];
+    if (has === INDEXED_TYPE[type]) return [];
+    const fix = `temporal operator search-attribute create --namespace ${namespace} --name ${name} --type ${type}`;
+    return has === undefined
+      ? [`  ${name} (${type}) is missing: ${fix}`]
+      : [`  ${name} has type ${temporal.api.enums.v1.IndexedValueType[has] ?? has}, not ${type}`];
+  });
+  if (problems.length) {
+    throw new ConfigError(
+      `namespace ${namespace} lacks search attributes Pontoon sets (an execution setting one would hang):\n${problems.join('\n')}`,
+    );
+  }
+  return 'checked';
 }

@@ -31,7 +31,7 @@ import type { WorkerConfig } from './config.ts';
 import { createFaultInjection } from './faults.ts';
 import { createMetrics, type PontoonMetrics } from './metrics.ts';
 import { RUNS_COMPILED } from './package-root.ts';
-import { connectClient, connectNative } from './temporal.ts';
+import { checkSearchAttributes, connectClient, connectNative } from './temporal.ts';
 import { type Tracing, tracingClientInterceptors } from './tracing.ts';
 
 /**
@@ -130,8 +130,14 @@ export async function createPontoonWorker(opts: {
 }): Promise<PontoonWorker> {
   const { config, logger, tracing } = opts;
   const metrics = opts.metrics ?? createMetrics();
-  const connection = await connectNative(config.temporal);
   const baseClient = await connectClient(config.temporal);
+  try {
+    await checkSearchAttributes(baseClient.connection, config.temporal.namespace, logger);
+  } catch (err) {
+    await baseClient.connection.close();
+    throw err;
+  }
+  const connection = await connectNative(config.temporal);
   const client = tracing
     ? new Client({
         connection: baseClient.connection,
