@@ -81,10 +81,10 @@ import {
 const FAULTS = 24;
 /**
  * Probability that an outcome arms a worker's completion-boundary kill (both stacks): the worker
- * then holds every outcome of the next 6 s and dies with them. Each worker arms every ~7 outcomes,
- * so it lives ~15 s between kills; each kill catches a few attempts.
+ * then holds every first-try outcome of the next 6 s and dies with them. Each worker arms every ~4
+ * outcomes, so it spends about a third of its time holding; each kill catches a few attempts.
  */
-const KILL_AFTER_OUTCOME = 0.15;
+const KILL_AFTER_OUTCOME = 0.25;
 /** At least this many faults in all (attempts caught at the boundary count one each), and per stack. */
 const MIN_FAULTS = 200;
 const MIN_BOUNDARY_FAULTS_PER_STACK = 40;
