@@ -39,6 +39,9 @@ interface Fire {
   started: number;
   firstTaskStarted?: number;
   firstTaskCompleted?: number;
+  /** The spec read (a local activity in the first workflow task): scheduled, completed. */
+  specReadScheduled?: number;
+  specReadCompleted?: number;
   attemptStarted?: number;
 }
 
@@ -65,10 +68,27 @@ async function milestones(client: Client, workflowId: string) {
     const e = history.events?.find((x) => x[type as keyof typeof x] != null);
     return e?.eventTime ? tsToMs(e.eventTime) : undefined;
   };
+  // The spec read is a local activity: its marker's data holds when it was scheduled and completed
+  // (the worker's clock, the same machine here).
+  let specRead: { scheduled: number; completed: number } | undefined;
+  for (const e of history.events ?? []) {
+    const data = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
+    if (!data) continue;
+    const m = JSON.parse(Buffer.from(data).toString('utf8')) as {
+      activity_type?: string;
+      complete_time?: { seconds: number; nanos: number };
+      original_schedule_time?: { seconds: number; nanos: number };
+    };
+    if (m.activity_type === 'getFunctionSpec' && m.complete_time && m.original_schedule_time) {
+      specRead = { scheduled: tsToMs(m.original_schedule_time), completed: tsToMs(m.complete_time) };
+      break;
+    }
+  }
   return {
     started: at('workflowExecutionStartedEventAttributes')!,
     firstTaskStarted: at('workflowTaskStartedEventAttributes'),
     firstTaskCompleted: at('workflowTaskCompletedEventAttributes'),
+    ...(specRead ? { specReadScheduled: specRead.scheduled, specReadCompleted: specRead.completed } : {}),
   };
 }
 
@@ -280,6 +300,18 @@ export async function benchSchedules(ctx: ScenarioContext): Promise<ScenarioResu
           nominalToStarted: median(pontoon, (f) => f.started - f.nominal),
           startedToTaken: median(pontoon, (f) => f.takenAt - f.started),
           startedToFirstTask: median(pontoon, (f) => (f.firstTaskStarted ?? Number.NaN) - f.started),
+          firstTaskToSpecRead: median(
+            pontoon,
+            (f) => (f.specReadScheduled ?? Number.NaN) - (f.firstTaskStarted ?? Number.NaN),
+          ),
+          specRead: median(
+            pontoon,
+            (f) => (f.specReadCompleted ?? Number.NaN) - (f.specReadScheduled ?? Number.NaN),
+          ),
+          specReadToTaskCompleted: median(
+            pontoon,
+            (f) => (f.firstTaskCompleted ?? Number.NaN) - (f.specReadCompleted ?? Number.NaN),
+          ),
           firstTask: median(
             pontoon,
             (f) => (f.firstTaskCompleted ?? Number.NaN) - (f.firstTaskStarted ?? Number.NaN),
