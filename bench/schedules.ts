@@ -300,13 +300,10 @@ export async function benchSchedules(ctx: ScenarioContext): Promise<ScenarioResu
           nominalToStarted: median(pontoon, (f) => f.started - f.nominal),
           startedToTaken: median(pontoon, (f) => f.takenAt - f.started),
           startedToFirstTask: median(pontoon, (f) => (f.firstTaskStarted ?? Number.NaN) - f.started),
-          firstTaskToSpecRead: median(
+          // From the marker's complete_time (the schedule time it records is not usable: it can be later).
+          firstTaskToSpecReadDone: median(
             pontoon,
-            (f) => (f.specReadScheduled ?? Number.NaN) - (f.firstTaskStarted ?? Number.NaN),
-          ),
-          specRead: median(
-            pontoon,
-            (f) => (f.specReadCompleted ?? Number.NaN) - (f.specReadScheduled ?? Number.NaN),
+            (f) => (f.specReadCompleted ?? Number.NaN) - (f.firstTaskStarted ?? Number.NaN),
           ),
           specReadToTaskCompleted: median(
             pontoon,
