@@ -1,21 +1,26 @@
 /**
  * The kubernetes runtime on the real apiserver + kwok (dev/cluster) and the real Temporal dev
  * server, with a real worker: results from the observer's termination message, exit codes,
- * retries with a new pod per attempt, launch idempotency, cancellation, deletion from outside,
+ * retries with a new pod per attempt, launch idempotency, a retried activity adopting its lost
+ * predecessor's record (also beside a predecessor still alive), cancellation, deletion from outside,
  * image pull errors, OOM, timeouts, and Pod Security "restricted" admission.
  */
 import { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attemptPodName, buildAttemptPod } from '../activities/kubernetes/pod.ts';
+import { createKubernetesRuntime } from '../activities/kubernetes/runtime.ts';
+import { createSecretLogStore } from '../logs/secret.ts';
 import type { AttemptRequest, ExecutionResult } from '../spec/execution.ts';
 import { Label } from '../spec/names.ts';
+import { createLogger } from '../worker/logger.ts';
 import { apply, uniqueName, waitFor } from './helpers.ts';
 import {
   coreApi,
   createNamespace,
   failureOf,
   type KubeWorker,
+  kubeConfig,
   kubeSpec,
   podsOf,
   recordPods,
@@ -187,6 +192,63 @@ describe('kubernetes runtime', () => {
     expect(w.runtime.launches.created - before.created).toBe(1);
     await w.runtime.settled!();
     await noPodsLeft(name);
+  });
+
+  it('a retry beside its predecessor still alive (which records the pod, then deletes it at once) reports the same outcome from the one pod', async () => {
+    // The predecessor is another runtime (another worker) that stalled past its heartbeat timeout
+    // and then finishes: it stores the record and deletes the pod with no delay, while the retry
+    // has adopted the pod. Whichever way the retry sees the end (the pod, or the pod gone and the
+    // record), it never creates a second pod.
+    const name = uniqueName('k-stalled');
+    const spec = kubeSpec(name, { duration: '1s', 'termination-message': simReport({ stalled: 1 }) });
+    const req: AttemptRequest = {
+      executionId: `exec:${name}:stalled`,
+      function: name,
+      attempt: 1,
+      spec,
+      parameters: {},
+      input: null,
+      scheduledTime: new Date().toISOString(),
+      trigger: 'sdk',
+      timeoutMs: 60_000,
+    };
+    const logger = createLogger('silent');
+    const predecessor = createKubernetesRuntime({
+      kubeConfig: kubeConfig(),
+      namespace: ns.name,
+      observerImage: TEST_OBSERVER_IMAGE,
+      logger,
+      deleteDelayMs: 0,
+      // The worker's own store: PONTOON_LOG_NAMESPACE defaults to the functions' namespace.
+      logStore: createSecretLogStore({
+        core: coreApi(),
+        namespace: ns.name,
+        logger,
+        maxBytes: 64 * 1024,
+        retentionMs: 3600_000,
+      }),
+    });
+    const before = w.runtime.launches.created;
+    try {
+      const control = (activityAttempt: number) => ({
+        heartbeat() {},
+        signal: new AbortController().signal,
+        activityAttempt,
+        runId: 'run-s',
+      });
+      const first = predecessor.runAttempt(req, control(1));
+      await waitFor('the pod', async () => (await podsOf(ns.name, name)).length > 0 || undefined);
+      const [a, b] = await Promise.all([first, w.runtime.runAttempt(req, control(2))]);
+      expect(a.output).toEqual({ stalled: 1 });
+      expect(b.output).toEqual({ stalled: 1 });
+      await predecessor.settled!();
+      await w.runtime.settled!();
+      await noPodsLeft(name);
+      // One pod created, by the predecessor; the retry created none (it adopted the pod or its record).
+      expect(predecessor.launches.created + w.runtime.launches.created - before).toBe(1);
+    } finally {
+      await predecessor.close();
+    }
   });
 
   it('deletes the running pod when the execution is cancelled', async () => {
