@@ -1,8 +1,8 @@
 /** Connections to Temporal from a TemporalConfig (plain, TLS, mTLS or API key). */
 import { readFileSync } from 'node:fs';
 import { Client, Connection, type ConnectionLike } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow/index.js';
+import proto from '@temporalio/proto';
 import type { NativeConnection } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { SEARCH_ATTRIBUTE_TYPES } from '../spec/names.ts';
@@ -43,9 +43,13 @@ export async function connectNative(config: TemporalConfig): Promise<NativeConne
   });
 }
 
-const INDEXED_TYPE: Record<'Keyword' | 'Int', temporal.api.enums.v1.IndexedValueType> = {
-  Keyword: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-  Int: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_INT,
+// A CommonJS package: Node's ESM loader sees only its default export (a named import works under
+// vitest and fails under node and tsx).
+const { IndexedValueType } = proto.temporal.api.enums.v1;
+
+const INDEXED_TYPE: Record<'Keyword' | 'Int', proto.temporal.api.enums.v1.IndexedValueType> = {
+  Keyword: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+  Int: IndexedValueType.INDEXED_VALUE_TYPE_INT,
 };
 
 /**
@@ -64,10 +68,10 @@ export async function checkSearchAttributes(
   namespace: string,
   logger: Logger,
 ): Promise<'checked' | 'unchecked'> {
-  let custom: Record<string, temporal.api.enums.v1.IndexedValueType>;
+  let custom: Record<string, proto.temporal.api.enums.v1.IndexedValueType>;
   try {
     const answer = await connection.operatorService.listSearchAttributes({ namespace });
-    custom = (answer.customAttributes ?? {}) as Record<string, temporal.api.enums.v1.IndexedValueType>;
+    custom = (answer.customAttributes ?? {}) as Record<string, proto.temporal.api.enums.v1.IndexedValueType>;
   } catch (err) {
     logger.warn(
       { err: (err as Error).message, namespace },
@@ -81,7 +85,7 @@ export async function checkSearchAttributes(
     const fix = `temporal operator search-attribute create --namespace ${namespace} --name ${name} --type ${type}`;
     return has === undefined
       ? [`  ${name} (${type}) is missing: ${fix}`]
-      : [`  ${name} has type ${temporal.api.enums.v1.IndexedValueType[has] ?? has}, not ${type}`];
+      : [`  ${name} has type ${IndexedValueType[has] ?? has}, not ${type}`];
   });
   if (problems.length) {
     throw new ConfigError(
