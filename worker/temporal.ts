@@ -75,7 +75,7 @@ export async function checkSearchAttributes(
   } catch (err) {
     logger.warn(
       { err: (err as Error).message, namespace },
-      `could not list the namespace's search attributes; make sure it has ${Object.keys(SEARCH_ATTRIBUTE_TYPES).join(', ')} (README: Search attributes)`,
+      `could not list the namespace's search attributes; make sure it has ${Object.keys(SEARCH_ATTRIBUTE_TYPES).join(', ')} (deploy/README.md, step 1)`,
     );
     return 'unchecked';
   }
