@@ -360,12 +360,14 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
 
   /**
    * Creates the attempt's pod or adopts it. `recorded` (a retried activity): asked before every
-   * create, so a pod found gone or going is never created again when its attempt left a record.
+   * create; a live pod of the attempt it finds is adopted without a create (a predecessor still
+   * alive could store its record and delete the pod between that read and a create), and a pod
+   * found gone or going is never created again when its attempt left a record.
    */
   async function launchAttemptPod(
     req: AttemptRequest,
     signal?: AbortSignal,
-    recorded?: () => Promise<AttemptOutcome | undefined>,
+    recorded?: () => Promise<{ outcome: AttemptOutcome } | { pod: V1Pod } | undefined>,
   ): Promise<
     | { name: string; created: boolean; pod: V1Pod }
     | { failure: AttemptFailure }
@@ -408,8 +410,12 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
     });
     const name = body.metadata!.name!;
     for (;;) {
-      const outcome = await recorded?.();
-      if (outcome) return { recorded: outcome };
+      const found = await recorded?.();
+      if (found && 'outcome' in found) return { recorded: found.outcome };
+      if (found) {
+        launches.adopted++;
+        return { name, created: false, pod: found.pod };
+      }
       try {
         const pod = await retrying(
           `create pod ${name}`,
@@ -913,17 +919,19 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
     }
 
     /**
-     * A retried activity, before it creates anything: the pod first (a consistent GET), then, when
-     * there is none or it is being deleted, the record (whoever deletes a collected pod stored its
-     * record before asking). A pod that is not being deleted is left to launchAttemptPod to adopt.
+     * A retried activity, before it creates anything: the pod first (a consistent GET), adopted as
+     * it is when it is this execution's and not being deleted (never followed by a create: a
+     * predecessor still alive may store its record and delete the pod right after this read); then,
+     * when there is none or it is being deleted, the record (whoever deletes a collected pod stored
+     * its record before asking).
      */
-    async function adoptRecordIfPodGone(): Promise<AttemptOutcome | undefined> {
+    async function adoptRecordIfPodGone(): Promise<{ outcome: AttemptOutcome } | { pod: V1Pod } | undefined> {
       const existing = await getPod(name);
       if (
         existing?.metadata?.annotations?.[EXECUTION_ID_ANNOTATION] === req.executionId &&
         !existing.metadata.deletionTimestamp
       ) {
-        return undefined;
+        return { pod: existing };
       }
       const adopted = await recordedOutcome(req, key, control);
       if (adopted) {
@@ -933,7 +941,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
           'adopted the outcome of this attempt recorded by a lost worker',
         );
       }
-      return adopted;
+      return adopted ? { outcome: adopted } : undefined;
     }
 
     async function collectGone(st: Extract<PodState, { state: 'finished' }>): Promise<AttemptOutcome> {
