@@ -90,11 +90,13 @@ export function registerDeadLetterRoutes(app: FastifyInstance, deps: DeadLetterR
       if (err instanceof WorkflowNotFoundError || (err as Error).name === 'NotAnExecution')
         throw new ApiError('execution_not_found', `no execution "${id}"`);
       if (err instanceof RedriveRefused) {
-        throw new ApiError(
-          err.reason === 'version_changed' ? 'spec_version_changed' : 'execution_not_failed',
-          err.message,
-          err.details,
-        );
+        const code = {
+          version_changed: 'spec_version_changed',
+          not_failed: 'execution_not_failed',
+          not_an_execution: 'execution_not_found',
+          id_taken: 'redrive_id_taken',
+        } as const;
+        throw new ApiError(code[err.reason], err.message, err.details);
       }
       throw err;
     }

@@ -40,6 +40,11 @@ export const API_ERRORS = {
     description:
       'Only a failed execution (a dead letter) can be redriven; this one is running or ended otherwise.',
   },
+  redrive_id_taken: {
+    status: 409,
+    description:
+      "The redrive's id (<execution id>.redrive) is held by an ordinary execution started with that idempotency key; start the function again with another key instead.",
+  },
   spec_version_changed: {
     status: 409,
     description:

@@ -360,6 +360,7 @@ export function openApiDocument(opts: { auth?: 'keys' | 'open' } = {}): Record<s
               'function_not_found',
               'execution_not_failed',
               'spec_version_changed',
+              'redrive_id_taken',
               ...bodied,
               ...controlled,
             ),

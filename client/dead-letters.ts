@@ -100,7 +100,7 @@ export async function countDeadLetters(client: Client, filter: DeadLetterFilter)
 export class RedriveRefused extends Error {
   override name = 'RedriveRefused';
   constructor(
-    readonly reason: 'not_failed' | 'version_changed' | 'not_an_execution',
+    readonly reason: 'not_failed' | 'version_changed' | 'not_an_execution' | 'id_taken',
     message: string,
     readonly details: Record<string, unknown> = {},
   ) {
@@ -150,7 +150,8 @@ async function originalInput(client: Client, executionId: string): Promise<Execu
  * workflow honours), refused (RedriveRefused version_changed) when the controller no longer keeps it
  * or the original read none. A redrive made before is returned (created false) whatever is asked.
  * Throws WorkflowNotFoundError for an unknown id, RedriveRefused not_failed for an execution that
- * did not fail.
+ * did not fail, not_an_execution for a workflow that names no function, id_taken when an ordinary
+ * execution (an idempotency key ending in ".redrive") holds the redrive's id.
  */
 export async function redriveExecution(
   client: Client,
@@ -165,7 +166,9 @@ export async function redriveExecution(
     original?: ExecutionDetail;
   },
 ): Promise<Redriven> {
-  const original = opts.original ?? (await describeExecution(client, executionId));
+  // No progress query: it waits for a worker of the original's task queue, and a dead letter's
+  // queue may have none any more (a redrive needs its status, function and version only).
+  const original = opts.original ?? (await describeExecution(client, executionId, { progress: false }));
   if (original.status !== 'failed' && original.status !== 'timed_out') {
     throw new RedriveRefused(
       'not_failed',
@@ -179,11 +182,24 @@ export async function redriveExecution(
     throw new RedriveRefused('not_an_execution', `"${executionId}" names no function`, { executionId });
   const originalSpecVersion = original.specVersion ?? null;
   // Redriven before: that redrive, whatever this request asks (twice starts one).
-  const earlier = await describeExecution(client, redriveWorkflowId(executionId)).catch((err: unknown) => {
-    if (err instanceof WorkflowNotFoundError) return undefined;
-    throw err;
-  });
+  const earlier = await describeExecution(client, redriveWorkflowId(executionId), { progress: false }).catch(
+    (err: unknown) => {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    },
+  );
   if (earlier) {
+    // Idempotency keys may end in ".redrive": an ordinary execution can hold the redrive's id.
+    const linked = (
+      await client.workflow.getHandle(earlier.executionId).describe()
+    ).typedSearchAttributes.get(SearchAttr.redriveOf);
+    if (linked !== executionId) {
+      throw new RedriveRefused(
+        'id_taken',
+        `the redrive of "${executionId}" would be "${earlier.executionId}", which is an execution that is not its redrive (started with that idempotency key); start the function again with another key instead`,
+        { executionId, takenBy: earlier.executionId },
+      );
+    }
     return {
       executionId: earlier.executionId,
       created: false,

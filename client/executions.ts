@@ -145,8 +145,17 @@ export class BadPageTokenError extends Error {
   }
 }
 
-/** Full state of one execution; throws WorkflowNotFoundError when there is none. */
-export async function describeExecution(client: Client, executionId: string): Promise<ExecutionDetail> {
+/**
+ * Full state of one execution; throws WorkflowNotFoundError when there is none. An execution with
+ * no attempt recorded in its result (running, cancelled, or failed before any attempt) is asked for
+ * its progress with a query, which a worker of its task queue answers (and which waits for one when
+ * none polls); `progress: false` leaves that out (phase, attempts and parameters stay unset).
+ */
+export async function describeExecution(
+  client: Client,
+  executionId: string,
+  opts: { progress?: boolean } = {},
+): Promise<ExecutionDetail> {
   const handle = client.workflow.getHandle(executionId);
   const desc = await handle.describe();
   const summary = summaryOf(desc.raw.workflowExecutionInfo ?? {});
@@ -184,7 +193,7 @@ export async function describeExecution(client: Client, executionId: string): Pr
         };
     }
   }
-  if (summary.status !== 'succeeded' && detail.attempts.length === 0) {
+  if (opts.progress !== false && summary.status !== 'succeeded' && detail.attempts.length === 0) {
     // Running, cancelled or terminated: the progress query still answers (replayed for closed ones).
     try {
       const p = await handle.query(progressQuery);

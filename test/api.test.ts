@@ -503,6 +503,32 @@ spec:
     );
   });
 
+  it('refuses a redrive whose id an ordinary execution holds (its idempotency key ends in .redrive): 409 redrive_id_taken', async () => {
+    // Two SDK starts of a function never applied (both dead letters): keys "twin" and "twin.redrive".
+    const ghost = uniqueName('twin');
+    const start = (key: string) =>
+      startExecution(
+        w.client,
+        { function: ghost, idempotencyKey: key },
+        { trigger: 'sdk', taskQueue: w.config.taskQueue },
+      );
+    const [twin, holder] = [await start('twin'), await start('twin.redrive')];
+    for (const e of [twin, holder]) {
+      await expect(w.client.workflow.getHandle(e.executionId).result()).rejects.toThrow();
+    }
+    expect(holder.executionId).toBe(`${twin.executionId}.redrive`);
+    const r = await call('POST', `/v1/executions/${encodeURIComponent(twin.executionId)}/redrive`, {
+      body: {},
+    });
+    expect(r).toMatchObject({
+      status: 409,
+      body: {
+        code: 'redrive_id_taken',
+        details: { executionId: twin.executionId, takenBy: holder.executionId },
+      },
+    });
+  });
+
   it('bulk: a dry run counts, over the cap nothing starts, then each match once; repeating starts none', async () => {
     // Both originals are still dead letters (a redrive does not change the original).
     const dry = await call('POST', '/v1/dead-letters/redrive', {
