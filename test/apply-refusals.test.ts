@@ -42,7 +42,11 @@ beforeAll(async () => {
     inject('temporalAddress'),
   ]);
   w = await startWorker();
-  bare = await startWorker(testConfig({ TEMPORAL_NAMESPACE: BARE_NAMESPACE }));
+  // A worker there would refuse to start (it checks the search attributes): skip that check to
+  // reproduce the mistake it guards against.
+  bare = await startWorker(testConfig({ TEMPORAL_NAMESPACE: BARE_NAMESPACE }), {
+    checkSearchAttributes: false,
+  });
   api = await startApi({
     api: { host: '127.0.0.1', port: await freePort(), auth: { mode: 'open' } },
     logger: createLogger('silent'),

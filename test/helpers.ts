@@ -42,7 +42,7 @@ export interface RunningWorker extends PontoonWorker {
 /** A real Pontoon worker on its own task queue, using the bundle built once by the global setup. */
 export async function startWorker(
   config: WorkerConfig = testConfig(),
-  opts: { metrics?: PontoonMetrics } = {},
+  opts: { metrics?: PontoonMetrics; checkSearchAttributes?: boolean } = {},
 ): Promise<RunningWorker> {
   const logger = createLogger(config.logLevel);
   installTemporalRuntime(logger);
@@ -51,6 +51,7 @@ export async function startWorker(
     logger,
     workflowBundle: { codePath: inject('workflowBundlePath') },
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
+    ...(opts.checkSearchAttributes === false ? { checkSearchAttributes: false } : {}),
   });
   const running = w.worker.run();
   return {

@@ -9,7 +9,7 @@ import { msToTs } from '@temporalio/common/lib/time.js';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { SEARCH_ATTRIBUTE_TYPES } from '../spec/names.ts';
 import { createLogger } from '../worker/logger.ts';
-import { checkSearchAttributes } from '../worker/temporal.ts';
+import { checkSearchAttributes, probeSearchAttributes } from '../worker/temporal.ts';
 import { startWorker, testConfig } from './helpers.ts';
 
 let connection: Connection;
@@ -52,4 +52,25 @@ it('a namespace without them refuses the worker, naming each attribute and the c
   });
   const again = await checkSearchAttributes(connection, bare, createLogger('silent')).catch((e: Error) => e);
   expect((again as Error).message).toContain('PontoonTrigger has type INDEXED_VALUE_TYPE_INT, not Keyword');
+});
+
+it('where the operator API is refused, a visibility count naming each attribute finds the missing ones', async () => {
+  const silent = createLogger('silent');
+  await expect(probeSearchAttributes(connection, 'default', silent, 'test')).resolves.toBe('checked');
+  const err = await probeSearchAttributes(connection, bare, silent, 'test').catch((e: Error) => e);
+  expect((err as Error).name).toBe('ConfigError');
+  // PontoonTrigger was added above as Int: the count compares it with a string and is refused too.
+  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTE_TYPES)) {
+    expect((err as Error).message).toContain(
+      `${name} (${type}) is missing or has another type: temporal operator search-attribute create --namespace ${bare} --name ${name} --type ${type}`,
+    );
+  }
+});
+
+it('a listing that fails for another reason (an unknown namespace) refuses the start', async () => {
+  const err = await checkSearchAttributes(connection, `missing-${bare}`, createLogger('silent')).catch(
+    (e: Error) => e,
+  );
+  expect((err as Error).name).toBe('ConfigError');
+  expect((err as Error).message).toMatch(/could not list the search attributes of namespace missing-bare-/);
 });

@@ -98,11 +98,9 @@ describe('traces', () => {
               name: 'StartActivity:getFunctionSpec',
               children: [
                 {
-                  // The spec lookup queries the function controller: its handler joins the trace.
+                  // The spec lookup reads the function controller's memo (no query, no workflow task).
                   name: 'RunActivity:getFunctionSpec',
-                  children: [
-                    { name: 'QueryWorkflow:spec', children: [{ name: 'HandleQuery:spec', children: [] }] },
-                  ],
+                  children: [{ name: 'DescribeWorkflow', children: [] }],
                 },
               ],
             },
@@ -123,9 +121,10 @@ describe('traces', () => {
         },
       ],
     });
-    // The request span's children: the spec query, the start, and the describe after ?wait.
+    // The request span's children: the spec read (the controller's memo), the start, and the
+    // describe after ?wait.
     expect(t.children.map((c) => c.name)).toEqual([
-      'QueryWorkflow:spec',
+      'DescribeWorkflow',
       'StartWorkflow:executeFunction',
       'DescribeWorkflow',
     ]);

@@ -47,6 +47,9 @@ export async function connectNative(config: TemporalConfig): Promise<NativeConne
 // vitest and fails under node and tsx).
 const { IndexedValueType } = proto.temporal.api.enums.v1;
 
+/** gRPC status codes (grpc.io status codes), as the Temporal client's errors carry them in `code`. */
+const GRPC = { INVALID_ARGUMENT: 3, PERMISSION_DENIED: 7, UNIMPLEMENTED: 12 } as const;
+
 const INDEXED_TYPE: Record<'Keyword' | 'Int', proto.temporal.api.enums.v1.IndexedValueType> = {
   Keyword: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
   Int: IndexedValueType.INDEXED_VALUE_TYPE_INT,
@@ -59,9 +62,10 @@ const INDEXED_TYPE: Record<'Keyword' | 'Int', proto.temporal.api.enums.v1.Indexe
  * The embedded dev server registers them itself; other clusters need
  * `temporal operator search-attribute create`, which the error spells out per attribute.
  *
- * Returns what it could not check: a server that refuses the operator API (Temporal Cloud without
- * the permission, an older server: PERMISSION_DENIED, UNIMPLEMENTED) is logged as a warning and
- * not fatal. Throws ConfigError naming every missing or mistyped attribute.
+ * A server that refuses the operator API (PERMISSION_DENIED, e.g. a Temporal Cloud API key without
+ * operator rights; UNIMPLEMENTED) is asked through visibility instead (presence only); when that is
+ * refused too, 'unchecked' with a warning. Throws ConfigError naming every missing or mistyped
+ * attribute, or when the listing fails otherwise (unreachable server, unknown namespace).
  */
 export async function checkSearchAttributes(
   connection: ConnectionLike,
@@ -73,11 +77,15 @@ export async function checkSearchAttributes(
     const answer = await connection.operatorService.listSearchAttributes({ namespace });
     custom = (answer.customAttributes ?? {}) as Record<string, proto.temporal.api.enums.v1.IndexedValueType>;
   } catch (err) {
-    logger.warn(
-      { err: (err as Error).message, namespace },
-      `could not list the namespace's search attributes; make sure it has ${Object.keys(SEARCH_ATTRIBUTE_TYPES).join(', ')} (deploy/README.md, step 1)`,
-    );
-    return 'unchecked';
+    const code = (err as { code?: number }).code;
+    if (code !== GRPC.PERMISSION_DENIED && code !== GRPC.UNIMPLEMENTED) {
+      throw new ConfigError(
+        `could not list the search attributes of namespace ${namespace}: ${(err as Error).message}`,
+      );
+    }
+    // Not allowed to list them (e.g. a Temporal Cloud API key without operator rights): a
+    // visibility count naming each one needs only read access and is refused for an unknown name.
+    return probeSearchAttributes(connection, namespace, logger, (err as Error).message);
   }
   const problems = Object.entries(SEARCH_ATTRIBUTE_TYPES).flatMap(([name, type]) => {
     const has = custom[name];
@@ -90,6 +98,47 @@ export async function checkSearchAttributes(
   if (problems.length) {
     throw new ConfigError(
       `namespace ${namespace} lacks search attributes Pontoon sets (an execution setting one would hang):\n${problems.join('\n')}`,
+    );
+  }
+  return 'checked';
+}
+
+/**
+ * The fallback of checkSearchAttributes when the operator API is refused: CountWorkflowExecutions
+ * with a query comparing each attribute to a value of its type; INVALID_ARGUMENT means the namespace
+ * does not know it or has it with another type. Throws ConfigError for missing ones; a probe refused otherwise
+ * leaves them unchecked, with a warning.
+ */
+export async function probeSearchAttributes(
+  connection: ConnectionLike,
+  namespace: string,
+  logger: Logger,
+  why: string,
+): Promise<'checked' | 'unchecked'> {
+  const missing: string[] = [];
+  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTE_TYPES)) {
+    try {
+      await connection.workflowService.countWorkflowExecutions({
+        namespace,
+        query: `${name} = ${type === 'Int' ? '0' : "'pontoon-probe'"}`,
+      });
+    } catch (err) {
+      if ((err as { code?: number }).code === GRPC.INVALID_ARGUMENT) {
+        missing.push(
+          `  ${name} (${type}) is missing or has another type: temporal operator search-attribute create --namespace ${namespace} --name ${name} --type ${type}`,
+        );
+        continue;
+      }
+      logger.warn(
+        { err: (err as Error).message, listing: why, namespace },
+        `could not check the namespace's search attributes; make sure it has ${Object.keys(SEARCH_ATTRIBUTE_TYPES).join(', ')} (deploy/README.md, step 1)`,
+      );
+      return 'unchecked';
+    }
+  }
+  if (missing.length) {
+    throw new ConfigError(
+      `namespace ${namespace} lacks search attributes Pontoon sets (an execution setting one would hang):\n${missing.join('\n')}`,
     );
   }
   return 'checked';

@@ -127,12 +127,19 @@ export async function createPontoonWorker(opts: {
    * must hold the interceptors: see bundleWorkflows), StartWorkflow spans on this worker's client.
    */
   tracing?: Tracing;
+  /**
+   * Check the namespace's search attributes before polling (checkSearchAttributes; default true).
+   * Off only to reproduce an operator's setup mistake on purpose (test/apply-refusals.test.ts).
+   */
+  checkSearchAttributes?: boolean;
 }): Promise<PontoonWorker> {
   const { config, logger, tracing } = opts;
   const metrics = opts.metrics ?? createMetrics();
   const baseClient = await connectClient(config.temporal);
   try {
-    await checkSearchAttributes(baseClient.connection, config.temporal.namespace, logger);
+    if (opts.checkSearchAttributes !== false) {
+      await checkSearchAttributes(baseClient.connection, config.temporal.namespace, logger);
+    }
   } catch (err) {
     await baseClient.connection.close();
     throw err;
