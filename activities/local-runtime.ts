@@ -4,7 +4,7 @@
  * (output.json, size limit, log tail) runs in-process. Used by `npm start`, `pontoon dev` and tests.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, constants, fchownSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fchownSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { access, lstat, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -216,6 +216,23 @@ async function reapGroup(pgid: number): Promise<'finished' | 'interrupted' | 'un
   return interrupted ? 'interrupted' : 'finished';
 }
 
+/**
+ * Whether process `pgid` is the sh this runtime started for the attempt whose exit file is
+ * `exitFile` (its argv: /bin/sh -c <script> pontoon-attempt <exitFile> …), read from
+ * /proc/<pgid>/cmdline. A pid file outlives its process: after a reboot, or once the number is
+ * reused, it names somebody else's process, which the reap must never freeze or kill. undefined:
+ * no /proc to tell (not Linux).
+ */
+async function isAttemptLeader(pgid: number, exitFile: string): Promise<boolean | undefined> {
+  if (!existsSync('/proc/self/cmdline')) return undefined;
+  try {
+    const argv = (await readFile(`/proc/${pgid}/cmdline`, 'utf8')).split('\0');
+    return argv[3] === 'pontoon-attempt' && argv[4] === exitFile;
+  } catch {
+    return false; // gone, or not ours to read
+  }
+}
+
 function killGroup(pgid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pgid, signal);
@@ -283,6 +300,14 @@ export function createLocalRuntime(
       const pgid = await recordedPgid(pidFile);
       if (pgid === undefined) continue;
       if (pgid > 1 && alive(pgid)) {
+        if ((await isAttemptLeader(pgid, path.join(root, entry, EXIT_FILE))) === false) {
+          logger.info(
+            { executionId, pgid, folder: entry },
+            'the pid file names a process that is not this attempt (reused pid, or after a reboot): left alone',
+          );
+          await rm(pidFile, { force: true });
+          continue;
+        }
         const how = await reapGroup(pgid);
         // The exit status sh records for a function we killed is ours, not the function's: gone,
         // so the attempt runs again. One the function reached by itself stays, and is adopted.

@@ -351,7 +351,7 @@ describe('PONTOON_LOCAL_RUN_AS settings', () => {
     }
   });
 
-  it('the reap after a lost worker kills only process groups the worker recorded itself', async () => {
+  it("the reap after a lost worker kills only process groups the worker recorded itself, and only an attempt's own", async () => {
     const dataDir = path.join(root, 'reap');
     mkdirSync(dataDir, { recursive: true });
     const runtime = createLocalRuntime(
@@ -367,10 +367,28 @@ describe('PONTOON_LOCAL_RUN_AS settings', () => {
       chownSync(path.join(dir, 'pid'), user.uid, user.gid);
       expect(await runtime.reapExecution('exec:forged:1')).toBe(0);
       expect(pidAlive(victim.pid!)).toBe(true);
-      // The same file written by the worker's user is a group it started: reaped.
+      // Written by the worker's user but naming a process that is not this attempt's sh (a pid reused,
+      // or a file left from before a reboot): left alone too.
       chownSync(path.join(dir, 'pid'), 0, 0);
-      expect(await runtime.reapExecution('exec:forged:1')).toBe(1);
-      await waitFor('the recorded group to be gone', () => !pidAlive(victim.pid!) || undefined, 5_000);
+      expect(await runtime.reapExecution('exec:forged:1')).toBe(0);
+      expect(pidAlive(victim.pid!)).toBe(true);
+      // The attempt's own sh (argv: -c <script> pontoon-attempt <exit file>), recorded by the worker: reaped.
+      const attempt = spawn(
+        '/bin/sh',
+        ['-c', 'sleep 60; :', 'pontoon-attempt', path.join(dir, '.pontoon-exit')],
+        {
+          detached: true,
+          stdio: 'ignore',
+        },
+      );
+      try {
+        writeFileSync(path.join(dir, 'pid'), String(attempt.pid));
+        expect(await runtime.reapExecution('exec:forged:1')).toBe(1);
+        await waitFor('the recorded group to be gone', () => !pidAlive(attempt.pid!) || undefined, 5_000);
+        expect(pidAlive(victim.pid!)).toBe(true);
+      } finally {
+        attempt.kill('SIGKILL');
+      }
     } finally {
       victim.kill('SIGKILL');
       await runtime.close?.();
