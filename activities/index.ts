@@ -6,12 +6,14 @@ import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { type AttemptOutcome, type AttemptRequest, failedAttemptError } from '../spec/execution.ts';
+import { checkedOutcome } from '../spec/io-schema.ts';
 import { createMetrics, type PontoonMetrics } from '../worker/metrics.ts';
 import { createExecutionMetricsActivities } from './execution-metrics.ts';
 import { createNotifyActivities } from './notify.ts';
 import { createRegistryActivities } from './registry.ts';
 import type { FunctionRuntime } from './runtime.ts';
 import { createScheduleActivities } from './schedules.ts';
+import { createTypedIoActivities } from './typed-io.ts';
 import { createWarmPoolActivities } from './warm-pools.ts';
 
 export interface ActivityDeps {
@@ -52,6 +54,7 @@ export function createActivities({
     ...createNotifyActivities({ logger: logger.child({ component: 'notify' }), env }),
     ...createExecutionMetricsActivities({ metrics }),
     ...createWarmPoolActivities({ client, runtime, logger: logger.child({ component: 'scalar' }) }),
+    ...createTypedIoActivities(),
 
     /**
      * Stops a running attempt at once because its execution was cancelled (kubernetes: marks and
@@ -91,6 +94,8 @@ export function createActivities({
         finished(ctx.cancellationSignal.aborted ? 'cancelled' : 'error');
         throw err;
       }
+      // Typed results: a result that does not match spec.output.schema is an OutputInvalid failure.
+      outcome = checkedOutcome(req, outcome);
       if (ctx.cancellationSignal.aborted) {
         finished('cancelled');
         logger.info({ executionId: req.executionId, attempt: req.attempt }, 'attempt cancelled and killed');

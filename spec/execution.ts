@@ -111,7 +111,10 @@ export const FAILURE_TYPES = {
   SpecInvalid: { retryable: false },
   /** No spec has been applied under this name. */
   FunctionNotFound: { retryable: false },
-  /** The workflow input is malformed. */
+  /**
+   * The workflow input is malformed, or its `input` does not match the function's
+   * `spec.input.schema` (the message names the JSON Pointer of each problem). Before any attempt.
+   */
   InputInvalid: { retryable: false },
   /** A parameter is missing, unknown, of the wrong type, or its template failed. */
   ParameterInvalid: { retryable: false },
@@ -119,7 +122,10 @@ export const FAILURE_TYPES = {
   InputTooLarge: { retryable: false },
   /** output.json is over the limit. */
   OutputTooLarge: { retryable: false },
-  /** output.json is not valid JSON. */
+  /**
+   * output.json is not valid JSON, or the result does not match the function's
+   * `spec.output.schema` (the message names the JSON Pointer of each problem).
+   */
   OutputInvalid: { retryable: false },
   /** The function exited non-zero with a code the spec lists as non-retryable. */
   FunctionExitNonRetryable: { retryable: false },

@@ -1,7 +1,13 @@
 /** Reads spec files and folders from disk and parses them with parse.ts. */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { MAX_SPEC_BYTES, type ParseResult, parseSpecText, type SpecProblem } from './parse.ts';
+import {
+  MAX_SPEC_BYTES,
+  type ParseResult,
+  parseSchemaFileText,
+  parseSpecText,
+  type SpecProblem,
+} from './parse.ts';
 
 const SPEC_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 
@@ -84,6 +90,49 @@ export async function loadSpecs(inputs: string[]): Promise<ParseResult> {
         continue;
       }
       names.set(s.spec.metadata.name, `${s.file}:${s.line}`);
+      // Typed inputs and results: a schemaFile is read here, relative to the spec file, and travels
+      // inline as schema (the API and the worker never read files); schemaFile stays as a note.
+      let schemaProblems = 0;
+      for (const which of ['input', 'output'] as const) {
+        const io = s.spec.spec[which];
+        if (!io?.schemaFile) continue;
+        const at = (field: string[]) => s.locate?.(field) ?? { line: s.line, column: 1 };
+        const field = ['spec', which, 'schemaFile'];
+        if (io.schema !== undefined) {
+          result.problems.push({
+            file: s.file,
+            ...at(field),
+            path: field.join('.'),
+            message: 'set either schema (inline) or schemaFile (a file beside the spec), not both',
+          });
+          schemaProblems++;
+          continue;
+        }
+        const schemaPath = path.resolve(path.dirname(path.resolve(file)), io.schemaFile);
+        const info = await stat(schemaPath).catch(() => undefined);
+        if (!info?.isFile() || info.size > MAX_SPEC_BYTES) {
+          result.problems.push({
+            file: s.file,
+            ...at(field),
+            path: field.join('.'),
+            message: !info
+              ? `schema file ${schemaPath} does not exist; schemaFile is relative to the spec file`
+              : !info.isFile()
+                ? `${schemaPath} is not a file`
+                : `${schemaPath} is ${info.size} bytes; the limit is ${MAX_SPEC_BYTES} bytes`,
+          });
+          schemaProblems++;
+          continue;
+        }
+        const parsed = parseSchemaFileText(
+          await readFile(schemaPath, 'utf8'),
+          path.join(path.dirname(file), io.schemaFile),
+        );
+        result.problems.push(...parsed.problems);
+        schemaProblems += parsed.problems.length;
+        if (parsed.schema !== undefined) io.schema = parsed.schema as Record<string, unknown> | boolean;
+      }
+      if (schemaProblems) continue;
       // build.context is relative to the spec file; the rest of Pontoon (the packager, the local
       // runtime) sees it absolute.
       const b = s.spec.spec.build;

@@ -5,6 +5,7 @@
  */
 import { CST, isMap, isPair, isScalar, isSeq, LineCounter, type Node, Parser, parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
+import { compileSchema } from './io-schema.ts';
 import { formatPath } from './parse-path.ts';
 import { type FunctionSpec, functionSpecSchema } from './schema.ts';
 import { literalSecretProblems } from './secret-env.ts';
@@ -144,7 +145,10 @@ export function parseSpecText(text: string, file: string): ParseResult {
     const result = functionSpecSchema().safeParse(data);
     // Literal env values that look like secrets (spec/secret-env.ts): checked on a valid spec, here
     // and by the controller's validator, not by the schema (which replays old histories).
-    const secrets = result.success ? literalSecretProblems(result.data) : [];
+    // Typed inputs and results: an inline JSON Schema that does not compile is located at its keyword.
+    const secrets = result.success
+      ? [...literalSecretProblems(result.data), ...ioSchemaProblems(result.data)]
+      : [];
     for (const p of secrets) {
       const { node, keyNode } = findNode(doc.contents as Node | null, p.path, false);
       const offset = (node ?? keyNode)?.range?.[0] ?? doc.range[0];
@@ -191,6 +195,91 @@ export function parseSpecText(text: string, file: string): ParseResult {
   }
   problems.sort((a, b) => a.line - b.line || a.column - b.column);
   return { specs, problems };
+}
+
+/**
+ * What is wrong with the inline `spec.input.schema` and `spec.output.schema` of a valid spec, each
+ * with the path of the offending keyword (Ajv compiles them: spec/io-schema.ts).
+ */
+export function ioSchemaProblems(spec: FunctionSpec): { path: (string | number)[]; message: string }[] {
+  const out: { path: (string | number)[]; message: string }[] = [];
+  for (const which of ['input', 'output'] as const) {
+    const schema = spec.spec[which]?.schema;
+    if (schema === undefined) continue;
+    const r = compileSchema(schema);
+    if ('problems' in r)
+      for (const p of r.problems)
+        out.push({ path: ['spec', which, 'schema', ...p.path], message: `bad JSON Schema: ${p.message}` });
+  }
+  return out;
+}
+
+/**
+ * A schema file named by `spec.input.schemaFile` or `spec.output.schemaFile` (JSON, or YAML): its
+ * schema, or every problem located in that file (syntax, and a schema that does not compile, at the
+ * offending keyword). Pure: load.ts reads the file.
+ */
+export function parseSchemaFileText(
+  text: string,
+  file: string,
+): { schema?: unknown; problems: SpecProblem[] } {
+  const lc = new LineCounter();
+  const at = (offset: number) => {
+    const pos = lc.linePos(offset);
+    return { line: pos.line, column: pos.col };
+  };
+  const docs = parseAllDocuments(text, {
+    lineCounter: lc,
+    uniqueKeys: true,
+    prettyErrors: false,
+    strict: true,
+  });
+  const list = (Array.isArray(docs) ? docs : []).filter((d) => d.contents !== null || d.errors.length > 0);
+  if (list.length !== 1) {
+    return {
+      problems: [
+        {
+          file,
+          line: 1,
+          column: 1,
+          path: '',
+          message: list.length
+            ? 'holds several documents; a schema file holds one JSON Schema'
+            : 'empty file; expected a JSON Schema',
+        },
+      ],
+    };
+  }
+  const doc = list[0]!;
+  if (doc.errors.length) {
+    return {
+      problems: doc.errors.map((e) => ({
+        file,
+        ...at(e.pos[0]),
+        path: '',
+        message: `${e.code === 'DUPLICATE_KEY' ? 'duplicate key' : 'syntax error'}: ${yamlMessage(e.message)}`,
+      })),
+    };
+  }
+  let schema: unknown;
+  try {
+    schema = doc.toJS({ maxAliasCount: MAX_ALIASES });
+  } catch (err) {
+    return { problems: [{ file, line: 1, column: 1, path: '', message: (err as Error).message }] };
+  }
+  const r = compileSchema(schema);
+  if (!('problems' in r)) return { schema, problems: [] };
+  return {
+    problems: r.problems.map((p) => {
+      const { node, keyNode } = findNode(doc.contents as Node | null, p.path, false);
+      return {
+        file,
+        ...at((node ?? keyNode)?.range?.[0] ?? doc.range[0]),
+        path: formatPath(p.path),
+        message: `bad JSON Schema: ${p.message}`,
+      };
+    }),
+  };
 }
 
 /** The last flow collection (`[` or `{`) opened before `offset` and never closed, from the CST. */

@@ -453,6 +453,36 @@ function buildFunctionSpecSchema() {
     })
     .describe("Build the function's image from source (pontoon build / pontoon apply).");
 
+  const typedIo = (which: 'input' | 'output') =>
+    z
+      .strictObject({
+        schema: z
+          .union([z.record(z.string(), z.unknown()), z.boolean()], {
+            error: 'must be a JSON Schema (draft 2020-12): a mapping, or true/false',
+          })
+          .optional()
+          .describe(
+            which === 'input'
+              ? "JSON Schema (draft 2020-12) the execution's `input` must match. Checked at apply time (a schema that does not compile is refused at its line); an invocation whose input does not match is refused before any attempt, with the JSON Pointer of each problem (API: 400 validation_failed; other starters: InputInvalid)."
+              : "JSON Schema (draft 2020-12) the function's result (output.json, or the warm reply) must match. A result that does not is an OutputInvalid failure, not retried, naming the JSON Pointer of each problem.",
+          ),
+        schemaFile: z
+          .string()
+          .min(1)
+          .optional()
+          .describe(
+            'The schema in a JSON (or YAML) file beside the spec instead, relative to the spec file: `pontoon validate` and `pontoon apply` read it and send it inline as schema (the API takes inline schemas only).',
+          ),
+      })
+      .refine((io) => io.schema !== undefined || io.schemaFile !== undefined, {
+        error: 'set "schema" (inline) or "schemaFile" (a file beside the spec)',
+      })
+      .describe(
+        which === 'input'
+          ? "The type of an execution's input (typed inputs)."
+          : "The type of the function's result (typed results).",
+      );
+
   const notifyHook = z
     .strictObject({
       url: z
@@ -545,6 +575,8 @@ function buildFunctionSpecSchema() {
           })
           .default([])
           .describe('Start-time parameters.'),
+        input: typedIo('input').optional(),
+        output: typedIo('output').optional(),
         schedules: z
           .array(schedule)
           .superRefine(unique((p) => p.name, 'schedule'))

@@ -89,6 +89,19 @@ const { getFunctionSpec } = proxyLocalActivities<Activities>({
   retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['FunctionNotFound'] },
 });
 
+/**
+ * Typed inputs (issue 21 §1): a function with spec.input has its execution's input checked against
+ * the schema before admission and any attempt, by this local activity (the worker runs Ajv and
+ * keeps each compiled schema; workflow code never loads it). A mismatch ends the execution
+ * InputInvalid with the JSON Pointer of each problem. Gated by a patch: executions started before
+ * replay without the check (no spec of theirs had an input schema).
+ */
+const { checkExecutionInput } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '10s',
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['SpecInvalid'] },
+});
+const TYPED_INPUT_PATCH = 'typed-input';
+
 const { recordExecutionEnd } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '5s',
   // A missed count is better than a double one.
@@ -611,6 +624,34 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
       throw err;
     }
   };
+
+  // Typed input: refused before admission and before any attempt, for every starter.
+  const typedInput = spec.spec.input;
+  if (typedInput && patched(TYPED_INPUT_PATCH)) {
+    let problems: { pointer: string; message: string }[];
+    try {
+      ({ problems } = await checkExecutionInput({
+        function: input.function,
+        ...(typedInput.schema !== undefined ? { schema: typedInput.schema } : {}),
+        ...(typedInput.schemaFile !== undefined ? { schemaFile: typedInput.schemaFile } : {}),
+        input: input.input ?? null,
+      }));
+    } catch (err) {
+      if (err instanceof ApplicationFailure && err.type === 'SpecInvalid')
+        return await finish('failed', failure('SpecInvalid', err.message));
+      if (!(err instanceof ActivityFailure)) throw err;
+      return await finish('failed', attemptFailureOf(err, 0));
+    }
+    if (problems.length) {
+      const where = problems
+        .map((p) => `${p.pointer === '' ? '(root)' : p.pointer}: ${p.message}`)
+        .join('; ');
+      return await finish(
+        'failed',
+        failure('InputInvalid', `input does not match spec.input.schema (version ${version}): ${where}`),
+      );
+    }
+  }
 
   // Without a concurrency limit there is no admission: no controller in the path of an execution.
   if (!exec.concurrency) return await counted();
