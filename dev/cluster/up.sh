@@ -289,9 +289,18 @@ ensure_component kube-scheduler \
 kc apply --server-side -f "$CLUSTER_SRC_DIR/crds/kwok.x-k8s.io_logs.yaml" >/dev/null \
   || die "could not install kwok's Logs CRD (dev/cluster/crds)"
 
-# kwok reads its Stages at start: it is restarted when dev/cluster/stages changed.
-STAGE_FILES=("$CLUSTER_SRC_DIR"/stages/*.yaml)
-EXTRA_FINGERPRINT="$(cat "${STAGE_FILES[@]}" | sha256sum)"
+# kwok reads its Stages at start: it is restarted when dev/cluster/stages changed. They are copied
+# into the cache under their content's hash, so the flags name the content, not this checkout: a
+# second checkout (a clean clone running CI, a worktree) with the same stages shares the running kwok
+# instead of restarting it under the first one's tests.
+STAGES_HASH="$(cd "$CLUSTER_SRC_DIR/stages" && sha256sum -- *.yaml | sha256sum | cut -c1-16)"
+STAGES_DIR="$STATE/kwok-stages/$STAGES_HASH"
+if [ ! -d "$STAGES_DIR" ]; then
+  mkdir -p "$STAGES_DIR.tmp.$$"
+  cp -- "$CLUSTER_SRC_DIR"/stages/*.yaml "$STAGES_DIR.tmp.$$/"
+  mv -T -- "$STAGES_DIR.tmp.$$" "$STAGES_DIR" 2>/dev/null || rm -rf -- "$STAGES_DIR.tmp.$$"
+fi
+STAGE_FILES=("$STAGES_DIR"/*.yaml)
 ensure_component kwok \
   --kubeconfig="$STATE/kwok.kubeconfig" \
   --config="$(IFS=,; echo "${STAGE_FILES[*]}")" \
