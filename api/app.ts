@@ -52,6 +52,7 @@ import {
 import { type ApiKey, findKey, type Role, roleAllows } from './auth.ts';
 import { registerAuthFailureLimit } from './auth-failures.ts';
 import { registerBrowserGuard } from './browser-guard.ts';
+import { CODEC_PREFIX, registerCodecCors, registerCodecRoutes } from './codec.ts';
 import { MAX_DELETE_CANCELS, type TrustProxy } from './config.ts';
 import { registerDeadLetterRoutes } from './dead-letters.ts';
 import { ApiError } from './errors.ts';
@@ -108,6 +109,12 @@ export interface ApiDeps {
    * PONTOON_FUNCTION_* lists), checked at apply; unset: not checked here (the workers still do).
    */
   functionAccess?: FunctionAccess;
+  /**
+   * Origins (`scheme://host[:port]`) of the Temporal Web UI allowed to call the codec server
+   * (`/codec/encode`, `/codec/decode`; api/codec.ts) from a browser (PONTOON_CODEC_CORS_ORIGINS);
+   * default none: the CLI and scripts only.
+   */
+  codecCorsOrigins?: readonly string[];
 }
 
 declare module 'fastify' {
@@ -360,7 +367,16 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   });
 
   // Web pages (cross-origin, DNS rebinding, form posts) are refused before routing and auth.
-  registerBrowserGuard(app, { allowedHosts: deps.allowedHosts ?? [], open: deps.auth.mode === 'open' });
+  const codecCrossOrigin = {
+    pathPrefix: CODEC_PREFIX,
+    origins: (deps.codecCorsOrigins ?? []).map((o) => o.toLowerCase()),
+  };
+  registerBrowserGuard(app, {
+    allowedHosts: deps.allowedHosts ?? [],
+    open: deps.auth.mode === 'open',
+    crossOrigin: codecCrossOrigin,
+  });
+  registerCodecCors(app, codecCrossOrigin);
   const authFailures = await registerAuthFailureLimit(app, deps.authFailuresPerMinute);
 
   app.setErrorHandler((raw, req, reply) => {
@@ -472,6 +488,14 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(swagger, { mode: 'static', specification: { document: apiDocument() as never } });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => apiDocument());
+
+  // ------------------------------------------------------------------ codec server
+  // For the Web UI and the `temporal` CLI: this client's payload keys (api/codec.ts).
+  registerCodecRoutes(app, {
+    codecs: client.options.loadedDataConverter.payloadCodecs,
+    namespace: client.options.namespace,
+    crossOrigin: codecCrossOrigin,
+  });
 
   // ------------------------------------------------------------------ health
   app.get('/healthz', async () => ({ status: 'ok', version: PONTOON_VERSION }));

@@ -17,6 +17,10 @@
  *   `unsupported_media_type`. A form or a no-cors fetch can send only text/plain, form types or
  *   none, and no custom header, without a preflight the API never grants. DELETE is always
  *   preflighted by browsers and always carries Origin, so the first two checks cover it.
+ *
+ * One exception, by configuration only: the codec server (`/codec/…`, api/codec.ts) takes requests
+ * from the Temporal Web UI's origins listed in PONTOON_CODEC_CORS_ORIGINS (`crossOrigin`), and
+ * answers their CORS preflight; every other origin is still refused there, and everywhere else.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import ipaddr from 'ipaddr.js';
@@ -27,6 +31,22 @@ export interface BrowserGuardOptions {
   allowedHosts: readonly string[];
   /** Open mode: the Host check applies wherever the server listens. */
   open: boolean;
+  /**
+   * Paths under `pathPrefix` may be called from `origins` (exact `scheme://host[:port]`, lower case):
+   * the codec server for the Temporal Web UI. Default: no path, no origin.
+   */
+  crossOrigin?: { pathPrefix: string; origins: readonly string[] };
+}
+
+/** True when `req` is a request to `crossOrigin`'s paths from one of its origins. */
+export function crossOriginAllowed(
+  req: FastifyRequest,
+  crossOrigin: BrowserGuardOptions['crossOrigin'],
+): boolean {
+  const origin = req.headers.origin?.toLowerCase();
+  if (!crossOrigin || !origin) return false;
+  const path = req.url.split('?')[0] ?? '';
+  return path.startsWith(crossOrigin.pathPrefix) && crossOrigin.origins.includes(origin);
 }
 
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -87,6 +107,7 @@ export function registerBrowserGuard(app: FastifyInstance, opts: BrowserGuardOpt
 
     const origin = req.headers.origin;
     const site = req.headers['sec-fetch-site'];
+    if (crossOriginAllowed(req, opts.crossOrigin)) return;
     const own = [`http://${req.headers.host ?? ''}`, `https://${req.headers.host ?? ''}`].map((o) =>
       o.toLowerCase(),
     );

@@ -27,6 +27,12 @@ const EnvSchema = z.object({
   PONTOON_API_MAX_DELETE_CANCELS: z.coerce.number().int().min(1).default(MAX_DELETE_CANCELS),
   PONTOON_API_TRUST_PROXY: z.string().default('false'),
   PONTOON_NOTIFY_ALLOW_CIDRS: z.string().default(''),
+  PONTOON_CODEC_CORS_ORIGINS: z
+    .string()
+    .default('')
+    .describe(
+      'origins of the Temporal Web UI that may call the codec server /codec/* from a browser (scheme://host[:port], comma-separated)',
+    ),
 });
 
 export interface ApiConfig {
@@ -45,6 +51,31 @@ export interface ApiConfig {
   maxDeleteCancels?: number;
   /** Which proxies' X-Forwarded-For is believed (Fastify trustProxy); default false: none. */
   trustProxy?: TrustProxy;
+  /** Web UI origins the codec server answers (api/codec.ts; PONTOON_CODEC_CORS_ORIGINS); default none. */
+  codecCorsOrigins?: string[];
+}
+
+/**
+ * PONTOON_CODEC_CORS_ORIGINS: each item an origin exactly as a browser sends it in `Origin`
+ * (http or https, host, optional port; no path, no trailing slash), lower-cased.
+ */
+export function parseCodecOrigins(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((item) => {
+      let url: URL | undefined;
+      try {
+        url = new URL(item);
+      } catch {}
+      if (!url || !['http:', 'https:'].includes(url.protocol) || url.origin !== item.toLowerCase()) {
+        throw new ApiConfigError(
+          `PONTOON_CODEC_CORS_ORIGINS: "${item}" is not an origin; give the Web UI's address as the browser shows it, scheme://host[:port] with no path, e.g. https://temporal.example.com or http://localhost:8233`,
+        );
+      }
+      return url.origin;
+    });
 }
 
 /**
@@ -113,6 +144,7 @@ export function parseApiConfig(
     notifyAllowCidrs,
     maxDeleteCancels: e.PONTOON_API_MAX_DELETE_CANCELS,
     trustProxy: parseTrustProxy(e.PONTOON_API_TRUST_PROXY),
+    codecCorsOrigins: parseCodecOrigins(e.PONTOON_CODEC_CORS_ORIGINS),
   };
   if (e.PONTOON_AUTH === 'none') return { ...common, auth: { mode: 'open' } };
   const keys = loadApiKeys(env);

@@ -60,6 +60,11 @@ export const API_ERRORS = {
     description:
       'The backfill range holds more fires than one request may start (PONTOON_API_MAX_BACKFILL_FIRES); split it.',
   },
+  payload_undecodable: {
+    status: 422,
+    description:
+      'The codec server cannot decrypt a payload: it names a key this API does not hold (removed after a rotation), or it does not verify; details.keyId names the key.',
+  },
   payload_too_large: { status: 413, description: 'The body is over the limit stated in the message.' },
   unsupported_media_type: {
     status: 415,

@@ -8,7 +8,7 @@ import type { FunctionAccess } from '../spec/function-access.ts';
 import { parseConfig } from '../worker/config.ts';
 import { createLogger } from '../worker/logger.ts';
 import { createMetrics, type PontoonMetrics } from '../worker/metrics.ts';
-import { connectClient } from '../worker/temporal.ts';
+import { connectClient, dataConverterOf } from '../worker/temporal.ts';
 import { createTracing, tracingClientInterceptors } from '../worker/tracing.ts';
 import { buildApi } from './app.ts';
 import { type ApiConfig, parseApiConfig } from './config.ts';
@@ -45,6 +45,7 @@ export async function startApi(opts: {
     ...(opts.api.notifyAllowCidrs ? { notifyAllowCidrs: opts.api.notifyAllowCidrs } : {}),
     ...(opts.api.maxDeleteCancels ? { maxDeleteCancels: opts.api.maxDeleteCancels } : {}),
     ...(opts.api.trustProxy !== undefined ? { trustProxy: opts.api.trustProxy } : {}),
+    ...(opts.api.codecCorsOrigins ? { codecCorsOrigins: opts.api.codecCorsOrigins } : {}),
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
     ...(opts.tracer ? { tracer: opts.tracer } : {}),
     ...(opts.functionAccess ? { functionAccess: opts.functionAccess } : {}),
@@ -66,6 +67,7 @@ export async function runApi(): Promise<void> {
     ? new Client({
         connection: base.connection,
         namespace: config.temporal.namespace,
+        dataConverter: dataConverterOf(config.temporal),
         interceptors: tracingClientInterceptors(tracing),
       })
     : base;

@@ -50,6 +50,8 @@ export async function runDev(opts: DevOptions, io: Io): Promise<number> {
       return Exit.usage;
     }
   }
+  const encrypting = config.temporal.payloadKeys !== undefined;
+  const codecEndpoint = `http://127.0.0.1:${opts.apiPort}/codec`;
   let server: DevServer | undefined;
   if (await portOpen(opts.port)) {
     io.err(`a Temporal server already listens on ${opts.port}: using it`);
@@ -61,6 +63,8 @@ export async function runDev(opts: DevOptions, io: Io): Promise<number> {
       cli,
       port: opts.port,
       uiPort: opts.uiPort,
+      // Encrypted payloads (PONTOON_PAYLOAD_KEYS): the UI decodes them through the API's codec server.
+      ...(encrypting ? { uiCodecEndpoint: codecEndpoint } : {}),
       dbFile: path.join(dataDir, 'temporal.db'),
       logFile: path.join(dataDir, 'temporal-server.log'),
     });
@@ -90,8 +94,14 @@ export async function runDev(opts: DevOptions, io: Io): Promise<number> {
     );
   }
   // Local development runs the API open (no keys) unless told otherwise, and says so loudly.
+  // With encrypted payloads, the dev UI's origins may call the codec server (unless set otherwise).
+  const uiOrigins = `http://localhost:${opts.uiPort},http://127.0.0.1:${opts.uiPort}`;
   const apiConfig = parseApiConfig(
-    { ...process.env, PONTOON_API_PORT: String(opts.apiPort) },
+    {
+      ...(encrypting ? { PONTOON_CODEC_CORS_ORIGINS: uiOrigins } : {}),
+      ...process.env,
+      PONTOON_API_PORT: String(opts.apiPort),
+    },
     { auth: 'none' },
   );
   const api = await startApi({
@@ -116,6 +126,7 @@ Pontoon is running on the local runtime.
   Temporal gRPC    127.0.0.1:${opts.port}  namespace ${config.temporal.namespace}, task queue ${config.taskQueue}
   OCI registry     ${registry.prefix}  (pontoon build / apply push function images here)
   Pontoon API      ${api.url}  (OpenAPI at /openapi.json, docs at /docs, metrics at /metrics${apiConfig.auth.mode === 'open' ? ', NO AUTH' : ''})${metricsServer ? `\n  Worker metrics   ${metricsServer.url}/metrics` : ''}
+  Payloads         ${encrypting ? `encrypted (key ${config.temporal.payloadKeys?.encryptKeyId}); the Web UI decodes them through ${codecEndpoint}` : 'stored as they are (set PONTOON_PAYLOAD_KEYS to encrypt them)'}
   Functions        ${names}  (${applied.length} applied; npx pontoon get functions)
   Data             ${config.dataDir}
 

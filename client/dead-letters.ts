@@ -8,6 +8,7 @@
  */
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
+import { decodeOptionalSinglePayload } from '@temporalio/common/lib/internal-non-workflow/index.js';
 import type { ExecuteFunctionInput } from '../spec/execution.ts';
 import { controllerWorkflowId, redriveWorkflowId, SearchAttr, WorkflowType } from '../spec/names.ts';
 import { specHistoryQuery } from '../workflows/definitions.ts';
@@ -138,7 +139,10 @@ async function originalInput(client: Client, executionId: string): Promise<Execu
   });
   const payload =
     res.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0] ?? undefined;
-  const input = payload ? (defaultPayloadConverter.fromPayload(payload) as unknown) : undefined;
+  // Through the client's codec: an encrypted input is decrypted (worker/payload-codec.ts).
+  const input = payload
+    ? await decodeOptionalSinglePayload<unknown>(client.options.loadedDataConverter, payload)
+    : undefined;
   return (input && typeof input === 'object' ? input : {}) as ExecuteFunctionInput;
 }
 

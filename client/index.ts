@@ -13,6 +13,7 @@ import type { Client } from '@temporalio/client';
 import type { ExecuteFunctionInput, ExecutionResult } from '../spec/execution.ts';
 import { TASK_QUEUE } from '../spec/names.ts';
 import type { TemporalConfig } from '../worker/config.ts';
+import { parsePayloadKeys } from '../worker/payload-codec.ts';
 import { connectClient } from '../worker/temporal.ts';
 import { startExecution, waitForResult } from './functions.ts';
 
@@ -27,6 +28,13 @@ export type {
 export { controllerWorkflowId, executionWorkflowId, TASK_QUEUE, WorkflowType } from '../spec/names.ts';
 export type { FunctionSpec } from '../spec/schema.ts';
 export type { TemporalConfig } from '../worker/config.ts';
+export {
+  PayloadDecryptError,
+  PayloadKeyConfigError,
+  PayloadKeyMissingError,
+  type PayloadKeys,
+  parsePayloadKeys,
+} from '../worker/payload-codec.ts';
 export {
   BadPageTokenError,
   describeExecution,
@@ -49,13 +57,18 @@ export {
 /**
  * Connects to the Temporal frontend Pontoon runs on. Every field defaults to the environment the
  * worker and the API read: TEMPORAL_ADDRESS (default `localhost:7233`), TEMPORAL_NAMESPACE
- * (`default`), TEMPORAL_API_KEY (implies TLS). Close it with `client.connection.close()`.
+ * (`default`), TEMPORAL_API_KEY (implies TLS), and the payload keys PONTOON_PAYLOAD_KEYS /
+ * PONTOON_PAYLOAD_KEYS_FILE / PONTOON_PAYLOAD_KEY_ID when payloads are encrypted (the same keys as
+ * the workers: inputs are encrypted, results decrypted). Close it with `client.connection.close()`.
+ * Throws PayloadKeyConfigError for a malformed key setting.
  */
 export function connect(config: Partial<TemporalConfig> = {}): Promise<Client> {
   const apiKey = config.apiKey ?? process.env.TEMPORAL_API_KEY;
+  const payloadKeys = config.payloadKeys ?? parsePayloadKeys(process.env);
   return connectClient({
     address: config.address ?? process.env.TEMPORAL_ADDRESS ?? 'localhost:7233',
     namespace: config.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default',
+    ...(payloadKeys ? { payloadKeys } : {}),
     ...(apiKey ? { apiKey, tls: config.tls ?? {} } : config.tls ? { tls: config.tls } : {}),
   });
 }

@@ -177,6 +177,11 @@ export interface DevServerOptions {
   port: number;
   /** Web UI port; omit for a headless server (tests). */
   uiPort?: number;
+  /**
+   * The Web UI decodes payloads through this remote codec endpoint (`--ui-codec-endpoint`): the
+   * Pontoon API's codec server, `http://127.0.0.1:<api port>/codec`, when payloads are encrypted.
+   */
+  uiCodecEndpoint?: string;
   /** SQLite file so a restart keeps history; omit for in-memory. */
   dbFile?: string;
   namespace?: string;
@@ -209,6 +214,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     '--log-level',
     'warn',
     ...(opts.uiPort ? ['--ui-port', String(opts.uiPort)] : ['--headless']),
+    ...(opts.uiPort && opts.uiCodecEndpoint ? ['--ui-codec-endpoint', opts.uiCodecEndpoint] : []),
     ...(opts.dbFile ? ['--db-filename', opts.dbFile] : []),
     ...Object.entries(SEARCH_ATTRIBUTE_TYPES).flatMap(([name, type]) => [
       '--search-attribute',

@@ -9,6 +9,8 @@
  * the Deployment covers one attempt timeout).
  *
  * Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and Temporal's TLS/API key variables;
+ * PONTOON_PAYLOAD_KEYS (/_FILE, _KEY_ID) when payloads are encrypted (the attempt's input arrives
+ * encrypted and its outcome is stored encrypted; put them in the PONTOON_WARM_TEMPORAL_SECRET Secret);
  * PONTOON_WARM_TASK_QUEUE (required), PONTOON_PORT (default 8080), PONTOON_CONCURRENCY (default 1),
  * PONTOON_POD_NAME (for the log tail), PONTOON_FUNCTION_URL (default http://127.0.0.1:$PONTOON_PORT).
  */
@@ -16,8 +18,9 @@ import { Context } from '@temporalio/activity';
 import { Worker } from '@temporalio/worker';
 import { invokeWarmReplica } from '../activities/warm-invoke.ts';
 import { type AttemptOutcome, type AttemptRequest, failedAttemptError } from '../spec/execution.ts';
+import { checkedOutcome } from '../spec/io-schema.ts';
 import { parseTemporalConfig } from '../worker/config.ts';
-import { connectNative } from '../worker/temporal.ts';
+import { connectNative, dataConverterOf } from '../worker/temporal.ts';
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
   const v = env[name];
@@ -78,6 +81,7 @@ export async function serveWarm(env: NodeJS.ProcessEnv = process.env): Promise<v
     connection,
     namespace: temporal.namespace,
     taskQueue,
+    dataConverter: dataConverterOf(temporal),
     activities,
     maxConcurrentActivityTaskExecutions: concurrency,
   });

@@ -18,6 +18,7 @@ import {
 } from '../spec/function-access.ts';
 import { ownImageRef, TASK_QUEUE } from '../spec/names.ts';
 import { EGRESS_ALLOW_CIDRS_ENV } from '../spec/network.ts';
+import { PayloadKeyConfigError, type PayloadKeys, parsePayloadKeys } from './payload-codec.ts';
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const duration = z
@@ -110,6 +111,20 @@ const EnvSchema = z.object({
   TEMPORAL_TLS_CLIENT_KEY_PATH: z.string().optional(),
   TEMPORAL_TLS_SERVER_CA_CERT_PATH: z.string().optional(),
   TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
+  PONTOON_PAYLOAD_KEYS: z
+    .string()
+    .optional()
+    .describe(
+      'payload encryption keys, id:base64(32 bytes),… (worker/payload-codec.ts); unset with no file: payloads are stored as they are',
+    ),
+  PONTOON_PAYLOAD_KEYS_FILE: z
+    .string()
+    .optional()
+    .describe('a mounted file of payload keys, id:base64 per line (a Secret volume)'),
+  PONTOON_PAYLOAD_KEY_ID: z
+    .string()
+    .optional()
+    .describe('the payload key that encrypts (default: the last one listed); every listed key decrypts'),
   PONTOON_TASK_QUEUE: z.string().min(1).default(TASK_QUEUE),
   PONTOON_RUNTIME: z
     .enum(['local', 'kubernetes'])
@@ -289,6 +304,12 @@ export interface TemporalConfig {
   address: string;
   namespace: string;
   apiKey?: string;
+  /**
+   * Payload encryption (PONTOON_PAYLOAD_KEYS / _FILE / _KEY_ID): every client and worker made from
+   * this config encrypts payloads with `encryptKeyId` and decrypts with any key held. Undefined:
+   * payloads are stored as they are (encrypted ones still fail with the id of the key they need).
+   */
+  payloadKeys?: PayloadKeys;
   tls?: {
     clientCertPath?: string;
     clientKeyPath?: string;
@@ -380,11 +401,19 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig 
       'TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH must be set together (mTLS)',
     );
   }
+  let payloadKeys: PayloadKeys | undefined;
+  try {
+    payloadKeys = parsePayloadKeys(env);
+  } catch (err) {
+    if (err instanceof PayloadKeyConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
   return {
     temporal: {
       address: e.TEMPORAL_ADDRESS,
       namespace: e.TEMPORAL_NAMESPACE,
       ...(e.TEMPORAL_API_KEY ? { apiKey: e.TEMPORAL_API_KEY } : {}),
+      ...(payloadKeys ? { payloadKeys } : {}),
       ...(wantTls
         ? {
             tls: {

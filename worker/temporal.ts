@@ -1,12 +1,24 @@
 /** Connections to Temporal from a TemporalConfig (plain, TLS, mTLS or API key). */
 import { readFileSync } from 'node:fs';
 import { Client, Connection, type ConnectionLike } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow/index.js';
 import proto from '@temporalio/proto';
 import type { NativeConnection } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { SEARCH_ATTRIBUTE_TYPES } from '../spec/names.ts';
 import { ConfigError, type TemporalConfig } from './config.ts';
+import { AesGcmPayloadCodec } from './payload-codec.ts';
+
+/**
+ * The data converter of every Temporal client and worker Pontoon creates from `config`: the default
+ * payload converter, then the AES-256-GCM payload codec (worker/payload-codec.ts). With no keys the
+ * codec passes payloads through and refuses to read encrypted ones, naming the key they need.
+ * Never a payloadConverterPath: the codec runs outside the workflow sandbox.
+ */
+export function dataConverterOf(config: Pick<TemporalConfig, 'payloadKeys'>): DataConverter {
+  return { payloadCodecs: [new AesGcmPayloadCodec(config.payloadKeys)] };
+}
 
 function tlsOptions(config: TemporalConfig): TLSConfig | undefined {
   if (!config.tls) return undefined;
@@ -30,7 +42,7 @@ export async function connectClient(
     tls: tlsOptions(config) ?? (config.tls ? true : undefined),
     ...(config.apiKey ? { apiKey: config.apiKey } : {}),
   });
-  return new Client({ connection, namespace: config.namespace });
+  return new Client({ connection, namespace: config.namespace, dataConverter: dataConverterOf(config) });
 }
 
 /** A worker's connection. The worker package (native core) is loaded here only: clients never load it. */

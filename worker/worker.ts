@@ -31,7 +31,7 @@ import type { WorkerConfig } from './config.ts';
 import { createFaultInjection } from './faults.ts';
 import { createMetrics, type PontoonMetrics } from './metrics.ts';
 import { RUNS_COMPILED } from './package-root.ts';
-import { checkSearchAttributes, connectClient, connectNative } from './temporal.ts';
+import { checkSearchAttributes, connectClient, connectNative, dataConverterOf } from './temporal.ts';
 import { type Tracing, tracingClientInterceptors } from './tracing.ts';
 
 /**
@@ -149,6 +149,7 @@ export async function createPontoonWorker(opts: {
     ? new Client({
         connection: baseClient.connection,
         namespace: config.temporal.namespace,
+        dataConverter: dataConverterOf(config.temporal),
         interceptors: tracingClientInterceptors(tracing),
       })
     : baseClient;
@@ -170,6 +171,8 @@ export async function createPontoonWorker(opts: {
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.taskQueue,
+    // Payloads encrypted at rest when keys are set (worker/payload-codec.ts), outside the sandbox.
+    dataConverter: dataConverterOf(config.temporal),
     workflowBundle:
       opts.workflowBundle ??
       (config.workflowBundlePath
