@@ -29,6 +29,7 @@ import { createDirLogStore } from '../logs/dir.ts';
 import { type AttemptLogSource, localLogSource } from '../logs/source.ts';
 import { DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_RETENTION_MS } from '../logs/store.ts';
 import { LIMITS } from '../spec/execution.ts';
+import { problemsLine, schemaProblems } from '../spec/io-schema.ts';
 import { type FunctionAccess, functionAccessProblems } from '../spec/function-access.ts';
 import {
   controllerWorkflowId,
@@ -57,7 +58,7 @@ import { MAX_DELETE_CANCELS, type TrustProxy } from './config.ts';
 import { registerDeadLetterRoutes } from './dead-letters.ts';
 import { ApiError } from './errors.ts';
 import { registerFunctionMetrics } from './function-metrics.ts';
-import { openApiDocument } from './openapi.ts';
+import { functionOpenApiDocument, openApiDocument } from './openapi.ts';
 import { registerScheduleRoutes } from './schedules.ts';
 import {
   DeleteQuerySchema,
@@ -669,6 +670,18 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       // ServiceAccounts, Secrets and egress the functions' namespace allows, before anything is applied.
       for (const p of deps.functionAccess ? functionAccessProblems(spec, deps.functionAccess) : [])
         hooks.push({ ...parsed.specs[0]!.locate?.(p.path), field: p.path.join('.'), message: p.message });
+      // Typed inputs and results: the API reads no files, so a schemaFile must come with its schema
+      // (pontoon apply reads the file and sends both).
+      for (const which of ['input', 'output'] as const) {
+        const io = spec.spec[which];
+        if (!io || io.schema !== undefined) continue;
+        const field = ['spec', which, 'schemaFile'] as const;
+        hooks.push({
+          ...parsed.specs[0]!.locate?.(field),
+          field: field.join('.'),
+          message: `the API reads no files: send the schema inline as spec.${which}.schema (pontoon apply reads schemaFile beside the spec and sends it inline)`,
+        });
+      }
       if (hooks.length) {
         throw new ApiError(
           'spec_invalid',
@@ -744,6 +757,21 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         ...(admission ? { admission } : {}),
         ...(warmPool ? { warmPool } : {}),
       };
+    },
+  );
+
+  app.get<{ Params: { name: string } }>(
+    '/v1/functions/:name/openapi.json',
+    { config: { role: 'viewer' } },
+    async (req) => {
+      const name = requireName(req.params.name);
+      const current = await currentSpec(name);
+      return functionOpenApiDocument({
+        name,
+        version: current.version,
+        spec: current.spec,
+        auth: deps.auth.mode,
+      });
     },
   );
 
@@ -870,6 +898,26 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         `invalid parameters: ${check2.problems.join('; ')}`,
         check2.problems.map((message) => ({ field: 'body.parameters', message })),
       );
+    }
+    // Typed input: each problem with its JSON Pointer into body.input (the worker checks again for
+    // every other starter; the compiled schema is kept per process, spec/io-schema.ts).
+    const inputSchema = current.spec.spec.input?.schema;
+    if (inputSchema !== undefined) {
+      // A schema that does not compile (a spec applied around the API) is left to the worker: SpecInvalid.
+      const problems = (() => {
+        try {
+          return schemaProblems(inputSchema, body.input ?? null);
+        } catch {
+          return [];
+        }
+      })();
+      if (problems.length) {
+        throw new ApiError(
+          'validation_failed',
+          `input does not match the input schema of "${name}" (version ${current.version}): ${problemsLine(problems)}`,
+          problems.map((p) => ({ field: 'body.input', pointer: p.pointer, message: p.message })),
+        );
+      }
     }
     const header = req.headers['idempotency-key'];
     const headerKey =

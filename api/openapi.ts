@@ -1,6 +1,7 @@
 /** The OpenAPI 3.1 document of the API, served at /openapi.json and browsable at /docs. */
 import { z } from 'zod';
 import { functionJsonSchema } from '../spec/json-schema.ts';
+import type { FunctionSpec } from '../spec/schema.ts';
 import { BulkRedriveBodySchema, ListDeadLettersQuerySchema, RedriveBodySchema } from './dead-letters.ts';
 import { API_ERRORS, type ApiErrorCode } from './errors.ts';
 import { BackfillBodySchema, NoteBodySchema, TriggerBodySchema } from './schedules.ts';
@@ -259,6 +260,22 @@ export function openApiDocument(opts: { auth?: 'keys' | 'open' } = {}): Record<s
           },
         },
       },
+      '/v1/functions/{name}/openapi.json': {
+        get: {
+          summary: "A function's own OpenAPI document: its invocation with its input and result schemas",
+          description:
+            'An OpenAPI 3.1 document for invoking this one function: POST /v1/functions/<name>/invocations with ' +
+            "`input` typed by the function's spec.input.schema and the execution's `output` by spec.output.schema " +
+            '(components FunctionInput and FunctionOutput; `{}`, any JSON, when the spec declares none), and its ' +
+            'parameters with their types. Per function, behind the viewer role: this document (/openapi.json) is public and ' +
+            'the same for every caller, so it names no function.',
+          parameters: [nameParam],
+          responses: {
+            200: { description: "the function's OpenAPI document", content: json({ type: 'object' }) },
+            ...errors('bad_request', 'function_not_found', ...controlled),
+          },
+        },
+      },
       '/v1/functions/{name}/schedules': {
         get: {
           summary:
@@ -418,6 +435,141 @@ export function openApiDocument(opts: { auth?: 'keys' | 'open' } = {}): Record<s
               content: { 'text/plain': { schema: { type: 'string' } } },
             },
             ...errors('bad_request', 'execution_not_found', 'attempt_not_found', ...guarded),
+          },
+        },
+      },
+    },
+  };
+}
+
+/** A schema from a spec, embedded in a document: its own `$id`, so its `#/$defs/…` references resolve inside it. */
+function embedded(schema: unknown, id: string): unknown {
+  if (schema === undefined) return {};
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const s = { ...(schema as Record<string, unknown>) };
+  delete s.$schema;
+  if (s.$id === undefined && JSON.stringify(s).includes('"$ref"')) s.$id = id;
+  return s;
+}
+
+const PARAMETER_JSON_TYPES: Record<string, Record<string, unknown>> = {
+  string: { type: 'string' },
+  integer: { type: ['integer', 'string'] },
+  number: { type: ['number', 'string'] },
+  boolean: { type: ['boolean', 'string'] },
+  date: { type: 'string', format: 'date' },
+  datetime: { type: 'string', format: 'date-time' },
+};
+
+/**
+ * The OpenAPI 3.1 document of one applied function (GET /v1/functions/{name}/openapi.json): its
+ * invocation route with the request's `input` typed by `spec.input.schema`, its parameters typed
+ * as declared, and the execution's `output` typed by `spec.output.schema` (components
+ * `FunctionInput`, `FunctionOutput`). JSON Schema 2020-12 is OpenAPI 3.1's own dialect, so the
+ * schemas go in as they were applied.
+ */
+export function functionOpenApiDocument(opts: {
+  name: string;
+  version: number;
+  spec: FunctionSpec;
+  auth?: 'keys' | 'open';
+}): Record<string, unknown> {
+  const { name, version, spec } = opts;
+  const open = opts.auth === 'open';
+  const params = spec.spec.parameters;
+  const parameters = {
+    type: 'object',
+    additionalProperties: false,
+    properties: Object.fromEntries(
+      params.map((p) => [
+        p.name,
+        {
+          ...PARAMETER_JSON_TYPES[p.type],
+          ...(p.description ? { description: p.description } : {}),
+          ...(p.enum ? { enum: p.enum } : {}),
+          ...(p.default !== undefined ? { default: p.default } : {}),
+        },
+      ]),
+    ),
+    required: params
+      .filter((p) => p.required === true || (p.required === undefined && p.default === undefined))
+      .map((p) => p.name),
+  };
+  const base = `urn:pontoon:function:${name}:v${version}`;
+  const shared = (openApiDocument({ auth: opts.auth }).components as { schemas: Record<string, unknown> })
+    .schemas;
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: `Pontoon function ${name}`,
+      version: String(version),
+      description: `${spec.metadata.description ?? `Invoke ${name}.`} Spec version ${version}. An input that does not match FunctionInput is refused with 400 validation_failed (details: one {field, pointer, message} per problem); a result that does not match FunctionOutput ends the execution OutputInvalid.`,
+    },
+    components: {
+      ...(open ? {} : { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } }),
+      schemas: {
+        FunctionInput: embedded(spec.spec.input?.schema, `${base}:input`),
+        FunctionOutput: embedded(spec.spec.output?.schema, `${base}:output`),
+        FunctionParameters: parameters,
+        Error: shared.Error,
+        Execution: shared.Execution,
+      },
+    },
+    ...(open ? {} : { security: [{ bearer: [] }] }),
+    paths: {
+      [`/v1/functions/${name}/invocations`]: {
+        post: {
+          summary: `Invoke ${name}`,
+          parameters: [
+            {
+              name: 'wait',
+              in: 'query',
+              required: false,
+              schema: { type: 'number', minimum: 0, maximum: 300 },
+              description: 'Answer 200 with the execution when it ends within this many seconds, else 202.',
+            },
+          ],
+          requestBody: {
+            required: true,
+            content: json({
+              type: 'object',
+              additionalProperties: false,
+              properties: {
+                input: {
+                  ...ref('FunctionInput'),
+                  description: '$PONTOON_DIR/input.json of the function; null when left out',
+                },
+                parameters: ref('FunctionParameters'),
+                priority: {
+                  oneOf: [{ type: 'integer', minimum: 1, maximum: 5 }, { enum: ['high', 'normal', 'low'] }],
+                },
+                idempotencyKey: { type: 'string' },
+                scheduledTime: { type: 'string', format: 'date-time' },
+              },
+            }),
+          },
+          responses: {
+            200: {
+              description: 'finished within wait: the execution, its output typed by FunctionOutput',
+              content: json({
+                type: 'object',
+                properties: {
+                  executionId: { type: 'string' },
+                  created: { type: 'boolean' },
+                  execution: {
+                    allOf: [ref('Execution')],
+                    properties: { output: { oneOf: [ref('FunctionOutput'), { type: 'null' }] } },
+                  },
+                },
+              }),
+            },
+            202: { description: 'started (or existing, created=false)' },
+            ...errors(
+              'validation_failed',
+              'function_not_found',
+              'temporal_unavailable',
+              'worker_unavailable',
+            ),
           },
         },
       },

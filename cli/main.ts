@@ -1267,6 +1267,13 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           io.err(`  ${d.line}:${d.column} ${d.field}: ${d.message}`);
         }
       }
+      // Typed input refused: one line per problem, with its JSON Pointer into --input.
+      if (err.code === 'validation_failed' && Array.isArray(err.details)) {
+        for (const d of err.details as { field?: string; pointer?: string; message?: string }[]) {
+          if (typeof d?.pointer === 'string')
+            io.err(`  input${d.pointer === '' ? '' : ` ${d.pointer}`}: ${d.message}`);
+        }
+      }
       return Exit.usage;
     }
     if (['ConfigError', 'ApiConfigError', 'AuthConfigError'].includes((err as Error).name)) {

@@ -19,6 +19,7 @@ import { Worker } from '@temporalio/worker';
 import { invokeWarmReplica } from '../activities/warm-invoke.ts';
 import { type AttemptOutcome, type AttemptRequest, failedAttemptError } from '../spec/execution.ts';
 import { checkedOutcome } from '../spec/io-schema.ts';
+import { checkedOutcome } from '../spec/io-schema.ts';
 import { parseTemporalConfig } from '../worker/config.ts';
 import { connectNative, dataConverterOf } from '../worker/temporal.ts';
 
@@ -70,7 +71,8 @@ export async function serveWarm(env: NodeJS.ProcessEnv = process.env): Promise<v
         { replica },
       );
       if (ctx.cancellationSignal.aborted) await ctx.cancelled;
-      const ended = { ...outcome, startedAt, endedAt: new Date().toISOString() };
+      // Typed results: checked here, as the worker checks the attempts it runs itself.
+      const ended = checkedOutcome(req, { ...outcome, startedAt, endedAt: new Date().toISOString() });
       // A failed attempt fails its activity (the Web UI shows it red) when the execution asks.
       if (ended.failure && req.failActivity) throw failedAttemptError(req.attempt, ended);
       return ended;

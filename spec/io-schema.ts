@@ -29,6 +29,8 @@ export interface SchemaProblem {
 export interface SchemaCompileProblem {
   path: (string | number)[];
   message: string;
+  /** The problem is the key at the end of path (an unknown keyword), not its value. */
+  atKey?: boolean;
 }
 
 /** Most problems reported for one value: the first ones say what to fix. */
@@ -118,7 +120,15 @@ export function compileSchema(
   try {
     return { validate: compileUnchecked(schema) };
   } catch (err) {
-    return { problems: [{ path: compileErrorPath(err as Error), message: compileMessage(err as Error) }] };
+    return {
+      problems: [
+        {
+          path: compileErrorPath(err as Error, schema),
+          message: compileMessage(err as Error),
+          ...(/unknown keyword/.test((err as Error).message) ? { atKey: true } : {}),
+        },
+      ],
+    };
   }
 }
 
@@ -145,7 +155,7 @@ function metaMessage(e: ErrorObject): string {
   const allowed = (e.params as { allowedValues?: unknown[] }).allowedValues;
   if (e.keyword === 'enum' && allowed)
     return `${e.message}: ${allowed.map((v) => JSON.stringify(v)).join(', ')}`;
-  return `is not valid JSON Schema: ${e.message ?? e.keyword}`;
+  return e.message ?? `fails "${e.keyword}"`;
 }
 
 function compileMessage(err: Error): string {
@@ -158,10 +168,31 @@ function compileMessage(err: Error): string {
   return m;
 }
 
-/** Where a compile error points, when Ajv says (`… at path "#/properties/a"`). */
-function compileErrorPath(err: Error): (string | number)[] {
+/**
+ * Where a compile error points: the path Ajv names (`… at path "#/properties/a"`), or for an
+ * unknown keyword (whose message names none) the first place the keyword is written.
+ */
+function compileErrorPath(err: Error, schema: unknown): (string | number)[] {
   const at = /at path "#([^"]*)"/.exec(err.message);
-  return at ? pointerSegments(at[1]!) : [];
+  if (at) return pointerSegments(at[1]!);
+  const keyword = /unknown keyword: "([^"]+)"/.exec(err.message)?.[1];
+  return keyword ? (findKey(schema, keyword, []) ?? []) : [];
+}
+
+function findKey(value: unknown, key: string, path: (string | number)[]): (string | number)[] | undefined {
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) {
+      const found = findKey(v, key, [...path, i]);
+      if (found) return found;
+    }
+  } else if (value && typeof value === 'object') {
+    if (Object.hasOwn(value, key)) return [...path, key];
+    for (const [k, v] of Object.entries(value)) {
+      const found = findKey(v, key, [...path, k]);
+      if (found) return found;
+    }
+  }
+  return undefined;
 }
 
 /** A stable key of a schema's content: the same schema in two spec versions compiles once. */

@@ -150,8 +150,9 @@ export function parseSpecText(text: string, file: string): ParseResult {
       ? [...literalSecretProblems(result.data), ...ioSchemaProblems(result.data)]
       : [];
     for (const p of secrets) {
-      const { node, keyNode } = findNode(doc.contents as Node | null, p.path, false);
-      const offset = (node ?? keyNode)?.range?.[0] ?? doc.range[0];
+      const atKey = 'atKey' in p && p.atKey === true;
+      const { node, keyNode } = findNode(doc.contents as Node | null, p.path, atKey);
+      const offset = (atKey ? (keyNode ?? node) : (node ?? keyNode))?.range?.[0] ?? doc.range[0];
       problems.push({ file, ...at(offset), path: formatPath(p.path), message: p.message });
     }
     if (result.success && secrets.length === 0) {
@@ -201,15 +202,21 @@ export function parseSpecText(text: string, file: string): ParseResult {
  * What is wrong with the inline `spec.input.schema` and `spec.output.schema` of a valid spec, each
  * with the path of the offending keyword (Ajv compiles them: spec/io-schema.ts).
  */
-export function ioSchemaProblems(spec: FunctionSpec): { path: (string | number)[]; message: string }[] {
-  const out: { path: (string | number)[]; message: string }[] = [];
+export function ioSchemaProblems(
+  spec: FunctionSpec,
+): { path: (string | number)[]; message: string; atKey?: boolean }[] {
+  const out: { path: (string | number)[]; message: string; atKey?: boolean }[] = [];
   for (const which of ['input', 'output'] as const) {
     const schema = spec.spec[which]?.schema;
     if (schema === undefined) continue;
     const r = compileSchema(schema);
     if ('problems' in r)
       for (const p of r.problems)
-        out.push({ path: ['spec', which, 'schema', ...p.path], message: `bad JSON Schema: ${p.message}` });
+        out.push({
+          path: ['spec', which, 'schema', ...p.path],
+          message: `bad JSON Schema: ${p.message}`,
+          ...(p.atKey ? { atKey: true } : {}),
+        });
   }
   return out;
 }
@@ -271,10 +278,10 @@ export function parseSchemaFileText(
   if (!('problems' in r)) return { schema, problems: [] };
   return {
     problems: r.problems.map((p) => {
-      const { node, keyNode } = findNode(doc.contents as Node | null, p.path, false);
+      const { node, keyNode } = findNode(doc.contents as Node | null, p.path, p.atKey === true);
       return {
         file,
-        ...at((node ?? keyNode)?.range?.[0] ?? doc.range[0]),
+        ...at((p.atKey ? (keyNode ?? node) : (node ?? keyNode))?.range?.[0] ?? doc.range[0]),
         path: formatPath(p.path),
         message: `bad JSON Schema: ${p.message}`,
       };
