@@ -29,8 +29,8 @@ import { createDirLogStore } from '../logs/dir.ts';
 import { type AttemptLogSource, localLogSource } from '../logs/source.ts';
 import { DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_RETENTION_MS } from '../logs/store.ts';
 import { LIMITS } from '../spec/execution.ts';
-import { problemsLine, schemaProblems } from '../spec/io-schema.ts';
 import { type FunctionAccess, functionAccessProblems } from '../spec/function-access.ts';
+import { problemsLine, schemaProblems } from '../spec/io-schema.ts';
 import {
   controllerWorkflowId,
   PONTOON_VERSION,

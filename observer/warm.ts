@@ -19,7 +19,6 @@ import { Worker } from '@temporalio/worker';
 import { invokeWarmReplica } from '../activities/warm-invoke.ts';
 import { type AttemptOutcome, type AttemptRequest, failedAttemptError } from '../spec/execution.ts';
 import { checkedOutcome } from '../spec/io-schema.ts';
-import { checkedOutcome } from '../spec/io-schema.ts';
 import { parseTemporalConfig } from '../worker/config.ts';
 import { connectNative, dataConverterOf } from '../worker/temporal.ts';
 
