@@ -12,6 +12,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { newApiKey } from '../api/auth.ts';
 import { startApi } from '../api/main.ts';
@@ -20,7 +21,7 @@ import type { ExecutionResult } from '../spec/execution.ts';
 import { validatorStats } from '../spec/io-schema.ts';
 import { loadSpecs } from '../spec/load.ts';
 import { formatProblem, parseSpecText } from '../spec/parse.ts';
-import { createLogger } from '../worker/logger.ts';
+import { createLogger, installTemporalRuntime } from '../worker/logger.ts';
 import { REPO_ROOT, type RunningWorker, startWorker, uniqueName } from './helpers.ts';
 
 const run = promisify(execFile);
@@ -340,4 +341,21 @@ it("the function's OpenAPI document shows its input and output schemas; `pontoon
   );
   expect(described.stdout).toContain('minLength: 1');
   expect(described.stdout).toMatch(/\n {4}output:\n {6}schema:\n {8}type: object\n/);
+});
+
+// Recorded copies of both paths are in test/histories/*-typed-input.json (test/replay.test.ts).
+it('the new path replays: an InputInvalid and an OutputInvalid execution against the current workflow code', async () => {
+  const bad = await sdkRun(applied, { reply: 1 });
+  const wrong = await sdkRun(applied, { name: 'Ada', reply: [] });
+  expect(bad.failure?.type).toBe('InputInvalid');
+  expect(wrong.failure?.type).toBe('OutputInvalid');
+  installTemporalRuntime(createLogger('error'));
+  for (const { id } of [bad, wrong]) {
+    const history = await w.client.workflow.getHandle(id).fetchHistory();
+    await Worker.runReplayHistory(
+      { workflowBundle: { codePath: inject('workflowBundlePath') } },
+      history,
+      id,
+    );
+  }
 });
