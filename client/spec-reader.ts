@@ -12,7 +12,9 @@
  * (`SPEC_MEMO_KEY`, `{current}`) in the same workflow task that applies or deletes it, and at the
  * start of each run. `DescribeWorkflowExecution` of `fn:<function>` returns it from the server's
  * mutable state: strongly consistent (an apply whose Update returned is seen), no workflow task, no
- * query buffer. A controller that is not running (deleted) has no spec. A controller without the
+ * query buffer. A deleted function's memo says `current: null` (published before its controller
+ * completes); a controller closed another way (terminated, failed) keeps its last spec, as the
+ * query on a closed workflow answered. A controller without the
  * memo key (started before it existed and not re-run since) is asked with the query, as before:
  * counted apart (`query`), so it shows.
  *
@@ -163,8 +165,10 @@ export class SpecReader {
       if (err instanceof WorkflowNotFoundError) return { spec: null };
       throw err;
     }
-    // Deleted: the controller completed (a re-created one is a new run, which describe returns).
-    if (d.status.name !== 'RUNNING') return { spec: null };
+    // The memo says, whatever the run's status: a delete publishes `current: null` before the
+    // controller completes, and a re-created function is a new run, which describe returns. A
+    // controller closed any other way (terminated by an operator, failed) keeps its last spec, as the
+    // query answered on a closed workflow did: executions of a function nobody deleted keep running.
     const memo = d.memo?.[SPEC_MEMO_KEY] as SpecMemo | undefined;
     if (!memo || typeof memo !== 'object' || !('current' in memo)) return { legacy: true };
     return { spec: memo.current };

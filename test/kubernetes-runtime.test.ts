@@ -7,13 +7,15 @@
  */
 import { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { attemptPodName, buildAttemptPod } from '../activities/kubernetes/pod.ts';
+import { attemptPodName, buildAttemptPod, RUN_ID_ANNOTATION } from '../activities/kubernetes/pod.ts';
 import { createKubernetesRuntime } from '../activities/kubernetes/runtime.ts';
 import { createSecretLogStore } from '../logs/secret.ts';
 import type { AttemptRequest, ExecutionResult } from '../spec/execution.ts';
 import { Label } from '../spec/names.ts';
 import { createLogger } from '../worker/logger.ts';
+import { executionOpen } from '../worker/worker.ts';
 import { apply, uniqueName, waitFor } from './helpers.ts';
 import {
   coreApi,
@@ -248,6 +250,120 @@ describe('kubernetes runtime', () => {
       expect(predecessor.launches.created + w.runtime.launches.created - before).toBe(1);
     } finally {
       await predecessor.close();
+    }
+  });
+
+  it('a pod left by an earlier run of the same execution id is never adopted: deleted, and this run gets its own pod', async () => {
+    // Same execution id, same attempt, so the same pod name: a workflow id used again after its first
+    // run closed (idempotency keys, reset). The pod names its run (pontoon.dev/run-id).
+    const name = uniqueName('k-run');
+    const req: AttemptRequest = {
+      executionId: `exec:${name}:run`,
+      function: name,
+      attempt: 1,
+      spec: kubeSpec(name, { duration: '200ms', 'termination-message': simReport({ run: 'b' }) }),
+      parameters: {},
+      input: null,
+      scheduledTime: new Date().toISOString(),
+      trigger: 'sdk',
+      timeoutMs: 60_000,
+    };
+    const earlier = buildAttemptPod(
+      kubeSpec(name, { duration: '10m', 'termination-message': simReport({ run: 'a' }) }),
+      req,
+      { namespace: ns.name, observerImage: TEST_OBSERVER_IMAGE, runId: 'run-a' },
+    );
+    expect(earlier.metadata?.annotations?.[RUN_ID_ANNOTATION]).toBe('run-a');
+    await coreApi().createNamespacedPod({ namespace: ns.name, body: earlier });
+    const rec = await recordPods(ns.name);
+    const before = { ...w.runtime.launches };
+    const control = {
+      heartbeat() {},
+      signal: new AbortController().signal,
+      activityAttempt: 2,
+      runId: 'run-b',
+    };
+    const outcome = await w.runtime.runAttempt(req, control);
+    rec.stop();
+    expect(outcome.output, JSON.stringify(outcome)).toEqual({ run: 'b' });
+    expect(w.runtime.launches.created - before.created).toBe(1);
+    expect(w.runtime.launches.adopted - before.adopted).toBe(0);
+    expect(rec.seen.get(attemptPodName(name, req.executionId, 1))?.metadata?.annotations).toMatchObject({
+      [RUN_ID_ANNOTATION]: 'run-b',
+    });
+    await w.runtime.settled!();
+    await noPodsLeft(name);
+  });
+
+  it('the sweeper keeps a finished pod whose record cannot be stored while its execution is open, and deletes it once it has closed', async () => {
+    // A lost attempt's pod, finished, nobody collecting it, and a log store that refuses (here: its
+    // namespace does not exist). Deleting the pod would leave a retry of that attempt neither pod
+    // nor record, so it would run the function again: the pod stays until Temporal says the
+    // execution is closed (a real workflow on the real server, with no worker for its queue).
+    const sweepNs = await createNamespace('pontoon-sweep');
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+    const name = uniqueName('k-swp');
+    const execution = await w.client.workflow.start('nobodyRunsThis', {
+      taskQueue: `nobody-${name}`,
+      workflowId: `exec:${name}:sweep`,
+    });
+    const runId = execution.firstExecutionRunId;
+    const req: AttemptRequest = {
+      executionId: execution.workflowId,
+      function: name,
+      attempt: 1,
+      spec: kubeSpec(name, { duration: '100ms', 'termination-message': simReport({ swept: 1 }) }),
+      parameters: {},
+      input: null,
+      scheduledTime: new Date().toISOString(),
+      trigger: 'sdk',
+      timeoutMs: 60_000,
+    };
+    const sweeper = createKubernetesRuntime({
+      kubeConfig: kubeConfig(),
+      namespace: sweepNs.name,
+      observerImage: TEST_OBSERVER_IMAGE,
+      logger,
+      sweepIntervalMs: 200,
+      sweepAfterMs: 100,
+      logStore: createSecretLogStore({
+        core: coreApi(),
+        namespace: `${sweepNs.name}-missing`,
+        logger,
+        maxBytes: 64 * 1024,
+        retentionMs: 3600_000,
+      }),
+      executionOpen: (id, run) => executionOpen(w.client, id, run),
+    });
+    try {
+      const pod = buildAttemptPod(req.spec, req, {
+        namespace: sweepNs.name,
+        observerImage: TEST_OBSERVER_IMAGE,
+        runId,
+      });
+      await coreApi().createNamespacedPod({ namespace: sweepNs.name, body: pod });
+      sweeper.watcher(); // starts the watch and the sweeper
+      const kept = () =>
+        lines.some((l) => l.includes('keeping a finished pod whose record could not be stored'));
+      await waitFor('the sweeper to keep the unrecorded pod', async () => kept() || undefined, 60_000);
+      expect(await podsOf(sweepNs.name, name)).toHaveLength(1);
+      await execution.terminate('the test closes the execution');
+      await waitFor(
+        'the sweeper to delete the pod of the closed execution',
+        async () => (await podsOf(sweepNs.name, name)).length === 0 || undefined,
+        60_000,
+      );
+      const deleted = lines.find((l) => l.includes('its execution is closed'));
+      expect(JSON.parse(deleted ?? '{}')).toMatchObject({
+        executionId: execution.workflowId,
+        runId,
+        pod: pod.metadata?.name,
+      });
+    } finally {
+      await sweeper.close();
+      await execution.terminate().catch(() => undefined);
+      await sweepNs.remove();
     }
   });
 

@@ -66,6 +66,19 @@ it('a function that was never applied, or was deleted, reads as none', async () 
   expect(reader.stats.queries).toBe(0);
 });
 
+it('a controller terminated by an operator (not deleted) keeps its last spec, as the query on a closed workflow did', async () => {
+  const name = uniqueName('term');
+  await applySpec(w.client, fixtureSpec(name, 'behave.mjs'), w.config.taskQueue);
+  const handle = w.client.workflow.getHandle(controllerWorkflowId(name));
+  await handle.terminate('an operator mistake');
+  expect((await handle.describe()).status.name).toBe('TERMINATED');
+  const reader = new SpecReader(w.client);
+  const spec = await reader.read(name);
+  expect(spec?.version).toBe(1);
+  expect(spec?.spec.metadata.name).toBe(name);
+  expect(reader.stats).toEqual({ queries: 0, describes: 1, memoReads: 1, pinnedHits: 0 });
+});
+
 it('a pinned read is served from memory only for exactly that version, never for a re-created function', async () => {
   const name = uniqueName('pin');
   await applySpec(w.client, fixtureSpec(name, 'behave.mjs'), w.config.taskQueue);

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { Tracer } from '@opentelemetry/api';
-import { Client } from '@temporalio/client';
+import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import {
   makeWorkflowExporter,
   OpenTelemetryActivityInboundInterceptor,
@@ -153,7 +153,10 @@ export async function createPontoonWorker(opts: {
         interceptors: tracingClientInterceptors(tracing),
       })
     : baseClient;
-  const runtime = createRuntime(config, logger, tracing ? { tracer: tracing.tracer } : {});
+  const runtime = createRuntime(config, logger, {
+    ...(tracing ? { tracer: tracing.tracer } : {}),
+    executionOpen: (executionId, runId) => executionOpen(client, executionId, runId),
+  });
   if (tracing && !opts.workflowBundle && config.workflowBundlePath) {
     const code = await readFile(config.workflowBundlePath, 'utf8');
     if (!code.includes('OpenTelemetryInboundInterceptor')) {
@@ -227,11 +230,32 @@ export async function createPontoonWorker(opts: {
   };
 }
 
-/** The runtime the config asks for, with its log store (logs/) and, when tracing, pod spans. */
+/**
+ * Whether an execution's run is open (RUNNING), from Temporal: false when it is closed or unknown to
+ * the server; throws what the client throws otherwise (Temporal unreachable). Without a run id, the
+ * latest run of the workflow id is asked.
+ */
+export async function executionOpen(client: Client, executionId: string, runId?: string): Promise<boolean> {
+  try {
+    return (await client.workflow.getHandle(executionId, runId).describe()).status.name === 'RUNNING';
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
+}
+
+/**
+ * The runtime the config asks for, with its log store (logs/) and, when tracing, pod spans.
+ * `executionOpen` (kubernetes) lets the sweeper keep a pod that is its attempt's only record while
+ * the execution is open (KubernetesRuntimeOptions.executionOpen).
+ */
 export function createRuntime(
   config: WorkerConfig,
   logger: Logger,
-  opts: { tracer?: Tracer } = {},
+  opts: {
+    tracer?: Tracer;
+    executionOpen?: (executionId: string, runId: string | undefined) => Promise<boolean>;
+  } = {},
 ): FunctionRuntime {
   if (config.runtime === 'kubernetes') {
     const k = config.kubernetes;
@@ -253,6 +277,7 @@ export function createRuntime(
       unschedulableTimeoutMs: k.unschedulableTimeoutMs,
       killGraceMs: config.killGraceMs,
       access: k.access,
+      ...(opts.executionOpen ? { executionOpen: opts.executionOpen } : {}),
       logger: logger.child({ component: 'kubernetes-runtime', namespace: k.namespace }),
     });
     const warmPools = createKubernetesWarmPools(

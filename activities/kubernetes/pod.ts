@@ -35,6 +35,11 @@ export const EGRESS_LABEL = 'pontoon.dev/egress';
 /** The full execution id (labels hold only its hash: they are ≤ 63 characters and allow no ":"). */
 export const EXECUTION_ID_ANNOTATION = 'pontoon.dev/execution-id';
 /**
+ * The Temporal run id of the execution that created the pod: a later run of the same execution id
+ * (same pod name) never adopts the pod or its record, and the sweeper's record carries it.
+ */
+export const RUN_ID_ANNOTATION = 'pontoon.dev/run-id';
+/**
  * Non-root uid/gid when the spec does not say: images built to run as root still start under
  * runAsNonRoot (65532 is distroless' "nonroot").
  */
@@ -63,6 +68,8 @@ export interface PodBuildOptions {
   killGraceSeconds?: number;
   /** Hash of the spec's egress NetworkPolicy (network.ts), set as the pod's pontoon.dev/egress label. */
   egress?: string;
+  /** Temporal run id of the execution (RUN_ID_ANNOTATION), when known. */
+  runId?: string;
 }
 
 /** 16 hex characters (64 bits) of sha256(executionId): the execution label and part of the pod name. */
@@ -221,7 +228,11 @@ export function buildAttemptPod(spec: FunctionSpec, req: AttemptRequest, opts: P
         [Label.managedBy]: MANAGED_BY,
         ...(opts.egress ? { [EGRESS_LABEL]: opts.egress } : {}),
       },
-      annotations: { ...(s.podAnnotations ?? {}), [EXECUTION_ID_ANNOTATION]: req.executionId },
+      annotations: {
+        ...(s.podAnnotations ?? {}),
+        [EXECUTION_ID_ANNOTATION]: req.executionId,
+        ...(opts.runId ? { [RUN_ID_ANNOTATION]: opts.runId } : {}),
+      },
     },
     spec: {
       restartPolicy: 'Never',

@@ -7,7 +7,8 @@
  *
  * Exactly-once by construction, not by a time window: at every moment the finished attempt's pod
  * or its record exists (the record is stored before the pod is deleted; a pod whose record could not
- * be stored is left for the sweeper, which stores it first). A retried activity (Temporal's activity
+ * be stored is left for the sweeper, which stores it first, and deletes it unrecorded only once its
+ * execution has closed). A retried activity (Temporal's activity
  * attempt > 1: its worker was lost, perhaps between the outcome and Temporal recording it) reads the
  * pod first (a consistent GET), then the record, and only then creates anything: a pod is adopted,
  * a record's outcome reported, and the function runs again only when neither exists. Reading the pod
@@ -77,6 +78,7 @@ import {
   FUNCTION_CONTAINER,
   OBSERVER_CONTAINER,
   type PodPlacement,
+  RUN_ID_ANNOTATION,
 } from './pod.ts';
 import { type PodEvent, PodWatcher } from './pod-watcher.ts';
 import { apiError, isTransient, RequestCounter } from './requests.ts';
@@ -131,6 +133,14 @@ export interface KubernetesRuntimeOptions {
    * spec asks for more is never created (LaunchFailed). Default: none allowed, no range opened.
    */
   access?: FunctionAccess;
+  /**
+   * Whether the execution (workflow id, run id when the pod names one) may still run an attempt:
+   * true while it is open, false once it is closed or gone; throws when Temporal cannot say. The
+   * sweeper never deletes a finished pod whose record could not be stored while its execution is
+   * open (a retry of the lost attempt would find neither and run the function again). Default: every
+   * execution counts as open, so such a pod stays until its record is stored.
+   */
+  executionOpen?: (executionId: string, runId: string | undefined) => Promise<boolean>;
 }
 
 export interface KubernetesRuntime extends FunctionRuntime {
@@ -243,6 +253,9 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
   const unschedulableTimeoutMs = opts.unschedulableTimeoutMs ?? 5 * 60_000;
   const killGraceMs = opts.killGraceMs ?? 5000;
   const sweepAfterMs = opts.sweepAfterMs ?? 5 * 60_000;
+  const executionOpen = opts.executionOpen ?? (async () => true);
+  /** Finished pods kept because they are their attempt's only record (warned once each). */
+  const keptUnrecorded = new Set<string>();
   const deleteDelayMs = opts.deleteDelayMs ?? 5000;
   /** Aborted at close(): delayed deletions happen at once (the worker's completions were sent). */
   const closing = new AbortController();
@@ -368,6 +381,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
     req: AttemptRequest,
     signal?: AbortSignal,
     recorded?: () => Promise<{ outcome: AttemptOutcome } | { pod: V1Pod } | undefined>,
+    runId?: string,
   ): Promise<
     | { name: string; created: boolean; pod: V1Pod }
     | { failure: AttemptFailure }
@@ -407,6 +421,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
       killGraceSeconds: killGraceMs / 1000,
       ...(opts.placement ? { placement: opts.placement } : {}),
       ...(egressHash ? { egress: egressHash } : {}),
+      ...(runId ? { runId } : {}),
     });
     const name = body.metadata!.name!;
     for (;;) {
@@ -440,7 +455,16 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
               ),
             };
           }
-          if (existing.metadata?.deletionTimestamp) {
+          if (ofAnotherRun(existing, runId)) {
+            // Left by an earlier run of this execution id (only one run is open at a time, so that
+            // one has closed): never this attempt's. Deleted, then this attempt's pod is created.
+            logger.warn(
+              { pod: name, runId, podRunId: existing.metadata?.annotations?.[RUN_ID_ANNOTATION] },
+              'deleting a pod left by an earlier run of this execution',
+            );
+            await deletePod(name, existing.metadata?.uid, undefined, logger);
+          }
+          if (existing.metadata?.deletionTimestamp || ofAnotherRun(existing, runId)) {
             // A pod of this attempt being deleted (e.g. swept): wait until it is gone, then launch anew.
             await waitGone(name, 30_000, signal);
             if (signal?.aborted) throw err;
@@ -455,6 +479,12 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
         throw err;
       }
     }
+  }
+
+  /** Whether a pod names a run of its execution other than `runId` (unknown on either side: no). */
+  function ofAnotherRun(pod: V1Pod, runId: string | undefined): boolean {
+    const podRunId = pod.metadata?.annotations?.[RUN_ID_ANNOTATION];
+    return Boolean(podRunId && runId && podRunId !== runId);
   }
 
   async function waitGone(name: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
@@ -706,12 +736,17 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
         );
       });
     };
+    // Every await below (a create retried through an apiserver outage, a slow log read, the timeout
+    // path's store and delete) beats too: a live worker is never taken for a lost one, whose retry
+    // would adopt the pod from under it. beat() is throttled, so the loop's own beats are not doubled.
+    const keepAlive = setInterval(beat, HEARTBEAT_MS);
+    keepAlive.unref();
     try {
       beat();
       await untilStarted(w, signal);
       if (signal.aborted) return await onAbort(undefined);
       const launched = await podTrace.span('CreatePod', () =>
-        launchAttemptPod(req, signal, retried ? adoptRecordIfPodGone : undefined),
+        launchAttemptPod(req, signal, retried ? adoptRecordIfPodGone : undefined, control.runId),
       );
       if ('recorded' in launched) return launched.recorded;
       if ('failure' in launched) {
@@ -732,6 +767,11 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
       }
       let pod = launched.pod;
       const uid = pod.metadata?.uid;
+      // A pod created now: a deletion the waiter saw before was of an earlier pod of this name (one
+      // swept, or left by another run, that launch waited out), and only a list started after the
+      // create returned must show this one.
+      const watchedSince = launched.created ? Date.now() : launchedAt;
+      if (launched.created) waiter.deleted = false;
       podTrace.launched(name, launched.created);
       log.info(
         { created: launched.created },
@@ -760,7 +800,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
         podNode = pod.spec?.nodeName;
         beat();
 
-        const gone = !cached && (waiter.deleted || w.lastListStartedAt > launchedAt);
+        const gone = !cached && (waiter.deleted || w.lastListStartedAt > watchedSince);
         const fnExited = pod.status?.containerStatuses?.some(
           (c) => c.name === FUNCTION_CONTAINER && c.state?.terminated,
         );
@@ -913,6 +953,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
         await waiter.next(Math.min(HEARTBEAT_MS, deadlineAt - now), signal);
       }
     } finally {
+      clearInterval(keepAlive);
       waiter.dispose();
       podTrace.end();
       if (!handedOff) active.delete(name);
@@ -929,7 +970,8 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
       const existing = await getPod(name);
       if (
         existing?.metadata?.annotations?.[EXECUTION_ID_ANNOTATION] === req.executionId &&
-        !existing.metadata.deletionTimestamp
+        !existing.metadata.deletionTimestamp &&
+        !ofAnotherRun(existing, control.runId)
       ) {
         return { pod: existing };
       }
@@ -1012,6 +1054,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
   /** Deletes finished Pontoon pods no attempt of this process is collecting, once old enough. */
   async function sweep(): Promise<void> {
     if (!podWatcher || closed) return;
+    for (const n of keptUnrecorded) if (!podWatcher.get(n)) keptUnrecorded.delete(n);
     const now = Date.now();
     for (const pod of podWatcher.all()) {
       const name = pod.metadata?.name;
@@ -1027,22 +1070,56 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
       const keep = sweepAfterMs + (phase === 'Failed' ? keepFailedPodsMs : 0);
       if (finished > 0 && now - finished > keep) {
         const key = podKey(pod);
-        const where = { ...key, pod: name, phase };
-        if (key && logStore) {
+        const runId = pod.metadata?.annotations?.[RUN_ID_ANNOTATION];
+        const where = { ...key, pod: name, phase, ...(runId ? { runId } : {}) };
+        if (key) {
           // A pod whose attempt was not finished by this worker (lost, or a store failed): its log
           // and its record first, so a retry that comes after the pod is gone still adopts it. The
           // spec is not known here: exit codes are classified again by whoever adopts the record.
-          const read = await readFunctionLog(name, logger.child(where));
-          const st = classifyPod(pod, []);
-          const record =
-            st.state === 'finished'
-              ? { outcome: await collect(name, pod, st, toMs(pod.metadata?.creationTimestamp) ?? now, read) }
-              : undefined;
-          const stored = await storeLog(key, logOf(read), record);
-          if (stored === 'retry' && now - finished < keep + 4 * sweepAfterMs) continue; // next sweep
-          if (stored !== 'stored')
-            logger.warn(where, 'deleting a finished pod whose log and record could not be stored');
+          let stored: 'stored' | 'retry' | 'failed' | 'no store' = 'no store';
+          if (logStore) {
+            const read = await readFunctionLog(name, logger.child(where));
+            const st = classifyPod(pod, []);
+            const record =
+              st.state === 'finished'
+                ? {
+                    outcome: await collect(name, pod, st, toMs(pod.metadata?.creationTimestamp) ?? now, read),
+                    ...(runId ? { runId } : {}),
+                  }
+                : undefined;
+            stored = await storeLog(key, logOf(read), record);
+            if (stored === 'retry' && now - finished < keep + 4 * sweepAfterMs) continue; // next sweep
+          }
+          if (stored !== 'stored') {
+            // No record: while the execution is open, a retry of its lost attempt may still come, and
+            // would find neither pod nor record and run the function again. The pod is the record
+            // until the execution closes (or a later sweep stores it).
+            let open = true;
+            try {
+              open = await executionOpen(key.executionId, runId);
+            } catch (err) {
+              logger.debug(
+                { ...where, err: (err as Error).message },
+                'cannot tell whether the execution is open',
+              );
+            }
+            if (open) {
+              if (!keptUnrecorded.has(name)) {
+                keptUnrecorded.add(name);
+                logger.warn(
+                  where,
+                  'keeping a finished pod whose record could not be stored: its execution is still open and the pod is the only record of the attempt',
+                );
+              }
+              continue;
+            }
+            logger.warn(
+              where,
+              'deleting a finished pod whose record could not be stored: its execution is closed',
+            );
+          }
         }
+        keptUnrecorded.delete(name);
         logger.info(where, 'sweeping a finished pod nobody collected');
         await deletePod(name, pod.metadata?.uid, undefined, logger.child(where));
       }
