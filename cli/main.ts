@@ -99,9 +99,11 @@ Examples:
   pontoon build function-specs/
   PONTOON_REGISTRY=registry.example.com/team pontoon build my-fn.yaml -o json`,
   get: `Usage: pontoon get functions [-o json|yaml]
-       pontoon get executions [--function f] [--status s] [--trigger t] [--since t] [--until t] [--limit n] [-o json|yaml]
+       pontoon get executions [--function f] [--status s] [--trigger t] [--since t] [--until t] [--limit n] [--page-token t] [-o json|yaml]
 
 Statuses: running, succeeded, failed, cancelled, terminated, timed_out. Times are RFC 3339.
+A page holds --limit rows (default 50); when more may match, the next page's --page-token is printed
+on stderr (and is nextPageToken in -o json|yaml).
 
 Examples:
   pontoon get functions
@@ -152,12 +154,13 @@ Examples:
   pontoon schedules pause daily-report nightly --note "warehouse migration"
   pontoon schedules backfill daily-report nightly --from 2026-01-01T00:00:00Z --to 2026-01-08T00:00:00Z --overlap buffer_all
   pontoon schedules preview function-specs/daily-report.yaml --count 10`,
-  'dead-letters': `Usage: pontoon dead-letters [--function f] [--type T] [--since t] [--until t] [--limit n] [-o json|yaml]
+  'dead-letters': `Usage: pontoon dead-letters [--function f] [--type T] [--since t] [--until t] [--limit n] [--page-token t] [-o json|yaml]
 
 Lists dead letters: executions that ended failed after their retries, newest first, by function,
 failure type (FunctionExit, FunctionExitNonRetryable, AttemptTimedOut, DeadlineExceeded, …) and
 when they failed (--since inclusive, --until exclusive, RFC 3339). A redrive that failed again is a
-dead letter too (REDRIVE OF names the execution it re-ran).
+dead letter too (REDRIVE OF names the execution it re-ran). A page holds --limit rows (default
+50); when more may match, the next page's --page-token is printed on stderr.
 
 Examples:
   pontoon dead-letters --function daily-report --since 2026-11-01T00:00:00Z
@@ -499,6 +502,7 @@ async function cmdGet(args: string[], io: Io): Promise<number> {
         since: { type: 'string' },
         until: { type: 'string' },
         limit: { type: 'string' },
+        'page-token': { type: 'string' },
       },
       allowPositionals: true,
     }),
@@ -530,6 +534,7 @@ async function cmdGet(args: string[], io: Io): Promise<number> {
           since: values.since,
           until: values.until,
           limit: values.limit,
+          pageToken: values['page-token'],
         },
       },
     );
@@ -549,6 +554,7 @@ async function cmdGet(args: string[], io: Io): Promise<number> {
           ]),
         ),
       );
+    if (out === 'text') morePages(r.nextPageToken, io);
     return Exit.ok;
   }
   throw new UsageError('get needs "functions" or "executions"');
@@ -811,6 +817,11 @@ interface DeadLetterRow {
   failedAt: string | null;
 }
 
+/** Under a listing's table: how to ask for the next page, when there is one (stderr, so pipes get rows only). */
+function morePages(nextPageToken: string | null, io: Io): void {
+  if (nextPageToken) io.err(`next page: repeat the command with --page-token ${nextPageToken}`);
+}
+
 async function cmdDeadLetters(args: string[], io: Io): Promise<number> {
   const { positionals, values } = guard(() =>
     parseArgs({
@@ -823,6 +834,7 @@ async function cmdDeadLetters(args: string[], io: Io): Promise<number> {
         since: { type: 'string' },
         until: { type: 'string' },
         limit: { type: 'string' },
+        'page-token': { type: 'string' },
       },
       allowPositionals: true,
     }),
@@ -840,6 +852,7 @@ async function cmdDeadLetters(args: string[], io: Io): Promise<number> {
         since: values.since,
         until: values.until,
         limit: values.limit,
+        pageToken: values['page-token'],
       },
     },
   );
@@ -857,6 +870,7 @@ async function cmdDeadLetters(args: string[], io: Io): Promise<number> {
         ]),
       ),
     );
+  if (out === 'text') morePages(r.nextPageToken, io);
   return Exit.ok;
 }
 

@@ -339,6 +339,27 @@ it('dead-letters lists a failed execution; redrive starts it again once (--dry-r
     { ids: [executionId, `${executionId}.redrive`], count: 2 },
   );
   expect(again.find((d) => d.executionId === `${executionId}.redrive`)?.redriveOf).toBe(executionId);
+  // Listings page: one row per page here, the next page's token on stderr, and the two pages hold both.
+  for (const listing of [
+    ['dead-letters', '--function', name],
+    ['get', 'executions', '--function', name],
+  ]) {
+    const page1 = await pontoon([...listing, '--limit', '1']);
+    expect(page1.code, page1.stderr).toBe(0);
+    const token = /next page: repeat the command with --page-token (\S+)/.exec(page1.stderr)?.[1];
+    expect(token, page1.stderr).toBeTruthy();
+    const page2 = await pontoon([...listing, '--limit', '1', '--page-token', token!]);
+    expect(page2.code, page2.stderr).toBe(0);
+    // The first column of each table's rows (the header is the first line).
+    const rows = [page1.stdout, page2.stdout].flatMap((t) =>
+      t
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split(/\s+/)[0]),
+    );
+    expect(rows.sort()).toEqual([executionId, `${executionId}.redrive`].sort());
+  }
   const described = JSON.parse(
     (await pontoon(['describe', 'execution', `${executionId}.redrive`, '-o', 'json'])).stdout,
   );
