@@ -109,10 +109,15 @@ Examples:
   pontoon get functions
   pontoon get executions --function daily-report --status failed --since 2026-11-01T00:00:00Z`,
   describe: `Usage: pontoon describe function <name> [-o json|yaml]
+       pontoon describe function --openapi <name> [-o json|yaml]
        pontoon describe execution <id> [-o json|yaml]
+
+The spec shows spec.input.schema and spec.output.schema of a typed function; --openapi prints the
+function's own OpenAPI document (its invocation, input typed by FunctionInput, result by FunctionOutput).
 
 Examples:
   pontoon describe function hello
+  pontoon describe function --openapi greet -o json
   pontoon describe execution exec:hello:0b5c…`,
   invoke: `Usage: pontoon invoke <function> [options]
 
@@ -591,13 +596,22 @@ function describeExecutionText(e: ExecutionDetail): string {
 
 async function cmdDescribe(args: string[], io: Io): Promise<number> {
   const { positionals, values } = guard(() =>
-    parseArgs({ args, options: { ...helpOption, ...outputOption }, allowPositionals: true }),
+    parseArgs({
+      args,
+      options: { ...helpOption, ...outputOption, openapi: { type: 'boolean' } },
+      allowPositionals: true,
+    }),
   );
   if (values.help) return help('describe', io);
   const out = format(values.output);
   const [what, id] = positionals;
   if (!id) throw new UsageError('describe needs "function <name>" or "execution <id>"');
   if (what === 'function' || what === 'functions' || what === 'fn') {
+    if (values.openapi) {
+      const doc = await api().json<Record<string, unknown>>('GET', `/v1/functions/${enc(id)}/openapi.json`);
+      io.out(render(doc, out === 'json' ? 'json' : 'yaml'));
+      return Exit.ok;
+    }
     const f = await api().json<Record<string, unknown>>('GET', `/v1/functions/${enc(id)}`);
     io.out(render(f, out === 'json' ? 'json' : 'yaml'));
     return Exit.ok;

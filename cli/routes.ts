@@ -10,6 +10,7 @@ export const ROUTE_COMMANDS: Readonly<Record<string, string>> = {
   'GET /v1/functions': 'get functions',
   'PUT /v1/functions/{name}': 'apply -f',
   'GET /v1/functions/{name}': 'describe function',
+  'GET /v1/functions/{name}/openapi.json': 'describe function --openapi',
   'DELETE /v1/functions/{name}': 'delete function',
   'POST /v1/functions/{name}/invocations': 'invoke',
   'GET /v1/functions/{name}/schedules': 'schedules list',

@@ -213,6 +213,7 @@ describe('files and folders', () => {
     expect(result.specs.map((s) => s.spec.metadata.name)).toEqual([
       'daily-report',
       'flaky',
+      'greet',
       'hello',
       'warm-greeter',
     ]);
@@ -262,7 +263,7 @@ describe('pontoon validate (the real CLI)', () => {
   it('exits 0 for function-specs/', async () => {
     const { code, stdout, stderr } = await cli('function-specs/');
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
-    expect(stdout).toBe('4 function specs valid: daily-report, flaky, hello, warm-greeter\n');
+    expect(stdout).toBe('5 function specs valid: daily-report, flaky, greet, hello, warm-greeter\n');
   });
 
   // Depends on the bad-duration* fixes: today one malformed duration aborts the whole run with exit 1.

@@ -341,6 +341,12 @@ it("the function's OpenAPI document shows its input and output schemas; `pontoon
   );
   expect(described.stdout).toContain('minLength: 1');
   expect(described.stdout).toMatch(/\n {4}output:\n {6}schema:\n {8}type: object\n/);
+  const openapi = await pontoon(['describe', 'function', '--openapi', applied, '-o', 'json']);
+  expect(openapi.code).toBe(0);
+  expect(JSON.parse(openapi.stdout).components.schemas.FunctionInput).toEqual({
+    ...INPUT_SCHEMA,
+    $comment: applied,
+  });
 });
 
 // Recorded copies of both paths are in test/histories/*-typed-input.json (test/replay.test.ts).
@@ -358,4 +364,22 @@ it('the new path replays: an InputInvalid and an OutputInvalid execution against
       id,
     );
   }
+});
+
+it('the greet example runs as shipped: its schema file is read beside the spec; a valid input passes, a bad one is refused', async () => {
+  const [loaded] = (await loadSpecs([path.join(REPO_ROOT, 'function-specs', 'greet.yaml')])).specs;
+  const spec = { ...loaded!.spec, metadata: { ...loaded!.spec.metadata, name: uniqueName('greet') } };
+  const name = spec.metadata.name;
+  expect(spec.spec.input?.schema).toMatchObject({ required: ['name'] });
+  expect((await call('PUT', `/v1/functions/${name}`, spec)).status).toBe(201);
+  const ok = await call('POST', `/v1/functions/${name}/invocations?wait=60`, {
+    input: { name: 'Ada', times: 2 },
+  });
+  expect(ok.body.execution).toMatchObject({
+    status: 'succeeded',
+    output: { greetings: ['Hello, Ada!', 'Hello, Ada!'] },
+  });
+  const bad = await call('POST', `/v1/functions/${name}/invocations`, { input: { name: 'Ada', times: 9 } });
+  expect(bad.body.details).toEqual([{ field: 'body.input', pointer: '/times', message: 'must be <= 5' }]);
+  await call('DELETE', `/v1/functions/${name}`);
 });
