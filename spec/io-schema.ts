@@ -106,7 +106,13 @@ export function compileSchema(
       ],
     };
   }
-  if (!a.validateSchema(schema)) {
+  let valid: boolean;
+  try {
+    valid = a.validateSchema(schema) as boolean;
+  } catch (err) {
+    return { problems: [{ path: [], message: (err as Error).message }] };
+  }
+  if (!valid) {
     // The meta-schema reports several errors per bad keyword (enum, then each anyOf branch): one a place.
     const seen = new Set<string>();
     const problems: SchemaCompileProblem[] = [];
@@ -133,6 +139,9 @@ export function compileSchema(
 }
 
 function compileUnchecked(schema: object | boolean): ValidateFunction {
+  // A schema naming ids ($id anywhere, nested ones included) gets an Ajv instance of its own: Ajv
+  // keeps nested ids in the instance, and the next version of the same schema would clash with them.
+  if (typeof schema === 'object' && findKey(schema, '$id', []) !== undefined) return newAjv().compile(schema);
   const a = ajv();
   try {
     return a.compile(schema);
