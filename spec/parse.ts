@@ -210,6 +210,16 @@ export function ioSchemaProblems(
     const schema = spec.spec[which]?.schema;
     if (schema === undefined) continue;
     const r = compileSchema(schema);
+    // A schedule starts executions with no input (null): a typed input must accept it, or every
+    // scheduled execution would end InputInvalid.
+    if (which === 'input' && !('problems' in r) && !r.validate(null)) {
+      for (const [i, sch] of spec.spec.schedules.entries()) {
+        out.push({
+          path: ['spec', 'schedules', i, 'name'],
+          message: `schedule "${sch.name}" starts executions with no input (null), which spec.input.schema refuses; accept null in the schema (e.g. "type": ["object", "null"]) or start this function by invocation only`,
+        });
+      }
+    }
     if ('problems' in r)
       for (const p of r.problems)
         out.push({

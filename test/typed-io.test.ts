@@ -166,6 +166,18 @@ spec:
     ),
   ]);
 
+  // A schedule starts executions with no input: a typed input that refuses null is refused with it.
+  const scheduled = parseSpecText(
+    text.replace('        age:\n          type: integr\n', '        age:\n          type: integer\n') +
+      '  schedules:\n    - name: nightly\n      cron: "0 2 * * *"\n',
+    'scheduled.yaml',
+  );
+  expect(scheduled.problems.map(formatProblem)).toEqual([
+    expect.stringMatching(
+      /^scheduled\.yaml:14:13 spec\.schedules\[0\]\.name: schedule "nightly" starts executions with no input \(null\), which spec\.input\.schema refuses/,
+    ),
+  ]);
+
   // A schemaFile beside the spec, resolved relative to the spec file: the problem is located in it.
   const dir = mkdtempSync(path.join(inject('testDir'), 'typed-'));
   writeFileSync(
