@@ -43,7 +43,9 @@ export const InvokeBodySchema = z
     input: z
       .unknown()
       .optional()
-      .describe('Free JSON for the function ($PONTOON_DIR/input.json), at most 256 KiB.'),
+      .describe(
+        "JSON for the function ($PONTOON_DIR/input.json), at most 256 KiB. When the function's spec declares spec.input.schema, an input that does not match it is a 400 validation_failed with a JSON Pointer per problem (the function's own document, GET /v1/functions/{name}/openapi.json, shows the schema).",
+      ),
     priority: z
       .union([z.int().min(1).max(5), z.enum(['high', 'normal', 'low'])])
       .optional()
