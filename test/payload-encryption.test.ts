@@ -5,6 +5,7 @@
  *     memo and history, nor a schedule's parameters in the schedule's action;
  *   - rotation: executions written under key A still read after B becomes the encrypting key (A kept
  *     for decrypt); a process without A gets an error naming key A;
+ *   - redrive reads a dead letter's encrypted input through the codec;
  *   - the codec server (/codec/encode, /codec/decode): round trip with the right roles, 401 without a
  *     key, other origins refused, the Web UI origin's preflight answered;
  *   - `temporal workflow show --codec-endpoint <api>/codec --codec-auth 'Bearer …'` decodes.
@@ -22,7 +23,9 @@ import { buildApi } from '../api/app.ts';
 import { newApiKey } from '../api/auth.ts';
 import { ApiConfigError, parseApiConfig } from '../api/config.ts';
 import { startApi } from '../api/main.ts';
-import { startExecution, waitForResult } from '../client/functions.ts';
+import { redriveExecution } from '../client/dead-letters.ts';
+import { describeExecution } from '../client/executions.ts';
+import { getSpec, startExecution, waitForResult } from '../client/functions.ts';
 import { connect, PayloadKeyMissingError } from '../client/index.ts';
 import { controllerWorkflowId, scheduleId } from '../spec/names.ts';
 import { ConfigError, parseConfig } from '../worker/config.ts';
@@ -270,6 +273,41 @@ describe('key rotation', () => {
     } finally {
       await onlyB.connection.close();
     }
+  }, 120_000);
+});
+
+describe('redrive', () => {
+  it("a dead letter's encrypted input is read back through the codec and redriven with its parameters", async () => {
+    const failing = uniqueName('encfail');
+    await apply(
+      w!.client,
+      fixtureSpec(failing, 'behave.mjs', {
+        parameters: [
+          { name: 'mode', default: 'fail' },
+          { name: 'secret', default: 'none' },
+        ],
+        execution: { retry: { maxAttempts: 1 } },
+      } as never),
+      taskQueue,
+    );
+    const started = await startExecution(
+      w!.client,
+      { function: failing, parameters: { secret: SECRET_PARAM }, input: { note: SECRET_PARAM } },
+      { trigger: 'api', taskQueue },
+    );
+    expect((await waitForResult(w!.client, started.executionId)).status).toBe('failed');
+    expect((await rawHistory(started.executionId)).includes(SECRET_PARAM)).toBe(false);
+    const current = async () => {
+      const spec = await getSpec(w!.client, failing);
+      return { version: spec!.version, appliedAt: spec!.appliedAt };
+    };
+    const r = await redriveExecution(w!.client, started.executionId, { trigger: 'api', taskQueue, current });
+    expect(r.created).toBe(true);
+    const result = await waitForResult(w!.client, r.executionId);
+    expect(result.parameters).toMatchObject({ secret: SECRET_PARAM });
+    const redriven = await describeExecution(w!.client, r.executionId, { progress: false });
+    expect(redriven.parameters).toMatchObject({ secret: SECRET_PARAM });
+    expect((await rawHistory(r.executionId)).includes(SECRET_PARAM)).toBe(false);
   }, 120_000);
 });
 
