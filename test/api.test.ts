@@ -737,9 +737,11 @@ describe('auth, health and docs', () => {
 
   it('every error code in the registry was produced by some test above (internal_error aside)', () => {
     // schedule_not_found is produced in test/schedules.test.ts; internal_error has no honest trigger;
-    // the browser guard, backfill and delete caps and wrong-key limit codes in test/api-security.test.ts.
+    // the browser guard, backfill and delete caps and wrong-key limit codes in test/api-security.test.ts;
+    // the codec server's payload_undecodable in test/payload-encryption.test.ts.
     const elsewhere = [
       'internal_error',
+      'payload_undecodable',
       'schedule_not_found',
       'cross_origin_refused',
       'host_not_allowed',
