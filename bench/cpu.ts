@@ -61,17 +61,6 @@ function machineTicks(): { busy: number; total: number } {
   return { busy, total: busy + idle! + iowait! };
 }
 
-/** Resident set size and its high-water mark of a process, in MiB (from /proc/<pid>/status). */
-export function memoryOf(pid: number): { rssMiB: number; hwmMiB: number } | undefined {
-  try {
-    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? Number.NaN);
-    return { rssMiB: kb('VmRSS') / 1024, hwmMiB: kb('VmHWM') / 1024 };
-  } catch {
-    return undefined;
-  }
-}
-
 /** The 1-minute load average. */
 export function loadAverage1m(): number {
   return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);

@@ -3,7 +3,7 @@
  * workflow bundles built once per run, percentiles, tables, the machine description and the summary
  * rows every scenario returns.
  */
-import { execFileSync, fork } from 'node:child_process';
+import { execFileSync, fork, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -193,18 +193,90 @@ export interface WorkerProcess {
   stop(): Promise<void>;
 }
 
+/**
+ * How the worker process runs Pontoon, from PONTOON_BENCH_WORKER_FROM: `dist` (default) the
+ * compiled tree, as the pontoon image and `pontoon worker` after `npm run build` run it (node with
+ * source maps on, as bin/entry.mjs sets them); `source` the TypeScript sources through tsx, as every
+ * benchmark ran before 2026-12-04. tsx's loader costs the process ~100 MiB of RSS on its own (its
+ * hooks thread and the transformed sources), which no deployment pays, so memory figures of the
+ * two differ by that much.
+ */
+export function workerRunsFrom(): 'dist' | 'source' {
+  const from = process.env.PONTOON_BENCH_WORKER_FROM ?? 'dist';
+  if (from !== 'dist' && from !== 'source') {
+    throw new Error(`PONTOON_BENCH_WORKER_FROM must be dist or source, not ${JSON.stringify(from)}`);
+  }
+  return from;
+}
+
+let compiledHost: Promise<string> | undefined;
+
+/**
+ * bench/worker-host.ts as one ES module that imports Pontoon from dist/ (built first with `npm run
+ * build`, once per bench process): esbuild bundles the host and the bench helpers it uses, and leaves
+ * every import of Pontoon's own modules pointing at their compiled files (and packages external), so
+ * the worker runs exactly the compiled tree. Written to node_modules/.cache/pontoon-bench/ (one file
+ * per bench process, left there: a few KiB).
+ */
+function compiledWorkerHost(): Promise<string> {
+  compiledHost ??= (async () => {
+    const build = spawnSync('npm', ['run', 'build', '--silent'], { cwd: REPO_ROOT, encoding: 'utf8' });
+    if (build.status !== 0) {
+      throw new Error(
+        `npm run build failed (PONTOON_BENCH_WORKER_FROM=source runs the worker from the sources): ${build.stdout}${build.stderr}`,
+      );
+    }
+    const { build: esbuild } = await import('esbuild');
+    // Inside the checkout, so the packages it leaves external resolve from node_modules/.
+    const outfile = path.join(
+      REPO_ROOT,
+      'node_modules',
+      '.cache',
+      'pontoon-bench',
+      `worker-host-${process.pid}.mjs`,
+    );
+    const benchDir = path.join(REPO_ROOT, 'bench');
+    await esbuild({
+      entryPoints: [path.join(benchDir, 'worker-host.ts')],
+      outfile,
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      packages: 'external',
+      logLevel: 'error',
+      plugins: [
+        {
+          name: 'pontoon-from-dist',
+          setup(b) {
+            b.onResolve({ filter: /^\.\.?\/.*\.ts$/ }, (args) => {
+              const file = path.resolve(args.resolveDir, args.path);
+              if (path.dirname(file) === benchDir) return undefined; // bench helpers: bundled
+              const rel = path.relative(REPO_ROOT, file).replace(/\.ts$/, '.js');
+              return { path: path.join(REPO_ROOT, 'dist', rel), external: true };
+            });
+          },
+        },
+      ],
+    });
+    return outfile;
+  })();
+  return compiledHost;
+}
+
 /** Forks bench/worker-host.ts with this environment and waits until its workers poll. */
 export async function startWorkerProcess(
   env: Record<string, string>,
   host: HostOptions,
 ): Promise<WorkerProcess> {
-  const child = fork(path.join(REPO_ROOT, 'bench', 'worker-host.ts'), [], {
+  const from = workerRunsFrom();
+  const entry =
+    from === 'dist' ? await compiledWorkerHost() : path.join(REPO_ROOT, 'bench', 'worker-host.ts');
+  const child = fork(entry, [], {
     cwd: REPO_ROOT,
     // PONTOON_BENCH_WORKER_NODE_ARGS: extra node flags for the worker process only, e.g.
     // "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it (the driver stays unprofiled).
     execArgv: [
-      '--import',
-      'tsx',
+      ...(from === 'dist' ? ['--enable-source-maps'] : ['--import', 'tsx']),
       ...(process.env.PONTOON_BENCH_WORKER_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []),
     ],
     env: { ...process.env, ...env, PONTOON_BENCH_HOST: JSON.stringify(host) },

@@ -23,6 +23,7 @@ import {
   type ScenarioResult,
   Stacks,
   type SummaryRow,
+  workerRunsFrom,
 } from './lib.ts';
 import { benchPackaging } from './packaging.ts';
 import { benchPriority } from './priority.ts';
@@ -273,6 +274,8 @@ async function main() {
         wallSeconds,
         machine: machine(),
         code: codeVersion(),
+        // dist: worker processes ran the compiled tree; source: the sources through tsx (lib.ts).
+        workerRunsFrom: workerRunsFrom(),
         load: {
           oneMinuteAtStart: loads[0],
           oneMinuteMax: Math.max(...loads),

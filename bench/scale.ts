@@ -10,8 +10,8 @@
  */
 import { Label } from '../spec/names.ts';
 import { apiserverRequests, barePods, podCounter } from './cluster.ts';
-import { memoryOf } from './cpu.ts';
 import { type ScenarioContext, type ScenarioResult, sleep, summaryRow } from './lib.ts';
+import { memoryOf } from './memory.ts';
 import { apply, kubeNoop, pontoonJob, startPontoon } from './specs.ts';
 
 type Started = (() => Promise<void>) & { abandon?: () => Promise<void> };

@@ -10,7 +10,7 @@ import { createLogger, installTemporalRuntime } from '../worker/logger.ts';
 import { createMetrics } from '../worker/metrics.ts';
 import { connectNative } from '../worker/temporal.ts';
 import { createPontoonWorker, type PontoonWorker } from '../worker/worker.ts';
-import { memoryOf } from './cpu.ts';
+import { memoryOf } from './memory.ts';
 
 export interface HostOptions {
   pontoon: boolean;
