@@ -98,8 +98,10 @@ export async function runDev(opts: DevOptions, io: Io): Promise<number> {
   const uiOrigins = `http://localhost:${opts.uiPort},http://127.0.0.1:${opts.uiPort}`;
   const apiConfig = parseApiConfig(
     {
-      ...(encrypting ? { PONTOON_CODEC_CORS_ORIGINS: uiOrigins } : {}),
       ...process.env,
+      ...(encrypting && !process.env.PONTOON_CODEC_CORS_ORIGINS
+        ? { PONTOON_CODEC_CORS_ORIGINS: uiOrigins }
+        : {}),
       PONTOON_API_PORT: String(opts.apiPort),
     },
     { auth: 'none' },
