@@ -27,6 +27,7 @@ import { redriveExecution } from '../client/dead-letters.ts';
 import { describeExecution } from '../client/executions.ts';
 import { getSpec, startExecution, waitForResult } from '../client/functions.ts';
 import { connect, PayloadKeyMissingError } from '../client/index.ts';
+import { SpecReader } from '../client/spec-reader.ts';
 import { controllerWorkflowId, scheduleId } from '../spec/names.ts';
 import { ConfigError, parseConfig } from '../worker/config.ts';
 import { AesGcmPayloadCodec, parsePayloadKeys } from '../worker/payload-codec.ts';
@@ -217,7 +218,14 @@ describe('at rest', () => {
           .includes(fn),
       ),
     ).toBe(true);
-    // The worker's own reads (spec reader: the memo through the codec) worked: the execution ran.
+    // The spec reader (client/spec-reader.ts) reads the encrypted memo through its client's codec:
+    // from the memo, no query; a client without the codec cannot.
+    const reader = new SpecReader(w!.client);
+    const spec = await reader.read(fn);
+    expect(spec?.spec.metadata.name).toBe(fn);
+    expect(JSON.stringify(spec)).toContain(SECRET_DESCRIPTION);
+    expect(reader.stats).toMatchObject({ memoReads: 1, queries: 0 });
+    await expect(new SpecReader(plainClient).read(fn)).rejects.toThrow(/binary\/encrypted|encoding/i);
   });
 });
 
