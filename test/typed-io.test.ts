@@ -22,12 +22,14 @@ import { validatorStats } from '../spec/io-schema.ts';
 import { loadSpecs } from '../spec/load.ts';
 import { formatProblem, parseSpecText } from '../spec/parse.ts';
 import { createLogger, installTemporalRuntime } from '../worker/logger.ts';
-import { REPO_ROOT, type RunningWorker, startWorker, uniqueName } from './helpers.ts';
+import { createMetrics } from '../worker/metrics.ts';
+import { REPO_ROOT, type RunningWorker, startWorker, testConfig, uniqueName } from './helpers.ts';
 
 const run = promisify(execFile);
 let w: RunningWorker;
 let api: { url: string; close(): Promise<void> };
 const admin = newApiKey('typed-admin', 'admin');
+const metrics = createMetrics();
 
 /** Writes `input.reply` as its result, so each test picks the result it needs. */
 const ECHO =
@@ -127,7 +129,7 @@ async function sdkRun(
 const applied = uniqueName('typed');
 
 beforeAll(async () => {
-  w = await startWorker();
+  w = await startWorker(testConfig(), { metrics });
   api = await startApi({
     api: { host: '127.0.0.1', port: await freePort(), auth: { mode: 'keys', keys: [admin.entry] } },
     logger: createLogger('silent'),
@@ -328,6 +330,9 @@ it('a valid input and result pass, through the API and an SDK start; each schema
   }
   // 7 executions, 7 input checks by the worker, 1 by the API, 7 result checks: 2 compiles.
   expect(validatorStats.compiled - before).toBe(2);
+  // The same count on the worker's /metrics.
+  const scraped = await metrics.registry.getSingleMetricAsString('pontoon_schema_compiles_total');
+  expect(Number(/pontoon_schema_compiles_total (\d+)/.exec(scraped)?.[1])).toBe(validatorStats.compiled);
   await call('DELETE', `/v1/functions/${fn}`);
 });
 

@@ -8,6 +8,7 @@
  * name), runtimes, route templates — never execution ids.
  */
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { validatorStats } from '../spec/io-schema.ts';
 
 /** Attempts run from a fraction of a second to hours (timeout default 10m). */
 const ATTEMPT_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
@@ -75,6 +76,19 @@ export function createMetrics(opts: MetricsOptions = {}) {
       name: 'pontoon_spec_describes_total',
       help: 'DescribeWorkflowExecution calls to function controllers for spec reads (shared by concurrent reads).',
       registers,
+    }),
+    /**
+     * Typed inputs and results (spec/io-schema.ts): schemas compiled by this process, read from its
+     * process-wide cache at each scrape. Grows once per distinct schema, never per execution.
+     */
+    schemaCompiles: new Counter({
+      name: 'pontoon_schema_compiles_total',
+      help: 'JSON Schemas of typed inputs and results compiled by this process (once per distinct schema, never per execution).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(validatorStats.compiled);
+      },
     }),
     /** Counted by the starter (the API for api and cli triggers); schedules start on the server. */
     executionsStarted: new Counter({
