@@ -51,7 +51,7 @@ function newAjv(): Ajv2020 {
     strictTuples: false,
     strictRequired: false,
     allowUnionTypes: true,
-    // Schemas come from specs: no remote $ref loading, no code from anywhere but Ajv.
+    // No loadSchema: a $ref to another document is a compile error, never fetched.
     validateFormats: true,
   });
   addFormats(ajv);
