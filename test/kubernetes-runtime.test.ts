@@ -81,6 +81,25 @@ describe('kubernetes runtime', () => {
     await noPodsLeft(name);
   });
 
+  it('a pod whose result breaks the output schema ends OutputInvalid after one attempt, with the pointer', async () => {
+    const name = uniqueName('k-typed');
+    const spec = kubeSpec(
+      name,
+      { duration: '200ms', 'termination-message': simReport({ rows: 'three' }) },
+      {
+        execution: { retry: { maxAttempts: 3, initialInterval: '1s' } },
+        output: {
+          schema: { type: 'object', properties: { rows: { type: 'integer' } }, required: ['rows'] },
+        },
+      },
+    );
+    const { failure, result } = await failureOf((await run(spec)).result());
+    expect(failure.type).toBe('OutputInvalid');
+    expect(failure.message).toContain('/rows');
+    expect(result.attempts).toHaveLength(1);
+    await noPodsLeft(name);
+  });
+
   it('fails after one attempt on an exit code declared non-retryable', async () => {
     const name = uniqueName('k-exit3');
     const spec = kubeSpec(
