@@ -9,8 +9,8 @@ import { access, lstat, mkdir, readdir, readFile, rm, stat, writeFile } from 'no
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { readRecordFile, writeRecordFile } from '../logs/dir.ts';
-import { startLogSweeper } from '../logs/index.ts';
 import type { LogStore } from '../logs/store.ts';
+import { startLogSweeper } from '../logs/sweeper.ts';
 import { readLogTail, readOutput, readRegularFile } from '../observer/report.ts';
 import { localCommand, localCwd } from '../spec/build.ts';
 import { type AttemptOutcome, type AttemptRequest, failure, functionRequestJson } from '../spec/execution.ts';

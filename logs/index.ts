@@ -48,31 +48,4 @@ export function createLogSource(config: WorkerConfig, logger: Logger): AttemptLo
   });
 }
 
-/** Runs `store.sweep()` now and every `intervalMs` (unref'd); stop() ends it. */
-export function startLogSweeper(
-  store: LogStore,
-  intervalMs: number,
-  logger: Logger,
-): { stop(): void; sweeping: () => Promise<unknown> } {
-  let running: Promise<unknown> = Promise.resolve();
-  const run = () => {
-    running = running.then(() =>
-      store
-        .sweep()
-        .catch((err: unknown) =>
-          logger.warn({ store: store.where, err: (err as Error).message }, 'log retention sweep failed'),
-        ),
-    );
-  };
-  const first = setTimeout(run, Math.min(intervalMs, 5_000));
-  const timer = setInterval(run, intervalMs);
-  first.unref();
-  timer.unref();
-  return {
-    stop() {
-      clearTimeout(first);
-      clearInterval(timer);
-    },
-    sweeping: () => running,
-  };
-}
+export { startLogSweeper } from './sweeper.ts';

@@ -7,7 +7,6 @@ import type { WorkerConfig } from './config.ts';
 import { createLogger, installTemporalRuntime, type LoggerOptions } from './logger.ts';
 import { createMetrics, temporalRuntimeMetrics } from './metrics.ts';
 import { freeLoopbackPort, startMetricsServer } from './metrics-server.ts';
-import { createTracing } from './tracing.ts';
 import { createPontoonWorker } from './worker.ts';
 
 /** `logOptions`: the command's defaults; PONTOON_LOG_FORMAT (config.logFormat) wins over its format. */
@@ -23,8 +22,12 @@ export async function startObservedWorker(
   const runtimeMetrics = config.metrics ? `127.0.0.1:${await freeLoopbackPort()}` : undefined;
   installTemporalRuntime(logger, runtimeMetrics ? { metricsBindAddress: runtimeMetrics } : {});
   const metrics = createMetrics({ processMetrics: true });
+  // OpenTelemetry's SDK is loaded only when traces are exported (~5 MiB of a worker at rest).
   const tracing = config.tracing
-    ? createTracing({ serviceName: config.tracing.serviceName ?? serviceName, registerGlobal: true })
+    ? (await import('./tracing.ts')).createTracing({
+        serviceName: config.tracing.serviceName ?? serviceName,
+        registerGlobal: true,
+      })
     : undefined;
   const worker = await createPontoonWorker({ config, logger, metrics, ...(tracing ? { tracing } : {}) });
   const metricsServer = config.metrics

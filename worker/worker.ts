@@ -5,13 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { Tracer } from '@opentelemetry/api';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
-import {
-  makeWorkflowExporter,
-  OpenTelemetryActivityInboundInterceptor,
-  OpenTelemetryActivityOutboundInterceptor,
-} from '@temporalio/interceptors-opentelemetry';
 import {
   bundleWorkflowCode,
   type NativeConnection,
@@ -20,19 +14,16 @@ import {
 } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities/index.ts';
-import { loadKubeConfig } from '../activities/kubernetes/kubeconfig.ts';
-import { RequestCounter } from '../activities/kubernetes/requests.ts';
-import { createKubernetesRuntime } from '../activities/kubernetes/runtime.ts';
-import { createKubernetesWarmPools } from '../activities/kubernetes/warm.ts';
 import { createLocalRuntime } from '../activities/local-runtime.ts';
 import type { FunctionRuntime } from '../activities/runtime.ts';
-import { createLogStore } from '../logs/index.ts';
+import { createDirLogStore } from '../logs/dir.ts';
 import type { WorkerConfig } from './config.ts';
 import { createFaultInjection } from './faults.ts';
+import type { KubernetesWorkerRuntimeOptions } from './kubernetes-runtime.ts';
 import { createMetrics, type PontoonMetrics } from './metrics.ts';
 import { RUNS_COMPILED } from './package-root.ts';
 import { checkSearchAttributes, connectClient, connectNative, dataConverterOf } from './temporal.ts';
-import { type Tracing, tracingClientInterceptors } from './tracing.ts';
+import type { Tracing } from './tracing.ts';
 
 /**
  * The modules' extension in this process: `.ts` from the sources (tsx, vitest), `.js` from the
@@ -145,15 +136,23 @@ export async function createPontoonWorker(opts: {
     throw err;
   }
   const connection = await connectNative(config.temporal);
-  const client = tracing
-    ? new Client({
-        connection: baseClient.connection,
-        namespace: config.temporal.namespace,
-        dataConverter: dataConverterOf(config.temporal),
-        interceptors: tracingClientInterceptors(tracing),
-      })
-    : baseClient;
-  const runtime = createRuntime(config, logger, {
+  // OpenTelemetry's SDK and the Temporal interceptors are loaded only when tracing is on.
+  const otel = tracing
+    ? {
+        ...(await import('@temporalio/interceptors-opentelemetry')),
+        ...(await import('./tracing.ts')),
+      }
+    : undefined;
+  const client =
+    tracing && otel
+      ? new Client({
+          connection: baseClient.connection,
+          namespace: config.temporal.namespace,
+          dataConverter: dataConverterOf(config.temporal),
+          interceptors: otel.tracingClientInterceptors(tracing),
+        })
+      : baseClient;
+  const runtime = await createRuntime(config, logger, {
     ...(tracing ? { tracer: tracing.tracer } : {}),
     executionOpen: (executionId, runId) => executionOpen(client, executionId, runId),
   });
@@ -190,21 +189,23 @@ export async function createPontoonWorker(opts: {
       faults: createFaultInjection(config.faults.killAfterOutcome, runtime),
     }),
     interceptors: {
-      activity: tracing
-        ? [
-            (ctx) => ({
-              inbound: new OpenTelemetryActivityInboundInterceptor(ctx, { tracer: tracing.tracer }),
-              outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
-            }),
-          ]
-        : [],
+      activity:
+        tracing && otel
+          ? [
+              (ctx) => ({
+                inbound: new otel.OpenTelemetryActivityInboundInterceptor(ctx, { tracer: tracing.tracer }),
+                outbound: new otel.OpenTelemetryActivityOutboundInterceptor(ctx),
+              }),
+            ]
+          : [],
     },
     // Workflow spans leave the sandbox through this sink; a no-op when tracing is off, so a bundle
     // built with the interceptors runs either way.
     sinks: {
-      exporter: tracing
-        ? makeWorkflowExporter(tracing.spanProcessor, tracing.resource)
-        : { export: { fn: () => undefined } },
+      exporter:
+        tracing && otel
+          ? otel.makeWorkflowExporter(tracing.spanProcessor, tracing.resource)
+          : { export: { fn: () => undefined } },
     },
     ...(opts.identity ? { identity: opts.identity } : {}),
     // Heartbeats carry cancellation: send them at least every second so a cancel lands within seconds.
@@ -247,61 +248,32 @@ export async function executionOpen(client: Client, executionId: string, runId?:
 /**
  * The runtime the config asks for, with its log store (logs/) and, when tracing, pod spans.
  * `executionOpen` (kubernetes) lets the sweeper keep a pod that is its attempt's only record while
- * the execution is open (KubernetesRuntimeOptions.executionOpen).
+ * the execution is open (KubernetesRuntimeOptions.executionOpen). The kubernetes runtime's modules
+ * are imported here, on first use: @kubernetes/client-node alone is ~85 MiB of RSS (~40 MiB of V8
+ * heap, mostly the source of its generated API groups), which a local worker never needs.
  */
-export function createRuntime(
+export async function createRuntime(
   config: WorkerConfig,
   logger: Logger,
-  opts: {
-    tracer?: Tracer;
-    executionOpen?: (executionId: string, runId: string | undefined) => Promise<boolean>;
-  } = {},
-): FunctionRuntime {
+  opts: KubernetesWorkerRuntimeOptions = {},
+): Promise<FunctionRuntime> {
   if (config.runtime === 'kubernetes') {
-    const k = config.kubernetes;
-    const kubeConfig = loadKubeConfig(k.kubeconfigPath);
-    const requests = new RequestCounter();
-    const runtime = createKubernetesRuntime({
-      kubeConfig,
-      requests,
-      logStore: createLogStore(config, logger, { kubeConfig, requests }),
-      logMaxBytes: config.logs.maxBytes,
-      logSweepIntervalMs: config.logs.sweepIntervalMs,
-      ...(opts.tracer ? { tracer: opts.tracer } : {}),
-      namespace: k.namespace,
-      observerImage: k.observerImage,
-      placement: k.placement,
-      keepFailedPodsMs: k.keepFailedPodsMs,
-      deleteDelayMs: k.deleteDelayMs,
-      imagePullGraceMs: k.imagePullGraceMs,
-      unschedulableTimeoutMs: k.unschedulableTimeoutMs,
-      killGraceMs: config.killGraceMs,
-      access: k.access,
-      ...(opts.executionOpen ? { executionOpen: opts.executionOpen } : {}),
-      logger: logger.child({ component: 'kubernetes-runtime', namespace: k.namespace }),
-    });
-    const warmPools = createKubernetesWarmPools(
-      kubeConfig,
-      {
-        namespace: k.namespace,
-        observerImage: k.observerImage,
-        placement: k.placement,
-        temporal: { address: k.warm.temporalAddress, namespace: config.temporal.namespace },
-        ...(k.warm.temporalSecret ? { temporalSecret: k.warm.temporalSecret } : {}),
-        killGraceSeconds: config.killGraceMs / 1000,
-        access: k.access,
-      },
-      logger.child({ component: 'warm-pools', namespace: k.namespace }),
-      runtime.requests,
-    );
-    return Object.assign(runtime, { warmPools });
+    const { createKubernetesWorkerRuntime } = await import('./kubernetes-runtime.ts');
+    return createKubernetesWorkerRuntime(config, logger, opts);
   }
   return createLocalRuntime(
     {
       dataDir: config.dataDir,
       localRoot: config.localRoot,
       killGraceMs: config.killGraceMs,
-      logs: { store: createLogStore(config, logger), sweepIntervalMs: config.logs.sweepIntervalMs },
+      logs: {
+        // The local runtime keeps logs in files (config refuses PONTOON_LOG_STORE=secret for it).
+        store: createDirLogStore(config.logs.dir, {
+          maxBytes: config.logs.maxBytes,
+          retentionMs: config.logs.retentionMs,
+        }),
+        sweepIntervalMs: config.logs.sweepIntervalMs,
+      },
       ...(config.localRunAs ? { runAs: config.localRunAs } : {}),
       ...(config.localSecretsDir ? { secretsDir: config.localSecretsDir } : {}),
     },

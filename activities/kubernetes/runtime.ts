@@ -40,7 +40,6 @@ import {
 } from '@kubernetes/client-node';
 import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
-import { startLogSweeper } from '../../logs/index.ts';
 import { readPodLogTail } from '../../logs/pod-log.ts';
 import {
   type AttemptLogKey,
@@ -48,6 +47,7 @@ import {
   DEFAULT_LOG_MAX_BYTES,
   type LogStore,
 } from '../../logs/store.ts';
+import { startLogSweeper } from '../../logs/sweeper.ts';
 import { extractOutput, parseReport } from '../../observer/termination.ts';
 import { imageNotBuiltMessage } from '../../spec/build.ts';
 import {
