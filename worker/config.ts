@@ -31,8 +31,8 @@ const duration = z
  * which let 1,000 executions in flight take 1.8 GiB. Executions wait most of their life on one
  * activity, so an evicted run costs one replay of a short history when its attempt ends. Since the
  * workflow modules are preloaded once per thread, a cached run is small: 300 executions in flight
- * (local runtime, dist/) peaked at 339 MiB of worker RSS with 200 cached and 321 MiB with 25, ~0.1 MiB
- * per cached run (2026-12-04), so 200 costs ~20 MiB and a smaller default would buy little.
+ * (local runtime, dist/) peaked at 339 and 350 MiB of worker RSS with 200 cached and 321 MiB with 25:
+ * ~0.1–0.2 MiB per cached run (2026-12-04), so 200 cost 20–35 MiB and a smaller default would buy little.
  */
 const CACHED_WORKFLOWS_DEFAULT = 200;
 
@@ -239,7 +239,7 @@ const EnvSchema = z.object({
     .min(0)
     .default(CACHED_WORKFLOWS_DEFAULT)
     .describe(
-      'workflow runs kept in memory between their tasks (sticky cache); an evicted one is replayed from its history on its next task. Each costs the worker ~0.1 MiB',
+      'workflow runs kept in memory between their tasks (sticky cache); an evicted one is replayed from its history on its next task. Each costs the worker ~0.1–0.2 MiB',
     ),
   PONTOON_WORKFLOW_BUNDLE: z
     .string()
