@@ -10,6 +10,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
+import { listScheduleIds } from '../client/list-ids.ts';
 import { parseDuration } from '../spec/duration.ts';
 import { executionWorkflowId, SearchAttr, scheduleId, WorkflowType } from '../spec/names.ts';
 import type { ScheduleSpec } from '../spec/schema.ts';
@@ -194,9 +195,10 @@ export function createScheduleActivities({
       const stale = new Set(
         input.previous.map((p) => scheduleId(input.function, p.name)).filter((id) => !wanted.has(id)),
       );
-      for await (const listed of client.schedule.list()) {
-        if (listed.scheduleId.startsWith(`fn:${input.function}:`) && !wanted.has(listed.scheduleId))
-          stale.add(listed.scheduleId);
+      // Ids only, undecoded: a schedule another process encrypted with a key this worker does not
+      // hold (client/list-ids.ts) must not stop this function's reconcile.
+      for (const id of await listScheduleIds(client, `fn:${input.function}:`)) {
+        if (!wanted.has(id)) stale.add(id);
       }
       for (const id of stale) {
         try {

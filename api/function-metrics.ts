@@ -7,6 +7,7 @@
  */
 import type { Client } from '@temporalio/client';
 import { Gauge, type Registry } from 'prom-client';
+import { listWorkflowIds } from '../client/list-ids.ts';
 import { WorkflowType } from '../spec/names.ts';
 import {
   type AdmissionState,
@@ -60,15 +61,17 @@ export async function readFunctionStates(
 ): Promise<FunctionState[]> {
   const max = opts.maxFunctions ?? 500;
   const timeout = opts.queryTimeoutMs ?? 3000;
-  const ids: string[] = [];
-  for await (const wf of client.workflow.list({
-    query: `WorkflowType = '${WorkflowType.controller}' AND ExecutionStatus = 'Running'${
-      opts.taskQueue ? ` AND TaskQueue = '${opts.taskQueue}'` : ''
-    }`,
-  })) {
-    if (wf.workflowId.startsWith('fn:')) ids.push(wf.workflowId);
-    if (ids.length >= max) break;
-  }
+  // Ids only (client/list-ids.ts): nothing decoded, so a controller whose memo this process cannot
+  // decode does not stop the scrape.
+  const ids = (
+    await listWorkflowIds(
+      client,
+      `WorkflowType = '${WorkflowType.controller}' AND ExecutionStatus = 'Running'${
+        opts.taskQueue ? ` AND TaskQueue = '${opts.taskQueue}'` : ''
+      }`,
+      max,
+    )
+  ).filter((id) => id.startsWith('fn:'));
   const states: FunctionState[] = [];
   const next = [...ids];
   const workers = Array.from({ length: Math.min(10, next.length) }, async () => {

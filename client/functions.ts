@@ -22,6 +22,7 @@ import {
 } from '../spec/names.ts';
 import { type FunctionSpec, priorityNumber } from '../spec/schema.ts';
 import { type ApplyResult, applyUpdate, type SpecVersion, specQuery } from '../workflows/definitions.ts';
+import { listWorkflowIds } from './list-ids.ts';
 
 export async function applySpec(
   client: Client,
@@ -60,10 +61,9 @@ export async function appliedFunctionNames(
   const deadline = Date.now() + (opts.waitMs ?? 10_000);
   let names: string[] = [];
   for (;;) {
-    names = [];
-    for await (const w of client.workflow.list({ query })) {
-      if (w.workflowId.startsWith('fn:')) names.push(w.workflowId.slice(3));
-    }
+    names = (await listWorkflowIds(client, query))
+      .filter((id) => id.startsWith('fn:'))
+      .map((id) => id.slice(3));
     const seen = new Set(names);
     if ((opts.expect ?? []).every((n) => seen.has(n)) || Date.now() >= deadline) break;
     await new Promise((resolve) => setTimeout(resolve, 200));

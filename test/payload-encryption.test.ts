@@ -22,10 +22,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildApi } from '../api/app.ts';
 import { newApiKey } from '../api/auth.ts';
 import { ApiConfigError, parseApiConfig } from '../api/config.ts';
+import { readFunctionStates } from '../api/function-metrics.ts';
 import { startApi } from '../api/main.ts';
 import { redriveExecution } from '../client/dead-letters.ts';
 import { describeExecution } from '../client/executions.ts';
-import { getSpec, startExecution, waitForResult } from '../client/functions.ts';
+import { appliedFunctionNames, getSpec, startExecution, waitForResult } from '../client/functions.ts';
 import { connect, PayloadKeyMissingError } from '../client/index.ts';
 import { SpecReader } from '../client/spec-reader.ts';
 import { controllerWorkflowId, scheduleId } from '../spec/names.ts';
@@ -226,6 +227,39 @@ describe('at rest', () => {
     expect(JSON.stringify(spec)).toContain(SECRET_DESCRIPTION);
     expect(reader.stats).toMatchObject({ memoReads: 1, queries: 0 });
     await expect(new SpecReader(plainClient).read(fn)).rejects.toThrow(/binary\/encrypted|encoding/i);
+  });
+});
+
+describe('beside payloads this process cannot decode', () => {
+  it("a worker without key A reconciles its own function's schedules, lists its functions and scrapes them, while a schedule and a controller encrypted with A share the namespace", async () => {
+    // Another team's (or an old key's) encrypted schedule and controller in the same namespace: the
+    // SDK's listings decode every item's memo, so one undecodable item used to fail every apply with
+    // schedules (reconcileSchedules listed all schedules: PayloadKeyMissingError) — which stalled
+    // every later test of a CI run after this file.
+    const plain = await startWorker(testConfig());
+    try {
+      const name = uniqueName('plain');
+      await apply(
+        plain.client,
+        fixtureSpec(name, 'behave.mjs', {
+          schedules: [{ name: 'hourly', cron: '0 * * * *', paused: true }],
+        } as never),
+        plain.config.taskQueue,
+      );
+      const schedule = await plain.client.schedule.getHandle(scheduleId(name, 'hourly')).describe();
+      expect(schedule.state.paused).toBe(true);
+      expect(await appliedFunctionNames(plain.client, plain.config.taskQueue, { expect: [name] })).toEqual([
+        name,
+      ]);
+      const own = await readFunctionStates(plain.client, { taskQueue: plain.config.taskQueue });
+      expect(own.map((x) => x.function)).toEqual([name]);
+      // The controllers whose memo is encrypted with A: listed without decoding, their answers (which
+      // this process cannot read) left out, and the scrape still answers.
+      const others = await readFunctionStates(plain.client, { taskQueue, queryTimeoutMs: 2000 });
+      expect(others).toEqual([]);
+    } finally {
+      await plain.stop();
+    }
   });
 });
 
