@@ -87,6 +87,10 @@ export class PodWatcher {
   private upsert(pod: V1Pod): void {
     const name = pod.metadata?.name;
     if (!name) return;
+    // The cache holds every pod of the namespace while it lives (1,000 at B5's peak). Server-side
+    // apply's bookkeeping is half of an attempt pod (~4.4 of 10 KB of JSON; 19.5 → 7.5 KiB of heap
+    // per cached pod, measured) and nothing in Pontoon reads it.
+    if (pod.metadata?.managedFields) delete pod.metadata.managedFields;
     this.pods.set(name, pod);
     this.emit(name, { type: 'upsert', pod });
   }
