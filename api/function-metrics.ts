@@ -69,9 +69,10 @@ export async function readFunctionStates(
       `WorkflowType = '${WorkflowType.controller}' AND ExecutionStatus = 'Running'${
         opts.taskQueue ? ` AND TaskQueue = '${opts.taskQueue}'` : ''
       }`,
-      max,
     )
-  ).filter((id) => id.startsWith('fn:'));
+  )
+    .filter((id) => id.startsWith('fn:'))
+    .slice(0, max);
   const states: FunctionState[] = [];
   const next = [...ids];
   const workers = Array.from({ length: Math.min(10, next.length) }, async () => {

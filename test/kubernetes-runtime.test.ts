@@ -367,7 +367,10 @@ describe('kubernetes runtime', () => {
         lines.some((l) => l.includes('keeping a finished pod whose record could not be stored'));
       await waitFor('the sweeper to keep the unrecorded pod', async () => kept() || undefined, 60_000);
       expect(await podsOf(sweepNs.name, name)).toHaveLength(1);
+      expect(await executionOpen(w.client, execution.workflowId, runId)).toBe(true);
+      expect(await executionOpen(w.client, `${execution.workflowId}-never-started`)).toBe(false);
       await execution.terminate('the test closes the execution');
+      expect(await executionOpen(w.client, execution.workflowId, runId)).toBe(false);
       await waitFor(
         'the sweeper to delete the pod of the closed execution',
         async () => (await podsOf(sweepNs.name, name)).length === 0 || undefined,

@@ -5,7 +5,8 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { Client, WorkflowNotFoundError } from '@temporalio/client';
+import { Client, isGrpcServiceError } from '@temporalio/client';
+import proto from '@temporalio/proto';
 import {
   bundleWorkflowCode,
   type NativeConnection,
@@ -231,16 +232,27 @@ export async function createPontoonWorker(opts: {
   };
 }
 
+/** gRPC status NOT_FOUND (grpc.io status codes): no such workflow (or run). */
+const GRPC_NOT_FOUND = 5;
+
 /**
  * Whether an execution's run is open (RUNNING), from Temporal: false when it is closed or unknown to
- * the server; throws what the client throws otherwise (Temporal unreachable). Without a run id, the
- * latest run of the workflow id is asked.
+ * the server; throws what the service throws otherwise (Temporal unreachable). Without a run id, the
+ * latest run of the workflow id is asked. Reads the raw answer: the SDK's describe decodes the memo,
+ * which a key this worker no longer holds would fail (and the sweeper would keep the pod for ever).
  */
 export async function executionOpen(client: Client, executionId: string, runId?: string): Promise<boolean> {
   try {
-    return (await client.workflow.getHandle(executionId, runId).describe()).status.name === 'RUNNING';
+    const res = await client.workflowService.describeWorkflowExecution({
+      namespace: client.options.namespace,
+      execution: { workflowId: executionId, ...(runId ? { runId } : {}) },
+    });
+    return (
+      res.workflowExecutionInfo?.status ===
+      proto.temporal.api.enums.v1.WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+    );
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return false;
+    if (isGrpcServiceError(err) && err.code === GRPC_NOT_FOUND) return false;
     throw err;
   }
 }
