@@ -14,6 +14,7 @@ import { createKubernetesRuntime } from '../activities/kubernetes/runtime.ts';
 import { createSecretLogStore } from '../logs/secret.ts';
 import type { AttemptRequest, ExecutionResult } from '../spec/execution.ts';
 import { Label } from '../spec/names.ts';
+import type { FunctionSpec } from '../spec/schema.ts';
 import { createLogger } from '../worker/logger.ts';
 import { executionOpen } from '../worker/worker.ts';
 import { apply, uniqueName, waitFor } from './helpers.ts';
@@ -50,6 +51,21 @@ async function run(spec: ReturnType<typeof kubeSpec>, id = `k8s-${spec.metadata.
     workflowId: id,
     args: [{ function: spec.metadata.name, input: { hello: 'world' } }],
   });
+}
+
+/** Attempt 1 of `executionId` for `spec`, as the runAttempt activity passes it (no parameters or input). */
+function attemptRequest(executionId: string, spec: FunctionSpec): AttemptRequest {
+  return {
+    executionId,
+    function: spec.metadata.name,
+    attempt: 1,
+    spec,
+    parameters: {},
+    input: null,
+    scheduledTime: new Date().toISOString(),
+    trigger: 'sdk',
+    timeoutMs: 60_000,
+  };
 }
 
 async function noPodsLeft(fn: string) {
@@ -140,17 +156,7 @@ describe('kubernetes runtime', () => {
   it('launches idempotently: two launches (and two runs) of one attempt make one pod', async () => {
     const name = uniqueName('k-idem');
     const spec = kubeSpec(name, { duration: '500ms', 'termination-message': simReport({ once: true }) });
-    const req: AttemptRequest = {
-      executionId: `exec:${name}:idem`,
-      function: name,
-      attempt: 1,
-      spec,
-      parameters: {},
-      input: null,
-      scheduledTime: new Date().toISOString(),
-      trigger: 'sdk',
-      timeoutMs: 60_000,
-    };
+    const req = attemptRequest(`exec:${name}:idem`, spec);
     const before = { ...w.runtime.launches };
     const [a, b] = await Promise.all([w.runtime.launchAttemptPod(req), w.runtime.launchAttemptPod(req)]);
     expect(a).toMatchObject({ name: attemptPodName(name, req.executionId, 1) });
@@ -175,17 +181,7 @@ describe('kubernetes runtime', () => {
     // was stored and its pod deleted, but its worker was lost before Temporal recorded the outcome.
     const name = uniqueName('k-record');
     const spec = kubeSpec(name, { duration: '200ms', 'termination-message': simReport({ recorded: 1 }) });
-    const req: AttemptRequest = {
-      executionId: `exec:${name}:record`,
-      function: name,
-      attempt: 1,
-      spec,
-      parameters: {},
-      input: null,
-      scheduledTime: new Date().toISOString(),
-      trigger: 'sdk',
-      timeoutMs: 60_000,
-    };
+    const req = attemptRequest(`exec:${name}:record`, spec);
     const control = (activityAttempt: number, runId: string) => ({
       heartbeat() {},
       signal: new AbortController().signal,
@@ -222,17 +218,7 @@ describe('kubernetes runtime', () => {
     // record), it never creates a second pod.
     const name = uniqueName('k-stalled');
     const spec = kubeSpec(name, { duration: '1s', 'termination-message': simReport({ stalled: 1 }) });
-    const req: AttemptRequest = {
-      executionId: `exec:${name}:stalled`,
-      function: name,
-      attempt: 1,
-      spec,
-      parameters: {},
-      input: null,
-      scheduledTime: new Date().toISOString(),
-      trigger: 'sdk',
-      timeoutMs: 60_000,
-    };
+    const req = attemptRequest(`exec:${name}:stalled`, spec);
     const logger = createLogger('silent');
     const predecessor = createKubernetesRuntime({
       kubeConfig: kubeConfig(),
@@ -276,17 +262,10 @@ describe('kubernetes runtime', () => {
     // Same execution id, same attempt, so the same pod name: a workflow id used again after its first
     // run closed (idempotency keys, reset). The pod names its run (pontoon.dev/run-id).
     const name = uniqueName('k-run');
-    const req: AttemptRequest = {
-      executionId: `exec:${name}:run`,
-      function: name,
-      attempt: 1,
-      spec: kubeSpec(name, { duration: '200ms', 'termination-message': simReport({ run: 'b' }) }),
-      parameters: {},
-      input: null,
-      scheduledTime: new Date().toISOString(),
-      trigger: 'sdk',
-      timeoutMs: 60_000,
-    };
+    const req = attemptRequest(
+      `exec:${name}:run`,
+      kubeSpec(name, { duration: '200ms', 'termination-message': simReport({ run: 'b' }) }),
+    );
     const earlier = buildAttemptPod(
       kubeSpec(name, { duration: '10m', 'termination-message': simReport({ run: 'a' }) }),
       req,
@@ -328,17 +307,10 @@ describe('kubernetes runtime', () => {
       workflowId: `exec:${name}:sweep`,
     });
     const runId = execution.firstExecutionRunId;
-    const req: AttemptRequest = {
-      executionId: execution.workflowId,
-      function: name,
-      attempt: 1,
-      spec: kubeSpec(name, { duration: '100ms', 'termination-message': simReport({ swept: 1 }) }),
-      parameters: {},
-      input: null,
-      scheduledTime: new Date().toISOString(),
-      trigger: 'sdk',
-      timeoutMs: 60_000,
-    };
+    const req = attemptRequest(
+      execution.workflowId,
+      kubeSpec(name, { duration: '100ms', 'termination-message': simReport({ swept: 1 }) }),
+    );
     const sweeper = createKubernetesRuntime({
       kubeConfig: kubeConfig(),
       namespace: sweepNs.name,
