@@ -141,6 +141,10 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  // The encrypted function, its schedule and executions stay in the run's namespace on purpose: every
+  // later test then runs beside payloads its worker cannot decode, as in a namespace shared with
+  // another team, so an SDK listing that decodes the whole namespace fails there (it did: the
+  // schedule reconcile, found by a CI run; client/list-ids.ts).
   await w?.stop();
   await raw?.close();
 });
