@@ -3,6 +3,7 @@
  * .pontoon/temporal.db), the worker on the local runtime, and every spec in function-specs/ applied.
  */
 import path from 'node:path';
+import type { Client } from '@temporalio/client';
 import { parseApiConfig } from '../api/config.ts';
 import { OPEN_WARNING, startApi } from '../api/main.ts';
 import { appliedFunctionNames, applySpec } from '../client/functions.ts';
@@ -12,6 +13,7 @@ import { buildSpecs } from '../packaging/index.ts';
 import { ensureEmbeddedRegistry, registryFromEnv } from '../packaging/registry.ts';
 import { loadSpecs } from '../spec/load.ts';
 import { formatProblem } from '../spec/parse.ts';
+import type { FunctionSpec } from '../spec/schema.ts';
 import { parseConfig } from '../worker/config.ts';
 import { startObservedWorker } from '../worker/observed.ts';
 import { Exit, type Io } from './output.ts';
@@ -87,8 +89,18 @@ export async function runDev(opts: DevOptions, io: Io): Promise<number> {
     requestLevel: 'debug',
   });
   const running = w.worker.run();
+  // Until the API is up, a failure (an example that cannot be applied, the API's port taken) stops
+  // the worker and the dev server it started and ends the command, instead of leaving a process that
+  // polls with nothing to talk to.
+  const abandon = async (err: unknown): Promise<never> => {
+    w.worker.shutdown();
+    await running.catch(() => undefined);
+    await close();
+    await server?.stop();
+    throw err;
+  };
   for (const s of loaded.specs) {
-    const r = await applySpec(w.client, s.spec, config.taskQueue);
+    const r = await applyRetrying(w.client, s.spec, config.taskQueue, config.dataDir, io).catch(abandon);
     io.err(
       `function/${r.name} ${r.changed ? `applied (version ${r.version})` : `unchanged (version ${r.version})`}`,
     );
@@ -115,7 +127,7 @@ export async function runDev(opts: DevOptions, io: Io): Promise<number> {
     logs: createLogSource(config, logger),
     metrics,
     ...(tracing ? { tracer: tracing.tracer } : {}),
-  });
+  }).catch(abandon);
   if (apiConfig.auth.mode === 'open') io.err(`\n*** ${OPEN_WARNING} ***`);
   // What is applied, not only the examples: functions applied before a restart are kept by Temporal.
   const applied = await appliedFunctionNames(w.client, config.taskQueue, {
@@ -156,6 +168,37 @@ Ctrl-C stops everything.`);
     await server?.stop();
   }
   return Exit.ok;
+}
+
+/** How long `pontoon dev` keeps applying an example whose controller's workflow task is failing. */
+const APPLY_RETRY_MS = 60_000;
+
+/**
+ * Applies an example spec. A controller whose last workflow task failed refuses Updates ("Workflow
+ * Task in failed state") until Temporal retries that task, with backoff: after a restart that fixed
+ * the cause (e.g. the payload key of the data folder given again) that takes seconds, so the apply is
+ * tried again for APPLY_RETRY_MS. Then it throws, naming the usual cause.
+ */
+async function applyRetrying(client: Client, spec: FunctionSpec, taskQueue: string, dataDir: string, io: Io) {
+  const until = Date.now() + APPLY_RETRY_MS;
+  for (let said = false; ; said = true) {
+    try {
+      return await applySpec(client, spec, taskQueue);
+    } catch (err) {
+      const failing = /Workflow Task in failed state/i.test((err as Error).message);
+      if (!failing) throw err;
+      if (Date.now() >= until) {
+        throw new Error(
+          `function/${spec.metadata.name}: its controller's workflow task keeps failing (${(err as Error).message}); the worker log above says why. When the data folder (${dataDir}) was written with payload keys, start with the same PONTOON_PAYLOAD_KEYS, or delete the folder to start afresh`,
+        );
+      }
+      if (!said)
+        io.err(
+          `function/${spec.metadata.name}: its controller's workflow task is failing; trying again for up to ${APPLY_RETRY_MS / 1000} s …`,
+        );
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    }
+  }
 }
 
 /** Names joined with ", ", wrapped before 100 columns; continuation lines indented by `indent`. */

@@ -11,7 +11,7 @@ import { mkdtempSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, expect, inject, it } from 'vitest';
-import { freePort } from '../dev/temporal.ts';
+import { freePort, portOpen } from '../dev/temporal.ts';
 import { REPO_ROOT, waitFor } from './helpers.ts';
 
 const run = promisify(execFile);
@@ -100,3 +100,56 @@ it('pontoon dev with payload keys wires the Web UI to the codec server and store
   const decoded = await show(['--codec-endpoint', `${api}/codec`]);
   expect(decoded).toContain('Hello, Ada');
 }, 300_000);
+
+it('a data folder written with payload keys: a start without them ends with the cause (nothing left running), and a start with them again comes up', async () => {
+  const dataDir = mkdtempSync(path.join(inject('testDir'), 'dev-keys-'));
+  const key = `dev2:${randomBytes(32).toString('base64')}`;
+  const [port, uiPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+  const start = (keys: string | undefined) => {
+    let output = '';
+    const env: NodeJS.ProcessEnv = { ...process.env, PONTOON_DATA_DIR: dataDir };
+    delete env.PONTOON_PAYLOAD_KEYS;
+    if (keys) env.PONTOON_PAYLOAD_KEYS = keys;
+    const p = spawn(
+      process.execPath,
+      [PONTOON, 'dev', '--port', `${port}`, '--ui-port', `${uiPort}`, '--api-port', `${apiPort}`],
+      { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    p.stdout!.on('data', (d) => {
+      output += String(d);
+    });
+    p.stderr!.on('data', (d) => {
+      output += String(d);
+    });
+    const exited = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
+    return { p, exited, output: () => output };
+  };
+  const stop = async (s: ReturnType<typeof start>) => {
+    if (s.p.exitCode === null) s.p.kill('SIGINT');
+    return s.exited;
+  };
+
+  // Written with the key: the examples' controllers keep their specs encrypted under it.
+  const first = start(key);
+  child = first.p;
+  await waitFor('the banner', () => first.output().includes('Ctrl-C stops everything.'), 180_000);
+  expect(await stop(first)).toBe(0);
+
+  // Without it: the controllers' workflow tasks fail; the command says why and ends, and the
+  // Temporal dev server it started is stopped with it (its port is free again).
+  const without = start(undefined);
+  child = without.p;
+  const code = await Promise.race([without.exited, new Promise((r) => setTimeout(() => r('hung'), 240_000))]);
+  expect(code, without.output()).not.toBe('hung');
+  expect(code, without.output()).not.toBe(0);
+  expect(without.output()).toContain("its controller's workflow task keeps failing");
+  expect(without.output()).toContain('start with the same PONTOON_PAYLOAD_KEYS');
+  expect(without.output()).not.toContain('Ctrl-C stops everything.');
+  expect(await portOpen(port)).toBe(false);
+
+  // With the key again: it comes up (applying again while Temporal retries the failed tasks).
+  const again = start(key);
+  child = again.p;
+  await waitFor('the banner', () => again.output().includes('Ctrl-C stops everything.'), 180_000);
+  expect(await stop(again)).toBe(0);
+}, 600_000);
