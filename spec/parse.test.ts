@@ -9,7 +9,13 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadSpecs } from './load.ts';
-import { formatProblem, MAX_SPEC_BYTES, parseSpecText, type SpecProblem } from './parse.ts';
+import {
+  formatProblem,
+  MAX_SPEC_BYTES,
+  parseSchemaFileText,
+  parseSpecText,
+  type SpecProblem,
+} from './parse.ts';
 
 const run = promisify(execFile);
 
@@ -277,5 +283,27 @@ describe('pontoon validate (the real CLI)', () => {
       `${[...lines, `${lines.length} problems found`].join('\n')}\n`,
     );
     expect(code).toBe(2);
+  });
+});
+
+describe('schema files', () => {
+  const text =
+    '{\n  "type": "object",\n  "properties": { "n": { "type": "integer" } }\n  "required": ["n"]\n}\n';
+  it('a JSON syntax error in a .json schema file is said in JSON terms, at its line and column', () => {
+    const { problems } = parseSchemaFileText(text, 'in.schema.json');
+    expect(problems.map(formatProblem)).toEqual([
+      "in.schema.json:4:3: JSON syntax error: Expected ',' or '}' after property value",
+    ]);
+  });
+  it('a .json file cut short is located at its end', () => {
+    const { problems } = parseSchemaFileText('{"type": "object"', 'cut.schema.json');
+    expect(problems.map(formatProblem)).toEqual([
+      "cut.schema.json:1:18: JSON syntax error: Expected ',' or '}' after property value",
+    ]);
+  });
+  it('the same mistake in a YAML schema file keeps the YAML parser’s words', () => {
+    const { problems } = parseSchemaFileText(text, 'in.schema.yaml');
+    expect(problems.length).toBeGreaterThan(0);
+    expect(problems[0]!.message).toMatch(/^syntax error: /);
   });
 });

@@ -232,6 +232,26 @@ export function ioSchemaProblems(
 }
 
 /**
+ * JSON.parse's complaint about `text` and the offset it names (Node ≥ 20 says "at position N", newer
+ * ones add "(line L column C)", dropped here: the caller locates the offset), or undefined when
+ * `text` is valid JSON.
+ */
+function jsonSyntaxProblem(text: string): { message: string; offset: number } | undefined {
+  try {
+    JSON.parse(text);
+    return undefined;
+  } catch (err) {
+    const message = (err as Error).message;
+    const named = /at position (\d+)/.exec(message)?.[1];
+    const offset = named !== undefined ? Number(named) : /end of JSON input/.test(message) ? text.length : 0;
+    return {
+      message: message.replace(/ in JSON at position \d+.*$/, '').replace(/ \(line \d+ column \d+\)$/, ''),
+      offset,
+    };
+  }
+}
+
+/**
  * A schema file named by `spec.input.schemaFile` or `spec.output.schemaFile` (JSON, or YAML): its
  * schema, or every problem located in that file (syntax, and a schema that does not compile, at the
  * offending keyword). Pure: load.ts reads the file.
@@ -268,6 +288,15 @@ export function parseSchemaFileText(
     };
   }
   const doc = list[0]!;
+  if (doc.errors.length && file.toLowerCase().endsWith('.json')) {
+    // A .json file is read as YAML (JSON is YAML), whose words for a JSON mistake ("Block collections
+    // are not allowed within flow collections") mislead: JSON's own parser says what is wrong there.
+    const json = jsonSyntaxProblem(text);
+    if (json)
+      return {
+        problems: [{ file, ...at(json.offset), path: '', message: `JSON syntax error: ${json.message}` }],
+      };
+  }
   if (doc.errors.length) {
     return {
       problems: doc.errors.map((e) => ({
