@@ -16,21 +16,26 @@ import { REPO_ROOT, waitFor } from './helpers.ts';
 
 const run = promisify(execFile);
 const PONTOON = path.join(REPO_ROOT, 'bin', 'pontoon.mjs');
-let child: ChildProcess | undefined;
+/** Every `pontoon dev` the tests start: the ones still running are stopped at the end. */
+const children: ChildProcess[] = [];
 
 afterAll(async () => {
-  if (child && child.exitCode === null) {
-    const exited = new Promise((r) => child!.once('exit', r));
-    child.kill('SIGINT');
-    await exited;
-  }
+  await Promise.all(
+    children
+      .filter((c) => c.exitCode === null && c.signalCode === null)
+      .map((c) => {
+        const exited = new Promise((r) => c.once('exit', r));
+        c.kill('SIGINT');
+        return exited;
+      }),
+  );
 });
 
 it('pontoon dev with payload keys wires the Web UI to the codec server and stores payloads encrypted', async () => {
   const dataDir = mkdtempSync(path.join(inject('testDir'), 'dev-codec-'));
   const [port, uiPort, apiPort] = [await freePort(), await freePort(), await freePort()];
   let output = '';
-  child = spawn(
+  const child = spawn(
     process.execPath,
     [PONTOON, 'dev', '--port', `${port}`, '--ui-port', `${uiPort}`, '--api-port', `${apiPort}`],
     {
@@ -45,6 +50,7 @@ it('pontoon dev with payload keys wires the Web UI to the codec server and store
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
+  children.push(child);
   child.stdout!.on('data', (d) => {
     output += String(d);
   });
@@ -131,14 +137,14 @@ it('a data folder written with payload keys: a start without them ends with the 
 
   // Written with the key: the examples' controllers keep their specs encrypted under it.
   const first = start(key);
-  child = first.p;
+  children.push(first.p);
   await waitFor('the banner', () => first.output().includes('Ctrl-C stops everything.'), 180_000);
   expect(await stop(first)).toBe(0);
 
   // Without it: the controllers' workflow tasks fail; the command says why and ends, and the
   // Temporal dev server it started is stopped with it (its port is free again).
   const without = start(undefined);
-  child = without.p;
+  children.push(without.p);
   const code = await Promise.race([without.exited, new Promise((r) => setTimeout(() => r('hung'), 240_000))]);
   expect(code, without.output()).not.toBe('hung');
   expect(code, without.output()).not.toBe(0);
@@ -149,7 +155,7 @@ it('a data folder written with payload keys: a start without them ends with the 
 
   // With the key again: it comes up (applying again while Temporal retries the failed tasks).
   const again = start(key);
-  child = again.p;
+  children.push(again.p);
   await waitFor('the banner', () => again.output().includes('Ctrl-C stops everything.'), 180_000);
   expect(await stop(again)).toBe(0);
 }, 600_000);
