@@ -77,8 +77,13 @@ import {
   TEST_OBSERVER_IMAGE,
 } from './kube-helpers.ts';
 
-/** Faults injected by the test, in this order of kinds (a Temporal restart every seventh fault). */
+/**
+ * Faults injected by the test, in this order of kinds (a Temporal restart every seventh fault): at
+ * least FAULTS, then more until the completion-boundary faults the workers inject themselves bring
+ * the total to MIN_FAULTS (how many those catch depends on the machine's load), at most MAX_FAULTS.
+ */
 const FAULTS = 24;
+const MAX_FAULTS = 60;
 /**
  * Probability that an outcome arms a worker's completion-boundary kill (both stacks): the worker
  * then holds every first-try outcome of the next 6 s and dies with them. Each worker arms every ~4
@@ -584,8 +589,9 @@ const DRAIN_STALL_MS = 90_000;
 const DRAIN_MAX_MS = 420_000;
 
 it('loses and duplicates no execution across 200+ faults: SIGKILLs of workers (also right after an outcome) and APIs, and Temporal restarts', {
-  // Set-up and faults take ~4 min; the drain up to DRAIN_MAX_MS more on a loaded machine.
-  timeout: 900_000,
+  // Set-up and faults take ~4 min (up to ~7 when more faults are needed to reach MIN_FAULTS); the
+  // drain up to DRAIN_MAX_MS more on a loaded machine.
+  timeout: 1_080_000,
 }, async () => {
   const t0 = Date.now();
   const c = client!;
@@ -616,7 +622,19 @@ it('loses and duplicates no execution across 200+ faults: SIGKILLs of workers (a
   // to be up: both of a pair are down at once now and then, which the executions must survive too.
   const rotation: Record<Kind, number> = { worker: 0, api: 0 };
   await sleep(3000);
-  for (let n = 1; n <= FAULTS; n++) {
+  // Boundary faults so far, read from the workers' logs while the test runs (counted again at the end).
+  const boundarySoFar = (s: StackName) =>
+    procs
+      .filter((p) => p.stack === s && p.kind === 'worker')
+      .map((p) => readFrom(p.logFile, 0).split(FAULT_LINE).length - 1)
+      .reduce((x, y) => x + y, 0);
+  const enough = () => {
+    const local = boundarySoFar('local');
+    const kube = boundarySoFar('kube');
+    const injected = faults.worker + faults.api + faults.temporal;
+    return injected + local + kube >= MIN_FAULTS && Math.min(local, kube) >= MIN_BOUNDARY_FAULTS_PER_STACK;
+  };
+  for (let n = 1; n <= MAX_FAULTS && (n <= FAULTS || !enough()); n++) {
     const kind: Kind | 'temporal' = n % 7 === 4 ? 'temporal' : n % 2 ? 'worker' : 'api';
     if (kind === 'temporal') {
       // Let pending restarts finish first: a process starting against a dead server would crash-loop.
