@@ -4,8 +4,12 @@
  * Pure module: imported by workflows and activities alike.
  */
 import { ActivityFailure, ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
+import { type AttemptFailure, FAILURE_TYPES, type FailureTypeName, failure } from './failures.ts';
 import type { ParameterValues } from './parameters.ts';
 import type { FunctionSpec } from './schema.ts';
+
+/** The failure table lives in failures.ts; re-exported for the modules that read it with the shapes. */
+export { type AttemptFailure, FAILURE_TYPES, type FailureTypeName, failure } from './failures.ts';
 
 /**
  * Input of the `executeFunction` workflow. Only `function` is required, so
@@ -36,12 +40,6 @@ export interface ExecuteFunctionInput {
 }
 
 export type ExecutionStatus = 'succeeded' | 'failed' | 'timed_out';
-
-export interface AttemptFailure {
-  type: FailureTypeName;
-  message: string;
-  retryable: boolean;
-}
 
 export interface AttemptRecord {
   attempt: number;
@@ -100,60 +98,6 @@ export interface AttemptOutcome {
   endedAt: string;
   logTail: string;
   failure?: AttemptFailure;
-}
-
-/**
- * The failure types, and whether each is worth another attempt. One table decides retry vs stop;
- * workflows branch on these strings, never on error classes.
- */
-export const FAILURE_TYPES = {
-  /** The spec failed validation (e.g. applied through an old client). */
-  SpecInvalid: { retryable: false },
-  /** No spec has been applied under this name. */
-  FunctionNotFound: { retryable: false },
-  /**
-   * The workflow input is malformed, or its `input` does not match the function's
-   * `spec.input.schema` (the message names the JSON Pointer of each problem). Before any attempt.
-   */
-  InputInvalid: { retryable: false },
-  /** A parameter is missing, unknown, of the wrong type, or its template failed. */
-  ParameterInvalid: { retryable: false },
-  /** The input JSON is over the limit. */
-  InputTooLarge: { retryable: false },
-  /** output.json is over the limit. */
-  OutputTooLarge: { retryable: false },
-  /**
-   * output.json is not valid JSON, or the result does not match the function's
-   * `spec.output.schema` (the message names the JSON Pointer of each problem).
-   */
-  OutputInvalid: { retryable: false },
-  /** The function exited non-zero with a code the spec lists as non-retryable. */
-  FunctionExitNonRetryable: { retryable: false },
-  /** The function exited non-zero (or was killed by a signal). */
-  FunctionExit: { retryable: true },
-  /** The attempt ran past execution.timeout and was killed. */
-  AttemptTimedOut: { retryable: true },
-  /** The whole execution ran past execution.deadline. */
-  DeadlineExceeded: { retryable: false },
-  /** The command could not be started (not found, not executable). */
-  LaunchFailed: { retryable: false },
-  /** The container image cannot be pulled. */
-  ImageUnavailable: { retryable: false },
-  /** The Kubernetes API failed in a way worth retrying. */
-  KubernetesTransient: { retryable: true },
-  /**
-   * The runtime could not run the attempt at all (worker or cluster error), after Temporal's own
-   * retries of the attempt activity (up to 10, a lost worker included); not retried again.
-   */
-  RuntimeFailed: { retryable: false },
-  /** The execution was cancelled while this attempt ran (the attempt was killed). */
-  Cancelled: { retryable: false },
-} as const;
-
-export type FailureTypeName = keyof typeof FAILURE_TYPES;
-
-export function failure(type: FailureTypeName, message: string): AttemptFailure {
-  return { type, message, retryable: FAILURE_TYPES[type].retryable };
 }
 
 /**

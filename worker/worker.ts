@@ -52,6 +52,7 @@ export const PRELOADED_WORKFLOW_MODULES = [
   'spec/cron',
   'spec/duration',
   'spec/execution',
+  'spec/failures',
   'spec/legible',
   'spec/names',
   'spec/parameters',

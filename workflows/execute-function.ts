@@ -30,20 +30,25 @@ import type { Activities } from '../activities/index.ts';
 import type { WarmActivities } from '../activities/runtime.ts';
 import { parseDuration } from '../spec/duration.ts';
 import {
-  type AttemptFailure,
   type AttemptOutcome,
   type AttemptRecord,
   type AttemptRequest,
   attemptFailureOf,
   type ExecuteFunctionInput,
   type ExecutionResult,
-  FAILURE_TYPES,
-  type FailureTypeName,
-  failure,
   LIMITS,
   logTailTrace,
   outcomeOfFailedAttempt,
 } from '../spec/execution.ts';
+import {
+  ATTEMPT_NON_RETRYABLE,
+  type AttemptFailure,
+  FailureType,
+  type FailureTypeName,
+  failure,
+  isFailureType,
+  NOTIFY_NON_RETRYABLE,
+} from '../spec/failures.ts';
 import {
   type ExecutionView,
   executionDetails,
@@ -86,7 +91,7 @@ const ATTEMPT_SLACK_MS = 60_000;
 
 const { getFunctionSpec } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '10s',
-  retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['FunctionNotFound'] },
+  retry: { maximumAttempts: 5, nonRetryableErrorTypes: [FailureType.FunctionNotFound] },
 });
 
 /**
@@ -98,7 +103,7 @@ const { getFunctionSpec } = proxyLocalActivities<Activities>({
  */
 const { checkExecutionInput } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '10s',
-  retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['SpecInvalid'] },
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes: [FailureType.SpecInvalid] },
 });
 const TYPED_INPUT_PATCH = 'typed-input';
 
@@ -125,12 +130,6 @@ const ABORT_ON_CANCEL_PATCH = 'abort-attempt-on-cancel';
  * a bare ActivityFailure and no attempt recorded. Executions started before replay without it.
  */
 const RUNTIME_FAILURE_PATCH = 'attempt-runtime-failure';
-/**
- * Errors of the attempt activity that the same request would meet again: never retried by
- * Temporal. TypeError and RangeError are what Node throws for arguments it cannot use (e.g.
- * ERR_INVALID_ARG_VALUE for a NUL byte in a spawn argument).
- */
-const DETERMINISTIC_ERRORS = ['SpecInvalid', 'LaunchFailed', 'ImageUnavailable', 'TypeError', 'RangeError'];
 /**
  * Executions legible in the Web UI whoever started them: a memo (function, trigger, parameters,
  * status, outcome) upserted at the start and at the end, current details (User Metadata tab) kept up
@@ -166,7 +165,7 @@ const { sendNotifications } = proxyActivities<Activities>({
     initialInterval: '5s',
     backoffCoefficient: 2,
     maximumInterval: '1m',
-    nonRetryableErrorTypes: ['NotifyRejected', 'NotifySecretMissing'],
+    nonRetryableErrorTypes: NOTIFY_NON_RETRYABLE,
   },
 });
 
@@ -309,7 +308,7 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
   // Pure (the input and the workflow's start): known before the spec, so a failed read shows it too.
   const { trigger, scheduledTime, schedule } = triggerAndScheduledTime(input, startTime);
   view.trigger = trigger;
-  // Ends with a type of the table: FunctionNotFound (or SpecInvalid) as the reader said, else RuntimeFailed.
+  // Ends with a type of the table: FunctionNotFound as the reader said, else RuntimeFailed.
   const { spec, version, warmTaskQueue } = await (input.spec
     ? getFunctionSpec(input.function, {
         version: input.spec.version,
@@ -320,9 +319,9 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
   ).catch((err: unknown) => {
     // A local activity's own failure arrives as it was thrown (e.g. FunctionNotFound): its message
     // is kept, its stack (the worker's) is not.
-    if (err instanceof ApplicationFailure && err.type && err.type in FAILURE_TYPES) {
+    if (err instanceof ApplicationFailure && isFailureType(err.type)) {
       show('failed', true, { type: err.type, message: err.message });
-      return fail(err.type as FailureTypeName, err.message);
+      return fail(err.type, err.message);
     }
     if (!(err instanceof ActivityFailure)) throw err;
     const why = attemptFailureOf(err, 0);
@@ -472,7 +471,7 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
             retry: {
               initialInterval: '1s',
               maximumAttempts: 10,
-              nonRetryableErrorTypes: DETERMINISTIC_ERRORS,
+              nonRetryableErrorTypes: ATTEMPT_NON_RETRYABLE,
             },
             activityId,
             summary,
@@ -501,7 +500,7 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
             retry: {
               initialInterval: '1s',
               maximumAttempts: 10,
-              nonRetryableErrorTypes: DETERMINISTIC_ERRORS,
+              nonRetryableErrorTypes: ATTEMPT_NON_RETRYABLE,
             },
             priority: { priorityKey: priority },
             activityId: `attempt-${attempt}`,
@@ -637,7 +636,7 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
         input: input.input ?? null,
       }));
     } catch (err) {
-      if (err instanceof ApplicationFailure && err.type === 'SpecInvalid')
+      if (err instanceof ApplicationFailure && err.type === FailureType.SpecInvalid)
         return await finish('failed', failure('SpecInvalid', err.message));
       if (!(err instanceof ActivityFailure)) throw err;
       return await finish('failed', attemptFailureOf(err, 0));

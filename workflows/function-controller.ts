@@ -26,6 +26,7 @@ import {
 import type { Activities } from '../activities/index.ts';
 import { effectivePriority, nextToAdmit, type QueuedRequest } from '../spec/admission.ts';
 import { parseDuration } from '../spec/duration.ts';
+import { APPLY_FAILURES, FailureType, NOTIFY_NON_RETRYABLE } from '../spec/failures.ts';
 import { formatPath } from '../spec/parse-path.ts';
 import { type ScalarState, type ScalingDecision, scalarStep, type WarmSettings } from '../spec/scalar.ts';
 import { type FunctionSpec, functionSpecSchema, priorityNumber } from '../spec/schema.ts';
@@ -100,7 +101,7 @@ const { sendNotifications } = proxyActivities<Activities>({
     initialInterval: '5s',
     backoffCoefficient: 2,
     maximumInterval: '5m',
-    nonRetryableErrorTypes: ['NotifyRejected', 'NotifySecretMissing'],
+    nonRetryableErrorTypes: NOTIFY_NON_RETRYABLE,
   },
 });
 
@@ -139,7 +140,7 @@ function validate(name: string, raw: unknown): FunctionSpec {
       message: i.message,
     }));
     throw ApplicationFailure.create({
-      type: 'SpecInvalid',
+      type: APPLY_FAILURES.invalid,
       message: `spec invalid: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`,
       nonRetryable: true,
       details,
@@ -147,7 +148,7 @@ function validate(name: string, raw: unknown): FunctionSpec {
   }
   if (parsed.data.metadata.name !== name) {
     throw ApplicationFailure.create({
-      type: 'SpecInvalid',
+      type: APPLY_FAILURES.invalid,
       message: `metadata.name "${parsed.data.metadata.name}" does not match this controller's function "${name}"`,
       nonRetryable: true,
       details: [{ field: 'metadata.name', message: `must be "${name}"` }],
@@ -166,14 +167,14 @@ function refusal(err: unknown): unknown {
   if (!(err instanceof ActivityFailure) || !(err.cause instanceof ApplicationFailure)) return err;
   const cause = err.cause;
   const details =
-    cause.type === 'ScheduleRefused' || cause.type === 'FunctionAccessRefused'
+    cause.type === APPLY_FAILURES.scheduleRefused || cause.type === APPLY_FAILURES.accessRefused
       ? (cause.details ?? [])
-      : cause.type === 'ImageUnavailable'
+      : cause.type === FailureType.ImageUnavailable
         ? [{ field: 'spec.image', message: cause.message }]
         : undefined;
   if (!details) return err;
   return ApplicationFailure.create({
-    type: 'SpecRefused',
+    type: APPLY_FAILURES.refused,
     message: cause.message,
     nonRetryable: true,
     details,
@@ -316,7 +317,7 @@ export async function functionController(args: FunctionControllerArgs): Promise<
         if (problems.length === 0) return;
         const details = problems.map((p) => ({ field: formatPath(p.path), message: p.message }));
         throw ApplicationFailure.create({
-          type: 'SpecInvalid',
+          type: APPLY_FAILURES.invalid,
           message: `spec invalid: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`,
           nonRetryable: true,
           details,
