@@ -2,6 +2,7 @@
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { type AllowCidrs, AllowCidrsError, parseAllowCidrs } from '../spec/webhook-destination.ts';
+import { setting } from '../worker/config.ts';
 import { type ApiKey, loadApiKeys } from './auth.ts';
 import { AUTH_FAILURES_PER_MINUTE } from './auth-failures.ts';
 import { MAX_BACKFILL_FIRES } from './schedules.ts';
@@ -10,30 +11,68 @@ import { MAX_BACKFILL_FIRES } from './schedules.ts';
 export const MAX_DELETE_CANCELS = 1000;
 
 const EnvSchema = z.object({
-  PONTOON_API_HOST: z.string().default('127.0.0.1').describe('address to listen on'),
-  PONTOON_API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  PONTOON_AUTH: z
-    .enum(['keys', 'none'])
-    .default('keys')
-    .describe('keys: bearer API keys required (default); none: open, for local development only'),
-  PONTOON_API_ALLOWED_HOSTS: z
-    .string()
-    .default('')
-    .describe(
-      'Host header values besides 127.0.0.1/localhost:<port> ("name" or "name:port", comma-separated)',
-    ),
-  PONTOON_API_MAX_BACKFILL_FIRES: z.coerce.number().int().min(1).default(MAX_BACKFILL_FIRES),
-  PONTOON_API_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(AUTH_FAILURES_PER_MINUTE),
-  PONTOON_API_MAX_DELETE_CANCELS: z.coerce.number().int().min(1).default(MAX_DELETE_CANCELS),
-  PONTOON_API_TRUST_PROXY: z.string().default('false'),
-  PONTOON_NOTIFY_ALLOW_CIDRS: z.string().default(''),
-  PONTOON_CODEC_CORS_ORIGINS: z
-    .string()
-    .default('')
-    .describe(
-      'origins of the Temporal Web UI that may call the codec server /codec/* from a browser (scheme://host[:port], comma-separated)',
-    ),
+  PONTOON_API_HOST: setting(z.string().default('127.0.0.1'), 'API', 'address to listen on'),
+  PONTOON_API_PORT: setting(
+    z.coerce.number().int().min(0).max(65535).default(8080),
+    'API',
+    'port to listen on',
+  ),
+  PONTOON_AUTH: setting(
+    z.enum(['keys', 'none']).default('keys'),
+    'API',
+    '`keys`: bearer API keys required; `none`: open, for local development only (binds 127.0.0.1)',
+  ),
+  PONTOON_API_KEYS: setting(
+    z.string().optional(),
+    'API',
+    'API keys as SHA-256 hashes, `name:role:sha256,…` (role viewer, invoker or admin; `pontoon api-key create` makes one)',
+  ),
+  PONTOON_API_KEYS_FILE: setting(
+    z.string().optional(),
+    'API',
+    'a YAML or JSON file of API keys, `{keys: [{name, role, sha256}]}` (a Secret volume)',
+  ),
+  PONTOON_API_ALLOWED_HOSTS: setting(
+    z.string().default(''),
+    'API',
+    'Host header values besides its own address and `localhost` (`name` or `name:port`, comma-separated); see Security',
+  ),
+  PONTOON_API_MAX_BACKFILL_FIRES: setting(
+    z.coerce.number().int().min(1).default(MAX_BACKFILL_FIRES),
+    'API',
+    'most fires one backfill request may start',
+  ),
+  PONTOON_API_AUTH_FAILURES_PER_MINUTE: setting(
+    z.coerce.number().int().min(1).default(AUTH_FAILURES_PER_MINUTE),
+    'API',
+    'wrong API keys per client address per minute before 429',
+  ),
+  PONTOON_API_MAX_DELETE_CANCELS: setting(
+    z.coerce.number().int().min(1).default(MAX_DELETE_CANCELS),
+    'API',
+    'most running executions one `DELETE ?cancelRunning=true` cancels',
+  ),
+  PONTOON_API_TRUST_PROXY: setting(
+    z.string().default('false'),
+    'API',
+    'proxies whose `X-Forwarded-For` names the client (`10.0.0.0/8,127.0.0.1`, `loopback`, or `true` for every hop); see Security',
+  ),
+  PONTOON_NOTIFY_ALLOW_CIDRS: setting(
+    z.string().default(''),
+    'worker, API',
+    'address ranges webhooks may reach besides public ones (`10.20.0.0/16,127.0.0.1/32`)',
+    '',
+  ),
+  PONTOON_CODEC_CORS_ORIGINS: setting(
+    z.string().default(''),
+    'API',
+    "origins of the Temporal Web UI that may call the codec server `/codec/*` from a browser (`https://temporal.example.com,…`); `pontoon dev` sets its UI's when keys are set",
+    '',
+  ),
 });
+
+/** The API's own variables with their documentation (the README's configuration table). */
+export const API_SETTINGS: Readonly<Record<string, z.ZodType>> = EnvSchema.shape;
 
 export interface ApiConfig {
   host: string;

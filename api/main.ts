@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { createLogSource } from '../logs/index.ts';
 import type { AttemptLogSource } from '../logs/source.ts';
 import type { FunctionAccess } from '../spec/function-access.ts';
-import { parseConfig } from '../worker/config.ts';
+import { parseProcessConfig } from '../worker/config.ts';
 import { createLogger } from '../worker/logger.ts';
 import { createMetrics, type PontoonMetrics } from '../worker/metrics.ts';
 import { connectClient, dataConverterOf } from '../worker/temporal.ts';
@@ -56,7 +56,7 @@ export async function startApi(opts: {
 }
 
 export async function runApi(): Promise<void> {
-  const config = parseConfig();
+  const config = parseProcessConfig();
   const api = parseApiConfig();
   const logger = createLogger(config.logLevel, 'pontoon-api', { format: config.logFormat ?? 'json' });
   const tracing = config.tracing

@@ -6,14 +6,14 @@ import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { loadKubeConfig, makePooledApiClient } from '../activities/kubernetes/kubeconfig.ts';
 import type { RequestCounter } from '../activities/kubernetes/requests.ts';
-import type { WorkerConfig } from '../worker/config.ts';
+import type { ProcessConfig } from '../worker/config.ts';
 import { createDirLogStore } from './dir.ts';
 import { createSecretLogStore } from './secret.ts';
 import { type AttemptLogSource, kubernetesLogSource, localLogSource } from './source.ts';
 import type { LogStore } from './store.ts';
 
 export function createLogStore(
-  config: WorkerConfig,
+  config: ProcessConfig,
   logger: Logger,
   kube?: { kubeConfig: KubeConfig; requests?: RequestCounter },
 ): LogStore {
@@ -31,7 +31,7 @@ export function createLogStore(
 }
 
 /** What the API reads logs from: the store, and the live logs of the configured runtime. */
-export function createLogSource(config: WorkerConfig, logger: Logger): AttemptLogSource {
+export function createLogSource(config: ProcessConfig, logger: Logger): AttemptLogSource {
   if (config.runtime === 'local') {
     const store = createLogStore(config, logger);
     return localLogSource(store, config.logs.dir);

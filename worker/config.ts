@@ -105,205 +105,358 @@ function parseTolerations(v: string, ctx: z.RefinementCtx): PlacementToleration[
   return out;
 }
 
-const EnvSchema = z.object({
-  TEMPORAL_ADDRESS: z.string().default('localhost:7233').describe('host:port of the Temporal frontend'),
-  TEMPORAL_NAMESPACE: z.string().default('default'),
-  TEMPORAL_API_KEY: z.string().optional().describe('API key (Temporal Cloud); implies TLS'),
-  TEMPORAL_TLS: bool.optional().describe('force TLS on or off'),
-  TEMPORAL_TLS_CLIENT_CERT_PATH: z.string().optional(),
-  TEMPORAL_TLS_CLIENT_KEY_PATH: z.string().optional(),
-  TEMPORAL_TLS_SERVER_CA_CERT_PATH: z.string().optional(),
-  TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
-  PONTOON_PAYLOAD_KEYS: z
-    .string()
-    .optional()
-    .describe(
-      'payload encryption keys, id:base64(32 bytes),… (worker/payload-codec.ts); unset with no file: payloads are stored as they are',
-    ),
-  PONTOON_PAYLOAD_KEYS_FILE: z
-    .string()
-    .optional()
-    .describe('a mounted file of payload keys, id:base64 per line (a Secret volume)'),
-  PONTOON_PAYLOAD_KEY_ID: z
-    .string()
-    .optional()
-    .describe('the payload key that encrypts (default: the last one listed); every listed key decrypts'),
-  PONTOON_TASK_QUEUE: z.string().min(1).default(TASK_QUEUE),
-  PONTOON_RUNTIME: z
-    .enum(['local', 'kubernetes'])
-    .default('local')
-    .describe('where attempts run: local child processes, or a pod per attempt'),
-  KUBECONFIG: z
-    .string()
-    .optional()
-    .describe('kubernetes runtime: kubeconfig file; unset: in-cluster service account, then ~/.kube/config'),
-  PONTOON_KUBE_NAMESPACE: z
-    .string()
-    .min(1)
-    .default('default')
-    .describe('kubernetes runtime: namespace of the pods'),
-  PONTOON_OBSERVER_IMAGE: z
-    .string()
-    .min(1)
-    .optional()
-    .describe('kubernetes runtime: image of the observer sidecar'),
-  PONTOON_POD_NODE_SELECTOR: z
-    .string()
-    .default('')
-    .transform((v, ctx) => parseNodeSelector(v, ctx))
-    .describe('kubernetes runtime: node labels every function pod must match, key=value[,key=value]'),
-  PONTOON_POD_TOLERATIONS: z
-    .string()
-    .default('')
-    .transform((v, ctx) => parseTolerations(v, ctx))
-    .describe('kubernetes runtime: taints every function pod tolerates, key[=value]:Effect[,…]'),
-  PONTOON_KEEP_FAILED_PODS: duration.default(0).describe('kubernetes runtime: keep failed pods this long'),
-  PONTOON_POD_DELETE_DELAY: duration
-    .default(5000)
-    .describe(
-      'kubernetes runtime: how long a collected pod stays after its outcome was recorded (a look with kubectl; exactly-once does not depend on it)',
-    ),
-  PONTOON_FAULT_KILL_AFTER_OUTCOME: z.coerce
-    .number()
-    .min(0)
-    .max(1)
-    .default(0)
-    .describe(
-      'tests only: probability that the worker SIGKILLs itself right after an attempt outcome, before Temporal records it (worker/faults.ts)',
-    ),
-  PONTOON_IMAGE_PULL_GRACE: duration
-    .default(60_000)
-    .describe('kubernetes runtime: how long image pulls may fail before ImageUnavailable'),
-  PONTOON_UNSCHEDULABLE_TIMEOUT: duration
-    .default(300_000)
-    .describe('kubernetes runtime: how long a pod may stay unschedulable'),
-  PONTOON_WARM_TEMPORAL_ADDRESS: z
-    .string()
-    .min(1)
-    .optional()
-    .describe(
-      'kubernetes runtime: host:port of Temporal as warm replicas see it from their pods (default TEMPORAL_ADDRESS)',
-    ),
-  PONTOON_WARM_TEMPORAL_SECRET: z
-    .string()
-    .min(1)
-    .optional()
-    .describe(
-      "kubernetes runtime: Secret whose keys become the warm observers' environment (TEMPORAL_API_KEY, TEMPORAL_TLS_*)",
-    ),
-  [SERVICE_ACCOUNTS_ENV]: z
-    .string()
-    .default('')
-    .describe(
-      'kubernetes runtime: ServiceAccounts specs may run as, [namespace/]name[:token],… (:token: its token may be mounted)',
-    ),
-  [SECRETS_ENV]: z
-    .string()
-    .default('')
-    .describe('kubernetes runtime: Secrets env[].secretRef may name, [namespace/]name or prefix*,…'),
-  [EGRESS_ALLOW_CIDRS_ENV]: z
-    .string()
-    .default('')
-    .describe(
-      'kubernetes runtime: non-public ranges spec.network.egress may declare (CIDRs, comma-separated)',
-    ),
-  PONTOON_POD_NAMESPACE: z
-    .string()
-    .optional()
-    .describe("the worker's or API's own namespace when it runs in a pod (deploy/: the downward API)"),
-  PONTOON_POD_SERVICE_ACCOUNT: z
-    .string()
-    .optional()
-    .describe("the worker's or API's own ServiceAccount when it runs in a pod (deploy/: the downward API)"),
-  PONTOON_DATA_DIR: z.string().default('.pontoon').describe('local runtime: attempt folders and logs'),
-  PONTOON_LOCAL_ROOT: z.string().optional().describe('local runtime: base of relative commands and cwd'),
-  PONTOON_LOCAL_RUN_AS: z
-    .string()
-    .min(1)
-    .optional()
-    .describe('local runtime: user functions run as (name, uid or uid:gid) when the worker runs as root'),
-  PONTOON_LOCAL_SECRETS_DIR: z
-    .string()
-    .optional()
-    .describe('local runtime: secretRef values, one file per key: <dir>/<secret name>/<key>'),
-  PONTOON_KILL_GRACE: duration.default(5000).describe('SIGTERM → SIGKILL grace'),
-  PONTOON_MAX_CONCURRENT_ATTEMPTS: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .default(100)
-    .describe('attempts (activity tasks) one worker runs at once; a pod attempt costs the worker little'),
-  PONTOON_MAX_CACHED_WORKFLOWS: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .default(CACHED_WORKFLOWS_DEFAULT)
-    .describe(
-      'workflow runs kept in memory between their tasks (sticky cache); an evicted one is replayed from its history on its next task. Each costs the worker ~0.1–0.2 MiB',
-    ),
-  PONTOON_WORKFLOW_BUNDLE: z
-    .string()
-    .optional()
-    .describe('prebuilt workflow bundle (skips bundling at start)'),
-  PONTOON_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
-  PONTOON_LOG_FORMAT: z
-    .enum(['json', 'pretty'])
-    .optional()
-    .describe(
-      'json (default) or pretty (human-readable lines); pontoon dev: pretty when stdout is a terminal',
-    ),
-  PONTOON_METRICS_PORT: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(65535)
-    .optional()
-    .describe('worker: serve Prometheus GET /metrics on this port; unset: off'),
-  PONTOON_METRICS_HOST: z
-    .string()
-    .min(1)
-    .default('127.0.0.1')
-    .describe('worker: address of the metrics listener (0.0.0.0 in a pod so Prometheus can reach it)'),
-  OTEL_EXPORTER_OTLP_ENDPOINT: z
-    .string()
-    .optional()
-    .describe('OTLP/HTTP collector base URL (e.g. http://otel-collector:4318); traces are off when unset'),
-  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z
-    .string()
-    .optional()
-    .describe('OTLP/HTTP traces URL (…/v1/traces), overrides OTEL_EXPORTER_OTLP_ENDPOINT for traces'),
-  OTEL_SERVICE_NAME: z.string().optional().describe('service.name of exported spans'),
-  PONTOON_LOG_STORE: z
-    .enum(['dir', 'secret'])
-    .optional()
-    .describe(
-      'where logs of finished attempts are kept: dir (files; the local runtime, or a volume shared by workers and API) or secret (a Secret per attempt; default for kubernetes)',
-    ),
-  PONTOON_LOG_DIR: z
-    .string()
-    .optional()
-    .describe('kubernetes runtime with the dir store: the shared folder (default PONTOON_DATA_DIR)'),
-  PONTOON_LOG_NAMESPACE: z
-    .string()
-    .min(1)
-    .optional()
-    .describe('secret store: namespace of the log Secrets (default PONTOON_KUBE_NAMESPACE)'),
-  PONTOON_LOG_MAX_BYTES: z.coerce
-    .number()
-    .int()
-    .min(1024)
-    .max(MAX_LOG_MAX_BYTES)
-    .default(DEFAULT_LOG_MAX_BYTES)
-    .describe('bytes of log kept per attempt (the tail; a marker line says what was dropped)'),
-  PONTOON_LOG_RETENTION: duration
-    .default(DEFAULT_LOG_RETENTION_MS)
-    .describe('how long logs of finished attempts are kept'),
-  PONTOON_LOG_SWEEP_INTERVAL: duration
-    .default(10 * 60_000)
-    .describe('how often each worker deletes logs past their retention'),
-});
+/** Who reads a variable: the README's configuration table says it per row. */
+export type SettingReader = 'worker' | 'API' | 'worker, API' | 'worker, API, CLI, warm observers';
 
+/**
+ * One environment variable's schema with its documentation attached (zod metadata): `description`
+ * is the README's "meaning", `defaultText` its "default" column when the default is not a literal
+ * a reader would type (durations in ms, computed values), `readBy` who reads it.
+ * `configurationTable()` turns these into the README's table, so each fact is declared here only.
+ */
+export function setting<T extends z.ZodType>(
+  schema: T,
+  readBy: SettingReader,
+  description: string,
+  defaultText?: string,
+): T {
+  return schema.meta({ description, readBy, ...(defaultText !== undefined ? { defaultText } : {}) });
+}
+
+/** Temporal connection and payload encryption: every process that talks to Temporal. */
+const TemporalEnv = {
+  TEMPORAL_ADDRESS: setting(
+    z.string().default('localhost:7233'),
+    'worker, API, CLI, warm observers',
+    'host:port of the Temporal frontend',
+  ),
+  TEMPORAL_NAMESPACE: setting(
+    z.string().default('default'),
+    'worker, API, CLI, warm observers',
+    'Temporal namespace',
+  ),
+  TEMPORAL_API_KEY: setting(
+    z.string().optional(),
+    'worker, API, CLI, warm observers',
+    'API key (Temporal Cloud); turns TLS on',
+  ),
+  TEMPORAL_TLS: setting(
+    bool.optional(),
+    'worker, API, CLI, warm observers',
+    'force TLS on or off (`true`/`false`)',
+    'auto',
+  ),
+  TEMPORAL_TLS_CLIENT_CERT_PATH: setting(
+    z.string().optional(),
+    'worker, API, CLI, warm observers',
+    'mTLS client certificate (with TEMPORAL_TLS_CLIENT_KEY_PATH)',
+  ),
+  TEMPORAL_TLS_CLIENT_KEY_PATH: setting(
+    z.string().optional(),
+    'worker, API, CLI, warm observers',
+    'mTLS client key (with TEMPORAL_TLS_CLIENT_CERT_PATH)',
+  ),
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: setting(
+    z.string().optional(),
+    'worker, API, CLI, warm observers',
+    'CA certificate the server is checked against',
+  ),
+  TEMPORAL_TLS_SERVER_NAME: setting(
+    z.string().optional(),
+    'worker, API, CLI, warm observers',
+    'server name override for TLS',
+  ),
+  PONTOON_PAYLOAD_KEYS: setting(
+    z.string().optional(),
+    'worker, API, CLI, warm observers',
+    'payload encryption keys `id:base64,…` (32 bytes each; worker/payload-codec.ts); unset (and no file): payloads are stored as they are. See Security',
+  ),
+  PONTOON_PAYLOAD_KEYS_FILE: setting(
+    z.string().optional(),
+    'worker, API, CLI, warm observers',
+    'a mounted file of payload keys, `id:base64` a line (`#` comments; a Secret volume)',
+  ),
+  PONTOON_PAYLOAD_KEY_ID: setting(
+    z.string().optional(),
+    'worker, API, CLI, warm observers',
+    'the payload key that encrypts; every listed key decrypts (rotation)',
+    'last key listed',
+  ),
+};
+
+/** What both the worker and the API need besides Temporal: the process, the functions' home, logs. */
+const SharedEnv = {
+  PONTOON_TASK_QUEUE: setting(
+    z.string().min(1).default(TASK_QUEUE),
+    'worker, API',
+    'task queue of the worker',
+  ),
+  PONTOON_RUNTIME: setting(
+    z.enum(['local', 'kubernetes']).default('local'),
+    'worker, API',
+    'where attempts run: `local` processes or `kubernetes` pods',
+  ),
+  KUBECONFIG: setting(
+    z.string().optional(),
+    'worker, API',
+    "kubernetes: kubeconfig file (unset: the pod's service account, then `~/.kube/config`)",
+    'in-cluster',
+  ),
+  PONTOON_KUBE_NAMESPACE: setting(
+    z.string().min(1).default('default'),
+    'worker, API',
+    "kubernetes: namespace of attempt pods, warm Deployments and egress NetworkPolicies (`pontoon-functions` in `deploy/`; never the worker's own)",
+  ),
+  [SERVICE_ACCOUNTS_ENV]: setting(
+    z.string().default(''),
+    'worker, API',
+    'kubernetes: ServiceAccounts specs may run as, `[namespace/]name[:token],…` (`:token`: its token may be mounted); see Security',
+    '',
+  ),
+  [SECRETS_ENV]: setting(
+    z.string().default(''),
+    'worker, API',
+    'kubernetes: Secrets `env[].secretRef` may name, `[namespace/]name` or `[namespace/]prefix*`, comma-separated',
+    '',
+  ),
+  [EGRESS_ALLOW_CIDRS_ENV]: setting(
+    z.string().default(''),
+    'worker, API',
+    'kubernetes: non-public ranges `spec.network.egress` may declare (`10.20.0.0/16,…`; never link-local)',
+    '',
+  ),
+  PONTOON_POD_NAMESPACE: setting(
+    z.string().optional(),
+    'worker, API',
+    "the process's own namespace in a pod (`deploy/` sets it from the downward API): functions never run in it",
+  ),
+  PONTOON_POD_SERVICE_ACCOUNT: setting(
+    z.string().optional(),
+    'worker, API',
+    "the process's own ServiceAccount in a pod (`deploy/` sets it from the downward API): functions never run as it",
+  ),
+  PONTOON_WARM_TEMPORAL_ADDRESS: setting(
+    z.string().min(1).optional(),
+    'worker, API',
+    "kubernetes: Temporal as warm replicas' observers reach it from their pods",
+    '`TEMPORAL_ADDRESS`',
+  ),
+  PONTOON_WARM_TEMPORAL_SECRET: setting(
+    z.string().min(1).optional(),
+    'worker, API',
+    "kubernetes: Secret whose keys become the warm observers' environment (`TEMPORAL_API_KEY`, `TEMPORAL_TLS_*`); specs may never name it",
+  ),
+  PONTOON_DATA_DIR: setting(
+    z.string().default('.pontoon'),
+    'worker, API',
+    'local runtime: attempt folders, logs, dev server database',
+  ),
+  PONTOON_LOG_LEVEL: setting(
+    z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+    'worker, API',
+    'pino level',
+  ),
+  PONTOON_LOG_FORMAT: setting(
+    z.enum(['json', 'pretty']).optional(),
+    'worker, API',
+    '`json` (one record a line) or `pretty` (readable lines); `pontoon dev` defaults to `pretty` when stdout is a terminal',
+    '`json`',
+  ),
+  OTEL_EXPORTER_OTLP_ENDPOINT: setting(
+    z.string().optional(),
+    'worker, API',
+    'OTLP/HTTP collector base URL (e.g. `http://otel-collector:4318`); traces are off when unset (the exporter reads the other `OTEL_*` variables itself)',
+  ),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: setting(
+    z.string().optional(),
+    'worker, API',
+    'OTLP/HTTP traces URL (`…/v1/traces`), overrides `OTEL_EXPORTER_OTLP_ENDPOINT` for traces',
+  ),
+  OTEL_SERVICE_NAME: setting(
+    z.string().optional(),
+    'worker, API',
+    '`service.name` of exported spans',
+    '`pontoon-worker` / `pontoon-api`',
+  ),
+  PONTOON_LOG_STORE: setting(
+    z.enum(['dir', 'secret']).optional(),
+    'worker, API',
+    'where logs of finished attempts are kept: `dir` (local runtime; or a volume shared by workers and API) or `secret` (a Secret per attempt; kubernetes default)',
+    '`dir` / `secret`',
+  ),
+  PONTOON_LOG_DIR: setting(
+    z.string().optional(),
+    'worker, API',
+    'kubernetes runtime with the `dir` store: the shared folder',
+    '`PONTOON_DATA_DIR`',
+  ),
+  PONTOON_LOG_NAMESPACE: setting(
+    z.string().min(1).optional(),
+    'worker, API',
+    'namespace of the log Secrets (`pontoon-logs` in `deploy/`)',
+    '`PONTOON_KUBE_NAMESPACE`',
+  ),
+  PONTOON_LOG_MAX_BYTES: setting(
+    z.coerce.number().int().min(1024).max(MAX_LOG_MAX_BYTES).default(DEFAULT_LOG_MAX_BYTES),
+    'worker, API',
+    `kubernetes: bytes of log kept per attempt, the end (1024–${MAX_LOG_MAX_BYTES}; a marker line says what was dropped)`,
+  ),
+  PONTOON_LOG_RETENTION: setting(
+    duration.default(DEFAULT_LOG_RETENTION_MS),
+    'worker, API',
+    'how long logs of finished attempts are kept',
+    '`24h`',
+  ),
+  PONTOON_LOG_SWEEP_INTERVAL: setting(
+    duration.default(10 * 60_000),
+    'worker, API',
+    'how often each worker deletes logs past their retention',
+    '`10m`',
+  ),
+};
+
+/** Read by the worker only: the API starts whatever these hold. */
+const WorkerEnv = {
+  PONTOON_OBSERVER_IMAGE: setting(
+    z.string().min(1).optional(),
+    'worker',
+    'kubernetes: observer sidecar image (`npm run images` builds and pushes it)',
+    '`$PONTOON_REGISTRY/pontoon/observer:<version>`',
+  ),
+  PONTOON_POD_NODE_SELECTOR: setting(
+    z
+      .string()
+      .default('')
+      .transform((v, ctx) => parseNodeSelector(v, ctx)),
+    'worker',
+    'kubernetes: node labels every function pod must match, `key=value,…`',
+    '',
+  ),
+  PONTOON_POD_TOLERATIONS: setting(
+    z
+      .string()
+      .default('')
+      .transform((v, ctx) => parseTolerations(v, ctx)),
+    'worker',
+    'kubernetes: taints every function pod tolerates, `key[=value]:NoSchedule|PreferNoSchedule|NoExecute,…`',
+    '',
+  ),
+  PONTOON_KEEP_FAILED_PODS: setting(
+    duration.default(0),
+    'worker',
+    'kubernetes: keep failed pods this long for debugging',
+    '`0s`',
+  ),
+  PONTOON_POD_DELETE_DELAY: setting(
+    duration.default(5000),
+    'worker',
+    'kubernetes: a collected pod stays this long after its outcome was recorded (to look at it; exactly-once does not depend on it, `0s` is safe)',
+    '`5s`',
+  ),
+  PONTOON_IMAGE_PULL_GRACE: setting(
+    duration.default(60_000),
+    'worker',
+    'kubernetes: image pulls may fail this long before ImageUnavailable',
+    '`60s`',
+  ),
+  PONTOON_UNSCHEDULABLE_TIMEOUT: setting(
+    duration.default(300_000),
+    'worker',
+    'kubernetes: a pod may stay unschedulable this long (retryable)',
+    '`5m`',
+  ),
+  PONTOON_FAULT_KILL_AFTER_OUTCOME: setting(
+    z.coerce.number().min(0).max(1).default(0),
+    'worker',
+    "tests only: probability that the worker SIGKILLs itself right after an attempt's outcome, before Temporal records it (`worker/faults.ts`)",
+  ),
+  PONTOON_LOCAL_ROOT: setting(
+    z.string().optional(),
+    'worker',
+    'local runtime: base of relative commands and `local.cwd`',
+    'cwd',
+  ),
+  PONTOON_LOCAL_RUN_AS: setting(
+    z.string().min(1).optional(),
+    'worker',
+    'local runtime: user functions run as (`name`, `uid` or `uid:gid`; the worker must be root); see Security',
+    "the worker's user",
+  ),
+  PONTOON_LOCAL_SECRETS_DIR: setting(
+    z.string().optional(),
+    'worker',
+    'local runtime: `env[].secretRef` values, one file per key: `<dir>/<secret name>/<key>`',
+    '`PONTOON_DATA_DIR/secrets`',
+  ),
+  PONTOON_KILL_GRACE: setting(
+    duration.default(5000),
+    'worker',
+    'SIGTERM → SIGKILL grace on timeout and for warm replicas (cancellation: at most 2 s)',
+    '`5s`',
+  ),
+  PONTOON_MAX_CONCURRENT_ATTEMPTS: setting(
+    z.coerce.number().int().min(1).default(100),
+    'worker',
+    'attempts (activity tasks) one worker runs at once; a pod attempt costs the worker little',
+  ),
+  PONTOON_MAX_CACHED_WORKFLOWS: setting(
+    z.coerce.number().int().min(0).default(CACHED_WORKFLOWS_DEFAULT),
+    'worker',
+    "workflow runs kept in memory between tasks (Temporal's sticky cache; 0 = off); an evicted run is replayed from its short history on its next task. ~0.1–0.2 MiB per cached run (measured)",
+  ),
+  PONTOON_WORKFLOW_BUNDLE: setting(
+    z.string().optional(),
+    'worker',
+    'prebuilt workflow bundle (skips bundling at start)',
+  ),
+  PONTOON_METRICS_PORT: setting(
+    z.coerce.number().int().min(0).max(65535).optional(),
+    'worker',
+    'serve Prometheus `GET /metrics` on this port',
+    'off',
+  ),
+  PONTOON_METRICS_HOST: setting(
+    z.string().min(1).default('127.0.0.1'),
+    'worker',
+    'address of the metrics listener (`0.0.0.0` in a pod so Prometheus can reach it)',
+  ),
+};
+
+const TemporalEnvSchema = z.object(TemporalEnv);
+const SharedEnvSchema = z.object({ ...TemporalEnv, ...SharedEnv });
+const WorkerEnvSchema = z.object({ ...TemporalEnv, ...SharedEnv, ...WorkerEnv });
+type SharedEnvValues = z.output<typeof SharedEnvSchema>;
+type WorkerEnvValues = z.output<typeof WorkerEnvSchema>;
+
+/**
+ * The variables a process reads, in the README table's order: Temporal's, then the shared ones,
+ * then the worker's (api/config.ts adds the API's own).
+ */
+export const CONFIG_SETTINGS: Readonly<Record<string, z.ZodType>> = {
+  ...TemporalEnv,
+  ...SharedEnv,
+  ...WorkerEnv,
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.output<S> {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration in the environment:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}
+
+/**
+ * How to reach Temporal, with payload encryption (TEMPORAL_* and PONTOON_PAYLOAD_*). Written out,
+ * not inferred, because it is part of the public client API (client/index.ts).
+ */
 export interface TemporalConfig {
+  /** host:port of the frontend. */
   address: string;
   namespace: string;
   apiKey?: string;
@@ -313,89 +466,11 @@ export interface TemporalConfig {
    * payloads are stored as they are (encrypted ones still fail with the id of the key they need).
    */
   payloadKeys?: PayloadKeys;
-  tls?: {
-    clientCertPath?: string;
-    clientKeyPath?: string;
-    serverCaCertPath?: string;
-    serverName?: string;
-  };
+  /** Present when TLS is on (TEMPORAL_TLS, or implied by an API key or certificate paths). */
+  tls?: { clientCertPath?: string; clientKeyPath?: string; serverCaCertPath?: string; serverName?: string };
 }
 
-export interface KubernetesConfig {
-  /** Kubeconfig file; undefined: in-cluster service account, then ~/.kube/config. */
-  kubeconfigPath?: string;
-  namespace: string;
-  observerImage: string;
-  keepFailedPodsMs: number;
-  /** PONTOON_POD_DELETE_DELAY: a collected pod stays this long after its record was stored. */
-  deleteDelayMs: number;
-  imagePullGraceMs: number;
-  unschedulableTimeoutMs: number;
-  /** Node selector and tolerations of every function pod (attempts and warm replicas). */
-  placement: { nodeSelector: Record<string, string>; tolerations: PlacementToleration[] };
-  /** How warm replicas' observers reach Temporal from inside the cluster. */
-  warm: { temporalAddress: string; temporalSecret?: string };
-  /** ServiceAccounts, Secrets and address ranges specs may use (spec/function-access.ts). */
-  access: FunctionAccess;
-}
-
-export interface WorkerConfig {
-  temporal: TemporalConfig;
-  taskQueue: string;
-  runtime: 'local' | 'kubernetes';
-  kubernetes: KubernetesConfig;
-  dataDir: string;
-  localRoot: string;
-  /** Local runtime: the user functions run as (PONTOON_LOCAL_RUN_AS); unset: the worker's. */
-  localRunAs?: string;
-  /** Local runtime: where secretRef values are read (PONTOON_LOCAL_SECRETS_DIR). */
-  localSecretsDir?: string;
-  killGraceMs: number;
-  /** Activity tasks (attempts) run at once by this worker. */
-  maxConcurrentAttempts: number;
-  /** Workflow runs cached between tasks (Temporal's sticky cache); 0 turns the cache off. */
-  maxCachedWorkflows: number;
-  /** Path of a workflow bundle built ahead of time (container images); bundled at start when unset. */
-  workflowBundlePath?: string;
-  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
-  /** PONTOON_LOG_FORMAT; unset: the command's default (JSON, or `pontoon dev` in a terminal: pretty). */
-  logFormat?: 'json' | 'pretty';
-  /** Worker metrics listener; undefined: off. */
-  metrics?: { host: string; port: number };
-  /** OpenTelemetry traces over OTLP/HTTP; undefined (no OTLP endpoint in the environment): off. */
-  tracing?: { serviceName?: string };
-  /** Logs of finished attempts (logs/): where, how much of each, how long. */
-  logs: LogsConfig;
-  /** Fault injection for tests (worker/faults.ts); 0 in production. */
-  faults: { killAfterOutcome: number };
-}
-
-export interface LogsConfig {
-  store: 'dir' | 'secret';
-  /** dir store: the folder (`runs/<execution>/attempt-<n>/log` under it). */
-  dir: string;
-  /** secret store: namespace of the Secrets. */
-  namespace: string;
-  maxBytes: number;
-  retentionMs: number;
-  sweepIntervalMs: number;
-}
-
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
-
-export function parseTemporalConfig(env: NodeJS.ProcessEnv = process.env): TemporalConfig {
-  return parseConfig(env).temporal;
-}
-
-export function parseConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
-  const parsed = EnvSchema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid configuration in the environment:\n${lines.join('\n')}`);
-  }
-  const e = parsed.data;
+function temporalFrom(e: z.output<typeof TemporalEnvSchema>, env: NodeJS.ProcessEnv): TemporalConfig {
   const wantTls =
     e.TEMPORAL_TLS ??
     Boolean(e.TEMPORAL_API_KEY || e.TEMPORAL_TLS_CLIENT_CERT_PATH || e.TEMPORAL_TLS_SERVER_CA_CERT_PATH);
@@ -412,59 +487,119 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig 
     throw err;
   }
   return {
-    temporal: {
-      address: e.TEMPORAL_ADDRESS,
-      namespace: e.TEMPORAL_NAMESPACE,
-      ...(e.TEMPORAL_API_KEY ? { apiKey: e.TEMPORAL_API_KEY } : {}),
-      ...(payloadKeys ? { payloadKeys } : {}),
-      ...(wantTls
-        ? {
-            tls: {
-              clientCertPath: e.TEMPORAL_TLS_CLIENT_CERT_PATH,
-              clientKeyPath: e.TEMPORAL_TLS_CLIENT_KEY_PATH,
-              serverCaCertPath: e.TEMPORAL_TLS_SERVER_CA_CERT_PATH,
-              serverName: e.TEMPORAL_TLS_SERVER_NAME,
-            },
-          }
-        : {}),
-    },
+    address: e.TEMPORAL_ADDRESS,
+    namespace: e.TEMPORAL_NAMESPACE,
+    ...(e.TEMPORAL_API_KEY ? { apiKey: e.TEMPORAL_API_KEY } : {}),
+    ...(payloadKeys ? { payloadKeys } : {}),
+    ...(wantTls
+      ? {
+          tls: {
+            clientCertPath: e.TEMPORAL_TLS_CLIENT_CERT_PATH,
+            clientKeyPath: e.TEMPORAL_TLS_CLIENT_KEY_PATH,
+            serverCaCertPath: e.TEMPORAL_TLS_SERVER_CA_CERT_PATH,
+            serverName: e.TEMPORAL_TLS_SERVER_NAME,
+          },
+        }
+      : {}),
+  };
+}
+
+function sharedFrom(e: SharedEnvValues, env: NodeJS.ProcessEnv) {
+  return {
+    temporal: temporalFrom(e, env),
     taskQueue: e.PONTOON_TASK_QUEUE,
     runtime: e.PONTOON_RUNTIME,
     kubernetes: {
+      /** Kubeconfig file; undefined: in-cluster service account, then ~/.kube/config. */
       ...(e.KUBECONFIG ? { kubeconfigPath: path.resolve(e.KUBECONFIG) } : {}),
       namespace: e.PONTOON_KUBE_NAMESPACE,
-      observerImage: e.PONTOON_OBSERVER_IMAGE ?? defaultObserverImage(env),
-      placement: { nodeSelector: e.PONTOON_POD_NODE_SELECTOR, tolerations: e.PONTOON_POD_TOLERATIONS },
-      keepFailedPodsMs: e.PONTOON_KEEP_FAILED_PODS,
-      deleteDelayMs: e.PONTOON_POD_DELETE_DELAY,
-      imagePullGraceMs: e.PONTOON_IMAGE_PULL_GRACE,
-      unschedulableTimeoutMs: e.PONTOON_UNSCHEDULABLE_TIMEOUT,
-      warm: {
-        temporalAddress: e.PONTOON_WARM_TEMPORAL_ADDRESS ?? e.TEMPORAL_ADDRESS,
-        ...(e.PONTOON_WARM_TEMPORAL_SECRET ? { temporalSecret: e.PONTOON_WARM_TEMPORAL_SECRET } : {}),
-      },
+      /** ServiceAccounts, Secrets and address ranges specs may use (spec/function-access.ts). */
       access: accessConfig(e, env),
     },
     dataDir: path.resolve(e.PONTOON_DATA_DIR),
-    localRoot: path.resolve(e.PONTOON_LOCAL_ROOT ?? process.cwd()),
-    ...(e.PONTOON_LOCAL_RUN_AS ? { localRunAs: e.PONTOON_LOCAL_RUN_AS } : {}),
-    localSecretsDir: path.resolve(e.PONTOON_LOCAL_SECRETS_DIR ?? path.join(e.PONTOON_DATA_DIR, 'secrets')),
-    killGraceMs: e.PONTOON_KILL_GRACE,
-    maxConcurrentAttempts: e.PONTOON_MAX_CONCURRENT_ATTEMPTS,
-    maxCachedWorkflows: e.PONTOON_MAX_CACHED_WORKFLOWS,
-    ...(e.PONTOON_WORKFLOW_BUNDLE ? { workflowBundlePath: path.resolve(e.PONTOON_WORKFLOW_BUNDLE) } : {}),
     logLevel: e.PONTOON_LOG_LEVEL,
+    /** PONTOON_LOG_FORMAT; unset: the command's default (JSON, or `pontoon dev` in a terminal: pretty). */
     ...(e.PONTOON_LOG_FORMAT ? { logFormat: e.PONTOON_LOG_FORMAT } : {}),
-    ...(e.PONTOON_METRICS_PORT !== undefined
-      ? { metrics: { host: e.PONTOON_METRICS_HOST, port: e.PONTOON_METRICS_PORT } }
-      : {}),
+    /** OpenTelemetry traces over OTLP/HTTP; undefined (no OTLP endpoint in the environment): off. */
     // The exporter reads the OTEL_* variables itself (endpoint, headers, timeouts): the standard names work.
     ...(e.OTEL_EXPORTER_OTLP_ENDPOINT || e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
       ? { tracing: e.OTEL_SERVICE_NAME ? { serviceName: e.OTEL_SERVICE_NAME } : {} }
       : {}),
+    /** Logs of finished attempts (logs/): where, how much of each, how long. */
     logs: logsConfig(e),
+  };
+}
+
+/**
+ * What the worker and the API both read (`parseProcessConfig`): Temporal, the task queue, the
+ * runtime and the functions' namespace with what specs may use there, logging, tracing, attempt logs.
+ */
+export type ProcessConfig = ReturnType<typeof sharedFrom>;
+
+function workerFrom(e: WorkerEnvValues, env: NodeJS.ProcessEnv) {
+  const shared = sharedFrom(e, env);
+  return {
+    ...shared,
+    kubernetes: {
+      ...shared.kubernetes,
+      observerImage: e.PONTOON_OBSERVER_IMAGE ?? defaultObserverImage(env),
+      /** Node selector and tolerations of every function pod (attempts and warm replicas). */
+      placement: { nodeSelector: e.PONTOON_POD_NODE_SELECTOR, tolerations: e.PONTOON_POD_TOLERATIONS },
+      keepFailedPodsMs: e.PONTOON_KEEP_FAILED_PODS,
+      /** PONTOON_POD_DELETE_DELAY: a collected pod stays this long after its record was stored. */
+      deleteDelayMs: e.PONTOON_POD_DELETE_DELAY,
+      imagePullGraceMs: e.PONTOON_IMAGE_PULL_GRACE,
+      unschedulableTimeoutMs: e.PONTOON_UNSCHEDULABLE_TIMEOUT,
+      /** How warm replicas' observers reach Temporal from inside the cluster. */
+      warm: {
+        temporalAddress: e.PONTOON_WARM_TEMPORAL_ADDRESS ?? e.TEMPORAL_ADDRESS,
+        ...(e.PONTOON_WARM_TEMPORAL_SECRET ? { temporalSecret: e.PONTOON_WARM_TEMPORAL_SECRET } : {}),
+      },
+    },
+    localRoot: path.resolve(e.PONTOON_LOCAL_ROOT ?? process.cwd()),
+    /** Local runtime: the user functions run as (PONTOON_LOCAL_RUN_AS); unset: the worker's. */
+    ...(e.PONTOON_LOCAL_RUN_AS ? { localRunAs: e.PONTOON_LOCAL_RUN_AS } : {}),
+    /** Local runtime: where secretRef values are read (PONTOON_LOCAL_SECRETS_DIR). */
+    localSecretsDir: path.resolve(e.PONTOON_LOCAL_SECRETS_DIR ?? path.join(e.PONTOON_DATA_DIR, 'secrets')),
+    killGraceMs: e.PONTOON_KILL_GRACE,
+    /** Activity tasks (attempts) run at once by this worker. */
+    maxConcurrentAttempts: e.PONTOON_MAX_CONCURRENT_ATTEMPTS,
+    /** Workflow runs cached between tasks (Temporal's sticky cache); 0 turns the cache off. */
+    maxCachedWorkflows: e.PONTOON_MAX_CACHED_WORKFLOWS,
+    /** Path of a workflow bundle built ahead of time (container images); bundled at start when unset. */
+    ...(e.PONTOON_WORKFLOW_BUNDLE ? { workflowBundlePath: path.resolve(e.PONTOON_WORKFLOW_BUNDLE) } : {}),
+    /** Worker metrics listener; undefined: off. */
+    ...(e.PONTOON_METRICS_PORT !== undefined
+      ? { metrics: { host: e.PONTOON_METRICS_HOST, port: e.PONTOON_METRICS_PORT } }
+      : {}),
+    /** Fault injection for tests (worker/faults.ts); 0 in production. */
     faults: { killAfterOutcome: e.PONTOON_FAULT_KILL_AFTER_OUTCOME },
   };
+}
+
+/** Everything the worker reads (`parseConfig`): the process config plus the runtimes' settings. */
+export type WorkerConfig = ReturnType<typeof workerFrom>;
+/** The kubernetes runtime's settings in a worker config. */
+export type KubernetesConfig = WorkerConfig['kubernetes'];
+/** Logs of finished attempts (logs/): where, how much of each, how long. */
+export type LogsConfig = ProcessConfig['logs'];
+
+/** TEMPORAL_* and PONTOON_PAYLOAD_* only: what a warm observer or a client needs. Throws ConfigError. */
+export function parseTemporalConfig(env: NodeJS.ProcessEnv = process.env): TemporalConfig {
+  return temporalFrom(parseEnv(TemporalEnvSchema, env), env);
+}
+
+/**
+ * What the worker and the API share (the API's entry point): a variable only the worker reads
+ * cannot stop the API from starting. Throws ConfigError naming every invalid variable.
+ */
+export function parseProcessConfig(env: NodeJS.ProcessEnv = process.env): ProcessConfig {
+  return sharedFrom(parseEnv(SharedEnvSchema, env), env);
+}
+
+/** The worker's whole configuration. Throws ConfigError naming every invalid variable. */
+export function parseConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  return workerFrom(parseEnv(WorkerEnvSchema, env), env);
 }
 
 /**
@@ -472,7 +607,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig 
  * IP), the apiserver's Service (KUBERNETES_SERVICE_HOST), and in a pod its own (the pod network).
  */
 function controlPlaneAddresses(
-  e: z.output<typeof EnvSchema>,
+  e: SharedEnvValues,
   env: NodeJS.ProcessEnv,
 ): { address: string; what: string }[] {
   const host = (hostPort: string) => {
@@ -496,7 +631,7 @@ function controlPlaneAddresses(
 }
 
 /** What specs may use in the functions' namespace, which must not be the control plane's. */
-function accessConfig(e: z.output<typeof EnvSchema>, env: NodeJS.ProcessEnv): FunctionAccess {
+function accessConfig(e: SharedEnvValues, env: NodeJS.ProcessEnv): FunctionAccess {
   const ns = e.PONTOON_KUBE_NAMESPACE;
   if (e.PONTOON_RUNTIME === 'kubernetes' && e.PONTOON_POD_NAMESPACE === ns) {
     throw new ConfigError(
@@ -520,7 +655,7 @@ function accessConfig(e: z.output<typeof EnvSchema>, env: NodeJS.ProcessEnv): Fu
   }
 }
 
-function logsConfig(e: z.output<typeof EnvSchema>): LogsConfig {
+function logsConfig(e: SharedEnvValues) {
   const store = e.PONTOON_LOG_STORE ?? (e.PONTOON_RUNTIME === 'kubernetes' ? 'secret' : 'dir');
   if (store === 'secret' && e.PONTOON_RUNTIME !== 'kubernetes') {
     throw new ConfigError(
@@ -534,7 +669,9 @@ function logsConfig(e: z.output<typeof EnvSchema>): LogsConfig {
   }
   return {
     store,
+    /** dir store: the folder (`runs/<execution>/attempt-<n>/log` under it). */
     dir: path.resolve(e.PONTOON_LOG_DIR ?? e.PONTOON_DATA_DIR),
+    /** secret store: namespace of the Secrets. */
     namespace: e.PONTOON_LOG_NAMESPACE ?? e.PONTOON_KUBE_NAMESPACE,
     maxBytes: e.PONTOON_LOG_MAX_BYTES,
     retentionMs: e.PONTOON_LOG_RETENTION,
