@@ -22,6 +22,7 @@ import { localCommand, localCwd } from '../spec/build.ts';
 import { parseDuration } from '../spec/duration.ts';
 import { type AttemptOutcome, type AttemptRequest, failure } from '../spec/execution.ts';
 import type { FunctionSpec } from '../spec/schema.ts';
+import { WARM_DEFAULTS } from '../spec/warm.ts';
 import { blockedFor, functionDir, functionEnv, type RunAs } from './local-env.ts';
 import type { AttemptControl } from './runtime.ts';
 import { invokeWarmReplica, replicaHealthy, WARM_HEALTH_CHECK } from './warm-invoke.ts';
@@ -91,10 +92,10 @@ export function createLocalWarmPools(config: LocalWarmConfig, logger: Logger) {
   const health = config.healthCheck ?? WARM_HEALTH_CHECK;
 
   const settings = (spec: FunctionSpec) => ({
-    min: spec.spec.warm?.minReplicas ?? 1,
-    max: spec.spec.warm?.maxReplicas ?? 3,
-    perReplica: spec.spec.warm?.concurrencyPerReplica ?? 1,
-    scaleDownMs: parseDuration(spec.spec.warm?.scaleDownDelay ?? '5m'),
+    min: spec.spec.warm?.minReplicas ?? WARM_DEFAULTS.minReplicas,
+    max: spec.spec.warm?.maxReplicas ?? WARM_DEFAULTS.maxReplicas,
+    perReplica: spec.spec.warm?.concurrencyPerReplica ?? WARM_DEFAULTS.concurrencyPerReplica,
+    scaleDownMs: parseDuration(spec.spec.warm?.scaleDownDelay ?? WARM_DEFAULTS.scaleDownDelay),
   });
 
   async function startReplica(pool: Pool): Promise<Replica> {

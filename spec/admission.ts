@@ -9,6 +9,17 @@
  * any sustained load of new high-priority requests it waits at most (p − 1) × agingMs plus the time
  * to run the requests queued ahead of it at that moment.
  */
+/**
+ * Defaults of the admission settings in `spec.execution` (with a concurrency limit), declared once:
+ * the schema's `.default()`s and the controller (before any spec is applied) use these.
+ */
+export const ADMISSION_DEFAULTS = {
+  /** A queued execution gains one priority level per this much waiting. */
+  priorityAging: '1m',
+  /** An admitted execution renews its slot every third of this; unrenewed this long, it is freed. */
+  slotLease: '60s',
+} as const;
+
 export interface QueuedRequest {
   executionId: string;
   priority: number;

@@ -4,6 +4,7 @@
  * (workflows import it to validate the `apply` Update).
  */
 import { z } from 'zod';
+import { ADMISSION_DEFAULTS } from './admission.ts';
 import { BUILD_RUNTIMES, DEFAULT_BUILD_COMMANDS, RUNTIME_HELP } from './build.ts';
 import { CRON_HELP, cronError } from './cron.ts';
 import { DURATION_HELP, isDuration, parseDuration } from './duration.ts';
@@ -12,6 +13,7 @@ import { networkSchema } from './network.ts';
 import { isTemplate, templateError } from './template.ts';
 import { timeZoneProblem } from './timezone.ts';
 import { isRequired, PARAMETER_LIMITS, parameterValueError, undeliverable, utf8Bytes } from './values.ts';
+import { WARM_DEFAULTS } from './warm.ts';
 
 export const API_VERSION = 'pontoon.dev/v1';
 
@@ -338,10 +340,10 @@ function buildFunctionSpecSchema() {
         ),
       priorityAging: duration(
         'With a concurrency limit: a queued execution gains one priority level per this much waiting, so a priority-5 request is treated as priority 1 after 4 × this.',
-      ).default('1m'),
+      ).default(ADMISSION_DEFAULTS.priorityAging),
       slotLease: duration(
         'With a concurrency limit: an admitted execution renews its slot every third of this; a slot not renewed for this long (the execution died) is freed.',
-      ).default('60s'),
+      ).default(ADMISSION_DEFAULTS.slotLease),
       retry: retry.default(() => retry.parse({})),
     })
     .superRefine((e, ctx) => {
@@ -366,24 +368,36 @@ function buildFunctionSpecSchema() {
 
   const warm = z
     .strictObject({
-      minReplicas: z.int().min(0).max(1000).default(1).describe('Replicas kept running when idle.'),
-      maxReplicas: z.int().min(1).max(1000).default(3).describe('Most replicas the Scalar scales up to.'),
+      minReplicas: z
+        .int()
+        .min(0)
+        .max(1000)
+        .default(WARM_DEFAULTS.minReplicas)
+        .describe('Replicas kept running when idle.'),
+      maxReplicas: z
+        .int()
+        .min(1)
+        .max(1000)
+        .default(WARM_DEFAULTS.maxReplicas)
+        .describe('Most replicas the Scalar scales up to.'),
       concurrencyPerReplica: z
         .int()
         .min(1)
         .max(1000)
-        .default(1)
+        .default(WARM_DEFAULTS.concurrencyPerReplica)
         .describe('Invocations one replica serves at once.'),
-      scaleDownDelay: duration('Idle time before the Scalar removes a replica.').default('5m'),
+      scaleDownDelay: duration('Idle time before the Scalar removes a replica.').default(
+        WARM_DEFAULTS.scaleDownDelay,
+      ),
       fallback: z
         .enum(['on-demand', 'none'])
-        .default('on-demand')
+        .default(WARM_DEFAULTS.fallback)
         .describe(
           'kubernetes runtime: when no warm replica starts an attempt within fallbackAfter (pool at 0, replicas unhealthy), on-demand runs it in a pod of its own instead (recorded in the attempt); none keeps it waiting for a replica.',
         ),
       fallbackAfter: duration(
         'kubernetes runtime: how long a warm attempt may wait for a replica before the fallback applies.',
-      ).default('30s'),
+      ).default(WARM_DEFAULTS.fallbackAfter),
     })
     .refine((w) => w.minReplicas <= w.maxReplicas, {
       error: 'minReplicas must not exceed maxReplicas',

@@ -64,6 +64,7 @@ export const PRELOADED_WORKFLOW_MODULES = [
   'spec/timezone',
   'spec/tz-names',
   'spec/values',
+  'spec/warm',
 ].map((m) => fileURLToPath(new URL(`../${m}${EXT}`, import.meta.url)));
 
 /** The OpenTelemetry workflow interceptors (RunWorkflow and StartActivity spans, inside the sandbox). */

@@ -74,6 +74,7 @@ import {
   priorityNumber,
   utf8Bytes,
 } from '../spec/values.ts';
+import { WARM_DEFAULTS } from '../spec/warm.ts';
 import {
   type ExecutionProgress,
   progressQuery,
@@ -490,7 +491,8 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
           // Warm on kubernetes: the attempt goes to the function's own task queue, where the observers
           // of its warm replicas take it, highest priority first; none taking it in time → on demand.
           const warm = spec.spec.warm;
-          const fallbackAfter = warm?.fallback === 'none' ? undefined : (warm?.fallbackAfter ?? '30s');
+          const fallbackAfter =
+            warm?.fallback === 'none' ? undefined : (warm?.fallbackAfter ?? WARM_DEFAULTS.fallbackAfter);
           const { runWarmAttempt } = proxyActivities<WarmActivities>({
             taskQueue: warmTaskQueue,
             startToCloseTimeout: timeoutMs + ATTEMPT_SLACK_MS,

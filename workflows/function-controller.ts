@@ -24,13 +24,14 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
-import { effectivePriority, nextToAdmit, type QueuedRequest } from '../spec/admission.ts';
+import { ADMISSION_DEFAULTS, effectivePriority, nextToAdmit, type QueuedRequest } from '../spec/admission.ts';
 import { parseDuration } from '../spec/duration.ts';
 import { APPLY_FAILURES, FailureType, NOTIFY_NON_RETRYABLE } from '../spec/failures.ts';
 import { formatPath } from '../spec/parse-path.ts';
-import { type ScalarState, type ScalingDecision, scalarStep, type WarmSettings } from '../spec/scalar.ts';
+import { type ScalarState, type ScalingDecision, scalarStep } from '../spec/scalar.ts';
 import { type FunctionSpec, functionSpecSchema, priorityNumber } from '../spec/schema.ts';
 import { literalSecretProblems } from '../spec/secret-env.ts';
+import { warmSettings } from '../spec/warm.ts';
 import {
   type AdmissionState,
   type ApplyResult,
@@ -179,17 +180,6 @@ function refusal(err: unknown): unknown {
     nonRetryable: true,
     details,
   });
-}
-
-function warmSettings(spec: FunctionSpec): WarmSettings {
-  const w = spec.spec.warm;
-  return {
-    minReplicas: w?.minReplicas ?? 1,
-    maxReplicas: w?.maxReplicas ?? 3,
-    concurrencyPerReplica: w?.concurrencyPerReplica ?? 1,
-    scaleDownDelayMs: parseDuration(w?.scaleDownDelay ?? '5m'),
-    concurrency: spec.spec.execution.concurrency ?? null,
-  };
 }
 
 const isWarm = (spec: FunctionSpec | null | undefined): spec is FunctionSpec =>
@@ -382,8 +372,10 @@ export async function functionController(args: FunctionControllerArgs): Promise<
   // Declared before the handlers: buffered signals are delivered as soon as a handler is set.
   const pendingGrants: string[] = [];
   const limit = () => state.current?.spec.spec.execution.concurrency ?? null;
-  const leaseMs = () => parseDuration(state.current?.spec.spec.execution.slotLease ?? '60s');
-  const agingMs = () => parseDuration(state.current?.spec.spec.execution.priorityAging ?? '1m');
+  const leaseMs = () =>
+    parseDuration(state.current?.spec.spec.execution.slotLease ?? ADMISSION_DEFAULTS.slotLease);
+  const agingMs = () =>
+    parseDuration(state.current?.spec.spec.execution.priorityAging ?? ADMISSION_DEFAULTS.priorityAging);
 
   setHandler(requestSlotSignal, (req) => {
     const holder = adm.running.find((r) => r.executionId === req.executionId);

@@ -38,6 +38,7 @@ import {
 import { Label, warmDeploymentName, warmTaskQueue } from '../../spec/names.ts';
 import { egressRules } from '../../spec/network.ts';
 import type { FunctionSpec } from '../../spec/schema.ts';
+import { WARM_DEFAULTS } from '../../spec/warm.ts';
 import { WARM_HEALTH_CHECK } from '../warm-invoke.ts';
 import { createEgressPolicies } from './network.ts';
 import {
@@ -124,7 +125,7 @@ export function buildWarmDeployment(
   const s = spec.spec;
   const fn = spec.metadata.name;
   const warm = s.warm;
-  const perReplica = warm?.concurrencyPerReplica ?? 1;
+  const perReplica = warm?.concurrencyPerReplica ?? WARM_DEFAULTS.concurrencyPerReplica;
   const timeoutSeconds = Math.ceil(parseDuration(s.execution.timeout) / 1000);
   const selector = { [Label.function]: fn, [Label.role]: 'warm' };
   const labels = { ...selector, [Label.managedBy]: MANAGED_BY };
