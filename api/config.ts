@@ -4,8 +4,8 @@ import { z } from 'zod';
 import { type AllowCidrs, AllowCidrsError, parseAllowCidrs } from '../spec/webhook-destination.ts';
 import { setting } from '../worker/config.ts';
 import { type ApiKey, loadApiKeys } from './auth.ts';
-import { AUTH_FAILURES_PER_MINUTE } from './auth-failures.ts';
-import { MAX_BACKFILL_FIRES } from './schedules.ts';
+import { AUTH_FAILURES_PER_MINUTE } from './plugins/auth-failures.ts';
+import { MAX_BACKFILL_FIRES } from './routes/schedules.ts';
 
 /** Default most running executions one DELETE ?cancelRunning=true cancels (PONTOON_API_MAX_DELETE_CANCELS). */
 export const MAX_DELETE_CANCELS = 1000;

@@ -2,18 +2,22 @@
 import { z } from 'zod';
 import { functionJsonSchema } from '../spec/json-schema.ts';
 import type { FunctionSpec } from '../spec/schema.ts';
-import { BulkRedriveBodySchema, ListDeadLettersQuerySchema, RedriveBodySchema } from './dead-letters.ts';
 import { API_ERRORS, type ApiErrorCode } from './errors.ts';
-import { BackfillBodySchema, NoteBodySchema, TriggerBodySchema } from './schedules.ts';
 import {
+  BackfillBodySchema,
+  BulkRedriveBodySchema,
   DeleteQuerySchema,
   EmptyBodySchema,
   FunctionNameSchema,
   IdempotencyKeySchema,
   InvokeBodySchema,
+  ListDeadLettersQuerySchema,
   ListExecutionsQuerySchema,
   ListFunctionsQuerySchema,
   LogsQuerySchema,
+  NoteBodySchema,
+  RedriveBodySchema,
+  TriggerBodySchema,
   WaitQuerySchema,
 } from './schemas.ts';
 

@@ -1,9 +1,15 @@
-/** Request shapes of the API, in zod: validated here and published in the OpenAPI document. */
+/**
+ * Request shapes of the API, in zod: each route's handler checks its query and body against them
+ * (api/validate.ts `check`), and the OpenAPI document publishes them (api/openapi.ts), both through
+ * ROUTE_SCHEMAS, keyed by the route ids of api/route-table.ts.
+ */
 import { z } from 'zod';
 import { EXECUTION_STATUSES } from '../client/executions.ts';
 import { PAGE_TOKEN_PATTERN } from '../client/page-token.ts';
-import { MAX_FUNCTION_NAME } from '../spec/schema.ts';
+import { FAILURE_TYPES } from '../spec/execution.ts';
+import { MAX_FUNCTION_NAME, OVERLAP_POLICIES } from '../spec/schema.ts';
 import { IDEMPOTENCY_KEY } from '../spec/values.ts';
+import type { RouteId } from './route-table.ts';
 
 /** A function name in a path: a DNS-1123 label (the name becomes pod and Deployment names). */
 export const FunctionNameSchema = z
@@ -99,3 +105,100 @@ export const LogsQuerySchema = z.strictObject({
 export const EmptyBodySchema = z
   .strictObject({})
   .describe('No fields: send {} (or no body with X-Pontoon-Client).');
+
+// ------------------------------------------------------------------ schedules
+
+export const NoteBodySchema = z.strictObject({
+  note: z.string().max(1000).optional().describe('Why (shown in the Web UI).'),
+});
+export const TriggerBodySchema = z.strictObject({
+  overlap: z
+    .enum(OVERLAP_POLICIES)
+    .optional()
+    .describe("Overlap policy for this run; the schedule's own when unset."),
+});
+export const BackfillBodySchema = z.strictObject({
+  from: z.iso.datetime({ offset: true }).describe('Start of the range (RFC 3339, inclusive).'),
+  to: z.iso.datetime({ offset: true }).describe('End of the range (RFC 3339).'),
+  overlap: z
+    .enum(OVERLAP_POLICIES)
+    .optional()
+    .describe("Overlap policy for the backfilled runs; the schedule's own when unset."),
+});
+
+// ------------------------------------------------------------------ dead letters
+
+const FailureTypeSchema = z
+  .enum(Object.keys(FAILURE_TYPES) as [keyof typeof FAILURE_TYPES, ...(keyof typeof FAILURE_TYPES)[]])
+  .describe('Failure type (the failure table), e.g. FunctionExit.');
+
+const filterFields = {
+  function: FunctionNameSchema.optional().describe('Only dead letters of this function.'),
+  type: FailureTypeSchema.optional(),
+  since: DateTimeSchema.optional().describe('Failed at or after (RFC 3339).'),
+  until: DateTimeSchema.optional().describe('Failed before (RFC 3339).'),
+};
+
+export const ListDeadLettersQuerySchema = z.strictObject({
+  ...filterFields,
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  pageToken: PageTokenSchema.optional(),
+});
+
+export const RedriveBodySchema = z.strictObject({
+  sameVersion: z
+    .boolean()
+    .optional()
+    .describe(
+      'Run exactly the spec version the original ran, while its controller keeps it (its last 20 versions; 409 spec_version_changed otherwise); by default the current version runs.',
+    ),
+});
+
+/** A bulk redrive names its function: one request never reaches every function's failures at once. */
+export const BulkRedriveBodySchema = z.strictObject({
+  ...filterFields,
+  function: FunctionNameSchema.describe('The function whose dead letters to redrive (required).'),
+  dryRun: z.boolean().optional().describe('Count the matching dead letters; start nothing.'),
+  sameVersion: RedriveBodySchema.shape.sameVersion,
+});
+
+/** What the OpenAPI document says of a route's request besides its path parameters. */
+export interface RouteSchemas {
+  /** Query parameters (every one optional). */
+  query?: z.ZodObject;
+  /** JSON body. */
+  body?: z.ZodType;
+  /** The body as a component of the document instead of inline (`yaml`: also as application/yaml). */
+  bodyComponent?: { name: 'FunctionSpec' | 'InvokeRequest'; yaml?: boolean };
+  /** Header parameters. */
+  headers?: readonly { name: string; schema: z.ZodType; description: string }[];
+}
+
+/** The request shapes of each route of api/route-table.ts that takes a query, a body or headers. */
+export const ROUTE_SCHEMAS = {
+  listFunctions: { query: ListFunctionsQuerySchema },
+  applyFunction: { bodyComponent: { name: 'FunctionSpec', yaml: true } },
+  deleteFunction: { query: DeleteQuerySchema },
+  invoke: {
+    query: WaitQuerySchema,
+    body: InvokeBodySchema,
+    bodyComponent: { name: 'InvokeRequest' },
+    headers: [
+      {
+        name: 'Idempotency-Key',
+        schema: IdempotencyKeySchema,
+        description: 'Same as body.idempotencyKey (send one of them, or both equal).',
+      },
+    ],
+  },
+  pauseSchedule: { body: NoteBodySchema },
+  unpauseSchedule: { body: NoteBodySchema },
+  triggerSchedule: { body: TriggerBodySchema },
+  backfillSchedule: { body: BackfillBodySchema },
+  listExecutions: { query: ListExecutionsQuerySchema },
+  cancelExecution: { body: EmptyBodySchema },
+  executionLogs: { query: LogsQuerySchema },
+  redriveExecution: { body: RedriveBodySchema },
+  listDeadLetters: { query: ListDeadLettersQuerySchema },
+  redriveDeadLetters: { body: BulkRedriveBodySchema },
+} as const satisfies Partial<Record<RouteId, RouteSchemas>>;

@@ -295,7 +295,7 @@ describe('invocations and executions', () => {
       const r = await call('GET', `/v1/executions/${inv.body.executionId}`);
       return r.body.phase === 'running' ? r : undefined;
     });
-    // A bodiless POST still says it is JSON (api/browser-guard.ts).
+    // A bodiless POST still says it is JSON (api/plugins/browser-guard.ts).
     const cancel = await call('POST', `/v1/executions/${inv.body.executionId}/cancel`, {
       key: invoker.token,
       raw: '',

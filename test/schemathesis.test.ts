@@ -145,7 +145,7 @@ function schemathesis(
     path.join(outDir, 'schemathesis.toml'),
     'run',
     `${base}/openapi.json`,
-    // The API answers within 10 s (its Temporal deadline, api/app.ts) unless ?wait asks for more,
+    // The API answers within 10 s (its Temporal deadline, api/plugins/deadlines.ts) unless ?wait asks for more,
     // and the fixture function ends at once.
     '--max-response-time',
     '10',
@@ -157,7 +157,7 @@ function schemathesis(
     // before 3.11.9 can fail ("AST constructor recursion depth mismatch", CPython gh-106905).
     '--workers',
     '1',
-    // A Temporal call has 10 s (api/app.ts); a slow answer is a finding of its own, not a timeout.
+    // A Temporal call has 10 s (api/plugins/deadlines.ts); a slow answer is a finding of its own, not a timeout.
     '--request-timeout',
     '30',
     '--generation-database',

@@ -24,7 +24,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import ipaddr from 'ipaddr.js';
-import { ApiError } from './errors.ts';
+import { ApiError } from '../errors.ts';
 
 export interface BrowserGuardOptions {
   /** Extra Host values: `name` (any port) or `name:port`, lower case (PONTOON_API_ALLOWED_HOSTS). */

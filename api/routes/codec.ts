@@ -16,16 +16,18 @@
  * The codecs are the API's Temporal client's (the same keys the API writes with).
  *
  * CORS: a browser may call these routes only from PONTOON_CODEC_CORS_ORIGINS (the Web UI's origin;
- * api/browser-guard.ts refuses every other origin), with credentials, `Authorization`,
+ * api/plugins/browser-guard.ts refuses every other origin), with credentials, `Authorization`,
  * `Content-Type` and `X-Namespace`; the preflight (OPTIONS) is answered without a key, as browsers
  * send none with it.
  */
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { PayloadDecryptError, PayloadKeyMissingError } from '../worker/payload-codec.ts';
-import { type BrowserGuardOptions, crossOriginAllowed } from './browser-guard.ts';
-import { ApiError } from './errors.ts';
+import { PayloadDecryptError, PayloadKeyMissingError } from '../../worker/payload-codec.ts';
+import { ApiError } from '../errors.ts';
+import { type BrowserGuardOptions, crossOriginAllowed } from '../plugins/browser-guard.ts';
+import { ROUTES } from '../route-table.ts';
+import { bindRoute } from './bind.ts';
 
 /** Where the codec routes live (the endpoint to give the UI and the CLI is `<api>/codec`). */
 export const CODEC_PREFIX = '/codec/';
@@ -127,16 +129,10 @@ export function registerCodecRoutes(app: FastifyInstance, opts: CodecRouteOption
   };
 
   for (const op of ['encode', 'decode'] as const) {
-    const url = `${CODEC_PREFIX}${op}`;
+    const url = (op === 'decode' ? ROUTES.codecDecode : ROUTES.codecEncode).url;
     app.options(url, { schema: { hide: true } }, preflight);
-    app.post(
-      url,
-      {
-        config: { role: op === 'decode' ? 'viewer' : 'invoker' },
-        schema: { hide: true },
-        bodyLimit: MAX_BODY_BYTES,
-      },
-      async (req) => run(req, op),
-    );
+    bindRoute(app, op === 'decode' ? ROUTES.codecDecode : ROUTES.codecEncode, async (req) => run(req, op), {
+      bodyLimit: MAX_BODY_BYTES,
+    });
   }
 }

@@ -10,7 +10,7 @@
  */
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError } from './errors.ts';
+import { ApiError } from '../errors.ts';
 
 /** Default wrong keys per client address per minute (PONTOON_API_AUTH_FAILURES_PER_MINUTE). */
 export const AUTH_FAILURES_PER_MINUTE = 20;

@@ -1,31 +1,17 @@
 /** Schedule routes: list with next fire times and recent results, pause/unpause, trigger now, backfill. */
-import { type Client, ScheduleNotFoundError, WorkflowNotFoundError } from '@temporalio/client';
-import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
-import { overlapPolicy } from '../activities/schedules.ts';
-import { scheduleId } from '../spec/names.ts';
-import { previewFireTimes } from '../spec/schedule-times.ts';
-import { OVERLAP_POLICIES, type ScheduleSpec } from '../spec/schema.ts';
-import { ApiError } from './errors.ts';
-import { closestName } from './suggest.ts';
-
-export const NoteBodySchema = z.strictObject({
-  note: z.string().max(1000).optional().describe('Why (shown in the Web UI).'),
-});
-export const TriggerBodySchema = z.strictObject({
-  overlap: z
-    .enum(OVERLAP_POLICIES)
-    .optional()
-    .describe("Overlap policy for this run; the schedule's own when unset."),
-});
-export const BackfillBodySchema = z.strictObject({
-  from: z.iso.datetime({ offset: true }).describe('Start of the range (RFC 3339, inclusive).'),
-  to: z.iso.datetime({ offset: true }).describe('End of the range (RFC 3339).'),
-  overlap: z
-    .enum(OVERLAP_POLICIES)
-    .optional()
-    .describe("Overlap policy for the backfilled runs; the schedule's own when unset."),
-});
+import { ScheduleNotFoundError, WorkflowNotFoundError } from '@temporalio/client';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { overlapPolicy } from '../../activities/schedules.ts';
+import { scheduleId } from '../../spec/names.ts';
+import { previewFireTimes } from '../../spec/schedule-times.ts';
+import type { ScheduleSpec } from '../../spec/schema.ts';
+import { ApiError } from '../errors.ts';
+import type { RouteContext } from '../route-context.ts';
+import { ROUTES } from '../route-table.ts';
+import { ROUTE_SCHEMAS } from '../schemas.ts';
+import { closestName } from '../suggest.ts';
+import { check, requireName } from '../validate.ts';
+import { bindRoute } from './bind.ts';
 
 /**
  * Most fires one backfill request may start (PONTOON_API_MAX_BACKFILL_FIRES). Each fire is an
@@ -72,21 +58,11 @@ const STATUS: Record<string, string> = {
   CONTINUED_AS_NEW: 'running',
 };
 
-export interface ScheduleRouteDeps {
-  client: Client;
-  /** Current spec of a function, or an ApiError function_not_found. */
-  currentSpec(name: string): Promise<{ spec: { spec: { schedules: ScheduleSpec[] } } }>;
-  check<T extends z.ZodType>(schema: T, data: unknown, where: string): z.output<T>;
-  requireName(name: string): string;
-  /** Most fires one backfill may start; default MAX_BACKFILL_FIRES. */
-  maxBackfillFires?: number;
-}
-
-export function registerScheduleRoutes(app: FastifyInstance, deps: ScheduleRouteDeps): void {
-  const { client } = deps;
+export function registerScheduleRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const { client } = ctx;
 
   const findSchedule = async (fn: string, name: string) => {
-    const current = await deps.currentSpec(deps.requireName(fn));
+    const current = await ctx.currentSpec(requireName(fn));
     const s = current.spec.spec.schedules.find((x) => x.name === name);
     if (!s) {
       const names = current.spec.spec.schedules.map((x) => x.name);
@@ -105,72 +81,73 @@ export function registerScheduleRoutes(app: FastifyInstance, deps: ScheduleRoute
       `the Temporal Schedule ${scheduleId(fn, name)} is missing; re-apply the function to recreate it`,
     );
 
-  app.get<{ Params: { name: string } }>(
-    '/v1/functions/:name/schedules',
-    { config: { role: 'viewer' } },
-    async (req) => {
-      const fn = deps.requireName(req.params.name);
-      const current = await deps.currentSpec(fn);
-      const schedules = await Promise.all(
-        current.spec.spec.schedules.map(async (s) => {
-          const base = {
-            name: s.name,
-            scheduleId: scheduleId(fn, s.name),
-            ...(s.cron
-              ? { cron: s.cron, timezone: s.timezone }
-              : { every: s.every, ...(s.offset ? { offset: s.offset } : {}) }),
-            overlap: s.overlap,
+  bindRoute(app, ROUTES.listSchedules, async (req) => {
+    const fn = requireName(req.params.name);
+    const current = await ctx.currentSpec(fn);
+    const schedules = await Promise.all(
+      current.spec.spec.schedules.map(async (s) => {
+        const base = {
+          name: s.name,
+          scheduleId: scheduleId(fn, s.name),
+          ...(s.cron
+            ? { cron: s.cron, timezone: s.timezone }
+            : { every: s.every, ...(s.offset ? { offset: s.offset } : {}) }),
+          overlap: s.overlap,
+        };
+        try {
+          const d = await client.schedule.getHandle(scheduleId(fn, s.name)).describe();
+          const recent = await Promise.all(
+            d.info.recentActions.slice(-5).map(async (a) => {
+              const id = a.action.workflow.workflowId;
+              let status = 'unknown';
+              try {
+                const w = await client.workflow
+                  .getHandle(id, a.action.workflow.firstExecutionRunId)
+                  .describe();
+                status = STATUS[w.status.name] ?? w.status.name.toLowerCase();
+              } catch (err) {
+                if (!(err instanceof WorkflowNotFoundError)) throw err;
+              }
+              return {
+                scheduledAt: a.scheduledAt.toISOString(),
+                startedAt: a.takenAt.toISOString(),
+                executionId: id,
+                status,
+              };
+            }),
+          );
+          return {
+            ...base,
+            paused: d.state.paused,
+            note: d.state.note ?? null,
+            nextFireTimes: d.info.nextActionTimes.slice(0, 5).map((t) => t.toISOString()),
+            recent: recent.reverse(),
+            actions: d.info.numActionsTaken,
+            skippedForOverlap: d.info.numActionsSkippedOverlap,
           };
-          try {
-            const d = await client.schedule.getHandle(scheduleId(fn, s.name)).describe();
-            const recent = await Promise.all(
-              d.info.recentActions.slice(-5).map(async (a) => {
-                const id = a.action.workflow.workflowId;
-                let status = 'unknown';
-                try {
-                  const w = await client.workflow
-                    .getHandle(id, a.action.workflow.firstExecutionRunId)
-                    .describe();
-                  status = STATUS[w.status.name] ?? w.status.name.toLowerCase();
-                } catch (err) {
-                  if (!(err instanceof WorkflowNotFoundError)) throw err;
-                }
-                return {
-                  scheduledAt: a.scheduledAt.toISOString(),
-                  startedAt: a.takenAt.toISOString(),
-                  executionId: id,
-                  status,
-                };
-              }),
-            );
-            return {
-              ...base,
-              paused: d.state.paused,
-              note: d.state.note ?? null,
-              nextFireTimes: d.info.nextActionTimes.slice(0, 5).map((t) => t.toISOString()),
-              recent: recent.reverse(),
-              actions: d.info.numActionsTaken,
-              skippedForOverlap: d.info.numActionsSkippedOverlap,
-            };
-          } catch (err) {
-            if (!(err instanceof ScheduleNotFoundError)) throw err;
-            return { ...base, missing: true };
-          }
-        }),
-      );
-      return { function: fn, schedules };
-    },
-  );
+        } catch (err) {
+          if (!(err instanceof ScheduleNotFoundError)) throw err;
+          return { ...base, missing: true };
+        }
+      }),
+    );
+    return { function: fn, schedules };
+  });
 
+  type Action =
+    | typeof ROUTES.pauseSchedule
+    | typeof ROUTES.unpauseSchedule
+    | typeof ROUTES.triggerSchedule
+    | typeof ROUTES.backfillSchedule;
+  /** An action on one schedule: 202 with its answer; a Temporal Schedule gone missing is a 404. */
   const act = (
-    path: string,
-    role: 'invoker',
+    route: Action,
     fn: (req: { params: { name: string; schedule: string }; body: unknown }) => Promise<unknown>,
   ) =>
-    app.post<{ Params: { name: string; schedule: string } }>(
-      `/v1/functions/:name/schedules/:schedule/${path}`,
-      { config: { role } },
-      async (req, reply) => {
+    bindRoute(
+      app,
+      route,
+      async (req: FastifyRequest<{ Params: { name: string; schedule: string } }>, reply: FastifyReply) => {
         try {
           const out = await fn(req);
           reply.status(202);
@@ -183,30 +160,30 @@ export function registerScheduleRoutes(app: FastifyInstance, deps: ScheduleRoute
       },
     );
 
-  act('pause', 'invoker', async (req) => {
-    const { note } = deps.check(NoteBodySchema, req.body, 'body');
+  act(ROUTES.pauseSchedule, async (req) => {
+    const { note } = check(ROUTE_SCHEMAS.pauseSchedule.body, req.body, 'body');
     const { handle } = await findSchedule(req.params.name, req.params.schedule);
     await handle.pause(note ?? 'paused through the Pontoon API');
     return { schedule: req.params.schedule, paused: true };
   });
-  act('unpause', 'invoker', async (req) => {
-    const { note } = deps.check(NoteBodySchema, req.body, 'body');
+  act(ROUTES.unpauseSchedule, async (req) => {
+    const { note } = check(ROUTE_SCHEMAS.unpauseSchedule.body, req.body, 'body');
     const { handle } = await findSchedule(req.params.name, req.params.schedule);
     await handle.unpause(note ?? 'unpaused through the Pontoon API');
     return { schedule: req.params.schedule, paused: false };
   });
-  act('trigger', 'invoker', async (req) => {
-    const { overlap } = deps.check(TriggerBodySchema, req.body, 'body');
+  act(ROUTES.triggerSchedule, async (req) => {
+    const { overlap } = check(ROUTE_SCHEMAS.triggerSchedule.body, req.body, 'body');
     const { spec, handle } = await findSchedule(req.params.name, req.params.schedule);
     await handle.trigger(overlapPolicy(overlap ?? spec.overlap));
     return { schedule: req.params.schedule, triggered: true, overlap: overlap ?? spec.overlap };
   });
-  act('backfill', 'invoker', async (req) => {
-    const b = deps.check(BackfillBodySchema, req.body, 'body');
+  act(ROUTES.backfillSchedule, async (req) => {
+    const b = check(ROUTE_SCHEMAS.backfillSchedule.body, req.body, 'body');
     if (Date.parse(b.to) <= Date.parse(b.from))
       throw new ApiError('validation_failed', '"to" must be after "from"');
     const { spec, handle } = await findSchedule(req.params.name, req.params.schedule);
-    const cap = deps.maxBackfillFires ?? MAX_BACKFILL_FIRES;
+    const cap = ctx.deps.maxBackfillFires || MAX_BACKFILL_FIRES;
     const fires = backfillFires(spec, Date.parse(b.from), Date.parse(b.to), cap);
     if (fires.over) {
       const message = `the range holds about ${fires.count} fires of schedule "${spec.name}"; one backfill starts at most ${cap} (PONTOON_API_MAX_BACKFILL_FIRES): split it, e.g. from ${b.from} to ${fires.lastWithinCap}`;
