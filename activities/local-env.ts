@@ -20,7 +20,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, type Stats, statSync } from 'node:fs';
 import { chmod, chown, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { readRegularFile } from '../observer/report.ts';
+import { readRegularFile } from '../contract/output.ts';
 import type { FunctionSpec } from '../spec/schema.ts';
 import { inheritable } from '../spec/secret-env.ts';
 import { PARAMETER_LIMITS } from '../spec/values.ts';

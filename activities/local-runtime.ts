@@ -4,17 +4,17 @@
  * (output.json, size limit, log tail) runs in-process. Used by `npm start`, `pontoon dev` and tests.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, constants, existsSync, fchownSync, mkdirSync, openSync, writeSync } from 'node:fs';
-import { access, lstat, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { closeSync, constants, fchownSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { access, lstat, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { attemptContractEnv } from '../contract/env.ts';
+import { readLogTail, readOutput, readRegularFile } from '../contract/output.ts';
 import { readRecordFile, writeRecordFile } from '../logs/dir.ts';
 import type { LogStore } from '../logs/store.ts';
 import { startLogSweeper } from '../logs/sweeper.ts';
-import { readLogTail, readOutput, readRegularFile } from '../observer/report.ts';
 import { localCommand, localCwd } from '../spec/build.ts';
 import { type AttemptOutcome, type AttemptRequest, failure, functionRequestJson } from '../spec/execution.ts';
-import { parameterEnvName } from '../spec/parameters.ts';
 import {
   blockedFor,
   functionDir,
@@ -24,6 +24,15 @@ import {
   type RunAs,
   resolveRunAs,
 } from './local-env.ts';
+import {
+  alive,
+  groupGone,
+  isAttemptLeader,
+  killGroup,
+  reapGroup,
+  recordedPgid,
+  signalNumber,
+} from './local-processes.ts';
 import { createLocalWarmPools } from './local-warm.ts';
 import type { AttemptControl, FunctionRuntime } from './runtime.ts';
 
@@ -34,7 +43,7 @@ export interface LocalRuntimeConfig {
   localRoot: string;
   /** SIGTERM → SIGKILL grace on timeout or cancellation, and whenever a warm replica is stopped. */
   killGraceMs: number;
-  /** Health checks of warm replicas (default WARM_HEALTH_CHECK in warm-invoke.ts; tests shorten it). */
+  /** Health checks of warm replicas (default WARM_HEALTH_CHECK in contract/warm-invoke.ts; tests shorten it). */
   warmHealthCheck?: { periodMs: number; timeoutMs: number; failureThreshold: number };
   /**
    * The dir log store over dataDir (logs/dir.ts: the same `runs/` folders), swept for retention
@@ -116,146 +125,6 @@ export function attemptDir(dataDir: string, executionId: string, attempt: number
 
 export function attemptLogPath(dataDir: string, executionId: string, attempt: number): string {
   return path.join(attemptDir(dataDir, executionId, attempt), 'log');
-}
-
-function alive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Waits (bounded) until nothing of a killed group is left, zombies included: its members are
- * children of the attempt's sh, which dies with them, so init reaps them, not this process.
- */
-async function groupGone(pgid: number, timeoutMs = 3000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (alive(pgid) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-}
-
-/** A process of a group as /proc shows it: its parent, and its state (`Z`: exited, not yet reaped). */
-interface GroupMember {
-  pid: number;
-  ppid: number;
-  state: string;
-}
-
-/** The members of a process group, from /proc (Linux); undefined where there is no /proc. */
-async function groupMembers(pgid: number): Promise<GroupMember[] | undefined> {
-  let entries: string[];
-  try {
-    entries = await readdir('/proc');
-  } catch {
-    return undefined;
-  }
-  const members: GroupMember[] = [];
-  for (const e of entries) {
-    if (!/^\d+$/.test(e)) continue;
-    let stat: string;
-    try {
-      stat = await readFile(`/proc/${e}/stat`, 'utf8');
-    } catch {
-      continue; // gone meanwhile
-    }
-    // "pid (comm) state ppid pgrp …": comm may hold spaces and parentheses; the last ')' ends it.
-    const [state, ppid, pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(pgrp) === pgid && state) members.push({ pid: Number(e), ppid: Number(ppid), state });
-  }
-  return members;
-}
-
-const EXITED = new Set(['Z', 'X', 'x']);
-const STOPPED = new Set(['T', 't']);
-
-/**
- * Kills a lost attempt's process group and tells whether its function had already ended by itself
- * (`finished`: the exit status its sh records is the function's own) or was killed here
- * (`interrupted`). The group is frozen first (SIGSTOP) so nothing can end between the look and the
- * kill; then everything but its leader (the attempt's sh) is killed, and sh, let go, records the
- * status and exits. Without this, killing sh in the instant between the function's end and sh's
- * write would lose a finished attempt's status, and the retry would run it a second time.
- * `unknown`: no /proc (not Linux): the whole group is killed at once, as before.
- */
-async function reapGroup(pgid: number): Promise<'finished' | 'interrupted' | 'unknown'> {
-  killGroup(pgid, 'SIGSTOP');
-  let members = await groupMembers(pgid);
-  if (!members) {
-    killGroup(pgid, 'SIGKILL');
-    await groupGone(pgid);
-    return 'unknown';
-  }
-  // SIGSTOP lands when each process next runs: wait (bounded) until every member is stopped or has exited.
-  for (let i = 0; i < 50 && members.some((m) => !STOPPED.has(m.state) && !EXITED.has(m.state)); i++) {
-    await new Promise((r) => setTimeout(r, 20));
-    members = (await groupMembers(pgid)) ?? [];
-  }
-  // The function is sh's child (`(exec "$@")`); alive now means it had not ended by itself.
-  const fn = members.find((m) => m.ppid === pgid);
-  const interrupted = fn !== undefined && !EXITED.has(fn.state);
-  for (const m of members) {
-    if (m.pid === pgid) continue;
-    try {
-      process.kill(m.pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-  try {
-    process.kill(pgid, 'SIGCONT');
-  } catch {
-    // sh had already exited
-  }
-  await groupGone(pgid, 5000);
-  if (alive(pgid)) {
-    killGroup(pgid, 'SIGKILL');
-    await groupGone(pgid);
-  }
-  return interrupted ? 'interrupted' : 'finished';
-}
-
-/**
- * Whether process `pgid` is the sh this runtime started for the attempt whose exit file is
- * `exitFile` (its argv: /bin/sh -c <script> pontoon-attempt <exitFile> …), read from
- * /proc/<pgid>/cmdline. A pid file outlives its process: after a reboot, or once the number is
- * reused, it names somebody else's process, which the reap must never freeze or kill. undefined:
- * no /proc to tell (not Linux).
- */
-async function isAttemptLeader(pgid: number, exitFile: string): Promise<boolean | undefined> {
-  if (!existsSync('/proc/self/cmdline')) return undefined;
-  try {
-    const argv = (await readFile(`/proc/${pgid}/cmdline`, 'utf8')).split('\0');
-    return argv[3] === 'pontoon-attempt' && argv[4] === exitFile;
-  } catch {
-    return false; // gone, or not ours to read
-  }
-}
-
-function killGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    // already gone
-  }
-}
-
-/**
- * The pgid in an attempt's pid file, if the worker wrote it: a regular file of the worker's own uid
- * (never one a function made in its folder — it could name any process group for the reap to kill).
- */
-async function recordedPgid(pidFile: string): Promise<number | undefined> {
-  try {
-    const st = await lstat(pidFile);
-    if (!st.isFile() || st.uid !== (process.getuid?.() ?? st.uid)) return undefined;
-  } catch {
-    return undefined;
-  }
-  const read = await readRegularFile(pidFile, 32);
-  if (!('bytes' in read)) return undefined;
-  const pgid = Number(read.bytes.toString('utf8').trim());
-  return Number.isInteger(pgid) ? pgid : undefined;
 }
 
 export function createLocalRuntime(
@@ -418,15 +287,7 @@ export function createLocalRuntime(
     const built = await functionEnv(req.spec, { secretsDir, runAs });
     if ('problem' in built) return notStarted(built.problem);
     const env = built.env;
-    Object.assign(env, {
-      PONTOON_EXECUTION_ID: req.executionId,
-      PONTOON_FUNCTION: req.function,
-      PONTOON_ATTEMPT: String(req.attempt),
-      PONTOON_SCHEDULED_TIME: req.scheduledTime,
-      PONTOON_TRIGGER: req.trigger,
-      PONTOON_DIR: dir,
-    });
-    for (const [name, value] of Object.entries(req.parameters)) env[parameterEnvName(name)] = String(value);
+    for (const { name, value } of attemptContractEnv(req, dir)) env[name] = value;
 
     const cwd = path.resolve(config.localRoot, localCwd(spec));
     if (
@@ -638,18 +499,9 @@ export function createLocalRuntime(
     });
   }
 
-  async function readLog(executionId: string, attempt: number): Promise<string | undefined> {
-    try {
-      return await readFile(attemptLogPath(config.dataDir, executionId, attempt), 'utf8');
-    } catch {
-      return undefined;
-    }
-  }
-
   return {
     kind: 'local',
     runAttempt,
-    readLog,
     reapExecution,
     warmReplicas: warm.replicas,
     async close() {
@@ -660,15 +512,3 @@ export function createLocalRuntime(
 }
 
 export type LocalRuntime = ReturnType<typeof createLocalRuntime>;
-
-const SIGNALS: Partial<Record<NodeJS.Signals, number>> = {
-  SIGHUP: 1,
-  SIGINT: 2,
-  SIGKILL: 9,
-  SIGSEGV: 11,
-  SIGTERM: 15,
-  SIGABRT: 6,
-};
-function signalNumber(signal: NodeJS.Signals): number | undefined {
-  return SIGNALS[signal];
-}

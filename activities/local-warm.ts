@@ -17,15 +17,16 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, fchownSync, openSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { freePort } from '../dev/temporal.ts';
+import { warmContractEnv } from '../contract/env.ts';
+import { invokeWarmReplica, replicaHealthy, WARM_HEALTH_CHECK } from '../contract/warm-invoke.ts';
 import { localCommand, localCwd } from '../spec/build.ts';
 import { parseDuration } from '../spec/duration.ts';
 import { type AttemptOutcome, type AttemptRequest, failure } from '../spec/execution.ts';
 import type { FunctionSpec } from '../spec/schema.ts';
 import { WARM_DEFAULTS } from '../spec/warm.ts';
+import { freePort } from '../util/free-port.ts';
 import { blockedFor, functionDir, functionEnv, type RunAs } from './local-env.ts';
 import type { AttemptControl } from './runtime.ts';
-import { invokeWarmReplica, replicaHealthy, WARM_HEALTH_CHECK } from './warm-invoke.ts';
 
 interface Replica {
   /** The replica's pid, also its process group id (spawned detached). -1: it could not be spawned. */
@@ -117,11 +118,8 @@ export function createLocalWarmPools(config: LocalWarmConfig, logger: Logger) {
     await functionDir(dir, runAs);
     if (closed) throw new Error('the worker is stopping');
     const fd = openSync(path.join(dir, `replica-${port}.log`), 'a', 0o600);
-    const env = Object.assign(built.env, {
-      PONTOON_PORT: String(port),
-      PONTOON_FUNCTION: pool.spec.metadata.name,
-      PONTOON_DIR: dir,
-    });
+    const env = built.env;
+    for (const { name, value } of warmContractEnv(pool.spec.metadata.name, port, dir)) env[name] = value;
     let child: ChildProcess;
     try {
       if (runAs) fchownSync(fd, process.getuid?.() ?? 0, runAs.gid);

@@ -44,8 +44,6 @@ export interface FunctionRuntime {
    * Used by fault injection (worker/faults.ts) to die at the latest point before Temporal records.
    */
   settled?(): Promise<void>;
-  /** Full log of an attempt, if this runtime still has it. */
-  readLog(executionId: string, attempt: number): Promise<string | undefined>;
   /**
    * Kubernetes: warm functions run in Deployments whose observers serve the task queue
    * `pontoon-warm-<function>`; the function controller sizes them through this. Absent on the local

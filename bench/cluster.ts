@@ -16,7 +16,7 @@ import {
   type V1Pod,
   Watch,
 } from '@kubernetes/client-node';
-import { reportFor } from '../observer/termination.ts';
+import { reportFor } from '../contract/termination.ts';
 
 export function clusterStateDir(): string {
   const cache = process.env.PONTOON_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'pontoon');

@@ -14,13 +14,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
-import {
-  buildAttemptPod,
-  FUNCTION_CONTAINER,
-  inputJson,
-  OBSERVER_CONTAINER,
-  PREPARE_CONTAINER,
-} from '../activities/kubernetes/pod.ts';
+import { buildAttemptPod, inputJson } from '../activities/kubernetes/pod.ts';
+import { FUNCTION_CONTAINER, OBSERVER_CONTAINER, PREPARE_CONTAINER } from '../kube/names.ts';
 import { craneRunner, ensureCrane } from '../packaging/crane.ts';
 import { buildSpecs } from '../packaging/index.ts';
 import { buildObserverImage } from '../packaging/own-images.ts';

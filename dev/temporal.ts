@@ -161,16 +161,8 @@ export function portOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
   });
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.once('error', reject);
-  });
-}
+/** The development tools' and tests' way to a free port (util/free-port.ts). */
+export { freePort } from '../util/free-port.ts';
 
 export interface DevServerOptions {
   cli: string;

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { link, mkdir, open, readdir, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { readRegularFile } from '../observer/report.ts';
+import { readRegularFile } from '../contract/output.ts';
 import {
   type AttemptRecord,
   capLog,

@@ -4,8 +4,8 @@
  */
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { loadKubeConfig, makePooledApiClient } from '../activities/kubernetes/kubeconfig.ts';
-import type { RequestCounter } from '../activities/kubernetes/requests.ts';
+import { loadKubeConfig, makePooledApiClient } from '../kube/client.ts';
+import type { RequestCounter } from '../kube/requests.ts';
 import type { ProcessConfig } from '../worker/config.ts';
 import { createDirLogStore } from './dir.ts';
 import { createSecretLogStore } from './secret.ts';

@@ -20,8 +20,8 @@ import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { executionHash } from '../activities/kubernetes/pod.ts';
-import { apiError, type RequestCounter } from '../activities/kubernetes/requests.ts';
+import { executionHash } from '../kube/names.ts';
+import { apiError, type RequestCounter } from '../kube/requests.ts';
 import { Label } from '../spec/names.ts';
 import {
   type AttemptLogKey,

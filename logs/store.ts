@@ -106,6 +106,8 @@ export const DEFAULT_LOG_MAX_BYTES = 256 * 1024;
 export const MAX_LOG_MAX_BYTES = 960 * 1024;
 /** Default retention: one day (see docs/operability.md for sizing etcd). */
 export const DEFAULT_LOG_RETENTION_MS = 24 * 3600_000;
+/** Default period of the retention sweep each worker runs (PONTOON_LOG_SWEEP_INTERVAL; it is idempotent). */
+export const DEFAULT_LOG_SWEEP_INTERVAL_MS = 10 * 60_000;
 
 export const TRUNCATION_MARKER = '[pontoon] log truncated:';
 

@@ -5,7 +5,7 @@
  *   observer on-demand   native sidecar: waits for SIGTERM, which the kubelet sends once the function
  *                        container has exited; then reads $PONTOON_DIR/output.json (size limit,
  *                        JSON check), writes its report to the termination message and, when the
- *                        output is too large for it, prints the output on stdout (observer/termination.ts)
+ *                        output is too large for it, prints the output on stdout (contract/termination.ts)
  *   observer ready       the on-demand sidecar's postStart hook: returns once the sidecar listens for
  *                        SIGTERM ($PONTOON_DIR/.observer-ready), so the kubelet starts the function
  *                        only then. Without it a fast function could exit, and the kubelet send its
@@ -20,9 +20,9 @@
  */
 import { access, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { readOutput } from '../contract/output.ts';
+import { joinInput, reportFor } from '../contract/termination.ts';
 import { LIMITS } from '../spec/execution.ts';
-import { readOutput } from './report.ts';
-import { joinInput, reportFor } from './termination.ts';
 
 const dir = process.env.PONTOON_DIR ?? '/pontoon';
 const terminationLog = process.env.PONTOON_TERMINATION_LOG ?? '/dev/termination-log';

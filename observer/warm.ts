@@ -1,7 +1,7 @@
 /**
  * The observer in warm mode (`observer warm`): the second container of every warm replica. A Temporal
  * worker on the function's task queue `pontoon-warm-<function>` that runs the warm attempt activity
- * by calling the function's server on localhost (activities/warm-invoke.ts), heartbeats while it
+ * by calling the function's server on localhost (contract/warm-invoke.ts), heartbeats while it
  * waits, honours cancellation, and takes at most PONTOON_CONCURRENCY attempts at once.
  *
  * It starts polling only once the function answers GET /healthz, and on SIGTERM (scale-down, rollout)
@@ -16,7 +16,7 @@
  */
 import { Context } from '@temporalio/activity';
 import { Worker } from '@temporalio/worker';
-import { invokeWarmReplica } from '../activities/warm-invoke.ts';
+import { invokeWarmReplica } from '../contract/warm-invoke.ts';
 import { type AttemptOutcome, type AttemptRequest, failedAttemptError } from '../spec/execution.ts';
 import { checkedOutcome } from '../spec/io-schema.ts';
 import { parseTemporalConfig } from '../worker/config.ts';

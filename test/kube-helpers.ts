@@ -6,7 +6,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { expect, inject } from 'vitest';
 import type { KubernetesRuntime } from '../activities/kubernetes/runtime.ts';
-import { reportFor } from '../observer/termination.ts';
+import { reportFor } from '../contract/termination.ts';
 import type { ExecutionResult } from '../spec/execution.ts';
 import { Label } from '../spec/names.ts';
 import { type FunctionSpec, type FunctionSpecInput, functionSpecSchema } from '../spec/schema.ts';

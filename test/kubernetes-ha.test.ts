@@ -62,9 +62,9 @@ import path from 'node:path';
 import { CoreV1Api, type V1Pod, Watch } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { EXECUTION_ID_ANNOTATION } from '../activities/kubernetes/pod.ts';
 import { waitForResult } from '../client/functions.ts';
 import { type DevServer, freePort, portOpen, startDevServer } from '../dev/temporal.ts';
+import { EXECUTION_ID_ANNOTATION } from '../kube/names.ts';
 import type { ExecutionResult } from '../spec/execution.ts';
 import { Label } from '../spec/names.ts';
 import { connectClient } from '../worker/temporal.ts';
@@ -98,8 +98,15 @@ const FAULT_LINE = '[pontoon] fault injected: SIGKILL after the outcome';
 const KILL_LINE = '[pontoon] fault injected: SIGKILL of the worker';
 /** Pause between faults; executions keep being submitted throughout. */
 const FAULT_GAP_MS = 3500;
-/** One submission per stack this often while faults are injected. */
+/** One submission per stack this often while faults are injected… */
 const SUBMIT_EVERY_MS = 600;
+/**
+ * …while fewer than this many of the stack's executions are open; else the submitter waits. A quiet
+ * run keeps ~55 open per stack; on a loaded machine (a CI run beside a CPU hog and other tests) the
+ * backlog grew to ~450 and the drain could not finish it in DRAIN_MAX_MS: the bound keeps the work,
+ * and so the drain, the same size whatever the load.
+ */
+const MAX_OPEN_PER_STACK = 80;
 /** How long the local function runs, and the simulated pod run time. */
 const LOCAL_RUN_MS = 1500;
 const POD_RUN = '2s';
@@ -340,7 +347,10 @@ interface LocalRun {
 }
 
 function readRuns(file: string): LocalRun[] {
-  const runs = new Map<number, LocalRun>();
+  // Keyed by execution, attempt and pid: over a long run on a busy machine pids are reused (Linux's
+  // pid_max is 32,768), and keying by pid alone let a later run hide an earlier one's marks (seen in
+  // a hog run: two executions' attempts both ran as pid 18523).
+  const runs = new Map<string, LocalRun>();
   let text = '';
   try {
     text = readFileSync(file, 'utf8');
@@ -350,15 +360,16 @@ function readRuns(file: string): LocalRun[] {
   for (const line of text.split('\n')) {
     const [kind, executionId, attempt, pid, at, code] = line.split(' ');
     if (!kind || !executionId) continue;
+    const key = `${executionId} ${attempt} ${pid}`;
     if (kind === 'start') {
-      runs.set(Number(pid), {
+      runs.set(key, {
         pid: Number(pid),
         executionId,
         attempt: Number(attempt),
         startedAt: Number(at),
       });
     } else if (kind === 'end') {
-      const r = runs.get(Number(pid));
+      const r = runs.get(key);
       if (r) r.end = { at: Number(at), code: Number(code) };
     }
   }
@@ -607,8 +618,25 @@ it('loses and duplicates no execution across 200+ faults: SIGKILLs of workers (a
   // Submitters: one execution per stack every SUBMIT_EVERY_MS until the faults are done.
   let submitting = true;
   const acks: Promise<Ack>[] = [];
+  const heldBackMs: Record<StackName, number> = { local: 0, kube: 0 };
+  /** Waits while MAX_OPEN_PER_STACK of the stack's executions are open (visibility; on error: goes on). */
+  const roomFor = async (stack: StackName) => {
+    const fn = stack === 'local' ? localFn : kubeFn;
+    const since = Date.now();
+    while (submitting) {
+      const open = await c.workflow
+        .count(`PontoonFunction = "${fn}" AND ExecutionStatus = "Running"`)
+        .then((r) => r.count)
+        .catch(() => 0); // Temporal restarting: submitting then is part of the test
+      if (open < MAX_OPEN_PER_STACK) break;
+      await sleep(500);
+    }
+    heldBackMs[stack] += Date.now() - since;
+  };
   const submitters = (['local', 'kube'] as const).map(async (stack) => {
     for (let i = 1; submitting; i++) {
+      await roomFor(stack);
+      if (!submitting) break;
       const ack = submit(stack, i);
       ack.catch(() => {}); // awaited below; no unhandled rejection meanwhile
       acks.push(ack);
@@ -858,7 +886,8 @@ it('loses and duplicates no execution across 200+ faults: SIGKILLs of workers (a
       `in flight at faults min ${Math.min(...inFlight)} avg ${(inFlight.reduce((a, b) => a + b, 0) / inFlight.length).toFixed(1)}; ` +
       `local runs interrupted ${interrupted}, adopted after a lost worker ${adopted}; kube records adopted ${kubeAdoptedRecords}; submissions retried ${retriedSubmissions} (already started ${foundStarted}); ` +
       `pods ${pods.size}; unexpected process exits ${unexpected.length ? unexpected.join(' ') : 0}; ` +
-      `set-up ${((t0 - setupStartedAt) / 1000).toFixed(0)} s, faults ${((faultsEndedAt - t0) / 1000).toFixed(0)} s, drain ${((drainedAt - faultsEndedAt) / 1000).toFixed(0)} s`,
+      `set-up ${((t0 - setupStartedAt) / 1000).toFixed(0)} s, faults ${((faultsEndedAt - t0) / 1000).toFixed(0)} s, drain ${((drainedAt - faultsEndedAt) / 1000).toFixed(0)} s; ` +
+      `submissions held back (${MAX_OPEN_PER_STACK} open) local ${(heldBackMs.local / 1000).toFixed(0)} s, kube ${(heldBackMs.kube / 1000).toFixed(0)} s`,
   );
   if (problems.length) {
     console.log(

@@ -8,7 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { extractOutput, parseReport, splitInput } from '../observer/termination.ts';
+import { extractOutput, parseReport, splitInput } from '../contract/termination.ts';
 import { REPO_ROOT } from './helpers.ts';
 
 const MAIN = path.join(REPO_ROOT, 'observer', 'main.ts');

@@ -2,15 +2,9 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { classifyPod, pendingProblem } from '../activities/kubernetes/classify.ts';
+import { tail } from '../activities/kubernetes/collect.ts';
 import { buildEgressPolicy, EGRESS_LABEL, egressHash } from '../activities/kubernetes/network.ts';
-import {
-  attemptPodName,
-  buildAttemptPod,
-  EXECUTION_ID_ANNOTATION,
-  executionHash,
-  inputJson,
-} from '../activities/kubernetes/pod.ts';
-import { tail } from '../activities/kubernetes/runtime.ts';
+import { buildAttemptPod, inputJson } from '../activities/kubernetes/pod.ts';
 import {
   extractOutput,
   joinInput,
@@ -18,7 +12,8 @@ import {
   reportFor,
   splitInput,
   TERMINATION_MESSAGE_BYTES,
-} from '../observer/termination.ts';
+} from '../contract/termination.ts';
+import { attemptPodName, EXECUTION_ID_ANNOTATION, executionHash } from '../kube/names.ts';
 import type { AttemptRequest } from '../spec/execution.ts';
 import { Label } from '../spec/names.ts';
 import { egressRules } from '../spec/network.ts';

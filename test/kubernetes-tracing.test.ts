@@ -7,8 +7,8 @@
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { attemptPodName } from '../activities/kubernetes/pod.ts';
 import { buildApi } from '../api/app.ts';
+import { attemptPodName } from '../kube/names.ts';
 import { executionWorkflowId } from '../spec/names.ts';
 import { createLogger, installTemporalRuntime } from '../worker/logger.ts';
 import { createTracing, type Tracing } from '../worker/tracing.ts';

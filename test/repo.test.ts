@@ -147,3 +147,63 @@ it('every image Pontoon refers to is one it builds: deploy/, the observer defaul
     expect(spec.spec.build?.runtime, file).toBe('node');
   }
 });
+
+/**
+ * Every module a folder's files name in an import or re-export (types included: a type import is
+ * still a dependency a reader follows), as repository-relative paths; packages are left out.
+ */
+function folderImports(folder: string): { file: string; target: string }[] {
+  const out: { file: string; target: string }[] = [];
+  const dir = path.join(REPO_ROOT, folder);
+  for (const name of readdirSync(dir, { recursive: true }) as string[]) {
+    if (!name.endsWith('.ts') || name.endsWith('.test.ts')) continue;
+    const at = path.join(dir, name);
+    const source = ts.createSourceFile(at, readFileSync(at, 'utf8'), ts.ScriptTarget.Latest);
+    const specifiers: string[] = [];
+    const visit = (node: ts.Node) => {
+      if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier) {
+        if (ts.isStringLiteral(node.moduleSpecifier)) specifiers.push(node.moduleSpecifier.text);
+      } else if (
+        ts.isCallExpression(node) &&
+        node.expression.kind === ts.SyntaxKind.ImportKeyword &&
+        node.arguments[0] &&
+        ts.isStringLiteral(node.arguments[0])
+      ) {
+        specifiers.push(node.arguments[0].text);
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(source);
+    for (const s of specifiers.filter((s) => s.startsWith('.'))) {
+      out.push({
+        file: path.relative(REPO_ROOT, at),
+        target: path.relative(REPO_ROOT, path.resolve(path.dirname(at), s)),
+      });
+    }
+  }
+  return out;
+}
+
+it('the ground floor never imports back up: kube/ and contract/ use only spec/ and util/, util/ nothing; logs/ and observer/ never reach into the runtimes', () => {
+  // Each folder may import only these (besides itself); the dependency direction is the layering.
+  const allowed: Record<string, string[]> = {
+    util: [],
+    kube: ['spec', 'util'],
+    contract: ['spec', 'util'],
+    logs: ['spec', 'kube', 'contract', 'worker'],
+    observer: ['spec', 'contract', 'worker'],
+  };
+  const offenders: string[] = [];
+  for (const [folder, may] of Object.entries(allowed)) {
+    const imports = folderImports(folder);
+    expect(
+      readdirSync(path.join(REPO_ROOT, folder)).some((f) => f.endsWith('.ts')),
+      folder,
+    ).toBe(true);
+    for (const { file, target } of imports) {
+      const top = target.split(path.sep)[0]!;
+      if (top !== folder && !may.includes(top)) offenders.push(`${file} imports ${target}`);
+    }
+  }
+  expect(offenders).toEqual([]);
+});

@@ -6,7 +6,13 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_RETENTION_MS, MAX_LOG_MAX_BYTES } from '../logs/store.ts';
+import { KUBERNETES_RUNTIME_DEFAULTS } from '../kube/defaults.ts';
+import {
+  DEFAULT_LOG_MAX_BYTES,
+  DEFAULT_LOG_RETENTION_MS,
+  DEFAULT_LOG_SWEEP_INTERVAL_MS,
+  MAX_LOG_MAX_BYTES,
+} from '../logs/store.ts';
 import { DEFAULT_REGISTRY } from '../packaging/registry.ts';
 import { DURATION_HELP, isDuration, parseDuration } from '../spec/duration.ts';
 import {
@@ -308,7 +314,7 @@ const SharedEnv = {
     '`24h`',
   ),
   PONTOON_LOG_SWEEP_INTERVAL: setting(
-    duration.default(10 * 60_000),
+    duration.default(DEFAULT_LOG_SWEEP_INTERVAL_MS),
     'worker, API',
     'how often each worker deletes logs past their retention',
     '`10m`',
@@ -342,25 +348,25 @@ const WorkerEnv = {
     '',
   ),
   PONTOON_KEEP_FAILED_PODS: setting(
-    duration.default(0),
+    duration.default(KUBERNETES_RUNTIME_DEFAULTS.keepFailedPodsMs),
     'worker',
     'kubernetes: keep failed pods this long for debugging',
     '`0s`',
   ),
   PONTOON_POD_DELETE_DELAY: setting(
-    duration.default(5000),
+    duration.default(KUBERNETES_RUNTIME_DEFAULTS.deleteDelayMs),
     'worker',
     'kubernetes: a collected pod stays this long after its outcome was recorded (to look at it; exactly-once does not depend on it, `0s` is safe)',
     '`5s`',
   ),
   PONTOON_IMAGE_PULL_GRACE: setting(
-    duration.default(60_000),
+    duration.default(KUBERNETES_RUNTIME_DEFAULTS.imagePullGraceMs),
     'worker',
     'kubernetes: image pulls may fail this long before ImageUnavailable',
     '`60s`',
   ),
   PONTOON_UNSCHEDULABLE_TIMEOUT: setting(
-    duration.default(300_000),
+    duration.default(KUBERNETES_RUNTIME_DEFAULTS.unschedulableTimeoutMs),
     'worker',
     'kubernetes: a pod may stay unschedulable this long (retryable)',
     '`5m`',

@@ -5,11 +5,11 @@
  */
 import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
-import { loadKubeConfig } from '../activities/kubernetes/kubeconfig.ts';
-import { RequestCounter } from '../activities/kubernetes/requests.ts';
 import { createKubernetesRuntime } from '../activities/kubernetes/runtime.ts';
 import { createKubernetesWarmPools } from '../activities/kubernetes/warm.ts';
 import type { FunctionRuntime } from '../activities/runtime.ts';
+import { loadKubeConfig } from '../kube/client.ts';
+import { RequestCounter } from '../kube/requests.ts';
 import { createLogStore } from '../logs/index.ts';
 import type { WorkerConfig } from './config.ts';
 

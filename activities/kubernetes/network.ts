@@ -17,14 +17,13 @@
 import { createHash } from 'node:crypto';
 import { type KubeConfig, NetworkingV1Api, type V1NetworkPolicy } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { makePooledApiClient } from '../../kube/client.ts';
+import { EGRESS_LABEL, MANAGED_BY } from '../../kube/names.ts';
+import { apiError, type RequestCounter } from '../../kube/requests.ts';
 import { Label } from '../../spec/names.ts';
 import type { EgressRule } from '../../spec/network.ts';
-import { makePooledApiClient } from './kubeconfig.ts';
-import { EGRESS_LABEL, MANAGED_BY } from './pod.ts';
 
-export { EGRESS_LABEL } from './pod.ts';
-
-import { apiError, type RequestCounter } from './requests.ts';
+export { EGRESS_LABEL } from '../../kube/names.ts';
 
 const ENSURED_FOR_MS = 60_000;
 

@@ -8,7 +8,6 @@
  *   containers:     function  (the spec's image, command, args, env, resources)
  * sharing an emptyDir at /pontoon. Every container satisfies Pod Security "restricted".
  */
-import { createHash } from 'node:crypto';
 import type {
   V1Container,
   V1EnvVar,
@@ -18,27 +17,25 @@ import type {
   V1SecurityContext,
   V1Toleration,
 } from '@kubernetes/client-node';
-import { splitInput } from '../../observer/termination.ts';
+import { attemptContractEnv } from '../../contract/env.ts';
+import { splitInput } from '../../contract/termination.ts';
+import {
+  attemptPodName,
+  EGRESS_LABEL,
+  EXECUTION_ID_ANNOTATION,
+  executionHash,
+  FUNCTION_CONTAINER,
+  MANAGED_BY,
+  OBSERVER_CONTAINER,
+  PREPARE_CONTAINER,
+  RUN_ID_ANNOTATION,
+} from '../../kube/names.ts';
 import { containerCommand, functionImage } from '../../spec/build.ts';
 import { type AttemptRequest, functionRequestJson, LIMITS } from '../../spec/execution.ts';
 import { Label } from '../../spec/names.ts';
-import { parameterEnvName } from '../../spec/parameters.ts';
 import type { FunctionSpec } from '../../spec/schema.ts';
 
-export const MANAGED_BY = 'pontoon';
-export const FUNCTION_CONTAINER = 'function';
-export const OBSERVER_CONTAINER = 'observer';
-export const PREPARE_CONTAINER = 'prepare';
 export const PONTOON_DIR = '/pontoon';
-/** Pod label naming the egress NetworkPolicy of the spec (activities/kubernetes/network.ts). */
-export const EGRESS_LABEL = 'pontoon.dev/egress';
-/** The full execution id (labels hold only its hash: they are ≤ 63 characters and allow no ":"). */
-export const EXECUTION_ID_ANNOTATION = 'pontoon.dev/execution-id';
-/**
- * The Temporal run id of the execution that created the pod: a later run of the same execution id
- * (same pod name) never adopts the pod or its record, and the sweeper's record carries it.
- */
-export const RUN_ID_ANNOTATION = 'pontoon.dev/run-id';
 /**
  * Non-root uid/gid when the spec does not say: images built to run as root still start under
  * runAsNonRoot (65532 is distroless' "nonroot").
@@ -57,9 +54,6 @@ export interface PodPlacement {
   tolerations?: V1Toleration[];
 }
 
-/** Set on an attempt pod by abortAttempt before deleting it: the execution was cancelled. */
-export const CANCELLED_ANNOTATION = 'pontoon.dev/cancelled';
-
 export interface PodBuildOptions {
   namespace: string;
   observerImage: string;
@@ -70,20 +64,6 @@ export interface PodBuildOptions {
   egress?: string;
   /** Temporal run id of the execution (RUN_ID_ANNOTATION), when known. */
   runId?: string;
-}
-
-/** 16 hex characters (64 bits) of sha256(executionId): the execution label and part of the pod name. */
-export function executionHash(executionId: string): string {
-  return createHash('sha256').update(executionId).digest('hex').slice(0, 16);
-}
-
-/**
- * `<function>-<execution hash>-<attempt>`: deterministic, so a retried launch of the same attempt
- * adopts the pod instead of starting a second one. Function names are ≤ 40 characters and attempts
- * ≤ 100, so the name is at most 40 + 1 + 16 + 1 + 3 = 61 ≤ 63 characters.
- */
-export function attemptPodName(fn: string, executionId: string, attempt: number): string {
-  return `${fn}-${executionHash(executionId)}-${attempt}`;
 }
 
 /** The request JSON the function reads from $PONTOON_DIR/input.json (same as the local runtime's). */
@@ -158,15 +138,7 @@ export function buildAttemptPod(spec: FunctionSpec, req: AttemptRequest, opts: P
   const name = attemptPodName(req.function, req.executionId, req.attempt);
   const mount = [{ name: 'pontoon', mountPath: PONTOON_DIR }];
 
-  const contract: V1EnvVar[] = [
-    { name: 'PONTOON_EXECUTION_ID', value: req.executionId },
-    { name: 'PONTOON_FUNCTION', value: req.function },
-    { name: 'PONTOON_ATTEMPT', value: String(req.attempt) },
-    { name: 'PONTOON_SCHEDULED_TIME', value: req.scheduledTime },
-    { name: 'PONTOON_TRIGGER', value: req.trigger },
-    { name: 'PONTOON_DIR', value: PONTOON_DIR },
-    ...Object.entries(req.parameters).map(([k, v]) => ({ name: parameterEnvName(k), value: String(v) })),
-  ];
+  const contract: V1EnvVar[] = attemptContractEnv(req, PONTOON_DIR);
   const reserved = new Set(contract.map((e) => e.name));
   const userEnv = userEnvVars(spec, reserved);
 

@@ -27,6 +27,10 @@ import {
 } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
+import { warmContractEnv } from '../../contract/env.ts';
+import { WARM_HEALTH_CHECK } from '../../contract/warm-invoke.ts';
+import { EGRESS_LABEL, FUNCTION_CONTAINER, MANAGED_BY, OBSERVER_CONTAINER } from '../../kube/names.ts';
+import { apiError, type RequestCounter } from '../../kube/requests.ts';
 import { containerCommand, functionImage } from '../../spec/build.ts';
 import { parseDuration } from '../../spec/duration.ts';
 import {
@@ -39,21 +43,15 @@ import { Label, warmDeploymentName, warmTaskQueue } from '../../spec/names.ts';
 import { egressRules } from '../../spec/network.ts';
 import type { FunctionSpec } from '../../spec/schema.ts';
 import { WARM_DEFAULTS } from '../../spec/warm.ts';
-import { WARM_HEALTH_CHECK } from '../warm-invoke.ts';
 import { createEgressPolicies } from './network.ts';
 import {
-  EGRESS_LABEL,
-  FUNCTION_CONTAINER,
   functionPodSettings,
   functionResources,
-  MANAGED_BY,
-  OBSERVER_CONTAINER,
   OBSERVER_RESOURCES,
   type PodPlacement,
   RESTRICTED,
   userEnvVars,
 } from './pod.ts';
-import { apiError, type RequestCounter } from './requests.ts';
 
 /** Port of the function's server inside a warm replica (the observer calls it on localhost). */
 export const WARM_PORT = 8080;
@@ -129,10 +127,7 @@ export function buildWarmDeployment(
   const timeoutSeconds = Math.ceil(parseDuration(s.execution.timeout) / 1000);
   const selector = { [Label.function]: fn, [Label.role]: 'warm' };
   const labels = { ...selector, [Label.managedBy]: MANAGED_BY };
-  const contract: V1EnvVar[] = [
-    { name: 'PONTOON_FUNCTION', value: fn },
-    { name: 'PONTOON_PORT', value: String(WARM_PORT) },
-  ];
+  const contract: V1EnvVar[] = warmContractEnv(fn, WARM_PORT);
   const reserved = new Set(contract.map((e) => e.name));
   const userEnv = userEnvVars(spec, reserved);
   const resources = functionResources(spec);

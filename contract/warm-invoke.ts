@@ -1,5 +1,5 @@
 /**
- * One warm invocation: `POST /invoke` to a replica's function server (the warm contract: 2xx
+ * The warm contract's call, one warm invocation: `POST /invoke` to a replica's function server (the warm contract: 2xx
  * success with the output as JSON, 4xx non-retryable failure, 5xx retryable failure), with the
  * attempt's timeout and cancellation. Shared by the local runtime's warm pools and the observer's
  * warm mode inside a Kubernetes replica, so both classify answers the same way.
@@ -11,7 +11,16 @@ import {
   functionRequestJson,
   LIMITS,
 } from '../spec/execution.ts';
-import type { AttemptControl } from './runtime.ts';
+
+/**
+ * What a warm call needs from its caller: a heartbeat (called every second while the call runs)
+ * and the attempt's cancellation. The runtimes' AttemptControl (activities/runtime.ts) is one; the
+ * observer's warm mode passes its activity context's.
+ */
+export interface InvokeControl {
+  heartbeat(details: unknown): void;
+  signal: AbortSignal;
+}
 
 export type WarmOutcome = Omit<AttemptOutcome, 'startedAt' | 'endedAt'>;
 
@@ -46,7 +55,7 @@ export interface WarmTarget {
 export async function invokeWarmReplica(
   target: WarmTarget,
   req: AttemptRequest,
-  control: AttemptControl,
+  control: InvokeControl,
   heartbeatDetails: unknown = { servedBy: target.servedBy },
 ): Promise<WarmOutcome> {
   const abort = new AbortController();

@@ -1,3 +1,7 @@
+/** The apiserver requests of the runtime and the log store: counted by verb, their errors read, transient failures retried. */
+import type { Logger } from 'pino';
+import { sleep } from '../util/sleep.ts';
+
 /**
  * Counts the requests the kubernetes runtime sends to the apiserver, by verb, so tests and
  * benchmarks can print requests per execution. Every call site goes through `count()`.
@@ -60,4 +64,41 @@ export function isTransient(err: unknown): boolean {
   const { code } = apiError(err);
   if (code === undefined) return true;
   return code === 429 || code >= 500;
+}
+
+/** How long transient apiserver failures are retried inside one call before it fails (ms). */
+export const TRANSIENT_RETRY_MS = 60_000;
+
+/**
+ * Runs `fn`, retrying it on transient apiserver failures (apiserver restarting, throttling; see
+ * `isTransient`) with a backoff from 200 ms doubling to 3 s, for at most TRANSIENT_RETRY_MS, and not
+ * once `signal` has aborted or `stopped()` says the caller is closing. Each retry is logged as a
+ * warning naming `what`. Throws the last error.
+ */
+export async function retryTransient<T>(
+  what: string,
+  fn: () => Promise<T>,
+  opts: { logger: Logger; signal?: AbortSignal | undefined; stopped?: () => boolean },
+): Promise<T> {
+  const start = Date.now();
+  let backoff = 200;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (
+        !isTransient(err) ||
+        Date.now() - start > TRANSIENT_RETRY_MS ||
+        opts.signal?.aborted ||
+        opts.stopped?.()
+      )
+        throw err;
+      opts.logger.warn(
+        { what, err: apiError(err).message, retryInMs: backoff },
+        'apiserver call failed; retrying',
+      );
+      await sleep(backoff, opts.signal);
+      backoff = Math.min(backoff * 2, 3000);
+    }
+  }
 }
