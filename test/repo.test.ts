@@ -4,6 +4,13 @@ import path from 'node:path';
 import ts from 'typescript';
 import { expect, it } from 'vitest';
 import { parse } from 'yaml';
+import {
+  PRELOAD_FILE,
+  preloadableWorkflowModules,
+  preloadFileText,
+  staticImportGraph,
+  WORKFLOW_PACKAGES,
+} from '../dev/workflow-graph.ts';
 import { DEFAULT_REGISTRY } from '../packaging/registry.ts';
 import { functionJsonSchemaText } from '../spec/json-schema.ts';
 import { ownImageRef, PONTOON_VERSION } from '../spec/names.ts';
@@ -17,64 +24,37 @@ it('function-specs/function.schema.json is generated from the zod schema (run `n
 });
 
 it('workflow code imports activities, the worker and Node only as types (the lint rule covers the rest)', () => {
+  // Every file under workflows/ (the wiring and its parts in subfolders): its value imports resolve
+  // into workflows/ or spec/ (deterministic code); everything else only as `import type`.
   const dir = path.join(REPO_ROOT, 'workflows');
   const offenders: string[] = [];
-  const files = readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
-  expect(files.length).toBeGreaterThan(0);
+  const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter(
+    (f) => f.endsWith('.ts') && !f.endsWith('.test.ts'),
+  );
+  expect(files).toEqual(expect.arrayContaining(['controller/spec-store.ts', 'execution/attempt.ts']));
   for (const file of files) {
     const text = readFileSync(path.join(dir, file), 'utf8');
     for (const m of text.matchAll(/^import\s+(type\s+)?[^;]*?from\s+'([^']+)'/gms)) {
       const [, typeOnly, source] = m;
+      const target = source!.startsWith('.')
+        ? path.relative(REPO_ROOT, path.resolve(dir, path.dirname(file), source!))
+        : undefined;
       const forbidden =
-        /^\.\.\/(activities|worker|cli|api|observer|dev|client)\//.test(source!) || /^node:/.test(source!);
+        /^node:/.test(source!) || (target !== undefined && !/^(workflows|spec)\//.test(target));
       if (forbidden && !typeOnly) offenders.push(`${file}: ${source}`);
     }
   }
   expect(offenders).toEqual([]);
 });
 
-/**
- * What loading `file` (a .ts module) evaluates: the local modules (paths relative to the repository)
- * and packages its static imports and re-exports reach, transitively. `import type` and
- * `export type` are erased by the compiler and not followed; with verbatimModuleSyntax an import
- * whose specifiers are all `type` still loads its module, so it is followed. Dynamic `import()` is
- * not: it loads when called (workflows/index.ts loads the controller that way).
- */
-function staticImportGraph(file: string): { modules: Set<string>; packages: Set<string> } {
-  const modules = new Set<string>();
-  const packages = new Set<string>();
-  const pending = [path.resolve(REPO_ROOT, file)];
-  while (pending.length) {
-    const at = pending.pop()!;
-    const rel = path.relative(REPO_ROOT, at);
-    if (modules.has(rel)) continue;
-    modules.add(rel);
-    const source = ts.createSourceFile(at, readFileSync(at, 'utf8'), ts.ScriptTarget.Latest);
-    for (const st of source.statements) {
-      const from =
-        (ts.isImportDeclaration(st) && !st.importClause?.isTypeOnly) ||
-        (ts.isExportDeclaration(st) && !st.isTypeOnly)
-          ? st.moduleSpecifier
-          : undefined;
-      if (!from || !ts.isStringLiteral(from)) continue;
-      if (from.text.startsWith('.')) pending.push(path.resolve(path.dirname(at), from.text));
-      else
-        packages.add(
-          from.text.startsWith('@') ? from.text.split('/').slice(0, 2).join('/') : from.text.split('/')[0]!,
-        );
-    }
-  }
-  return { modules, packages };
-}
-
-/** Packages workflow code may load; anything else (zod above all) stays out of executions. */
-const WORKFLOW_PACKAGES = new Set(['@temporalio/workflow', '@temporalio/common', 'luxon']);
-
 it('executions never load zod: what workflows/execute-function.ts loads uses only the workflow SDK and luxon', () => {
   // zod in every execution's module graph cost ~45 % more worker CPU per execution (fixed once;
   // this keeps one changed import from bringing it back unnoticed).
   const { modules, packages } = staticImportGraph('workflows/execute-function.ts');
   expect(modules.size).toBeGreaterThan(5);
+  // Its parts (workflows/execution/) are in that graph, so the rule covers every one of them.
+  for (const part of readdirSync(path.join(REPO_ROOT, 'workflows', 'execution')))
+    expect(modules).toContain(`workflows/execution/${part}`);
   expect([...packages].filter((p) => !WORKFLOW_PACKAGES.has(p)).sort()).toEqual([]);
   // The bundle's entry loads the controller (which needs zod for the spec schema) only when called.
   const entry = staticImportGraph('workflows/index.ts');
@@ -93,13 +73,15 @@ it('the worker preloads exactly the modules workflows load that use no package b
     .filter((m) => [...staticImportGraph(m).packages].every((p) => WORKFLOW_PACKAGES.has(p)))
     .map((m) => m.replace(/\.ts$/, ''))
     .sort();
+  expect(preloadableWorkflowModules()).toEqual(preloadable);
   const listed = PRELOADED_WORKFLOW_MODULES.map((f) =>
     path
       .relative(REPO_ROOT, f)
       .replace(/^dist\//, '')
       .replace(/\.(ts|js)$/, ''),
   ).sort();
-  // On a difference, set PRELOADED_WORKFLOW_MODULES (worker/worker.ts) to the derived list.
+  // The list is generated: on a difference, run `npm run preload-list`.
+  expect(readFileSync(path.join(REPO_ROOT, PRELOAD_FILE), 'utf8')).toBe(preloadFileText());
   expect(listed).toEqual(preloadable);
   // Every execution's own module is among them.
   for (const m of staticImportGraph('workflows/execute-function.ts').modules) {

@@ -23,6 +23,7 @@ import { createFaultInjection } from './faults.ts';
 import type { KubernetesWorkerRuntimeOptions } from './kubernetes-runtime.ts';
 import { createMetrics, type PontoonMetrics } from './metrics.ts';
 import { RUNS_COMPILED } from './package-root.ts';
+import { PRELOADED_WORKFLOW_MODULE_NAMES } from './preloaded-workflow-modules.ts';
 import { checkSearchAttributes, connectClient, connectNative, dataConverterOf } from './temporal.ts';
 import type { Tracing } from './tracing.ts';
 
@@ -43,29 +44,13 @@ export const WORKFLOWS_PATH = fileURLToPath(new URL(`../workflows/index${EXT}`, 
  * no workflow API at module scope, no objects mutated later (zod is not preloadable for that
  * reason: it defines properties lazily and resets regex lastIndex; executions never load it).
  * Derived, not chosen: every module the two workflows load statically (outside workflows/) whose own
- * graph uses no package beyond @temporalio/workflow, @temporalio/common and luxon; test/repo.test.ts
- * computes that set from the import graph and fails, naming the list, when this one differs.
+ * graph uses no package beyond @temporalio/workflow, @temporalio/common and luxon, generated into
+ * preloaded-workflow-modules.ts by `npm run preload-list` (dev/workflow-graph.ts); test/repo.test.ts
+ * fails when that file is stale.
  */
-export const PRELOADED_WORKFLOW_MODULES = [
-  'spec/admission',
-  'spec/build',
-  'spec/cron',
-  'spec/duration',
-  'spec/execution',
-  'spec/failures',
-  'spec/legible',
-  'spec/names',
-  'spec/parameters',
-  'spec/parse-path',
-  'spec/retry',
-  'spec/scalar',
-  'spec/secret-env',
-  'spec/template',
-  'spec/timezone',
-  'spec/tz-names',
-  'spec/values',
-  'spec/warm',
-].map((m) => fileURLToPath(new URL(`../${m}${EXT}`, import.meta.url)));
+export const PRELOADED_WORKFLOW_MODULES = PRELOADED_WORKFLOW_MODULE_NAMES.map((m) =>
+  fileURLToPath(new URL(`../${m}${EXT}`, import.meta.url)),
+);
 
 /** The OpenTelemetry workflow interceptors (RunWorkflow and StartActivity spans, inside the sandbox). */
 export const TRACING_WORKFLOW_INTERCEPTORS = createRequire(import.meta.url).resolve(
