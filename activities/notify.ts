@@ -26,6 +26,7 @@ import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
+import { NOTIFY_FAILURES } from '../spec/failures.ts';
 import type { FunctionSpec, NotifyEvent } from '../spec/schema.ts';
 import {
   type AllowCidrs,
@@ -35,20 +36,8 @@ import {
   refusedWebhookUrl,
 } from '../spec/webhook-destination.ts';
 
-/** Failure types of sendNotifications (workflows branch on these strings). */
-export const NotifyFailure = {
-  /** A hook answered 5xx, 408 or 429, or could not be reached: retried. */
-  transient: 'NotifyTransient',
-  /** A hook answered another non-2xx status: not retried. */
-  rejected: 'NotifyRejected',
-  /** The hook's secretEnv variable is not set on this worker: not retried (nothing is sent unsigned). */
-  secretMissing: 'NotifySecretMissing',
-  /**
-   * The hook's host is, or resolves to, a loopback, link-local, private or metadata address outside
-   * PONTOON_NOTIFY_ALLOW_CIDRS: nothing was sent, not retried.
-   */
-  destinationRefused: 'NotifyDestinationRefused',
-} as const;
+/** Failure types of sendNotifications: the failure table's (spec/failures.ts), which workflows import. */
+export const NotifyFailure = NOTIFY_FAILURES;
 
 /** A destination the rule refuses (no connection was made). */
 class DestinationRefusedError extends Error {

@@ -12,6 +12,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import { listScheduleIds } from '../client/list-ids.ts';
 import { parseDuration } from '../spec/duration.ts';
+import { APPLY_FAILURES } from '../spec/failures.ts';
 import { executionWorkflowId, SearchAttr, scheduleId, WorkflowType } from '../spec/names.ts';
 import type { ScheduleSpec } from '../spec/schema.ts';
 
@@ -184,7 +185,7 @@ export function createScheduleActivities({
             message: `Temporal refused schedule "${s.name}": ${refused}`,
           };
           throw ApplicationFailure.create({
-            type: 'ScheduleRefused',
+            type: APPLY_FAILURES.scheduleRefused,
             message: `${refusal.field}: ${refusal.message}`,
             nonRetryable: true,
             details: [refusal],

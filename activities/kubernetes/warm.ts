@@ -33,6 +33,7 @@ import { EGRESS_LABEL, FUNCTION_CONTAINER, MANAGED_BY, OBSERVER_CONTAINER } from
 import { apiError, type RequestCounter } from '../../kube/requests.ts';
 import { containerCommand, functionImage } from '../../spec/build.ts';
 import { parseDuration } from '../../spec/duration.ts';
+import { APPLY_FAILURES } from '../../spec/failures.ts';
 import {
   accessProblemsText,
   type FunctionAccess,
@@ -102,7 +103,7 @@ export interface WarmBuildOptions {
 }
 
 /** The failure type of a warm apply whose spec asks for what functions may not use (details: field, message). */
-export const ACCESS_REFUSED = 'FunctionAccessRefused';
+export const ACCESS_REFUSED = APPLY_FAILURES.accessRefused;
 
 export interface WarmPoolStatus {
   function: string;
