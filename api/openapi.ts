@@ -1,25 +1,14 @@
-/** The OpenAPI 3.1 document of the API, served at /openapi.json and browsable at /docs. */
+/**
+ * The OpenAPI 3.1 document of the API, served at /openapi.json and browsable at /docs: its paths
+ * generated from the route table (api/route-table.ts) and the routes' request shapes
+ * (api/schemas.ts ROUTE_SCHEMAS); and each function's own document (its invocation, typed).
+ */
 import { z } from 'zod';
 import { functionJsonSchema } from '../spec/json-schema.ts';
 import type { FunctionSpec } from '../spec/schema.ts';
 import { API_ERRORS, type ApiErrorCode } from './errors.ts';
-import {
-  BackfillBodySchema,
-  BulkRedriveBodySchema,
-  DeleteQuerySchema,
-  EmptyBodySchema,
-  FunctionNameSchema,
-  IdempotencyKeySchema,
-  InvokeBodySchema,
-  ListDeadLettersQuerySchema,
-  ListExecutionsQuerySchema,
-  ListFunctionsQuerySchema,
-  LogsQuerySchema,
-  NoteBodySchema,
-  RedriveBodySchema,
-  TriggerBodySchema,
-  WaitQuerySchema,
-} from './schemas.ts';
+import { ROUTES, type RouteDef, type RouteId } from './route-table.ts';
+import { FunctionNameSchema, InvokeBodySchema, ROUTE_SCHEMAS, type RouteSchemas } from './schemas.ts';
 
 const json = (schema: unknown) => ({ 'application/json': { schema } });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -78,6 +67,13 @@ const scheduleParam = {
   description: "Schedule name (the spec's schedules[].name)",
 };
 
+/** Each path parameter's document, by its name in URL templates. */
+const PATH_PARAMS: Record<string, Record<string, unknown>> = {
+  name: nameParam,
+  id: idParam,
+  schedule: scheduleParam,
+};
+
 function queryParams(schema: z.ZodObject) {
   const js = jsonSchema(schema) as { properties: Record<string, { description?: string }> };
   return Object.entries(js.properties).map(([name, s]) => ({
@@ -87,6 +83,68 @@ function queryParams(schema: z.ZodObject) {
     schema: s,
     description: s.description,
   }));
+}
+
+/** The error codes every route of a kind can answer, in one auth mode (see openApiDocument). */
+interface ErrorKinds {
+  browser: readonly ApiErrorCode[];
+  guarded: readonly ApiErrorCode[];
+  controlled: readonly ApiErrorCode[];
+  publicRoute: Record<string, unknown>;
+}
+
+/** One route's operation: its path, query and header parameters, body, answers and errors. */
+function operation(route: RouteDef, schemas: RouteSchemas | undefined, kinds: ErrorKinds) {
+  const parameters = [
+    ...[...route.url.matchAll(/\{([^}]+)\}/g)].map((m) => PATH_PARAMS[m[1]!]),
+    ...(schemas?.query ? queryParams(schemas.query) : []),
+    ...(schemas?.headers ?? []).map((h) => ({
+      name: h.name,
+      in: 'header',
+      required: false,
+      schema: jsonSchema(h.schema),
+      description: h.description,
+    })),
+  ];
+  const component = schemas?.bodyComponent;
+  const requestBody = component
+    ? {
+        required: true,
+        content: component.yaml
+          ? {
+              'application/json': { schema: ref(component.name) },
+              'application/yaml': { schema: ref(component.name) },
+            }
+          : json(ref(component.name)),
+      }
+    : schemas?.body
+      ? { required: true, content: json(jsonSchema(schemas.body)) }
+      : undefined;
+  // Own errors, then what any body can cause, then the browser, key, Temporal and worker ones.
+  const common = !route.role ? kinds.browser : route.worker ? kinds.controlled : kinds.guarded;
+  return {
+    summary: route.summary,
+    ...(route.description ? { description: route.description } : {}),
+    ...(!route.role ? kinds.publicRoute : {}),
+    ...(parameters.length ? { parameters } : {}),
+    ...(requestBody ? { requestBody } : {}),
+    responses: {
+      ...route.responses,
+      ...errors(...(route.errors ?? []), ...(route.method === 'GET' ? [] : bodied), ...common),
+    },
+  };
+}
+
+/** The document's paths: every route of the table not hidden, in the table's order. */
+function documentedPaths(kinds: ErrorKinds): Record<string, Record<string, unknown>> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const [id, route] of Object.entries(ROUTES) as [RouteId, RouteDef][]) {
+    if (route.hidden) continue;
+    const schemas = (ROUTE_SCHEMAS as Partial<Record<RouteId, RouteSchemas>>)[id];
+    paths[route.url] ??= {};
+    paths[route.url]![route.method.toLowerCase()] = operation(route, schemas, kinds);
+  }
+  return paths;
 }
 
 /**
@@ -158,291 +216,7 @@ export function openApiDocument(opts: { auth?: 'keys' | 'open' } = {}): Record<s
       },
     },
     ...(open ? {} : { security: [{ bearer: [] }] }),
-    paths: {
-      '/healthz': {
-        get: {
-          summary: 'Liveness, and the version of Pontoon serving',
-          ...publicRoute,
-          responses: {
-            200: {
-              description: 'alive',
-              content: {
-                'application/json': {
-                  schema: {
-                    type: 'object',
-                    required: ['status', 'version'],
-                    properties: {
-                      status: { type: 'string', enum: ['ok'] },
-                      version: { type: 'string', description: 'semantic version, e.g. 0.2.0' },
-                    },
-                  },
-                },
-              },
-            },
-            ...errors(...browser),
-          },
-        },
-      },
-      '/readyz': {
-        get: {
-          summary: 'Readiness: Temporal is reachable',
-          ...publicRoute,
-          responses: { 200: { description: 'ready' }, ...errors('temporal_unavailable', ...browser) },
-        },
-      },
-      '/v1/functions': {
-        get: {
-          summary: 'List functions',
-          parameters: queryParams(ListFunctionsQuerySchema),
-          responses: {
-            200: { description: 'functions and nextPageToken' },
-            ...errors('bad_request', ...guarded),
-          },
-        },
-      },
-      '/v1/functions/{name}': {
-        put: {
-          summary: 'Apply a function spec (create or update; unchanged specs are a no-op)',
-          description:
-            'Body: one Function spec as YAML (application/yaml) or JSON. Errors carry line and column.',
-          parameters: [nameParam],
-          requestBody: {
-            required: true,
-            content: {
-              'application/json': { schema: ref('FunctionSpec') },
-              'application/yaml': { schema: ref('FunctionSpec') },
-            },
-          },
-          responses: {
-            200: { description: 'applied (changed or unchanged)' },
-            201: { description: 'created (version 1)' },
-            ...errors('spec_invalid', 'validation_failed', 'name_mismatch', ...bodied, ...controlled),
-          },
-        },
-        get: {
-          summary: 'Get a function: current spec, version and earlier versions',
-          parameters: [nameParam],
-          responses: {
-            200: { description: 'the function' },
-            ...errors('bad_request', 'function_not_found', ...controlled),
-          },
-        },
-        delete: {
-          summary: 'Delete a function (running executions finish unless cancelRunning=true)',
-          description:
-            'cancelRunning=true also cancels its running executions, at most PONTOON_API_MAX_DELETE_CANCELS (1000) of them: ' +
-            'with more running, the answer is 409 too_many_to_cancel (stating the cap and the count) and nothing is deleted.',
-          parameters: [nameParam, ...queryParams(DeleteQuerySchema)],
-          responses: {
-            200: { description: 'deleted' },
-            ...errors('function_not_found', 'too_many_to_cancel', ...bodied, ...controlled),
-          },
-        },
-      },
-      '/v1/functions/{name}/invocations': {
-        post: {
-          summary: 'Invoke a function',
-          description:
-            'Starts an execution. The same idempotencyKey (body or Idempotency-Key header) always names the same execution. ' +
-            '?wait=N answers 200 with the execution when it ends within N seconds, else 202.',
-          parameters: [
-            nameParam,
-            ...queryParams(WaitQuerySchema),
-            {
-              name: 'Idempotency-Key',
-              in: 'header',
-              required: false,
-              schema: jsonSchema(IdempotencyKeySchema),
-              description: 'Same as body.idempotencyKey (send one of them, or both equal).',
-            },
-          ],
-          requestBody: { required: true, content: json(ref('InvokeRequest')) },
-          responses: {
-            200: { description: 'finished within wait' },
-            202: { description: 'started (or existing, created=false)' },
-            ...errors('validation_failed', 'function_not_found', ...bodied, ...controlled),
-          },
-        },
-      },
-      '/v1/functions/{name}/openapi.json': {
-        get: {
-          summary: "A function's own OpenAPI document: its invocation with its input and result schemas",
-          description:
-            'An OpenAPI 3.1 document for invoking this one function: POST /v1/functions/<name>/invocations with ' +
-            "`input` typed by the function's spec.input.schema and the execution's `output` by spec.output.schema " +
-            '(components FunctionInput and FunctionOutput; `{}`, any JSON, when the spec declares none), and its ' +
-            'parameters with their types. Per function, behind the viewer role: this document (/openapi.json) is public and ' +
-            'the same for every caller, so it names no function.',
-          parameters: [nameParam],
-          responses: {
-            200: { description: "the function's OpenAPI document", content: json({ type: 'object' }) },
-            ...errors('bad_request', 'function_not_found', ...controlled),
-          },
-        },
-      },
-      '/v1/functions/{name}/schedules': {
-        get: {
-          summary:
-            "A function's schedules: next 5 fire times, paused state and note, recent executions with results",
-          parameters: [nameParam],
-          responses: {
-            200: { description: 'schedules' },
-            ...errors('bad_request', 'function_not_found', ...controlled),
-          },
-        },
-      },
-      ...Object.fromEntries(
-        (
-          [
-            ['pause', 'Pause a schedule (with a note)', NoteBodySchema],
-            ['unpause', 'Unpause a schedule (with a note)', NoteBodySchema],
-            [
-              'trigger',
-              'Run a schedule now (its overlap policy unless the body gives one)',
-              TriggerBodySchema,
-            ],
-            ['backfill', 'Run the fires a schedule would have had between from and to', BackfillBodySchema],
-          ] as const
-        ).map(([action, summary, schema]) => [
-          `/v1/functions/{name}/schedules/{schedule}/${action}`,
-          {
-            post: {
-              summary,
-              parameters: [nameParam, scheduleParam],
-              requestBody: { required: true, content: json(jsonSchema(schema)) },
-              responses: {
-                202: { description: 'done' },
-                ...errors(
-                  'validation_failed',
-                  ...(action === 'backfill' ? (['backfill_too_large'] as const) : []),
-                  'function_not_found',
-                  'schedule_not_found',
-                  ...bodied,
-                  ...controlled,
-                ),
-              },
-            },
-          },
-        ]),
-      ),
-      '/v1/executions': {
-        get: {
-          summary: 'List executions (Temporal visibility), newest first',
-          parameters: queryParams(ListExecutionsQuerySchema),
-          responses: {
-            200: { description: 'executions and nextPageToken' },
-            ...errors('bad_request', ...guarded),
-          },
-        },
-      },
-      '/v1/executions/{id}': {
-        get: {
-          summary: 'Get an execution: status, parameters, attempts, result, timings, trigger',
-          parameters: [idParam],
-          responses: {
-            200: { description: 'the execution', content: json(ref('Execution')) },
-            ...errors('bad_request', 'execution_not_found', ...guarded),
-          },
-        },
-      },
-      '/v1/executions/{id}/cancel': {
-        post: {
-          summary: 'Cancel a running execution (kills its attempt)',
-          parameters: [idParam],
-          requestBody: { required: true, content: json(jsonSchema(EmptyBodySchema)) },
-          responses: {
-            202: { description: 'cancelling' },
-            ...errors(
-              'validation_failed',
-              'execution_not_found',
-              'execution_not_running',
-              ...bodied,
-              ...guarded,
-            ),
-          },
-        },
-      },
-      '/v1/executions/{id}/redrive': {
-        post: {
-          summary:
-            'Redrive a failed execution: a new one with the same function, parameters, input and scheduledTime',
-          description:
-            'The new execution is exec:<function>:<key>.redrive (derived from the original, so a second redrive names the same ' +
-            'execution: 200 with created=false), carries PontoonRedriveOf=<original> and redriveOf in its result, and runs ' +
-            'the current spec version; sameVersion=true runs exactly the version the original ran, while the controller keeps it (its last 20).',
-          parameters: [idParam],
-          requestBody: { required: true, content: json(jsonSchema(RedriveBodySchema)) },
-          responses: {
-            200: { description: 'redriven before: the existing redrive (created=false)' },
-            202: { description: 'redrive started' },
-            ...errors(
-              'validation_failed',
-              'execution_not_found',
-              'function_not_found',
-              'execution_not_failed',
-              'spec_version_changed',
-              'redrive_id_taken',
-              ...bodied,
-              ...controlled,
-            ),
-          },
-        },
-      },
-      '/v1/dead-letters': {
-        get: {
-          summary: 'List dead letters (executions that ended failed after their retries), newest first',
-          description:
-            'Temporal visibility: ExecutionStatus Failed, by PontoonFunction, PontoonFailureType and the close time.',
-          parameters: queryParams(ListDeadLettersQuerySchema),
-          responses: {
-            200: { description: 'deadLetters and nextPageToken' },
-            ...errors('bad_request', ...guarded),
-          },
-        },
-      },
-      '/v1/dead-letters/redrive': {
-        post: {
-          summary: 'Redrive every dead letter of a function matching a filter (dryRun counts them)',
-          description:
-            'Starts at most PONTOON_API_MAX_BACKFILL_FIRES (the backfill cap, 1000) redrives: more matches are 400 redrive_too_large ' +
-            'and nothing starts. Each redrive is idempotent, so repeating a request starts only what is new.',
-          requestBody: { required: true, content: json(jsonSchema(BulkRedriveBodySchema)) },
-          responses: {
-            200: { description: 'dry run: the count and the cap' },
-            202: { description: 'started: counts and one entry per dead letter' },
-            ...errors('validation_failed', 'redrive_too_large', ...bodied, ...controlled),
-          },
-        },
-      },
-      '/v1/executions/{id}/logs': {
-        get: {
-          summary: "An attempt's log (text/plain); follow=true streams while the execution runs",
-          description:
-            "A finished attempt's log comes from the log store (PONTOON_LOG_STORE) for PONTOON_LOG_RETENTION after it ended, " +
-            'at most its last PONTOON_LOG_MAX_BYTES behind a first line "[pontoon] log truncated: …"; a running attempt\'s ' +
-            'from its process or pod. The same on both runtimes.',
-          parameters: [idParam, ...queryParams(LogsQuerySchema)],
-          responses: {
-            200: {
-              description: 'the log',
-              headers: {
-                'x-pontoon-attempt': { description: 'the attempt shown', schema: { type: 'integer' } },
-                'x-pontoon-log-source': {
-                  description: 'stored (kept copy of a finished attempt) or live (its process or pod, now)',
-                  schema: { type: 'string', enum: ['stored', 'live'] },
-                },
-                'x-pontoon-log-truncated': {
-                  description: 'true when the first line is the truncation marker',
-                  schema: { type: 'string', enum: ['true', 'false'] },
-                },
-              },
-              content: { 'text/plain': { schema: { type: 'string' } } },
-            },
-            ...errors('bad_request', 'execution_not_found', 'attempt_not_found', ...guarded),
-          },
-        },
-      },
-    },
+    paths: documentedPaths({ browser, guarded, controlled, publicRoute }),
   };
 }
 
@@ -521,7 +295,7 @@ export function functionOpenApiDocument(opts: {
     },
     ...(open ? {} : { security: [{ bearer: [] }] }),
     paths: {
-      [`/v1/functions/${name}/invocations`]: {
+      [ROUTES.invoke.url.replace('{name}', name)]: {
         post: {
           summary: `Invoke ${name}`,
           parameters: [
