@@ -6,6 +6,7 @@
  * every later execution (spec/io-schema.ts).
  */
 import { ApplicationFailure } from '@temporalio/activity';
+import { FailureType } from '../spec/failures.ts';
 import { type SchemaProblem, schemaProblems } from '../spec/io-schema.ts';
 
 export function createTypedIoActivities() {
@@ -24,7 +25,7 @@ export function createTypedIoActivities() {
     }): Promise<{ problems: SchemaProblem[] }> {
       if (args.schema === undefined) {
         throw ApplicationFailure.create({
-          type: 'SpecInvalid',
+          type: FailureType.SpecInvalid,
           nonRetryable: true,
           message: `spec.input of "${args.function}" names schemaFile ${JSON.stringify(args.schemaFile)} but holds no schema: apply it with pontoon apply, which reads the file, or send the schema inline`,
         });
@@ -33,7 +34,7 @@ export function createTypedIoActivities() {
         return { problems: schemaProblems(args.schema, args.input ?? null) };
       } catch (err) {
         throw ApplicationFailure.create({
-          type: 'SpecInvalid',
+          type: FailureType.SpecInvalid,
           nonRetryable: true,
           message: `spec.input.schema of "${args.function}" does not compile: ${(err as Error).message}`,
         });
