@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { Role } from '../api/auth.ts';
 import type { ExecutionDetail, ExecutionSummary } from '../client/executions.ts';
+import type { FAILURE_TYPES } from '../spec/execution.ts';
 import { splitPath } from '../spec/parse-path.ts';
 import type { FunctionSpec } from '../spec/schema.ts';
 import { PRIORITY_ALIASES } from '../spec/values.ts';
@@ -272,7 +273,6 @@ async function specTools() {
   ]);
   return { loadSpecs, formatProblem };
 }
-const enc = encodeURIComponent;
 
 // ------------------------------------------------------------------ offline
 
@@ -372,7 +372,7 @@ async function cmdApply(args: string[], io: Io): Promise<number> {
     const name = s.spec.metadata.name;
     let r: { name: string; version: number; changed: boolean };
     try {
-      r = await client.json('PUT', `/v1/functions/${enc(name)}`, { body: s.spec });
+      r = await client.route('applyFunction', { name }).json({ body: s.spec });
     } catch (err) {
       const located = refusalDetails(err);
       io.err(
@@ -423,7 +423,7 @@ function refusalDetails(err: unknown): { field: string; message: string }[] {
 /** The spec a function has now, or null when none is applied under that name. */
 async function currentSpecOf(client: ApiClient, name: string): Promise<FunctionSpec | null> {
   try {
-    return (await client.json<{ spec: FunctionSpec }>('GET', `/v1/functions/${enc(name)}`)).spec;
+    return (await client.route('getFunction', { name }).json<{ spec: FunctionSpec }>()).spec;
   } catch (err) {
     if (err instanceof ApiCallError && err.code === 'function_not_found') return null;
     throw err;
@@ -444,8 +444,8 @@ async function rollBack(
   for (const { name } of [...changed].reverse()) {
     const previous = before.get(name);
     try {
-      if (previous) await client.json('PUT', `/v1/functions/${enc(name)}`, { body: previous });
-      else await client.json('DELETE', `/v1/functions/${enc(name)}`);
+      if (previous) await client.route('applyFunction', { name }).json({ body: previous });
+      else await client.route('deleteFunction', { name }).json();
     } catch (err) {
       left.push(`function/${name}: could not roll back: ${(err as Error).message}`);
     }
@@ -516,7 +516,7 @@ async function cmdGet(args: string[], io: Io): Promise<number> {
   const out = format(values.output);
   const what = positionals[0];
   if (what === 'functions' || what === 'function' || what === 'fn') {
-    const r = await api().json<{ functions: FunctionRow[] }>('GET', '/v1/functions');
+    const r = await api().route('listFunctions').json<{ functions: FunctionRow[] }>();
     if (out !== 'text') io.out(render(r.functions, out));
     else
       io.out(
@@ -528,10 +528,9 @@ async function cmdGet(args: string[], io: Io): Promise<number> {
     return Exit.ok;
   }
   if (what === 'executions' || what === 'execution' || what === 'ex') {
-    const r = await api().json<{ executions: ExecutionSummary[]; nextPageToken: string | null }>(
-      'GET',
-      '/v1/executions',
-      {
+    const r = await api()
+      .route('listExecutions')
+      .json<{ executions: ExecutionSummary[]; nextPageToken: string | null }>({
         query: {
           function: values.function,
           status: values.status,
@@ -541,8 +540,7 @@ async function cmdGet(args: string[], io: Io): Promise<number> {
           limit: values.limit,
           pageToken: values['page-token'],
         },
-      },
-    );
+      });
     if (out !== 'text') io.out(render(r, out));
     else
       io.out(
@@ -608,16 +606,16 @@ async function cmdDescribe(args: string[], io: Io): Promise<number> {
   if (!id) throw new UsageError('describe needs "function <name>" or "execution <id>"');
   if (what === 'function' || what === 'functions' || what === 'fn') {
     if (values.openapi) {
-      const doc = await api().json<Record<string, unknown>>('GET', `/v1/functions/${enc(id)}/openapi.json`);
+      const doc = await api().route('functionOpenApi', { name: id }).json<Record<string, unknown>>();
       io.out(render(doc, out === 'json' ? 'json' : 'yaml'));
       return Exit.ok;
     }
-    const f = await api().json<Record<string, unknown>>('GET', `/v1/functions/${enc(id)}`);
+    const f = await api().route('getFunction', { name: id }).json<Record<string, unknown>>();
     io.out(render(f, out === 'json' ? 'json' : 'yaml'));
     return Exit.ok;
   }
   if (what === 'execution' || what === 'executions' || what === 'ex') {
-    const e = await api().json<ExecutionDetail>('GET', `/v1/executions/${enc(id)}`);
+    const e = await api().route('getExecution', { id }).json<ExecutionDetail>();
     io.out(out === 'text' ? describeExecutionText(e) : render(e, out));
     return Exit.ok;
   }
@@ -665,7 +663,7 @@ async function streamLog(
   attempt: number,
   write: (chunk: string) => void,
 ): Promise<void> {
-  const res = await client.raw('GET', `/v1/executions/${enc(id)}/logs`, {
+  const res = await client.route('executionLogs', { id }).raw({
     query: { attempt, follow: 'true' },
   });
   if (!res.body) return;
@@ -701,28 +699,24 @@ async function cmdInvoke(args: string[], io: Io): Promise<number> {
     if (eq <= 0) throw new UsageError(`--param "${kv}" must look like name=value`);
     parameters[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
-  let priority: number | string | undefined;
+  let priority: number | keyof typeof PRIORITY_ALIASES | undefined;
   if (values.priority !== undefined) {
     const p = values.priority;
-    if (p in PRIORITY_ALIASES) priority = p;
+    if (p in PRIORITY_ALIASES) priority = p as keyof typeof PRIORITY_ALIASES;
     else if (/^[1-5]$/.test(p)) priority = Number(p);
     else throw new UsageError('--priority must be 1-5 or high, normal, low');
   }
   if (values['follow-logs'] && !values.wait) throw new UsageError('--follow-logs needs --wait');
   const input = await readInput(values.input);
   const client = api();
-  const started = await client.json<{ executionId: string; created: boolean }>(
-    'POST',
-    `/v1/functions/${enc(fn)}/invocations`,
-    {
-      body: {
-        ...(Object.keys(parameters).length ? { parameters } : {}),
-        ...(input !== undefined ? { input } : {}),
-        ...(priority !== undefined ? { priority } : {}),
-        ...(values['idempotency-key'] ? { idempotencyKey: values['idempotency-key'] } : {}),
-      },
+  const started = await client.route('invoke', { name: fn }).json<{ executionId: string; created: boolean }>({
+    body: {
+      ...(Object.keys(parameters).length ? { parameters } : {}),
+      ...(input !== undefined ? { input } : {}),
+      ...(priority !== undefined ? { priority } : {}),
+      ...(values['idempotency-key'] ? { idempotencyKey: values['idempotency-key'] } : {}),
     },
-  );
+  });
   if (!values.wait) {
     if (out === 'text') io.out(`${started.created ? 'started' : 'already exists'}: ${started.executionId}`);
     else io.out(render(started, out));
@@ -734,7 +728,7 @@ async function cmdInvoke(args: string[], io: Io): Promise<number> {
   let followed = 0;
   let following: Promise<void> | undefined;
   for (;;) {
-    const e = await client.json<ExecutionDetail>('GET', `/v1/executions/${enc(id)}`);
+    const e = await client.route('getExecution', { id }).json<ExecutionDetail>();
     const line = progressLine(e);
     if (line !== last && e.status === 'running') {
       last = line;
@@ -762,7 +756,8 @@ async function cmdInvoke(args: string[], io: Io): Promise<number> {
         const lastAttempt = Math.max(0, ...e.attempts.map((a) => a.attempt));
         for (let a = followed + 1; a <= lastAttempt; a++) {
           const res = await client
-            .raw('GET', `/v1/executions/${enc(id)}/logs`, { query: { attempt: a } })
+            .route('executionLogs', { id })
+            .raw({ query: { attempt: a } })
             .catch(() => undefined);
           if (res) process.stderr.write(await res.text());
         }
@@ -794,17 +789,17 @@ async function cmdLogs(args: string[], io: Io): Promise<number> {
   if (values.follow) {
     let attempt = values.attempt ? Number(values.attempt) : undefined;
     for (;;) {
-      const e = await client.json<ExecutionDetail>('GET', `/v1/executions/${enc(id)}`);
+      const e = await client.route('getExecution', { id }).json<ExecutionDetail>();
       const current = attempt ?? Math.max(1, e.attempt ?? e.attempts.length);
       await streamLog(client, id, current, (c) => process.stdout.write(c));
       if (values.attempt) return Exit.ok;
-      const after = await client.json<ExecutionDetail>('GET', `/v1/executions/${enc(id)}`);
+      const after = await client.route('getExecution', { id }).json<ExecutionDetail>();
       if (after.status !== 'running') return Exit.ok;
       attempt = undefined;
       await new Promise((r) => setTimeout(r, 500));
     }
   }
-  const res = await client.raw('GET', `/v1/executions/${enc(id)}/logs`, {
+  const res = await client.route('executionLogs', { id }).raw({
     query: { attempt: values.attempt },
   });
   io.out(await res.text());
@@ -818,7 +813,7 @@ async function cmdCancel(args: string[], io: Io): Promise<number> {
   if (values.help) return help('cancel', io);
   const id = positionals[0];
   if (!id) throw new UsageError('cancel needs an execution id');
-  await api().json('POST', `/v1/executions/${enc(id)}/cancel`);
+  await api().route('cancelExecution', { id }).json();
   io.out(`cancelling ${id}`);
   return Exit.ok;
 }
@@ -856,10 +851,9 @@ async function cmdDeadLetters(args: string[], io: Io): Promise<number> {
   if (values.help) return help('dead-letters', io);
   if (positionals.length) throw new UsageError('dead-letters takes no arguments; filter with --function');
   const out = format(values.output);
-  const r = await api().json<{ deadLetters: DeadLetterRow[]; nextPageToken: string | null }>(
-    'GET',
-    '/v1/dead-letters',
-    {
+  const r = await api()
+    .route('listDeadLetters')
+    .json<{ deadLetters: DeadLetterRow[]; nextPageToken: string | null }>({
       query: {
         function: values.function,
         type: values.type,
@@ -868,8 +862,7 @@ async function cmdDeadLetters(args: string[], io: Io): Promise<number> {
         limit: values.limit,
         pageToken: values['page-token'],
       },
-    },
-  );
+    });
   if (out !== 'text') io.out(render(r, out));
   else
     io.out(
@@ -915,11 +908,9 @@ async function cmdRedrive(args: string[], io: Io): Promise<number> {
       'redrive takes one execution id, or filters (--function, --type, --since, --until), not both',
     );
   if (id) {
-    const r = await api().json<{ executionId: string; created: boolean; specVersion: number }>(
-      'POST',
-      `/v1/executions/${enc(id)}/redrive`,
-      { body: sameVersion },
-    );
+    const r = await api()
+      .route('redriveExecution', { id })
+      .json<{ executionId: string; created: boolean; specVersion: number }>({ body: sameVersion });
     io.out(
       out !== 'text'
         ? render(r, out)
@@ -933,13 +924,14 @@ async function cmdRedrive(args: string[], io: Io): Promise<number> {
     throw new UsageError('redrive needs an execution id, or --function (and --type, --since, --until)');
   const body = {
     function: values.function,
-    ...(values.type ? { type: values.type } : {}),
+    // Sent as typed: the API answers an unknown type with the known ones (400 validation_failed).
+    ...(values.type ? { type: values.type as keyof typeof FAILURE_TYPES } : {}),
     ...(values.since ? { since: values.since } : {}),
     ...(values.until ? { until: values.until } : {}),
     ...(values['dry-run'] ? { dryRun: true } : {}),
     ...sameVersion,
   };
-  const r = await api().json<{
+  const r = await api().route('redriveDeadLetters').json<{
     dryRun?: boolean;
     count: number;
     cap?: number;
@@ -952,7 +944,7 @@ async function cmdRedrive(args: string[], io: Io): Promise<number> {
       created?: boolean;
       error?: { code: string; message: string };
     }[];
-  }>('POST', '/v1/dead-letters/redrive', { body });
+  }>({ body });
   if (out !== 'text') io.out(render(r, out));
   else if (r.dryRun)
     io.out(
@@ -1005,11 +997,11 @@ async function cmdDelete(args: string[], io: Io): Promise<number> {
       return Exit.usage;
     }
   }
-  const r = await api().json<{ name: string; version: number; cancelledExecutions: number }>(
-    'DELETE',
-    `/v1/functions/${enc(name)}`,
-    { query: { cancelRunning: cancelRunning ? 'true' : undefined } },
-  );
+  const r = await api()
+    .route('deleteFunction', { name })
+    .json<{ name: string; version: number; cancelledExecutions: number }>({
+      query: { cancelRunning: cancelRunning ? 'true' : undefined },
+    });
   if (out !== 'text') io.out(render(r, out));
   else
     io.out(
@@ -1029,10 +1021,10 @@ async function cmdStatus(args: string[], io: Io): Promise<number> {
   if (values.help) return help('status', io);
   const out = format(values.output);
   const client = api();
-  await client.raw('GET', '/healthz');
+  await client.route('health').raw();
   let ready: Record<string, unknown>;
   try {
-    ready = await client.json<Record<string, unknown>>('GET', '/readyz');
+    ready = await client.route('ready').json<Record<string, unknown>>();
   } catch (err) {
     if (!(err instanceof UnreachableError)) throw err;
     // /readyz answers 503 with the reason (Temporal unreachable or no worker polling).
@@ -1057,6 +1049,14 @@ async function fireTimeLines(times: string[], zone: string): Promise<string[]> {
   const { DateTime } = await import('luxon');
   return times.map((t) => `  ${t}  ${DateTime.fromISO(t, { zone }).toFormat('ccc yyyy-MM-dd HH:mm ZZZZ')}`);
 }
+
+/** The route (api/route-table.ts) of each action on one schedule. */
+const SCHEDULE_ACTIONS = {
+  pause: 'pauseSchedule',
+  unpause: 'unpauseSchedule',
+  trigger: 'triggerSchedule',
+  backfill: 'backfillSchedule',
+} as const;
 
 async function cmdSchedules(args: string[], io: Io): Promise<number> {
   const { positionals, values } = guard(() =>
@@ -1117,9 +1117,10 @@ async function cmdSchedules(args: string[], io: Io): Promise<number> {
   }
   if (!fn) throw new UsageError(`schedules ${action} needs a function name`);
   const client = api();
-  const base = `/v1/functions/${enc(fn)}/schedules`;
   if (action === 'list' || action === 'get') {
-    const r = await client.json<{ schedules: Record<string, unknown>[] }>('GET', base);
+    const r = await client
+      .route('listSchedules', { name: fn })
+      .json<{ schedules: Record<string, unknown>[] }>();
     if (out !== 'text') {
       io.out(render(r.schedules, out));
       return Exit.ok;
@@ -1148,7 +1149,6 @@ async function cmdSchedules(args: string[], io: Io): Promise<number> {
     return Exit.ok;
   }
   if (!schedule) throw new UsageError(`schedules ${action} needs a function and a schedule name`);
-  const path = `${base}/${enc(schedule)}/${action}`;
   let body: Record<string, unknown>;
   if (action === 'pause' || action === 'unpause') body = values.note ? { note: values.note } : {};
   else if (action === 'trigger') body = values.overlap ? { overlap: values.overlap } : {};
@@ -1159,7 +1159,9 @@ async function cmdSchedules(args: string[], io: Io): Promise<number> {
     throw new UsageError(
       `unknown schedules action "${action}"; use list, pause, unpause, trigger, backfill or preview`,
     );
-  const r = await client.json<Record<string, unknown>>('POST', path, { body });
+  const r = await client
+    .route(SCHEDULE_ACTIONS[action as keyof typeof SCHEDULE_ACTIONS], { name: fn, schedule })
+    .json<Record<string, unknown>>({ body });
   io.out(
     out === 'text'
       ? `${action}: ${fn}/${schedule}${r.overlap ? ` (overlap ${r.overlap})` : ''}`

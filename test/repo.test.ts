@@ -63,6 +63,14 @@ it('executions never load zod: what workflows/execute-function.ts loads uses onl
   expect(staticImportGraph('workflows/function-controller.ts').packages.has('zod')).toBe(true);
 });
 
+it("the CLI's API client loads the route table and no package (zod above all): the CLI's start-up budget, bench B8", () => {
+  // The route table is zod-free; the request shapes (api/schemas.ts) reach the client as types only.
+  const { modules, packages } = staticImportGraph('cli/api-client.ts');
+  expect(modules.has('api/route-table.ts')).toBe(true);
+  expect(modules.has('api/schemas.ts')).toBe(false);
+  expect([...packages]).toEqual([]);
+});
+
 it('the worker preloads exactly the modules workflows load that use no package beyond the workflow SDK and luxon', () => {
   const reachable = new Set([
     ...staticImportGraph('workflows/execute-function.ts').modules,
