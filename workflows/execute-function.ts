@@ -134,7 +134,7 @@ export async function executeFunction(rawInput: ExecuteFunctionInput): Promise<E
         shown.progress.phase = 'queued';
         shown.show('queued');
       },
-      unreachable: (message) => shown.show('failed', true, { type: 'FunctionNotFound', message }),
+      unreachable: (message) => shown.show('failed', true, { type: FailureType.FunctionNotFound, message }),
       cancelledWhileQueued: async () => {
         shown.show('cancelled', true);
         await CancellationScope.nonCancellable(() => run.atEnd('cancelled'));
