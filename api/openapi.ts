@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { functionJsonSchema } from '../spec/json-schema.ts';
 import type { FunctionSpec } from '../spec/schema.ts';
+import { PRIORITY_HIGHEST, PRIORITY_LOWEST, PRIORITY_NAMES } from '../spec/values.ts';
 import { API_ERRORS, type ApiErrorCode } from './errors.ts';
 import { ROUTES, type RouteDef, type RouteId } from './route-table.ts';
 import { FunctionNameSchema, InvokeBodySchema, ROUTE_SCHEMAS, type RouteSchemas } from './schemas.ts';
@@ -319,7 +320,10 @@ export function functionOpenApiDocument(opts: {
                 },
                 parameters: ref('FunctionParameters'),
                 priority: {
-                  oneOf: [{ type: 'integer', minimum: 1, maximum: 5 }, { enum: ['high', 'normal', 'low'] }],
+                  oneOf: [
+                    { type: 'integer', minimum: PRIORITY_HIGHEST, maximum: PRIORITY_LOWEST },
+                    { enum: PRIORITY_NAMES },
+                  ],
                 },
                 idempotencyKey: { type: 'string' },
                 scheduledTime: { type: 'string', format: 'date-time' },

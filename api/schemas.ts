@@ -7,16 +7,20 @@ import { z } from 'zod';
 import { EXECUTION_STATUSES } from '../client/executions.ts';
 import { PAGE_TOKEN_PATTERN } from '../client/page-token.ts';
 import { FAILURE_TYPES } from '../spec/execution.ts';
+import { DNS_LABEL_PATTERN } from '../spec/names.ts';
 import { MAX_FUNCTION_NAME, OVERLAP_POLICIES } from '../spec/schema.ts';
-import { IDEMPOTENCY_KEY } from '../spec/values.ts';
+import { IDEMPOTENCY_KEY, PRIORITY_HIGHEST, PRIORITY_LOWEST, PRIORITY_NAMES } from '../spec/values.ts';
 import type { RouteId } from './route-table.ts';
+
+/** zod resets a pattern's lastIndex: a copy of spec/names.ts's (frozen where workflows preload it). */
+const DNS_LABEL_RE = new RegExp(DNS_LABEL_PATTERN);
 
 /** A function name in a path: a DNS-1123 label (the name becomes pod and Deployment names). */
 export const FunctionNameSchema = z
   .string()
   .min(1)
   .max(MAX_FUNCTION_NAME)
-  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { error: 'must be a DNS-1123 label' })
+  .regex(DNS_LABEL_RE, { error: 'must be a DNS-1123 label' })
   .describe(`Function name: a DNS-1123 label of at most ${MAX_FUNCTION_NAME} characters.`);
 
 /**
@@ -53,9 +57,11 @@ export const InvokeBodySchema = z
         "JSON for the function ($PONTOON_DIR/input.json), at most 256 KiB. When the function's spec declares spec.input.schema, an input that does not match it is a 400 validation_failed with a JSON Pointer per problem (the function's own document, GET /v1/functions/{name}/openapi.json, shows the schema).",
       ),
     priority: z
-      .union([z.int().min(1).max(5), z.enum(['high', 'normal', 'low'])])
+      .union([z.int().min(PRIORITY_HIGHEST).max(PRIORITY_LOWEST), z.enum(PRIORITY_NAMES)])
       .optional()
-      .describe("1 (highest) … 5, or high/normal/low; the spec's priority when unset."),
+      .describe(
+        `${PRIORITY_HIGHEST} (highest) … ${PRIORITY_LOWEST}, or ${PRIORITY_NAMES.join('/')}; the spec's priority when unset.`,
+      ),
     idempotencyKey: IdempotencyKeySchema.optional().describe(
       'The same key always names the same execution: a repeat returns it instead of running again.',
     ),
@@ -78,7 +84,7 @@ export const ListExecutionsQuerySchema = z.strictObject({
   trigger: z
     .string()
     .max(63)
-    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { error: 'must be api, cli, sdk or a schedule name' })
+    .regex(DNS_LABEL_RE, { error: 'must be api, cli, sdk or a schedule name' })
     .optional()
     .describe('api, cli, sdk, or the name of a schedule.'),
   since: DateTimeSchema.optional().describe('Started at or after (RFC 3339).'),

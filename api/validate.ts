@@ -2,6 +2,7 @@
 import type { z } from 'zod';
 import { BadPageTokenError } from '../client/executions.ts';
 import { decodePageToken } from '../client/page-token.ts';
+import { isFunctionName, MAX_FUNCTION_NAME } from '../spec/names.ts';
 import { ApiError } from './errors.ts';
 
 /**
@@ -33,14 +34,12 @@ export function pageTokenOf(text: string): Buffer {
   return token;
 }
 
-const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
 /** A function name from a path, or a 400 bad_request. */
 export function requireName(name: string): string {
-  if (!NAME_RE.test(name) || name.length > 40) {
+  if (!isFunctionName(name)) {
     throw new ApiError(
       'bad_request',
-      `"${name}" is not a function name (DNS-1123 label, at most 40 characters)`,
+      `"${name}" is not a function name (DNS-1123 label, at most ${MAX_FUNCTION_NAME} characters)`,
     );
   }
   return name;

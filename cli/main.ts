@@ -11,7 +11,13 @@ import type { ExecutionDetail, ExecutionSummary } from '../client/executions.ts'
 import type { FAILURE_TYPES } from '../spec/execution.ts';
 import { splitPath } from '../spec/parse-path.ts';
 import type { FunctionSpec } from '../spec/schema.ts';
-import { PRIORITY_ALIASES } from '../spec/values.ts';
+import {
+  PRIORITY_ALIASES,
+  PRIORITY_HIGHEST,
+  PRIORITY_LEVELS,
+  PRIORITY_LOWEST,
+  PRIORITY_NAMES,
+} from '../spec/values.ts';
 import { packagePath } from '../worker/package-root.ts';
 import { ApiCallError, ApiClient, apiFromEnv, UnreachableError } from './api-client.ts';
 import { ago, type OutputFormat, render, span, table } from './format.ts';
@@ -703,8 +709,11 @@ async function cmdInvoke(args: string[], io: Io): Promise<number> {
   if (values.priority !== undefined) {
     const p = values.priority;
     if (p in PRIORITY_ALIASES) priority = p as keyof typeof PRIORITY_ALIASES;
-    else if (/^[1-5]$/.test(p)) priority = Number(p);
-    else throw new UsageError('--priority must be 1-5 or high, normal, low');
+    else if (PRIORITY_LEVELS.map(String).includes(p)) priority = Number(p);
+    else
+      throw new UsageError(
+        `--priority must be ${PRIORITY_HIGHEST}-${PRIORITY_LOWEST} or ${PRIORITY_NAMES.join(', ')}`,
+      );
   }
   if (values['follow-logs'] && !values.wait) throw new UsageError('--follow-logs needs --wait');
   const input = await readInput(values.input);

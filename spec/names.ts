@@ -10,13 +10,18 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
  */
 export const MAX_FUNCTION_NAME = 40;
 
-/** A function name: a DNS-1123 label of at most MAX_FUNCTION_NAME characters. */
+/**
+ * A DNS-1123 label (RFC 1123): lower-case letters, digits and "-", starting and ending with a letter
+ * or digit. Function names (at most MAX_FUNCTION_NAME characters) and schedule names are such labels.
+ */
+export const DNS_LABEL_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/**
+ * A function name: a DNS-1123 label of at most MAX_FUNCTION_NAME characters — the one rule the spec
+ * schema, the API (path and query) and the workflows apply.
+ */
 export function isFunctionName(name: unknown): name is string {
-  return (
-    typeof name === 'string' &&
-    name.length <= MAX_FUNCTION_NAME &&
-    /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name)
-  );
+  return typeof name === 'string' && name.length <= MAX_FUNCTION_NAME && DNS_LABEL_PATTERN.test(name);
 }
 
 /** Task queue of the Pontoon worker (workflows and on-demand attempt activities). */

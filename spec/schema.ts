@@ -8,11 +8,20 @@ import { ADMISSION_DEFAULTS } from './admission.ts';
 import { BUILD_RUNTIMES, DEFAULT_BUILD_COMMANDS, RUNTIME_HELP } from './build.ts';
 import { CRON_HELP, cronError } from './cron.ts';
 import { DURATION_HELP, isDuration, parseDuration } from './duration.ts';
-import { MAX_FUNCTION_NAME } from './names.ts';
+import { DNS_LABEL_PATTERN, MAX_FUNCTION_NAME } from './names.ts';
 import { networkSchema } from './network.ts';
 import { isTemplate, templateError } from './template.ts';
 import { timeZoneProblem } from './timezone.ts';
-import { isRequired, PARAMETER_LIMITS, parameterValueError, undeliverable, utf8Bytes } from './values.ts';
+import {
+  isRequired,
+  PARAMETER_LIMITS,
+  PRIORITY_HELP,
+  PRIORITY_LEVELS,
+  PRIORITY_NAMES,
+  parameterValueError,
+  undeliverable,
+  utf8Bytes,
+} from './values.ts';
 import { WARM_DEFAULTS } from './warm.ts';
 
 export const API_VERSION = 'pontoon.dev/v1';
@@ -24,13 +33,23 @@ export const KIND = 'Function';
 
 export { MAX_FUNCTION_NAME } from './names.ts';
 
-const DNS_LABEL_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/**
+ * A copy of spec/names.ts's DNS_LABEL_PATTERN for zod, which resets a pattern's lastIndex: workflow
+ * sandboxes freeze preloaded modules such as spec/names.ts, and the controller validates specs.
+ */
+const DNS_LABEL_RE = new RegExp(DNS_LABEL_PATTERN);
+
 const PARAM_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const QUANTITY_RE = /^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?$/;
 
-export { coerceParameter, PRIORITY_ALIASES, parameterValueError, priorityNumber } from './values.ts';
-export const PRIORITY_HELP = 'an integer 1 (highest) to 5 (lowest), or high (1), normal (3), low (5)';
+export {
+  coerceParameter,
+  PRIORITY_ALIASES,
+  PRIORITY_HELP,
+  parameterValueError,
+  priorityNumber,
+} from './values.ts';
 
 export const PARAMETER_TYPES = ['string', 'integer', 'number', 'boolean', 'date', 'datetime'] as const;
 
@@ -93,7 +112,7 @@ function buildFunctionSpecSchema() {
   });
 
   const priority = z
-    .union([z.literal([1, 2, 3, 4, 5]), z.enum(['high', 'normal', 'low'])], {
+    .union([z.literal(PRIORITY_LEVELS), z.enum(PRIORITY_NAMES)], {
       error: `must be ${PRIORITY_HELP}`,
     })
     .describe(

@@ -5,7 +5,25 @@
  */
 import type { ParameterSpec } from './schema.ts';
 
+/**
+ * Execution priorities, highest first: 1 … 5. Lower numbers are admitted first under a concurrency
+ * limit (spec/admission.ts). The spec schema, the API, the CLI and the documents derive their range
+ * from this list.
+ */
+export const PRIORITY_LEVELS = [1, 2, 3, 4, 5] as const;
+/** The highest priority (1). */
+export const PRIORITY_HIGHEST = PRIORITY_LEVELS[0];
+/** The lowest priority (5). */
+export const PRIORITY_LOWEST = PRIORITY_LEVELS[PRIORITY_LEVELS.length - 1]!;
+/** Priorities by name. */
 export const PRIORITY_ALIASES = { high: 1, normal: 3, low: 5 } as const;
+/** The names of PRIORITY_ALIASES: high, normal, low. */
+export const PRIORITY_NAMES = Object.keys(PRIORITY_ALIASES) as [
+  keyof typeof PRIORITY_ALIASES,
+  ...(keyof typeof PRIORITY_ALIASES)[],
+];
+/** How a priority is written, for error messages and docs. */
+export const PRIORITY_HELP = `an integer ${PRIORITY_HIGHEST} (highest) to ${PRIORITY_LOWEST} (lowest), or ${PRIORITY_NAMES.map((n) => `${n} (${PRIORITY_ALIASES[n]})`).join(', ')}`;
 
 /**
  * What parameters can carry. Each value reaches the function as an environment variable, and
