@@ -12,7 +12,8 @@ import type { FAILURE_TYPES } from '../spec/execution.ts';
 import { splitPath } from '../spec/parse-path.ts';
 import type { FunctionSpec } from '../spec/schema.ts';
 import {
-  PRIORITY_ALIASES,
+  isPriorityName,
+  type PRIORITY_ALIASES,
   PRIORITY_HIGHEST,
   PRIORITY_LEVELS,
   PRIORITY_LOWEST,
@@ -708,7 +709,7 @@ async function cmdInvoke(args: string[], io: Io): Promise<number> {
   let priority: number | keyof typeof PRIORITY_ALIASES | undefined;
   if (values.priority !== undefined) {
     const p = values.priority;
-    if (p in PRIORITY_ALIASES) priority = p as keyof typeof PRIORITY_ALIASES;
+    if (isPriorityName(p)) priority = p;
     else if (PRIORITY_LEVELS.map(String).includes(p)) priority = Number(p);
     else
       throw new UsageError(
@@ -1193,7 +1194,8 @@ function functionNotFound(err: ApiCallError): string {
 }
 
 function help(command: string, io: Io): number {
-  io.out(HELP[command] ?? HELP.main!);
+  // Own names only: `pontoon help toString` found Object.prototype.toString and crashed.
+  io.out((Object.hasOwn(HELP, command) ? HELP[command] : undefined) ?? HELP.main!);
   return Exit.ok;
 }
 

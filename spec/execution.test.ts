@@ -50,6 +50,9 @@ describe('attemptFailureOf', () => {
         "the runtime could not run attempt 2: The argument 'args[2]' must be a string without null bytes",
       retryable: false,
     });
+    // A type named like a property every object inherits is not in the table either.
+    const inherited = ApplicationFailure.create({ type: 'constructor', message: 'x' });
+    expect(attemptFailureOf(activityFailure(inherited), 1).type).toBe('RuntimeFailed');
     const lost = new TimeoutFailure('activity Heartbeat timeout', undefined, 'HEARTBEAT');
     expect(attemptFailureOf(activityFailure(lost), 3).type).toBe('RuntimeFailed');
   });
@@ -129,6 +132,13 @@ describe("failedAttemptError / outcomeOfFailedAttempt: a failed attempt as its a
 
   it('gives the workflow back exactly the outcome (so retries and the failure table decide as before)', () => {
     expect(outcomeOfFailedAttempt(received(failedAttemptError(1, outcome)).err)).toEqual(outcome);
+  });
+
+  it('is nothing when the outcome names a type outside the table, inherited names included', () => {
+    for (const type of ['NoSuchType', 'toString', 'constructor']) {
+      const forged = { ...outcome, failure: { ...outcome.failure, type } } as unknown as AttemptOutcome;
+      expect(outcomeOfFailedAttempt(received(failedAttemptError(1, forged)).err), type).toBeUndefined();
+    }
   });
 
   it('is nothing for any other failure: a runtime error, a timeout, a cancellation', () => {

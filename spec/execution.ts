@@ -4,7 +4,7 @@
  * Pure module: imported by workflows and activities alike.
  */
 import { ActivityFailure, ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
-import { type AttemptFailure, FAILURE_TYPES, type FailureTypeName, failure } from './failures.ts';
+import { type AttemptFailure, type FailureTypeName, failure, isFailureType } from './failures.ts';
 import type { ParameterValues } from './parameters.ts';
 import type { FunctionSpec } from './schema.ts';
 
@@ -107,8 +107,8 @@ export interface AttemptOutcome {
  */
 export function attemptFailureOf(err: ActivityFailure, attempt: number): AttemptFailure {
   const cause = err.cause;
-  if (cause instanceof ApplicationFailure && cause.type && cause.type in FAILURE_TYPES) {
-    return failure(cause.type as FailureTypeName, cause.message);
+  if (cause instanceof ApplicationFailure && isFailureType(cause.type)) {
+    return failure(cause.type, cause.message);
   }
   const why = cause?.message ?? err.message;
   return failure('RuntimeFailed', `the runtime could not run attempt ${attempt}: ${why}`);
@@ -185,7 +185,7 @@ export function outcomeOfFailedAttempt(err: unknown): AttemptOutcome | undefined
     typeof d.logTail !== 'string' ||
     !(typeof d.exitCode === 'number' || d.exitCode === null) ||
     typeof d.failure?.type !== 'string' ||
-    !(d.failure.type in FAILURE_TYPES)
+    !isFailureType(d.failure.type)
   ) {
     return undefined;
   }

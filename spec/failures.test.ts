@@ -21,6 +21,9 @@ it('names each type of the table as itself, and says which strings are types of 
   expect(isFailureType('')).toBe(false);
   expect(isFailureType(undefined)).toBe(false);
   expect(isFailureType(null)).toBe(false);
+  // Names every object inherits are not types (an `in` check took them).
+  for (const inherited of ['toString', 'constructor', '__proto__', 'hasOwnProperty'])
+    expect(isFailureType(inherited), inherited).toBe(false);
   expect(failure('FunctionExit', 'x')).toEqual({ type: 'FunctionExit', message: 'x', retryable: true });
 });
 

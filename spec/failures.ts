@@ -85,9 +85,12 @@ export function failure(type: FailureTypeName, message: string): AttemptFailure 
   return { type, message, retryable: FAILURE_TYPES[type].retryable };
 }
 
-/** True for a string that names a type of FAILURE_TYPES (e.g. a failure's `type` from another process). */
+/**
+ * True for a string that names a type of FAILURE_TYPES (e.g. a failure's `type` from another
+ * process). Own names only: `type in FAILURE_TYPES` would also take "toString" or "constructor".
+ */
 export function isFailureType(type: string | null | undefined): type is FailureTypeName {
-  return typeof type === 'string' && type !== '' && type in FAILURE_TYPES;
+  return typeof type === 'string' && Object.hasOwn(FAILURE_TYPES, type);
 }
 
 /**

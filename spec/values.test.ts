@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { coerceParameter, isIsoDate, isIsoDateTime } from './values.ts';
+import { coerceParameter, isIsoDate, isIsoDateTime, isPriorityName, priorityNumber } from './values.ts';
+
+it('priority names are the aliases only, never a name every object inherits', () => {
+  for (const name of ['high', 'normal', 'low']) expect(isPriorityName(name), name).toBe(true);
+  for (const name of ['toString', 'constructor', '__proto__', 'valueOf', 'HIGH', '', 1, null])
+    expect(isPriorityName(name), String(name)).toBe(false);
+  expect([priorityNumber('high'), priorityNumber('low'), priorityNumber(2)]).toEqual([1, 5, 2]);
+  // An untyped caller's other strings map to nothing (NaN), not to an inherited function.
+  expect(priorityNumber('toString' as 'high')).toBeNaN();
+});
 
 describe('parameter value checks (no zod: they run in every execution)', () => {
   it.each([

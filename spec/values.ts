@@ -22,6 +22,13 @@ export const PRIORITY_NAMES = Object.keys(PRIORITY_ALIASES) as [
   keyof typeof PRIORITY_ALIASES,
   ...(keyof typeof PRIORITY_ALIASES)[],
 ];
+/**
+ * True when `p` is one of PRIORITY_ALIASES' own names. Not `p in PRIORITY_ALIASES`: that is true for
+ * inherited names too ("toString", "constructor"), which a caller's input must not reach.
+ */
+export function isPriorityName(p: unknown): p is keyof typeof PRIORITY_ALIASES {
+  return typeof p === 'string' && Object.hasOwn(PRIORITY_ALIASES, p);
+}
 /** How a priority is written, for error messages and docs. */
 export const PRIORITY_HELP = `an integer ${PRIORITY_HIGHEST} (highest) to ${PRIORITY_LOWEST} (lowest), or ${PRIORITY_NAMES.map((n) => `${n} (${PRIORITY_ALIASES[n]})`).join(', ')}`;
 
@@ -170,7 +177,9 @@ export function coerceParameter(
   }
 }
 
-/** Priority as a number 1–5 from a number or an alias. */
+/** Priority as a number 1–5 from a number or an alias; NaN for a string that is not an alias (untyped callers). */
 export function priorityNumber(p: number | keyof typeof PRIORITY_ALIASES): number {
-  return typeof p === 'number' ? p : PRIORITY_ALIASES[p];
+  if (typeof p === 'number') return p;
+  // Callers in plain JavaScript (SDK starters) can pass any string: only the aliases' own names map.
+  return isPriorityName(p) ? PRIORITY_ALIASES[p] : Number.NaN;
 }

@@ -185,6 +185,14 @@ it('exit codes: usage 2, API refusals 2, unreachable 3; --help everywhere', asyn
   expect(usage.code).toBe(2);
   expect(usage.stderr).toContain('invoke needs exactly one function name');
   expect((await pontoon(['invoke', 'x', '--colour', 'red'])).code).toBe(2);
+  // Help for a name every object inherits is the main help (it crashed: "t.endsWith is not a function").
+  const inheritedHelp = await pontoon(['help', 'toString']);
+  expect(inheritedHelp.code).toBe(0);
+  expect(inheritedHelp.stdout).toContain('Usage: pontoon <command> [options]');
+  // Only the aliases' own names: `toString` passed an `in` check before.
+  const inherited = await pontoon(['invoke', 'x', '--priority', 'toString']);
+  expect(inherited.code).toBe(2);
+  expect(inherited.stderr).toContain('--priority must be 1-5 or high, normal, low');
   const missing = await pontoon(['invoke', 'no-such-function']);
   expect(missing.code).toBe(2);
   expect(missing.stderr).toContain('(function_not_found)');

@@ -304,6 +304,8 @@ describe('every other starter gets the same rules (SDK start, no API)', () => {
     ],
     [{ priority: 0 }, '"priority" must be 1 (highest) to 5, or high, normal, low'],
     [{ priority: 'urgent' }, '"priority" must be 1 (highest) to 5, or high, normal, low'],
+    // An inherited property name passed an `in` check before (then ran at priority NaN).
+    [{ priority: 'toString' }, '"priority" must be 1 (highest) to 5, or high, normal, low'],
   ])('%j fails InputInvalid: %s', async (input, message) => {
     const r = await sdkResult(input);
     expect(r).toBeInstanceOf(ApplicationFailure);

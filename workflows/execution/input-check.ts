@@ -21,7 +21,7 @@ import {
   IDEMPOTENCY_KEY,
   isIdempotencyKey,
   isIsoDateTime,
-  PRIORITY_ALIASES,
+  isPriorityName,
   utf8Bytes,
 } from '../../spec/values.ts';
 import { fail } from './fail.ts';
@@ -74,7 +74,7 @@ export function checkInput(raw: unknown): ExecuteFunctionInput {
   if (
     p !== undefined &&
     !(Number.isInteger(p) && (p as number) >= 1 && (p as number) <= 5) &&
-    !(typeof p === 'string' && p in PRIORITY_ALIASES)
+    !isPriorityName(p)
   ) {
     fail('InputInvalid', '"priority" must be 1 (highest) to 5, or high, normal, low');
   }
