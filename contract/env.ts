@@ -8,6 +8,12 @@
 import type { AttemptRequest } from '../spec/execution.ts';
 import { parameterEnvName } from '../spec/parameters.ts';
 
+/** PONTOON_DIR inside a pod: the emptyDir the prepare container, the function and the observer share. */
+export const POD_DIR = '/pontoon';
+
+/** PONTOON_PORT of a warm replica's function server inside its pod (the observer calls it on localhost). */
+export const WARM_PORT = 8080;
+
 /** One contract variable (the shape of a Kubernetes EnvVar with a value). */
 export interface ContractVar {
   name: string;

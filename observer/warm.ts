@@ -11,11 +11,12 @@
  * Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and Temporal's TLS/API key variables;
  * PONTOON_PAYLOAD_KEYS (/_FILE, _KEY_ID) when payloads are encrypted (the attempt's input arrives
  * encrypted and its outcome is stored encrypted; put them in the PONTOON_WARM_TEMPORAL_SECRET Secret);
- * PONTOON_WARM_TASK_QUEUE (required), PONTOON_PORT (default 8080), PONTOON_CONCURRENCY (default 1),
+ * PONTOON_WARM_TASK_QUEUE (required), PONTOON_PORT (default WARM_PORT, 8080), PONTOON_CONCURRENCY (default 1),
  * PONTOON_POD_NAME (for the log tail), PONTOON_FUNCTION_URL (default http://127.0.0.1:$PONTOON_PORT).
  */
 import { Context } from '@temporalio/activity';
 import { Worker } from '@temporalio/worker';
+import { WARM_PORT } from '../contract/env.ts';
 import { invokeWarmReplica } from '../contract/warm-invoke.ts';
 import { type AttemptOutcome, type AttemptRequest, failedAttemptError } from '../spec/execution.ts';
 import { checkedOutcome } from '../spec/io-schema.ts';
@@ -45,7 +46,7 @@ async function waitHealthy(url: string, signal: AbortSignal): Promise<void> {
 
 export async function serveWarm(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const taskQueue = required(env, 'PONTOON_WARM_TASK_QUEUE');
-  const port = Number(env.PONTOON_PORT ?? 8080);
+  const port = Number(env.PONTOON_PORT ?? WARM_PORT);
   const url = env.PONTOON_FUNCTION_URL ?? `http://127.0.0.1:${port}`;
   const concurrency = Number(env.PONTOON_CONCURRENCY ?? 1);
   if (!Number.isInteger(concurrency) || concurrency < 1)

@@ -17,7 +17,7 @@ import type {
   V1SecurityContext,
   V1Toleration,
 } from '@kubernetes/client-node';
-import { attemptContractEnv } from '../../contract/env.ts';
+import { attemptContractEnv, POD_DIR } from '../../contract/env.ts';
 import { splitInput } from '../../contract/termination.ts';
 import {
   attemptPodName,
@@ -35,7 +35,8 @@ import { type AttemptRequest, functionRequestJson, LIMITS } from '../../spec/exe
 import { Label } from '../../spec/names.ts';
 import type { FunctionSpec } from '../../spec/schema.ts';
 
-export const PONTOON_DIR = '/pontoon';
+/** PONTOON_DIR of an attempt pod (contract/env.ts). */
+export const PONTOON_DIR = POD_DIR;
 /**
  * Non-root uid/gid when the spec does not say: images built to run as root still start under
  * runAsNonRoot (65532 is distroless' "nonroot").

@@ -27,7 +27,7 @@ import {
 } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
-import { warmContractEnv } from '../../contract/env.ts';
+import { WARM_PORT, warmContractEnv } from '../../contract/env.ts';
 import { WARM_HEALTH_CHECK } from '../../contract/warm-invoke.ts';
 import { EGRESS_LABEL, FUNCTION_CONTAINER, MANAGED_BY, OBSERVER_CONTAINER } from '../../kube/names.ts';
 import { apiError, type RequestCounter } from '../../kube/requests.ts';
@@ -54,8 +54,8 @@ import {
   userEnvVars,
 } from './pod.ts';
 
-/** Port of the function's server inside a warm replica (the observer calls it on localhost). */
-export const WARM_PORT = 8080;
+/** Port of the function's server inside a warm replica (contract/env.ts). */
+export { WARM_PORT };
 export const SPEC_HASH_ANNOTATION = 'pontoon.dev/spec-hash';
 /** Longest a scaled-down replica may take to finish its in-flight invocations. */
 const MAX_DRAIN_SECONDS = 3600;
