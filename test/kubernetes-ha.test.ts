@@ -84,7 +84,7 @@ import {
  */
 const FAULTS = 24;
 const MAX_FAULTS = 60;
-/** No fault beyond the first FAULTS starts after this long (a slow machine's faults take ~10 s each). */
+/** No fault starts after this long (a slow machine's faults take ~10 s each). */
 const FAULT_PHASE_MAX_MS = 480_000;
 /**
  * Probability that an outcome arms a worker's completion-boundary kill (both stacks): the worker
@@ -664,8 +664,10 @@ it('loses and duplicates no execution across 200+ faults: SIGKILLs of workers (a
     const injected = faults.worker + faults.api + faults.temporal;
     return injected + local + kube >= MIN_FAULTS && Math.min(local, kube) >= MIN_BOUNDARY_FAULTS_PER_STACK;
   };
-  const more = () => !enough() && Date.now() - t0 < FAULT_PHASE_MAX_MS;
-  for (let n = 1; n <= MAX_FAULTS && (n <= FAULTS || more()); n++) {
+  // The time cap holds for the first FAULTS too: on a machine slow enough to need it, the workers'
+  // boundary faults alone pass MIN_FAULTS (two loaded runs: 202 each), and the test must end in time.
+  const inTime = () => Date.now() - t0 < FAULT_PHASE_MAX_MS;
+  for (let n = 1; n <= MAX_FAULTS && inTime() && (n <= FAULTS || !enough()); n++) {
     const kind: Kind | 'temporal' = n % 7 === 4 ? 'temporal' : n % 2 ? 'worker' : 'api';
     if (kind === 'temporal') {
       // Let pending restarts finish first: a process starting against a dead server would crash-loop.
