@@ -216,11 +216,23 @@ describe('fires', () => {
       }),
       w.config.taskQueue,
     );
-    const res = await post(`/v1/functions/${fn}/schedules/nightly/backfill`, {
+    // A 503 (Temporal or the worker slow to answer on a loaded machine: a hog run got one) is
+    // retried as a client should; a repeated backfill starts no second execution of a fire (same
+    // workflow id), which the count of seven below also checks.
+    let res = await post(`/v1/functions/${fn}/schedules/nightly/backfill`, {
       from: '2026-01-01T00:00:00Z',
       to: '2026-01-08T00:00:00Z',
       overlap: 'allow_all',
     });
+    for (let retry = 0; res.statusCode === 503 && retry < 5; retry++) {
+      console.log(`[schedules] backfill answered 503, retrying: ${res.body}`);
+      await new Promise((r) => setTimeout(r, 2000));
+      res = await post(`/v1/functions/${fn}/schedules/nightly/backfill`, {
+        from: '2026-01-01T00:00:00Z',
+        to: '2026-01-08T00:00:00Z',
+        overlap: 'allow_all',
+      });
+    }
     expect(res.statusCode).toBe(202);
     const done = await waitForListed('seven executions listed as succeeded', () => succeededOf(fn), {
       count: 7,
