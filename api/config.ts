@@ -78,7 +78,7 @@ export interface ApiConfig {
   host: string;
   port: number;
   auth: { mode: 'open' } | { mode: 'keys'; keys: ApiKey[] };
-  /** Extra Host header values (api/browser-guard.ts); default none. */
+  /** Extra Host header values (api/plugins/browser-guard.ts); default none. */
   allowedHosts?: string[];
   /** Most fires one backfill request may start; default MAX_BACKFILL_FIRES. */
   maxBackfillFires?: number;
@@ -90,7 +90,7 @@ export interface ApiConfig {
   maxDeleteCancels?: number;
   /** Which proxies' X-Forwarded-For is believed (Fastify trustProxy); default false: none. */
   trustProxy?: TrustProxy;
-  /** Web UI origins the codec server answers (api/codec.ts; PONTOON_CODEC_CORS_ORIGINS); default none. */
+  /** Web UI origins the codec server answers (api/routes/codec.ts; PONTOON_CODEC_CORS_ORIGINS); default none. */
   codecCorsOrigins?: string[];
 }
 

@@ -31,7 +31,7 @@ const errors = (...codes: ApiErrorCode[]) =>
       },
     ]),
   );
-/** What every route can answer to a browser's request from another origin or host (api/browser-guard.ts). */
+/** What every route can answer to a browser's request from another origin or host (api/plugins/browser-guard.ts). */
 const browser = ['cross_origin_refused', 'host_not_allowed'] as const;
 /** What a route behind an API key can answer about the key (keys mode only). */
 const keyed = ['unauthorized', 'forbidden', 'too_many_requests'] as const;
@@ -41,7 +41,7 @@ const keyed = ['unauthorized', 'forbidden', 'too_many_requests'] as const;
  */
 const bodied = ['bad_request', 'payload_too_large', 'unsupported_media_type'] as const;
 /**
- * Every POST says it is JSON, an empty body included, or sends X-Pontoon-Client (api/browser-guard.ts):
+ * Every POST says it is JSON, an empty body included, or sends X-Pontoon-Client (api/plugins/browser-guard.ts):
  * what a web page cannot send. So the document makes each POST's body required.
  */
 const nameParam = {

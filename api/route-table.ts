@@ -5,7 +5,7 @@
  * (cli/api-client.ts) — no URL is written anywhere else.
  *
  * Zod-free on purpose: the CLI loads this module on every command and stays within its start-up
- * budget (bench/cli-startup.ts). The request shapes (zod) of each route are in api/route-schemas.ts,
+ * budget (bench/cli-startup.ts). The request shapes (zod) of each route are ROUTE_SCHEMAS in api/schemas.ts,
  * keyed by the same route ids.
  */
 import type { Role } from './auth.ts';

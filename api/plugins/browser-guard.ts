@@ -18,7 +18,7 @@
  *   none, and no custom header, without a preflight the API never grants. DELETE is always
  *   preflighted by browsers and always carries Origin, so the first two checks cover it.
  *
- * One exception, by configuration only: the codec server (`/codec/…`, api/codec.ts) takes requests
+ * One exception, by configuration only: the codec server (`/codec/…`, api/routes/codec.ts) takes requests
  * from the Temporal Web UI's origins listed in PONTOON_CODEC_CORS_ORIGINS (`crossOrigin`), and
  * answers their CORS preflight; every other origin is still refused there, and everywhere else.
  */
