@@ -3,7 +3,7 @@
  * workflow cannot touch a metrics registry, so executeFunction calls `recordExecutionEnd` once at
  * its end (a local activity, no retries: a lost count is better than a double one).
  */
-import type { ExecutionStatus } from '../spec/execution.ts';
+import type { ExecutionStatus } from '../core/execution.ts';
 import type { PontoonMetrics } from '../worker/metrics.ts';
 
 export interface ExecutionEnd {

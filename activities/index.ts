@@ -5,8 +5,8 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
-import { type AttemptOutcome, type AttemptRequest, failedAttemptError } from '../spec/execution.ts';
-import { checkedOutcome } from '../spec/io-schema.ts';
+import { type AttemptOutcome, type AttemptRequest, failedAttemptError } from '../core/execution.ts';
+import { checkedOutcome } from '../core/io-schema.ts';
 import { createMetrics, type PontoonMetrics } from '../worker/metrics.ts';
 import { createExecutionMetricsActivities } from './execution-metrics.ts';
 import { createNotifyActivities } from './notify.ts';

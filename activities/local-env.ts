@@ -3,7 +3,7 @@
  * attempts and warm replicas alike.
  *
  * Environment, in this order (later wins):
- * 1. the worker's own environment minus what looks like a credential (spec/secret-env.ts
+ * 1. the worker's own environment minus what looks like a credential (core/secret-env.ts
  *    `inheritable`: Pontoon's and Temporal's settings, credential words in names, known token
  *    formats and URLs with passwords in values, agent sockets);
  * 2. `spec.env[].value` and `spec.local.env` as written (apply refuses literals that look secret);
@@ -21,9 +21,9 @@ import { readFileSync, type Stats, statSync } from 'node:fs';
 import { chmod, chown, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { readRegularFile } from '../contract/output.ts';
-import type { FunctionSpec } from '../spec/schema.ts';
-import { inheritable } from '../spec/secret-env.ts';
-import { PARAMETER_LIMITS } from '../spec/values.ts';
+import type { FunctionSpec } from '../core/schema.ts';
+import { inheritable } from '../core/secret-env.ts';
+import { PARAMETER_LIMITS } from '../core/values.ts';
 
 /** The user local functions run as (PONTOON_LOCAL_RUN_AS), resolved once at start. */
 export interface RunAs {

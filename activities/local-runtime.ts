@@ -10,11 +10,11 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { attemptContractEnv } from '../contract/env.ts';
 import { readLogTail, readOutput, readRegularFile } from '../contract/output.ts';
+import { localCommand, localCwd } from '../core/build.ts';
+import { type AttemptOutcome, type AttemptRequest, failure, functionRequestJson } from '../core/execution.ts';
 import { readRecordFile, writeRecordFile } from '../logs/dir.ts';
 import type { LogStore } from '../logs/store.ts';
 import { startLogSweeper } from '../logs/sweeper.ts';
-import { localCommand, localCwd } from '../spec/build.ts';
-import { type AttemptOutcome, type AttemptRequest, failure, functionRequestJson } from '../spec/execution.ts';
 import {
   blockedFor,
   functionDir,

@@ -13,7 +13,7 @@
  * Hooks already delivered (or refused for good) are kept in the activity's heartbeat details, so a
  * retry sends only to the hooks still owed the event.
  *
- * Destinations (spec/webhook-destination.ts): the host name is resolved here, every address it
+ * Destinations (core/webhook-destination.ts): the host name is resolved here, every address it
  * resolves to must be public (or in PONTOON_NOTIFY_ALLOW_CIDRS), and the connection goes to the
  * address that was checked — a name that resolves differently a moment later (DNS rebinding) cannot
  * move the request inside. Only the status code of an answer is kept: its body is never read, so
@@ -26,17 +26,17 @@ import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
-import { NOTIFY_FAILURES } from '../spec/failures.ts';
-import type { FunctionSpec, NotifyEvent } from '../spec/schema.ts';
+import { NOTIFY_FAILURES } from '../core/failures.ts';
+import type { FunctionSpec, NotifyEvent } from '../core/schema.ts';
 import {
   type AllowCidrs,
   NOTIFY_ALLOW_CIDRS_ENV,
   parseAllowCidrs,
   refusedAddress,
   refusedWebhookUrl,
-} from '../spec/webhook-destination.ts';
+} from '../core/webhook-destination.ts';
 
-/** Failure types of sendNotifications: the failure table's (spec/failures.ts), which workflows import. */
+/** Failure types of sendNotifications: the failure table's (core/failures.ts), which workflows import. */
 export const NotifyFailure = NOTIFY_FAILURES;
 
 /** A destination the rule refuses (no connection was made). */

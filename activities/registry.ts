@@ -2,7 +2,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { type SpecPin, SpecReader } from '../client/spec-reader.ts';
-import { controllerWorkflowId, warmTaskQueue } from '../spec/names.ts';
+import { controllerWorkflowId, warmTaskQueue } from '../core/names.ts';
 import type { PontoonMetrics } from '../worker/metrics.ts';
 import { type SpecVersion, specHistoryQuery } from '../workflows/definitions.ts';
 

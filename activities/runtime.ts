@@ -3,7 +3,7 @@
  * kubernetes runtime (a pod per attempt with the observer sidecar) implement it; the `runAttempt`
  * activity calls whichever the worker was configured with.
  */
-import type { AttemptOutcome, AttemptRequest } from '../spec/execution.ts';
+import type { AttemptOutcome, AttemptRequest } from '../core/execution.ts';
 import type { WarmPoolManager } from './kubernetes/warm.ts';
 
 export interface AttemptControl {

@@ -11,10 +11,10 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import { listScheduleIds } from '../client/list-ids.ts';
-import { parseDuration } from '../spec/duration.ts';
-import { APPLY_FAILURES } from '../spec/failures.ts';
-import { executionWorkflowId, SearchAttr, scheduleId, WorkflowType } from '../spec/names.ts';
-import type { ScheduleSpec } from '../spec/schema.ts';
+import { parseDuration } from '../core/duration.ts';
+import { APPLY_FAILURES } from '../core/failures.ts';
+import { executionWorkflowId, SearchAttr, scheduleId, WorkflowType } from '../core/names.ts';
+import type { ScheduleSpec } from '../core/schema.ts';
 
 export interface ReconcileInput {
   function: string;

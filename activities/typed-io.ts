@@ -3,11 +3,11 @@
  * for every execution of a typed function before any attempt, whoever started it (API, CLI,
  * schedule, `temporal` CLI, an SDK). A local activity: the workflow cannot run Ajv (generated code,
  * and a heavy library its sandbox must not load), and the worker keeps each compiled schema for
- * every later execution (spec/io-schema.ts).
+ * every later execution (core/io-schema.ts).
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import { FailureType } from '../spec/failures.ts';
-import { type SchemaProblem, schemaProblems } from '../spec/io-schema.ts';
+import { FailureType } from '../core/failures.ts';
+import { type SchemaProblem, schemaProblems } from '../core/io-schema.ts';
 
 export function createTypedIoActivities() {
   return {

@@ -1,7 +1,7 @@
 /**
  * The Scalar's hands and eyes: activities the function controller calls to create, size and delete
  * a warm function's Deployment, and to watch the function's demand. Decisions stay in the workflow
- * (spec/scalar.ts), so each one is in its history; these only observe and act.
+ * (core/scalar.ts), so each one is in its history; these only observe and act.
  *
  * Demand = the function's open executions (visibility count of running `executeFunction` workflows
  * with its PontoonFunction search attribute): queued for a slot, waiting for a replica, running or
@@ -12,10 +12,10 @@ import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
-import { imageNotBuiltMessage } from '../spec/build.ts';
-import { SearchAttr, WorkflowType } from '../spec/names.ts';
-import { type ScalarState, type ScalingDecision, scalarStep, type WarmSettings } from '../spec/scalar.ts';
-import type { FunctionSpec } from '../spec/schema.ts';
+import { imageNotBuiltMessage } from '../core/build.ts';
+import { SearchAttr, WorkflowType } from '../core/names.ts';
+import { type ScalarState, type ScalingDecision, scalarStep, type WarmSettings } from '../core/scalar.ts';
+import type { FunctionSpec } from '../core/schema.ts';
 import type { WarmPoolStatus } from './kubernetes/warm.ts';
 import type { FunctionRuntime } from './runtime.ts';
 

@@ -7,10 +7,10 @@
  * route table (api/route-table.ts), which the OpenAPI document and the CLI's client read too.
  */
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { MAX_SPEC_BYTES } from '../core/parse.ts';
 import { createDirLogStore } from '../logs/dir.ts';
 import { localLogSource } from '../logs/source.ts';
 import { DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_RETENTION_MS } from '../logs/store.ts';
-import { MAX_SPEC_BYTES } from '../spec/parse.ts';
 import { createMetrics } from '../worker/metrics.ts';
 import type { ApiDeps } from './deps.ts';
 import { ApiError } from './errors.ts';

@@ -1,7 +1,7 @@
 /** API process settings from the environment (parsed once at start). */
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
-import { type AllowCidrs, AllowCidrsError, parseAllowCidrs } from '../spec/webhook-destination.ts';
+import { type AllowCidrs, AllowCidrsError, parseAllowCidrs } from '../core/webhook-destination.ts';
 import { setting } from '../worker/config.ts';
 import { type ApiKey, loadApiKeys } from './auth.ts';
 import { AUTH_FAILURES_PER_MINUTE } from './plugins/auth-failures.ts';
@@ -84,7 +84,7 @@ export interface ApiConfig {
   maxBackfillFires?: number;
   /** Wrong API keys per client address per minute before 429; default AUTH_FAILURES_PER_MINUTE. */
   authFailuresPerMinute?: number;
-  /** Webhook ranges the operator opened (spec/webhook-destination.ts), checked at apply; default none. */
+  /** Webhook ranges the operator opened (core/webhook-destination.ts), checked at apply; default none. */
   notifyAllowCidrs?: AllowCidrs;
   /** Most running executions one DELETE ?cancelRunning=true cancels; default MAX_DELETE_CANCELS. */
   maxDeleteCancels?: number;

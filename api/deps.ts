@@ -2,9 +2,9 @@
 import type { Span, Tracer } from '@opentelemetry/api';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
+import type { FunctionAccess } from '../core/function-access.ts';
+import type { AllowCidrs } from '../core/webhook-destination.ts';
 import type { AttemptLogSource } from '../logs/source.ts';
-import type { FunctionAccess } from '../spec/function-access.ts';
-import type { AllowCidrs } from '../spec/webhook-destination.ts';
 import type { PontoonMetrics } from '../worker/metrics.ts';
 import type { ApiKey, Role } from './auth.ts';
 import type { TrustProxy } from './config.ts';

@@ -8,7 +8,7 @@
 import type { Client } from '@temporalio/client';
 import { Gauge, type Registry } from 'prom-client';
 import { listWorkflowIds } from '../client/list-ids.ts';
-import { WorkflowType } from '../spec/names.ts';
+import { WorkflowType } from '../core/names.ts';
 import {
   type AdmissionState,
   admissionQuery,

@@ -2,9 +2,9 @@
 import type { Tracer } from '@opentelemetry/api';
 import { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
+import type { FunctionAccess } from '../core/function-access.ts';
 import { createLogSource } from '../logs/index.ts';
 import type { AttemptLogSource } from '../logs/source.ts';
-import type { FunctionAccess } from '../spec/function-access.ts';
 import { parseProcessConfig } from '../worker/config.ts';
 import { createLogger } from '../worker/logger.ts';
 import { createMetrics, type PontoonMetrics } from '../worker/metrics.ts';

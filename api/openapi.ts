@@ -4,9 +4,9 @@
  * (api/schemas.ts ROUTE_SCHEMAS); and each function's own document (its invocation, typed).
  */
 import { z } from 'zod';
-import { functionJsonSchema } from '../spec/json-schema.ts';
-import type { FunctionSpec } from '../spec/schema.ts';
-import { PRIORITY_HIGHEST, PRIORITY_LOWEST, PRIORITY_NAMES } from '../spec/values.ts';
+import { functionJsonSchema } from '../core/json-schema.ts';
+import type { FunctionSpec } from '../core/schema.ts';
+import { PRIORITY_HIGHEST, PRIORITY_LOWEST, PRIORITY_NAMES } from '../core/values.ts';
 import { API_ERRORS, type ApiErrorCode } from './errors.ts';
 import { ROUTES, type RouteDef, type RouteId } from './route-table.ts';
 import { FunctionNameSchema, InvokeBodySchema, ROUTE_SCHEMAS, type RouteSchemas } from './schemas.ts';

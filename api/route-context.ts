@@ -6,8 +6,8 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { describeExecution, type ExecutionDetail } from '../client/executions.ts';
 import { SpecReader } from '../client/spec-reader.ts';
+import { Trigger, WorkflowType } from '../core/names.ts';
 import type { AttemptLogSource } from '../logs/source.ts';
-import { Trigger, WorkflowType } from '../spec/names.ts';
 import type { PontoonMetrics } from '../worker/metrics.ts';
 import type { ApiDeps } from './deps.ts';
 import { ApiError } from './errors.ts';

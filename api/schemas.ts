@@ -6,13 +6,13 @@
 import { z } from 'zod';
 import { EXECUTION_STATUSES } from '../client/executions.ts';
 import { PAGE_TOKEN_PATTERN } from '../client/page-token.ts';
-import { FAILURE_TYPES } from '../spec/execution.ts';
-import { DNS_LABEL_PATTERN } from '../spec/names.ts';
-import { MAX_FUNCTION_NAME, OVERLAP_POLICIES } from '../spec/schema.ts';
-import { IDEMPOTENCY_KEY, PRIORITY_HIGHEST, PRIORITY_LOWEST, PRIORITY_NAMES } from '../spec/values.ts';
+import { FAILURE_TYPES } from '../core/execution.ts';
+import { DNS_LABEL_PATTERN } from '../core/names.ts';
+import { MAX_FUNCTION_NAME, OVERLAP_POLICIES } from '../core/schema.ts';
+import { IDEMPOTENCY_KEY, PRIORITY_HIGHEST, PRIORITY_LOWEST, PRIORITY_NAMES } from '../core/values.ts';
 import type { RouteId } from './route-table.ts';
 
-/** zod resets a pattern's lastIndex: a copy of spec/names.ts's (frozen where workflows preload it). */
+/** zod resets a pattern's lastIndex: a copy of core/names.ts's (frozen where workflows preload it). */
 const DNS_LABEL_RE = new RegExp(DNS_LABEL_PATTERN);
 
 /** A function name in a path: a DNS-1123 label (the name becomes pod and Deployment names). */
@@ -25,7 +25,7 @@ export const FunctionNameSchema = z
 
 /**
  * An RFC 3339 date-time with an offset, on a day that exists: zod's check accepts exactly what
- * isIsoDateTime (spec/values.ts) accepts, which the workflow applies to every other starter.
+ * isIsoDateTime (core/values.ts) accepts, which the workflow applies to every other starter.
  */
 export const DateTimeSchema = z.iso.datetime({
   offset: true,
@@ -37,7 +37,7 @@ export const PageTokenSchema = z
   .regex(PAGE_TOKEN_PATTERN, { error: 'is not a token a previous page returned' })
   .describe('nextPageToken of the previous page, as returned.');
 
-/** The same rule for the body field, the Idempotency-Key header and the workflow input (spec/values.ts). */
+/** The same rule for the body field, the Idempotency-Key header and the workflow input (core/values.ts). */
 export const IdempotencyKeySchema = z
   .string()
   .min(1)

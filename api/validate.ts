@@ -2,7 +2,7 @@
 import type { z } from 'zod';
 import { BadPageTokenError } from '../client/executions.ts';
 import { decodePageToken } from '../client/page-token.ts';
-import { isFunctionName, MAX_FUNCTION_NAME } from '../spec/names.ts';
+import { isFunctionName, MAX_FUNCTION_NAME } from '../core/names.ts';
 import { ApiError } from './errors.ts';
 
 /**

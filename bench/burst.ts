@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { applySpec, waitForResult } from '../client/functions.ts';
-import { WorkflowType } from '../spec/names.ts';
+import { WorkflowType } from '../core/names.ts';
 import { type ScenarioContext, type ScenarioResult, type Stack, summaryRow } from './lib.ts';
 import { localNoop } from './specs.ts';
 

@@ -12,8 +12,8 @@ import { execFile, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { startApi } from '../api/main.ts';
+import { loadSpecs } from '../core/load.ts';
 import { freePort } from '../dev/temporal.ts';
-import { loadSpecs } from '../spec/load.ts';
 import { createLogger } from '../worker/logger.ts';
 import {
   percentile,

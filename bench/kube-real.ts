@@ -11,7 +11,7 @@
  * so no call shares the node with another's teardown. Pontoon and bare alternate, and which goes
  * first alternates. A watch timestamps each pod's milestones, so the JSON says where the time goes.
  */
-import { Label } from '../spec/names.ts';
+import { Label } from '../core/names.ts';
 import { clusterPid } from './cluster.ts';
 import { percentile, type ScenarioContext, type ScenarioResult, summaryRow } from './lib.ts';
 import {

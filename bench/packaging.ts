@@ -37,12 +37,12 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { APP_DIR } from '../core/build.ts';
 import { cacheDir, freePort } from '../dev/temporal.ts';
 import { listContext, sha256File, writeReproducibleTar } from '../packaging/context.ts';
 import { ensureCrane } from '../packaging/crane.ts';
 import { registryBinary } from '../packaging/registry.ts';
 import { ensureBaseRootfs, RUNTIME_RECIPES } from '../packaging/runtimes.ts';
-import { APP_DIR } from '../spec/build.ts';
 import {
   loadNow,
   percentile,

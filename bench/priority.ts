@@ -14,7 +14,7 @@
  * does not come into play: the whole backlog drains in well under a minute.
  */
 import { startExecution, waitForResult } from '../client/functions.ts';
-import { controllerWorkflowId } from '../spec/names.ts';
+import { controllerWorkflowId } from '../core/names.ts';
 import { admissionQuery } from '../workflows/definitions.ts';
 import { percentile, type ScenarioContext, type ScenarioResult, sleep, summaryRow } from './lib.ts';
 import { apply, causes, localNoop } from './specs.ts';

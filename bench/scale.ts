@@ -8,7 +8,7 @@
  * awaited at most D + 100 s (+60 s quick); what is left then is terminated and counted unfinished.
  * Baseline: N bare pods (create → Succeeded → delete) at the same pace, same D, same nodes.
  */
-import { Label } from '../spec/names.ts';
+import { Label } from '../core/names.ts';
 import { apiserverRequests, barePods, podCounter } from './cluster.ts';
 import { type ScenarioContext, type ScenarioResult, sleep, summaryRow } from './lib.ts';
 import { memoryOf } from './memory.ts';

@@ -15,7 +15,7 @@
  */
 import type { Client } from '@temporalio/client';
 import { waitForResult } from '../client/functions.ts';
-import { scheduleId } from '../spec/names.ts';
+import { scheduleId } from '../core/names.ts';
 import {
   BASELINE_TASK_QUEUE,
   percentile,

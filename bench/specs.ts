@@ -1,7 +1,7 @@
 /** Function specs the benchmarks apply (no-op functions for each runtime and mode). */
 import type { Client } from '@temporalio/client';
 import { applySpec, startExecution, waitForResult } from '../client/functions.ts';
-import { type FunctionSpec, type FunctionSpecInput, functionSpecSchema } from '../spec/schema.ts';
+import { type FunctionSpec, type FunctionSpecInput, functionSpecSchema } from '../core/schema.ts';
 import { simAnnotations } from './cluster.ts';
 import { BASELINE_TASK_QUEUE } from './lib.ts';
 import type { Job } from './load.ts';

@@ -12,7 +12,7 @@
  * than the machine starts in a latency; bare goes first at each level, both sides get the same
  * concurrency, so each ratio compares the same offered load. Failed calls are counted (and shown).
  */
-import { Label } from '../spec/names.ts';
+import { Label } from '../core/names.ts';
 import { clusterPid } from './cluster.ts';
 import { CPU_GROUPS, waitForQuiet } from './cpu.ts';
 import type { ScenarioContext, ScenarioResult } from './lib.ts';

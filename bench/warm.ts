@@ -13,7 +13,7 @@
  * side of that.
  */
 import path from 'node:path';
-import { loadSpecs } from '../spec/load.ts';
+import { loadSpecs } from '../core/load.ts';
 import { percentile, REPO_ROOT, type ScenarioContext, type ScenarioResult, summaryRow } from './lib.ts';
 import { fixedRate, sequential } from './load.ts';
 import { apply, bareTemporalJob, pontoonJob } from './specs.ts';

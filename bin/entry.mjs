@@ -5,24 +5,19 @@
 // (slower to start: ~0.5 s more; a terminal is told so; tsx is a devDependency: only a checkout has
 // sources to run). PONTOON_RUN_FROM=dist or =source forces
 // one or the other (bench/cli-startup.ts measures both).
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-/** The folders tsconfig.build.json compiles. */
-const SOURCE_DIRS = [
-  'spec',
-  'workflows',
-  'activities',
-  'worker',
-  'cli',
-  'api',
-  'client',
-  'observer',
-  'logs',
-  'packaging',
-  'dev',
-];
+/**
+ * The top-level folders `npm run build` compiles, read from tsconfig.build.json's `include` (its first
+ * path segment: `dev/registry/*.ts` → `dev`), so a folder added there is watched here too. Only a
+ * checkout has that file; an installed package runs dist/ and never asks.
+ */
+function sourceDirs() {
+  const { include } = JSON.parse(readFileSync(`${ROOT}tsconfig.build.json`, 'utf8'));
+  return [...new Set(include.map((entry) => entry.split('/')[0]))];
+}
 
 /** Newest modification time (ms) of a .ts source file under the compiled folders. */
 function newestSource() {
@@ -36,7 +31,7 @@ function newestSource() {
       }
     }
   };
-  for (const d of SOURCE_DIRS) if (existsSync(`${ROOT}${d}`)) walk(`${ROOT}${d}`);
+  for (const d of sourceDirs()) if (existsSync(`${ROOT}${d}`)) walk(`${ROOT}${d}`);
   return newest;
 }
 

@@ -8,9 +8,9 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { Role } from '../api/auth.ts';
 import type { ExecutionDetail, ExecutionSummary } from '../client/executions.ts';
-import type { FAILURE_TYPES } from '../spec/execution.ts';
-import { splitPath } from '../spec/parse-path.ts';
-import type { FunctionSpec } from '../spec/schema.ts';
+import type { FAILURE_TYPES } from '../core/execution.ts';
+import { splitPath } from '../core/parse-path.ts';
+import type { FunctionSpec } from '../core/schema.ts';
 import {
   isPriorityName,
   type PRIORITY_ALIASES,
@@ -18,7 +18,7 @@ import {
   PRIORITY_LEVELS,
   PRIORITY_LOWEST,
   PRIORITY_NAMES,
-} from '../spec/values.ts';
+} from '../core/values.ts';
 import { packagePath } from '../worker/package-root.ts';
 import { ApiCallError, ApiClient, apiFromEnv, UnreachableError } from './api-client.ts';
 import { ago, type OutputFormat, render, span, table } from './format.ts';
@@ -275,8 +275,8 @@ function packageVersion(): string {
  */
 async function specTools() {
   const [{ loadSpecs }, { formatProblem }] = await Promise.all([
-    import('../spec/load.ts'),
-    import('../spec/parse.ts'),
+    import('../core/load.ts'),
+    import('../core/parse.ts'),
   ]);
   return { loadSpecs, formatProblem };
 }
@@ -1097,7 +1097,7 @@ async function cmdSchedules(args: string[], io: Io): Promise<number> {
     const loaded = await loadSpecs([fn]);
     for (const p of loaded.problems) io.err(formatProblem(p));
     if (loaded.problems.length) return Exit.usage;
-    const { previewFireTimes } = await import('../spec/schedule-times.ts');
+    const { previewFireTimes } = await import('../core/schedule-times.ts');
     const rows = loaded.specs.flatMap((l) =>
       l.spec.spec.schedules.map((s) => ({
         function: l.spec.metadata.name,
@@ -1244,7 +1244,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         return await cmdApiKey(rest, io);
       case 'schema':
         if (rest.includes('--help') || rest.includes('-h')) return help('schema', io);
-        io.out((await import('../spec/json-schema.ts')).functionJsonSchemaText().trimEnd());
+        io.out((await import('../core/json-schema.ts')).functionJsonSchemaText().trimEnd());
         return Exit.ok;
       case 'dev': {
         const { values } = guard(() =>

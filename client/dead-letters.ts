@@ -9,8 +9,8 @@
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { decodeOptionalSinglePayload } from '@temporalio/common/lib/internal-non-workflow/index.js';
-import type { ExecuteFunctionInput } from '../spec/execution.ts';
-import { controllerWorkflowId, redriveWorkflowId, SearchAttr, WorkflowType } from '../spec/names.ts';
+import type { ExecuteFunctionInput } from '../core/execution.ts';
+import { controllerWorkflowId, redriveWorkflowId, SearchAttr, WorkflowType } from '../core/names.ts';
 import { specHistoryQuery } from '../workflows/definitions.ts';
 import { BadPageTokenError, describeExecution, type ExecutionDetail } from './executions.ts';
 import { startExecution } from './functions.ts';

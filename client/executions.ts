@@ -6,9 +6,9 @@
 import { type Client, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
-import type { AttemptRecord, ExecutionResult } from '../spec/execution.ts';
-import { SearchAttr, WorkflowType } from '../spec/names.ts';
-import type { ParameterValues } from '../spec/parameters.ts';
+import type { AttemptRecord, ExecutionResult } from '../core/execution.ts';
+import { SearchAttr, WorkflowType } from '../core/names.ts';
+import type { ParameterValues } from '../core/parameters.ts';
 import { type ExecutionProgress, progressQuery } from '../workflows/definitions.ts';
 import { decodePageToken, encodePageToken } from './page-token.ts';
 

@@ -11,7 +11,7 @@ import {
   WorkflowFailedError,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { ExecuteFunctionInput, ExecutionResult } from '../spec/execution.ts';
+import type { ExecuteFunctionInput, ExecutionResult } from '../core/execution.ts';
 import {
   controllerWorkflowId,
   executionWorkflowId,
@@ -19,8 +19,8 @@ import {
   SearchAttr,
   TASK_QUEUE,
   WorkflowType,
-} from '../spec/names.ts';
-import { type FunctionSpec, priorityNumber } from '../spec/schema.ts';
+} from '../core/names.ts';
+import { type FunctionSpec, priorityNumber } from '../core/schema.ts';
 import { type ApplyResult, applyUpdate, type SpecVersion, specQuery } from '../workflows/definitions.ts';
 import { listWorkflowIds } from './list-ids.ts';
 

@@ -10,8 +10,8 @@
  * failed or timed out is not an error here: its result says so (`status`, `failure`).
  */
 import type { Client } from '@temporalio/client';
-import type { ExecuteFunctionInput, ExecutionResult } from '../spec/execution.ts';
-import { TASK_QUEUE } from '../spec/names.ts';
+import type { ExecuteFunctionInput, ExecutionResult } from '../core/execution.ts';
+import { TASK_QUEUE } from '../core/names.ts';
 import type { TemporalConfig } from '../worker/config.ts';
 import { parsePayloadKeys } from '../worker/payload-codec.ts';
 import { connectClient } from '../worker/temporal.ts';
@@ -24,9 +24,9 @@ export type {
   ExecuteFunctionInput,
   ExecutionResult,
   ExecutionStatus,
-} from '../spec/execution.ts';
-export { controllerWorkflowId, executionWorkflowId, TASK_QUEUE, WorkflowType } from '../spec/names.ts';
-export type { FunctionSpec } from '../spec/schema.ts';
+} from '../core/execution.ts';
+export { controllerWorkflowId, executionWorkflowId, TASK_QUEUE, WorkflowType } from '../core/names.ts';
+export type { FunctionSpec } from '../core/schema.ts';
 export type { TemporalConfig } from '../worker/config.ts';
 export {
   PayloadDecryptError,

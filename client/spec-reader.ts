@@ -34,7 +34,7 @@
  * wait can form a cycle.
  */
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
-import { controllerWorkflowId } from '../spec/names.ts';
+import { controllerWorkflowId } from '../core/names.ts';
 import { SPEC_MEMO_KEY, type SpecMemo, type SpecVersion } from '../workflows/definitions.ts';
 import { getSpec } from './functions.ts';
 

@@ -5,8 +5,8 @@
  * local runtime (activities/local-runtime.ts, local-warm.ts) sets them last over the function's
  * environment. Either way the contract's names win over the spec's.
  */
-import type { AttemptRequest } from '../spec/execution.ts';
-import { parameterEnvName } from '../spec/parameters.ts';
+import type { AttemptRequest } from '../core/execution.ts';
+import { parameterEnvName } from '../core/parameters.ts';
 
 /** PONTOON_DIR inside a pod: the emptyDir the prepare container, the function and the observer share. */
 export const POD_DIR = '/pontoon';

@@ -6,7 +6,7 @@
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
-import { type AttemptFailure, failure, LIMITS } from '../spec/execution.ts';
+import { type AttemptFailure, failure, LIMITS } from '../core/execution.ts';
 
 export interface ObservedResult {
   output?: unknown;

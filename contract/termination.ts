@@ -11,7 +11,7 @@
  * - A failure the observer detected (OutputTooLarge, OutputInvalid) is `{"v":1,"failure":{...}}`.
  */
 import { createHash } from 'node:crypto';
-import { type AttemptFailure, FAILURE_TYPES, type FailureTypeName } from '../spec/execution.ts';
+import { type AttemptFailure, FAILURE_TYPES, type FailureTypeName } from '../core/execution.ts';
 
 /** Kubernetes truncates a termination message to 4096 bytes. */
 export const TERMINATION_MESSAGE_BYTES = 4096;

@@ -10,7 +10,7 @@ import {
   failure,
   functionRequestJson,
   LIMITS,
-} from '../spec/execution.ts';
+} from '../core/execution.ts';
 
 /**
  * What a warm call needs from its caller: a heartbeat (called every second while the call runs)

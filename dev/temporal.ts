@@ -13,7 +13,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { SEARCH_ATTRIBUTE_TYPES } from '../spec/names.ts';
+import { SEARCH_ATTRIBUTE_TYPES } from '../core/names.ts';
 import { packagePath } from '../worker/package-root.ts';
 
 const run = promisify(execFile);

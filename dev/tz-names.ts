@@ -1,5 +1,5 @@
 /**
- * `npm run tz-names`: writes spec/tz-names.ts, the time zone names Pontoon accepts, from the
+ * `npm run tz-names`: writes core/tz-names.ts, the time zone names Pontoon accepts, from the
  * IANA tz database as packaged by moment-timezone (zones and their links, e.g. `US/Eastern`).
  *
  * Why this set: Temporal schedules resolve zones with Go's `time.LoadLocation`, which reads the
@@ -14,7 +14,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { tzDatabaseNames, tzNamesModule } from './tz-source.ts';
 
-const out = fileURLToPath(new URL('../spec/tz-names.ts', import.meta.url));
+const out = fileURLToPath(new URL('../core/tz-names.ts', import.meta.url));
 const { version, names } = tzDatabaseNames(createRequire(import.meta.url));
 writeFileSync(out, tzNamesModule(version, names));
 console.log(`wrote ${names.length} time zone names (tzdata ${version}) to ${out}`);

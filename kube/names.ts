@@ -1,6 +1,6 @@
 /**
  * Names Pontoon gives its objects in the cluster: pod names, container names, the labels and
- * annotations only Kubernetes code reads (the label keys shared with the API live in spec/names.ts
+ * annotations only Kubernetes code reads (the label keys shared with the API live in core/names.ts
  * `Label`). Pure; imported by the runtime (activities/kubernetes/), the log store and the API's log
  * source (logs/), so none of them reaches into another for a name.
  */

@@ -20,9 +20,9 @@ import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { Label } from '../core/names.ts';
 import { executionHash } from '../kube/names.ts';
 import { apiError, type RequestCounter } from '../kube/requests.ts';
-import { Label } from '../spec/names.ts';
 import {
   type AttemptLogKey,
   capLog,

@@ -11,7 +11,7 @@
  * first line says what was dropped (TRUNCATION_MARKER).
  */
 import type { Readable } from 'node:stream';
-import type { AttemptOutcome } from '../spec/execution.ts';
+import type { AttemptOutcome } from '../core/execution.ts';
 
 export interface AttemptLogKey {
   executionId: string;

@@ -22,7 +22,7 @@ import { access, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readOutput } from '../contract/output.ts';
 import { joinInput, reportFor } from '../contract/termination.ts';
-import { LIMITS } from '../spec/execution.ts';
+import { LIMITS } from '../core/execution.ts';
 
 const dir = process.env.PONTOON_DIR ?? '/pontoon';
 const terminationLog = process.env.PONTOON_TERMINATION_LOG ?? '/dev/termination-log';

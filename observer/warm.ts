@@ -18,8 +18,8 @@ import { Context } from '@temporalio/activity';
 import { Worker } from '@temporalio/worker';
 import { WARM_PORT } from '../contract/env.ts';
 import { invokeWarmReplica } from '../contract/warm-invoke.ts';
-import { type AttemptOutcome, type AttemptRequest, failedAttemptError } from '../spec/execution.ts';
-import { checkedOutcome } from '../spec/io-schema.ts';
+import { type AttemptOutcome, type AttemptRequest, failedAttemptError } from '../core/execution.ts';
+import { checkedOutcome } from '../core/io-schema.ts';
 import { parseTemporalConfig } from '../worker/config.ts';
 import { connectNative, dataConverterOf } from '../worker/temporal.ts';
 

@@ -10,7 +10,7 @@ import { lstat, readdir, readFile, readlink, realpath, stat } from 'node:fs/prom
 import path from 'node:path';
 import dockerignoreModule from '@balena/dockerignore';
 import * as tar from 'tar';
-import type { BuildRuntime } from '../spec/build.ts';
+import type { BuildRuntime } from '../core/build.ts';
 import { PackagingError } from './errors.ts';
 
 /** Largest single file of a context (a function's source, not its data). */

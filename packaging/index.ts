@@ -2,7 +2,7 @@
  * Builds every loaded spec that has `spec.build` (pontoon build, pontoon apply): problems come back
  * located in the spec files, like validation problems, so nothing is applied when one build fails.
  */
-import { formatPath, type LoadedSpec, type SpecProblem } from '../spec/parse.ts';
+import { formatPath, type LoadedSpec, type SpecProblem } from '../core/parse.ts';
 import { type BuiltImage, buildFunctionImage } from './build.ts';
 import { CraneError, craneRunner, ensureCrane } from './crane.ts';
 import { PackagingError } from './errors.ts';

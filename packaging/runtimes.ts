@@ -21,8 +21,8 @@ import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/
 import path from 'node:path';
 import { promisify } from 'node:util';
 import * as tar from 'tar';
+import type { BuildRuntime } from '../core/build.ts';
 import { cacheDir } from '../dev/temporal.ts';
-import type { BuildRuntime } from '../spec/build.ts';
 import { writeReproducibleTar } from './context.ts';
 import type { CraneRunner } from './crane.ts';
 import type { RegistryConfig } from './registry.ts';

@@ -6,9 +6,9 @@
 import { WithStartWorkflowOperation } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startExecution, waitForResult } from '../client/functions.ts';
-import type { ExecutionResult } from '../spec/execution.ts';
-import { controllerWorkflowId } from '../spec/names.ts';
-import type { FunctionSpec } from '../spec/schema.ts';
+import type { ExecutionResult } from '../core/execution.ts';
+import { controllerWorkflowId } from '../core/names.ts';
+import type { FunctionSpec } from '../core/schema.ts';
 import { admissionQuery, applyUpdate } from '../workflows/definitions.ts';
 import { apply, fixtureSpec, type RunningWorker, startWorker, uniqueName, waitFor } from './helpers.ts';
 

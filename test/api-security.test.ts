@@ -18,7 +18,7 @@ import { newApiKey } from '../api/auth.ts';
 import { parseTrustProxy } from '../api/config.ts';
 import { API_ERRORS } from '../api/errors.ts';
 import { listExecutions } from '../client/executions.ts';
-import { parseAllowCidrs } from '../spec/webhook-destination.ts';
+import { parseAllowCidrs } from '../core/webhook-destination.ts';
 import { createLogger } from '../worker/logger.ts';
 import { apply, fixtureSpec, type RunningWorker, startWorker, uniqueName, waitForListed } from './helpers.ts';
 

@@ -8,7 +8,7 @@ import { buildApi } from '../api/app.ts';
 import { newApiKey } from '../api/auth.ts';
 import { API_ERRORS } from '../api/errors.ts';
 import { startExecution, waitForResult } from '../client/functions.ts';
-import { PONTOON_VERSION } from '../spec/names.ts';
+import { PONTOON_VERSION } from '../core/names.ts';
 import { createLogger } from '../worker/logger.ts';
 import { type RunningWorker, startWorker, uniqueName, waitFor, waitForListed } from './helpers.ts';
 
@@ -690,7 +690,7 @@ describe('auth, health and docs', () => {
     const gone = await startWorker();
     const name = uniqueName('orphan');
     const { applySpec } = await import('../client/functions.ts');
-    const { functionSpecSchema } = await import('../spec/schema.ts');
+    const { functionSpecSchema } = await import('../core/schema.ts');
     await applySpec(
       gone.client,
       functionSpecSchema().parse({

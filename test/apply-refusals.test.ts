@@ -18,8 +18,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createScheduleActivities } from '../activities/schedules.ts';
 import { startApi } from '../api/main.ts';
 import { applySpec } from '../client/functions.ts';
+import { functionSpecSchema } from '../core/schema.ts';
 import { freePort } from '../dev/temporal.ts';
-import { functionSpecSchema } from '../spec/schema.ts';
 import { createLogger } from '../worker/logger.ts';
 import { REPO_ROOT, type RunningWorker, startWorker, testConfig, uniqueName } from './helpers.ts';
 

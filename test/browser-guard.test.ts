@@ -20,7 +20,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startApi } from '../api/main.ts';
 import { listExecutions } from '../client/executions.ts';
 import { getSpec, startExecution } from '../client/functions.ts';
-import { scheduleId } from '../spec/names.ts';
+import { scheduleId } from '../core/names.ts';
 import { createLogger } from '../worker/logger.ts';
 import { createMetrics } from '../worker/metrics.ts';
 import { launchChromium } from './browser.ts';

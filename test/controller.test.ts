@@ -2,7 +2,7 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { applySpec, getSpec } from '../client/functions.ts';
-import { controllerWorkflowId } from '../spec/names.ts';
+import { controllerWorkflowId } from '../core/names.ts';
 import { specHistoryQuery } from '../workflows/definitions.ts';
 import { fixtureSpec, type RunningWorker, startWorker, uniqueName } from './helpers.ts';
 

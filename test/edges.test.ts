@@ -9,8 +9,8 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../api/app.ts';
 import { startExecution, waitForResult } from '../client/functions.ts';
-import type { ExecutionResult } from '../spec/execution.ts';
-import { parseSpecText } from '../spec/parse.ts';
+import type { ExecutionResult } from '../core/execution.ts';
+import { parseSpecText } from '../core/parse.ts';
 import { createLogger } from '../worker/logger.ts';
 import { type RunningWorker, startWorker, uniqueName, waitFor, waitForListed } from './helpers.ts';
 
@@ -150,7 +150,7 @@ describe('the API refuses what no process can receive', () => {
 
   it('the API and the workflow accept exactly the same date-times', async () => {
     const { InvokeBodySchema } = await import('../api/schemas.ts');
-    const { isIsoDateTime } = await import('../spec/values.ts');
+    const { isIsoDateTime } = await import('../core/values.ts');
     for (const v of [
       '2026-02-28T00:00:00Z',
       '2026-02-29T00:00:00Z',

@@ -8,8 +8,8 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure, defaultPayloadConverter } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startExecution, waitForResult } from '../client/functions.ts';
-import { loadSpecs } from '../spec/load.ts';
-import { SearchAttr } from '../spec/names.ts';
+import { loadSpecs } from '../core/load.ts';
+import { SearchAttr } from '../core/names.ts';
 import {
   apply,
   fixtureSpec,

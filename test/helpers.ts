@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { inject } from 'vitest';
 import { applySpec } from '../client/functions.ts';
-import { type FunctionSpec, type FunctionSpecInput, functionSpecSchema } from '../spec/schema.ts';
+import { type FunctionSpec, type FunctionSpecInput, functionSpecSchema } from '../core/schema.ts';
 import { parseConfig, type WorkerConfig } from '../worker/config.ts';
 import { createLogger, installTemporalRuntime } from '../worker/logger.ts';
 import type { PontoonMetrics } from '../worker/metrics.ts';

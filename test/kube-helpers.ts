@@ -7,9 +7,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import { expect, inject } from 'vitest';
 import type { KubernetesRuntime } from '../activities/kubernetes/runtime.ts';
 import { reportFor } from '../contract/termination.ts';
-import type { ExecutionResult } from '../spec/execution.ts';
-import { Label } from '../spec/names.ts';
-import { type FunctionSpec, type FunctionSpecInput, functionSpecSchema } from '../spec/schema.ts';
+import type { ExecutionResult } from '../core/execution.ts';
+import { Label } from '../core/names.ts';
+import { type FunctionSpec, type FunctionSpecInput, functionSpecSchema } from '../core/schema.ts';
 import type { WorkerConfig } from '../worker/config.ts';
 import { type RunningWorker, startWorker, testConfig } from './helpers.ts';
 

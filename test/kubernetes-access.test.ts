@@ -19,8 +19,8 @@ import { EGRESS_LABEL, egressPolicyName } from '../activities/kubernetes/network
 import { SPEC_HASH_ANNOTATION } from '../activities/kubernetes/warm.ts';
 import { buildApi } from '../api/app.ts';
 import { applySpec, getSpec, startExecution, waitForResult } from '../client/functions.ts';
-import { Label, warmDeploymentName } from '../spec/names.ts';
-import type { FunctionSpec, FunctionSpecInput } from '../spec/schema.ts';
+import { Label, warmDeploymentName } from '../core/names.ts';
+import type { FunctionSpec, FunctionSpecInput } from '../core/schema.ts';
 import { createLogger } from '../worker/logger.ts';
 import { uniqueName, waitFor } from './helpers.ts';
 import {

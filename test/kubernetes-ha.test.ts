@@ -63,10 +63,10 @@ import { CoreV1Api, type V1Pod, Watch } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { waitForResult } from '../client/functions.ts';
+import type { ExecutionResult } from '../core/execution.ts';
+import { Label } from '../core/names.ts';
 import { type DevServer, freePort, portOpen, startDevServer } from '../dev/temporal.ts';
 import { EXECUTION_ID_ANNOTATION } from '../kube/names.ts';
-import type { ExecutionResult } from '../spec/execution.ts';
-import { Label } from '../spec/names.ts';
 import { connectClient } from '../worker/temporal.ts';
 import { FIXTURE_FUNCTIONS, REPO_ROOT, uniqueName, waitFor } from './helpers.ts';
 import {

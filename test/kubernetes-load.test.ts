@@ -8,8 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ExecutionResult } from '../core/execution.ts';
 import { ensureCluster } from '../dev/cluster/ensure.ts';
-import type { ExecutionResult } from '../spec/execution.ts';
 import { apply, uniqueName, waitFor } from './helpers.ts';
 import {
   createNamespace,

@@ -13,13 +13,13 @@ import { promisify } from 'node:util';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi } from '../api/main.ts';
+import type { ExecutionResult } from '../core/execution.ts';
+import { Label } from '../core/names.ts';
 import { freePort } from '../dev/temporal.ts';
 import { attemptPodName } from '../kube/names.ts';
 import { createLogSource } from '../logs/index.ts';
 import { createSecretLogStore, LogLabel, logSecretName } from '../logs/secret.ts';
 import { TRUNCATION_MARKER } from '../logs/store.ts';
-import type { ExecutionResult } from '../spec/execution.ts';
-import { Label } from '../spec/names.ts';
 import { createLogger } from '../worker/logger.ts';
 import { createPontoonWorker, type PontoonWorker } from '../worker/worker.ts';
 import {

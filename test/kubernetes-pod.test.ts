@@ -13,16 +13,16 @@ import {
   splitInput,
   TERMINATION_MESSAGE_BYTES,
 } from '../contract/termination.ts';
-import { attemptPodName, EXECUTION_ID_ANNOTATION, executionHash } from '../kube/names.ts';
-import type { AttemptRequest } from '../spec/execution.ts';
-import { Label } from '../spec/names.ts';
-import { egressRules } from '../spec/network.ts';
+import type { AttemptRequest } from '../core/execution.ts';
+import { Label } from '../core/names.ts';
+import { egressRules } from '../core/network.ts';
 import {
   type FunctionSpec,
   functionSpecSchema,
   MAX_FUNCTION_NAME,
   parseFunctionSpec,
-} from '../spec/schema.ts';
+} from '../core/schema.ts';
+import { attemptPodName, EXECUTION_ID_ANNOTATION, executionHash } from '../kube/names.ts';
 
 function spec(s: Record<string, unknown> = {}, name = 'report'): FunctionSpec {
   return functionSpecSchema().parse({

@@ -13,13 +13,13 @@ import type { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startExecution, waitForResult } from '../client/functions.ts';
+import type { ExecutionResult } from '../core/execution.ts';
+import { loadSpecs } from '../core/load.ts';
+import { Label, warmDeploymentName } from '../core/names.ts';
+import { type FunctionSpec, type FunctionSpecInput, functionSpecSchema } from '../core/schema.ts';
 import { attemptPodName, FUNCTION_CONTAINER, OBSERVER_CONTAINER } from '../kube/names.ts';
 import { createLogSource } from '../logs/index.ts';
 import { buildSpecs } from '../packaging/index.ts';
-import type { ExecutionResult } from '../spec/execution.ts';
-import { loadSpecs } from '../spec/load.ts';
-import { Label, warmDeploymentName } from '../spec/names.ts';
-import { type FunctionSpec, type FunctionSpecInput, functionSpecSchema } from '../spec/schema.ts';
 import { createLogger } from '../worker/logger.ts';
 import { apply, REPO_ROOT, uniqueName, waitFor } from './helpers.ts';
 import {

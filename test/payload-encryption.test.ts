@@ -29,7 +29,7 @@ import { describeExecution } from '../client/executions.ts';
 import { appliedFunctionNames, getSpec, startExecution, waitForResult } from '../client/functions.ts';
 import { connect, PayloadKeyMissingError } from '../client/index.ts';
 import { SpecReader } from '../client/spec-reader.ts';
-import { controllerWorkflowId, scheduleId } from '../spec/names.ts';
+import { controllerWorkflowId, scheduleId } from '../core/names.ts';
 import { ConfigError, parseConfig } from '../worker/config.ts';
 import { AesGcmPayloadCodec, parsePayloadKeys } from '../worker/payload-codec.ts';
 import { apply, fixtureSpec, type RunningWorker, startWorker, testConfig, uniqueName } from './helpers.ts';

@@ -4,6 +4,8 @@ import path from 'node:path';
 import ts from 'typescript';
 import { expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { functionJsonSchemaText } from '../core/json-schema.ts';
+import { ownImageRef, PONTOON_VERSION } from '../core/names.ts';
 import {
   PRELOAD_FILE,
   preloadableWorkflowModules,
@@ -12,8 +14,6 @@ import {
   WORKFLOW_PACKAGES,
 } from '../dev/workflow-graph.ts';
 import { DEFAULT_REGISTRY } from '../packaging/registry.ts';
-import { functionJsonSchemaText } from '../spec/json-schema.ts';
-import { ownImageRef, PONTOON_VERSION } from '../spec/names.ts';
 import { defaultObserverImage } from '../worker/config.ts';
 import { PRELOADED_WORKFLOW_MODULES } from '../worker/worker.ts';
 import { REPO_ROOT } from './helpers.ts';
@@ -25,7 +25,7 @@ it('function-specs/function.schema.json is generated from the zod schema (run `n
 
 it('workflow code imports activities, the worker and Node only as types (the lint rule covers the rest)', () => {
   // Every file under workflows/ (the wiring and its parts in subfolders): its value imports resolve
-  // into workflows/ or spec/ (deterministic code); everything else only as `import type`.
+  // into workflows/ or core/ (deterministic code); everything else only as `import type`.
   const dir = path.join(REPO_ROOT, 'workflows');
   const offenders: string[] = [];
   const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter(
@@ -40,7 +40,7 @@ it('workflow code imports activities, the worker and Node only as types (the lin
         ? path.relative(REPO_ROOT, path.resolve(dir, path.dirname(file), source!))
         : undefined;
       const forbidden =
-        /^node:/.test(source!) || (target !== undefined && !/^(workflows|spec)\//.test(target));
+        /^node:/.test(source!) || (target !== undefined && !/^(workflows|core)\//.test(target));
       if (forbidden && !typeOnly) offenders.push(`${file}: ${source}`);
     }
   }
@@ -174,14 +174,15 @@ function folderImports(folder: string): { file: string; target: string }[] {
   return out;
 }
 
-it('the ground floor never imports back up: kube/ and contract/ use only spec/ and util/, util/ nothing; logs/ and observer/ never reach into the runtimes', () => {
+it('the ground floor never imports back up: core/ and util/ nothing, kube/ and contract/ only core/ and util/; logs/ and observer/ never reach into the runtimes', () => {
   // Each folder may import only these (besides itself); the dependency direction is the layering.
   const allowed: Record<string, string[]> = {
+    core: [],
     util: [],
-    kube: ['spec', 'util'],
-    contract: ['spec', 'util'],
-    logs: ['spec', 'kube', 'contract', 'worker'],
-    observer: ['spec', 'contract', 'worker'],
+    kube: ['core', 'util'],
+    contract: ['core', 'util'],
+    logs: ['core', 'kube', 'contract', 'worker'],
+    observer: ['core', 'contract', 'worker'],
   };
   const offenders: string[] = [];
   for (const [folder, may] of Object.entries(allowed)) {
@@ -197,3 +198,26 @@ it('the ground floor never imports back up: kube/ and contract/ use only spec/ a
   }
   expect(offenders).toEqual([]);
 });
+
+it('every top-level folder with TypeScript is type-checked (tsconfig.json) and, if it ships, watched by bin/entry.mjs', () => {
+  const tsFolders = readdirSync(REPO_ROOT, { withFileTypes: true })
+    .filter(
+      (e) => e.isDirectory() && !['node_modules', 'dist', '.git', '.scratch', '.pontoon'].includes(e.name),
+    )
+    .map((e) => e.name)
+    .filter((dir) => hasTypeScript(path.join(REPO_ROOT, dir)));
+  const checked = JSON.parse(readFileSync(path.join(REPO_ROOT, 'tsconfig.json'), 'utf8')).include as string[];
+  expect(tsFolders.filter((dir) => !checked.includes(dir))).toEqual([]);
+  // What `npm run build` compiles is what entry.mjs compares against dist/ (it reads the same list).
+  const built = JSON.parse(readFileSync(path.join(REPO_ROOT, 'tsconfig.build.json'), 'utf8'))
+    .include as string[];
+  expect(built.map((entry) => entry.split('/')[0]).filter((dir) => !tsFolders.includes(dir!))).toEqual([]);
+});
+
+function hasTypeScript(dir: string): boolean {
+  return readdirSync(dir, { withFileTypes: true }).some((e) =>
+    e.isDirectory()
+      ? e.name !== 'node_modules' && hasTypeScript(path.join(dir, e.name))
+      : e.name.endsWith('.ts'),
+  );
+}

@@ -11,9 +11,9 @@ import { buildApi } from '../api/app.ts';
 import { listExecutions } from '../client/executions.ts';
 import { waitForResult } from '../client/functions.ts';
 import { listScheduleIds } from '../client/list-ids.ts';
-import { controllerWorkflowId, scheduleId } from '../spec/names.ts';
-import { previewFireTimes } from '../spec/schedule-times.ts';
-import { functionSpecSchema } from '../spec/schema.ts';
+import { controllerWorkflowId, scheduleId } from '../core/names.ts';
+import { previewFireTimes } from '../core/schedule-times.ts';
+import { functionSpecSchema } from '../core/schema.ts';
 import { createLogger } from '../worker/logger.ts';
 import { deleteUpdate } from '../workflows/definitions.ts';
 import {

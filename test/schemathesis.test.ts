@@ -13,8 +13,8 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { buildApi } from '../api/app.ts';
 import { newApiKey } from '../api/auth.ts';
+import { WorkflowType } from '../core/names.ts';
 import { ensureSchemathesis, SCHEMATHESIS_VERSION } from '../dev/schemathesis.ts';
-import { WorkflowType } from '../spec/names.ts';
 import { createLogger } from '../worker/logger.ts';
 import { REPO_ROOT, type RunningWorker, startWorker, uniqueName } from './helpers.ts';
 

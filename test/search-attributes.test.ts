@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { SEARCH_ATTRIBUTE_TYPES } from '../spec/names.ts';
+import { SEARCH_ATTRIBUTE_TYPES } from '../core/names.ts';
 import { createLogger } from '../worker/logger.ts';
 import { checkSearchAttributes, probeSearchAttributes } from '../worker/temporal.ts';
 import { startWorker, testConfig } from './helpers.ts';

@@ -2,8 +2,8 @@
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startExecution, waitForResult } from '../client/functions.ts';
-import { loadSpecs } from '../spec/load.ts';
-import type { FunctionSpec } from '../spec/schema.ts';
+import { loadSpecs } from '../core/load.ts';
+import type { FunctionSpec } from '../core/schema.ts';
 import { apply, pidAlive, REPO_ROOT, type RunningWorker, startWorker, uniqueName } from './helpers.ts';
 
 let w: RunningWorker;

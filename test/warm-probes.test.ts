@@ -8,8 +8,8 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildWarmDeployment, WARM_PORT } from '../activities/kubernetes/warm.ts';
 import { WARM_HEALTH_CHECK } from '../contract/warm-invoke.ts';
-import { loadSpecs } from '../spec/load.ts';
-import type { FunctionSpec } from '../spec/schema.ts';
+import { loadSpecs } from '../core/load.ts';
+import type { FunctionSpec } from '../core/schema.ts';
 import { FIXTURE_FUNCTIONS } from './helpers.ts';
 
 let spec: FunctionSpec;

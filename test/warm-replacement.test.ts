@@ -14,9 +14,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLocalRuntime, type LocalRuntime } from '../activities/local-runtime.ts';
 import { startExecution, waitForResult } from '../client/functions.ts';
-import type { AttemptOutcome } from '../spec/execution.ts';
-import { loadSpecs } from '../spec/load.ts';
-import type { FunctionSpec } from '../spec/schema.ts';
+import type { AttemptOutcome } from '../core/execution.ts';
+import { loadSpecs } from '../core/load.ts';
+import type { FunctionSpec } from '../core/schema.ts';
 import { createLogger } from '../worker/logger.ts';
 import {
   apply,

@@ -15,7 +15,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { createLocalRuntime } from '../activities/local-runtime.ts';
 import { startExecution, waitForResult } from '../client/functions.ts';
-import type { AttemptRequest } from '../spec/execution.ts';
+import type { AttemptRequest } from '../core/execution.ts';
 import { connectClient } from '../worker/temporal.ts';
 import { apply, fixtureSpec, pidAlive, REPO_ROOT, testConfig, uniqueName, waitFor } from './helpers.ts';
 

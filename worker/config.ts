@@ -6,6 +6,16 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { DURATION_HELP, isDuration, parseDuration } from '../core/duration.ts';
+import {
+  type FunctionAccess,
+  FunctionAccessConfigError,
+  parseFunctionAccess,
+  SECRETS_ENV,
+  SERVICE_ACCOUNTS_ENV,
+} from '../core/function-access.ts';
+import { ownImageRef, TASK_QUEUE } from '../core/names.ts';
+import { EGRESS_ALLOW_CIDRS_ENV } from '../core/network.ts';
 import { KUBERNETES_RUNTIME_DEFAULTS } from '../kube/defaults.ts';
 import {
   DEFAULT_LOG_MAX_BYTES,
@@ -14,16 +24,6 @@ import {
   MAX_LOG_MAX_BYTES,
 } from '../logs/store.ts';
 import { DEFAULT_REGISTRY } from '../packaging/registry.ts';
-import { DURATION_HELP, isDuration, parseDuration } from '../spec/duration.ts';
-import {
-  type FunctionAccess,
-  FunctionAccessConfigError,
-  parseFunctionAccess,
-  SECRETS_ENV,
-  SERVICE_ACCOUNTS_ENV,
-} from '../spec/function-access.ts';
-import { ownImageRef, TASK_QUEUE } from '../spec/names.ts';
-import { EGRESS_ALLOW_CIDRS_ENV } from '../spec/network.ts';
 import { PayloadKeyConfigError, type PayloadKeys, parsePayloadKeys } from './payload-codec.ts';
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
@@ -519,7 +519,7 @@ function sharedFrom(e: SharedEnvValues, env: NodeJS.ProcessEnv) {
       /** Kubeconfig file; undefined: in-cluster service account, then ~/.kube/config. */
       ...(e.KUBECONFIG ? { kubeconfigPath: path.resolve(e.KUBECONFIG) } : {}),
       namespace: e.PONTOON_KUBE_NAMESPACE,
-      /** ServiceAccounts, Secrets and address ranges specs may use (spec/function-access.ts). */
+      /** ServiceAccounts, Secrets and address ranges specs may use (core/function-access.ts). */
       access: accessConfig(e, env),
     },
     dataDir: path.resolve(e.PONTOON_DATA_DIR),

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { DefaultLogger, type LogLevel, Runtime } from '@temporalio/worker';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { PrettyOptions } from 'pino-pretty';
-import { parseExecutionWorkflowId } from '../spec/names.ts';
+import { parseExecutionWorkflowId } from '../core/names.ts';
 
 export const REDACT_PATHS = [
   'apiKey',

@@ -1,5 +1,5 @@
 /** `pontoon worker`: runs the Pontoon worker until SIGTERM or SIGINT, then drains and exits. */
-import { PONTOON_VERSION } from '../spec/names.ts';
+import { PONTOON_VERSION } from '../core/names.ts';
 import { ConfigError, parseConfig } from './config.ts';
 import { startObservedWorker } from './observed.ts';
 

@@ -8,7 +8,7 @@
  * name), runtimes, route templates — never execution ids.
  */
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
-import { validatorStats } from '../spec/io-schema.ts';
+import { validatorStats } from '../core/io-schema.ts';
 
 /** Attempts run from a fraction of a second to hours (timeout default 10m). */
 const ATTEMPT_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
@@ -41,7 +41,7 @@ export function createMetrics(opts: MetricsOptions = {}) {
       registers,
     }),
     /**
-     * outcome: `succeeded`, a failure type of spec/execution.ts (FunctionExit, AttemptTimedOut, …),
+     * outcome: `succeeded`, a failure type of core/execution.ts (FunctionExit, AttemptTimedOut, …),
      * `cancelled`, or `error` (an infrastructure error Temporal retries as the same attempt).
      */
     attemptsFinished: new Counter({
@@ -78,7 +78,7 @@ export function createMetrics(opts: MetricsOptions = {}) {
       registers,
     }),
     /**
-     * Typed inputs and results (spec/io-schema.ts): schemas compiled by this process, read from its
+     * Typed inputs and results (core/io-schema.ts): schemas compiled by this process, read from its
      * process-wide cache at each scrape. Grows once per distinct schema, never per execution.
      */
     schemaCompiles: new Counter({

@@ -6,7 +6,7 @@ import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow/ind
 import proto from '@temporalio/proto';
 import type { NativeConnection } from '@temporalio/worker';
 import type { Logger } from 'pino';
-import { SEARCH_ATTRIBUTE_TYPES } from '../spec/names.ts';
+import { SEARCH_ATTRIBUTE_TYPES } from '../core/names.ts';
 import { ConfigError, type TemporalConfig } from './config.ts';
 import { AesGcmPayloadCodec } from './payload-codec.ts';
 

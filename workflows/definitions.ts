@@ -3,9 +3,9 @@
  * and by clients (CLI, API, activities) that send them. Definitions only.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { AttemptRecord } from '../spec/execution.ts';
-import type { ParameterValues } from '../spec/parameters.ts';
-import type { FunctionSpec } from '../spec/schema.ts';
+import type { AttemptRecord } from '../core/execution.ts';
+import type { ParameterValues } from '../core/parameters.ts';
+import type { FunctionSpec } from '../core/schema.ts';
 
 export interface SpecVersion {
   version: number;

@@ -21,10 +21,10 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
-import { attemptFailureOf, type ExecuteFunctionInput, type ExecutionResult } from '../spec/execution.ts';
-import { FailureType, isFailureType } from '../spec/failures.ts';
-import { SearchAttr } from '../spec/names.ts';
-import { priorityNumber } from '../spec/values.ts';
+import { attemptFailureOf, type ExecuteFunctionInput, type ExecutionResult } from '../core/execution.ts';
+import { FailureType, isFailureType } from '../core/failures.ts';
+import { SearchAttr } from '../core/names.ts';
+import { priorityNumber } from '../core/values.ts';
 import { progressQuery } from './definitions.ts';
 import { fail } from './execution/fail.ts';
 import { checkInput, triggerAndScheduledTime, typedInputRefusal } from './execution/input-check.ts';

@@ -7,9 +7,9 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
+import { type AttemptOutcome, type AttemptRequest, failure } from '../../core/execution.ts';
 import { attemptPodName, EXECUTION_ID_ANNOTATION } from '../../kube/names.ts';
 import type { AttemptLogKey, AttemptRecord } from '../../logs/store.ts';
-import { type AttemptOutcome, type AttemptRequest, failure } from '../../spec/execution.ts';
 import type { AttemptControl } from '../runtime.ts';
 import {
   type AttemptState,

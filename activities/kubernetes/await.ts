@@ -7,9 +7,9 @@
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { type AttemptFailure, type AttemptOutcome, failure } from '../../core/execution.ts';
 import { CANCELLED_ANNOTATION, FUNCTION_CONTAINER } from '../../kube/names.ts';
 import { TRANSIENT_RETRY_MS } from '../../kube/requests.ts';
-import { type AttemptFailure, type AttemptOutcome, failure } from '../../spec/execution.ts';
 import { sleep } from '../../util/sleep.ts';
 import { classifyPod, type PendingProblem } from './classify.ts';
 import type { FinishedPod } from './collect.ts';

@@ -3,8 +3,8 @@
  * the status cannot say: timeouts, deletion from outside, and for how long a Pending problem lasted.
  */
 import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
+import { type AttemptFailure, failure } from '../../core/execution.ts';
 import { FUNCTION_CONTAINER, OBSERVER_CONTAINER } from '../../kube/names.ts';
-import { type AttemptFailure, failure } from '../../spec/execution.ts';
 
 export type PodState =
   | { state: 'pending'; problem?: PendingProblem }

@@ -5,9 +5,9 @@
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { extractOutput, parseReport } from '../../contract/termination.ts';
+import { type AttemptOutcome, failure, LIMITS } from '../../core/execution.ts';
 import { FUNCTION_CONTAINER, OBSERVER_CONTAINER } from '../../kube/names.ts';
 import { apiError } from '../../kube/requests.ts';
-import { type AttemptOutcome, failure, LIMITS } from '../../spec/execution.ts';
 import type { PodState } from './classify.ts';
 import type { FunctionLog, PodCalls } from './pods.ts';
 

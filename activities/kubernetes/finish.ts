@@ -6,9 +6,9 @@
  * activity. Until its record is stored a pod is the record, and the sweeper (sweep.ts) stores it.
  */
 import type { Logger } from 'pino';
+import { type AttemptOutcome, type AttemptRequest, failure } from '../../core/execution.ts';
 import { apiError, isTransient } from '../../kube/requests.ts';
 import type { AttemptLogKey, AttemptRecord, LogStore } from '../../logs/store.ts';
-import { type AttemptOutcome, type AttemptRequest, failure } from '../../spec/execution.ts';
 import { sleep } from '../../util/sleep.ts';
 import type { PodCalls } from './pods.ts';
 import type { AttemptPodTrace } from './trace.ts';

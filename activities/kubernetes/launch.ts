@@ -1,27 +1,27 @@
 /**
  * Launch: the attempt's pod created, or an existing one of this attempt adopted (the deterministic
  * pod name is the idempotency key: AlreadyExists → adopt). Refuses, without a request, a spec with
- * no image or asking for more than functions may use here (spec/function-access.ts), ensures the
+ * no image or asking for more than functions may use here (core/function-access.ts), ensures the
  * spec's egress NetworkPolicy first, and waits out a pod of this name that is being deleted or was
  * left by an earlier run of the execution.
  */
 import type { CoreV1Api, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { EXECUTION_ID_ANNOTATION, RUN_ID_ANNOTATION } from '../../kube/names.ts';
-import { apiError, isTransient, type RequestCounter } from '../../kube/requests.ts';
-import { imageNotBuiltMessage } from '../../spec/build.ts';
+import { imageNotBuiltMessage } from '../../core/build.ts';
 import {
   type AttemptFailure,
   type AttemptOutcome,
   type AttemptRequest,
   failure,
-} from '../../spec/execution.ts';
+} from '../../core/execution.ts';
 import {
   accessProblemsText,
   type FunctionAccess,
   functionAccessProblems,
-} from '../../spec/function-access.ts';
-import { egressRules } from '../../spec/network.ts';
+} from '../../core/function-access.ts';
+import { egressRules } from '../../core/network.ts';
+import { EXECUTION_ID_ANNOTATION, RUN_ID_ANNOTATION } from '../../kube/names.ts';
+import { apiError, isTransient, type RequestCounter } from '../../kube/requests.ts';
 import type { EgressPolicies } from './network.ts';
 import { buildAttemptPod, type PodPlacement } from './pod.ts';
 import type { PodWatcher } from './pod-watcher.ts';

@@ -1,5 +1,5 @@
 /**
- * A function's declared egress (spec.network.egress, spec/network.ts) as a NetworkPolicy. The
+ * A function's declared egress (spec.network.egress, core/network.ts) as a NetworkPolicy. The
  * functions' namespace denies all traffic but DNS (deploy/functions.yaml); this adds what one
  * spec declares, for the pods that carry its label.
  *
@@ -17,11 +17,11 @@
 import { createHash } from 'node:crypto';
 import { type KubeConfig, NetworkingV1Api, type V1NetworkPolicy } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { Label } from '../../core/names.ts';
+import type { EgressRule } from '../../core/network.ts';
 import { makePooledApiClient } from '../../kube/client.ts';
 import { EGRESS_LABEL, MANAGED_BY } from '../../kube/names.ts';
 import { apiError, type RequestCounter } from '../../kube/requests.ts';
-import { Label } from '../../spec/names.ts';
-import type { EgressRule } from '../../spec/network.ts';
 
 export { EGRESS_LABEL } from '../../kube/names.ts';
 

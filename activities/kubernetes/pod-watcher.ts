@@ -11,8 +11,8 @@
  */
 import { type CoreV1Api, type KubeConfig, type V1Pod, Watch } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { Label } from '../../core/names.ts';
 import type { RequestCounter } from '../../kube/requests.ts';
-import { Label } from '../../spec/names.ts';
 
 export type PodEvent = { type: 'upsert'; pod: V1Pod } | { type: 'deleted'; name: string };
 

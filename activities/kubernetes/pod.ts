@@ -19,6 +19,10 @@ import type {
 } from '@kubernetes/client-node';
 import { attemptContractEnv, POD_DIR } from '../../contract/env.ts';
 import { splitInput } from '../../contract/termination.ts';
+import { containerCommand, functionImage } from '../../core/build.ts';
+import { type AttemptRequest, functionRequestJson, LIMITS } from '../../core/execution.ts';
+import { Label } from '../../core/names.ts';
+import type { FunctionSpec } from '../../core/schema.ts';
 import {
   attemptPodName,
   EGRESS_LABEL,
@@ -30,10 +34,6 @@ import {
   PREPARE_CONTAINER,
   RUN_ID_ANNOTATION,
 } from '../../kube/names.ts';
-import { containerCommand, functionImage } from '../../spec/build.ts';
-import { type AttemptRequest, functionRequestJson, LIMITS } from '../../spec/execution.ts';
-import { Label } from '../../spec/names.ts';
-import type { FunctionSpec } from '../../spec/schema.ts';
 
 /** PONTOON_DIR of an attempt pod (contract/env.ts). */
 export const PONTOON_DIR = POD_DIR;

@@ -37,13 +37,13 @@
 import { CoreV1Api, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
+import type { AttemptFailure, AttemptRequest } from '../../core/execution.ts';
+import { type FunctionAccess, strictFunctionAccess } from '../../core/function-access.ts';
 import { makePooledApiClient } from '../../kube/client.ts';
 import { KUBERNETES_RUNTIME_DEFAULTS } from '../../kube/defaults.ts';
 import { attemptPodName, CANCELLED_ANNOTATION, EXECUTION_ID_ANNOTATION } from '../../kube/names.ts';
 import { apiError, RequestCounter } from '../../kube/requests.ts';
 import { DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_SWEEP_INTERVAL_MS, type LogStore } from '../../logs/store.ts';
-import type { AttemptFailure, AttemptRequest } from '../../spec/execution.ts';
-import { type FunctionAccess, strictFunctionAccess } from '../../spec/function-access.ts';
 import { sleep } from '../../util/sleep.ts';
 import type { FunctionRuntime } from '../runtime.ts';
 import { createAttemptRunner } from './attempt.ts';
@@ -102,7 +102,7 @@ export interface KubernetesRuntimeOptions {
   /** Where apiserver requests are counted (shared with the log store); default: a new counter. */
   requests?: RequestCounter;
   /**
-   * ServiceAccounts, Secrets and address ranges specs may use (spec/function-access.ts): a pod whose
+   * ServiceAccounts, Secrets and address ranges specs may use (core/function-access.ts): a pod whose
    * spec asks for more is never created (LaunchFailed). Default: none allowed, no range opened.
    */
   access?: FunctionAccess;

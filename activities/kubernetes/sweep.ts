@@ -7,10 +7,10 @@
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { Label } from '../../core/names.ts';
 import { EXECUTION_ID_ANNOTATION, RUN_ID_ANNOTATION } from '../../kube/names.ts';
 import type { AttemptLogKey, LogStore } from '../../logs/store.ts';
 import { startLogSweeper } from '../../logs/sweeper.ts';
-import { Label } from '../../spec/names.ts';
 import { classifyPod } from './classify.ts';
 import { collect, logOf, toMs } from './collect.ts';
 import type { Finisher } from './finish.ts';

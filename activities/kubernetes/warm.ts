@@ -29,21 +29,21 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import { WARM_PORT, warmContractEnv } from '../../contract/env.ts';
 import { WARM_HEALTH_CHECK } from '../../contract/warm-invoke.ts';
-import { EGRESS_LABEL, FUNCTION_CONTAINER, MANAGED_BY, OBSERVER_CONTAINER } from '../../kube/names.ts';
-import { apiError, type RequestCounter } from '../../kube/requests.ts';
-import { containerCommand, functionImage } from '../../spec/build.ts';
-import { parseDuration } from '../../spec/duration.ts';
-import { APPLY_FAILURES } from '../../spec/failures.ts';
+import { containerCommand, functionImage } from '../../core/build.ts';
+import { parseDuration } from '../../core/duration.ts';
+import { APPLY_FAILURES } from '../../core/failures.ts';
 import {
   accessProblemsText,
   type FunctionAccess,
   functionAccessProblems,
   strictFunctionAccess,
-} from '../../spec/function-access.ts';
-import { Label, warmDeploymentName, warmTaskQueue } from '../../spec/names.ts';
-import { egressRules } from '../../spec/network.ts';
-import type { FunctionSpec } from '../../spec/schema.ts';
-import { WARM_DEFAULTS } from '../../spec/warm.ts';
+} from '../../core/function-access.ts';
+import { Label, warmDeploymentName, warmTaskQueue } from '../../core/names.ts';
+import { egressRules } from '../../core/network.ts';
+import type { FunctionSpec } from '../../core/schema.ts';
+import { WARM_DEFAULTS } from '../../core/warm.ts';
+import { EGRESS_LABEL, FUNCTION_CONTAINER, MANAGED_BY, OBSERVER_CONTAINER } from '../../kube/names.ts';
+import { apiError, type RequestCounter } from '../../kube/requests.ts';
 import { createEgressPolicies } from './network.ts';
 import {
   functionPodSettings,
@@ -98,7 +98,7 @@ export interface WarmBuildOptions {
   placement?: PodPlacement;
   /** SIGTERM → SIGKILL grace when the liveness probe restarts a stuck function (PONTOON_KILL_GRACE); default 5. */
   killGraceSeconds?: number;
-  /** What specs may use (spec/function-access.ts); default: nothing beyond the namespace default. */
+  /** What specs may use (core/function-access.ts); default: nothing beyond the namespace default. */
   access?: FunctionAccess;
 }
 

@@ -6,7 +6,7 @@
  */
 import { isGrpcServiceError } from '@temporalio/client';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { MAX_SPEC_BYTES } from '../../spec/parse.ts';
+import { MAX_SPEC_BYTES } from '../../core/parse.ts';
 import { ApiError } from '../errors.ts';
 import { ANSWER_WITHIN_MS, RECONCILE_WITHIN_MS } from './deadlines.ts';
 

@@ -1,7 +1,7 @@
 /** Execution routes: list (Temporal visibility), get, cancel, and an attempt's log (stored or live, followed). */
 import type { FastifyInstance } from 'fastify';
 import { type ExecutionDetail, listExecutions } from '../../client/executions.ts';
-import { parseExecutionWorkflowId } from '../../spec/names.ts';
+import { parseExecutionWorkflowId } from '../../core/names.ts';
 import { ApiError } from '../errors.ts';
 import type { RouteContext } from '../route-context.ts';
 import { ROUTES } from '../route-table.ts';

@@ -5,11 +5,11 @@ import type { FastifyInstance } from 'fastify';
 import { listExecutions, listQuery } from '../../client/executions.ts';
 import { applySpec, getSpec } from '../../client/functions.ts';
 import { encodePageToken } from '../../client/page-token.ts';
-import { functionAccessProblems } from '../../spec/function-access.ts';
-import { controllerWorkflowId } from '../../spec/names.ts';
-import { parseSpecText } from '../../spec/parse.ts';
-import { redactLiteralSecrets } from '../../spec/secret-env.ts';
-import { refusedWebhookUrl } from '../../spec/webhook-destination.ts';
+import { functionAccessProblems } from '../../core/function-access.ts';
+import { controllerWorkflowId } from '../../core/names.ts';
+import { parseSpecText } from '../../core/parse.ts';
+import { redactLiteralSecrets } from '../../core/secret-env.ts';
+import { refusedWebhookUrl } from '../../core/webhook-destination.ts';
 import {
   type AdmissionState,
   admissionQuery,

@@ -1,6 +1,6 @@
 /** Liveness (/healthz), readiness (/readyz: Temporal reachable, a worker polling) and the Prometheus scrape (/metrics). */
 import type { FastifyInstance } from 'fastify';
-import { PONTOON_VERSION } from '../../spec/names.ts';
+import { PONTOON_VERSION } from '../../core/names.ts';
 import { renderMetrics } from '../../worker/metrics.ts';
 import { ApiError } from '../errors.ts';
 import type { RouteContext } from '../route-context.ts';

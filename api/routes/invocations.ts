@@ -6,10 +6,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { describeExecution } from '../../client/executions.ts';
 import { startExecution, waitForResult } from '../../client/functions.ts';
-import { LIMITS } from '../../spec/execution.ts';
-import { problemsLine, schemaProblems } from '../../spec/io-schema.ts';
-import { Trigger } from '../../spec/names.ts';
-import { resolveParameters } from '../../spec/parameters.ts';
+import { LIMITS } from '../../core/execution.ts';
+import { problemsLine, schemaProblems } from '../../core/io-schema.ts';
+import { Trigger } from '../../core/names.ts';
+import { resolveParameters } from '../../core/parameters.ts';
 import { ApiError } from '../errors.ts';
 import { ANSWER_WITHIN_MS, answerWithin, MAX_WAIT_S } from '../plugins/deadlines.ts';
 import type { RouteContext } from '../route-context.ts';
@@ -64,7 +64,7 @@ export function registerInvocationRoutes(app: FastifyInstance, ctx: RouteContext
       );
     }
     // Typed input: each problem with its JSON Pointer into body.input (the worker checks again for
-    // every other starter; the compiled schema is kept per process, spec/io-schema.ts).
+    // every other starter; the compiled schema is kept per process, core/io-schema.ts).
     const inputSchema = current.spec.spec.input?.schema;
     if (inputSchema !== undefined) {
       // A schema that does not compile (a spec applied around the API) is left to the worker: SpecInvalid.

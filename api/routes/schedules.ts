@@ -2,9 +2,9 @@
 import { ScheduleNotFoundError, WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { overlapPolicy } from '../../activities/schedules.ts';
-import { scheduleId } from '../../spec/names.ts';
-import { previewFireTimes } from '../../spec/schedule-times.ts';
-import type { ScheduleSpec } from '../../spec/schema.ts';
+import { scheduleId } from '../../core/names.ts';
+import { previewFireTimes } from '../../core/schedule-times.ts';
+import type { ScheduleSpec } from '../../core/schema.ts';
 import { ApiError } from '../errors.ts';
 import type { RouteContext } from '../route-context.ts';
 import { ROUTES } from '../route-table.ts';
@@ -23,7 +23,7 @@ export const MAX_BACKFILL_FIRES = 1000;
 
 /**
  * Fires of `schedule` from `from` to `to`, both inclusive as the server runs a backfill, counted
- * offline with the server's calendar rules (spec/schedule-times.ts) up to one past the cap. Over the
+ * offline with the server's calendar rules (core/schedule-times.ts) up to one past the cap. Over the
  * cap, the count is extrapolated from the pace of those fires (exact for evenly spaced schedules)
  * and `lastWithinCap` is where a backfill of exactly `cap` fires would end. A cron range shorter
  * than `cap` minutes cannot be over the cap and is not counted (a cron fire costs ~1 ms to find).

@@ -1,13 +1,13 @@
 /**
  * The admission desk of a function with a concurrency limit: executions ask for a slot
- * (`requestSlot`), wait in a priority queue with aging (spec/admission.ts), are granted a slot with
+ * (`requestSlot`), wait in a priority queue with aging (core/admission.ts), are granted a slot with
  * the `slotGranted` signal, hold it by renewing a lease (`renewSlot`) and give it back
  * (`releaseSlot`); a slot whose lease runs out (the execution died) is freed. `serve` is the
  * controller's main loop.
  */
 import { condition, getExternalWorkflowHandle, log } from '@temporalio/workflow';
-import { ADMISSION_DEFAULTS, effectivePriority, nextToAdmit } from '../../spec/admission.ts';
-import { parseDuration } from '../../spec/duration.ts';
+import { ADMISSION_DEFAULTS, effectivePriority, nextToAdmit } from '../../core/admission.ts';
+import { parseDuration } from '../../core/duration.ts';
 import { type AdmissionState, type SlotRequest, slotGrantedSignal } from '../definitions.ts';
 import type { ControllerState } from './state.ts';
 

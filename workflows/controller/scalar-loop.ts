@@ -2,7 +2,7 @@
  * The Scalar loop: the warm pool of a warm function, on a runtime whose pools the controller sizes
  * (kubernetes). `reconcile` creates, resizes to the spec's bounds or removes the pool with an apply
  * or delete; `run` observes demand (a long-polling activity, cancelled when the spec changes so new
- * settings apply at once) and scales by the Scalar's rule (spec/scalar.ts), each decision in turn
+ * settings apply at once) and scales by the Scalar's rule (core/scalar.ts), each decision in turn
  * with applies and deletes and kept in the state (the last DECISIONS_KEPT; all are in the history).
  */
 import {
@@ -14,9 +14,9 @@ import {
   sleep,
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.ts';
-import { scalarStep } from '../../spec/scalar.ts';
-import type { FunctionSpec } from '../../spec/schema.ts';
-import { warmSettings } from '../../spec/warm.ts';
+import { scalarStep } from '../../core/scalar.ts';
+import type { FunctionSpec } from '../../core/schema.ts';
+import { warmSettings } from '../../core/warm.ts';
 import type { WarmPoolState } from '../definitions.ts';
 import type { Serial } from './serial.ts';
 import type { ControllerState } from './state.ts';

@@ -5,9 +5,9 @@
  */
 import { log, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.ts';
-import { NOTIFY_NON_RETRYABLE } from '../../spec/failures.ts';
-import type { FunctionSpec } from '../../spec/schema.ts';
-import { priorityNumber } from '../../spec/values.ts';
+import { NOTIFY_NON_RETRYABLE } from '../../core/failures.ts';
+import type { FunctionSpec } from '../../core/schema.ts';
+import { priorityNumber } from '../../core/values.ts';
 import type { ScheduleOutcome } from '../definitions.ts';
 import type { Serial } from './serial.ts';
 import type { ControllerState } from './state.ts';

@@ -5,10 +5,10 @@
  * published in the workflow's memo (patch `spec-memo`) so executions read it without a query.
  */
 import { ActivityFailure, ApplicationFailure, patched, upsertMemo } from '@temporalio/workflow';
-import { APPLY_FAILURES, FailureType } from '../../spec/failures.ts';
-import { formatPath } from '../../spec/parse-path.ts';
-import { type FunctionSpec, functionSpecSchema } from '../../spec/schema.ts';
-import { literalSecretProblems } from '../../spec/secret-env.ts';
+import { APPLY_FAILURES, FailureType } from '../../core/failures.ts';
+import { formatPath } from '../../core/parse-path.ts';
+import { type FunctionSpec, functionSpecSchema } from '../../core/schema.ts';
+import { literalSecretProblems } from '../../core/secret-env.ts';
 import { type ApplyResult, type DeleteResult, SPEC_MEMO_KEY, type SpecMemo } from '../definitions.ts';
 import type { ControllerState } from './state.ts';
 

@@ -3,8 +3,8 @@
  * schedule guard's failure counts, the admission desk's slots and queue, and the warm pool as the
  * Scalar sees it. Each part of the controller owns its field; the workflow passes the whole object on.
  */
-import type { QueuedRequest } from '../../spec/admission.ts';
-import type { ScalarState, ScalingDecision } from '../../spec/scalar.ts';
+import type { QueuedRequest } from '../../core/admission.ts';
+import type { ScalarState, ScalingDecision } from '../../core/scalar.ts';
 import type { SpecVersion } from '../definitions.ts';
 
 export interface ControllerState {

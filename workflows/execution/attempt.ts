@@ -25,9 +25,9 @@ import {
   type AttemptRequest,
   attemptFailureOf,
   outcomeOfFailedAttempt,
-} from '../../spec/execution.ts';
-import { ATTEMPT_NON_RETRYABLE, failure } from '../../spec/failures.ts';
-import { WARM_DEFAULTS } from '../../spec/warm.ts';
+} from '../../core/execution.ts';
+import { ATTEMPT_NON_RETRYABLE, failure } from '../../core/failures.ts';
+import { WARM_DEFAULTS } from '../../core/warm.ts';
 
 /** A lost worker is noticed after this long without a heartbeat, and the attempt retried elsewhere. */
 export const ATTEMPT_HEARTBEAT_TIMEOUT = '10s';

@@ -3,9 +3,9 @@
  * non-retryable ApplicationFailure of the failure table's type, the result as its only detail.
  */
 import { ApplicationFailure, patched, upsertSearchAttributes } from '@temporalio/workflow';
-import type { ExecutionResult } from '../../spec/execution.ts';
-import type { FailureTypeName } from '../../spec/failures.ts';
-import { SearchAttr } from '../../spec/names.ts';
+import type { ExecutionResult } from '../../core/execution.ts';
+import type { FailureTypeName } from '../../core/failures.ts';
+import { SearchAttr } from '../../core/names.ts';
 
 /**
  * Dead letters (issue 21 §3): a failed execution carries its failure type as the PontoonFailureType

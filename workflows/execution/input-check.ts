@@ -13,17 +13,17 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.ts';
-import { attemptFailureOf, type ExecuteFunctionInput, LIMITS } from '../../spec/execution.ts';
-import { type AttemptFailure, FailureType, failure } from '../../spec/failures.ts';
-import { isFunctionName, MAX_FUNCTION_NAME, parseScheduleId, SearchAttr, Trigger } from '../../spec/names.ts';
-import type { FunctionSpec } from '../../spec/schema.ts';
+import { attemptFailureOf, type ExecuteFunctionInput, LIMITS } from '../../core/execution.ts';
+import { type AttemptFailure, FailureType, failure } from '../../core/failures.ts';
+import { isFunctionName, MAX_FUNCTION_NAME, parseScheduleId, SearchAttr, Trigger } from '../../core/names.ts';
+import type { FunctionSpec } from '../../core/schema.ts';
 import {
   IDEMPOTENCY_KEY,
   isIdempotencyKey,
   isIsoDateTime,
   isPriorityName,
   utf8Bytes,
-} from '../../spec/values.ts';
+} from '../../core/values.ts';
 import { fail } from './fail.ts';
 
 /**

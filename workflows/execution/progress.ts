@@ -1,16 +1,16 @@
 /**
  * What an execution shows of itself: its progress (the `progress` query: phase, attempts, next
  * attempt) and, for executions since the `legible-executions` patch, what the Web UI shows (a memo
- * at its start and end, current details kept up to date; spec/legible.ts).
+ * at its start and end, current details kept up to date; core/legible.ts).
  */
 import { setCurrentDetails, upsertMemo } from '@temporalio/workflow';
-import type { ExecuteFunctionInput } from '../../spec/execution.ts';
+import type { ExecuteFunctionInput } from '../../core/execution.ts';
 import {
   type ExecutionView,
   executionDetails,
   executionMemo,
   type LegibleStatus,
-} from '../../spec/legible.ts';
+} from '../../core/legible.ts';
 import type { ExecutionProgress } from '../definitions.ts';
 
 export class Progress {

@@ -15,19 +15,19 @@ import {
   sleep,
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.ts';
-import { parseDuration } from '../../spec/duration.ts';
+import { parseDuration } from '../../core/duration.ts';
 import {
   type AttemptRecord,
   type ExecuteFunctionInput,
   type ExecutionResult,
   logTailTrace,
-} from '../../spec/execution.ts';
-import { type AttemptFailure, failure, NOTIFY_NON_RETRYABLE } from '../../spec/failures.ts';
-import { failureMessage } from '../../spec/legible.ts';
-import { controllerWorkflowId } from '../../spec/names.ts';
-import { type ParameterValues, resolveParameters } from '../../spec/parameters.ts';
-import { backoffMs } from '../../spec/retry.ts';
-import type { FunctionSpec } from '../../spec/schema.ts';
+} from '../../core/execution.ts';
+import { type AttemptFailure, failure, NOTIFY_NON_RETRYABLE } from '../../core/failures.ts';
+import { failureMessage } from '../../core/legible.ts';
+import { controllerWorkflowId } from '../../core/names.ts';
+import { type ParameterValues, resolveParameters } from '../../core/parameters.ts';
+import { backoffMs } from '../../core/retry.ts';
+import type { FunctionSpec } from '../../core/schema.ts';
 import { scheduleOutcomeSignal } from '../definitions.ts';
 import { runOneAttempt } from './attempt.ts';
 import { fail } from './fail.ts';

@@ -11,8 +11,8 @@ import {
   isCancellation,
   setHandler,
 } from '@temporalio/workflow';
-import { parseDuration } from '../../spec/duration.ts';
-import { controllerWorkflowId } from '../../spec/names.ts';
+import { parseDuration } from '../../core/duration.ts';
+import { controllerWorkflowId } from '../../core/names.ts';
 import { releaseSlotSignal, renewSlotSignal, requestSlotSignal, slotGrantedSignal } from '../definitions.ts';
 import { fail } from './fail.ts';
 

@@ -507,7 +507,7 @@ describe('errors', () => {
     expect(templateError(template)).toBeUndefined();
   });
 
-  // BUG (spec/template.ts renderTemplate): an amount that leaves luxon's range gives an invalid DateTime,
+  // BUG (core/template.ts renderTemplate): an amount that leaves luxon's range gives an invalid DateTime,
   // rendered silently as "" (iso), "NaN" (unix) or "Invalid DateTime" (date/format). It should fail.
   it.each([
     "{{ scheduledTime | plus('300000y') | iso }}",

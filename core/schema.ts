@@ -34,8 +34,8 @@ export const KIND = 'Function';
 export { MAX_FUNCTION_NAME } from './names.ts';
 
 /**
- * A copy of spec/names.ts's DNS_LABEL_PATTERN for zod, which resets a pattern's lastIndex: workflow
- * sandboxes freeze preloaded modules such as spec/names.ts, and the controller validates specs.
+ * A copy of core/names.ts's DNS_LABEL_PATTERN for zod, which resets a pattern's lastIndex: workflow
+ * sandboxes freeze preloaded modules such as core/names.ts, and the controller validates specs.
  */
 const DNS_LABEL_RE = new RegExp(DNS_LABEL_PATTERN);
 

@@ -199,7 +199,7 @@ describe('files and folders', () => {
     expect(result.problems.map(formatProblem)).toEqual([`${missing}:1:1: no such file or folder`]);
   });
 
-  // BUG (spec/load.ts expandSpecPaths): a sub-folder whose name ends in .yaml is read as a file and
+  // BUG (core/load.ts expandSpecPaths): a sub-folder whose name ends in .yaml is read as a file and
   // loadSpecs throws EISDIR (the CLI exits 1 with "error: EISDIR ..."). Folders are read non-recursively,
   // so such a sub-folder should simply be skipped.
   it('skips a sub-folder whose name looks like a spec file', async () => {
@@ -211,7 +211,7 @@ describe('files and folders', () => {
     expect(result.specs.map((s) => s.spec.metadata.name)).toEqual(['one']);
   });
 
-  // BUG (spec/load.ts expandSpecPaths): `npm run schema` writes function-specs/function.schema.json, and
+  // BUG (core/load.ts expandSpecPaths): `npm run schema` writes function-specs/function.schema.json, and
   // folders are expanded into every *.json, so the JSON Schema itself is validated as a Function spec.
   it('loads the example specs in function-specs/ without a problem', async () => {
     const result = await loadSpecs([path.join(REPO_ROOT, 'function-specs')]);

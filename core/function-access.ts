@@ -1,13 +1,13 @@
 /**
  * What a spec may use of the functions' namespace (kubernetes runtime): which ServiceAccount its pods
  * run as (and whether its token is mounted), which Secrets `env[].secretRef` may name, and where its
- * pods may connect to (spec/network.ts). A spec author chooses these, and a pod can read every
+ * pods may connect to (core/network.ts). A spec author chooses these, and a pod can read every
  * Secret it references and act with every permission its ServiceAccount has, so the operator lists
  * what specs may use:
  *
  *   PONTOON_FUNCTION_SERVICE_ACCOUNTS  [namespace/]name[:token],…  ("reporter,etl:token")
  *   PONTOON_FUNCTION_SECRETS           [namespace/]name or prefix*,… ("db-readonly,reports-*")
- *   PONTOON_FUNCTION_EGRESS_ALLOW_CIDRS  non-public ranges specs may declare (spec/network.ts)
+ *   PONTOON_FUNCTION_EGRESS_ALLOW_CIDRS  non-public ranges specs may declare (core/network.ts)
  *
  * An entry with a namespace counts only where functions run in that namespace
  * (PONTOON_KUBE_NAMESPACE), so one ConfigMap can serve several; an entry without one means the

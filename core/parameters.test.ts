@@ -164,7 +164,7 @@ describe('coercion of CLI strings', () => {
     expect(resolveParameters(s, { p: given }, vars())).toEqual({ values: {}, problems: [problem] });
   });
 
-  // BUG (spec/schema.ts coerceParameter, case 'date'): Date.parse rolls impossible days over
+  // BUG (core/schema.ts coerceParameter, case 'date'): Date.parse rolls impossible days over
   // (2026-02-30 becomes 2 March), so they are accepted as dates.
   it.each([['2026-02-30'], ['2027-02-29'], ['2026-04-31']])(
     'date %j, a day that does not exist, is refused',
@@ -353,7 +353,7 @@ describe('parameter names', () => {
     expect(parameterEnvName(name)).toBe(env);
   });
 
-  // BUG (spec/schema.ts spec.parameters): names are unique only case-sensitively, but the function sees
+  // BUG (core/schema.ts spec.parameters): names are unique only case-sensitively, but the function sees
   // them upper-cased, so "dryRun" and "dryrun" both become PONTOON_PARAM_DRYRUN and one silently wins.
   it('refuses two parameters that reach the function as the same variable', () => {
     const result = functionSpecSchema().safeParse({

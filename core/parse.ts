@@ -143,7 +143,7 @@ export function parseSpecText(text: string, file: string): ParseResult {
       continue;
     }
     const result = functionSpecSchema().safeParse(data);
-    // Literal env values that look like secrets (spec/secret-env.ts): checked on a valid spec, here
+    // Literal env values that look like secrets (core/secret-env.ts): checked on a valid spec, here
     // and by the controller's validator, not by the schema (which replays old histories).
     // Typed inputs and results: an inline JSON Schema that does not compile is located at its keyword.
     const secrets = result.success
@@ -200,7 +200,7 @@ export function parseSpecText(text: string, file: string): ParseResult {
 
 /**
  * What is wrong with the inline `spec.input.schema` and `spec.output.schema` of a valid spec, each
- * with the path of the offending keyword (Ajv compiles them: spec/io-schema.ts).
+ * with the path of the offending keyword (Ajv compiles them: core/io-schema.ts).
  */
 export function ioSchemaProblems(
   spec: FunctionSpec,

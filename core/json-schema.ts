@@ -13,7 +13,7 @@ export function functionJsonSchema(): Record<string, unknown> {
     $id: 'https://pontoon.dev/schemas/function.v1.json',
     title: 'Pontoon Function',
     description:
-      'A Pontoon function spec (apiVersion pontoon.dev/v1, kind Function). Generated from spec/schema.ts by `npm run schema`; do not edit.',
+      'A Pontoon function spec (apiVersion pontoon.dev/v1, kind Function). Generated from core/schema.ts by `npm run schema`; do not edit.',
   };
 }
 

@@ -7,7 +7,7 @@ import type { ParameterSpec } from './schema.ts';
 
 /**
  * Execution priorities, highest first: 1 … 5. Lower numbers are admitted first under a concurrency
- * limit (spec/admission.ts). The spec schema, the API, the CLI and the documents derive their range
+ * limit (core/admission.ts). The spec schema, the API, the CLI and the documents derive their range
  * from this list.
  */
 export const PRIORITY_LEVELS = [1, 2, 3, 4, 5] as const;

@@ -99,7 +99,7 @@ describe('retry policy validation', () => {
     ]);
   });
 
-  // BUG (spec/schema.ts retry superRefine): a malformed interval reaches parseDuration, which throws
+  // BUG (core/schema.ts retry superRefine): a malformed interval reaches parseDuration, which throws
   // instead of letting the field's own "must be a duration" issue through.
   it.each([[{ initialInterval: '1 second' }], [{ maxInterval: '5 min' }]])(
     'reports %j as a problem instead of throwing',

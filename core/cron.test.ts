@@ -80,7 +80,7 @@ describe('invalid cron expressions', () => {
     expect(cronError(expr)).toBe(problem);
   });
 
-  // BUG (spec/cron.ts cronError): ''.split(/\s+/) is [''], so an empty expression "has 1 field".
+  // BUG (core/cron.ts cronError): ''.split(/\s+/) is [''], so an empty expression "has 1 field".
   it.each(['', '   '])('%j has no fields', (expr) => {
     expect(cronError(expr)).toBe('has 0 fields, expected 5');
   });

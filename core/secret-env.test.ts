@@ -1,4 +1,4 @@
-/** What looks like a credential (spec/secret-env.ts): few false positives, the common secrets caught. */
+/** What looks like a credential (core/secret-env.ts): few false positives, the common secrets caught. */
 import { describe, expect, it } from 'vitest';
 import {
   inheritable,

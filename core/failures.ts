@@ -21,7 +21,7 @@ export const FAILURE_TYPES = {
    * The spec cannot be used as applied: its `spec.input.schema` or `spec.output.schema` does not
    * compile, or names a schemaFile it does not hold (a spec applied around `pontoon apply` and the
    * API, which refuse both). Produced by `checkExecutionInput` (activities/typed-io.ts, before any
-   * attempt) and by the attempt's result check (`checkedOutcome`, spec/io-schema.ts); the
+   * attempt) and by the attempt's result check (`checkedOutcome`, core/io-schema.ts); the
    * controller's `apply` validator refuses an invalid spec with it too (APPLY_FAILURES.invalid).
    */
   SpecInvalid: { retryable: false },

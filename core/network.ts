@@ -4,7 +4,7 @@
  * NetworkPolicies deny everything but DNS (deploy/functions.yaml); the worker turns a spec's egress
  * into one more NetworkPolicy for its pods (activities/kubernetes/network.ts).
  *
- * The rule, the same as for webhooks (spec/webhook-destination.ts): only public addresses unless the
+ * The rule, the same as for webhooks (core/webhook-destination.ts): only public addresses unless the
  * operator opens ranges with PONTOON_FUNCTION_EGRESS_ALLOW_CIDRS. A declared range that lies inside
  * a non-public range (private, carrier-grade NAT, loopback, …) is refused unless an opened range
  * holds it; a declared range that holds non-public ranges (0.0.0.0/0) gets them as `except`, so
@@ -210,7 +210,7 @@ export function egressRules(
   return { rules, problems };
 }
 
-/** The spec field (spec/schema.ts puts it at spec.network). */
+/** The spec field (core/schema.ts puts it at spec.network). */
 export function networkSchema() {
   const port = z
     .union([z.number(), z.string()], { error: `must be ${PORT_HELP}` })

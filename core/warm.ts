@@ -26,7 +26,7 @@ export const WARM_DEFAULTS = {
 } as const;
 
 /**
- * The Scalar's settings for a warm spec (spec/scalar.ts), the function's concurrency limit among
+ * The Scalar's settings for a warm spec (core/scalar.ts), the function's concurrency limit among
  * them. The object's shape is part of `observeWarmDemand`'s input in the controller's history.
  */
 export function warmSettings(spec: FunctionSpec): WarmSettings {
