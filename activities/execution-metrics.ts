@@ -4,7 +4,7 @@
  * its end (a local activity, no retries: a lost count is better than a double one).
  */
 import type { ExecutionStatus } from '../core/execution.ts';
-import type { PontoonMetrics } from '../worker/metrics.ts';
+import type { PontoonMetrics } from '../platform/metrics.ts';
 
 export interface ExecutionEnd {
   function: string;

@@ -7,7 +7,7 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { type AttemptOutcome, type AttemptRequest, failedAttemptError } from '../core/execution.ts';
 import { checkedOutcome } from '../core/io-schema.ts';
-import { createMetrics, type PontoonMetrics } from '../worker/metrics.ts';
+import { createMetrics, type PontoonMetrics } from '../platform/metrics.ts';
 import { createExecutionMetricsActivities } from './execution-metrics.ts';
 import { createNotifyActivities } from './notify.ts';
 import { createRegistryActivities } from './registry.ts';

@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { type SpecPin, SpecReader } from '../client/spec-reader.ts';
 import { controllerWorkflowId, warmTaskQueue } from '../core/names.ts';
-import type { PontoonMetrics } from '../worker/metrics.ts';
+import type { PontoonMetrics } from '../platform/metrics.ts';
 import { type SpecVersion, specHistoryQuery } from '../workflows/definitions.ts';
 
 export interface FunctionSpecLookup extends SpecVersion {

@@ -7,11 +7,11 @@
  * route table (api/route-table.ts), which the OpenAPI document and the CLI's client read too.
  */
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_RETENTION_MS } from '../core/log-limits.ts';
 import { MAX_SPEC_BYTES } from '../core/parse.ts';
 import { createDirLogStore } from '../logs/dir.ts';
 import { localLogSource } from '../logs/source.ts';
-import { DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_RETENTION_MS } from '../logs/store.ts';
-import { createMetrics } from '../worker/metrics.ts';
+import { createMetrics } from '../platform/metrics.ts';
 import type { ApiDeps } from './deps.ts';
 import { ApiError } from './errors.ts';
 import { registerFunctionMetrics } from './function-metrics.ts';

@@ -2,7 +2,7 @@
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { type AllowCidrs, AllowCidrsError, parseAllowCidrs } from '../core/webhook-destination.ts';
-import { setting } from '../worker/config.ts';
+import { setting } from '../platform/config.ts';
 import { type ApiKey, loadApiKeys } from './auth.ts';
 import { AUTH_FAILURES_PER_MINUTE } from './plugins/auth-failures.ts';
 import { MAX_BACKFILL_FIRES } from './routes/schedules.ts';

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { FunctionAccess } from '../core/function-access.ts';
 import type { AllowCidrs } from '../core/webhook-destination.ts';
 import type { AttemptLogSource } from '../logs/source.ts';
-import type { PontoonMetrics } from '../worker/metrics.ts';
+import type { PontoonMetrics } from '../platform/metrics.ts';
 import type { ApiKey, Role } from './auth.ts';
 import type { TrustProxy } from './config.ts';
 

@@ -5,11 +5,11 @@ import type { Logger } from 'pino';
 import type { FunctionAccess } from '../core/function-access.ts';
 import { createLogSource } from '../logs/index.ts';
 import type { AttemptLogSource } from '../logs/source.ts';
-import { parseProcessConfig } from '../worker/config.ts';
-import { createLogger } from '../worker/logger.ts';
-import { createMetrics, type PontoonMetrics } from '../worker/metrics.ts';
-import { connectClient, dataConverterOf } from '../worker/temporal.ts';
-import { createTracing, tracingClientInterceptors } from '../worker/tracing.ts';
+import { parseProcessConfig } from '../platform/config.ts';
+import { createLogger } from '../platform/logger.ts';
+import { createMetrics, type PontoonMetrics } from '../platform/metrics.ts';
+import { connectClient, dataConverterOf } from '../platform/temporal.ts';
+import { createTracing, tracingClientInterceptors } from '../platform/tracing.ts';
 import { buildApi } from './app.ts';
 import { type ApiConfig, parseApiConfig } from './config.ts';
 

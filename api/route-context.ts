@@ -8,7 +8,7 @@ import { describeExecution, type ExecutionDetail } from '../client/executions.ts
 import { SpecReader } from '../client/spec-reader.ts';
 import { Trigger, WorkflowType } from '../core/names.ts';
 import type { AttemptLogSource } from '../logs/source.ts';
-import type { PontoonMetrics } from '../worker/metrics.ts';
+import type { PontoonMetrics } from '../platform/metrics.ts';
 import type { ApiDeps } from './deps.ts';
 import { ApiError } from './errors.ts';
 import { ROUTES, routePath } from './route-table.ts';

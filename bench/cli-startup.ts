@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { startApi } from '../api/main.ts';
 import { loadSpecs } from '../core/load.ts';
 import { freePort } from '../dev/temporal.ts';
-import { createLogger } from '../worker/logger.ts';
+import { createLogger } from '../platform/logger.ts';
 import {
   percentile,
   REPO_ROOT,

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { ensureTemporalCli, freePort, startDevServer } from '../dev/temporal.ts';
-import { connectClient } from '../worker/temporal.ts';
+import { connectClient } from '../platform/temporal.ts';
 import { bundleWorkflows } from '../worker/worker.ts';
 import { clusterVersions, createNamespace, type KubeEnv } from './cluster.ts';
 import { CpuMeter, loadAverage1m, type Processes } from './cpu.ts';

@@ -5,10 +5,10 @@
  * workflow, one no-op activity) on the same connection. Forked by lib.ts; answers `stats` over IPC.
  */
 import { Worker } from '@temporalio/worker';
+import { createLogger, installTemporalRuntime } from '../platform/logger.ts';
+import { createMetrics } from '../platform/metrics.ts';
+import { connectNative } from '../platform/temporal.ts';
 import { parseConfig } from '../worker/config.ts';
-import { createLogger, installTemporalRuntime } from '../worker/logger.ts';
-import { createMetrics } from '../worker/metrics.ts';
-import { connectNative } from '../worker/temporal.ts';
 import { createPontoonWorker, type PontoonWorker } from '../worker/worker.ts';
 import { memoryOf } from './memory.ts';
 

@@ -19,7 +19,7 @@ import {
   PRIORITY_LOWEST,
   PRIORITY_NAMES,
 } from '../core/values.ts';
-import { packagePath } from '../worker/package-root.ts';
+import { packagePath } from '../platform/package-root.ts';
 import { ApiCallError, ApiClient, apiFromEnv, UnreachableError } from './api-client.ts';
 import { ago, type OutputFormat, render, span, table } from './format.ts';
 import { Exit, type Io, processIo, UsageError } from './output.ts';

@@ -139,7 +139,7 @@ async function originalInput(client: Client, executionId: string): Promise<Execu
   });
   const payload =
     res.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0] ?? undefined;
-  // Through the client's codec: an encrypted input is decrypted (worker/payload-codec.ts).
+  // Through the client's codec: an encrypted input is decrypted (platform/payload-codec.ts).
   const input = payload
     ? await decodeOptionalSinglePayload<unknown>(client.options.loadedDataConverter, payload)
     : undefined;

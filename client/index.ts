@@ -12,9 +12,9 @@
 import type { Client } from '@temporalio/client';
 import type { ExecuteFunctionInput, ExecutionResult } from '../core/execution.ts';
 import { TASK_QUEUE } from '../core/names.ts';
-import type { TemporalConfig } from '../worker/config.ts';
-import { parsePayloadKeys } from '../worker/payload-codec.ts';
-import { connectClient } from '../worker/temporal.ts';
+import type { TemporalConfig } from '../platform/config.ts';
+import { parsePayloadKeys } from '../platform/payload-codec.ts';
+import { connectClient } from '../platform/temporal.ts';
 import { startExecution, waitForResult } from './functions.ts';
 
 export type { Client } from '@temporalio/client';
@@ -27,14 +27,14 @@ export type {
 } from '../core/execution.ts';
 export { controllerWorkflowId, executionWorkflowId, TASK_QUEUE, WorkflowType } from '../core/names.ts';
 export type { FunctionSpec } from '../core/schema.ts';
-export type { TemporalConfig } from '../worker/config.ts';
+export type { TemporalConfig } from '../platform/config.ts';
 export {
   PayloadDecryptError,
   PayloadKeyConfigError,
   PayloadKeyMissingError,
   type PayloadKeys,
   parsePayloadKeys,
-} from '../worker/payload-codec.ts';
+} from '../platform/payload-codec.ts';
 export {
   BadPageTokenError,
   describeExecution,

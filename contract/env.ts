@@ -2,11 +2,17 @@
  * The contract's environment: the PONTOON_* variables every function gets from Pontoon, whatever
  * runs it (the README's "function contract"). One builder for both runtimes: the kubernetes pod
  * (activities/kubernetes/pod.ts, warm.ts) lists them as container env after the spec's own env; the
- * local runtime (activities/local-runtime.ts, local-warm.ts) sets them last over the function's
+ * local runtime (activities/local/launch.ts, replica.ts) sets them last over the function's
  * environment. Either way the contract's names win over the spec's.
  */
 import type { AttemptRequest } from '../core/execution.ts';
 import { parameterEnvName } from '../core/parameters.ts';
+
+/** The whole request as JSON, in PONTOON_DIR: written before the function starts. */
+export const INPUT_FILE = 'input.json';
+
+/** The function's result as JSON, in PONTOON_DIR: read after it exited 0 (output.ts). */
+export const OUTPUT_FILE = 'output.json';
 
 /** PONTOON_DIR inside a pod: the emptyDir the prepare container, the function and the observer share. */
 export const POD_DIR = '/pontoon';

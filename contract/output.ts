@@ -7,6 +7,7 @@ import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { type AttemptFailure, failure, LIMITS } from '../core/execution.ts';
+import { OUTPUT_FILE } from './env.ts';
 
 export interface ObservedResult {
   output?: unknown;
@@ -68,7 +69,7 @@ export async function readOutput(
   maxBytes: number = LIMITS.outputBytes,
   opts: { owner?: number } = {},
 ): Promise<ObservedResult> {
-  const read = await readRegularFile(path.join(dir, 'output.json'), maxBytes, opts);
+  const read = await readRegularFile(path.join(dir, OUTPUT_FILE), maxBytes, opts);
   if ('missing' in read) return { output: null };
   if ('problem' in read) {
     if (read.size !== undefined) {

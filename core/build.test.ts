@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildAttemptPod } from '../activities/kubernetes/pod.ts';
-import { ConfigError, parseConfig } from '../worker/config.ts';
+import { ConfigError } from '../platform/config.ts';
+import { parseConfig } from '../worker/config.ts';
 import { containerCommand, functionImage, ImageNotBuiltError, localCommand, localCwd } from './build.ts';
 import { parseSpecText } from './parse.ts';
 

@@ -12,8 +12,8 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { applySpec, startExecution, waitForResult } from '../client/functions.ts';
 import { controllerWorkflowId } from '../core/names.ts';
 import { functionSpecSchema } from '../core/schema.ts';
+import { createLogger, installTemporalRuntime } from '../platform/logger.ts';
 import { parseConfig } from '../worker/config.ts';
-import { createLogger, installTemporalRuntime } from '../worker/logger.ts';
 import { createPontoonWorker } from '../worker/worker.ts';
 import { ensureTemporalCli, freePort, startDevServer } from './temporal.ts';
 

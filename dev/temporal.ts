@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { SEARCH_ATTRIBUTE_TYPES } from '../core/names.ts';
-import { packagePath } from '../worker/package-root.ts';
+import { packagePath } from '../platform/package-root.ts';
 
 const run = promisify(execFile);
 

@@ -67,12 +67,29 @@ export async function readRecordFile(
   }
 }
 
-export function attemptDir(dir: string, executionId: string, attempt: number): string {
-  return path.join(dir, 'runs', encodeURIComponent(executionId), `attempt-${attempt}`);
+/**
+ * In a running attempt's folder on the local runtime: the pgid of its process group, written by the
+ * worker when the process starts and removed once its group is gone. Retention never deletes a
+ * folder that has one; the reap of a lost worker's attempt reads it (activities/local/sweep.ts).
+ */
+export const PID_FILE = 'pid';
+
+/** The folder of one execution's attempts: `<dir>/runs/<execution id, URI-encoded>`. */
+export function executionDir(dir: string, executionId: string): string {
+  return path.join(dir, 'runs', encodeURIComponent(executionId));
 }
 
+/** The folder of one attempt (the local runtime's PONTOON_DIR): `<dir>/runs/<execution id>/attempt-<n>`. */
+export function attemptDir(dir: string, executionId: string, attempt: number): string {
+  return path.join(executionDir(dir, executionId), `attempt-${attempt}`);
+}
+
+/** An attempt's log in its folder: on the local runtime, the function's stdout and stderr as it runs. */
+export const LOG_FILE = 'log';
+
+/** An attempt's log file: `<attempt folder>/log`. */
 export function attemptLogPath(dir: string, executionId: string, attempt: number): string {
-  return path.join(attemptDir(dir, executionId, attempt), 'log');
+  return path.join(attemptDir(dir, executionId, attempt), LOG_FILE);
 }
 
 async function startsWithMarker(file: string): Promise<boolean> {
@@ -147,14 +164,14 @@ export function createDirLogStore(dir: string, limits: LogLimits): LogStore {
         let left = attempts.length;
         for (const attempt of attempts) {
           const folder = path.join(execDir, attempt);
-          const running = await stat(path.join(folder, 'pid')).then(
+          const running = await stat(path.join(folder, PID_FILE)).then(
             () => true,
             () => false,
           );
           if (running) continue;
           // The newest of the log and the record: a silent function's log may be older than its end.
           const mtimes = await Promise.all(
-            ['log', RECORD_FILE].map((f) =>
+            [LOG_FILE, RECORD_FILE].map((f) =>
               stat(path.join(folder, f)).then(
                 (s) => s.mtimeMs,
                 () => undefined,

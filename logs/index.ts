@@ -6,7 +6,7 @@ import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { loadKubeConfig, makePooledApiClient } from '../kube/client.ts';
 import type { RequestCounter } from '../kube/requests.ts';
-import type { ProcessConfig } from '../worker/config.ts';
+import type { ProcessConfig } from '../platform/config.ts';
 import { createDirLogStore } from './dir.ts';
 import { createSecretLogStore } from './secret.ts';
 import { type AttemptLogSource, kubernetesLogSource, localLogSource } from './source.ts';

@@ -20,17 +20,11 @@ import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { MAX_LOG_MAX_BYTES } from '../core/log-limits.ts';
 import { Label } from '../core/names.ts';
 import { executionHash } from '../kube/names.ts';
 import { apiError, type RequestCounter } from '../kube/requests.ts';
-import {
-  type AttemptLogKey,
-  capLog,
-  type LogLimits,
-  type LogStore,
-  MAX_LOG_MAX_BYTES,
-  parseAttemptRecord,
-} from './store.ts';
+import { type AttemptLogKey, capLog, type LogLimits, type LogStore, parseAttemptRecord } from './store.ts';
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);

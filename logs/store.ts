@@ -35,6 +35,19 @@ export interface AttemptRecord {
   runId?: string;
 }
 
+/** The record of an attempt's outcome, naming its execution's run when known. */
+export function attemptRecord(outcome: AttemptOutcome, runId: string | undefined): AttemptRecord {
+  return { outcome, ...(runId ? { runId } : {}) };
+}
+
+/**
+ * Whether a record is of a run of its execution other than `runId` (unknown on either side: no).
+ * Such a record is never adopted: its attempt was another run's.
+ */
+export function recordOfAnotherRun(record: AttemptRecord, runId: string | undefined): boolean {
+  return Boolean(record.runId && runId && record.runId !== runId);
+}
+
 /** The fields of a stored record, checked (a record is data read back from outside the process). */
 export function parseAttemptRecord(value: unknown): AttemptRecord | undefined {
   const r = value as { outcome?: Partial<AttemptOutcome>; runId?: unknown } | null;
@@ -93,21 +106,6 @@ export interface LogLimits {
   /** Stored logs are deleted by the sweeper this long after they were stored. */
   retentionMs: number;
 }
-
-/**
- * Default cap: 256 KiB of text per attempt, gzip-compressed in the secret store (text logs shrink
- * 5–10×, so typically 25–50 KiB in etcd; at worst, incompressible output, about the cap itself).
- */
-export const DEFAULT_LOG_MAX_BYTES = 256 * 1024;
-/**
- * The largest cap: a Secret holds at most 1 MiB of data, and incompressible text gzips to slightly
- * more than itself; 960 KiB leaves room for gzip's overhead and the object's metadata.
- */
-export const MAX_LOG_MAX_BYTES = 960 * 1024;
-/** Default retention: one day (see docs/operability.md for sizing etcd). */
-export const DEFAULT_LOG_RETENTION_MS = 24 * 3600_000;
-/** Default period of the retention sweep each worker runs (PONTOON_LOG_SWEEP_INTERVAL; it is idempotent). */
-export const DEFAULT_LOG_SWEEP_INTERVAL_MS = 10 * 60_000;
 
 export const TRUNCATION_MARKER = '[pontoon] log truncated:';
 

@@ -20,6 +20,7 @@
  */
 import { access, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { INPUT_FILE } from '../contract/env.ts';
 import { readOutput } from '../contract/output.ts';
 import { joinInput, reportFor } from '../contract/termination.ts';
 import { LIMITS } from '../core/execution.ts';
@@ -40,7 +41,7 @@ function writeStdout(text: string): Promise<void> {
 async function prepare(): Promise<void> {
   const json = joinInput(process.env);
   JSON.parse(json); // refuse to hand the function a broken input.json
-  await writeFile(path.join(dir, 'input.json'), json, { mode: 0o644 });
+  await writeFile(path.join(dir, INPUT_FILE), json, { mode: 0o644 });
 }
 
 async function report(): Promise<void> {

@@ -20,8 +20,8 @@ import { WARM_PORT } from '../contract/env.ts';
 import { invokeWarmReplica } from '../contract/warm-invoke.ts';
 import { type AttemptOutcome, type AttemptRequest, failedAttemptError } from '../core/execution.ts';
 import { checkedOutcome } from '../core/io-schema.ts';
-import { parseTemporalConfig } from '../worker/config.ts';
-import { connectNative, dataConverterOf } from '../worker/temporal.ts';
+import { parseTemporalConfig } from '../platform/config.ts';
+import { connectNative, dataConverterOf } from '../platform/temporal.ts';
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
   const v = env[name];

@@ -20,7 +20,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { type OwnImage, ownImageRef, PONTOON_VERSION } from '../core/names.ts';
 import { cacheDir } from '../dev/temporal.ts';
-import { PACKAGE_ROOT } from '../worker/package-root.ts';
+import { PACKAGE_ROOT } from '../platform/package-root.ts';
 import { listContext, writeReproducibleTar } from './context.ts';
 import type { CraneRunner } from './crane.ts';
 import { ensureDepsLayer } from './deps.ts';
@@ -242,7 +242,7 @@ export async function buildPontoonImage(
   progress(`pontoon: ${listing.files} files (compiled, no sources)`);
   // The workflow bundle, so a worker starts in seconds (PONTOON_WORKFLOW_BUNDLE).
   const { bundleWorkflows } = await import('../worker/worker.ts');
-  const { createLogger } = await import('../worker/logger.ts');
+  const { createLogger } = await import('../platform/logger.ts');
   const bundle = await bundleWorkflows(createLogger('warn'));
   await writeFile(path.join(work, 'dist', 'workflow-bundle.js'), bundle.code);
   const bundleTar = path.join(work, 'bundle.tar');

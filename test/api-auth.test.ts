@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { buildApi } from '../api/app.ts';
 import { AuthConfigError, hashKey, newApiKey } from '../api/auth.ts';
 import { ApiConfigError, parseApiConfig } from '../api/config.ts';
-import { REDACT_PATHS } from '../worker/logger.ts';
+import { REDACT_PATHS } from '../platform/logger.ts';
 import { type RunningWorker, startWorker } from './helpers.ts';
 
 let w: RunningWorker;

@@ -19,7 +19,7 @@ import { parseTrustProxy } from '../api/config.ts';
 import { API_ERRORS } from '../api/errors.ts';
 import { listExecutions } from '../client/executions.ts';
 import { parseAllowCidrs } from '../core/webhook-destination.ts';
-import { createLogger } from '../worker/logger.ts';
+import { createLogger } from '../platform/logger.ts';
 import { apply, fixtureSpec, type RunningWorker, startWorker, uniqueName, waitForListed } from './helpers.ts';
 
 let w: RunningWorker;

@@ -9,7 +9,7 @@ import { newApiKey } from '../api/auth.ts';
 import { API_ERRORS } from '../api/errors.ts';
 import { startExecution, waitForResult } from '../client/functions.ts';
 import { PONTOON_VERSION } from '../core/names.ts';
-import { createLogger } from '../worker/logger.ts';
+import { createLogger } from '../platform/logger.ts';
 import { type RunningWorker, startWorker, uniqueName, waitFor, waitForListed } from './helpers.ts';
 
 let w: RunningWorker;

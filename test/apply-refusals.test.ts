@@ -20,7 +20,7 @@ import { startApi } from '../api/main.ts';
 import { applySpec } from '../client/functions.ts';
 import { functionSpecSchema } from '../core/schema.ts';
 import { freePort } from '../dev/temporal.ts';
-import { createLogger } from '../worker/logger.ts';
+import { createLogger } from '../platform/logger.ts';
 import { REPO_ROOT, type RunningWorker, startWorker, testConfig, uniqueName } from './helpers.ts';
 
 const run = promisify(execFile);

@@ -21,8 +21,8 @@ import { startApi } from '../api/main.ts';
 import { listExecutions } from '../client/executions.ts';
 import { getSpec, startExecution } from '../client/functions.ts';
 import { scheduleId } from '../core/names.ts';
-import { createLogger } from '../worker/logger.ts';
-import { createMetrics } from '../worker/metrics.ts';
+import { createLogger } from '../platform/logger.ts';
+import { createMetrics } from '../platform/metrics.ts';
 import { launchChromium } from './browser.ts';
 import { apply, fixtureSpec, type RunningWorker, startWorker, uniqueName, waitForListed } from './helpers.ts';
 

@@ -17,7 +17,7 @@ import { main } from '../cli/main.ts';
 import type { Io } from '../cli/output.ts';
 import { ROUTE_COMMANDS } from '../cli/routes.ts';
 import { freePort } from '../dev/temporal.ts';
-import { createLogger } from '../worker/logger.ts';
+import { createLogger } from '../platform/logger.ts';
 import { REPO_ROOT, type RunningWorker, startWorker, uniqueName, waitFor, waitForListed } from './helpers.ts';
 
 const run = promisify(execFile);

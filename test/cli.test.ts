@@ -11,7 +11,7 @@ import { newApiKey } from '../api/auth.ts';
 import { startApi } from '../api/main.ts';
 import { getSpec } from '../client/functions.ts';
 import { freePort } from '../dev/temporal.ts';
-import { createLogger } from '../worker/logger.ts';
+import { createLogger } from '../platform/logger.ts';
 import { REPO_ROOT, type RunningWorker, startWorker, uniqueName, waitFor, waitForListed } from './helpers.ts';
 
 const run = promisify(execFile);

@@ -1,5 +1,5 @@
 /**
- * Configuration: each variable declared once (worker/config.ts, api/config.ts) with its meaning,
+ * Configuration: each variable declared once (platform/config.ts, worker/config.ts, api/config.ts) with its meaning,
  * default and readers; the README's table generated from those declarations; the API parsing only
  * what it reads.
  */
@@ -8,7 +8,8 @@ import path from 'node:path';
 import { expect, it } from 'vitest';
 import { parseApiConfig } from '../api/config.ts';
 import { configurationTable, TABLE_END, TABLE_START, withTable } from '../dev/config-table.ts';
-import { ConfigError, parseConfig, parseProcessConfig } from '../worker/config.ts';
+import { ConfigError, parseProcessConfig } from '../platform/config.ts';
+import { parseConfig } from '../worker/config.ts';
 import { REPO_ROOT } from './helpers.ts';
 
 const readme = () => readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
@@ -115,6 +116,6 @@ it('every variable the code reads is documented in the README', () => {
   const missing = read.filter((name) => !text.includes(name) && !CONTRACT.test(name));
   expect(
     missing,
-    'add them to a settings schema (worker/config.ts, api/config.ts) or the Tools table',
+    'add them to a settings schema (platform/config.ts, worker/config.ts, api/config.ts) or the Tools table',
   ).toEqual([]);
 });

@@ -11,7 +11,7 @@ import { buildApi } from '../api/app.ts';
 import { startExecution, waitForResult } from '../client/functions.ts';
 import type { ExecutionResult } from '../core/execution.ts';
 import { parseSpecText } from '../core/parse.ts';
-import { createLogger } from '../worker/logger.ts';
+import { createLogger } from '../platform/logger.ts';
 import { type RunningWorker, startWorker, uniqueName, waitFor, waitForListed } from './helpers.ts';
 
 let w: RunningWorker;

@@ -5,8 +5,8 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { startExecution, waitForResult } from '../client/functions.ts';
-import { createLogger, installTemporalRuntime } from '../worker/logger.ts';
-import { createMetrics, renderMetrics } from '../worker/metrics.ts';
+import { createLogger, installTemporalRuntime } from '../platform/logger.ts';
+import { createMetrics, renderMetrics } from '../platform/metrics.ts';
 import { createPontoonWorker, type PontoonWorker } from '../worker/worker.ts';
 import { apply, fixtureSpec, testConfig, uniqueName, waitFor } from './helpers.ts';
 import { parseMetrics, series, startReceiver } from './ops-helpers.ts';

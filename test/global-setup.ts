@@ -13,7 +13,7 @@ import { type DevServer, ensureTemporalCli, freePort, startDevServer } from '../
 import { craneRunner, ensureCrane } from '../packaging/crane.ts';
 import { buildObserverImage } from '../packaging/own-images.ts';
 import { ensureEmbeddedRegistry, registryAnswers, registryFromEnv } from '../packaging/registry.ts';
-import { createLogger } from '../worker/logger.ts';
+import { createLogger } from '../platform/logger.ts';
 import { bundleWorkflows } from '../worker/worker.ts';
 
 let server: DevServer | undefined;

@@ -5,9 +5,9 @@ import type { Client } from '@temporalio/client';
 import { inject } from 'vitest';
 import { applySpec } from '../client/functions.ts';
 import { type FunctionSpec, type FunctionSpecInput, functionSpecSchema } from '../core/schema.ts';
+import { createLogger, installTemporalRuntime } from '../platform/logger.ts';
+import type { PontoonMetrics } from '../platform/metrics.ts';
 import { parseConfig, type WorkerConfig } from '../worker/config.ts';
-import { createLogger, installTemporalRuntime } from '../worker/logger.ts';
-import type { PontoonMetrics } from '../worker/metrics.ts';
 import { createPontoonWorker, type PontoonWorker } from '../worker/worker.ts';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..');

@@ -21,7 +21,7 @@ import { buildApi } from '../api/app.ts';
 import { applySpec, getSpec, startExecution, waitForResult } from '../client/functions.ts';
 import { Label, warmDeploymentName } from '../core/names.ts';
 import type { FunctionSpec, FunctionSpecInput } from '../core/schema.ts';
-import { createLogger } from '../worker/logger.ts';
+import { createLogger } from '../platform/logger.ts';
 import { uniqueName, waitFor } from './helpers.ts';
 import {
   coreApi,

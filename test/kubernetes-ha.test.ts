@@ -67,7 +67,7 @@ import type { ExecutionResult } from '../core/execution.ts';
 import { Label } from '../core/names.ts';
 import { type DevServer, freePort, portOpen, startDevServer } from '../dev/temporal.ts';
 import { EXECUTION_ID_ANNOTATION } from '../kube/names.ts';
-import { connectClient } from '../worker/temporal.ts';
+import { connectClient } from '../platform/temporal.ts';
 import { FIXTURE_FUNCTIONS, REPO_ROOT, uniqueName, waitFor } from './helpers.ts';
 import {
   createNamespace,

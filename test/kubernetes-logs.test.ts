@@ -20,7 +20,7 @@ import { attemptPodName } from '../kube/names.ts';
 import { createLogSource } from '../logs/index.ts';
 import { createSecretLogStore, LogLabel, logSecretName } from '../logs/secret.ts';
 import { TRUNCATION_MARKER } from '../logs/store.ts';
-import { createLogger } from '../worker/logger.ts';
+import { createLogger } from '../platform/logger.ts';
 import { createPontoonWorker, type PontoonWorker } from '../worker/worker.ts';
 import {
   apply,

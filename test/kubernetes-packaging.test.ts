@@ -14,7 +14,7 @@ import { startApi } from '../api/main.ts';
 import { getSpec, startExecution, waitForResult } from '../client/functions.ts';
 import { loadSpecs } from '../core/load.ts';
 import { freePort } from '../dev/temporal.ts';
-import { createLogger } from '../worker/logger.ts';
+import { createLogger } from '../platform/logger.ts';
 import { apply, REPO_ROOT, type RunningWorker, startWorker, uniqueName } from './helpers.ts';
 import { createNamespace, type KubeWorker, recordPods, simReport, startKubeWorker } from './kube-helpers.ts';
 

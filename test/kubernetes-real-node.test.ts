@@ -20,7 +20,7 @@ import { type FunctionSpec, type FunctionSpecInput, functionSpecSchema } from '.
 import { attemptPodName, FUNCTION_CONTAINER, OBSERVER_CONTAINER } from '../kube/names.ts';
 import { createLogSource } from '../logs/index.ts';
 import { buildSpecs } from '../packaging/index.ts';
-import { createLogger } from '../worker/logger.ts';
+import { createLogger } from '../platform/logger.ts';
 import { apply, REPO_ROOT, uniqueName, waitFor } from './helpers.ts';
 import {
   coreApi,

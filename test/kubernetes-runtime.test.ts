@@ -16,7 +16,7 @@ import { Label } from '../core/names.ts';
 import type { FunctionSpec } from '../core/schema.ts';
 import { attemptPodName, RUN_ID_ANNOTATION } from '../kube/names.ts';
 import { createSecretLogStore } from '../logs/secret.ts';
-import { createLogger } from '../worker/logger.ts';
+import { createLogger } from '../platform/logger.ts';
 import { executionOpen } from '../worker/worker.ts';
 import { apply, uniqueName, waitFor } from './helpers.ts';
 import {

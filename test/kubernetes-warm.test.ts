@@ -17,7 +17,7 @@ import type { ExecutionResult } from '../core/execution.ts';
 import { controllerWorkflowId, warmDeploymentName, warmTaskQueue } from '../core/names.ts';
 import type { FunctionSpec, FunctionSpecInput } from '../core/schema.ts';
 import { freePort } from '../dev/temporal.ts';
-import { createLogger } from '../worker/logger.ts';
+import { createLogger } from '../platform/logger.ts';
 import { progressQuery, warmPoolQuery } from '../workflows/definitions.ts';
 import { apply, REPO_ROOT, uniqueName, waitFor } from './helpers.ts';
 import {

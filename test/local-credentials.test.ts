@@ -26,8 +26,8 @@ import { attemptDir, createLocalRuntime } from '../activities/local-runtime.ts';
 import { startExecution, waitForResult } from '../client/functions.ts';
 import type { ExecutionResult } from '../core/execution.ts';
 import type { FunctionSpec } from '../core/schema.ts';
-import { createLogger } from '../worker/logger.ts';
-import { connectClient } from '../worker/temporal.ts';
+import { createLogger } from '../platform/logger.ts';
+import { connectClient } from '../platform/temporal.ts';
 import { apply, fixtureSpec, pidAlive, REPO_ROOT, uniqueName, waitFor } from './helpers.ts';
 
 const RUN_AS = 'pontoon-fn';

@@ -11,7 +11,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { attemptDir, attemptLogPath, createDirLogStore, RECORD_FILE, readRecordFile } from '../logs/dir.ts';
 import { expiryLabels, sweepSelectors } from '../logs/secret.ts';
 import { capLog, TRUNCATION_MARKER } from '../logs/store.ts';
-import { executionFields } from '../worker/logger.ts';
+import { executionFields } from '../platform/logger.ts';
 
 describe('capLog', () => {
   it('leaves a log within the limit alone', () => {

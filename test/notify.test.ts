@@ -17,8 +17,8 @@ import { createLocalRuntime } from '../activities/local-runtime.ts';
 import { buildDelivery, type NotificationRequest, verifySignature } from '../activities/notify.ts';
 import { functionSpecSchema } from '../core/schema.ts';
 import { parseAllowCidrs, refusedWebhookUrl } from '../core/webhook-destination.ts';
-import { createLogger, installTemporalRuntime } from '../worker/logger.ts';
-import { connectClient } from '../worker/temporal.ts';
+import { createLogger, installTemporalRuntime } from '../platform/logger.ts';
+import { connectClient } from '../platform/temporal.ts';
 import { fixtureSpec, testConfig, uniqueName } from './helpers.ts';
 import { startReceiver } from './ops-helpers.ts';
 

@@ -30,8 +30,9 @@ import { appliedFunctionNames, getSpec, startExecution, waitForResult } from '..
 import { connect, PayloadKeyMissingError } from '../client/index.ts';
 import { SpecReader } from '../client/spec-reader.ts';
 import { controllerWorkflowId, scheduleId } from '../core/names.ts';
-import { ConfigError, parseConfig } from '../worker/config.ts';
-import { AesGcmPayloadCodec, parsePayloadKeys } from '../worker/payload-codec.ts';
+import { ConfigError } from '../platform/config.ts';
+import { AesGcmPayloadCodec, parsePayloadKeys } from '../platform/payload-codec.ts';
+import { parseConfig } from '../worker/config.ts';
 import { apply, fixtureSpec, type RunningWorker, startWorker, testConfig, uniqueName } from './helpers.ts';
 
 const run = promisify(execFile);

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { expect, inject, it } from 'vitest';
-import { createLogger, installTemporalRuntime } from '../worker/logger.ts';
+import { createLogger, installTemporalRuntime } from '../platform/logger.ts';
 import { REPO_ROOT } from './helpers.ts';
 
 const dir = path.join(REPO_ROOT, 'test', 'histories');

@@ -14,7 +14,7 @@ import { listScheduleIds } from '../client/list-ids.ts';
 import { controllerWorkflowId, scheduleId } from '../core/names.ts';
 import { previewFireTimes } from '../core/schedule-times.ts';
 import { functionSpecSchema } from '../core/schema.ts';
-import { createLogger } from '../worker/logger.ts';
+import { createLogger } from '../platform/logger.ts';
 import { deleteUpdate } from '../workflows/definitions.ts';
 import {
   apply,

@@ -15,7 +15,7 @@ import { buildApi } from '../api/app.ts';
 import { newApiKey } from '../api/auth.ts';
 import { WorkflowType } from '../core/names.ts';
 import { ensureSchemathesis, SCHEMATHESIS_VERSION } from '../dev/schemathesis.ts';
-import { createLogger } from '../worker/logger.ts';
+import { createLogger } from '../platform/logger.ts';
 import { REPO_ROOT, type RunningWorker, startWorker, uniqueName } from './helpers.ts';
 
 /** Test cases per operation and phase: about a minute per role on a loaded 2-core machine. */

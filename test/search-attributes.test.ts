@@ -8,8 +8,8 @@ import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { SEARCH_ATTRIBUTE_TYPES } from '../core/names.ts';
-import { createLogger } from '../worker/logger.ts';
-import { checkSearchAttributes, probeSearchAttributes } from '../worker/temporal.ts';
+import { createLogger } from '../platform/logger.ts';
+import { checkSearchAttributes, probeSearchAttributes } from '../platform/temporal.ts';
 import { startWorker, testConfig } from './helpers.ts';
 
 let connection: Connection;

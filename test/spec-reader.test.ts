@@ -14,7 +14,7 @@ import { applySpec, startExecution, waitForResult } from '../client/functions.ts
 import { SpecReader } from '../client/spec-reader.ts';
 import { controllerWorkflowId, TASK_QUEUE, Trigger, WorkflowType } from '../core/names.ts';
 import type { FunctionSpec } from '../core/schema.ts';
-import { createMetrics } from '../worker/metrics.ts';
+import { createMetrics } from '../platform/metrics.ts';
 import { applyUpdate, deleteUpdate, SPEC_MEMO_KEY } from '../workflows/definitions.ts';
 import { fixtureSpec, type RunningWorker, startWorker, testConfig, uniqueName } from './helpers.ts';
 

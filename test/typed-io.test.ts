@@ -21,8 +21,8 @@ import { validatorStats } from '../core/io-schema.ts';
 import { loadSpecs } from '../core/load.ts';
 import { formatProblem, parseSpecText } from '../core/parse.ts';
 import { freePort } from '../dev/temporal.ts';
-import { createLogger, installTemporalRuntime } from '../worker/logger.ts';
-import { createMetrics } from '../worker/metrics.ts';
+import { createLogger, installTemporalRuntime } from '../platform/logger.ts';
+import { createMetrics } from '../platform/metrics.ts';
 import { REPO_ROOT, type RunningWorker, startWorker, testConfig, uniqueName } from './helpers.ts';
 
 const run = promisify(execFile);

@@ -17,7 +17,7 @@ import { startExecution, waitForResult } from '../client/functions.ts';
 import type { AttemptOutcome } from '../core/execution.ts';
 import { loadSpecs } from '../core/load.ts';
 import type { FunctionSpec } from '../core/schema.ts';
-import { createLogger } from '../worker/logger.ts';
+import { createLogger } from '../platform/logger.ts';
 import {
   apply,
   FIXTURE_FUNCTIONS,

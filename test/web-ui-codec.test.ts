@@ -24,7 +24,7 @@ import { newApiKey } from '../api/auth.ts';
 import { startApi } from '../api/main.ts';
 import { startExecution, waitForResult } from '../client/functions.ts';
 import { type DevServer, freePort, startDevServer } from '../dev/temporal.ts';
-import { AesGcmPayloadCodec, parsePayloadKeys } from '../worker/payload-codec.ts';
+import { AesGcmPayloadCodec, parsePayloadKeys } from '../platform/payload-codec.ts';
 import { artifactsDir, launchChromium } from './browser.ts';
 import {
   apply,

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { createLocalRuntime } from '../activities/local-runtime.ts';
 import { startExecution, waitForResult } from '../client/functions.ts';
 import type { AttemptRequest } from '../core/execution.ts';
-import { connectClient } from '../worker/temporal.ts';
+import { connectClient } from '../platform/temporal.ts';
 import { apply, fixtureSpec, pidAlive, REPO_ROOT, testConfig, uniqueName, waitFor } from './helpers.ts';
 
 const config = testConfig();

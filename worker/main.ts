@@ -1,6 +1,7 @@
 /** `pontoon worker`: runs the Pontoon worker until SIGTERM or SIGINT, then drains and exits. */
 import { PONTOON_VERSION } from '../core/names.ts';
-import { ConfigError, parseConfig } from './config.ts';
+import { ConfigError } from '../platform/config.ts';
+import { parseConfig } from './config.ts';
 import { startObservedWorker } from './observed.ts';
 
 export async function runWorker(): Promise<void> {

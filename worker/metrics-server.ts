@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
-import { type PontoonMetrics, renderMetrics } from './metrics.ts';
+import { type PontoonMetrics, renderMetrics } from '../platform/metrics.ts';
 
 export interface MetricsServer {
   /** http://host:port */

@@ -3,9 +3,10 @@
  * Prometheus series on a loopback port when metrics are on), our metrics registry and listener,
  * and tracing when OTLP is configured. Shared by `pontoon worker` and `pontoon dev`.
  */
+
+import { createLogger, installTemporalRuntime, type LoggerOptions } from '../platform/logger.ts';
+import { createMetrics, temporalRuntimeMetrics } from '../platform/metrics.ts';
 import type { WorkerConfig } from './config.ts';
-import { createLogger, installTemporalRuntime, type LoggerOptions } from './logger.ts';
-import { createMetrics, temporalRuntimeMetrics } from './metrics.ts';
 import { freeLoopbackPort, startMetricsServer } from './metrics-server.ts';
 import { createPontoonWorker } from './worker.ts';
 
@@ -24,7 +25,7 @@ export async function startObservedWorker(
   const metrics = createMetrics({ processMetrics: true });
   // OpenTelemetry's SDK is loaded only when traces are exported (~5 MiB of a worker at rest).
   const tracing = config.tracing
-    ? (await import('./tracing.ts')).createTracing({
+    ? (await import('../platform/tracing.ts')).createTracing({
         serviceName: config.tracing.serviceName ?? serviceName,
         registerGlobal: true,
       })

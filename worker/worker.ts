@@ -18,14 +18,19 @@ import { createActivities } from '../activities/index.ts';
 import { createLocalRuntime } from '../activities/local-runtime.ts';
 import type { FunctionRuntime } from '../activities/runtime.ts';
 import { createDirLogStore } from '../logs/dir.ts';
+import { createMetrics, type PontoonMetrics } from '../platform/metrics.ts';
+import { RUNS_COMPILED } from '../platform/package-root.ts';
+import {
+  checkSearchAttributes,
+  connectClient,
+  connectNative,
+  dataConverterOf,
+} from '../platform/temporal.ts';
+import type { Tracing } from '../platform/tracing.ts';
 import type { WorkerConfig } from './config.ts';
 import { createFaultInjection } from './faults.ts';
 import type { KubernetesWorkerRuntimeOptions } from './kubernetes-runtime.ts';
-import { createMetrics, type PontoonMetrics } from './metrics.ts';
-import { RUNS_COMPILED } from './package-root.ts';
 import { PRELOADED_WORKFLOW_MODULE_NAMES } from './preloaded-workflow-modules.ts';
-import { checkSearchAttributes, connectClient, connectNative, dataConverterOf } from './temporal.ts';
-import type { Tracing } from './tracing.ts';
 
 /**
  * The modules' extension in this process: `.ts` from the sources (tsx, vitest), `.js` from the
@@ -128,7 +133,7 @@ export async function createPontoonWorker(opts: {
   const otel = tracing
     ? {
         ...(await import('@temporalio/interceptors-opentelemetry')),
-        ...(await import('./tracing.ts')),
+        ...(await import('../platform/tracing.ts')),
       }
     : undefined;
   const client =
@@ -161,7 +166,7 @@ export async function createPontoonWorker(opts: {
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.taskQueue,
-    // Payloads encrypted at rest when keys are set (worker/payload-codec.ts), outside the sandbox.
+    // Payloads encrypted at rest when keys are set (platform/payload-codec.ts), outside the sandbox.
     dataConverter: dataConverterOf(config.temporal),
     workflowBundle:
       opts.workflowBundle ??

@@ -4,7 +4,7 @@
  */
 import { context, SpanKind, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
 import type { FastifyInstance } from 'fastify';
-import type { PontoonMetrics } from '../../worker/metrics.ts';
+import type { PontoonMetrics } from '../../platform/metrics.ts';
 
 /** onResponse metrics (and span end); onRequest span start when `tracer` is given. */
 export function registerTelemetry(app: FastifyInstance, metrics: PontoonMetrics, tracer?: Tracer): void {

@@ -2,7 +2,7 @@
  * The codec server: `POST /codec/encode` and `POST /codec/decode`, the remote codec protocol the
  * Temporal Web UI (`--ui-codec-endpoint`, or its "Codec Server" setting) and the `temporal` CLI
  * (`--codec-endpoint <api>/codec --codec-auth 'Bearer <key>'`) call to show and write payloads that
- * Pontoon stores encrypted (worker/payload-codec.ts).
+ * Pontoon stores encrypted (platform/payload-codec.ts).
  *
  * Protocol (Temporal's docs, "Codec Server"): the body is `{"payloads": [{"metadata": {"<key>":
  * "<base64>"}, "data": "<base64>"}]}` (the JSON form of temporal.api.common.v1.Payloads), the
@@ -23,7 +23,7 @@
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { PayloadDecryptError, PayloadKeyMissingError } from '../../worker/payload-codec.ts';
+import { PayloadDecryptError, PayloadKeyMissingError } from '../../platform/payload-codec.ts';
 import { ApiError } from '../errors.ts';
 import { type BrowserGuardOptions, crossOriginAllowed } from '../plugins/browser-guard.ts';
 import { ROUTES } from '../route-table.ts';

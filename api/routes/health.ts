@@ -1,7 +1,7 @@
 /** Liveness (/healthz), readiness (/readyz: Temporal reachable, a worker polling) and the Prometheus scrape (/metrics). */
 import type { FastifyInstance } from 'fastify';
 import { PONTOON_VERSION } from '../../core/names.ts';
-import { renderMetrics } from '../../worker/metrics.ts';
+import { renderMetrics } from '../../platform/metrics.ts';
 import { ApiError } from '../errors.ts';
 import type { RouteContext } from '../route-context.ts';
 import { ROUTES } from '../route-table.ts';

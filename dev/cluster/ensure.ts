@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { packagePath } from '../../worker/package-root.ts';
+import { packagePath } from '../../platform/package-root.ts';
 
 const UP_SH = packagePath('dev', 'cluster', 'up.sh');
 

@@ -3,7 +3,7 @@
  * else rejects with `fail(message)` where the message holds the exit code and the end of its stderr.
  */
 import { spawn } from 'node:child_process';
-import { packagePath } from '../../worker/package-root.ts';
+import { packagePath } from '../../platform/package-root.ts';
 
 export function runRegistryScript(
   script: 'build.sh' | 'up.sh',

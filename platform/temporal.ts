@@ -12,7 +12,7 @@ import { AesGcmPayloadCodec } from './payload-codec.ts';
 
 /**
  * The data converter of every Temporal client and worker Pontoon creates from `config`: the default
- * payload converter, then the AES-256-GCM payload codec (worker/payload-codec.ts). With no keys the
+ * payload converter, then the AES-256-GCM payload codec (platform/payload-codec.ts). With no keys the
  * codec passes payloads through and refuses to read encrypted ones, naming the key they need.
  * Never a payloadConverterPath: the codec runs outside the workflow sandbox.
  */

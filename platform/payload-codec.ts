@@ -1,6 +1,6 @@
 /**
  * Payloads encrypted at rest: a Temporal payload codec (AES-256-GCM, node:crypto) that every client
- * and worker Pontoon creates carries in its data converter (worker/temporal.ts `dataConverterOf`).
+ * and worker Pontoon creates carries in its data converter (platform/temporal.ts `dataConverterOf`).
  * It runs outside the workflow sandbox, in the connection's data converter, never in a
  * payloadConverterPath: workflow code never sees it.
  *

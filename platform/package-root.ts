@@ -1,7 +1,7 @@
 /**
  * Where Pontoon's own files are, whether it runs from the TypeScript sources (tsx, vitest: this
- * module is `<root>/worker/package-root.ts`) or from the compiled tree (`npm run build`, an
- * installed package: `<root>/dist/worker/package-root.js`). Non-module files a module needs at run
+ * module is `<root>/platform/package-root.ts`) or from the compiled tree (`npm run build`, an
+ * installed package: `<root>/dist/platform/package-root.js`). Non-module files a module needs at run
  * time (shell scripts, the `temporal` bin, the observer's entry for esbuild) are found from here,
  * never from `import.meta.dirname` of a module that may have moved into dist/.
  */
