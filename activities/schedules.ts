@@ -14,6 +14,7 @@ import { listScheduleIds } from '../client/list-ids.ts';
 import { parseDuration } from '../core/duration.ts';
 import { APPLY_FAILURES } from '../core/failures.ts';
 import { executionWorkflowId, SearchAttr, scheduleId, WorkflowType } from '../core/names.ts';
+import { overlapPolicy } from '../core/schedule-policy.ts';
 import type { ScheduleSpec } from '../core/schema.ts';
 
 export interface ReconcileInput {
@@ -28,19 +29,6 @@ export interface ReconcileResult {
   created: string[];
   updated: string[];
   deleted: string[];
-}
-
-const OVERLAP = {
-  skip: 'SKIP',
-  buffer_one: 'BUFFER_ONE',
-  buffer_all: 'BUFFER_ALL',
-  cancel_other: 'CANCEL_OTHER',
-  terminate_other: 'TERMINATE_OTHER',
-  allow_all: 'ALLOW_ALL',
-} as const;
-
-export function overlapPolicy(o: ScheduleSpec['overlap']) {
-  return OVERLAP[o];
 }
 
 /** The Temporal Schedule for one schedule of a function (pure). */

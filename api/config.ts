@@ -1,11 +1,11 @@
 /** API process settings from the environment (parsed once at start). */
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
+import { MAX_BACKFILL_FIRES } from '../core/schedule-policy.ts';
 import { type AllowCidrs, AllowCidrsError, parseAllowCidrs } from '../core/webhook-destination.ts';
 import { setting } from '../platform/config.ts';
 import { type ApiKey, loadApiKeys } from './auth.ts';
 import { AUTH_FAILURES_PER_MINUTE } from './plugins/auth-failures.ts';
-import { MAX_BACKFILL_FIRES } from './routes/schedules.ts';
 
 /** Default most running executions one DELETE ?cancelRunning=true cancels (PONTOON_API_MAX_DELETE_CANCELS). */
 export const MAX_DELETE_CANCELS = 1000;

@@ -8,6 +8,7 @@
  * budget (bench/cli-startup.ts). The request shapes (zod) of each route are ROUTE_SCHEMAS in api/schemas.ts,
  * keyed by the same route ids.
  */
+import { MAX_BACKFILL_FIRES } from '../core/schedule-policy.ts';
 import type { Role } from './auth.ts';
 import type { ApiErrorCode } from './errors.ts';
 
@@ -260,7 +261,7 @@ const deadLetters = {
     worker: true,
     summary: 'Redrive every dead letter of a function matching a filter (dryRun counts them)',
     description:
-      'Starts at most PONTOON_API_MAX_BACKFILL_FIRES (the backfill cap, 1000) redrives: more matches are 400 redrive_too_large ' +
+      `Starts at most PONTOON_API_MAX_BACKFILL_FIRES (the backfill cap, ${MAX_BACKFILL_FIRES}) redrives: more matches are 400 redrive_too_large ` +
       'and nothing starts. Each redrive is idempotent, so repeating a request starts only what is new.',
     responses: {
       200: { description: 'dry run: the count and the cap' },

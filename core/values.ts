@@ -30,6 +30,11 @@ export function isPriorityName(p: unknown): p is keyof typeof PRIORITY_ALIASES {
   return typeof p === 'string' && Object.hasOwn(PRIORITY_ALIASES, p);
 }
 /** How a priority is written, for error messages and docs. */
+/** True for a priority level as a number (1–5, PRIORITY_LEVELS); the aliases are `isPriorityName`. */
+export function isPriorityLevel(p: unknown): p is (typeof PRIORITY_LEVELS)[number] {
+  return (PRIORITY_LEVELS as readonly unknown[]).includes(p);
+}
+
 export const PRIORITY_HELP = `an integer ${PRIORITY_HIGHEST} (highest) to ${PRIORITY_LOWEST} (lowest), or ${PRIORITY_NAMES.map((n) => `${n} (${PRIORITY_ALIASES[n]})`).join(', ')}`;
 
 /**

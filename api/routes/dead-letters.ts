@@ -13,13 +13,13 @@ import {
   RedriveRefused,
   redriveExecution,
 } from '../../client/dead-letters.ts';
+import { MAX_BACKFILL_FIRES } from '../../core/schedule-policy.ts';
 import { ApiError } from '../errors.ts';
 import type { RouteContext } from '../route-context.ts';
 import { ROUTES, routePath } from '../route-table.ts';
 import { ROUTE_SCHEMAS } from '../schemas.ts';
 import { check, pageTokenOf } from '../validate.ts';
 import { bindRoute } from './bind.ts';
-import { MAX_BACKFILL_FIRES } from './schedules.ts';
 
 /** Redrives of one bulk request started at once. */
 const REDRIVE_CONCURRENCY = 16;

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { listExecutions, listQuery } from '../../client/executions.ts';
 import { applySpec, getSpec } from '../../client/functions.ts';
 import { encodePageToken } from '../../client/page-token.ts';
+import { APPLY_FAILURES } from '../../core/failures.ts';
 import { functionAccessProblems } from '../../core/function-access.ts';
 import { controllerWorkflowId } from '../../core/names.ts';
 import { parseSpecText } from '../../core/parse.ts';
@@ -37,7 +38,7 @@ function specRefusal(err: unknown): ApiError | undefined {
   if (!(err instanceof WorkflowUpdateFailedError)) return undefined;
   const cause = err.cause;
   if (!(cause instanceof ApplicationFailure)) return undefined;
-  if (cause.type !== 'SpecInvalid' && cause.type !== 'SpecRefused') return undefined;
+  if (cause.type !== APPLY_FAILURES.invalid && cause.type !== APPLY_FAILURES.refused) return undefined;
   return new ApiError('spec_invalid', `the spec was refused: ${cause.message}`, cause.details ?? []);
 }
 

@@ -1,8 +1,8 @@
 /** Schedule routes: list with next fire times and recent results, pause/unpause, trigger now, backfill. */
 import { ScheduleNotFoundError, WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { overlapPolicy } from '../../activities/schedules.ts';
 import { scheduleId } from '../../core/names.ts';
+import { MAX_BACKFILL_FIRES, overlapPolicy } from '../../core/schedule-policy.ts';
 import { previewFireTimes } from '../../core/schedule-times.ts';
 import type { ScheduleSpec } from '../../core/schema.ts';
 import { ApiError } from '../errors.ts';
@@ -12,14 +12,6 @@ import { ROUTE_SCHEMAS } from '../schemas.ts';
 import { closestName } from '../suggest.ts';
 import { check, requireName } from '../validate.ts';
 import { bindRoute } from './bind.ts';
-
-/**
- * Most fires one backfill request may start (PONTOON_API_MAX_BACKFILL_FIRES). Each fire is an
- * execution: a range of years on an hourly schedule would be hundreds of thousands of workflows from
- * one request. A thousand covers 41 days of an hourly schedule or 2.7 years of a daily one; longer
- * ranges are several requests, each refused or accepted whole.
- */
-export const MAX_BACKFILL_FIRES = 1000;
 
 /**
  * Fires of `schedule` from `from` to `to`, both inclusive as the server runs a backfill, counted

@@ -5,6 +5,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.ts';
 import type { NotificationRequest, NotifyResult } from '../../activities/notify.ts';
+import { NOTIFY_NON_RETRYABLE } from '../../core/failures.ts';
 
 const { sendNotifications } = proxyActivities<Activities>({
   startToCloseTimeout: '15s',
@@ -12,7 +13,8 @@ const { sendNotifications } = proxyActivities<Activities>({
     initialInterval: '200ms',
     backoffCoefficient: 1,
     maximumAttempts: 5,
-    nonRetryableErrorTypes: ['NotifyRejected', 'NotifySecretMissing'],
+    // The workflows' own list (it was copied here and missed NotifyDestinationRefused).
+    nonRetryableErrorTypes: NOTIFY_NON_RETRYABLE,
   },
 });
 

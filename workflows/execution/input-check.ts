@@ -21,7 +21,11 @@ import {
   IDEMPOTENCY_KEY,
   isIdempotencyKey,
   isIsoDateTime,
+  isPriorityLevel,
   isPriorityName,
+  PRIORITY_HIGHEST,
+  PRIORITY_LOWEST,
+  PRIORITY_NAMES,
   utf8Bytes,
 } from '../../core/values.ts';
 import { fail } from './fail.ts';
@@ -71,12 +75,11 @@ export function checkInput(raw: unknown): ExecuteFunctionInput {
     fail('InputInvalid', '"parameters" must be an object of name → value');
   }
   const p = input.priority;
-  if (
-    p !== undefined &&
-    !(Number.isInteger(p) && (p as number) >= 1 && (p as number) <= 5) &&
-    !isPriorityName(p)
-  ) {
-    fail('InputInvalid', '"priority" must be 1 (highest) to 5, or high, normal, low');
+  if (p !== undefined && !isPriorityLevel(p) && !isPriorityName(p)) {
+    fail(
+      'InputInvalid',
+      `"priority" must be ${PRIORITY_HIGHEST} (highest) to ${PRIORITY_LOWEST}, or ${PRIORITY_NAMES.join(', ')}`,
+    );
   }
   if (
     input.scheduledTime !== undefined &&
