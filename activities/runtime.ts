@@ -47,7 +47,7 @@ export interface FunctionRuntime {
   /**
    * Kubernetes: warm functions run in Deployments whose observers serve the task queue
    * `pontoon-warm-<function>`; the function controller sizes them through this. Absent on the local
-   * runtime, whose warm pools live inside the worker and size themselves (activities/local-warm.ts).
+   * runtime, whose warm pools live inside the worker and size themselves (activities/local/warm.ts).
    */
   readonly warmPools?: WarmPoolManager;
   /** Releases watches and connections at worker shutdown. */

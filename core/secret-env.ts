@@ -7,7 +7,7 @@
  *   function controller's Update validator): a literal is stored in plain text in Temporal history
  *   and in every attempt's input, and every viewer reads it;
  * - the local runtime passes a worker variable on to functions only when it is not one
- *   (`inheritable`, activities/local-env.ts), and never looks up `secretRef` in the worker's
+ *   (`inheritable`, activities/local/env.ts), and never looks up `secretRef` in the worker's
  *   environment.
  *
  * Names: a strong name (`*_TOKEN`, `*_SECRET`, `*PASSWORD*`, `*_API_KEY`, …) makes any non-empty

@@ -13,7 +13,7 @@ import { ActivityFailure, ApplicationFailure, WorkflowFailedError } from '@tempo
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../activities/index.ts';
-import { createLocalRuntime } from '../activities/local-runtime.ts';
+import { createLocalRuntime } from '../activities/local/runtime.ts';
 import { buildDelivery, type NotificationRequest, verifySignature } from '../activities/notify.ts';
 import { functionSpecSchema } from '../core/schema.ts';
 import { parseAllowCidrs, refusedWebhookUrl } from '../core/webhook-destination.ts';

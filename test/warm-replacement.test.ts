@@ -12,7 +12,7 @@
 import { mkdtempSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createLocalRuntime, type LocalRuntime } from '../activities/local-runtime.ts';
+import { createLocalRuntime, type LocalRuntime } from '../activities/local/runtime.ts';
 import { startExecution, waitForResult } from '../client/functions.ts';
 import type { AttemptOutcome } from '../core/execution.ts';
 import { loadSpecs } from '../core/load.ts';

@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import pino from 'pino';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { createLocalRuntime } from '../activities/local-runtime.ts';
+import { createLocalRuntime } from '../activities/local/runtime.ts';
 import { startExecution, waitForResult } from '../client/functions.ts';
 import type { AttemptRequest } from '../core/execution.ts';
 import { connectClient } from '../platform/temporal.ts';

@@ -2,7 +2,7 @@
  * Fault injection for the HA tests (PONTOON_FAULT_KILL_AFTER_OUTCOME, 0 = off, the default): the
  * worker SIGKILLs itself right after attempts' outcomes, before the activities return, so Temporal
  * never records them and retries each activity on another worker — the completion boundary that
- * exactly-once has to survive (activities/kubernetes/runtime.ts, activities/local-runtime.ts).
+ * exactly-once has to survive (activities/kubernetes/runtime.ts, activities/local/runtime.ts).
  *
  * Each outcome arms a fault with the given probability. An armed worker holds that outcome and every
  * other one that comes back in the next HOLD_MS (heartbeating, so Temporal still sees each activity

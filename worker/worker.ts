@@ -15,7 +15,7 @@ import {
 } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities/index.ts';
-import { createLocalRuntime } from '../activities/local-runtime.ts';
+import { createLocalRuntime } from '../activities/local/runtime.ts';
 import type { FunctionRuntime } from '../activities/runtime.ts';
 import { createDirLogStore } from '../logs/dir.ts';
 import { createMetrics, type PontoonMetrics } from '../platform/metrics.ts';

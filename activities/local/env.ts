@@ -20,10 +20,10 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, type Stats, statSync } from 'node:fs';
 import { chmod, chown, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { readRegularFile } from '../contract/output.ts';
-import type { FunctionSpec } from '../core/schema.ts';
-import { inheritable } from '../core/secret-env.ts';
-import { PARAMETER_LIMITS } from '../core/values.ts';
+import { readRegularFile } from '../../contract/output.ts';
+import type { FunctionSpec } from '../../core/schema.ts';
+import { inheritable } from '../../core/secret-env.ts';
+import { PARAMETER_LIMITS } from '../../core/values.ts';
 
 /** The user local functions run as (PONTOON_LOCAL_RUN_AS), resolved once at start. */
 export interface RunAs {

@@ -2,11 +2,11 @@
  * The local runtime's hands on processes: the process group each attempt runs in (killed whole on a
  * timeout or cancellation), and the reap of a lost worker's attempt — freeze the group, tell whether
  * the function had ended by itself, kill the rest — through /proc (Linux). Counterpart of the
- * kubernetes runtime's pods.ts.
+ * kubernetes runtime's pods.ts: the process calls the other parts share (attempts and warm replicas).
  */
 import { existsSync } from 'node:fs';
 import { lstat, readdir, readFile } from 'node:fs/promises';
-import { readRegularFile } from '../contract/output.ts';
+import { readRegularFile } from '../../contract/output.ts';
 
 export function alive(pgid: number): boolean {
   try {
@@ -106,6 +106,9 @@ export async function reapGroup(pgid: number): Promise<'finished' | 'interrupted
   return interrupted ? 'interrupted' : 'finished';
 }
 
+/** The name (`$0`) an attempt's sh runs under (launch.ts): argv[3] of its process. */
+export const ATTEMPT_SH_NAME = 'pontoon-attempt';
+
 /**
  * Whether process `pgid` is the sh this runtime started for the attempt whose exit file is
  * `exitFile` (its argv: /bin/sh -c <script> pontoon-attempt <exitFile> …), read from
@@ -117,13 +120,16 @@ export async function isAttemptLeader(pgid: number, exitFile: string): Promise<b
   if (!existsSync('/proc/self/cmdline')) return undefined;
   try {
     const argv = (await readFile(`/proc/${pgid}/cmdline`, 'utf8')).split('\0');
-    return argv[3] === 'pontoon-attempt' && argv[4] === exitFile;
+    return argv[3] === ATTEMPT_SH_NAME && argv[4] === exitFile;
   } catch {
     return false; // gone, or not ours to read
   }
 }
 
+/** Sends `signal` to process group `pgid` (an attempt's or a warm replica's); gone already: nothing. */
 export function killGroup(pgid: number, signal: NodeJS.Signals): void {
+  // Never process.kill(-1) or (-0): those signal every process of the user or this process's group.
+  if (!(pgid > 1)) return;
   try {
     process.kill(-pgid, signal);
   } catch {
