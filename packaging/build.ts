@@ -8,7 +8,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { APP_DIR, buildCommand } from '../core/build.ts';
 import type { FunctionSpec } from '../core/schema.ts';
-import { cacheDir } from '../dev/temporal.ts';
+import { cacheDir } from '../platform/cache-dir.ts';
 import { listContext, writeReproducibleTar } from './context.ts';
 import { CraneError, type CraneRunner, csvArg } from './crane.ts';
 import { type DepsLayer, ensureDepsLayer, PYTHON_DEPS_DIR } from './deps.ts';

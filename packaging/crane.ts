@@ -8,8 +8,8 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { runRegistryScript } from '../dev/registry/run.ts';
-import { cacheDir } from '../dev/temporal.ts';
+import { cacheDir } from '../platform/cache-dir.ts';
+import { runRegistryScript } from './registry-script.ts';
 
 const execFileAsync = promisify(execFile);
 export const CRANE_VERSION = 'v0.22.1';

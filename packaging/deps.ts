@@ -16,7 +16,7 @@ import { copyFile, mkdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { BuildRuntime } from '../core/build.ts';
-import { cacheDir } from '../dev/temporal.ts';
+import { cacheDir } from '../platform/cache-dir.ts';
 import { sha256File, writeReproducibleTar } from './context.ts';
 import { PackagingError } from './errors.ts';
 import { walkAll } from './runtimes.ts';

@@ -19,7 +19,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { type OwnImage, ownImageRef, PONTOON_VERSION } from '../core/names.ts';
-import { cacheDir } from '../dev/temporal.ts';
+import { cacheDir } from '../platform/cache-dir.ts';
 import { PACKAGE_ROOT } from '../platform/package-root.ts';
 import { listContext, writeReproducibleTar } from './context.ts';
 import type { CraneRunner } from './crane.ts';

@@ -7,11 +7,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runRegistryScript } from '../dev/registry/run.ts';
-import { cacheDir } from '../dev/temporal.ts';
-
-export const DEFAULT_REGISTRY_PORT = 5001;
-export const DEFAULT_REGISTRY = `127.0.0.1:${DEFAULT_REGISTRY_PORT}`;
+import { DEFAULT_REGISTRY } from '../core/names.ts';
+import { cacheDir } from '../platform/cache-dir.ts';
+import { runRegistryScript } from './registry-script.ts';
 
 export interface RegistryConfig {
   /** host[:port][/path prefix], e.g. 127.0.0.1:5001 or registry.example.com/team */

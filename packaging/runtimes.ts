@@ -22,7 +22,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import * as tar from 'tar';
 import type { BuildRuntime } from '../core/build.ts';
-import { cacheDir } from '../dev/temporal.ts';
+import { cacheDir } from '../platform/cache-dir.ts';
 import { writeReproducibleTar } from './context.ts';
 import type { CraneRunner } from './crane.ts';
 import type { RegistryConfig } from './registry.ts';

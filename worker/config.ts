@@ -5,9 +5,9 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
-import { ownImageRef } from '../core/names.ts';
+import { DEFAULT_KILL_GRACE_MS } from '../contract/exit.ts';
+import { DEFAULT_REGISTRY, ownImageRef } from '../core/names.ts';
 import { KUBERNETES_RUNTIME_DEFAULTS } from '../kube/defaults.ts';
-import { DEFAULT_REGISTRY } from '../packaging/registry.ts';
 import {
   duration,
   parseEnv,
@@ -171,7 +171,7 @@ const WorkerEnv = {
     '`PONTOON_DATA_DIR/secrets`',
   ),
   PONTOON_KILL_GRACE: setting(
-    duration.default(5000),
+    duration.default(DEFAULT_KILL_GRACE_MS),
     'worker',
     'SIGTERM → SIGKILL grace on timeout and for warm replicas (cancellation: at most 2 s)',
     '`5s`',

@@ -1,9 +1,10 @@
 /**
- * Runs one of dev/registry's scripts (build.sh, up.sh) for the packager: resolves when it exits 0,
+ * Runs one of dev/registry's scripts (build.sh: crane and the registry from the Go module proxy; up.sh: the
+ * embedded registry) for the packager; they ship in the npm package (package.json `files`): resolves when it exits 0,
  * else rejects with `fail(message)` where the message holds the exit code and the end of its stderr.
  */
 import { spawn } from 'node:child_process';
-import { packagePath } from '../../platform/package-root.ts';
+import { packagePath } from '../platform/package-root.ts';
 
 export function runRegistryScript(
   script: 'build.sh' | 'up.sh',
