@@ -5,7 +5,7 @@ import ts from 'typescript';
 import { expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { functionJsonSchemaText } from '../core/json-schema.ts';
-import { DEFAULT_REGISTRY, ownImageRef, PONTOON_VERSION } from '../core/names.ts';
+import { ownImageRef, PONTOON_VERSION } from '../core/names.ts';
 import {
   PRELOAD_FILE,
   preloadableWorkflowModules,
@@ -13,6 +13,7 @@ import {
   staticImportGraph,
   WORKFLOW_PACKAGES,
 } from '../dev/workflow-graph.ts';
+import { DEFAULT_REGISTRY } from '../packaging/registry.ts';
 import { defaultObserverImage } from '../worker/config.ts';
 import { PRELOADED_WORKFLOW_MODULES } from '../worker/worker.ts';
 import { REPO_ROOT } from './helpers.ts';
@@ -68,22 +69,6 @@ it("the CLI's API client loads the route table and no package (zod above all): t
   expect(modules.has('api/route-table.ts')).toBe(true);
   expect(modules.has('api/schemas.ts')).toBe(false);
   expect([...packages]).toEqual([]);
-});
-
-it('the CLI loads its commands when they run: main.ts loads no command module, and no command module loads a package at start-up', () => {
-  // zod, yaml, luxon and packaging/ are imported inside the commands that need them (cli/command.ts
-  // specTools, cli/format.ts render), so `--help` and the commands that only call the API stay fast.
-  const commands = readdirSync(path.join(REPO_ROOT, 'cli', 'commands')).map((f) => `cli/commands/${f}`);
-  expect(commands).toEqual(expect.arrayContaining(['cli/commands/specs.ts', 'cli/commands/executions.ts']));
-  const main = staticImportGraph('cli/main.ts');
-  expect([...main.modules].filter((m) => m.startsWith('cli/commands/'))).toEqual([]);
-  for (const file of ['cli/main.ts', ...commands]) {
-    const { packages } = staticImportGraph(file);
-    expect(
-      [...packages].filter((p) => !p.startsWith('node:')),
-      file,
-    ).toEqual([]);
-  }
 });
 
 it('the worker preloads exactly the modules workflows load that use no package beyond the workflow SDK and luxon', () => {
@@ -253,29 +238,4 @@ it('the two runtimes stand apart: activities/local/ and activities/kubernetes/ n
     [],
   );
   expect(packages.has('@kubernetes/client-node')).toBe(false);
-});
-
-it('the top floors are imported only from above: dev/ by `pontoon dev`, worker/ by the commands that run it and the image build', () => {
-  // Tests and benches may import anything (folderImports already skips colocated *.test.ts).
-  const importersAllowed: Record<string, string[]> = {
-    dev: ['cli'],
-    worker: ['cli', 'dev', 'packaging'],
-  };
-  const sources = readdirSync(REPO_ROOT, { withFileTypes: true })
-    .filter(
-      (e) =>
-        e.isDirectory() &&
-        !e.name.startsWith('.') &&
-        !['node_modules', 'dist', 'test', 'bench'].includes(e.name),
-    )
-    .map((e) => e.name);
-  const offenders: string[] = [];
-  for (const folder of sources) {
-    for (const { file, target } of folderImports(folder)) {
-      const top = target.split(path.sep)[0]!;
-      const allowed = importersAllowed[top];
-      if (top !== folder && allowed && !allowed.includes(folder)) offenders.push(`${file} imports ${target}`);
-    }
-  }
-  expect(offenders).toEqual([]);
 });
