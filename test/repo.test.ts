@@ -5,7 +5,7 @@ import ts from 'typescript';
 import { expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { functionJsonSchemaText } from '../core/json-schema.ts';
-import { ownImageRef, PONTOON_VERSION } from '../core/names.ts';
+import { DEFAULT_REGISTRY, ownImageRef, PONTOON_VERSION } from '../core/names.ts';
 import {
   PRELOAD_FILE,
   preloadableWorkflowModules,
@@ -13,7 +13,6 @@ import {
   staticImportGraph,
   WORKFLOW_PACKAGES,
 } from '../dev/workflow-graph.ts';
-import { DEFAULT_REGISTRY } from '../packaging/registry.ts';
 import { defaultObserverImage } from '../worker/config.ts';
 import { PRELOADED_WORKFLOW_MODULES } from '../worker/worker.ts';
 import { REPO_ROOT } from './helpers.ts';
@@ -238,4 +237,29 @@ it('the two runtimes stand apart: activities/local/ and activities/kubernetes/ n
     [],
   );
   expect(packages.has('@kubernetes/client-node')).toBe(false);
+});
+
+it('the top floors are imported only from above: dev/ by `pontoon dev`, worker/ by the commands that run it and the image build', () => {
+  // Tests and benches may import anything (folderImports already skips colocated *.test.ts).
+  const importersAllowed: Record<string, string[]> = {
+    dev: ['cli'],
+    worker: ['cli', 'dev', 'packaging'],
+  };
+  const sources = readdirSync(REPO_ROOT, { withFileTypes: true })
+    .filter(
+      (e) =>
+        e.isDirectory() &&
+        !e.name.startsWith('.') &&
+        !['node_modules', 'dist', 'test', 'bench'].includes(e.name),
+    )
+    .map((e) => e.name);
+  const offenders: string[] = [];
+  for (const folder of sources) {
+    for (const { file, target } of folderImports(folder)) {
+      const top = target.split(path.sep)[0]!;
+      const allowed = importersAllowed[top];
+      if (top !== folder && allowed && !allowed.includes(folder)) offenders.push(`${file} imports ${target}`);
+    }
+  }
+  expect(offenders).toEqual([]);
 });
