@@ -43,3 +43,8 @@ export const processIo: Io = {
       }
     : {}),
 };
+
+/** Under a listing's table: how to ask for the next page, when there is one (stderr, so pipes get rows only). */
+export function morePages(nextPageToken: string | null, io: Io): void {
+  if (nextPageToken) io.err(`next page: repeat the command with --page-token ${nextPageToken}`);
+}

@@ -70,6 +70,22 @@ it("the CLI's API client loads the route table and no package (zod above all): t
   expect([...packages]).toEqual([]);
 });
 
+it('the CLI loads its commands when they run: main.ts loads no command module, and no command module loads a package at start-up', () => {
+  // zod, yaml, luxon and packaging/ are imported inside the commands that need them (cli/command.ts
+  // specTools, cli/format.ts render), so `--help` and the commands that only call the API stay fast.
+  const commands = readdirSync(path.join(REPO_ROOT, 'cli', 'commands')).map((f) => `cli/commands/${f}`);
+  expect(commands).toEqual(expect.arrayContaining(['cli/commands/specs.ts', 'cli/commands/executions.ts']));
+  const main = staticImportGraph('cli/main.ts');
+  expect([...main.modules].filter((m) => m.startsWith('cli/commands/'))).toEqual([]);
+  for (const file of ['cli/main.ts', ...commands]) {
+    const { packages } = staticImportGraph(file);
+    expect(
+      [...packages].filter((p) => !p.startsWith('node:')),
+      file,
+    ).toEqual([]);
+  }
+});
+
 it('the worker preloads exactly the modules workflows load that use no package beyond the workflow SDK and luxon', () => {
   const reachable = new Set([
     ...staticImportGraph('workflows/execute-function.ts').modules,
