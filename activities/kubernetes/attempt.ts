@@ -7,9 +7,10 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
+import { cancelGraceMs } from '../../contract/exit.ts';
 import { type AttemptOutcome, type AttemptRequest, failure } from '../../core/execution.ts';
 import { attemptPodName, EXECUTION_ID_ANNOTATION } from '../../kube/names.ts';
-import type { AttemptLogKey, AttemptRecord } from '../../logs/store.ts';
+import { type AttemptLogKey, type AttemptRecord, attemptRecord } from '../../logs/store.ts';
 import type { AttemptControl } from '../runtime.ts';
 import {
   type AttemptState,
@@ -98,7 +99,7 @@ class PodAttempt {
   };
 
   private recordOf(outcome: AttemptOutcome): AttemptRecord {
-    return { outcome, ...(this.control.runId ? { runId: this.control.runId } : {}) };
+    return attemptRecord(outcome, this.control.runId);
   }
 
   /** Hands the outcome's log and record, and the pod, to the finisher (finish.ts). */
@@ -336,7 +337,7 @@ class PodAttempt {
     // The log so far is read while the pod is being deleted (its log stays readable until it is gone).
     const [functionLog] = await Promise.all([
       pod ? calls.readFunctionLog(name, log) : Promise.resolve<FunctionLog>({ error: 'no pod yet' }),
-      calls.deletePod(name, target, Math.min(2, Math.ceil(settings.killGraceMs / 1000)), log),
+      calls.deletePod(name, target, Math.ceil(cancelGraceMs(settings.killGraceMs) / 1000), log),
     ]);
     await waitGone(this.w, name, 5000);
     this.trace.finished({ phase: this.state.phase, failure: 'cancelled' });

@@ -3,6 +3,7 @@
  * the status cannot say: timeouts, deletion from outside, and for how long a Pending problem lasted.
  */
 import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
+import { exitFailure } from '../../contract/exit.ts';
 import { type AttemptFailure, failure } from '../../core/execution.ts';
 import { FUNCTION_CONTAINER, OBSERVER_CONTAINER } from '../../kube/names.ts';
 
@@ -145,14 +146,10 @@ export function classifyPod(pod: V1Pod, nonRetryableExitCodes: readonly number[]
         };
       }
       if (code !== 0) {
-        const nonRetryable = nonRetryableExitCodes.includes(code);
         return {
           state: 'finished',
           exitCode: code,
-          failure: failure(
-            nonRetryable ? 'FunctionExitNonRetryable' : 'FunctionExit',
-            `exited with code ${code}`,
-          ),
+          failure: exitFailure(code, nonRetryableExitCodes),
           ...extra,
         };
       }

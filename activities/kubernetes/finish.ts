@@ -6,9 +6,15 @@
  * activity. Until its record is stored a pod is the record, and the sweeper (sweep.ts) stores it.
  */
 import type { Logger } from 'pino';
-import { type AttemptOutcome, type AttemptRequest, failure } from '../../core/execution.ts';
+import { exitFailure, exitMessage } from '../../contract/exit.ts';
+import type { AttemptOutcome, AttemptRequest } from '../../core/execution.ts';
 import { apiError, isTransient } from '../../kube/requests.ts';
-import type { AttemptLogKey, AttemptRecord, LogStore } from '../../logs/store.ts';
+import {
+  type AttemptLogKey,
+  type AttemptRecord,
+  type LogStore,
+  recordOfAnotherRun,
+} from '../../logs/store.ts';
 import { sleep } from '../../util/sleep.ts';
 import type { PodCalls } from './pods.ts';
 import type { AttemptPodTrace } from './trace.ts';
@@ -110,16 +116,16 @@ export function createFinisher(o: {
       logStore.getRecord(key),
     );
     if (!record) return undefined;
-    if (record.runId && runId && record.runId !== runId) return undefined;
+    if (recordOfAnotherRun(record, runId)) return undefined;
     const out = record.outcome;
     const codes = req.spec.spec.execution.retry.nonRetryableExitCodes;
     if (
       out.failure?.type === 'FunctionExit' &&
       out.exitCode !== null &&
-      out.failure.message === `exited with code ${out.exitCode}` &&
+      out.failure.message === exitMessage(out.exitCode) &&
       codes.includes(out.exitCode)
     ) {
-      return { ...out, failure: failure('FunctionExitNonRetryable', out.failure.message) };
+      return { ...out, failure: exitFailure(out.exitCode, codes) };
     }
     return out;
   }

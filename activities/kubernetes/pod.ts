@@ -18,6 +18,7 @@ import type {
   V1Toleration,
 } from '@kubernetes/client-node';
 import { attemptContractEnv, POD_DIR } from '../../contract/env.ts';
+import { DEFAULT_KILL_GRACE_MS } from '../../contract/exit.ts';
 import { splitInput } from '../../contract/termination.ts';
 import { containerCommand, functionImage } from '../../core/build.ts';
 import { type AttemptRequest, functionRequestJson, LIMITS } from '../../core/execution.ts';
@@ -210,7 +211,10 @@ export function buildAttemptPod(spec: FunctionSpec, req: AttemptRequest, opts: P
     spec: {
       restartPolicy: 'Never',
       activeDeadlineSeconds: Math.ceil(req.timeoutMs / 1000) + DEADLINE_SLACK_SECONDS,
-      terminationGracePeriodSeconds: Math.max(1, Math.ceil(opts.killGraceSeconds ?? 5)),
+      terminationGracePeriodSeconds: Math.max(
+        1,
+        Math.ceil(opts.killGraceSeconds ?? DEFAULT_KILL_GRACE_MS / 1000),
+      ),
       ...functionPodSettings(spec, opts.placement),
       volumes: [{ name: 'pontoon', emptyDir: {} }],
       initContainers: [prepare, observer],

@@ -37,6 +37,7 @@
 import { CoreV1Api, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
+import { cancelGraceMs, DEFAULT_KILL_GRACE_MS } from '../../contract/exit.ts';
 import type { AttemptFailure, AttemptRequest } from '../../core/execution.ts';
 import { type FunctionAccess, strictFunctionAccess } from '../../core/function-access.ts';
 import { DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_SWEEP_INTERVAL_MS } from '../../core/log-limits.ts';
@@ -142,7 +143,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
     keepFailedPodsMs: opts.keepFailedPodsMs ?? d.keepFailedPodsMs,
     imagePullGraceMs: opts.imagePullGraceMs ?? d.imagePullGraceMs,
     unschedulableTimeoutMs: opts.unschedulableTimeoutMs ?? d.unschedulableTimeoutMs,
-    killGraceMs: opts.killGraceMs ?? 5000,
+    killGraceMs: opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
   };
   const { killGraceMs } = settings;
   /** Aborted at close(): delayed deletions happen at once (the worker's completions were sent). */
@@ -264,7 +265,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
         if (apiError(err).code === 404) return false;
         throw err;
       }
-      await calls.deletePod(name, pod.metadata?.uid, Math.min(2, Math.ceil(killGraceMs / 1000)));
+      await calls.deletePod(name, pod.metadata?.uid, Math.ceil(cancelGraceMs(killGraceMs) / 1000));
       logger.info(
         { pod: name, executionId: key.executionId, attempt: key.attempt },
         'execution cancelled: attempt pod deleted',

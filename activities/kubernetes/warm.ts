@@ -28,6 +28,7 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import { WARM_PORT, warmContractEnv } from '../../contract/env.ts';
+import { DEFAULT_KILL_GRACE_MS } from '../../contract/exit.ts';
 import { WARM_HEALTH_CHECK } from '../../contract/warm-invoke.ts';
 import { containerCommand, functionImage } from '../../core/build.ts';
 import { parseDuration } from '../../core/duration.ts';
@@ -96,7 +97,7 @@ export interface WarmBuildOptions {
   /** Secret whose keys become the observer's environment (TEMPORAL_API_KEY, TLS paths…), if any. */
   temporalSecret?: string;
   placement?: PodPlacement;
-  /** SIGTERM → SIGKILL grace when the liveness probe restarts a stuck function (PONTOON_KILL_GRACE); default 5. */
+  /** SIGTERM → SIGKILL grace when the liveness probe restarts a stuck function (PONTOON_KILL_GRACE); default DEFAULT_KILL_GRACE_MS (contract/exit.ts). */
   killGraceSeconds?: number;
   /** What specs may use (core/function-access.ts); default: nothing beyond the namespace default. */
   access?: FunctionAccess;
@@ -139,7 +140,7 @@ export function buildWarmDeployment(
     ...(s.args ? { args: s.args } : {}),
     env: [...userEnv, ...contract],
     ports: [{ name: 'http', containerPort: WARM_PORT }],
-    ...warmProbes(opts.killGraceSeconds ?? 5),
+    ...warmProbes(opts.killGraceSeconds ?? DEFAULT_KILL_GRACE_MS / 1000),
     ...(resources ? { resources } : {}),
     securityContext: RESTRICTED,
   };

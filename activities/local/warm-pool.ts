@@ -4,13 +4,13 @@
  * `warm.minReplicas` when idle, stopped after `warm.scaleDownDelay` of idleness (`reap`), health
  * checked (`checkHealth`), and replaced when one stops answering (`replaceReplica`). Stopping a
  * replica is SIGTERM to its process group, SIGKILL after the kill grace whatever it does with
- * signals (a busy-looping server never runs its SIGTERM handler).
+ * signals (a busy-looping server never runs its SIGTERM handler). Sized by `warmSettings`
+ * (core/warm.ts), the Scalar's own reading of `spec.warm` and its defaults.
  */
 import type { Logger } from 'pino';
 import { replicaHealthy } from '../../contract/warm-invoke.ts';
-import { parseDuration } from '../../core/duration.ts';
 import type { FunctionSpec } from '../../core/schema.ts';
-import { WARM_DEFAULTS } from '../../core/warm.ts';
+import { warmSettings } from '../../core/warm.ts';
 import { killGroup } from './processes.ts';
 import {
   REPLICA_START_TIMEOUT_MS,
@@ -20,16 +20,6 @@ import {
   spawnReplica,
   untilHealthy,
 } from './replica.ts';
-
-/** A warm function's sizing, its spec's `warm` over WARM_DEFAULTS (core/warm.ts). */
-export function poolSettings(spec: FunctionSpec) {
-  return {
-    min: spec.spec.warm?.minReplicas ?? WARM_DEFAULTS.minReplicas,
-    max: spec.spec.warm?.maxReplicas ?? WARM_DEFAULTS.maxReplicas,
-    perReplica: spec.spec.warm?.concurrencyPerReplica ?? WARM_DEFAULTS.concurrencyPerReplica,
-    scaleDownMs: parseDuration(spec.spec.warm?.scaleDownDelay ?? WARM_DEFAULTS.scaleDownDelay),
-  };
-}
 
 /** What a pool shares with the other pools of the runtime (warm.ts). */
 export interface PoolParts {
@@ -162,8 +152,8 @@ export class WarmPool {
     logger.warn({ function: this.name, pid: r.pid, reason }, 'replacing a warm replica');
     void this.stopReplica(r, reason);
     if (!this.parts.current(this)) return;
-    const { min } = poolSettings(this.spec);
-    if (this.replicas.length + this.starting >= min) return;
+    const { minReplicas } = warmSettings(this.spec);
+    if (this.replicas.length + this.starting >= minReplicas) return;
     this.starting++;
     this.startReplica()
       .then((n) => n.ready)
@@ -204,11 +194,11 @@ export class WarmPool {
 
   /** Stops replicas idle for scaleDownDelay while the pool is above minReplicas. */
   reap(): void {
-    const { min, scaleDownMs } = poolSettings(this.spec);
+    const { minReplicas, scaleDownDelayMs } = warmSettings(this.spec);
     const now = Date.now();
     for (const r of [...this.replicas]) {
-      if (this.replicas.length <= min) break;
-      if (r.inFlight === 0 && now - r.idleSince >= scaleDownMs) {
+      if (this.replicas.length <= minReplicas) break;
+      if (r.inFlight === 0 && now - r.idleSince >= scaleDownDelayMs) {
         void this.stopReplica(r, `idle for scaleDownDelay above minReplicas`);
       }
     }
@@ -221,13 +211,13 @@ export class WarmPool {
   async acquire(signal: AbortSignal): Promise<Replica> {
     for (;;) {
       if (signal.aborted) throw new Error('cancelled while waiting for a warm replica');
-      const { max, perReplica } = poolSettings(this.spec);
-      const free = this.replicas.find((r) => !r.dead && !r.stopping && r.inFlight < perReplica);
+      const { maxReplicas, concurrencyPerReplica } = warmSettings(this.spec);
+      const free = this.replicas.find((r) => !r.dead && !r.stopping && r.inFlight < concurrencyPerReplica);
       if (free) {
         free.inFlight++;
         return free;
       }
-      if (this.replicas.length + this.starting < max) {
+      if (this.replicas.length + this.starting < maxReplicas) {
         this.starting++;
         let r: Replica;
         try {
