@@ -4,17 +4,18 @@
  */
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { parseApiConfig } from '../api/config.ts';
+import { type ApiConfig, parseApiConfig } from '../api/config.ts';
 import { OPEN_WARNING, startApi } from '../api/main.ts';
 import { appliedFunctionNames, applySpec } from '../client/functions.ts';
 import { loadSpecs } from '../core/load.ts';
+import type { LoadedSpec } from '../core/parse.ts';
 import { formatProblem } from '../core/parse.ts';
 import type { FunctionSpec } from '../core/schema.ts';
 import { type DevServer, ensureTemporalCli, portOpen, startDevServer } from '../dev/temporal.ts';
 import { createLogSource } from '../logs/index.ts';
 import { buildSpecs } from '../packaging/index.ts';
-import { ensureEmbeddedRegistry, registryFromEnv } from '../packaging/registry.ts';
-import { parseConfig } from '../worker/config.ts';
+import { ensureEmbeddedRegistry, type RegistryConfig, registryFromEnv } from '../packaging/registry.ts';
+import { parseConfig, type WorkerConfig } from '../worker/config.ts';
 import { startObservedWorker } from '../worker/observed.ts';
 import { Exit, type Io } from './output.ts';
 
@@ -34,60 +35,22 @@ export async function runDev(opts: DevOptions, io: Io): Promise<number> {
   }
 
   const config = parseConfig({ ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${opts.port}` });
-  // The embedded OCI registry (127.0.0.1:5001), so `pontoon build`/`apply` work at once. The local
-  // runtime needs no image (it runs build.command in the context folder); the kubernetes runtime
-  // gets every spec with spec.build built and pushed first, all or nothing.
   const registry = registryFromEnv();
-  try {
-    await ensureEmbeddedRegistry(registry, (line) => io.err(line));
-  } catch (err) {
-    if (config.runtime === 'kubernetes') throw err;
-    io.err(`warning: ${(err as Error).message}; \`pontoon build\` will not work until it runs`);
-  }
-  if (config.runtime === 'kubernetes') {
-    const built = await buildSpecs(loaded.specs, (line) => io.err(line));
-    if (built.problems.length) {
-      for (const p of built.problems) io.err(formatProblem(p));
-      io.err('fix the builds above, then run again');
-      return Exit.usage;
-    }
-  }
+  if (!(await prepareImages(loaded.specs, config, registry, io))) return Exit.usage;
   const encrypting = config.temporal.payloadKeys !== undefined;
   const codecEndpoint = `http://127.0.0.1:${opts.apiPort}/codec`;
-  let server: DevServer | undefined;
-  if (await portOpen(opts.port)) {
-    io.err(`a Temporal server already listens on ${opts.port}: using it`);
-  } else {
-    const cli = await ensureTemporalCli((line) => io.err(line));
-    const dataDir = config.dataDir;
-    io.err(`starting the Temporal dev server (${cli}) …`);
-    server = await startDevServer({
-      cli,
-      port: opts.port,
-      uiPort: opts.uiPort,
-      // Encrypted payloads (PONTOON_PAYLOAD_KEYS): the UI decodes them through the API's codec server.
-      ...(encrypting ? { uiCodecEndpoint: codecEndpoint } : {}),
-      dbFile: path.join(dataDir, 'temporal.db'),
-      logFile: path.join(dataDir, 'temporal-server.log'),
-    });
-  }
+  const server = await startTemporal(opts, config, encrypting ? codecEndpoint : undefined, io);
 
   io.err('starting the worker (bundling workflows takes a few seconds) …');
   // One registry for the worker and the API of this process: the API's /metrics shows both; a
   // PONTOON_METRICS_PORT adds the worker listener with the Temporal runtime's own series.
-  const {
-    logger,
-    metrics,
-    tracing,
-    worker: w,
-    metricsServer,
-    close,
-  } = await startObservedWorker(config, 'pontoon', {
+  const observed = await startObservedWorker(config, 'pontoon', {
     // A person reads a terminal: one readable line a record (PONTOON_LOG_FORMAT=json to change it);
     // piped or redirected, JSON lines. The two lines per API request only at PONTOON_LOG_LEVEL=debug.
     format: process.stdout.isTTY ? 'pretty' : 'json',
     requestLevel: 'debug',
   });
+  const { worker: w, metricsServer, close } = observed;
   const running = w.worker.run();
   // Until the API is up, a failure (an example that cannot be applied, the API's port taken) stops
   // the worker and the dev server it started and ends the command, instead of leaving a process that
@@ -105,51 +68,26 @@ export async function runDev(opts: DevOptions, io: Io): Promise<number> {
       `function/${r.name} ${r.changed ? `applied (version ${r.version})` : `unchanged (version ${r.version})`}`,
     );
   }
-  // Local development runs the API open (no keys) unless told otherwise, and says so loudly.
-  // With encrypted payloads, the dev UI's origins may call the codec server (unless set otherwise).
-  const uiOrigins = `http://localhost:${opts.uiPort},http://127.0.0.1:${opts.uiPort}`;
-  const apiConfig = parseApiConfig(
-    {
-      ...process.env,
-      ...(encrypting && !process.env.PONTOON_CODEC_CORS_ORIGINS
-        ? { PONTOON_CODEC_CORS_ORIGINS: uiOrigins }
-        : {}),
-      PONTOON_API_PORT: String(opts.apiPort),
-    },
-    { auth: 'none' },
-  );
-  const api = await startApi({
-    api: apiConfig,
-    logger: logger.child({ component: 'api' }),
-    client: w.client,
-    taskQueue: config.taskQueue,
-    dataDir: config.dataDir,
-    logs: createLogSource(config, logger),
-    metrics,
-    ...(tracing ? { tracer: tracing.tracer } : {}),
-  }).catch(abandon);
+  const apiConfig = devApiConfig(opts, encrypting);
+  const api = await startDevApi(apiConfig, config, observed).catch(abandon);
   if (apiConfig.auth.mode === 'open') io.err(`\n*** ${OPEN_WARNING} ***`);
   // What is applied, not only the examples: functions applied before a restart are kept by Temporal.
   const applied = await appliedFunctionNames(w.client, config.taskQueue, {
     expect: loaded.specs.map((s) => s.spec.metadata.name),
   });
-  const names = wrapNames(applied, 19);
-  io.out(`
-Pontoon is running on the local runtime.
-  Temporal Web UI  ${server ? `http://localhost:${opts.uiPort}` : "(the existing server's UI)"}
-  Temporal gRPC    127.0.0.1:${opts.port}  namespace ${config.temporal.namespace}, task queue ${config.taskQueue}
-  OCI registry     ${registry.prefix}  (pontoon build / apply push function images here)
-  Pontoon API      ${api.url}  (OpenAPI at /openapi.json, docs at /docs, metrics at /metrics${apiConfig.auth.mode === 'open' ? ', NO AUTH' : ''})${metricsServer ? `\n  Worker metrics   ${metricsServer.url}/metrics` : ''}
-  Payloads         ${encrypting ? `encrypted (key ${config.temporal.payloadKeys?.encryptKeyId}); the Web UI decodes them through ${codecEndpoint}` : 'stored as they are (set PONTOON_PAYLOAD_KEYS to encrypt them)'}
-  Functions        ${names}  (${applied.length} applied; npx pontoon get functions)
-  Data             ${config.dataDir}
-
-Try, in another terminal:
-  npx pontoon invoke hello --param name=Ada --wait
-  curl -s -X POST '${api.url}/v1/functions/hello/invocations?wait=30' -H 'content-type: application/json' -d '{"parameters":{"name":"Ada"}}'
-  npx temporal workflow start --task-queue ${config.taskQueue} --type executeFunction --input '{"function":"hello","parameters":{"name":"Ada"}}'
-
-Ctrl-C stops everything.`);
+  io.out(
+    devBanner({
+      opts,
+      config,
+      registry,
+      server,
+      apiUrl: api.url,
+      open: apiConfig.auth.mode === 'open',
+      ...(metricsServer ? { workerMetricsUrl: metricsServer.url } : {}),
+      ...(encrypting ? { codecEndpoint } : {}),
+      applied,
+    }),
+  );
 
   let stopping = false;
   const stop = () => {
@@ -168,6 +106,138 @@ Ctrl-C stops everything.`);
     await server?.stop();
   }
   return Exit.ok;
+}
+
+/**
+ * The embedded OCI registry (127.0.0.1:5001), so `pontoon build`/`apply` work at once. The local
+ * runtime needs no image (it runs build.command in the context folder): a registry that cannot start
+ * is a warning. The kubernetes runtime gets every spec with spec.build built and pushed first, all
+ * or nothing. False (problems printed) when a build failed; throws when the kubernetes runtime has
+ * no registry.
+ */
+async function prepareImages(
+  specs: LoadedSpec[],
+  config: WorkerConfig,
+  registry: RegistryConfig,
+  io: Io,
+): Promise<boolean> {
+  try {
+    await ensureEmbeddedRegistry(registry, (line) => io.err(line));
+  } catch (err) {
+    if (config.runtime === 'kubernetes') throw err;
+    io.err(`warning: ${(err as Error).message}; \`pontoon build\` will not work until it runs`);
+  }
+  if (config.runtime === 'kubernetes') {
+    const built = await buildSpecs(specs, (line) => io.err(line));
+    if (built.problems.length) {
+      for (const p of built.problems) io.err(formatProblem(p));
+      io.err('fix the builds above, then run again');
+      return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * The Temporal dev server on opts.port (state in the data folder), or undefined when a server
+ * already listens there (it is used as it is). With uiCodecEndpoint (encrypted payloads,
+ * PONTOON_PAYLOAD_KEYS) the UI decodes payloads through the API's codec server.
+ */
+async function startTemporal(
+  opts: DevOptions,
+  config: WorkerConfig,
+  uiCodecEndpoint: string | undefined,
+  io: Io,
+): Promise<DevServer | undefined> {
+  if (await portOpen(opts.port)) {
+    io.err(`a Temporal server already listens on ${opts.port}: using it`);
+    return undefined;
+  }
+  const cli = await ensureTemporalCli((line) => io.err(line));
+  const dataDir = config.dataDir;
+  io.err(`starting the Temporal dev server (${cli}) …`);
+  return await startDevServer({
+    cli,
+    port: opts.port,
+    uiPort: opts.uiPort,
+    ...(uiCodecEndpoint ? { uiCodecEndpoint } : {}),
+    dbFile: path.join(dataDir, 'temporal.db'),
+    logFile: path.join(dataDir, 'temporal-server.log'),
+  });
+}
+
+/**
+ * The API configuration of `pontoon dev`: local development runs the API open (no keys) unless told
+ * otherwise, and says so loudly; with encrypted payloads, the dev UI's origins may call the codec
+ * server (unless set otherwise).
+ */
+function devApiConfig(opts: DevOptions, encrypting: boolean): ApiConfig {
+  const uiOrigins = `http://localhost:${opts.uiPort},http://127.0.0.1:${opts.uiPort}`;
+  return parseApiConfig(
+    {
+      ...process.env,
+      ...(encrypting && !process.env.PONTOON_CODEC_CORS_ORIGINS
+        ? { PONTOON_CODEC_CORS_ORIGINS: uiOrigins }
+        : {}),
+      PONTOON_API_PORT: String(opts.apiPort),
+    },
+    { auth: 'none' },
+  );
+}
+
+/** The API of `pontoon dev`, in this process beside the worker: one metrics registry for both. */
+function startDevApi(
+  apiConfig: ApiConfig,
+  config: WorkerConfig,
+  observed: Awaited<ReturnType<typeof startObservedWorker>>,
+) {
+  const { logger, metrics, tracing, worker: w } = observed;
+  return startApi({
+    api: apiConfig,
+    logger: logger.child({ component: 'api' }),
+    client: w.client,
+    taskQueue: config.taskQueue,
+    dataDir: config.dataDir,
+    logs: createLogSource(config, logger),
+    metrics,
+    ...(tracing ? { tracer: tracing.tracer } : {}),
+  });
+}
+
+/** What `pontoon dev` shows once everything runs: where each part listens, and what to try. */
+function devBanner(facts: {
+  opts: DevOptions;
+  config: WorkerConfig;
+  registry: RegistryConfig;
+  /** The dev server started, or undefined when an existing one is used. */
+  server: DevServer | undefined;
+  apiUrl: string;
+  /** The API takes requests without a key. */
+  open: boolean;
+  workerMetricsUrl?: string;
+  /** Set when payloads are encrypted: the codec server the Web UI decodes them through. */
+  codecEndpoint?: string;
+  /** The applied functions' names. */
+  applied: string[];
+}): string {
+  const { opts, config, registry, server, apiUrl, open, workerMetricsUrl, codecEndpoint, applied } = facts;
+  const names = wrapNames(applied, 19);
+  return `
+Pontoon is running on the local runtime.
+  Temporal Web UI  ${server ? `http://localhost:${opts.uiPort}` : "(the existing server's UI)"}
+  Temporal gRPC    127.0.0.1:${opts.port}  namespace ${config.temporal.namespace}, task queue ${config.taskQueue}
+  OCI registry     ${registry.prefix}  (pontoon build / apply push function images here)
+  Pontoon API      ${apiUrl}  (OpenAPI at /openapi.json, docs at /docs, metrics at /metrics${open ? ', NO AUTH' : ''})${workerMetricsUrl ? `\n  Worker metrics   ${workerMetricsUrl}/metrics` : ''}
+  Payloads         ${codecEndpoint ? `encrypted (key ${config.temporal.payloadKeys?.encryptKeyId}); the Web UI decodes them through ${codecEndpoint}` : 'stored as they are (set PONTOON_PAYLOAD_KEYS to encrypt them)'}
+  Functions        ${names}  (${applied.length} applied; npx pontoon get functions)
+  Data             ${config.dataDir}
+
+Try, in another terminal:
+  npx pontoon invoke hello --param name=Ada --wait
+  curl -s -X POST '${apiUrl}/v1/functions/hello/invocations?wait=30' -H 'content-type: application/json' -d '{"parameters":{"name":"Ada"}}'
+  npx temporal workflow start --task-queue ${config.taskQueue} --type executeFunction --input '{"function":"hello","parameters":{"name":"Ada"}}'
+
+Ctrl-C stops everything.`;
 }
 
 /** How long `pontoon dev` keeps applying an example whose controller's workflow task is failing. */
