@@ -6,7 +6,7 @@
  *
  * The bare pod is Pontoon's own attempt pod (buildAttemptPod: same image by digest, same node
  * selector and toleration, same security context, emptyDir, env and grace period) without the
- * `prepare` init container and the `observer` sidecar: its one container writes the request to
+ * `observer` sidecar (which writes input.json before the function starts): its one container writes the request to
  * $PONTOON_DIR/input.json itself (in the same node process) and imports the function's main.mjs.
  * The bench creates it, waits for Succeeded through one shared watch, then deletes it (default
  * grace, like Pontoon's delete of a finished pod).
@@ -18,7 +18,7 @@ import { buildAttemptPod, inputJson } from '../activities/kubernetes/pod.ts';
 import { APP_DIR } from '../core/build.ts';
 import { loadSpecs } from '../core/load.ts';
 import { type FunctionSpec, functionSpecSchema } from '../core/schema.ts';
-import { FUNCTION_CONTAINER, OBSERVER_CONTAINER, PREPARE_CONTAINER } from '../kube/names.ts';
+import { FUNCTION_CONTAINER, OBSERVER_CONTAINER } from '../kube/names.ts';
 import { craneRunner, ensureCrane } from '../packaging/crane.ts';
 import { buildSpecs } from '../packaging/index.ts';
 import { buildObserverImage } from '../packaging/own-images.ts';
@@ -129,7 +129,6 @@ export const BARE_VALUE = 'bench-real';
 export interface PodMilestones {
   added?: number;
   scheduled?: number;
-  prepareDone?: number;
   observerStarted?: number;
   functionRunning?: number;
   functionDone?: number;
@@ -145,7 +144,7 @@ function containerState(pod: V1Pod, name: string, init: boolean) {
 
 /**
  * One watch of a namespace's pods (a label selector) that timestamps, per pod, the first time each
- * milestone is seen: ADDED, bound to a node, prepare exited, observer started, function running,
+ * milestone is seen: ADDED, bound to a node, observer started, function running,
  * function exited, pod Succeeded/Failed, DELETED. Also counts pods that exist (peak).
  */
 export async function podMilestones(kc: KubeConfig, core: CoreV1Api, namespace: string, selector: string) {
@@ -172,7 +171,6 @@ export async function podMilestones(kc: KubeConfig, core: CoreV1Api, namespace: 
       return;
     }
     if (pod.spec?.nodeName) m.scheduled ??= now;
-    if (containerState(pod, PREPARE_CONTAINER, true)?.state?.terminated) m.prepareDone ??= now;
     const obs = containerState(pod, OBSERVER_CONTAINER, true);
     if (obs?.started || obs?.state?.running) m.observerStarted ??= now;
     const fn = containerState(pod, FUNCTION_CONTAINER, false)?.state;
@@ -218,7 +216,7 @@ export async function untilNoPods(watches: Milestones[], ms = 60_000): Promise<v
 
 /**
  * The bare-pod baseline on the real node: Pontoon's attempt pod for the same spec without the
- * prepare init container and the observer sidecar; create → Succeeded (watch) → delete.
+ * observer sidecar; create → Succeeded (watch) → delete.
  */
 export async function bareRealPods(
   kc: KubeConfig,
@@ -262,7 +260,7 @@ export async function bareRealPods(
     );
     const fn = pod.spec!.containers.find((c) => c.name === FUNCTION_CONTAINER)!;
     const dir = fn.env!.find((e) => e.name === 'PONTOON_DIR')!.value!;
-    // What prepare does (the request into input.json), then the function itself, in one process.
+    // What the observer does first (the request into input.json), then the function itself, in one process.
     const request = inputJson({
       executionId: name,
       function: spec.metadata.name,
@@ -305,7 +303,7 @@ export async function bareRealPods(
 export function segments(t0: number, t1: number, m: PodMilestones | undefined, pontoon: boolean) {
   if (!m) return undefined;
   const order = pontoon
-    ? (['added', 'prepareDone', 'observerStarted', 'functionRunning', 'functionDone', 'finished'] as const)
+    ? (['added', 'observerStarted', 'functionRunning', 'functionDone', 'finished'] as const)
     : (['added', 'functionRunning', 'functionDone', 'finished'] as const);
   const at: number[] = [];
   for (let i = order.length - 1, next = t1; i >= 0; i--) {
@@ -316,9 +314,8 @@ export function segments(t0: number, t1: number, m: PodMilestones | undefined, p
   const names = pontoon
     ? [
         'start → pod created (workflow, activity, create)',
-        'created → prepare exited (schedule, sandbox, pull check, prepare)',
-        'prepare exited → observer started',
-        'observer started → function running',
+        'created → observer started (schedule, sandbox, pull check, observer start)',
+        'observer started → function running (input.json written, ready hook)',
         'function running → exited (the function)',
         'function exited → pod Succeeded (observer report + exit)',
         'pod Succeeded → result (log read, activity + workflow done, result poll)',

@@ -14,7 +14,7 @@ export const INPUT_FILE = 'input.json';
 /** The function's result as JSON, in PONTOON_DIR: read after it exited 0 (output.ts). */
 export const OUTPUT_FILE = 'output.json';
 
-/** PONTOON_DIR inside a pod: the emptyDir the prepare container, the function and the observer share. */
+/** PONTOON_DIR inside a pod: the emptyDir the function and the observer share. */
 export const POD_DIR = '/pontoon';
 
 /** PONTOON_PORT of a warm replica's function server inside its pod (the observer calls it on localhost). */

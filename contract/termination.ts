@@ -98,7 +98,8 @@ export function extractOutput(
 }
 
 /**
- * input.json reaches the pod in environment variables of the observer's `prepare` init container:
+ * input.json reaches the pod in environment variables of the observer sidecar, which writes it before
+ * the function starts:
  * one variable is capped by Linux at 128 KiB (MAX_ARG_STRLEN), and an input may be 256 KiB, so the
  * JSON is split into chunks of at most 32 Ki UTF-16 units (≤ 96 KiB of UTF-8 each), never inside a
  * surrogate pair. `PONTOON_INPUT_CHUNKS` says how many `PONTOON_INPUT_<i>` there are.

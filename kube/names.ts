@@ -10,7 +10,6 @@ import { createHash } from 'node:crypto';
 export const MANAGED_BY = 'pontoon';
 export const FUNCTION_CONTAINER = 'function';
 export const OBSERVER_CONTAINER = 'observer';
-export const PREPARE_CONTAINER = 'prepare';
 /** Pod label naming the egress NetworkPolicy of the spec (activities/kubernetes/network.ts). */
 export const EGRESS_LABEL = 'pontoon.dev/egress';
 /** The full execution id (labels hold only its hash: they are ≤ 63 characters and allow no ":"). */

@@ -1,16 +1,19 @@
 /**
  * The observer: the sidecar program of every on-demand attempt pod (image: observer/Dockerfile).
  *
- *   observer prepare     init container: writes $PONTOON_DIR/input.json from PONTOON_INPUT_<i>
- *   observer on-demand   native sidecar: waits for SIGTERM, which the kubelet sends once the function
- *                        container has exited; then reads $PONTOON_DIR/output.json (size limit,
- *                        JSON check), writes its report to the termination message and, when the
- *                        output is too large for it, prints the output on stdout (contract/termination.ts)
- *   observer ready       the on-demand sidecar's postStart hook: returns once the sidecar listens for
- *                        SIGTERM ($PONTOON_DIR/.observer-ready), so the kubelet starts the function
- *                        only then. Without it a fast function could exit, and the kubelet send its
- *                        SIGTERM, before the sidecar's handler exists: as PID 1 it would drop the
- *                        signal and never report (seen on a loaded real node).
+ *   observer on-demand   native sidecar: writes $PONTOON_DIR/input.json from PONTOON_INPUT_<i> (when
+ *                        PONTOON_INPUT_CHUNKS is set), then waits for SIGTERM, which the kubelet sends
+ *                        once the function container has exited; then reads $PONTOON_DIR/output.json
+ *                        (size limit, JSON check), writes its report to the termination message and,
+ *                        when the output is too large for it, prints the output on stdout
+ *                        (contract/termination.ts)
+ *   observer ready       the on-demand sidecar's postStart hook: returns once the sidecar has written
+ *                        input.json and listens for SIGTERM ($PONTOON_DIR/.observer-ready), so the
+ *                        kubelet starts the function only then. Without it a fast function could
+ *                        exit, and the kubelet send its SIGTERM, before the sidecar's handler exists:
+ *                        as PID 1 it would drop the signal and never report (seen on a loaded real node).
+ *   observer prepare     writes input.json and exits: the init container of pods built before the
+ *                        sidecar took this over (kept so such a pod spec still runs with this image)
  *   observer warm        container of a warm replica: a Temporal worker on the function's warm task
  *                        queue that forwards attempts to the function's server (observer/warm.ts)
  *
@@ -18,7 +21,7 @@
  * PONTOON_TERMINATION_LOG (default /dev/termination-log; tests point it at a temp file).
  * Diagnostics go to stderr; stdout carries nothing but the output block.
  */
-import { access, writeFile } from 'node:fs/promises';
+import { access, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { INPUT_FILE } from '../contract/env.ts';
 import { readOutput } from '../contract/output.ts';
@@ -38,10 +41,17 @@ function writeStdout(text: string): Promise<void> {
   );
 }
 
+/**
+ * Writes input.json from the PONTOON_INPUT_<i> chunks, whole or not at all (a temporary file renamed
+ * into place: a restarted sidecar rewrites it without a reader ever seeing half of it). Throws on a
+ * broken request: the function is never handed one.
+ */
 async function prepare(): Promise<void> {
   const json = joinInput(process.env);
   JSON.parse(json); // refuse to hand the function a broken input.json
-  await writeFile(path.join(dir, INPUT_FILE), json, { mode: 0o644 });
+  const tmp = path.join(dir, `.${INPUT_FILE}.${process.pid}`);
+  await writeFile(tmp, json, { mode: 0o644 });
+  await rename(tmp, path.join(dir, INPUT_FILE));
 }
 
 async function report(): Promise<void> {
@@ -51,7 +61,9 @@ async function report(): Promise<void> {
   await writeFile(terminationLog, report);
 }
 
-function onDemand(): Promise<void> {
+async function onDemand(): Promise<void> {
+  // The request first: `ready` (the postStart hook the function waits for) returns only after it.
+  if (process.env.PONTOON_INPUT_CHUNKS !== undefined) await prepare();
   return new Promise((resolve, reject) => {
     // Keep the event loop alive until the kubelet's SIGTERM (native sidecar semantics).
     const keepAlive = setInterval(() => {}, 1 << 30);

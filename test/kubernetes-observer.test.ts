@@ -1,10 +1,11 @@
 /**
  * The observer sidecar (observer/main.ts) as a real process in a temp dir (kwok pods run no
- * containers): prepare writes input.json; on-demand waits for SIGTERM, then reports.
+ * containers): on-demand writes input.json, then waits for SIGTERM and reports; prepare (pods built
+ * before the sidecar wrote input.json) still writes it alone.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -86,6 +87,30 @@ describe('observer process', () => {
       v: 1,
       output: null,
     });
+  });
+
+  it('on-demand writes input.json whole before ready returns: the function, started after the hook, always finds it', async () => {
+    const { dir, env } = setup();
+    const json = JSON.stringify({ function: 'f', input: { text: 'ü'.repeat(100) } });
+    const chunks = splitInput(json, 40);
+    const chunkEnv = Object.fromEntries(chunks.map((c, i) => [`PONTOON_INPUT_${i}`, c]));
+    const sidecarEnv = { ...env, PONTOON_INPUT_CHUNKS: String(chunks.length), ...chunkEnv };
+    const hook = start('ready', sidecarEnv); // the kubelet runs the hook with the container's env
+    const sidecar = start('on-demand', sidecarEnv);
+    expect(await hook.exited).toBe(0);
+    expect(await readFile(path.join(dir, 'input.json'), 'utf8')).toBe(json);
+    expect((await readdir(dir)).filter((f) => f.startsWith('.input.json'))).toEqual([]); // no temporary left
+    sidecar.child.kill('SIGTERM');
+    expect(await sidecar.exited).toBe(0);
+  });
+
+  it('on-demand with a broken request exits 1 naming it and never signals ready (the pod fails as LaunchFailed)', async () => {
+    const { dir, termLog, env } = setup();
+    const p = start('on-demand', { ...env, PONTOON_INPUT_CHUNKS: '2', PONTOON_INPUT_0: '{' });
+    expect(await p.exited).toBe(1);
+    expect(await readFile(termLog, 'utf8')).toContain('PONTOON_INPUT_1 is missing');
+    expect(await readdir(dir)).not.toContain('.observer-ready');
+    expect(await readdir(dir)).not.toContain('input.json');
   });
 
   it('prepare fails with a message when a chunk is missing', async () => {

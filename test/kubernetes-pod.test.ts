@@ -69,7 +69,7 @@ describe('buildAttemptPod', () => {
   const pod = buildAttemptPod(fs, req, opts);
   const podSpec = pod.spec!;
   const fn = podSpec.containers[0]!;
-  const [prepare, observer] = podSpec.initContainers!;
+  const [observer, ...otherInit] = podSpec.initContainers!;
 
   it('names the pod deterministically from execution and attempt, within 63 characters', () => {
     expect(pod.metadata!.name).toBe(`report-${executionHash(req.executionId)}-2`);
@@ -101,10 +101,9 @@ describe('buildAttemptPod', () => {
     expect(pod.metadata!.namespace).toBe('fns');
   });
 
-  it('runs the observer as a native sidecar after a prepare step, sharing /pontoon', () => {
+  it('runs the observer as its only native sidecar, no init step, sharing /pontoon', () => {
     expect(podSpec.restartPolicy).toBe('Never');
-    expect(prepare).toMatchObject({ name: 'prepare', image: opts.observerImage, args: ['prepare'] });
-    expect(prepare!.restartPolicy).toBeUndefined();
+    expect(otherInit).toEqual([]);
     expect(observer).toMatchObject({
       name: 'observer',
       image: opts.observerImage,
@@ -112,12 +111,12 @@ describe('buildAttemptPod', () => {
       restartPolicy: 'Always',
     });
     expect(podSpec.volumes).toEqual([{ name: 'pontoon', emptyDir: {} }]);
-    for (const c of [prepare!, observer!, fn])
+    for (const c of [observer!, fn])
       expect(c.volumeMounts).toEqual([{ name: 'pontoon', mountPath: '/pontoon' }]);
   });
 
-  it('hands the request JSON to prepare in env chunks that rebuild input.json exactly', () => {
-    const env = Object.fromEntries(prepare!.env!.map((e) => [e.name, e.value]));
+  it('hands the request JSON to the observer in env chunks that rebuild input.json exactly', () => {
+    const env = Object.fromEntries(observer!.env!.map((e) => [e.name, e.value]));
     expect(joinInput(env)).toBe(inputJson(req));
     expect(JSON.parse(joinInput(env))).toEqual({
       function: 'report',
@@ -170,7 +169,7 @@ describe('buildAttemptPod', () => {
       runAsNonRoot: true,
       seccompProfile: { type: 'RuntimeDefault' },
     });
-    for (const c of [prepare!, observer!, fn]) {
+    for (const c of [observer!, fn]) {
       expect(c.securityContext).toMatchObject({
         allowPrivilegeEscalation: false,
         capabilities: { drop: ['ALL'] },
@@ -312,6 +311,27 @@ describe('classifyPod', () => {
         [],
       ),
     ).toMatchObject({ failure: { type: 'LaunchFailed', message: expect.stringContaining('prepare') } });
+  });
+
+  it('pending problem: an observer that cannot hand over the request crash-loops; the attempt fails at once with its message', () => {
+    const crashed = {
+      ...waiting('observer', 'CrashLoopBackOff', 'back-off 10s restarting failed container=observer'),
+      restartCount: 2,
+      lastState: {
+        terminated: { exitCode: 1, reason: 'Error', message: 'observer: PONTOON_INPUT_1 is missing' },
+      },
+    };
+    expect(pendingProblem(pod({ phase: 'Pending', initContainerStatuses: [crashed] }))).toEqual({
+      kind: 'config',
+      reason: 'CrashLoopBackOff',
+      message:
+        'the observer sidecar (registry.example/f:1) exited with code 1: observer: PONTOON_INPUT_1 is missing',
+      immediate: true,
+    });
+    // The function's own crash loop is not a pending problem (restartPolicy Never: it never loops).
+    expect(
+      pendingProblem(pod({ phase: 'Pending', containerStatuses: [waiting('function', 'CrashLoopBackOff')] })),
+    ).toBeUndefined();
   });
 
   it('pending problems: image pulls (fatal at once or after a grace), config errors, unschedulable', () => {

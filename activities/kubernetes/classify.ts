@@ -46,6 +46,20 @@ export function pendingProblem(pod: V1Pod): PendingProblem | undefined {
     if (IMAGE_REASONS.has(w.reason))
       return { kind: 'image', reason: w.reason, message, immediate: IMAGE_FATAL.has(w.reason) };
     if (CONFIG_REASONS.has(w.reason)) return { kind: 'config', reason: w.reason, message, immediate: false };
+    if (w.reason === 'CrashLoopBackOff' && cs.name === OBSERVER_CONTAINER) {
+      // The sidecar exits before the function starts only when it cannot hand over the request
+      // (observer/main.ts writes why to its termination message); the kubelet would restart it forever.
+      const last = cs.lastState?.terminated;
+      const why = last
+        ? `exited with code ${last.exitCode}${last.message ? `: ${last.message}` : ''}`
+        : w.reason;
+      return {
+        kind: 'config',
+        reason: w.reason,
+        message: `the observer sidecar (${cs.image}) ${why}`,
+        immediate: true,
+      };
+    }
   }
   const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
   if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable') {
@@ -154,7 +168,7 @@ export function classifyPod(pod: V1Pod, nonRetryableExitCodes: readonly number[]
         };
       }
     }
-    // An init container (prepare) failed, or the pod failed before the function ran.
+    // An init container failed, or the pod failed before the function ran.
     const init = pod.status?.initContainerStatuses?.find(
       (c) => c.state?.terminated && c.state.terminated.exitCode !== 0,
     );

@@ -3,8 +3,8 @@
  * (no I/O; unit-tested in test/kubernetes-pod.test.ts). The runtime only sends it.
  *
  * Shape: a bare Pod (restartPolicy Never: Temporal owns retries, not the kubelet) with
- *   initContainers: prepare   (observer image, writes /pontoon/input.json from env chunks, exits)
- *                   observer  (observer image, native sidecar: restartPolicy Always; reports on SIGTERM)
+ *   initContainers: observer  (observer image, native sidecar: restartPolicy Always; writes
+ *                              /pontoon/input.json from env chunks, then reports on SIGTERM)
  *   containers:     function  (the spec's image, command, args, env, resources)
  * sharing an emptyDir at /pontoon. Every container satisfies Pod Security "restricted".
  */
@@ -32,7 +32,6 @@ import {
   FUNCTION_CONTAINER,
   MANAGED_BY,
   OBSERVER_CONTAINER,
-  PREPARE_CONTAINER,
   RUN_ID_ANNOTATION,
 } from '../../kube/names.ts';
 
@@ -145,19 +144,9 @@ export function buildAttemptPod(spec: FunctionSpec, req: AttemptRequest, opts: P
   const userEnv = userEnvVars(spec, reserved);
 
   const chunks = splitInput(inputJson(req));
-  const prepare: V1Container = {
-    name: PREPARE_CONTAINER,
-    image: opts.observerImage,
-    args: ['prepare'],
-    env: [
-      { name: 'PONTOON_DIR', value: PONTOON_DIR },
-      { name: 'PONTOON_INPUT_CHUNKS', value: String(chunks.length) },
-      ...chunks.map((value, i) => ({ name: `PONTOON_INPUT_${i}`, value })),
-    ],
-    volumeMounts: mount,
-    resources: OBSERVER_RESOURCES,
-    securityContext: { ...RESTRICTED, readOnlyRootFilesystem: true },
-  };
+  // One container beside the function: the sidecar writes input.json before its postStart hook lets
+  // the function start (a separate init container cost one more container start per attempt, ~1 s of
+  // the kubelet's relist on a real node).
   const observer: V1Container = {
     name: OBSERVER_CONTAINER,
     image: opts.observerImage,
@@ -169,6 +158,8 @@ export function buildAttemptPod(spec: FunctionSpec, req: AttemptRequest, opts: P
     env: [
       { name: 'PONTOON_DIR', value: PONTOON_DIR },
       { name: 'PONTOON_OUTPUT_LIMIT', value: String(LIMITS.outputBytes) },
+      { name: 'PONTOON_INPUT_CHUNKS', value: String(chunks.length) },
+      ...chunks.map((value, i) => ({ name: `PONTOON_INPUT_${i}`, value })),
     ],
     volumeMounts: mount,
     resources: OBSERVER_RESOURCES,
@@ -217,7 +208,7 @@ export function buildAttemptPod(spec: FunctionSpec, req: AttemptRequest, opts: P
       ),
       ...functionPodSettings(spec, opts.placement),
       volumes: [{ name: 'pontoon', emptyDir: {} }],
-      initContainers: [prepare, observer],
+      initContainers: [observer],
       containers: [fn],
     },
   };
