@@ -1,13 +1,6 @@
 /** Loads the worker's Kubernetes credentials: a kubeconfig file when given, else the defaults. */
-import {
-  type Configuration,
-  createConfiguration,
-  KubeConfig,
-  type RequestContext,
-  type SecurityAuthentication,
-  ServerConfiguration,
-  setHeaderMiddleware,
-} from '@kubernetes/client-node';
+import type { Configuration, RequestContext, SecurityAuthentication } from '@kubernetes/client-node';
+import { createConfiguration, KubeConfig, ServerConfiguration, setHeaderMiddleware } from './client-node.ts';
 
 /**
  * `path` (KUBECONFIG) wins; otherwise @kubernetes/client-node's defaults: $KUBECONFIG, the

@@ -2,9 +2,10 @@
  * The log store and the API's log source the configuration asks for (PONTOON_LOG_*), and the
  * retention sweeper each worker runs.
  */
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { loadKubeConfig, makePooledApiClient } from '../kube/client.ts';
+import { CoreV1Api } from '../kube/client-node.ts';
 import type { RequestCounter } from '../kube/requests.ts';
 import type { ProcessConfig } from '../platform/config.ts';
 import { createDirLogStore } from './dir.ts';

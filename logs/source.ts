@@ -7,8 +7,9 @@
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
-import { type CoreV1Api, type KubeConfig, Log } from '@kubernetes/client-node';
+import type { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { Log } from '../kube/client-node.ts';
 import { attemptPodName, FUNCTION_CONTAINER } from '../kube/names.ts';
 import { apiError } from '../kube/requests.ts';
 import { attemptLogPath } from './dir.ts';

@@ -253,8 +253,9 @@ export async function executionOpen(client: Client, executionId: string, runId?:
  * The runtime the config asks for, with its log store (logs/) and, when tracing, pod spans.
  * `executionOpen` (kubernetes) lets the sweeper keep a pod that is its attempt's only record while
  * the execution is open (KubernetesRuntimeOptions.executionOpen). The kubernetes runtime's modules
- * are imported here, on first use: @kubernetes/client-node alone is ~85 MiB of RSS (~40 MiB of V8
- * heap, mostly the source of its generated API groups), which a local worker never needs.
+ * are imported here, on first use: the Kubernetes client (kube/client-node.ts) is ~30 MiB of RSS
+ * compiled (~84 MiB from the sources, which load all of @kubernetes/client-node's generated API
+ * groups), which a local worker never needs.
  */
 export async function createRuntime(
   config: WorkerConfig,

@@ -15,11 +15,12 @@
  * declare no egress.
  */
 import { createHash } from 'node:crypto';
-import { type KubeConfig, NetworkingV1Api, type V1NetworkPolicy } from '@kubernetes/client-node';
+import type { KubeConfig, V1NetworkPolicy } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Label } from '../../core/names.ts';
 import type { EgressRule } from '../../core/network.ts';
 import { makePooledApiClient } from '../../kube/client.ts';
+import { NetworkingV1Api } from '../../kube/client-node.ts';
 import { EGRESS_LABEL, MANAGED_BY } from '../../kube/names.ts';
 import { apiError, type RequestCounter } from '../../kube/requests.ts';
 

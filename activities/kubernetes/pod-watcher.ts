@@ -9,9 +9,10 @@
  * - @kubernetes/client-node 2.0.1's Watch aborts a stream after 30 s without data (an inactivity
  *   timer); the server-side timeoutSeconds is kept below it, so streams end cleanly and are resumed.
  */
-import { type CoreV1Api, type KubeConfig, type V1Pod, Watch } from '@kubernetes/client-node';
+import type { CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Label } from '../../core/names.ts';
+import { Watch } from '../../kube/client-node.ts';
 import type { RequestCounter } from '../../kube/requests.ts';
 
 export type PodEvent = { type: 'upsert'; pod: V1Pod } | { type: 'deleted'; name: string };

@@ -34,7 +34,7 @@
  * that deletes finished Pontoon pods nobody collected (from the watch cache, no extra reads), and
  * activeDeadlineSeconds, which makes the kubelet stop a pod whose worker is gone.
  */
-import { CoreV1Api, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { cancelGraceMs, DEFAULT_KILL_GRACE_MS } from '../../contract/exit.ts';
@@ -42,6 +42,7 @@ import type { AttemptFailure, AttemptRequest } from '../../core/execution.ts';
 import { type FunctionAccess, strictFunctionAccess } from '../../core/function-access.ts';
 import { DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_SWEEP_INTERVAL_MS } from '../../core/log-limits.ts';
 import { makePooledApiClient } from '../../kube/client.ts';
+import { CoreV1Api, PatchStrategy, setHeaderOptions } from '../../kube/client-node.ts';
 import { KUBERNETES_RUNTIME_DEFAULTS } from '../../kube/defaults.ts';
 import { attemptPodName, CANCELLED_ANNOTATION, EXECUTION_ID_ANNOTATION } from '../../kube/names.ts';
 import { apiError, RequestCounter } from '../../kube/requests.ts';

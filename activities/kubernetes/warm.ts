@@ -17,14 +17,7 @@
  * by a pure function (unit-tested); the manager only sends it.
  */
 import { createHash } from 'node:crypto';
-import {
-  AppsV1Api,
-  type KubeConfig,
-  type V1Container,
-  type V1Deployment,
-  type V1EnvVar,
-  type V1Probe,
-} from '@kubernetes/client-node';
+import type { KubeConfig, V1Container, V1Deployment, V1EnvVar, V1Probe } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import { WARM_PORT, warmContractEnv } from '../../contract/env.ts';
@@ -43,6 +36,7 @@ import { Label, warmDeploymentName, warmTaskQueue } from '../../core/names.ts';
 import { egressRules } from '../../core/network.ts';
 import type { FunctionSpec } from '../../core/schema.ts';
 import { WARM_DEFAULTS } from '../../core/warm.ts';
+import { AppsV1Api } from '../../kube/client-node.ts';
 import { EGRESS_LABEL, FUNCTION_CONTAINER, MANAGED_BY, OBSERVER_CONTAINER } from '../../kube/names.ts';
 import { apiError, type RequestCounter } from '../../kube/requests.ts';
 import { createEgressPolicies } from './network.ts';
