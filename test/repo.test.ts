@@ -155,34 +155,40 @@ it('every image Pontoon refers to is one it builds: deploy/, the observer defaul
 
 /**
  * Every module a folder's files name in an import or re-export (types included: a type import is
- * still a dependency a reader follows), as repository-relative paths; packages are left out.
+ * still a dependency a reader follows; `typeOnly` marks `import type` / `export type`), as
+ * repository-relative paths; packages are left out.
  */
-function folderImports(folder: string): { file: string; target: string }[] {
-  const out: { file: string; target: string }[] = [];
+function folderImports(folder: string): { file: string; target: string; typeOnly: boolean }[] {
+  const out: { file: string; target: string; typeOnly: boolean }[] = [];
   const dir = path.join(REPO_ROOT, folder);
   for (const name of readdirSync(dir, { recursive: true }) as string[]) {
     if (!name.endsWith('.ts') || name.endsWith('.test.ts')) continue;
     const at = path.join(dir, name);
     const source = ts.createSourceFile(at, readFileSync(at, 'utf8'), ts.ScriptTarget.Latest);
-    const specifiers: string[] = [];
+    const specifiers: { text: string; typeOnly: boolean }[] = [];
     const visit = (node: ts.Node) => {
       if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier) {
-        if (ts.isStringLiteral(node.moduleSpecifier)) specifiers.push(node.moduleSpecifier.text);
+        const typeOnly = ts.isImportDeclaration(node)
+          ? Boolean(node.importClause?.isTypeOnly)
+          : node.isTypeOnly;
+        if (ts.isStringLiteral(node.moduleSpecifier))
+          specifiers.push({ text: node.moduleSpecifier.text, typeOnly });
       } else if (
         ts.isCallExpression(node) &&
         node.expression.kind === ts.SyntaxKind.ImportKeyword &&
         node.arguments[0] &&
         ts.isStringLiteral(node.arguments[0])
       ) {
-        specifiers.push(node.arguments[0].text);
+        specifiers.push({ text: node.arguments[0].text, typeOnly: false });
       }
       ts.forEachChild(node, visit);
     };
     visit(source);
-    for (const s of specifiers.filter((s) => s.startsWith('.'))) {
+    for (const s of specifiers.filter((s) => s.text.startsWith('.'))) {
       out.push({
         file: path.relative(REPO_ROOT, at),
-        target: path.relative(REPO_ROOT, path.resolve(path.dirname(at), s)),
+        target: path.relative(REPO_ROOT, path.resolve(path.dirname(at), s.text)),
+        typeOnly: s.typeOnly,
       });
     }
   }
@@ -278,4 +284,58 @@ it('the top floors are imported only from above: dev/ by `pontoon dev`, worker/ 
     }
   }
   expect(offenders).toEqual([]);
+});
+
+/**
+ * The floors, from the ground up: README's folder map lists them in this order. A folder's code
+ * imports only folders on floors below its own; the one exception is a type: workflows import the
+ * activities' types (`proxyActivities<Activities>`), never their code.
+ */
+const FLOORS = [
+  'core',
+  'util',
+  'kube',
+  'contract',
+  'platform',
+  'logs',
+  'observer',
+  'workflows',
+  'client',
+  'activities',
+  'worker',
+  'packaging',
+  'api',
+  'dev',
+  'cli',
+];
+
+it('every folder imports only the floors below it (types of the activities in workflows aside), and the README lists the floors in that order', () => {
+  const offenders: string[] = [];
+  for (const [floor, folder] of FLOORS.entries()) {
+    for (const { file, target, typeOnly } of folderImports(folder)) {
+      const top = target.split(path.sep)[0]!;
+      if (top === folder) continue;
+      const at = FLOORS.indexOf(top);
+      if (at >= 0 && at < floor) continue;
+      if (folder === 'workflows' && top === 'activities' && typeOnly) continue;
+      offenders.push(`${file} imports ${target}`);
+    }
+  }
+  expect(offenders).toEqual([]);
+  // Every folder with TypeScript outside tests and benches has a floor.
+  const withCode = readdirSync(REPO_ROOT, { withFileTypes: true })
+    .filter(
+      (e) =>
+        e.isDirectory() &&
+        !e.name.startsWith('.') &&
+        !['node_modules', 'dist', 'test', 'bench'].includes(e.name),
+    )
+    .map((e) => e.name)
+    .filter((dir) => hasTypeScript(path.join(REPO_ROOT, dir)));
+  expect(withCode.filter((dir) => !FLOORS.includes(dir))).toEqual([]);
+  const readme = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+  const mapped = [...readme.matchAll(/^\| `([a-z-]+)\/` +\|/gm)]
+    .map((m) => m[1]!)
+    .filter((d) => FLOORS.includes(d));
+  expect(mapped).toEqual(FLOORS);
 });
