@@ -38,6 +38,9 @@ export async function runDev(opts: DevOptions, io: Io): Promise<number> {
   const registry = registryFromEnv();
   if (!(await prepareImages(loaded.specs, config, registry, io))) return Exit.usage;
   const encrypting = config.temporal.payloadKeys !== undefined;
+  // Every setting is checked before anything starts: a bad PONTOON_API_* variable used to surface
+  // only after the dev server and the worker were up, and left them running.
+  const apiConfig = devApiConfig(opts, encrypting);
   const codecEndpoint = `http://127.0.0.1:${opts.apiPort}/codec`;
   const server = await startTemporal(opts, config, encrypting ? codecEndpoint : undefined, io);
 
@@ -68,7 +71,6 @@ export async function runDev(opts: DevOptions, io: Io): Promise<number> {
       `function/${r.name} ${r.changed ? `applied (version ${r.version})` : `unchanged (version ${r.version})`}`,
     );
   }
-  const apiConfig = devApiConfig(opts, encrypting);
   const api = await startDevApi(apiConfig, config, observed).catch(abandon);
   if (apiConfig.auth.mode === 'open') io.err(`\n*** ${OPEN_WARNING} ***`);
   // What is applied, not only the examples: functions applied before a restart are kept by Temporal.

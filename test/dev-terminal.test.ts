@@ -8,6 +8,7 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { promisify, stripVTControlCharacters } from 'node:util';
 import { expect, inject, it } from 'vitest';
@@ -181,6 +182,34 @@ spec:
     await piped.stop();
   }
 }, 400_000);
+
+it('pontoon dev checks every setting before it starts anything: a bad PONTOON_API_* variable exits 2 naming it, with no server or worker left behind', async () => {
+  const dataDir = mkdtempSync(path.join(inject('testDir'), 'dev-bad-config-'));
+  const [port, uiPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+  const args = ['dev', '--port', `${port}`, '--ui-port', `${uiPort}`, '--api-port', `${apiPort}`];
+  const failed = await run(process.execPath, [PONTOON, ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, PONTOON_DATA_DIR: dataDir, PONTOON_API_MAX_BACKFILL_FIRES: 'many' },
+  }).then(
+    () => undefined,
+    (err: { code?: number; stderr?: string }) => err,
+  );
+  expect(failed?.code).toBe(2);
+  expect(failed?.stderr).toContain('PONTOON_API_MAX_BACKFILL_FIRES');
+  expect(failed?.stderr).not.toContain('starting the worker');
+  // Nothing listens on the ports it was given: the dev server never started.
+  for (const p of [port, apiPort]) {
+    const reachable = await new Promise<boolean>((resolve) => {
+      const s = net.connect(p, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    expect(reachable, `port ${p}`).toBe(false);
+  }
+});
 
 it('pontoon api in production: JSON lines with its request lines, in a terminal too', async () => {
   const apiPort = await freePort();
