@@ -10,7 +10,6 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { ensureTemporalCli, freePort, startDevServer } from '../dev/temporal.ts';
-import { PONTOON_IMAGE_PROCESS_ENV } from '../packaging/own-images.ts';
 import { connectClient } from '../platform/temporal.ts';
 import { bundleWorkflows } from '../worker/worker.ts';
 import { clusterVersions, createNamespace, type KubeEnv } from './cluster.ts';
@@ -346,8 +345,6 @@ export async function startStack(
       PONTOON_LOCAL_ROOT: REPO_ROOT,
       PONTOON_LOG_LEVEL: 'error',
       PONTOON_WORKFLOW_BUNDLE: bundles.pontoon,
-      // As the pontoon image runs it (MALLOC_ARENA_MAX=2).
-      ...PONTOON_IMAGE_PROCESS_ENV,
       ...opts.env,
     },
     {

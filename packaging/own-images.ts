@@ -56,16 +56,6 @@ const PONTOON_IMAGE_IGNORES = [
   '.github',
 ];
 
-/**
- * Environment of the pontoon image's processes besides its workflow bundle. MALLOC_ARENA_MAX=2: glibc
- * gives each thread that allocates its own 64 MiB malloc arena (up to 8 per core), and the worker's
- * threads (the Temporal core's tokio runtime, libuv's pool, V8's helpers, the workflow thread) each
- * kept their own fragmented one; two arenas shared by all of them made the worker's RSS at 1,000
- * executions in flight (B5) 570 MiB instead of 693 MiB at the same worker CPU (0.32 cores), and at
- * rest ~18 MiB smaller (README Performance). bench/lib.ts starts the benchmark's worker with it too.
- */
-export const PONTOON_IMAGE_PROCESS_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
-
 export interface OwnImageResult {
   image: keyof typeof OwnImage;
   /** repo:version */
@@ -271,11 +261,7 @@ export async function buildPontoonImage(
     {
       entrypoint: ['node', '/app/bin/pontoon.mjs'],
       cmd: ['worker'],
-      env: {
-        PONTOON_WORKFLOW_BUNDLE: '/app/dist/workflow-bundle.js',
-        HOME: '/tmp',
-        ...PONTOON_IMAGE_PROCESS_ENV,
-      },
+      env: { PONTOON_WORKFLOW_BUNDLE: '/app/dist/workflow-bundle.js', HOME: '/tmp' },
       labels: {
         'org.opencontainers.image.version': PONTOON_VERSION,
         'org.opencontainers.image.title': 'pontoon',
