@@ -14,6 +14,7 @@ import {
   PatchStrategy,
   setHeaderOptions,
   type V1Pod,
+  type V1Toleration,
   Watch,
 } from '@kubernetes/client-node';
 import { reportFor } from '../contract/termination.ts';
@@ -52,6 +53,8 @@ export interface KubeEnv {
   core: CoreV1Api;
   /** Puts a pod on the bench's own nodes. */
   nodeSelector: Record<string, string>;
+  /** Lets a pod onto them (they are tainted so that nothing else lands there). */
+  tolerations: V1Toleration[];
   /** Environment of a Pontoon worker with the kubernetes runtime in `namespace`. */
   workerEnv(namespace: string, extra?: Record<string, string>): Record<string, string>;
 }
@@ -134,8 +137,10 @@ async function deleteWhenEmpty(core: CoreV1Api, names: string[], ms: number): Pr
 }
 
 /**
- * Kwok nodes for this bench run alone (chosen with nodeSelector), so 1,000 pods fit without
- * touching the shared nodes' capacity (3 × 110 pods) and two bench runs never share nodes. Nodes
+ * Kwok nodes for this bench run alone (chosen with nodeSelector, and tainted so that no other pod
+ * lands there: a test running beside a bench once had its pod scheduled onto a bench node), so 1,000
+ * pods fit without touching the shared nodes' capacity (3 × 110 pods) and two bench runs never share
+ * nodes. Nodes
  * left behind by a bench run that died are removed first. `release()` cordons this run's nodes and
  * deletes each once no pod is left on it (a test's pod that landed there finishes first).
  */
@@ -168,7 +173,7 @@ export async function benchNodes(core: CoreV1Api, count: number, podsPerNode: nu
             [BENCH_NODE_LABEL]: run,
           },
         },
-        spec: {},
+        spec: { taints: [{ key: BENCH_NODE_LABEL, value: run, effect: 'NoSchedule' }] },
         status: {
           allocatable: { cpu: '64', memory: '256Gi', pods: String(podsPerNode) },
           capacity: { cpu: '64', memory: '256Gi', pods: String(podsPerNode) },
@@ -188,6 +193,12 @@ export async function benchNodes(core: CoreV1Api, count: number, podsPerNode: nu
   }
   return {
     nodeSelector: { [BENCH_NODE_LABEL]: run },
+    /** What this run's pods must tolerate (the taint above), as the API takes it. */
+    tolerations: [
+      { key: BENCH_NODE_LABEL, operator: 'Equal', value: run, effect: 'NoSchedule' },
+    ] as V1Toleration[],
+    /** The same for the worker's PONTOON_POD_TOLERATIONS (kubectl taint syntax). */
+    podTolerationsEnv: `${BENCH_NODE_LABEL}=${run}:NoSchedule`,
     async release() {
       const left = await deleteWhenEmpty(core, names, 60_000);
       if (left.length)
@@ -258,7 +269,7 @@ export async function barePods(
   kc: KubeConfig,
   core: CoreV1Api,
   namespace: string,
-  opts: { nodeSelector?: Record<string, string> } = {},
+  opts: { nodeSelector?: Record<string, string>; tolerations?: V1Toleration[] } = {},
 ) {
   const waiting = new Map<string, () => void>();
   let running = 0;
@@ -298,6 +309,7 @@ export async function barePods(
             restartPolicy: 'Never',
             automountServiceAccountToken: false,
             ...(opts.nodeSelector ? { nodeSelector: opts.nodeSelector } : {}),
+            ...(opts.tolerations ? { tolerations: opts.tolerations } : {}),
             securityContext: {
               runAsNonRoot: true,
               runAsUser: 65532,

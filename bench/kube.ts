@@ -18,7 +18,10 @@ export async function benchKube(ctx: ScenarioContext): Promise<ScenarioResult> {
   const warmup = (durationS: number) => (durationS === 0 ? 2 : ctx.quick ? 0 : 1);
   const lease = await ctx.stacks.kube('bench-b2');
   const { stack, namespace: ns } = lease;
-  const bare = await barePods(kube.kc, kube.core, ns, { nodeSelector: kube.nodeSelector });
+  const bare = await barePods(kube.kc, kube.core, ns, {
+    nodeSelector: kube.nodeSelector,
+    tolerations: kube.tolerations,
+  });
   const details: Record<string, unknown> = {};
   /** The worker's request counter once it has deleted every pod it created (waits at most 10 s). */
   const settled = async (): Promise<Record<string, number>> => {

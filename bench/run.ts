@@ -174,11 +174,13 @@ async function main() {
         kc,
         core,
         nodeSelector: nodes.nodeSelector,
+        tolerations: nodes.tolerations,
         workerEnv: (namespace: string, extra: Record<string, string> = {}) => ({
           PONTOON_RUNTIME: 'kubernetes',
           KUBECONFIG: kubeconfig,
           PONTOON_KUBE_NAMESPACE: namespace,
           PONTOON_OBSERVER_IMAGE: 'example.invalid/pontoon-observer:bench',
+          PONTOON_POD_TOLERATIONS: nodes.podTolerationsEnv,
           ...extra,
         }),
       };

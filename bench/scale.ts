@@ -139,7 +139,10 @@ export async function benchScale(ctx: ScenarioContext): Promise<ScenarioResult> 
     );
 
     // Baseline: as many bare pods, same pace, same run time, same nodes.
-    const bare = await barePods(kube.kc, kube.core, ns, { nodeSelector: kube.nodeSelector });
+    const bare = await barePods(kube.kc, kube.core, ns, {
+      nodeSelector: kube.nodeSelector,
+      tolerations: kube.tolerations,
+    });
     await bare.run(0);
     const apiBareBefore = await apiserverRequests(kube.kc);
     const theirs = await ctx.cpu.phase(`bare pods, ${n} of ${runS} s`, stack.processes, () =>

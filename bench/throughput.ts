@@ -87,7 +87,10 @@ export async function benchThroughput(ctx: ScenarioContext): Promise<ScenarioRes
   const kube = await ctx.kube();
   const lease = await ctx.stacks.kube('bench-tp');
   try {
-    const bare = await barePods(kube.kc, kube.core, lease.namespace, { nodeSelector: kube.nodeSelector });
+    const bare = await barePods(kube.kc, kube.core, lease.namespace, {
+      nodeSelector: kube.nodeSelector,
+      tolerations: kube.tolerations,
+    });
     try {
       await ramp('bare pod create → Succeeded → delete', () => bare.run(0), {}, clusterPids, 400);
     } finally {
