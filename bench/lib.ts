@@ -190,6 +190,8 @@ export interface ScenarioResult {
 export interface WorkerProcess {
   pid: number;
   stats(): Promise<HostStats>;
+  /** Heap snapshots of the worker's main thread and workflow threads, written to `dir`; their paths. */
+  snapshot(dir: string): Promise<string[]>;
   stop(): Promise<void>;
 }
 
@@ -283,6 +285,7 @@ export async function startWorkerProcess(
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const pending = new Map<number, (s: HostStats) => void>();
+  const snapshots = new Map<number, (files: string[]) => void>();
   let seq = 0;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await new Promise<void>((resolve, reject) => {
@@ -290,6 +293,7 @@ export async function startWorkerProcess(
       if (m.type === 'ready') resolve();
       else if (m.type === 'error') reject(new Error(`worker process failed: ${m.message}`));
       else if (m.type === 'stats') pending.get(m.id!)?.(m.stats!);
+      else if (m.type === 'snapshot') snapshots.get(m.id!)?.((m as unknown as { files: string[] }).files);
     });
     child.once('exit', (code) => reject(new Error(`worker process exited with code ${code} at start`)));
   });
@@ -300,6 +304,13 @@ export async function startWorkerProcess(
       return new Promise<HostStats>((resolve) => {
         pending.set(id, resolve);
         child.send({ cmd: 'stats', id });
+      });
+    },
+    snapshot(dir: string) {
+      const id = ++seq;
+      return new Promise<string[]>((resolve) => {
+        snapshots.set(id, resolve);
+        child.send({ cmd: 'snapshot', id, dir });
       });
     },
     async stop() {

@@ -4,6 +4,11 @@
  * worker`, with a prebuilt workflow bundle) and, when asked, the bare-Temporal baseline worker (one
  * workflow, one no-op activity) on the same connection. Forked by lib.ts; answers `stats` over IPC.
  */
+import { createWriteStream } from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import v8 from 'node:v8';
+import type { Worker as WorkerThread } from 'node:worker_threads';
 import { Worker } from '@temporalio/worker';
 import { createLogger, installTemporalRuntime } from '../platform/logger.ts';
 import { createMetrics } from '../platform/metrics.ts';
@@ -84,6 +89,22 @@ async function main() {
         ...(pontoon ? { specReads: await specReads() } : {}),
       };
       send({ type: 'stats', id: m.id, stats });
+    } else if (m.cmd === 'snapshot') {
+      // Heap snapshots of the main thread and of each workflow thread (the SDK's worker threads, found
+      // through its private fields: a diagnostic, not an API), written to `dir`.
+      const dir = (m as { dir?: string }).dir ?? process.cwd();
+      const files = [v8.writeHeapSnapshot(path.join(dir, `main-${process.pid}.heapsnapshot`))];
+      for (const w of workers) {
+        const creator = (
+          w as unknown as { workflowCreator?: { workerThreadClients?: { workerThread: WorkerThread }[] } }
+        ).workflowCreator;
+        for (const [i, c] of (creator?.workerThreadClients ?? []).entries()) {
+          const file = path.join(dir, `workflow-thread-${i}-${process.pid}.heapsnapshot`);
+          await pipeline(await c.workerThread.getHeapSnapshot(), createWriteStream(file));
+          files.push(file);
+        }
+      }
+      send({ type: 'snapshot', id: m.id, files });
     } else if (m.cmd === 'stop') {
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
       void Promise.allSettled(runs)
