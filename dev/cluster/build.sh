@@ -33,6 +33,16 @@ ETCD_CANDIDATES="${ETCD_VERSION:-v3.6.16 v3.6.15}"
 KWOK_CANDIDATES="${KWOK_VERSION:-v0.8.0 v0.7.0}"
 NICE_LEVEL="${PONTOON_BUILD_NICE:-19}"
 
+# One build at a time per cache: a test run and `npm run cluster:up` (or two checkouts) may both start
+# one, and two go builds writing the same .tmp binary corrupt each other. The second waits, then
+# finds every component cached.
+mkdir -p "$CACHE_ROOT"
+exec 7>"$CACHE_ROOT/.cluster-build.lock"
+if ! flock -n 7; then
+  printf '[cluster-build] waiting for another build.sh on %s to finish\n' "$CACHE_ROOT" >&2
+  flock -w 3600 7 || { echo "could not lock $CACHE_ROOT/.cluster-build.lock within 3600 s" >&2; exit 1; }
+fi
+
 # Never download a Go toolchain: build with the installed Go or fail.
 export GOTOOLCHAIN=local
 export GOFLAGS="${GOFLAGS:+$GOFLAGS }-buildvcs=false"

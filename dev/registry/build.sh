@@ -9,6 +9,11 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 export GOTOOLCHAIN=local CGO_ENABLED=0
 export GOFLAGS="${GOFLAGS:+$GOFLAGS }-buildvcs=false"
+# One build at a time per cache (a test run and `npm run registry:up` may both start one): the second
+# waits, then finds the tools cached.
+LOCK_DIR="${PONTOON_CACHE_DIR:-$HOME/.cache/pontoon}"; mkdir -p "$LOCK_DIR"
+exec 7>"$LOCK_DIR/.registry-build.lock"
+flock -w 3600 7 || rdie "could not lock $LOCK_DIR/.registry-build.lock within 3600 s (another build.sh is running)"
 
 install_tool() { # install_tool NAME MODULE/CMD VERSION DEST
   local name="$1" pkg="$2" v="$3" dest="$4" dir t0
