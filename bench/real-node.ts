@@ -216,7 +216,7 @@ export async function untilNoPods(watches: Milestones[], ms = 60_000): Promise<v
 
 /**
  * The bare-pod baseline on the real node: Pontoon's attempt pod for the same spec without the
- * observer sidecar; create → Succeeded (watch) → delete.
+ * observer sidecar (and the process namespace shared with it); create → Succeeded (watch) → delete.
  */
 export async function bareRealPods(
   kc: KubeConfig,
@@ -279,6 +279,7 @@ export async function bareRealPods(
     ];
     pod.metadata = { name, namespace, labels: { [BARE_LABEL]: BARE_VALUE } };
     delete pod.spec!.initContainers;
+    delete pod.spec!.shareProcessNamespace; // there only for the sidecar (observer/function-exit.ts)
     return pod;
   };
   return {

@@ -2,8 +2,10 @@
  * The observer: the sidecar program of every on-demand attempt pod (image: observer/Dockerfile).
  *
  *   observer on-demand   native sidecar: writes $PONTOON_DIR/input.json from PONTOON_INPUT_<i> (when
- *                        PONTOON_INPUT_CHUNKS is set), then waits for SIGTERM, which the kubelet sends
- *                        once the function container has exited; then reads $PONTOON_DIR/output.json
+ *                        PONTOON_INPUT_CHUNKS is set), then waits until the function container's
+ *                        processes are gone (the pod shares one process namespace: function-exit.ts)
+ *                        or for SIGTERM, which the kubelet sends once the function container has
+ *                        exited, whichever comes first; then reads $PONTOON_DIR/output.json
  *                        (size limit, JSON check), writes its report to the termination message and,
  *                        when the output is too large for it, prints the output on stdout
  *                        (contract/termination.ts)
@@ -18,7 +20,9 @@
  *                        queue that forwards attempts to the function's server (observer/warm.ts)
  *
  * Environment: PONTOON_DIR (default /pontoon), PONTOON_OUTPUT_LIMIT (bytes, default LIMITS.outputBytes),
- * PONTOON_TERMINATION_LOG (default /dev/termination-log; tests point it at a temp file).
+ * PONTOON_TERMINATION_LOG (default /dev/termination-log; tests point it at a temp file),
+ * PONTOON_PROC_ROOT (default /proc: where on-demand looks for the function's processes; tests point it
+ * at a tree of their own).
  * Diagnostics go to stderr; stdout carries nothing but the output block.
  */
 import { access, rename, writeFile } from 'node:fs/promises';
@@ -27,6 +31,7 @@ import { INPUT_FILE } from '../contract/env.ts';
 import { readOutput } from '../contract/output.ts';
 import { joinInput, reportFor } from '../contract/termination.ts';
 import { LIMITS } from '../core/execution.ts';
+import { watchFunctionExit } from './function-exit.ts';
 
 const dir = process.env.PONTOON_DIR ?? '/pontoon';
 const terminationLog = process.env.PONTOON_TERMINATION_LOG ?? '/dev/termination-log';
@@ -67,14 +72,25 @@ async function onDemand(): Promise<void> {
   return new Promise((resolve, reject) => {
     // Keep the event loop alive until the kubelet's SIGTERM (native sidecar semantics).
     const keepAlive = setInterval(() => {}, 1 << 30);
-    const finish = () => {
+    let finished = false;
+    const finish = (why: string) => {
+      if (finished) return;
+      finished = true;
       clearInterval(keepAlive);
+      exitWatch.stop();
+      process.stderr.write(`observer: ${why}; reporting\n`);
       report().then(resolve, reject);
     };
-    process.once('SIGTERM', finish);
-    process.once('SIGINT', finish);
+    // Whichever comes first: the function's processes gone (shared process namespace, so the pod
+    // ends in one kubelet relist: observer/function-exit.ts), or the kubelet's SIGTERM.
+    const exitWatch = watchFunctionExit(() => finish('the function exited'), {
+      procRoot: process.env.PONTOON_PROC_ROOT ?? '/proc',
+    });
+    process.once('SIGTERM', () => finish('SIGTERM'));
+    process.once('SIGINT', () => finish('SIGINT'));
     writeFile(path.join(dir, READY_FILE), '').then(
-      () => process.stderr.write(`observer: watching ${dir}; reporting on SIGTERM\n`),
+      () =>
+        process.stderr.write(`observer: watching ${dir}; reporting when the function exits or on SIGTERM\n`),
       reject,
     );
   });

@@ -1,15 +1,18 @@
 /**
  * The observer sidecar (observer/main.ts) as a real process in a temp dir (kwok pods run no
- * containers): on-demand writes input.json, then waits for SIGTERM and reports; prepare (pods built
- * before the sidecar wrote input.json) still writes it alone.
+ * containers): on-demand writes input.json, then reports once the function's processes are gone (a
+ * procfs-shaped tree of the test's own) or on SIGTERM; prepare (pods built before the sidecar wrote
+ * input.json) still writes it alone. The real shared process namespace is exercised on the real node
+ * (test/kubernetes-real-node.test.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { extractOutput, parseReport, splitInput } from '../contract/termination.ts';
+import { otherContainerPids, watchFunctionExit } from '../observer/function-exit.ts';
 import { REPO_ROOT } from './helpers.ts';
 
 const MAIN = path.join(REPO_ROOT, 'observer', 'main.ts');
@@ -42,16 +45,25 @@ async function until(what: string, probe: () => boolean, ms = 15_000) {
 
 function setup() {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pontoon-observer-'));
+  // A /proc of its own that shows no function process, so only SIGTERM ends on-demand (the host's
+  // /proc would show every other process on the machine as another container's).
+  const proc = path.join(dir, '.proc');
+  mkdirSync(path.join(proc, 'self'), { recursive: true });
+  writeFileSync(path.join(proc, 'self', 'cgroup'), '0::/\n');
   return {
     dir,
     termLog: path.join(dir, 'termination-log'),
-    env: { PONTOON_DIR: dir, PONTOON_TERMINATION_LOG: path.join(dir, 'termination-log') },
+    env: {
+      PONTOON_DIR: dir,
+      PONTOON_TERMINATION_LOG: path.join(dir, 'termination-log'),
+      PONTOON_PROC_ROOT: proc,
+    },
   };
 }
 
 async function onDemand(env: Record<string, string>, write: () => Promise<void>) {
   const p = start('on-demand', env);
-  await until('the observer to start', () => p.err().includes('reporting on SIGTERM'));
+  await until('the observer to start', () => p.err().includes('observer: watching'));
   await write(); // the function runs and exits meanwhile
   (p.child as ChildProcess).kill('SIGTERM');
   const code = await p.exited;
@@ -168,5 +180,77 @@ describe('observer process', () => {
     expect(parseReport(await readFile(termLog, 'utf8'))).toMatchObject({
       failure: { type: 'OutputInvalid' },
     });
+  });
+});
+
+/** A procfs-shaped tree: `self` and each pid a folder with its `cgroup` file. */
+async function procTree(entries: Record<string, string>): Promise<string> {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'pontoon-proc-'));
+  for (const [pid, cgroup] of Object.entries(entries)) {
+    await mkdir(path.join(root, pid));
+    await writeFile(path.join(root, pid, 'cgroup'), cgroup);
+  }
+  return root;
+}
+
+const OWN = '0::/kubepods/pod1/observer\n';
+const FUNCTION = '0::/kubepods/pod1/function\n';
+
+describe('the function exit, seen from the observer (shared process namespace)', () => {
+  it("counts other containers' processes, never PID 1, itself, or its own container's (the postStart hook)", async () => {
+    const root = await procTree({
+      self: OWN,
+      '1': '0::/kubepods/pod1/pause\n',
+      '7': OWN, // the observer
+      '9': OWN, // its postStart hook
+      '12': FUNCTION,
+      '15': FUNCTION,
+      '20': '0::/kubepods/pod1/debug\n', // an ephemeral container counts too
+    });
+    await mkdir(path.join(root, 'sys')); // not a pid
+    expect(otherContainerPids(root, OWN, 7).sort((a, b) => a - b)).toEqual([12, 15, 20]);
+  });
+
+  it('fires once the processes it saw are gone, and not before any was seen', async () => {
+    const root = await procTree({ self: OWN, '1': '0::/pause\n' });
+    let fired = 0;
+    const watch = watchFunctionExit(() => fired++, { procRoot: root, intervalMs: 5, selfPid: 3 });
+    await new Promise((r) => setTimeout(r, 60));
+    expect(fired).toBe(0); // the function has not started: nothing to wait for yet
+    await mkdir(path.join(root, '12'));
+    await writeFile(path.join(root, '12', 'cgroup'), FUNCTION);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(fired).toBe(0); // running
+    await rm(path.join(root, '12'), { recursive: true });
+    await until('the watch to fire', () => fired > 0, 5_000);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(fired).toBe(1);
+    watch.stop();
+  });
+
+  it('on-demand reports and exits 0 on its own once the function has exited, with no SIGTERM', async () => {
+    const { dir, termLog, env } = setup();
+    const root = await procTree({ self: OWN, '1': '0::/pause\n', '12': FUNCTION });
+    const p = start('on-demand', { ...env, PONTOON_PROC_ROOT: root });
+    await until('the observer to start', () => p.err().includes('observer: watching'));
+    await new Promise((r) => setTimeout(r, 100));
+    await writeFile(path.join(dir, 'output.json'), '{"n":42}');
+    await rm(path.join(root, '12'), { recursive: true }); // the function's process is gone
+    expect(await p.exited).toBe(0);
+    expect(p.err()).toContain('observer: the function exited; reporting');
+    expect(parseReport(await readFile(termLog, 'utf8'))).toEqual({ v: 1, output: { n: 42 } });
+  });
+
+  it('on-demand without a shared process namespace (nothing else in its /proc) still reports on SIGTERM', async () => {
+    const { termLog, env } = setup();
+    const root = await procTree({ self: OWN, '1': OWN }); // PID 1 is the observer itself
+    const p = start('on-demand', { ...env, PONTOON_PROC_ROOT: root });
+    await until('the observer to start', () => p.err().includes('observer: watching'));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(p.child.exitCode).toBe(null); // still waiting
+    p.child.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
+    expect(p.err()).toContain('observer: SIGTERM; reporting');
+    expect(parseReport(await readFile(termLog, 'utf8'))).toEqual({ v: 1, output: null });
   });
 });

@@ -101,8 +101,10 @@ describe('buildAttemptPod', () => {
     expect(pod.metadata!.namespace).toBe('fns');
   });
 
-  it('runs the observer as its only native sidecar, no init step, sharing /pontoon', () => {
+  it('runs the observer as its only native sidecar, no init step, sharing /pontoon and one process namespace', () => {
     expect(podSpec.restartPolicy).toBe('Never');
+    // The sidecar sees the function's processes end and exits with them (observer/function-exit.ts).
+    expect(podSpec.shareProcessNamespace).toBe(true);
     expect(otherInit).toEqual([]);
     expect(observer).toMatchObject({
       name: 'observer',

@@ -191,6 +191,36 @@ describe('on-demand attempts on the real node', () => {
     expect(text).toContain('real-node function: mode ok, attempt 1, uid 65532');
   });
 
+  it('the observer reports as soon as the function exits: no SIGTERM needed, the sidecar never restarted, the output kept', async () => {
+    const name = uniqueName('real-fast-end');
+    const handle = await start(realSpec(name), { mode: 'sleep:1500' });
+    const podName = attemptPodName(name, handle.workflowId, 1);
+    // Read the pod and the observer's log once the pod has ended, before the worker deletes it (5 s later).
+    const ended = await waitFor(
+      `${podName} Succeeded`,
+      async () => {
+        const pod = (await podsOf(ns.name, name)).find((p) => p.metadata?.name === podName);
+        return pod?.status?.phase === 'Succeeded' ? pod : undefined;
+      },
+      30_000,
+    );
+    expect(ended.spec?.shareProcessNamespace).toBe(true);
+    const observer = ended.status?.initContainerStatuses?.find((c) => c.name === OBSERVER_CONTAINER);
+    expect(observer?.restartCount).toBe(0);
+    expect(observer?.state?.terminated).toMatchObject({ exitCode: 0, reason: 'Completed' });
+    const log = await coreApi().readNamespacedPodLog({
+      name: podName,
+      namespace: ns.name,
+      container: OBSERVER_CONTAINER,
+    });
+    // The sidecar saw the function's processes end (observer/function-exit.ts), not the kubelet's SIGTERM.
+    expect(log).toContain('observer: the function exited; reporting');
+    expect(log).not.toContain('observer: SIGTERM');
+    const result = (await handle.result()) as ExecutionResult;
+    expect(result).toMatchObject({ status: 'succeeded', output: { mode: 'sleep:1500', name: 'world' } });
+    await noPodsLeft(name);
+  });
+
   it('the hello example (function-specs/hello.yaml, as written) runs as a real pod', async () => {
     const loaded = await loadSpecs([path.join(REPO_ROOT, 'function-specs', 'hello.yaml')]);
     expect(loaded.problems).toEqual([]);

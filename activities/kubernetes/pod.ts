@@ -4,9 +4,10 @@
  *
  * Shape: a bare Pod (restartPolicy Never: Temporal owns retries, not the kubelet) with
  *   initContainers: observer  (observer image, native sidecar: restartPolicy Always; writes
- *                              /pontoon/input.json from env chunks, then reports on SIGTERM)
+ *                              /pontoon/input.json from env chunks, then reports once the
+ *                              function's processes are gone, or on SIGTERM)
  *   containers:     function  (the spec's image, command, args, env, resources)
- * sharing an emptyDir at /pontoon. Every container satisfies Pod Security "restricted".
+ * sharing an emptyDir at /pontoon and one process namespace (shareProcessNamespace). Every container satisfies Pod Security "restricted".
  */
 import type {
   V1Container,
@@ -151,7 +152,8 @@ export function buildAttemptPod(spec: FunctionSpec, req: AttemptRequest, opts: P
     name: OBSERVER_CONTAINER,
     image: opts.observerImage,
     args: ['on-demand'],
-    // Native sidecar: starts before the function, gets SIGTERM once the function has exited.
+    // Native sidecar: starts before the function; exits by itself once the function's processes are
+    // gone, or on the SIGTERM the kubelet sends once the function container has exited.
     restartPolicy: 'Always',
     // The function starts only once this hook returns: when the sidecar handles SIGTERM (observer/main.ts).
     lifecycle: { postStart: { exec: { command: ['node', OBSERVER_ENTRY, 'ready'] } } },
@@ -207,6 +209,9 @@ export function buildAttemptPod(spec: FunctionSpec, req: AttemptRequest, opts: P
         Math.ceil(opts.killGraceSeconds ?? DEFAULT_KILL_GRACE_MS / 1000),
       ),
       ...functionPodSettings(spec, opts.placement),
+      // One process namespace for the pod: the sidecar sees the function's processes end and exits
+      // with them, so one kubelet relist sees both containers done (observer/function-exit.ts).
+      shareProcessNamespace: true,
       volumes: [{ name: 'pontoon', emptyDir: {} }],
       initContainers: [observer],
       containers: [fn],
