@@ -4,11 +4,16 @@
  * 2 s, sequential calls; baseline: a bare pod create → Succeeded (seen by a watch) → delete on the
  * same cluster and nodes, with the same stage delays, in the same run. Also counts the apiserver
  * requests the worker sends per execution (its own counter) and all requests the apiserver served
- * (its /metrics, every client: kwok, scheduler, controllers) per execution.
+ * (its /metrics, every client: kwok, scheduler, controllers) per execution, CPU per execution by
+ * process (apiserver, etcd, kwok, dev server, worker) against the bare pods', and where Pontoon's
+ * time goes (a watch timestamps each attempt pod's milestones, as B2r does on the real node).
  */
+import { Label } from '../core/names.ts';
 import { apiserverRequests, barePods } from './cluster.ts';
+import { CPU_GROUPS, type CpuUsage } from './cpu.ts';
 import { percentile, type ScenarioContext, type ScenarioResult, sleep, summaryRow } from './lib.ts';
 import { sequential } from './load.ts';
+import { podMilestones, segmentStats, segments } from './real-node.ts';
 import { apply, kubeNoop, pontoonJob } from './specs.ts';
 
 export async function benchKube(ctx: ScenarioContext): Promise<ScenarioResult> {
@@ -33,6 +38,17 @@ export async function benchKube(ctx: ScenarioContext): Promise<ScenarioResult> {
     }
   };
   const summary = [];
+  const pw = await podMilestones(kube.kc, kube.core, ns, `${Label.managedBy}=pontoon`);
+  /** CPU ms per execution by process over the last phase measured (idle and other left out). */
+  const cpuPerExecution = (n: number) => {
+    const usage: CpuUsage = ctx.cpu.phases[ctx.cpu.phases.length - 1]!.usage;
+    return Object.fromEntries(
+      CPU_GROUPS.filter((g) => g !== 'idle' && g !== 'other' && usage.seconds[g] > 0).map((g) => [
+        g,
+        Math.round((usage.seconds[g] * 1000) / n),
+      ]),
+    ) as Record<string, number>;
+  };
   try {
     for (const durationS of [0, 2]) {
       const n = counts[durationS]!;
@@ -44,9 +60,21 @@ export async function benchKube(ctx: ScenarioContext): Promise<ScenarioResult> {
       // when this phase's pods are (read after the bare phase, which overlaps that wait).
       const before = await settled();
       const apiBefore = await apiserverRequests(kube.kc);
-      const pontoon = await ctx.cpu.phase(`pontoon, pods run ${durationS} s`, stack.processes, () =>
-        sequential(job, n, 0),
-      );
+      const segs: (Record<string, number> | undefined)[] = [];
+      const timedJob = async () => {
+        const t0 = performance.now();
+        await job();
+        const t1 = performance.now();
+        segs.push(segments(t0, t1, pw.addedAfter(t0)?.[1], true));
+      };
+      // The phase lasts until the worker has deleted every pod it created (5 s after each outcome),
+      // so the deletions' CPU and requests are charged to Pontoon, not to the bare pods after it.
+      const pontoon = await ctx.cpu.phase(`pontoon, pods run ${durationS} s`, stack.processes, async () => {
+        const ms = await sequential(timedJob, n, 0);
+        await settled();
+        return ms;
+      });
+      const cpuPontoon = cpuPerExecution(n);
       const apiPontoon = (await apiserverRequests(kube.kc)) - apiBefore;
       const bareJob = () => bare.run(durationS);
       for (let i = 0; i < warmup(durationS); i++) await bareJob();
@@ -54,6 +82,7 @@ export async function benchKube(ctx: ScenarioContext): Promise<ScenarioResult> {
       const base = await ctx.cpu.phase(`bare pods, run ${durationS} s`, stack.processes, () =>
         sequential(bareJob, n, 0),
       );
+      const cpuBare = cpuPerExecution(n);
       const apiBare = (await apiserverRequests(kube.kc)) - apiBareBefore;
       const after = await settled();
       const byVerb = Object.fromEntries(
@@ -67,7 +96,10 @@ export async function benchKube(ctx: ScenarioContext): Promise<ScenarioResult> {
         bareOverheadMs: { p50: percentile(bareOverhead, 50), p99: percentile(bareOverhead, 99) },
         workerApiRequestsPerExecution: byVerb,
         apiserverRequestsAllClientsPerExecution: { pontoon: apiPontoon / n, bare: apiBare / n },
+        cpuMsPerExecution: { pontoon: cpuPontoon, bare: cpuBare },
+        pontoonSegmentsMs: segmentStats(segs),
       };
+      ctx.log(`[kube] run ${durationS} s: ${JSON.stringify(details[`pods run ${durationS} s`])}`);
       const common = { scenario: 'B2', unit: 'ms', baselineName: 'bare pod lifecycle' };
       summary.push(
         summaryRow({
@@ -96,10 +128,27 @@ export async function benchKube(ctx: ScenarioContext): Promise<ScenarioResult> {
           },
           { better: 'lower', of: 'value', limit: 4 },
         ),
+        summaryRow({
+          scenario: 'B2',
+          figure: `apiserver requests per execution, all clients (kwok, scheduler, controllers), pods run ${durationS} s`,
+          unit: 'req',
+          pontoon: apiPontoon / n,
+          baseline: apiBare / n,
+          baselineName: 'bare pod lifecycle',
+        }),
+        summaryRow({
+          scenario: 'B2',
+          figure: `apiserver CPU per execution, pods run ${durationS} s`,
+          unit: 'ms',
+          pontoon: cpuPontoon.apiserver ?? 0,
+          baseline: cpuBare.apiserver ?? 0,
+          baselineName: 'bare pod lifecycle',
+        }),
       );
     }
     return { scenario: 'kube', title: 'B2 on-demand overhead', summary, details };
   } finally {
+    pw.stop();
     bare.stop();
     await lease.release();
   }
