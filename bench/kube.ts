@@ -121,9 +121,11 @@ export async function benchKube(ctx: ScenarioContext): Promise<ScenarioResult> {
         summaryRow(
           {
             scenario: 'B2',
-            figure: `apiserver requests by the worker per execution, pods run ${durationS} s`,
+            // The shared watch is the worker's, not an execution's: it is re-opened every 25 s
+            // whatever runs (activities/kubernetes/pod-watcher.ts), so it is counted apart.
+            figure: `apiserver requests by the worker per execution, pods run ${durationS} s (shared watch apart: ${Math.round((byVerb.watch ?? 0) * n)} re-opens in the window)`,
             unit: 'req',
-            pontoon: byVerb.total ?? Number.NaN,
+            pontoon: (byVerb.total ?? Number.NaN) - (byVerb.watch ?? 0),
             target: '≤ 4',
           },
           { better: 'lower', of: 'value', limit: 4 },
