@@ -70,7 +70,7 @@ async function onDemand(): Promise<void> {
   // The request first: `ready` (the postStart hook the function waits for) returns only after it.
   if (process.env.PONTOON_INPUT_CHUNKS !== undefined) await prepare();
   return new Promise((resolve, reject) => {
-    // Keep the event loop alive until the kubelet's SIGTERM (native sidecar semantics).
+    // Keep the event loop alive until the function exits or the kubelet sends its SIGTERM.
     const keepAlive = setInterval(() => {}, 1 << 30);
     let finished = false;
     const finish = (why: string) => {
