@@ -10,13 +10,14 @@
  *
  * How: attempt pods share one process namespace (spec.shareProcessNamespace, set by
  * activities/kubernetes/pod.ts), so the sidecar sees the function container's processes in /proc.
- * A process belongs to another container when its /proc/<pid>/cgroup differs from the sidecar's own
- * (every container has a cgroup of its own; the postStart hook runs in the sidecar's). PID 1 (the
- * pod's pause process) is never counted. The function has exited once such processes were seen and
+ * A process belongs to another container when its cgroup and its mount namespace both differ from
+ * the sidecar's own (every container has a cgroup and a root filesystem of its own; the postStart
+ * hook runs in the sidecar's): otherContainerPids says why both. PID 1 (the pod's pause process) is
+ * never counted. The function has exited once such processes were seen and
  * none is left. Without a shared namespace (a pod built before this) none is ever seen, and the
  * kubelet's SIGTERM stays the signal, as before.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -27,25 +28,40 @@ import path from 'node:path';
  */
 export const FUNCTION_EXIT_POLL = { fastMs: 25, fastForMs: 10_000, slowMs: 200 } as const;
 
+/** What tells the sidecar's own processes from others: its cgroup and its mount namespace. */
+export interface OwnContainer {
+  /** Contents of /proc/self/cgroup. */
+  cgroup: string;
+  /** Target of /proc/self/ns/mnt, e.g. "mnt:[4026532301]". */
+  mnt: string;
+}
+
 /**
- * PIDs in `procRoot` (a procfs mount) whose cgroup differs from `ownCgroup`, leaving out PID 1 and
- * `selfPid`. A process that ends while it is read is skipped. Synchronous: the sidecar has nothing
- * else to do, and one pass costs far less than its promises would. Throws only when `procRoot`
- * cannot be listed.
+ * PIDs in `procRoot` (a procfs mount) that belong to another container: a cgroup other than the
+ * sidecar's AND a readable mount namespace other than its own. PID 1 and `selfPid` are left out. The
+ * second test leaves out processes caught between two places: a process the runtime is still
+ * setting up (runc's init, e.g. for the kubelet's exec of the sidecar's own postStart hook) may sit
+ * in another cgroup for a moment, but it is not dumpable and not the pod's user, so its namespace
+ * cannot be read; counting it would make the sidecar think a function came and went. A process that
+ * ends while it is read is skipped. Synchronous: the sidecar has nothing else to do, and one pass
+ * costs far less than its promises would. Throws only when `procRoot` cannot be listed.
  */
-export function otherContainerPids(procRoot: string, ownCgroup: string, selfPid: number): number[] {
+export function otherContainerPids(procRoot: string, own: OwnContainer, selfPid: number): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync(procRoot)) {
     if (!/^\d+$/.test(entry)) continue;
     const pid = Number(entry);
     if (pid === 1 || pid === selfPid) continue;
     let cgroup: string;
+    let mnt: string;
     try {
       cgroup = readFileSync(path.join(procRoot, entry, 'cgroup'), 'utf8');
+      if (cgroup === own.cgroup) continue;
+      mnt = readlinkSync(path.join(procRoot, entry, 'ns', 'mnt'));
     } catch {
-      continue; // it ended meanwhile
+      continue; // it ended meanwhile, or it is not ours to read (being set up by the runtime)
     }
-    if (cgroup !== ownCgroup) pids.push(pid);
+    if (mnt !== own.mnt) pids.push(pid);
   }
   return pids;
 }
@@ -75,9 +91,12 @@ export function watchFunctionExit(
     (seenAt === undefined || Date.now() - seenAt < FUNCTION_EXIT_POLL.fastForMs
       ? FUNCTION_EXIT_POLL.fastMs
       : FUNCTION_EXIT_POLL.slowMs);
-  let ownCgroup: string;
+  let own: OwnContainer;
   try {
-    ownCgroup = readFileSync(path.join(procRoot, 'self', 'cgroup'), 'utf8');
+    own = {
+      cgroup: readFileSync(path.join(procRoot, 'self', 'cgroup'), 'utf8'),
+      mnt: readlinkSync(path.join(procRoot, 'self', 'ns', 'mnt')),
+    };
   } catch {
     return { stop() {} };
   }
@@ -85,7 +104,7 @@ export function watchFunctionExit(
     if (stopped) return;
     let others: number[];
     try {
-      others = otherContainerPids(procRoot, ownCgroup, selfPid);
+      others = otherContainerPids(procRoot, own, selfPid);
     } catch {
       return;
     }

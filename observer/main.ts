@@ -39,6 +39,9 @@ const outputLimit = Number(process.env.PONTOON_OUTPUT_LIMIT ?? LIMITS.outputByte
 /** Written by the on-demand sidecar once its SIGTERM handler is installed. */
 const READY_FILE = '.observer-ready';
 const READY_TIMEOUT_MS = 60_000;
+const FUNCTION_EXITED = 'the function exited';
+/** How long the sidecar outlives its report when it saw the function exit itself (see onDemand). */
+const EXIT_SETTLE_MS = 150;
 
 function writeStdout(text: string): Promise<void> {
   return new Promise((resolve, reject) =>
@@ -79,11 +82,17 @@ async function onDemand(): Promise<void> {
       clearInterval(keepAlive);
       exitWatch.stop();
       process.stderr.write(`observer: ${why}; reporting\n`);
-      report().then(resolve, reject);
+      report()
+        // Seen from /proc, the function's process is gone a moment before the container runtime has
+        // recorded its container exited; a kubelet relist in between would see the sidecar exited
+        // beside a running function and restart it. So the sidecar stays EXIT_SETTLE_MS after its
+        // report (a relist then sees it running and sends the SIGTERM it no longer needs).
+        .then(() => (why === FUNCTION_EXITED ? new Promise((r) => setTimeout(r, EXIT_SETTLE_MS)) : undefined))
+        .then(() => resolve(), reject);
     };
     // Whichever comes first: the function's processes gone (shared process namespace, so the pod
     // ends in one kubelet relist: observer/function-exit.ts), or the kubelet's SIGTERM.
-    const exitWatch = watchFunctionExit(() => finish('the function exited'), {
+    const exitWatch = watchFunctionExit(() => finish(FUNCTION_EXITED), {
       procRoot: process.env.PONTOON_PROC_ROOT ?? '/proc',
     });
     process.once('SIGTERM', () => finish('SIGTERM'));

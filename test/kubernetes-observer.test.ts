@@ -6,8 +6,8 @@
  * (test/kubernetes-real-node.test.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -48,8 +48,9 @@ function setup() {
   // A /proc of its own that shows no function process, so only SIGTERM ends on-demand (the host's
   // /proc would show every other process on the machine as another container's).
   const proc = path.join(dir, '.proc');
-  mkdirSync(path.join(proc, 'self'), { recursive: true });
+  mkdirSync(path.join(proc, 'self', 'ns'), { recursive: true });
   writeFileSync(path.join(proc, 'self', 'cgroup'), '0::/\n');
+  symlinkSync('mnt:[1]', path.join(proc, 'self', 'ns', 'mnt'));
   return {
     dir,
     termLog: path.join(dir, 'termination-log'),
@@ -183,21 +184,32 @@ describe('observer process', () => {
   });
 });
 
-/** A procfs-shaped tree: `self` and each pid a folder with its `cgroup` file. */
-async function procTree(entries: Record<string, string>): Promise<string> {
+/**
+ * A procfs-shaped tree: `self` and each pid a folder with its `cgroup` file and, unless `mnt` is
+ * null (a process whose namespace cannot be read), an `ns/mnt` link.
+ */
+async function procTree(
+  entries: Record<string, string | { cgroup: string; mnt: string | null }>,
+): Promise<string> {
   const root = mkdtempSync(path.join(os.tmpdir(), 'pontoon-proc-'));
-  for (const [pid, cgroup] of Object.entries(entries)) {
-    await mkdir(path.join(root, pid));
-    await writeFile(path.join(root, pid, 'cgroup'), cgroup);
-  }
+  for (const [pid, e] of Object.entries(entries)) await addProc(root, pid, e);
   return root;
+}
+
+async function addProc(root: string, pid: string, e: string | { cgroup: string; mnt: string | null }) {
+  const { cgroup, mnt } = typeof e === 'string' ? { cgroup: e, mnt: e === OWN ? OWN_MNT : FN_MNT } : e;
+  await mkdir(path.join(root, pid, 'ns'), { recursive: true });
+  await writeFile(path.join(root, pid, 'cgroup'), cgroup);
+  if (mnt !== null) await symlink(mnt, path.join(root, pid, 'ns', 'mnt'));
 }
 
 const OWN = '0::/kubepods/pod1/observer\n';
 const FUNCTION = '0::/kubepods/pod1/function\n';
+const OWN_MNT = 'mnt:[4026532301]';
+const FN_MNT = 'mnt:[4026532405]';
 
 describe('the function exit, seen from the observer (shared process namespace)', () => {
-  it("counts other containers' processes, never PID 1, itself, or its own container's (the postStart hook)", async () => {
+  it("counts other containers' processes, never PID 1, itself, its own container's (the postStart hook) or one the runtime is still setting up", async () => {
     const root = await procTree({
       self: OWN,
       '1': '0::/kubepods/pod1/pause\n',
@@ -205,10 +217,28 @@ describe('the function exit, seen from the observer (shared process namespace)',
       '9': OWN, // its postStart hook
       '12': FUNCTION,
       '15': FUNCTION,
-      '20': '0::/kubepods/pod1/debug\n', // an ephemeral container counts too
+      '20': { cgroup: '0::/kubepods/pod1/debug\n', mnt: 'mnt:[4026532999]' }, // an ephemeral container counts too
+      // runc's init for the hook's exec, not yet in the sidecar's cgroup: its namespace is unreadable
+      '22': { cgroup: '0::/system.slice/containerd.service\n', mnt: null },
+      // another cgroup but the sidecar's own root filesystem: not another container
+      '23': { cgroup: '0::/kubepods/pod1\n', mnt: OWN_MNT },
     });
     await mkdir(path.join(root, 'sys')); // not a pid
-    expect(otherContainerPids(root, OWN, 7).sort((a, b) => a - b)).toEqual([12, 15, 20]);
+    expect(otherContainerPids(root, { cgroup: OWN, mnt: OWN_MNT }, 7).sort((a, b) => a - b)).toEqual([
+      12, 15, 20,
+    ]);
+  });
+
+  it('a process seen while the runtime sets it up is not a function that came and went', async () => {
+    const root = await procTree({ self: OWN, '1': '0::/pause\n' });
+    let fired = 0;
+    const watch = watchFunctionExit(() => fired++, { procRoot: root, intervalMs: 5, selfPid: 3 });
+    await addProc(root, '9', { cgroup: '0::/system.slice/containerd.service\n', mnt: null });
+    await new Promise((r) => setTimeout(r, 60));
+    await rm(path.join(root, '9'), { recursive: true });
+    await new Promise((r) => setTimeout(r, 60));
+    expect(fired).toBe(0);
+    watch.stop();
   });
 
   it('fires once the processes it saw are gone, and not before any was seen', async () => {
@@ -217,8 +247,7 @@ describe('the function exit, seen from the observer (shared process namespace)',
     const watch = watchFunctionExit(() => fired++, { procRoot: root, intervalMs: 5, selfPid: 3 });
     await new Promise((r) => setTimeout(r, 60));
     expect(fired).toBe(0); // the function has not started: nothing to wait for yet
-    await mkdir(path.join(root, '12'));
-    await writeFile(path.join(root, '12', 'cgroup'), FUNCTION);
+    await addProc(root, '12', FUNCTION);
     await new Promise((r) => setTimeout(r, 60));
     expect(fired).toBe(0); // running
     await rm(path.join(root, '12'), { recursive: true });
