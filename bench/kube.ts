@@ -17,7 +17,7 @@ import { podMilestones, segmentStats, segments } from './real-node.ts';
 import { apply, kubeNoop, pontoonJob } from './specs.ts';
 
 export async function benchKube(ctx: ScenarioContext): Promise<ScenarioResult> {
-  const counts: Record<number, number> = ctx.quick ? { 0: 10, 2: 3 } : { 0: 25, 2: 8 };
+  const counts: Record<number, number> = ctx.quick ? { 0: 8, 2: 2 } : { 0: 25, 2: 8 };
   const kube = await ctx.kube();
   // Warm-up calls (the shared watch, connections); the 2 s pods come after the 0 s ones.
   const warmup = (durationS: number) => (durationS === 0 ? 2 : ctx.quick ? 0 : 1);

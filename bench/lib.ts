@@ -14,6 +14,7 @@ import { connectClient } from '../platform/temporal.ts';
 import { bundleWorkflows } from '../worker/worker.ts';
 import { clusterVersions, createNamespace, type KubeEnv } from './cluster.ts';
 import { CpuMeter, loadAverage1m, type Processes } from './cpu.ts';
+import { benchWorkerMemoryLimit, workerCgroup } from './memory-limit.ts';
 import type { RealNodeEnv } from './real-node.ts';
 import type { HostOptions, HostStats } from './worker-host.ts';
 
@@ -72,6 +73,13 @@ export interface Lease {
  */
 export class Stacks {
   private readonly shared = new Map<string, Promise<Lease>>();
+  /**
+   * Kubernetes-runtime workers run as deploy/ runs them, in a memory cgroup with its limit
+   * (memory-limit.ts); local-runtime workers (`pontoon dev`'s) without one.
+   */
+  readonly workerMemoryLimit = benchWorkerMemoryLimit();
+  private readonly deployed =
+    this.workerMemoryLimit === undefined ? {} : { memoryLimitBytes: this.workerMemoryLimit.bytes };
   constructor(
     private readonly quick: boolean,
     private readonly bundles: Bundles,
@@ -97,7 +105,10 @@ export class Stacks {
       const kube = await this.kubeEnv();
       const namespace = await createNamespace(kube.core, p);
       const extra = attempts ? { PONTOON_MAX_CONCURRENT_ATTEMPTS: String(attempts) } : undefined;
-      const stack = await startStack(this.bundles, { env: kube.workerEnv(namespace, extra) });
+      const stack = await startStack(this.bundles, {
+        env: kube.workerEnv(namespace, extra),
+        ...this.deployed,
+      });
       return {
         stack,
         namespace,
@@ -123,7 +134,7 @@ export class Stacks {
     const open = async (p: string): Promise<Lease> => {
       const kube = await this.kubeEnv();
       const namespace = await createNamespace(kube.core, p);
-      const stack = await startStack(this.bundles, { env: kube.workerEnv(namespace, env) });
+      const stack = await startStack(this.bundles, { env: kube.workerEnv(namespace, env), ...this.deployed });
       return {
         stack,
         namespace,
@@ -269,21 +280,38 @@ function compiledWorkerHost(): Promise<string> {
 export async function startWorkerProcess(
   env: Record<string, string>,
   host: HostOptions,
+  opts: { memoryLimitBytes?: number } = {},
 ): Promise<WorkerProcess> {
   const from = workerRunsFrom();
   const entry =
     from === 'dist' ? await compiledWorkerHost() : path.join(REPO_ROOT, 'bench', 'worker-host.ts');
-  const child = fork(entry, [], {
-    cwd: REPO_ROOT,
+  const nodeArgs = [
+    ...(from === 'dist' ? ['--enable-source-maps'] : ['--import', 'tsx']),
     // PONTOON_BENCH_WORKER_NODE_ARGS: extra node flags for the worker process only, e.g.
     // "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it (the driver stays unprofiled).
-    execArgv: [
-      ...(from === 'dist' ? ['--enable-source-maps'] : ['--import', 'tsx']),
-      ...(process.env.PONTOON_BENCH_WORKER_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []),
-    ],
+    ...(process.env.PONTOON_BENCH_WORKER_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []),
+  ];
+  // With a memory limit, a shell joins the cgroup, then execs node (which must start inside it to
+  // size its heaps from the limit); the IPC channel's descriptor survives the exec.
+  const cgroup = opts.memoryLimitBytes === undefined ? undefined : workerCgroup(opts.memoryLimitBytes);
+  const child = fork(entry, [], {
+    cwd: REPO_ROOT,
+    ...(cgroup
+      ? {
+          execPath: '/bin/sh',
+          execArgv: [
+            '-c',
+            'echo $$ > "$0/cgroup.procs" && exec "$@"',
+            cgroup.dir,
+            process.execPath,
+            ...nodeArgs,
+          ],
+        }
+      : { execArgv: nodeArgs }),
     env: { ...process.env, ...env, PONTOON_BENCH_HOST: JSON.stringify(host) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
+  if (cgroup) child.once('exit', () => cgroup.remove());
   const pending = new Map<number, (s: HostStats) => void>();
   const snapshots = new Map<number, (files: string[]) => void>();
   let seq = 0;
@@ -339,7 +367,7 @@ export interface Stack {
  */
 export async function startStack(
   bundles: Bundles,
-  opts: { env?: Record<string, string>; baseline?: boolean } = {},
+  opts: { env?: Record<string, string>; baseline?: boolean; memoryLimitBytes?: number } = {},
 ): Promise<Stack> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pontoon-bench-'));
   const server = await startDevServer({
@@ -362,6 +390,7 @@ export async function startStack(
       pontoon: true,
       ...(opts.baseline ? { baselineBundle: bundles.baseline, baselineTaskQueue: BASELINE_TASK_QUEUE } : {}),
     },
+    { ...(opts.memoryLimitBytes !== undefined ? { memoryLimitBytes: opts.memoryLimitBytes } : {}) },
   );
   const client = await connectClient({ address: server.address, namespace: 'default' });
   return {

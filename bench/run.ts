@@ -48,6 +48,20 @@ const SCENARIOS: Record<string, { id: string; run: (ctx: ScenarioContext) => Pro
   burst: { id: 'B9', run: benchBurst },
 };
 
+/** The stacks each scenario leases (bench/lib.ts Stacks), started up front with --quick. */
+const SHARED_STACKS: Record<string, string[]> = {
+  warm: ['local'],
+  kube: ['kube'],
+  throughput: ['local', 'kube'],
+  priority: ['local'],
+  scale: ['kube'],
+  schedules: ['local'],
+  'kube-real': ['kube-real'],
+  'throughput-real': ['kube-real'],
+  cli: ['local'],
+  burst: ['local'],
+};
+
 /** Bench nodes: 4 × 300 pods leaves room for B5's 1,000 pods at once plus stragglers. */
 const BENCH_NODES = 4;
 const PODS_PER_NODE = 300;
@@ -161,7 +175,7 @@ async function main() {
   const bundles = await prepareBundles();
 
   let kube: Promise<KubeEnv> | undefined;
-  let stacks: Stacks | undefined;
+  let stacks: Stacks;
   let releaseNodes: (() => Promise<void>) | undefined;
   const kubeEnv = () => {
     kube ??= (async () => {
@@ -194,6 +208,27 @@ async function main() {
     return real;
   };
 
+  stacks = new Stacks(quick, bundles, kubeEnv);
+  const limit = stacks.workerMemoryLimit;
+  console.error(
+    `[bench] kubernetes-runtime workers run ${limit ? `in a memory cgroup of ${limit.quantity} (${limit.from})` : 'without a memory limit (PONTOON_BENCH_WORKER_MEMORY_LIMIT=none)'}`,
+  );
+  if (quick) {
+    // --quick shares one stack of each kind among its scenarios: start the ones this run needs
+    // together, before any measurement (up to ~15 s saved against starting them one by one).
+    const t = performance.now();
+    const needs = (kind: string) => names.some((n) => SHARED_STACKS[n]?.includes(kind));
+    // One that fails fails the scenarios that lease it (they get the same rejected lease), not the run.
+    const started = await Promise.allSettled([
+      needs('local') && stacks.local(),
+      needs('kube') && stacks.kube('bench-quick'),
+      needs('kube-real') && realNode().then((env) => stacks.kubeReal('bench-quick-real', env.workerEnv)),
+    ]);
+    for (const s of started)
+      if (s.status === 'rejected') console.error(`[bench] a shared stack did not start: ${s.reason}`);
+    console.error(`[bench] shared stacks started in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  }
+
   const results: (ScenarioResult & { wallSeconds: number; error?: string })[] = [];
   const cpuPhases: CpuMeter['phases'] = [];
   for (const name of names) {
@@ -201,7 +236,6 @@ async function main() {
     console.log(`\n== ${id} ${name}${quick ? ' (quick)' : ''}`);
     const cpu = new CpuMeter(id);
     const started = performance.now();
-    stacks ??= new Stacks(quick, bundles, kubeEnv);
     const ctx: ScenarioContext = {
       quick,
       bundles,
@@ -231,7 +265,7 @@ async function main() {
     }
     cpuPhases.push(...cpu.phases);
   }
-  await stacks?.close();
+  await stacks.close();
   await releaseNodes?.();
   clearInterval(loadTimer);
   loads.push(loadAverage1m());
@@ -278,6 +312,8 @@ async function main() {
         code: codeVersion(),
         // dist: worker processes ran the compiled tree; source: the sources through tsx (lib.ts).
         workerRunsFrom: workerRunsFrom(),
+        // The memory cgroup kubernetes-runtime workers ran in (memory-limit.ts); none: unconstrained.
+        workerMemoryLimit: stacks.workerMemoryLimit ?? 'none',
         load: {
           oneMinuteAtStart: loads[0],
           oneMinuteMax: Math.max(...loads),

@@ -110,6 +110,18 @@ export async function benchScale(ctx: ScenarioContext): Promise<ScenarioResult> 
         });
     }, 250);
     const pods = await podCounter(kube.kc, kube.core, ns, `${Label.function}=${fn}`);
+    // Diagnosis only (it pauses the worker for seconds): heap snapshots of the worker's threads once
+    // every execution has started, when all are in flight.
+    const snapshotDir = process.env.PONTOON_BENCH_HEAP_SNAPSHOTS;
+    const snapshotTimer = snapshotDir
+      ? setTimeout(
+          () =>
+            void stack.worker
+              .snapshot(snapshotDir)
+              .then((files) => ctx.log(`[scale] heap snapshots: ${files.join(', ')}`)),
+          (n / rate) * 1000 + 2000,
+        )
+      : undefined;
     const statsBefore = await stack.worker.stats();
     const before = statsBefore.requests ?? {};
     const apiBefore = await apiserverRequests(kube.kc);
@@ -117,6 +129,7 @@ export async function benchScale(ctx: ScenarioContext): Promise<ScenarioResult> 
       paced(n, rate, capMs, () => startPontoon(stack.client, stack.taskQueue, fn)),
     );
     clearInterval(sampler);
+    clearTimeout(snapshotTimer);
     await sampling;
     const apiPontoon = (await apiserverRequests(kube.kc)) - apiBefore;
     const statsAfter = await stack.worker.stats();
