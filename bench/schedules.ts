@@ -146,7 +146,7 @@ async function fire(
   await Promise.all(names.map((name) => apply(client, taskQueue, localNoop(name))));
   const firstApplyMs = Date.now() - t0;
   // Each schedule is created by the controller's activity, one after another within a function.
-  const lead = Math.max(ctx.quick ? 3000 : 10_000, 4 * firstApplyMs, 150 * perFunction);
+  const lead = Math.max(ctx.quick ? 3000 : 6000, 4 * firstApplyMs, 150 * perFunction);
   const fireAt = Math.ceil((Date.now() + lead) / 1000) * 1000;
   const offset = `${(fireAt % PERIOD_MS) / 1000}s`;
   const window = { startAt: new Date(fireAt).toISOString(), endAt: new Date(fireAt + 1000).toISOString() };
@@ -184,7 +184,7 @@ async function fire(
 
   // Then as many bare schedules, alone in their second: firing together with Pontoon's, both would
   // share one queue in Temporal's scheduler and the p50s would only say who was served first.
-  const bareLead = Math.max(ctx.quick ? 3000 : 10_000, 50 * n);
+  const bareLead = Math.max(ctx.quick ? 3000 : 6000, 50 * n);
   const bareAt = Math.ceil((Date.now() + bareLead) / 1000) * 1000;
   const baselineIds = Array.from({ length: n }, (_, i) => `baseline-${label}-${i}`);
   await Promise.all(

@@ -3,7 +3,7 @@
  * real kubelet + containerd + runc, against bare pods of the same image on the same node
  * (real-node.ts) in the same run. Each side runs a closed loop of C callers (a caller
  * starts its next call as soon as its last one ended) for a warm-up (not counted), then a window of
- * 30 s (12 s with --quick); sustained rate = calls that finished inside the window ÷ its length.
+ * 20 s (12 s with --quick); sustained rate = calls that finished inside the window ÷ its length.
  *
  * A closed loop rather than B3's open-loop ramp: a real pod takes seconds, so the ramp's steps
  * (≥ 5 × latency each) would take minutes per rate on this 2-core machine. C = 2 then 4 in the full
@@ -32,8 +32,8 @@ export const CONCURRENCY = { full: [2, 4], quick: [4] };
 
 export async function benchThroughputReal(ctx: ScenarioContext): Promise<ScenarioResult> {
   const levels = ctx.quick ? CONCURRENCY.quick : CONCURRENCY.full;
-  // At about a call a second, 30 s gives each side 30–40 calls per level.
-  const windowMs = ctx.quick ? 12_000 : 30_000;
+  // At about a call a second, 20 s gives each side 20–30 calls per level.
+  const windowMs = ctx.quick ? 12_000 : 20_000;
   const warmupMs = ctx.quick ? 5_000 : 8_000;
   const kube = await ctx.kube();
   const env = await ctx.realNode();
