@@ -2,7 +2,7 @@
  * B9 burst: N executions of one function started at once through the Temporal SDK with the
  * documented input (`{"function": …}`, as `temporal workflow start` does), **unpinned**, against the
  * same burst **pinned** (`spec: {version, appliedAt}`, as the API starts them) in the same run and on
- * the same stack: wall time from the first start to the last result. N = 1,000 (100 with --quick);
+ * the same stack: wall time from the first start to the last result. N = 500 (100 with --quick);
  * each is measured twice, in the order unpinned, pinned, pinned, unpinned, and the means compared. Also: failed
  * executions, how the worker read the spec (memory, memo, query) and DescribeWorkflowExecution calls
  * per execution, and RESOURCE_EXHAUSTED / "consistent query buffer is full" lines in the dev server's
@@ -75,7 +75,7 @@ async function burst(
 }
 
 export async function benchBurst(ctx: ScenarioContext): Promise<ScenarioResult> {
-  const n = ctx.quick ? 100 : 1000;
+  const n = ctx.quick ? 100 : 500;
   // Unpinned, pinned, pinned, unpinned: the machine's drift (other load) weighs on both alike.
   const rounds = 2;
   const lease = await ctx.stacks.local();

@@ -17,7 +17,7 @@
  *    latency after a step up.
  * 3. The ramp rises until a step does not hold (if the very first one fails, it steps down).
  * 4. Refinement: between the last held and the first failed rate, the geometric midpoint is tried
- *    (once with --quick, twice in the full run), each time after the backlog has drained.
+ *    once, after the backlog has drained.
  * Sustained throughput = completions per second measured over the highest held step's window.
  */
 import { percentile, sleep } from './lib.ts';
@@ -166,7 +166,7 @@ export interface RampOptions {
 
 export async function findSustainedRate(job: Job, opts: RampOptions): Promise<RampResult> {
   const growth = opts.quick ? 2 : 1.5;
-  const refinements = opts.quick ? 1 : 2;
+  const refinements = 1;
   const maxRate = opts.maxRate ?? 2000;
   const warm: number[] = [];
   for (let i = 0; i < 5; i++) {

@@ -26,8 +26,8 @@ interface Outcome {
 }
 
 export async function benchPriority(ctx: ScenarioContext): Promise<ScenarioResult> {
-  const lows = ctx.quick ? 16 : 60;
-  const highs = ctx.quick ? 6 : 20;
+  const lows = ctx.quick ? 16 : 40;
+  const highs = ctx.quick ? 6 : 14;
   const concurrency = 2;
   const gapMs = 300;
   const lease = await ctx.stacks.local();

@@ -1,7 +1,7 @@
 /**
  * B1 warm path: invoke → result latency of a warm function (local runtime: a long-lived replica
  * answering over HTTP) against a bare Temporal workflow with one no-op activity, on one dev server
- * in the same run: 600 sequential calls (40 with --quick) alternating between the two paths
+ * in the same run: 500 sequential calls (40 with --quick) alternating between the two paths
  * (bare, warm, bare, …: 500 each, both under the same conditions over time), then open loop with
  * the two paths alternating at 5/s each. The on-demand local path (a process per attempt) is
  * measured alongside for reference.
@@ -19,7 +19,7 @@ import { fixedRate, sequential } from './load.ts';
 import { apply, bareTemporalJob, pontoonJob } from './specs.ts';
 
 export async function benchWarm(ctx: ScenarioContext): Promise<ScenarioResult> {
-  const n = ctx.quick ? 40 : 600;
+  const n = ctx.quick ? 40 : 500;
   const nOnDemand = ctx.quick ? 10 : 50;
   const rate = 5;
   const rateMs = ctx.quick ? 3000 : 20_000;
