@@ -22,3 +22,5 @@ export {
   setHeaderOptions,
   Watch,
 } from '@kubernetes/client-node';
+// The undici the package itself uses (one copy: package.json pins it for Node 20), bundled with it.
+export { Agent as UndiciAgent } from 'undici';

@@ -1,6 +1,13 @@
 /** Loads the worker's Kubernetes credentials: a kubeconfig file when given, else the defaults. */
-import type { Configuration, RequestContext, SecurityAuthentication } from '@kubernetes/client-node';
-import { createConfiguration, KubeConfig, ServerConfiguration, setHeaderMiddleware } from './client-node.ts';
+import type https from 'node:https';
+import type { Cluster, Configuration, RequestContext, SecurityAuthentication } from '@kubernetes/client-node';
+import {
+  createConfiguration,
+  KubeConfig,
+  ServerConfiguration,
+  setHeaderMiddleware,
+  UndiciAgent,
+} from './client-node.ts';
 
 /**
  * `path` (KUBECONFIG) wins; otherwise @kubernetes/client-node's defaults: $KUBECONFIG, the
@@ -24,6 +31,41 @@ type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
 const DISPATCHER_MAX_AGE_MS = 10 * 60_000;
 
 /**
+ * Connections one API client opens to the apiserver at most; more requests at once wait for one.
+ * undici's Agent has no limit by default, so a burst of attempts finishing together opened one TLS
+ * connection per request in flight (87 at once in B5, 2026-12-05; 120 for 120 requests at once in
+ * test/kubernetes-client-pool.test.ts), each with its own TLS session and buffers (~20 MiB of the
+ * worker's native memory at B5's peak, heaptrack). At ~4 ms per request over a kept-alive
+ * connection, 32 connections carry thousands of requests a second.
+ */
+export const MAX_CONNECTIONS_PER_CLIENT = 32;
+
+/**
+ * A dispatcher with the KubeConfig's TLS settings and at most `MAX_CONNECTIONS_PER_CLIENT`
+ * connections, built the way @kubernetes/client-node 2.0.1 builds its own (its public
+ * `createDispatcherOptions`); undefined for what it builds otherwise (proxies, plain HTTP), whose
+ * own dispatcher is then used.
+ */
+async function cappedDispatcher(kc: KubeConfig, cluster: Cluster): Promise<Dispatcher | undefined> {
+  const o: https.RequestOptions = {};
+  await kc.applyToHTTPSOptions(o);
+  const opts = kc.createDispatcherOptions(cluster, {
+    ca: o.ca,
+    cert: o.cert,
+    key: o.key,
+    pfx: o.pfx,
+    passphrase: o.passphrase,
+    ...(o.rejectUnauthorized !== undefined ? { rejectUnauthorized: o.rejectUnauthorized } : {}),
+    ...(o.servername !== undefined ? { servername: o.servername } : {}),
+  });
+  if (opts.type !== 'agent') return undefined;
+  return new UndiciAgent({
+    connect: opts.connect,
+    connections: MAX_CONNECTIONS_PER_CLIENT,
+  }) as unknown as Dispatcher;
+}
+
+/**
  * `kc.makeApiClient(type)` whose requests reuse their TLS connections. @kubernetes/client-node 2.0.1
  * builds a new undici dispatcher, so a new connection and TLS handshake, for every request: about
  * 11 ms per apiserver call on the development machine against 4 ms over a kept-alive connection
@@ -34,7 +76,7 @@ const DISPATCHER_MAX_AGE_MS = 10 * 60_000;
 export function makePooledApiClient<T>(kc: KubeConfig, apiClientType: new (config: Configuration) => T): T {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('No active cluster!');
-  let pooled: { dispatcher: Dispatcher; since: number } | undefined;
+  let pooled: { dispatcher: Promise<Dispatcher>; since: number } | undefined;
   const auth: SecurityAuthentication = {
     getName: () => 'kubeconfig authentication (pooled connections)',
     async applySecurityAuthentication(context: RequestContext) {
@@ -42,13 +84,24 @@ export function makePooledApiClient<T>(kc: KubeConfig, apiClientType: new (confi
       const fresh = context.getDispatcher();
       if (!fresh) return; // plain http or no TLS options: fetch's global pool already reuses connections
       if (!pooled || Date.now() - pooled.since > DISPATCHER_MAX_AGE_MS) {
-        // The old pool finishes its in-flight requests, then closes.
-        void pooled?.dispatcher.close().catch(() => undefined);
-        pooled = { dispatcher: fresh, since: Date.now() };
+        // The old pool finishes its in-flight requests, then closes. The new one is set before any
+        // await, so requests arriving together share it.
+        const old = pooled;
+        pooled = {
+          dispatcher: cappedDispatcher(kc, cluster)
+            .catch(() => undefined)
+            .then((capped) => {
+              if (!capped) return fresh;
+              void fresh.close().catch(() => undefined);
+              return capped;
+            }),
+          since: Date.now(),
+        };
+        void old?.dispatcher.then((d) => d.close()).catch(() => undefined);
       } else {
         void fresh.close().catch(() => undefined);
       }
-      context.setDispatcher(pooled.dispatcher);
+      context.setDispatcher(await pooled.dispatcher);
     },
   };
   return new apiClientType(

@@ -223,6 +223,32 @@ describe('attempt logs on kubernetes', () => {
     );
   });
 
+  it('stores a small log and record (compressed inline) and a large one (on the thread pool) alike', async () => {
+    const store = createSecretLogStore({
+      core: coreApi(),
+      namespace: logsNs.name,
+      logger: createLogger('silent'),
+      maxBytes: 512 * 1024,
+      retentionMs: 60_000,
+    });
+    const small = { executionId: `exec:gz:${uniqueName('s')}`, function: 'gz', attempt: 1 };
+    const large = { executionId: `exec:gz:${uniqueName('l')}`, function: 'gz', attempt: 1 };
+    // Above logs/secret.ts's 64 KiB inline limit, and hard to compress (so it stays large).
+    const big = Array.from(
+      { length: 8000 },
+      (_, i) => `${i} ${((i * 2654435761) >>> 0).toString(36)}\n`,
+    ).join('');
+    expect(Buffer.byteLength(big)).toBeGreaterThan(64 * 1024);
+    const at = new Date().toISOString();
+    const outcome = (output: unknown) => ({ exitCode: 0, output, startedAt: at, endedAt: at, logTail: '' });
+    await store.put(small, 'a short log\n', { record: { outcome: outcome(1) } });
+    await store.put(large, big, { record: { outcome: outcome({ text: big }) } });
+    expect((await store.get(small))?.body.toString()).toBe('a short log\n');
+    expect((await store.get(large))?.body.toString()).toBe(big);
+    expect((await store.getRecord(small))?.outcome).toEqual(outcome(1));
+    expect((await store.getRecord(large))?.outcome).toEqual(outcome({ text: big }));
+  });
+
   it('the retention sweep deletes logs whose retention has passed, and only those', async () => {
     const logger = createLogger('silent');
     const core = coreApi();
