@@ -36,6 +36,7 @@ import { Label, warmDeploymentName, warmTaskQueue } from '../../core/names.ts';
 import { egressRules } from '../../core/network.ts';
 import type { FunctionSpec } from '../../core/schema.ts';
 import { WARM_DEFAULTS } from '../../core/warm.ts';
+import { makePooledApiClient } from '../../kube/client.ts';
 import { AppsV1Api } from '../../kube/client-node.ts';
 import { EGRESS_LABEL, FUNCTION_CONTAINER, MANAGED_BY, OBSERVER_CONTAINER } from '../../kube/names.ts';
 import { apiError, type RequestCounter } from '../../kube/requests.ts';
@@ -214,7 +215,7 @@ export function createKubernetesWarmPools(
   logger: Logger,
   requests: RequestCounter,
 ): WarmPoolManager {
-  const apps = kubeConfig.makeApiClient(AppsV1Api);
+  const apps = makePooledApiClient(kubeConfig, AppsV1Api);
   const { namespace } = opts;
   const access = opts.access ?? strictFunctionAccess(namespace);
   const egress = createEgressPolicies(kubeConfig, namespace, logger, requests);
