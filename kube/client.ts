@@ -34,9 +34,11 @@ const DISPATCHER_MAX_AGE_MS = 10 * 60_000;
  * Connections one API client opens to the apiserver at most; more requests at once wait for one.
  * undici's Agent has no limit by default, so a burst of attempts finishing together opened one TLS
  * connection per request in flight (87 at once in B5, 2026-12-05; 120 for 120 requests at once in
- * test/kubernetes-client-pool.test.ts), each with its own TLS session and buffers (~20 MiB of the
- * worker's native memory at B5's peak, heaptrack). At ~4 ms per request over a kept-alive
- * connection, 32 connections carry thousands of requests a second.
+ * test/kubernetes-client-pool.test.ts), each with its own TLS session and buffers (~35 MiB of the
+ * worker's native memory at B5's traced peak, heaptrack). At ~4 ms per request over a kept-alive
+ * connection, 32 connections carry thousands of requests a second. Long-lived streams (pod watches,
+ * followed logs) do not go through these clients (client-node's Watch and Log), so none holds a
+ * connection for long.
  */
 export const MAX_CONNECTIONS_PER_CLIENT = 32;
 
