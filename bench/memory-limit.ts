@@ -5,7 +5,7 @@
  * against 4,144 MiB and 32 MiB on the 24 GiB host), so a worker measured outside it collects
  * garbage far later than a deployed one and reports memory no deployment sees.
  */
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 
@@ -45,13 +45,18 @@ export interface MemoryCgroup {
   remove(): void;
 }
 
+/** Where memory cgroups are made: the unified hierarchy (v2), or v1's memory controller. */
+function memoryHierarchy(): { v2: boolean; root: string } {
+  const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
+  return { v2, root: v2 ? '/sys/fs/cgroup' : '/sys/fs/cgroup/memory' };
+}
+
 /**
  * A new memory cgroup limited to `bytes` (cgroup v2 `memory.max`, or v1 `memory.limit_in_bytes`
  * under the memory controller's hierarchy). Needs root; throws with the reason otherwise.
  */
 export function createMemoryCgroup(name: string, bytes: number): MemoryCgroup {
-  const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
-  const root = v2 ? '/sys/fs/cgroup' : '/sys/fs/cgroup/memory';
+  const { v2, root } = memoryHierarchy();
   const dir = path.join(root, name);
   try {
     if (v2 && !readFileSync(path.join(root, 'cgroup.subtree_control'), 'utf8').includes('memory'))
@@ -69,7 +74,7 @@ export function createMemoryCgroup(name: string, bytes: number): MemoryCgroup {
       try {
         rmdirSync(dir);
       } catch {
-        // still has a process, or already gone: left for the next run's cleanup
+        // still has a process, or already gone: a later run removes it (removeStaleCgroups)
       }
     },
   };
@@ -91,7 +96,31 @@ export function benchWorkerMemoryLimit(
 
 let created = 0;
 
+/**
+ * Removes the worker cgroups of bench runs that are gone (a run killed before its workers exited):
+ * `pontoon-bench-<pid>-<n>` whose <pid> no longer runs. One that still holds a process stays.
+ */
+function removeStaleCgroups(): void {
+  const { root } = memoryHierarchy();
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = /^pontoon-bench-(\d+)-\d+$/.exec(name)?.[1];
+    if (!pid || existsSync(`/proc/${pid}`)) continue;
+    try {
+      rmdirSync(path.join(root, name));
+    } catch {
+      // a process of that run still lives in it
+    }
+  }
+}
+
 /** A cgroup of its own for one worker process (named after this process), limited to `bytes`. */
 export function workerCgroup(bytes: number): MemoryCgroup {
+  if (created === 0) removeStaleCgroups();
   return createMemoryCgroup(`pontoon-bench-${process.pid}-${++created}`, bytes);
 }
