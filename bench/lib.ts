@@ -113,8 +113,13 @@ export class Stacks {
         stack,
         namespace,
         async release() {
-          await stack.stop();
-          await kube.core.deleteNamespace({ name: namespace }).catch(() => undefined);
+          // The namespace goes even when the stack did not stop cleanly (a worker that died leaves
+          // its pods to it).
+          try {
+            await stack.stop();
+          } finally {
+            await kube.core.deleteNamespace({ name: namespace }).catch(() => undefined);
+          }
         },
       };
     };
@@ -139,8 +144,13 @@ export class Stacks {
         stack,
         namespace,
         async release() {
-          await stack.stop();
-          await kube.core.deleteNamespace({ name: namespace }).catch(() => undefined);
+          // The namespace goes even when the stack did not stop cleanly (a worker that died leaves
+          // its pods to it).
+          try {
+            await stack.stop();
+          } finally {
+            await kube.core.deleteNamespace({ name: namespace }).catch(() => undefined);
+          }
         },
       };
     };
