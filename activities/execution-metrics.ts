@@ -1,8 +1,18 @@
 /**
  * The execution-level metrics hook. Only the workflow knows when and how an execution ends, and a
- * workflow cannot touch a metrics registry, so executeFunction calls `recordExecutionEnd` once at
- * its end (a local activity, no retries: a lost count is better than a double one).
+ * workflow cannot touch a metrics registry, so executeFunction hands each end to the worker:
+ *
+ * - through the `executionMetrics` workflow sink (ExecutionMetricsSinks), for executions since the
+ *   `execution-end-sink` patch. A sink call is no command, no history event and no activation: the
+ *   worker runs it once the workflow task's activation completes, and not again when the history is
+ *   replayed (callDuringReplay false), so an end is counted at most once;
+ * - through the `recordExecutionEnd` local activity (no retries: a lost count is better than a
+ *   double one), for executions started before that patch, whose histories hold its marker. It
+ *   stays registered while such executions can still be running.
+ *
+ * Both count in pontoon_executions_finished_total and its duration histogram (recordEnd).
  */
+import type { Sinks } from '@temporalio/workflow';
 import type { ExecutionStatus } from '../core/execution.ts';
 import type { PontoonMetrics } from '../platform/metrics.ts';
 
@@ -15,17 +25,38 @@ export interface ExecutionEnd {
   durationMs: number;
 }
 
+/** The sink executeFunction calls at its end (the worker injects it: executionMetricsSink). */
+export interface ExecutionMetricsSinks extends Sinks {
+  executionMetrics: {
+    ended(end: ExecutionEnd): void;
+  };
+}
+
 const STATUSES = new Set(['succeeded', 'failed', 'timed_out', 'cancelled']);
+
+/** Counts one ended execution. Labels stay bounded whatever a caller sends (an unknown status counts as failed). */
+export function recordEnd(metrics: PontoonMetrics, end: ExecutionEnd): void {
+  const status = STATUSES.has(end.status) ? end.status : 'failed';
+  const labels = { function: end.function, trigger: end.trigger, status };
+  metrics.executionsFinished.inc(labels);
+  metrics.executionDuration.observe(labels, Math.max(0, end.durationMs) / 1000);
+}
+
+/**
+ * The worker's side of ExecutionMetricsSinks (Worker.create's `sinks`): never called during replay,
+ * so a history read again on another worker is not counted twice.
+ */
+export function executionMetricsSink(metrics: PontoonMetrics) {
+  return {
+    ended: { fn: (_info: unknown, end: ExecutionEnd) => recordEnd(metrics, end), callDuringReplay: false },
+  };
+}
 
 export function createExecutionMetricsActivities({ metrics }: { metrics: PontoonMetrics }) {
   return {
-    /** Counts one ended execution in pontoon_executions_finished_total and its duration histogram. */
+    /** Counts one ended execution (executions from before the `execution-end-sink` patch). */
     async recordExecutionEnd(end: ExecutionEnd): Promise<void> {
-      // Labels stay bounded whatever a caller sends.
-      const status = STATUSES.has(end.status) ? end.status : 'failed';
-      const labels = { function: end.function, trigger: end.trigger, status };
-      metrics.executionsFinished.inc(labels);
-      metrics.executionDuration.observe(labels, Math.max(0, end.durationMs) / 1000);
+      recordEnd(metrics, end);
     },
   };
 }

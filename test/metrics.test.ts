@@ -155,6 +155,28 @@ describe('/metrics', () => {
     expect(hist('sum')).toBeGreaterThan(0);
     expect(hist('sum')).toBeLessThan(30);
     expect(hist('bucket', { le: '0.1' })).toBeLessThanOrEqual(hist('bucket', { le: '30' })!);
+    // Execution ends, by trigger and status: counted through the executionMetrics sink (these
+    // executions have the execution-end-sink patch), once each, by the time their results are in.
+    const ended = (fn: string, trigger: string, status: string) =>
+      m.get(series('pontoon_executions_finished_total', { function: fn, trigger, status }));
+    expect(ended(A, 'api', 'succeeded')).toBe(2);
+    expect(ended(A, 'cli', 'succeeded')).toBe(1);
+    expect(ended(B, 'api', 'succeeded')).toBe(1);
+    expect(ended(B, 'api', 'failed')).toBe(1);
+    expect(
+      [...m.keys()].filter(
+        (k) => k.startsWith('pontoon_executions_finished_total{') && (k.includes(A) || k.includes(B)),
+      ),
+    ).toHaveLength(4);
+    expect(
+      m.get(
+        series('pontoon_execution_duration_seconds_count', {
+          function: A,
+          trigger: 'api',
+          status: 'succeeded',
+        }),
+      ),
+    ).toBe(2);
     // Node process series are there too.
     expect(m.get('process_cpu_user_seconds_total')).toBeGreaterThan(0);
 
@@ -218,7 +240,7 @@ describe('/metrics', () => {
     ).toBe(6);
   });
 
-  it('counts execution ends through recordExecutionEnd, called from a workflow as a local activity', async () => {
+  it('counts execution ends through recordExecutionEnd, the local activity of executions from before the execution-end-sink patch', async () => {
     const queue = `${config.taskQueue}-probe`;
     const probeWorker = await Worker.create({
       connection: w.connection,

@@ -12,12 +12,14 @@ import { fileURLToPath } from 'node:url';
 import { ActivityFailure, ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { executionMetricsSink } from '../activities/execution-metrics.ts';
 import { createActivities } from '../activities/index.ts';
 import { createLocalRuntime } from '../activities/local/runtime.ts';
 import { buildDelivery, type NotificationRequest, verifySignature } from '../activities/notify.ts';
 import { functionSpecSchema } from '../core/schema.ts';
 import { parseAllowCidrs, refusedWebhookUrl } from '../core/webhook-destination.ts';
 import { createLogger, installTemporalRuntime } from '../platform/logger.ts';
+import { createMetrics } from '../platform/metrics.ts';
 import { connectClient } from '../platform/temporal.ts';
 import { fixtureSpec, testConfig, uniqueName } from './helpers.ts';
 import { startReceiver } from './ops-helpers.ts';
@@ -57,12 +59,15 @@ beforeAll(async () => {
       taskQueue: config.taskQueue,
       env,
     });
+  // executeFunction counts its end through this sink, as on the Pontoon worker.
+  const sinks = { executionMetrics: executionMetricsSink(createMetrics()) };
   // The receiver listens on 127.0.0.1: the operator opened it for this worker.
   worker = await Worker.create({
     connection,
     taskQueue: config.taskQueue,
     workflowBundle: bundle,
     activities: activities({ PONTOON_NOTIFY_TEST: SECRET, PONTOON_NOTIFY_ALLOW_CIDRS: '127.0.0.1/32' }),
+    sinks,
   });
   running = worker.run();
   strict = await Worker.create({
@@ -70,6 +75,7 @@ beforeAll(async () => {
     taskQueue: STRICT_QUEUE,
     workflowBundle: bundle,
     activities: activities({ PONTOON_NOTIFY_TEST: SECRET }),
+    sinks,
   });
   strictRunning = strict.run();
   const hits: string[] = [];

@@ -6,7 +6,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { expect, inject, it } from 'vitest';
+import { executionMetricsSink } from '../activities/execution-metrics.ts';
 import { createLogger, installTemporalRuntime } from '../platform/logger.ts';
+import { createMetrics } from '../platform/metrics.ts';
 import { REPO_ROOT } from './helpers.ts';
 
 const dir = path.join(REPO_ROOT, 'test', 'histories');
@@ -23,5 +25,21 @@ it.each(files)('replays %s', async (file) => {
   const type = json.events[0].workflowExecutionStartedEventAttributes.workflowType.name;
   expect(['executeFunction', 'functionController']).toContain(type);
   // Throws DeterminismViolationError (or another replay error) when the code no longer matches.
-  await Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, json, file);
+  await Worker.runReplayHistory(
+    {
+      workflowBundle: { codePath: inject('workflowBundlePath') },
+      sinks: { executionMetrics: executionMetricsSink(metrics) },
+    },
+    json,
+    file,
+  );
+});
+
+// The executionMetrics sink is not called during replay: an execution's end read again (here, or
+// by another worker after a crash) is not counted a second time.
+const metrics = createMetrics();
+it('counts no execution end while replaying', async () => {
+  expect(files.some((f) => f.endsWith('-execution-end-sink.json'))).toBe(true);
+  const counted = await metrics.executionsFinished.get();
+  expect(counted.values.filter((v) => v.value > 0)).toEqual([]);
 });

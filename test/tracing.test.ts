@@ -112,11 +112,6 @@ describe('traces', () => {
               name: 'StartActivity:runAttempt',
               children: [{ name: 'RunActivity:runAttempt', children: [] }],
             },
-            {
-              // The end of the execution is recorded in the metrics (a local activity).
-              name: 'StartActivity:recordExecutionEnd',
-              children: [{ name: 'RunActivity:recordExecutionEnd', children: [] }],
-            },
           ],
         },
       ],

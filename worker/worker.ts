@@ -14,6 +14,7 @@ import {
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import type { Logger } from 'pino';
+import { executionMetricsSink } from '../activities/execution-metrics.ts';
 import { createActivities } from '../activities/index.ts';
 import { createLocalRuntime } from '../activities/local/runtime.ts';
 import type { FunctionRuntime } from '../activities/runtime.ts';
@@ -192,9 +193,11 @@ export async function createPontoonWorker(opts: {
             ]
           : [],
     },
-    // Workflow spans leave the sandbox through this sink; a no-op when tracing is off, so a bundle
-    // built with the interceptors runs either way.
+    // Workflow spans leave the sandbox through the exporter sink; a no-op when tracing is off, so a
+    // bundle built with the interceptors runs either way.
     sinks: {
+      // Execution ends counted in the metrics (activities/execution-metrics.ts).
+      executionMetrics: executionMetricsSink(metrics),
       exporter:
         tracing && otel
           ? otel.makeWorkflowExporter(tracing.spanProcessor, tracing.resource)
