@@ -7,6 +7,7 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { type AttemptOutcome, type AttemptRequest, failedAttemptError } from '../core/execution.ts';
 import { checkedOutcome } from '../core/io-schema.ts';
+import { componentLogger } from '../platform/logger.ts';
 import { createMetrics, type PontoonMetrics } from '../platform/metrics.ts';
 import { createExecutionMetricsActivities } from './execution-metrics.ts';
 import { createNotifyActivities } from './notify.ts';
@@ -50,10 +51,10 @@ export function createActivities({
 }: ActivityDeps) {
   return {
     ...createRegistryActivities({ client, warmTaskQueues: runtime.warmPools !== undefined, metrics }),
-    ...createScheduleActivities({ client, taskQueue, logger: logger.child({ component: 'schedules' }) }),
-    ...createNotifyActivities({ logger: logger.child({ component: 'notify' }), env }),
+    ...createScheduleActivities({ client, taskQueue, logger: componentLogger(logger, 'schedules') }),
+    ...createNotifyActivities({ logger: componentLogger(logger, 'notify'), env }),
     ...createExecutionMetricsActivities({ metrics }),
-    ...createWarmPoolActivities({ client, runtime, logger: logger.child({ component: 'scalar' }) }),
+    ...createWarmPoolActivities({ client, runtime, logger: componentLogger(logger, 'scalar') }),
     ...createTypedIoActivities(),
 
     /**

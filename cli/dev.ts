@@ -15,6 +15,7 @@ import { type DevServer, ensureTemporalCli, portOpen, startDevServer } from '../
 import { createLogSource } from '../logs/index.ts';
 import { buildSpecs } from '../packaging/index.ts';
 import { ensureEmbeddedRegistry, type RegistryConfig, registryFromEnv } from '../packaging/registry.ts';
+import { componentLogger } from '../platform/logger.ts';
 import { parseConfig, type WorkerConfig } from '../worker/config.ts';
 import { startObservedWorker } from '../worker/observed.ts';
 import { Exit, type Io } from './output.ts';
@@ -196,7 +197,7 @@ function startDevApi(
   const { logger, metrics, tracing, worker: w } = observed;
   return startApi({
     api: apiConfig,
-    logger: logger.child({ component: 'api' }),
+    logger: componentLogger(logger, 'api'),
     client: w.client,
     taskQueue: config.taskQueue,
     dataDir: config.dataDir,

@@ -1,5 +1,6 @@
 /** Loads the worker's Kubernetes credentials: a kubeconfig file when given, else the defaults. */
 import type https from 'node:https';
+import tls from 'node:tls';
 import type { Cluster, Configuration, RequestContext, SecurityAuthentication } from '@kubernetes/client-node';
 import {
   createConfiguration,
@@ -43,10 +44,23 @@ const DISPATCHER_MAX_AGE_MS = 10 * 60_000;
 export const MAX_CONNECTIONS_PER_CLIENT = 32;
 
 /**
+ * How long an idle pooled connection is kept, in ms. undici's default (4 s) closed connections
+ * between bursts of attempts, and every new one paid a TLS handshake (bench B3 on kwok,
+ * 2026-12-05: ~3 ms of worker CPU per execution in connecting). The kube-apiserver closes a
+ * connection after 90 s idle (IdleTimeout in k8s.io/apiserver/pkg/server/secure_serving.go);
+ * 30 s stays under it and under the 60 s idle timeout common to cloud load balancers, so the
+ * client, not the server, closes an idle connection.
+ */
+export const IDLE_CONNECTION_MS = 30_000;
+
+/**
  * A dispatcher with the KubeConfig's TLS settings and at most `MAX_CONNECTIONS_PER_CLIENT`
  * connections, built the way @kubernetes/client-node 2.0.1 builds its own (its public
  * `createDispatcherOptions`); undefined for what it builds otherwise (proxies, plain HTTP), whose
- * own dispatcher is then used.
+ * own dispatcher is then used. Its connections share one TLS secure context (the CA, client
+ * certificate and key parsed once): given only the PEM options, Node's tls.connect builds a new
+ * context, parsing the key again, for every connection (`setKey` was the largest TLS cost in the
+ * profile above).
  */
 async function cappedDispatcher(kc: KubeConfig, cluster: Cluster): Promise<Dispatcher | undefined> {
   const o: https.RequestOptions = {};
@@ -61,9 +75,17 @@ async function cappedDispatcher(kc: KubeConfig, cluster: Cluster): Promise<Dispa
     ...(o.servername !== undefined ? { servername: o.servername } : {}),
   });
   if (opts.type !== 'agent') return undefined;
+  const secureContext = tls.createSecureContext({
+    ...(o.ca !== undefined ? { ca: o.ca } : {}),
+    ...(o.cert !== undefined ? { cert: o.cert } : {}),
+    ...(o.key !== undefined ? { key: o.key } : {}),
+    ...(o.pfx !== undefined ? { pfx: o.pfx } : {}),
+    ...(o.passphrase !== undefined ? { passphrase: o.passphrase } : {}),
+  });
   return new UndiciAgent({
-    connect: opts.connect,
+    connect: { ...opts.connect, secureContext },
     connections: MAX_CONNECTIONS_PER_CLIENT,
+    keepAliveTimeout: IDLE_CONNECTION_MS,
   }) as unknown as Dispatcher;
 }
 

@@ -8,6 +8,7 @@ import { loadKubeConfig, makePooledApiClient } from '../kube/client.ts';
 import { CoreV1Api } from '../kube/client-node.ts';
 import type { RequestCounter } from '../kube/requests.ts';
 import type { ProcessConfig } from '../platform/config.ts';
+import { componentLogger } from '../platform/logger.ts';
 import { createDirLogStore } from './dir.ts';
 import { createSecretLogStore } from './secret.ts';
 import { type AttemptLogSource, kubernetesLogSource, localLogSource } from './source.ts';
@@ -26,7 +27,7 @@ export function createLogStore(
     ...limits,
     core: makePooledApiClient(kubeConfig, CoreV1Api),
     namespace: c.namespace,
-    logger: logger.child({ component: 'log-store', namespace: c.namespace }),
+    logger: componentLogger(logger, 'log-store', { namespace: c.namespace }),
     ...(kube?.requests ? { requests: kube.requests } : {}),
   });
 }
@@ -45,7 +46,7 @@ export function createLogSource(config: ProcessConfig, logger: Logger): AttemptL
     core: makePooledApiClient(kubeConfig, CoreV1Api),
     namespace: config.kubernetes.namespace,
     maxBytes: config.logs.maxBytes,
-    logger: logger.child({ component: 'log-source' }),
+    logger: componentLogger(logger, 'log-source'),
   });
 }
 

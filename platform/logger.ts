@@ -59,6 +59,35 @@ export function createLogger(level: string, name = 'pontoon', opts: LoggerOption
   return opts.format === 'pretty' ? pino(options, prettyStream()) : pino(options);
 }
 
+/** What each logger componentLogger made was made from: its outer logger, name and bindings. */
+const components = new WeakMap<
+  Logger,
+  { from: Logger; component: string; bindings: Record<string, unknown> }
+>();
+
+/**
+ * `logger.child({ component, ...bindings })` with one `component` field a line however deep the
+ * nesting. pino never drops a binding, so a `child({ component })` of a logger that has one writes
+ * the name twice in each line (`"component":"kubernetes-runtime",…,"component":"pod-watcher"`): JSON
+ * with a duplicate name, which collectors read differently or refuse (Elasticsearch's parser
+ * rejects duplicate fields). A part of a component made here is named `<outer>/<component>` (e.g.
+ * `kubernetes-runtime/pod-watcher`) and made from the outer one's own parent, with the outer
+ * bindings. Give it a logger this function made, or one without a `component` binding.
+ */
+export function componentLogger(
+  logger: Logger,
+  component: string,
+  bindings: Record<string, unknown> = {},
+): Logger {
+  const outer = components.get(logger);
+  const name = outer ? `${outer.component}/${component}` : component;
+  const from = outer?.from ?? logger;
+  const all = { ...outer?.bindings, ...bindings };
+  const child = from.child({ component: name, ...all });
+  components.set(child, { from, component: name, bindings: all });
+  return child;
+}
+
 /** One line a record, `[12:04:05.123] INFO: worker: message {"other":"fields"}` (local time), coloured in a terminal. */
 export function prettyStream(destination: number = 1): DestinationStream {
   const pretty = createRequire(import.meta.url)('pino-pretty') as (o: PrettyOptions) => DestinationStream;

@@ -1,11 +1,13 @@
 /**
  * kube/client.ts makePooledApiClient against the real kube-apiserver: requests reuse kept-alive TLS
  * connections, and a burst opens at most MAX_CONNECTIONS_PER_CLIENT of them (undici alone opens
- * one per request in flight).
+ * one per request in flight); the connections share one TLS secure context and outlive undici's
+ * 4 s default idle time.
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { expect, it } from 'vitest';
-import { MAX_CONNECTIONS_PER_CLIENT, makePooledApiClient } from '../kube/client.ts';
+import tls from 'node:tls';
+import { expect, it, vi } from 'vitest';
+import { IDLE_CONNECTION_MS, MAX_CONNECTIONS_PER_CLIENT, makePooledApiClient } from '../kube/client.ts';
 import { CoreV1Api } from '../kube/client-node.ts';
 import { kubeConfig } from './kube-helpers.ts';
 
@@ -52,4 +54,32 @@ it('a burst of 120 requests at once opens at most MAX_CONNECTIONS_PER_CLIENT con
   // More than one connection: the burst did run in parallel (the cap is not a single connection).
   expect(peak).toBeGreaterThan(1);
   expect(peak + 1).toBeLessThanOrEqual(MAX_CONNECTIONS_PER_CLIENT);
+});
+
+it('the connections of a burst share one TLS secure context and stay open while idle', async () => {
+  const kc = kubeConfig();
+  const port = Number(new URL(kc.getCurrentCluster()!.server).port || 443);
+  expect(new URL(kc.getCurrentCluster()!.server).protocol).toBe('https:');
+  const contexts = vi.spyOn(tls, 'createSecureContext');
+  try {
+    const before = connectionsTo(port);
+    const core = makePooledApiClient(kc, CoreV1Api);
+    const results = await Promise.all(
+      Array.from({ length: 40 }, () => core.listNamespacedPod({ namespace: 'kube-system', limit: 500 })),
+    );
+    expect(results.every((r) => Array.isArray(r.items))).toBe(true);
+    const opened = connectionsTo(port) - before;
+    expect(opened).toBeGreaterThan(1);
+    // One context for the pool, whatever the number of connections (Node builds one per connection
+    // when given only the PEM options: `opened` of them).
+    expect(contexts).toHaveBeenCalledTimes(1);
+    // Idle for longer than undici's default keep-alive (4 s), less than ours: still open.
+    expect(IDLE_CONNECTION_MS).toBeGreaterThan(6000);
+    await new Promise((r) => setTimeout(r, 6000));
+    expect(connectionsTo(port) - before).toBe(opened);
+    await core.listNamespace({ limit: 1 });
+    expect(contexts).toHaveBeenCalledTimes(1);
+  } finally {
+    contexts.mockRestore();
+  }
 });

@@ -1,17 +1,18 @@
 /**
  * The pure parts of attempt logs (logs/): the cap with its marker, the secret store's expiry labels
  * and sweep selectors, the dir store on a real folder, and the fields the worker adds to Temporal's
- * log lines. The stores against the apiserver are in kubernetes-logs.test.ts.
+ * log lines, and one `component` per line of nested component loggers. The stores against the apiserver are in kubernetes-logs.test.ts.
  */
 import { mkdirSync, mkdtempSync, symlinkSync, utimesSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { text } from 'node:stream/consumers';
+import pino from 'pino';
 import { describe, expect, inject, it } from 'vitest';
 import { attemptDir, attemptLogPath, createDirLogStore, RECORD_FILE, readRecordFile } from '../logs/dir.ts';
 import { expiryLabels, sweepSelectors } from '../logs/secret.ts';
 import { capLog, TRUNCATION_MARKER } from '../logs/store.ts';
-import { executionFields } from '../platform/logger.ts';
+import { componentLogger, executionFields } from '../platform/logger.ts';
 
 describe('capLog', () => {
   it('leaves a log within the limit alone', () => {
@@ -146,5 +147,39 @@ describe('Temporal log lines', () => {
       component: 'workflow',
       workflowId: 'fn:hello',
     });
+  });
+});
+
+describe('component loggers', () => {
+  /** The raw JSON lines a pino logger wrote. */
+  function capture() {
+    const lines: string[] = [];
+    const logger = pino({ name: 'pontoon' }, { write: (l: string) => lines.push(l.trim()) });
+    return { logger, lines };
+  }
+  const componentKeys = (line: string) => line.match(/"component":/g)?.length ?? 0;
+
+  it('write one component field a line, nested parts named outer/part with the outer bindings', () => {
+    const { logger, lines } = capture();
+    const runtime = componentLogger(logger, 'kubernetes-runtime', { namespace: 'fn' });
+    const watcher = componentLogger(runtime, 'pod-watcher');
+    const deeper = componentLogger(watcher, 'relist', { reason: 'expired' });
+    runtime.info('a');
+    watcher.info('b');
+    deeper.info('c');
+    watcher.child({ pod: 'p-1' }).info('d');
+    expect(lines.map(componentKeys)).toEqual([1, 1, 1, 1]);
+    expect(lines.map((l) => JSON.parse(l))).toMatchObject([
+      { component: 'kubernetes-runtime', namespace: 'fn', msg: 'a' },
+      { component: 'kubernetes-runtime/pod-watcher', namespace: 'fn', msg: 'b' },
+      { component: 'kubernetes-runtime/pod-watcher/relist', namespace: 'fn', reason: 'expired', msg: 'c' },
+      { component: 'kubernetes-runtime/pod-watcher', namespace: 'fn', pod: 'p-1', msg: 'd' },
+    ]);
+  });
+
+  it('pino alone writes the name twice (why componentLogger exists)', () => {
+    const { logger, lines } = capture();
+    logger.child({ component: 'kubernetes-runtime' }).child({ component: 'pod-watcher' }).info('x');
+    expect(componentKeys(lines[0]!)).toBe(2);
   });
 });

@@ -339,3 +339,28 @@ it('every folder imports only the floors below it (types of the activities in wo
     .filter((d) => FLOORS.includes(d));
   expect(mapped).toEqual(FLOORS);
 });
+
+it('component loggers come from componentLogger: no `.child({ component` that could write the field twice in a line', () => {
+  const folders = readdirSync(REPO_ROOT, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.') && !['node_modules', 'dist'].includes(e.name))
+    .map((e) => e.name);
+  const offenders: string[] = [];
+  for (const folder of folders) {
+    const dir = path.join(REPO_ROOT, folder);
+    for (const name of readdirSync(dir, { recursive: true }) as string[]) {
+      if (!name.endsWith('.ts') || name.includes('node_modules')) continue;
+      const file = path.join(folder, name);
+      if (
+        [
+          path.join('platform', 'logger.ts'),
+          path.join('test', 'logs.test.ts'),
+          path.join('test', 'repo.test.ts'),
+        ].includes(file)
+      )
+        continue;
+      if (/\.child\(\s*\{\s*component\b/.test(readFileSync(path.join(dir, name), 'utf8')))
+        offenders.push(file);
+    }
+  }
+  expect(offenders).toEqual([]);
+});

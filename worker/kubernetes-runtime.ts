@@ -11,6 +11,7 @@ import type { FunctionRuntime } from '../activities/runtime.ts';
 import { loadKubeConfig } from '../kube/client.ts';
 import { RequestCounter } from '../kube/requests.ts';
 import { createLogStore } from '../logs/index.ts';
+import { componentLogger } from '../platform/logger.ts';
 import type { WorkerConfig } from './config.ts';
 
 export interface KubernetesWorkerRuntimeOptions {
@@ -46,7 +47,7 @@ export function createKubernetesWorkerRuntime(
     killGraceMs: config.killGraceMs,
     access: k.access,
     ...(opts.executionOpen ? { executionOpen: opts.executionOpen } : {}),
-    logger: logger.child({ component: 'kubernetes-runtime', namespace: k.namespace }),
+    logger: componentLogger(logger, 'kubernetes-runtime', { namespace: k.namespace }),
   });
   const warmPools = createKubernetesWarmPools(
     kubeConfig,
@@ -59,7 +60,7 @@ export function createKubernetesWorkerRuntime(
       killGraceSeconds: config.killGraceMs / 1000,
       access: k.access,
     },
-    logger.child({ component: 'warm-pools', namespace: k.namespace }),
+    componentLogger(logger, 'warm-pools', { namespace: k.namespace }),
     runtime.requests,
   );
   return Object.assign(runtime, { warmPools });

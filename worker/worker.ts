@@ -19,6 +19,7 @@ import { createActivities } from '../activities/index.ts';
 import { createLocalRuntime } from '../activities/local/runtime.ts';
 import type { FunctionRuntime } from '../activities/runtime.ts';
 import { createDirLogStore } from '../logs/dir.ts';
+import { componentLogger } from '../platform/logger.ts';
 import { createMetrics, type PontoonMetrics } from '../platform/metrics.ts';
 import { RUNS_COMPILED } from '../platform/package-root.ts';
 import {
@@ -285,6 +286,6 @@ export async function createRuntime(
       ...(config.localRunAs ? { runAs: config.localRunAs } : {}),
       ...(config.localSecretsDir ? { secretsDir: config.localSecretsDir } : {}),
     },
-    logger.child({ component: 'local-runtime' }),
+    componentLogger(logger, 'local-runtime'),
   );
 }

@@ -47,6 +47,7 @@ import { KUBERNETES_RUNTIME_DEFAULTS } from '../../kube/defaults.ts';
 import { attemptPodName, CANCELLED_ANNOTATION, EXECUTION_ID_ANNOTATION } from '../../kube/names.ts';
 import { apiError, RequestCounter } from '../../kube/requests.ts';
 import type { LogStore } from '../../logs/store.ts';
+import { componentLogger } from '../../platform/logger.ts';
 import { sleep } from '../../util/sleep.ts';
 import type { FunctionRuntime } from '../runtime.ts';
 import { createAttemptRunner } from './attempt.ts';
@@ -158,7 +159,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
   const egress = createEgressPolicies(
     kubeConfig,
     namespace,
-    logger.child({ component: 'egress-policies' }),
+    componentLogger(logger, 'egress-policies'),
     requests,
   );
   const launches = { created: 0, adopted: 0 };
@@ -202,7 +203,7 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Kuberne
         kubeConfig,
         core,
         namespace,
-        logger.child({ component: 'pod-watcher' }),
+        componentLogger(logger, 'pod-watcher'),
         requests,
       );
       void podWatcher.start();

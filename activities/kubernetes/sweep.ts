@@ -11,6 +11,7 @@ import { Label } from '../../core/names.ts';
 import { EXECUTION_ID_ANNOTATION, RUN_ID_ANNOTATION } from '../../kube/names.ts';
 import type { AttemptLogKey, LogStore } from '../../logs/store.ts';
 import { startLogSweeper } from '../../logs/sweeper.ts';
+import { componentLogger } from '../../platform/logger.ts';
 import { classifyPod } from './classify.ts';
 import { collect, logOf, toMs } from './collect.ts';
 import type { Finisher } from './finish.ts';
@@ -55,7 +56,7 @@ export function createSweeper(o: {
   const keptUnrecorded = new Set<string>();
   let sweepTimer: NodeJS.Timeout | undefined;
   const logSweeper =
-    logStore && startLogSweeper(logStore, o.logSweepIntervalMs, logger.child({ component: 'log-sweeper' }));
+    logStore && startLogSweeper(logStore, o.logSweepIntervalMs, componentLogger(logger, 'log-sweeper'));
 
   /** Deletes finished Pontoon pods no attempt of this process is collecting, once old enough. */
   async function sweep(): Promise<void> {

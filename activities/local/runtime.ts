@@ -26,6 +26,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { LogStore } from '../../logs/store.ts';
+import { componentLogger } from '../../platform/logger.ts';
 import type { FunctionRuntime } from '../runtime.ts';
 import { createAttemptRunner } from './attempt.ts';
 import { blockedFor, LocalRunAsError, type RunAs, resolveRunAs } from './env.ts';
@@ -82,7 +83,7 @@ export function createLocalRuntime(config: LocalRuntimeConfig, logger: Logger): 
       secretsDir,
       ...(runAs ? { runAs } : {}),
     },
-    logger.child({ component: 'local-warm' }),
+    componentLogger(logger, 'local-warm'),
   );
   const sweeper = createSweeper({ dataDir: config.dataDir, logger, logs: config.logs });
   const runAttempt = createAttemptRunner({

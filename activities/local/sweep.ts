@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { executionDir, PID_FILE } from '../../logs/dir.ts';
 import type { LogStore } from '../../logs/store.ts';
 import { startLogSweeper } from '../../logs/sweeper.ts';
+import { componentLogger } from '../../platform/logger.ts';
 import { EXIT_FILE } from './launch.ts';
 import { alive, isAttemptLeader, reapGroup, recordedPgid } from './processes.ts';
 
@@ -32,8 +33,7 @@ export function createSweeper(o: {
 }): LocalSweeper {
   const { dataDir, logger } = o;
   const logSweeper =
-    o.logs &&
-    startLogSweeper(o.logs.store, o.logs.sweepIntervalMs, logger.child({ component: 'log-sweeper' }));
+    o.logs && startLogSweeper(o.logs.store, o.logs.sweepIntervalMs, componentLogger(logger, 'log-sweeper'));
 
   async function reapExecution(executionId: string): Promise<number> {
     const root = executionDir(dataDir, executionId);
