@@ -2,13 +2,17 @@
  * The execution-level metrics hook. Only the workflow knows when and how an execution ends, and a
  * workflow cannot touch a metrics registry, so executeFunction hands each end to the worker:
  *
- * - through the `executionMetrics` workflow sink (ExecutionMetricsSinks), for executions since the
- *   `execution-end-sink` patch. A sink call is no command, no history event and no activation: the
- *   worker runs it once the workflow task's activation completes, and not again when the history is
- *   replayed (callDuringReplay false), so an end is counted at most once;
+ * - through the `executionMetrics` workflow sink (ExecutionMetricsSinks): every execution that
+ *   reaches its end on a worker with the `execution-end-sink` patch (patched() is true whenever the
+ *   code is not replaying, so executions started on an earlier version use it too). A sink call is
+ *   no command and no activation; the worker runs it right after the activation, before it sends
+ *   the workflow task's completion, and not when the history is replayed (callDuringReplay false:
+ *   after an eviction, for a query). A workflow task that fails or times out after the call runs the
+ *   end again and counts it again, as the local activity did;
  * - through the `recordExecutionEnd` local activity (no retries: a lost count is better than a
- *   double one), for executions started before that patch, whose histories hold its marker. It
- *   stays registered while such executions can still be running.
+ *   double one), for histories that already hold its marker (ended on an earlier version; replayed).
+ *   It stays registered while such histories can still be replayed, until the patch is deprecated
+ *   (deprecatePatch) in a later version.
  *
  * Both count in pontoon_executions_finished_total and its duration histogram (recordEnd).
  */

@@ -49,7 +49,9 @@ export const MAX_CONNECTIONS_PER_CLIENT = 32;
  * 2026-12-05: ~3 ms of worker CPU per execution in connecting). The kube-apiserver closes a
  * connection after 90 s idle (IdleTimeout in k8s.io/apiserver/pkg/server/secure_serving.go);
  * 30 s stays under it and under the 60 s idle timeout common to cloud load balancers, so the
- * client, not the server, closes an idle connection.
+ * client, not the server, closes an idle connection. Behind a proxy that closes sooner, a request
+ * written as the proxy closes fails with a socket error, which has no HTTP status: retryTransient
+ * (kube/requests.ts) retries it, and a retried pod creation adopts the pod if the first one landed.
  */
 export const IDLE_CONNECTION_MS = 30_000;
 
@@ -113,7 +115,15 @@ export function makePooledApiClient<T>(kc: KubeConfig, apiClientType: new (confi
         const old = pooled;
         pooled = {
           dispatcher: cappedDispatcher(kc, cluster)
-            .catch(() => undefined)
+            .catch((err: unknown) => {
+              // The request still runs (client-node's own dispatcher, which reports the same TLS
+              // problem on the request itself), but without the pool: say so once per pool.
+              process.emitWarning(
+                `Kubernetes API connections are not pooled: ${(err as Error)?.message ?? String(err)}`,
+                { code: 'PONTOON_KUBE_POOL' },
+              );
+              return undefined;
+            })
             .then((capped) => {
               if (!capped) return fresh;
               void fresh.close().catch(() => undefined);

@@ -72,7 +72,10 @@ const components = new WeakMap<
  * with a duplicate name, which collectors read differently or refuse (Elasticsearch's parser
  * rejects duplicate fields). A part of a component made here is named `<outer>/<component>` (e.g.
  * `kubernetes-runtime/pod-watcher`) and made from the outer one's own parent, with the outer
- * bindings. Give it a logger this function made, or one without a `component` binding.
+ * bindings (what else was set on the outer logger, such as its own level, is not carried over).
+ * @throws Error when `logger` has a `component` binding this function did not make (a plain
+ *   `.child()` of a component logger): the line would carry the name twice. Component loggers are
+ *   made at start-up, so a test that starts the process finds such a call.
  */
 export function componentLogger(
   logger: Logger,
@@ -80,6 +83,11 @@ export function componentLogger(
   bindings: Record<string, unknown> = {},
 ): Logger {
   const outer = components.get(logger);
+  if (!outer && logger.bindings().component !== undefined) {
+    throw new Error(
+      `componentLogger(…, ${JSON.stringify(component)}) of a logger that already has a component (${JSON.stringify(logger.bindings().component)}) it did not make: pass the component logger itself`,
+    );
+  }
   const name = outer ? `${outer.component}/${component}` : component;
   const from = outer?.from ?? logger;
   const all = { ...outer?.bindings, ...bindings };

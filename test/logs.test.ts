@@ -177,6 +177,13 @@ describe('component loggers', () => {
     ]);
   });
 
+  it('refuses a plain child of a component logger, whose lines would carry the name twice', () => {
+    const { logger } = capture();
+    const plain = componentLogger(logger, 'local-runtime').child({ executionId: 'e' });
+    expect(() => componentLogger(plain, 'local-warm')).toThrow(/already has a component \("local-runtime"\)/);
+    expect(() => componentLogger(logger.child({ component: 'x' }), 'y')).toThrow(/already has a component/);
+  });
+
   it('pino alone writes the name twice (why componentLogger exists)', () => {
     const { logger, lines } = capture();
     logger.child({ component: 'kubernetes-runtime' }).child({ component: 'pod-watcher' }).info('x');

@@ -15,7 +15,7 @@ import { createLogger, installTemporalRuntime } from '../platform/logger.ts';
 import { createMetrics, type PontoonMetrics, temporalRuntimeMetrics } from '../platform/metrics.ts';
 import { freeLoopbackPort, type MetricsServer, startMetricsServer } from '../worker/metrics-server.ts';
 import { createPontoonWorker, type PontoonWorker } from '../worker/worker.ts';
-import { admissionQuery } from '../workflows/definitions.ts';
+import { admissionQuery, progressQuery } from '../workflows/definitions.ts';
 import { apply, fixtureSpec, testConfig, uniqueName, VISIBILITY_WAIT_MS, waitFor } from './helpers.ts';
 import { parseMetrics, series } from './ops-helpers.ts';
 
@@ -168,6 +168,24 @@ describe('/metrics', () => {
         (k) => k.startsWith('pontoon_executions_finished_total{') && (k.includes(A) || k.includes(B)),
       ),
     ).toHaveLength(4);
+    // A query of a finished execution replays its whole history on this live worker (finished
+    // runs leave its cache): the end is not counted again.
+    for (const { executionId } of started) {
+      expect((await w.client.workflow.getHandle(executionId).query(progressQuery)).phase).toMatch(
+        /^(succeeded|failed)$/,
+      );
+    }
+    const replayed = parseMetrics(await scrapeWorker());
+    expect(
+      replayed.get(
+        series('pontoon_executions_finished_total', { function: A, trigger: 'api', status: 'succeeded' }),
+      ),
+    ).toBe(2);
+    expect(
+      replayed.get(
+        series('pontoon_executions_finished_total', { function: B, trigger: 'api', status: 'failed' }),
+      ),
+    ).toBe(1);
     expect(
       m.get(
         series('pontoon_execution_duration_seconds_count', {

@@ -37,9 +37,10 @@ import { fail } from './fail.ts';
 import type { Progress } from './progress.ts';
 
 /**
- * Execution ends go to the metrics through a sink (no activation, no history event; counted at most
- * once), instead of the recordExecutionEnd local activity that cost every execution one more
- * activation of the workflow and the worker (bench B3). Executions started before replay without it.
+ * Execution ends go to the metrics through a sink (no activation; not called on replay), instead of
+ * the recordExecutionEnd local activity that cost every execution one more activation of the
+ * workflow and the worker (bench B3). The patch's marker takes the local activity's place in the
+ * history; histories that hold the local activity's marker replay it.
  */
 const END_SINK_PATCH = 'execution-end-sink';
 const { executionMetrics } = proxySinks<ExecutionMetricsSinks>();
