@@ -62,7 +62,7 @@ export const IDLE_CONNECTION_MS = 30_000;
  * own dispatcher is then used. Its connections share one TLS secure context (the CA, client
  * certificate and key parsed once): given only the PEM options, Node's tls.connect builds a new
  * context, parsing the key again, for every connection (`setKey` was the largest TLS cost in the
- * profile above).
+ * kwok worker's profile).
  */
 async function cappedDispatcher(kc: KubeConfig, cluster: Cluster): Promise<Dispatcher | undefined> {
   const o: https.RequestOptions = {};
