@@ -71,6 +71,28 @@ export interface Lease {
  * the kubernetes runtime), so no measurement inherits another's history or leftovers. --quick: one
  * local stack and one kubernetes stack shared by every scenario, which saves ~5 s per start-up.
  */
+/**
+ * A lease of `stack` whose pods live in `namespace`: release stops the stack, then deletes the
+ * namespace even when the stack did not stop cleanly (a worker that died leaves its pods to it).
+ */
+function namespacedLease(
+  stack: Stack,
+  namespace: string,
+  core: { deleteNamespace(args: { name: string }): Promise<unknown> },
+): Lease {
+  return {
+    stack,
+    namespace,
+    async release() {
+      try {
+        await stack.stop();
+      } finally {
+        await core.deleteNamespace({ name: namespace }).catch(() => undefined);
+      }
+    },
+  };
+}
+
 export class Stacks {
   private readonly shared = new Map<string, Promise<Lease>>();
   /**
@@ -109,19 +131,7 @@ export class Stacks {
         env: kube.workerEnv(namespace, extra),
         ...this.deployed,
       });
-      return {
-        stack,
-        namespace,
-        async release() {
-          // The namespace goes even when the stack did not stop cleanly (a worker that died leaves
-          // its pods to it).
-          try {
-            await stack.stop();
-          } finally {
-            await kube.core.deleteNamespace({ name: namespace }).catch(() => undefined);
-          }
-        },
-      };
+      return namespacedLease(stack, namespace, kube.core);
     };
     // Shared: room for the largest quick scenario (B5: 75 pods at once).
     return this.lease(
@@ -140,19 +150,7 @@ export class Stacks {
       const kube = await this.kubeEnv();
       const namespace = await createNamespace(kube.core, p);
       const stack = await startStack(this.bundles, { env: kube.workerEnv(namespace, env), ...this.deployed });
-      return {
-        stack,
-        namespace,
-        async release() {
-          // The namespace goes even when the stack did not stop cleanly (a worker that died leaves
-          // its pods to it).
-          try {
-            await stack.stop();
-          } finally {
-            await kube.core.deleteNamespace({ name: namespace }).catch(() => undefined);
-          }
-        },
-      };
+      return namespacedLease(stack, namespace, kube.core);
     };
     return this.lease(
       'kube-real',
