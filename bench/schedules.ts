@@ -92,9 +92,15 @@ async function milestones(client: Client, workflowId: string) {
   };
 }
 
+/** Some schedule did not list the fire as its next action in time: the lead time was too short. */
+class NotReady extends Error {}
+
+/** Lead time tries: a fire whose schedules are not all ready in time is set up again, lead × 2. */
+const LEAD_TRIES = 3;
+
 /**
  * A schedule fires only once its scheduler workflow has run (it counts from its first task): waits
- * until every one lists the fire as its next action, or says the lead time was too short.
+ * until every one lists the fire as its next action; throws NotReady when the lead time was too short.
  */
 async function ready(
   ctx: ScenarioContext,
@@ -109,8 +115,8 @@ async function ready(
       const next = (await client.schedule.getHandle(id).describe()).info.nextActionTimes[0];
       if (next?.getTime() === at) break;
       if (Date.now() > at - 500)
-        throw new Error(
-          `schedule ${id} was not ready before the fire (next action ${next?.toISOString()}): raise the lead time (${lead} ms)`,
+        throw new NotReady(
+          `schedule ${id} was not ready before the fire (next action ${next?.toISOString()}; lead time ${lead} ms)`,
         );
       await sleep(100);
     }
@@ -126,6 +132,36 @@ const median = (fires: Fire[], f: (x: Fire) => number | undefined) => {
 };
 
 /**
+ * Sets up schedules that fire at one second `lead` ms or more from now, and waits until all are
+ * ready. Readiness takes longer on a loaded machine (every schedule's scheduler workflow must run
+ * first), so a fire that is not ready in time is torn down and set up again under fresh ids with
+ * twice the lead, at most LEAD_TRIES times. `setUp(fireAt, attempt)` returns the schedule ids.
+ */
+async function arm(
+  ctx: ScenarioContext,
+  client: Client,
+  label: string,
+  firstLead: number,
+  setUp: (fireAt: number, attempt: number) => Promise<string[]>,
+  tearDown: (ids: string[]) => Promise<void>,
+): Promise<{ ids: string[]; fireAt: number; leadMs: number; tries: number }> {
+  for (let attempt = 0, lead = firstLead; ; attempt++, lead *= 2) {
+    const fireAt = Math.ceil((Date.now() + lead) / 1000) * 1000;
+    const ids = await setUp(fireAt, attempt);
+    try {
+      await ready(ctx, client, label, ids, fireAt, lead);
+      return { ids, fireAt, leadMs: lead, tries: attempt + 1 };
+    } catch (err) {
+      if (!(err instanceof NotReady) || attempt + 1 >= LEAD_TRIES) throw err;
+      ctx.log(
+        `[schedules] ${label}: ${err.message}; setting it up again with a lead of ${(2 * lead) / 1000} s`,
+      );
+      await tearDown(ids);
+    }
+  }
+}
+
+/**
  * Two fires in the same run and stack: `functions` functions with `perFunction` schedules each, all
  * firing in the same second; then as many bare schedules, all firing in a later second of their own.
  */
@@ -135,43 +171,51 @@ async function fire(
   label: string,
   functions: number,
   perFunction: number,
-): Promise<{ pontoon: Fire[]; bare: Fire[] }> {
+) {
   const { client, taskQueue } = stack;
   const n = functions * perFunction;
-  const names = Array.from({ length: functions }, (_, i) => `b6-${label}-${i}`);
   const ticks = Array.from({ length: perFunction }, (_, j) => `tick-${j}`);
+  const namesOf = (attempt: number) =>
+    Array.from({ length: functions }, (_, i) => `b6-${label}${attempt ? `-r${attempt}` : ''}-${i}`);
   // First the functions alone (their controllers start); the time that took sets the lead time
   // for the second apply, which adds the schedules, so every schedule exists before the fire.
   const t0 = Date.now();
-  await Promise.all(names.map((name) => apply(client, taskQueue, localNoop(name))));
+  await Promise.all(namesOf(0).map((name) => apply(client, taskQueue, localNoop(name))));
   const firstApplyMs = Date.now() - t0;
+  ctx.log(`[schedules] ${label}: ${functions} function(s) applied in ${(firstApplyMs / 1000).toFixed(1)} s`);
+  const schedules = (fireAt: number) => {
+    const window = { startAt: new Date(fireAt).toISOString(), endAt: new Date(fireAt + 1000).toISOString() };
+    const offset = `${(fireAt % PERIOD_MS) / 1000}s`;
+    return ticks.map((t) => ({ name: t, every: `${PERIOD_MS / 1000}s`, offset, ...window }));
+  };
   // Each schedule is created by the controller's activity, one after another within a function.
-  const lead = Math.max(ctx.quick ? 3000 : 6000, 4 * firstApplyMs, 150 * perFunction);
-  const fireAt = Math.ceil((Date.now() + lead) / 1000) * 1000;
-  const offset = `${(fireAt % PERIOD_MS) / 1000}s`;
-  const window = { startAt: new Date(fireAt).toISOString(), endAt: new Date(fireAt + 1000).toISOString() };
-  ctx.log(
-    `[schedules] ${label}: ${functions} function(s) applied in ${(firstApplyMs / 1000).toFixed(1)} s; adding ${perFunction} schedule(s) to each, all ${n} firing at ${window.startAt} …`,
+  let names = namesOf(0);
+  const armed = await arm(
+    ctx,
+    client,
+    label,
+    Math.max(ctx.quick ? 3000 : 6000, 4 * firstApplyMs, 150 * perFunction),
+    async (fireAt, attempt) => {
+      names = namesOf(attempt);
+      ctx.log(
+        `[schedules] ${label}: adding ${perFunction} schedule(s) to each of ${functions} function(s), all ${n} firing at ${new Date(fireAt).toISOString()} …`,
+      );
+      await Promise.all(
+        names.map((name) => apply(client, taskQueue, localNoop(name, { schedules: schedules(fireAt) }))),
+      );
+      return names.flatMap((name) => ticks.map((t) => scheduleId(name, t)));
+    },
+    // Applied again without schedules, a function's controller deletes them.
+    async () => {
+      await Promise.all(names.map((name) => apply(client, taskQueue, localNoop(name))));
+    },
   );
-  await Promise.all(
-    names.map((name) =>
-      apply(
-        client,
-        taskQueue,
-        localNoop(name, {
-          schedules: ticks.map((t) => ({ name: t, every: `${PERIOD_MS / 1000}s`, offset, ...window })),
-        }),
-      ),
-    ),
-  );
-  const pontoonIds = names.flatMap((name) => ticks.map((t) => scheduleId(name, t)));
-  await ready(ctx, client, label, pontoonIds, fireAt, lead);
   const pontoon: Fire[] = [];
   await ctx.cpu.phase(`${label}: ${n} Pontoon schedules fire`, stack.processes, async () => {
-    await sleep(Math.max(0, fireAt - Date.now()) + 1000);
+    await sleep(Math.max(0, armed.fireAt - Date.now()) + 1000);
     const deadline = Date.now() + 180_000;
     await Promise.all(
-      pontoonIds.map(async (id) => {
+      armed.ids.map(async (id) => {
         const f = await firedOnce(client, id, deadline);
         const r = await waitForResult(client, f.workflowId);
         if (r.status !== 'succeeded') throw new Error(`${f.workflowId} ${r.status}`);
@@ -184,36 +228,48 @@ async function fire(
 
   // Then as many bare schedules, alone in their second: firing together with Pontoon's, both would
   // share one queue in Temporal's scheduler and the p50s would only say who was served first.
-  const bareLead = Math.max(ctx.quick ? 3000 : 6000, 50 * n);
-  const bareAt = Math.ceil((Date.now() + bareLead) / 1000) * 1000;
-  const baselineIds = Array.from({ length: n }, (_, i) => `baseline-${label}-${i}`);
-  await Promise.all(
-    baselineIds.map((id) =>
-      client.schedule.create({
-        scheduleId: id,
-        spec: {
-          intervals: [{ every: PERIOD_MS, offset: bareAt % PERIOD_MS }],
-          startAt: new Date(bareAt),
-          endAt: new Date(bareAt + 1000),
-        },
-        // A workflow that runs and ends, like Pontoon's: a scheduler whose workflow never
-        // runs does less (no completion to watch for its overlap policy, no load behind it).
-        action: {
-          type: 'startWorkflow',
-          workflowType: 'baselineNoop',
-          taskQueue: BASELINE_TASK_QUEUE,
-          args: [null],
-        },
-      }),
-    ),
+  const bareArmed = await arm(
+    ctx,
+    client,
+    `${label} (bare)`,
+    Math.max(ctx.quick ? 3000 : 6000, 50 * n),
+    async (bareAt, attempt) => {
+      const ids = Array.from(
+        { length: n },
+        (_, i) => `baseline-${label}${attempt ? `-r${attempt}` : ''}-${i}`,
+      );
+      await Promise.all(
+        ids.map((id) =>
+          client.schedule.create({
+            scheduleId: id,
+            spec: {
+              intervals: [{ every: PERIOD_MS, offset: bareAt % PERIOD_MS }],
+              startAt: new Date(bareAt),
+              endAt: new Date(bareAt + 1000),
+            },
+            // A workflow that runs and ends, like Pontoon's: a scheduler whose workflow never
+            // runs does less (no completion to watch for its overlap policy, no load behind it).
+            action: {
+              type: 'startWorkflow',
+              workflowType: 'baselineNoop',
+              taskQueue: BASELINE_TASK_QUEUE,
+              args: [null],
+            },
+          }),
+        ),
+      );
+      return ids;
+    },
+    async (ids) => {
+      await Promise.all(ids.map((id) => client.schedule.getHandle(id).delete()));
+    },
   );
-  await ready(ctx, client, `${label} (bare)`, baselineIds, bareAt, bareLead);
   const bare: Fire[] = [];
   await ctx.cpu.phase(`${label}: ${n} bare schedules fire`, stack.processes, async () => {
-    await sleep(Math.max(0, bareAt - Date.now()) + 1000);
+    await sleep(Math.max(0, bareArmed.fireAt - Date.now()) + 1000);
     const deadline = Date.now() + 180_000;
     await Promise.all(
-      baselineIds.map(async (id) => {
+      bareArmed.ids.map(async (id) => {
         const f = await firedOnce(client, id, deadline);
         await client.workflow.getHandle(f.workflowId).result();
         const m = await milestones(client, f.workflowId);
@@ -222,7 +278,15 @@ async function fire(
       }),
     );
   });
-  return { pontoon, bare };
+  const leads = { pontoon: armed, bare: bareArmed };
+  return {
+    pontoon,
+    bare,
+    // The lead time each fire was set up with, and how many tries that took.
+    leads: Object.fromEntries(
+      Object.entries(leads).map(([k, a]) => [k, { leadMs: a.leadMs, tries: a.tries }]),
+    ),
+  };
 }
 
 export async function benchSchedules(ctx: ScenarioContext): Promise<ScenarioResult> {
@@ -236,7 +300,13 @@ export async function benchSchedules(ctx: ScenarioContext): Promise<ScenarioResu
   for (const shape of shapes) {
     const lease = await ctx.stacks.local({ baseline: true });
     try {
-      const { pontoon, bare } = await fire(ctx, lease.stack, shape.label, shape.functions, shape.perFunction);
+      const { pontoon, bare, leads } = await fire(
+        ctx,
+        lease.stack,
+        shape.label,
+        shape.functions,
+        shape.perFunction,
+      );
       const start = pontoon.map((f) => f.started - f.nominal);
       const bareStart = bare.map((f) => f.started - f.nominal);
       const attempt = pontoon.flatMap((f) => (f.attemptStarted ? [f.attemptStarted - f.nominal] : []));
@@ -267,6 +337,7 @@ export async function benchSchedules(ctx: ScenarioContext): Promise<ScenarioResu
       );
       details[shape.label] = {
         shape: shape.title,
+        leads,
         delaysMs: {
           executionStart: { p50: percentile(start, 50), p99: percentile(start, 99) },
           attemptStart: { p50: percentile(attempt, 50), p99: percentile(attempt, 99) },
