@@ -77,7 +77,8 @@ async function burst(
 export async function benchBurst(ctx: ScenarioContext): Promise<ScenarioResult> {
   const n = ctx.quick ? 100 : 500;
   // Unpinned, pinned, pinned, unpinned: the machine's drift (other load) weighs on both alike.
-  const rounds = 2;
+  // --quick: unpinned, pinned only.
+  const rounds = ctx.quick ? 1 : 2;
   const lease = await ctx.stacks.local();
   const { stack } = lease;
   try {

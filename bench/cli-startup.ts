@@ -8,7 +8,7 @@
  * call: what no CLI written for Node can go below). Targets (issue 18 §3, on this 2-core machine):
  * `--help` ≤ 0.3 s and `get functions` ≤ 0.5 s.
  */
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { startApi } from '../api/main.ts';
@@ -16,6 +16,7 @@ import { loadSpecs } from '../core/load.ts';
 import { freePort } from '../dev/temporal.ts';
 import { createLogger } from '../platform/logger.ts';
 import {
+  buildOnce,
   percentile,
   REPO_ROOT,
   round,
@@ -45,9 +46,8 @@ async function timeNode(args: string[], env: Record<string, string>): Promise<nu
 
 export async function benchCliStartup(ctx: ScenarioContext): Promise<ScenarioResult> {
   const runs = ctx.quick ? 3 : 10;
-  ctx.log('[cli] npm run build …');
-  const build = spawnSync('npm', ['run', 'build', '--silent'], { cwd: REPO_ROOT, encoding: 'utf8' });
-  if (build.status !== 0) throw new Error(`npm run build failed: ${build.stdout}${build.stderr}`);
+  ctx.log('[cli] npm run build (once per run) …');
+  await buildOnce();
   const lease = await ctx.stacks.local();
   const { stack } = lease;
   const port = await freePort();

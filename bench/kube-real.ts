@@ -26,7 +26,7 @@ import {
 import { apply, pontoonJob } from './specs.ts';
 
 export async function benchKubeReal(ctx: ScenarioContext): Promise<ScenarioResult> {
-  const counts: Record<number, number> = ctx.quick ? { 0: 5, 2: 2 } : { 0: 12, 2: 5 };
+  const counts: Record<number, number> = ctx.quick ? { 0: 4, 2: 1 } : { 0: 12, 2: 5 };
   // Warm-up: the first call pulls both images onto the node and opens the worker's watch and
   // connections; the 2 s pods use the same images.
   const warmup: Record<number, number> = { 0: 1, 2: 0 };

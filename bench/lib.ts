@@ -3,7 +3,7 @@
  * workflow bundles built once per run, percentiles, tables, the machine description and the summary
  * rows every scenario returns.
  */
-import { execFileSync, fork, spawnSync } from 'node:child_process';
+import { execFileSync, fork, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -230,6 +230,29 @@ export function workerRunsFrom(): 'dist' | 'source' {
   return from;
 }
 
+let built: Promise<void> | undefined;
+
+/**
+ * `npm run build` (dist/ from the sources), once per bench process: the compiled worker host and
+ * B8's compiled CLI both need it. Rejects with the build's output when it fails.
+ */
+export function buildOnce(): Promise<void> {
+  built ??= new Promise<void>((resolve, reject) => {
+    const child = spawn('npm', ['run', 'build', '--silent'], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.stderr.on('data', (d: Buffer) => (out += d));
+    child.on('error', reject);
+    child.on('close', (code: number | null) =>
+      code === 0 ? resolve() : reject(new Error(`npm run build failed: ${out}`)),
+    );
+  });
+  return built;
+}
+
 let compiledHost: Promise<string> | undefined;
 
 /**
@@ -241,12 +264,9 @@ let compiledHost: Promise<string> | undefined;
  */
 function compiledWorkerHost(): Promise<string> {
   compiledHost ??= (async () => {
-    const build = spawnSync('npm', ['run', 'build', '--silent'], { cwd: REPO_ROOT, encoding: 'utf8' });
-    if (build.status !== 0) {
-      throw new Error(
-        `npm run build failed (PONTOON_BENCH_WORKER_FROM=source runs the worker from the sources): ${build.stdout}${build.stderr}`,
-      );
-    }
+    await buildOnce().catch((err: Error) => {
+      throw new Error(`${err.message}\n(PONTOON_BENCH_WORKER_FROM=source runs the worker from the sources)`);
+    });
     const { build: esbuild } = await import('esbuild');
     // Inside the checkout, so the packages it leaves external resolve from node_modules/.
     const outfile = path.join(

@@ -34,18 +34,29 @@ import { benchThroughput } from './throughput.ts';
 import { benchThroughputReal } from './throughput-real.ts';
 import { benchWarm } from './warm.ts';
 
-const SCENARIOS: Record<string, { id: string; run: (ctx: ScenarioContext) => Promise<ScenarioResult> }> = {
-  warm: { id: 'B1', run: benchWarm },
-  kube: { id: 'B2', run: benchKube },
-  throughput: { id: 'B3', run: benchThroughput },
-  priority: { id: 'B4', run: benchPriority },
-  scale: { id: 'B5', run: benchScale },
-  schedules: { id: 'B6', run: benchSchedules },
-  packaging: { id: 'B7', run: benchPackaging },
-  'kube-real': { id: 'B2r', run: benchKubeReal },
-  'throughput-real': { id: 'B3r', run: benchThroughputReal },
-  cli: { id: 'B8', run: benchCliStartup },
-  burst: { id: 'B9', run: benchBurst },
+/**
+ * Where a scenario runs in `--quick`: in a **lane** (one per stack kind; a lane's scenarios run one
+ * after another, side by side with the other lanes'), or **alone** (no other scenario runs meanwhile):
+ * those whose figures are the machine's saturation (B3's ramps, B9's bursts) or CPU-bound builds (B7).
+ * The full run runs every scenario alone.
+ */
+type Placement = 'local' | 'kube' | 'real' | 'alone';
+
+const SCENARIOS: Record<
+  string,
+  { id: string; run: (ctx: ScenarioContext) => Promise<ScenarioResult>; quick: Placement }
+> = {
+  warm: { id: 'B1', run: benchWarm, quick: 'local' },
+  kube: { id: 'B2', run: benchKube, quick: 'kube' },
+  throughput: { id: 'B3', run: benchThroughput, quick: 'alone' },
+  priority: { id: 'B4', run: benchPriority, quick: 'local' },
+  scale: { id: 'B5', run: benchScale, quick: 'kube' },
+  schedules: { id: 'B6', run: benchSchedules, quick: 'local' },
+  packaging: { id: 'B7', run: benchPackaging, quick: 'alone' },
+  'kube-real': { id: 'B2r', run: benchKubeReal, quick: 'real' },
+  'throughput-real': { id: 'B3r', run: benchThroughputReal, quick: 'real' },
+  cli: { id: 'B8', run: benchCliStartup, quick: 'local' },
+  burst: { id: 'B9', run: benchBurst, quick: 'alone' },
 };
 
 /** The stacks each scenario leases (bench/lib.ts Stacks), started up front with --quick. */
@@ -122,9 +133,10 @@ function fmt(n: number | undefined, unit: string): string {
   return `${n.toFixed(digits)} ${unit}`;
 }
 
-function summaryTable(rows: SummaryRow[]) {
+/** The printed summary; scenarios in `marked` (ids) get a `*`: they ran side by side with others. */
+function summaryTable(rows: SummaryRow[], marked: Set<string> = new Set()) {
   return rows.map((r) => ({
-    scenario: r.scenario,
+    scenario: `${r.scenario}${marked.has(r.scenario) ? '*' : ''}`,
     figure: r.figure,
     pontoon: fmt(r.pontoon, r.unit),
     baseline: r.baseline === undefined ? '-' : `${fmt(r.baseline, r.unit)} (${r.baselineName})`,
@@ -229,11 +241,18 @@ async function main() {
     console.error(`[bench] shared stacks started in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   }
 
-  const results: (ScenarioResult & { wallSeconds: number; error?: string })[] = [];
-  const cpuPhases: CpuMeter['phases'] = [];
-  for (const name of names) {
+  type Outcome = ScenarioResult & {
+    wallSeconds: number;
+    error?: string;
+    /** Scenarios (ids) that ran at some time during this one (--quick lanes); absent when none did. */
+    alongside?: string[];
+  };
+  const outcomes = new Map<string, Outcome>();
+  const spans = new Map<string, [number, number]>();
+  const phasesOf = new Map<string, CpuMeter['phases']>();
+  const runOne = async (name: string, sideBySide: boolean) => {
     const { id, run } = SCENARIOS[name]!;
-    console.log(`\n== ${id} ${name}${quick ? ' (quick)' : ''}`);
+    console.log(`\n== ${id} ${name}${quick ? ' (quick)' : ''}${sideBySide ? ': started, side by side' : ''}`);
     const cpu = new CpuMeter(id);
     const started = performance.now();
     const ctx: ScenarioContext = {
@@ -248,13 +267,14 @@ async function main() {
     try {
       const r = await run(ctx);
       const wallSeconds = (performance.now() - started) / 1000;
-      results.push({ ...r, wallSeconds });
+      outcomes.set(name, { ...r, wallSeconds });
+      if (sideBySide) console.log(`\n== ${id} ${name}: results`);
       printTable(summaryTable(r.summary));
       console.log(`(${id} took ${wallSeconds.toFixed(0)} s)`);
     } catch (err) {
       const wallSeconds = (performance.now() - started) / 1000;
       console.error(`[bench] ${id} ${name} failed:`, err);
-      results.push({
+      outcomes.set(name, {
         scenario: name,
         title: id,
         summary: [],
@@ -263,8 +283,46 @@ async function main() {
         error: String((err as Error)?.stack ?? err),
       });
     }
-    cpuPhases.push(...cpu.phases);
+    spans.set(name, [started, performance.now()]);
+    phasesOf.set(name, cpu.phases);
+  };
+  const lanes = new Map<Placement, string[]>();
+  if (quick) {
+    for (const name of names) {
+      const at = SCENARIOS[name]!.quick;
+      if (at !== 'alone') lanes.set(at, [...(lanes.get(at) ?? []), name]);
+    }
   }
+  if (lanes.size > 1) {
+    // --quick: the lanes side by side (each in its own order), then the scenarios that run alone.
+    const ids = (l: string[]) => l.map((n) => SCENARIOS[n]!.id).join(', ');
+    console.log(
+      `\n[bench] --quick: side by side, one lane per stack kind: ${[...lanes].map(([k, l]) => `${k} (${ids(l)})`).join('; ')}; then alone: ${ids(names.filter((n) => SCENARIOS[n]!.quick === 'alone')) || 'none'}`,
+    );
+    await Promise.all(
+      [...lanes.values()].map(async (lane) => {
+        for (const name of lane) await runOne(name, true);
+      }),
+    );
+    for (const name of names) if (SCENARIOS[name]!.quick === 'alone') await runOne(name, false);
+  } else {
+    for (const name of names) await runOne(name, false);
+  }
+  const alongside = (name: string) => {
+    const [a, b] = spans.get(name)!;
+    return names
+      .filter((o) => o !== name && spans.get(o)![0] < b && spans.get(o)![1] > a)
+      .map((o) => SCENARIOS[o]!.id);
+  };
+  const results: Outcome[] = names.map((name) => {
+    const o = outcomes.get(name)!;
+    const with_ = alongside(name);
+    return with_.length ? { ...o, alongside: with_ } : o;
+  });
+  const cpuPhases = names.flatMap((name) => {
+    const with_ = alongside(name);
+    return phasesOf.get(name)!.map((p) => (with_.length ? { ...p, alongside: with_ } : p));
+  });
   await stacks.close();
   await releaseNodes?.();
   clearInterval(loadTimer);
@@ -274,7 +332,12 @@ async function main() {
 
   const summary = results.flatMap((r) => r.summary);
   console.log(`\n== summary (${quick ? 'quick' : 'full'} run, ${wallSeconds.toFixed(0)} s)`);
-  if (summary.length) printTable(summaryTable(summary));
+  const sideBySide = new Set(names.filter((n) => alongside(n).length).map((n) => SCENARIOS[n]!.id));
+  if (summary.length) printTable(summaryTable(summary, sideBySide));
+  if (sideBySide.size)
+    console.log(
+      '* ran side by side with other scenarios (--quick lanes): their figures and CPU are indicative only; take figures from a full run, where every scenario runs alone',
+    );
   for (const r of results.filter((x) => x.error)) console.log(`${r.title} ${r.scenario}: FAILED (see above)`);
   const missed = summary
     .filter((r) => r.met === false && r.offBy !== undefined && Number.isFinite(r.offBy))
@@ -291,7 +354,7 @@ async function main() {
   );
   printTable(
     cpuPhases.map((p) => ({
-      phase: `${p.scenario} ${p.phase}`,
+      phase: `${p.scenario}${'alongside' in p ? '*' : ''} ${p.phase}`,
       wall_s: p.usage.wallSeconds.toFixed(1),
       ...Object.fromEntries(CPU_GROUPS.map((g) => [g, p.usage.cores[g].toFixed(2)])),
     })),
