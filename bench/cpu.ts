@@ -233,16 +233,23 @@ function between(a: Snapshot, b: Snapshot): CpuUsage {
 
 /** Measures CPU per group across one phase of a scenario. */
 export class CpuMeter {
-  readonly phases: { scenario: string; phase: string; usage: CpuUsage }[] = [];
+  /** `span`: start and end, milliseconds on this process's `performance.now()` clock. */
+  readonly phases: { scenario: string; phase: string; usage: CpuUsage; span: [number, number] }[] = [];
   constructor(private readonly scenario: string) {}
 
   async phase<T>(name: string, processes: Processes, fn: () => Promise<T>): Promise<T> {
     const a = snapshot(processes);
+    const t0 = performance.now();
     try {
       return await fn();
     } finally {
       const b = snapshot(processes);
-      this.phases.push({ scenario: this.scenario, phase: name, usage: between(a, b) });
+      this.phases.push({
+        scenario: this.scenario,
+        phase: name,
+        usage: between(a, b),
+        span: [t0, performance.now()],
+      });
     }
   }
 }

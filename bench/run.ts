@@ -308,21 +308,23 @@ async function main() {
   } else {
     for (const name of names) await runOne(name, false);
   }
-  const alongside = (name: string) => {
-    const [a, b] = spans.get(name)!;
-    return names
+  /** Ids of the other scenarios that ran at some time within [a, b] (performance.now() ms). */
+  const alongside = (name: string, [a, b]: [number, number]) =>
+    names
       .filter((o) => o !== name && spans.get(o)![0] < b && spans.get(o)![1] > a)
       .map((o) => SCENARIOS[o]!.id);
-  };
   const results: Outcome[] = names.map((name) => {
     const o = outcomes.get(name)!;
-    const with_ = alongside(name);
+    const with_ = alongside(name, spans.get(name)!);
     return with_.length ? { ...o, alongside: with_ } : o;
   });
-  const cpuPhases = names.flatMap((name) => {
-    const with_ = alongside(name);
-    return phasesOf.get(name)!.map((p) => (with_.length ? { ...p, alongside: with_ } : p));
-  });
+  // A phase is marked by what overlapped the phase itself, not the whole scenario.
+  const cpuPhases = names.flatMap((name) =>
+    phasesOf.get(name)!.map(({ span, ...p }) => {
+      const with_ = alongside(name, span);
+      return with_.length ? { ...p, alongside: with_ } : p;
+    }),
+  );
   await stacks.close();
   await releaseNodes?.();
   clearInterval(loadTimer);
@@ -332,7 +334,7 @@ async function main() {
 
   const summary = results.flatMap((r) => r.summary);
   console.log(`\n== summary (${quick ? 'quick' : 'full'} run, ${wallSeconds.toFixed(0)} s)`);
-  const sideBySide = new Set(names.filter((n) => alongside(n).length).map((n) => SCENARIOS[n]!.id));
+  const sideBySide = new Set(results.flatMap((r, i) => (r.alongside ? [SCENARIOS[names[i]!]!.id] : [])));
   if (summary.length) printTable(summaryTable(summary, sideBySide));
   if (sideBySide.size)
     console.log(
