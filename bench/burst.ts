@@ -3,7 +3,8 @@
  * documented input (`{"function": …}`, as `temporal workflow start` does), **unpinned**, against the
  * same burst **pinned** (`spec: {version, appliedAt}`, as the API starts them) in the same run and on
  * the same stack: wall time from the first start to the last result. N = 500 (100 with --quick);
- * each is measured twice, in the order unpinned, pinned, pinned, unpinned, and the means compared. Also: failed
+ * each is measured twice, in the order unpinned, pinned, pinned, unpinned, and the means compared
+ * (--quick: once each, unpinned then pinned, so the drift between the two stays in the ratio). Also: failed
  * executions, how the worker read the spec (memory, memo, query) and DescribeWorkflowExecution calls
  * per execution, and RESOURCE_EXHAUSTED / "consistent query buffer is full" lines in the dev server's
  * log. An unpinned execution reads the controller's memo (client/spec-reader.ts), never a query.
@@ -103,7 +104,7 @@ export async function benchBurst(ctx: ScenarioContext): Promise<ScenarioResult> 
       }
     }
     const of = (mode: Mode) => bursts.filter((b) => b.mode === mode);
-    // Mean of the two bursts of each mode (with ABBA order, drift cancels out in the mean).
+    // Mean of the bursts of each mode (two in the full run, ABBA: drift cancels out in the mean).
     const mean = (mode: Mode, f: (b: Burst) => number) =>
       of(mode).reduce((a, b) => a + f(b), 0) / of(mode).length;
     const wall = (mode: Mode) => mean(mode, (b) => b.wallMs);

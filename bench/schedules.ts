@@ -95,12 +95,13 @@ async function milestones(client: Client, workflowId: string) {
 /** Some schedule did not list the fire as its next action in time: the lead time was too short. */
 class NotReady extends Error {}
 
-/** Lead time tries: a fire whose schedules are not all ready in time is set up again, lead × 2. */
+/** Tries per fire: one not ready in time is set up again with twice the lead (so at most 2 re-setups). */
 const LEAD_TRIES = 3;
 
 /**
  * A schedule fires only once its scheduler workflow has run (it counts from its first task): waits
- * until every one lists the fire as its next action; throws NotReady when the lead time was too short.
+ * until every one lists the fire as its next action; throws NotReady when one does not by a third
+ * of the lead before the fire (at least 0.5 s), which leaves time to remove them before they fire.
  */
 async function ready(
   ctx: ScenarioContext,
@@ -114,7 +115,7 @@ async function ready(
     for (;;) {
       const next = (await client.schedule.getHandle(id).describe()).info.nextActionTimes[0];
       if (next?.getTime() === at) break;
-      if (Date.now() > at - 500)
+      if (Date.now() > at - Math.max(500, lead / 3))
         throw new NotReady(
           `schedule ${id} was not ready before the fire (next action ${next?.toISOString()}; lead time ${lead} ms)`,
         );
@@ -134,8 +135,9 @@ const median = (fires: Fire[], f: (x: Fire) => number | undefined) => {
 /**
  * Sets up schedules that fire at one second `lead` ms or more from now, and waits until all are
  * ready. Readiness takes longer on a loaded machine (every schedule's scheduler workflow must run
- * first), so a fire that is not ready in time is torn down and set up again under fresh ids with
- * twice the lead, at most LEAD_TRIES times. `setUp(fireAt, attempt)` returns the schedule ids.
+ * first), so a fire that is not ready in time is torn down and set up again under fresh schedule
+ * ids with twice the lead, LEAD_TRIES tries in all; the last one's schedules are torn down too
+ * before NotReady is thrown. `setUp(fireAt, attempt)` returns the schedule ids.
  */
 async function arm(
   ctx: ScenarioContext,
@@ -152,11 +154,17 @@ async function arm(
       await ready(ctx, client, label, ids, fireAt, lead);
       return { ids, fireAt, leadMs: lead, tries: attempt + 1 };
     } catch (err) {
-      if (!(err instanceof NotReady) || attempt + 1 >= LEAD_TRIES) throw err;
+      if (!(err instanceof NotReady)) throw err;
+      const last = attempt + 1 >= LEAD_TRIES;
       ctx.log(
-        `[schedules] ${label}: ${err.message}; setting it up again with a lead of ${(2 * lead) / 1000} s`,
+        `[schedules] ${label}: ${err.message}; ${last ? 'giving up' : `setting it up again with a lead of ${(2 * lead) / 1000} s`}`,
       );
-      await tearDown(ids);
+      // Removed so that those already ready do not fire into what runs next; a failed removal is
+      // reported, not thrown, so the NotReady stays the error.
+      await tearDown(ids).catch((e: unknown) =>
+        ctx.log(`[schedules] ${label}: could not remove the schedules: ${String(e)}`),
+      );
+      if (last) throw err;
     }
   }
 }
@@ -174,34 +182,43 @@ async function fire(
 ) {
   const { client, taskQueue } = stack;
   const n = functions * perFunction;
-  const ticks = Array.from({ length: perFunction }, (_, j) => `tick-${j}`);
-  const namesOf = (attempt: number) =>
-    Array.from({ length: functions }, (_, i) => `b6-${label}${attempt ? `-r${attempt}` : ''}-${i}`);
+  const names = Array.from({ length: functions }, (_, i) => `b6-${label}-${i}`);
+  // A try after the first names its schedules afresh (`r1-tick-0`, …), so nothing of an earlier
+  // try is mistaken for this one's fire.
+  const ticksOf = (attempt: number) =>
+    Array.from({ length: perFunction }, (_, j) => `${attempt ? `r${attempt}-` : ''}tick-${j}`);
   // First the functions alone (their controllers start); the time that took sets the lead time
   // for the second apply, which adds the schedules, so every schedule exists before the fire.
   const t0 = Date.now();
-  await Promise.all(namesOf(0).map((name) => apply(client, taskQueue, localNoop(name))));
+  await Promise.all(names.map((name) => apply(client, taskQueue, localNoop(name))));
   const firstApplyMs = Date.now() - t0;
   ctx.log(`[schedules] ${label}: ${functions} function(s) applied in ${(firstApplyMs / 1000).toFixed(1)} s`);
-  const schedules = (fireAt: number) => {
-    const window = { startAt: new Date(fireAt).toISOString(), endAt: new Date(fireAt + 1000).toISOString() };
-    const offset = `${(fireAt % PERIOD_MS) / 1000}s`;
-    return ticks.map((t) => ({ name: t, every: `${PERIOD_MS / 1000}s`, offset, ...window }));
-  };
   // Each schedule is created by the controller's activity, one after another within a function.
-  let names = namesOf(0);
   const armed = await arm(
     ctx,
     client,
     label,
     Math.max(ctx.quick ? 3000 : 6000, 4 * firstApplyMs, 150 * perFunction),
     async (fireAt, attempt) => {
-      names = namesOf(attempt);
+      const window = {
+        startAt: new Date(fireAt).toISOString(),
+        endAt: new Date(fireAt + 1000).toISOString(),
+      };
+      const offset = `${(fireAt % PERIOD_MS) / 1000}s`;
+      const ticks = ticksOf(attempt);
       ctx.log(
-        `[schedules] ${label}: adding ${perFunction} schedule(s) to each of ${functions} function(s), all ${n} firing at ${new Date(fireAt).toISOString()} …`,
+        `[schedules] ${label}: adding ${perFunction} schedule(s) to each of ${functions} function(s), all ${n} firing at ${window.startAt} …`,
       );
       await Promise.all(
-        names.map((name) => apply(client, taskQueue, localNoop(name, { schedules: schedules(fireAt) }))),
+        names.map((name) =>
+          apply(
+            client,
+            taskQueue,
+            localNoop(name, {
+              schedules: ticks.map((t) => ({ name: t, every: `${PERIOD_MS / 1000}s`, offset, ...window })),
+            }),
+          ),
+        ),
       );
       return names.flatMap((name) => ticks.map((t) => scheduleId(name, t)));
     },

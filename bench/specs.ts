@@ -37,12 +37,17 @@ export const kubeNoop = (name: string, durationS: number, nodeSelector?: Record<
     ...(nodeSelector ? { nodeSelector } : {}),
   });
 
-/** The version each applied function is at: starts pin it, as the API does (see SpecReader). */
-const pins = new Map<string, { version: number; appliedAt: string }>();
+/**
+ * The version each applied function is at, per client (each stack has its own dev server, and
+ * --quick runs scenarios of several stacks at once): starts pin it, as the API does (see SpecReader).
+ */
+const pins = new WeakMap<Client, Map<string, { version: number; appliedAt: string }>>();
 
 export async function apply(client: Client, taskQueue: string, s: FunctionSpec): Promise<void> {
   const r = await applySpec(client, s, taskQueue);
-  pins.set(s.metadata.name, { version: r.version, appliedAt: r.appliedAt });
+  const of = pins.get(client) ?? new Map();
+  pins.set(client, of);
+  of.set(s.metadata.name, { version: r.version, appliedAt: r.appliedAt });
 }
 
 /**
@@ -54,7 +59,7 @@ export async function startPontoon(
   taskQueue: string,
   fn: string,
 ): Promise<(() => Promise<void>) & { abandon(): Promise<void> }> {
-  const pin = pins.get(fn);
+  const pin = pins.get(client)?.get(fn);
   const s = await startExecution(
     client,
     { function: fn, ...(pin ? { spec: pin } : {}) },
