@@ -124,10 +124,19 @@ let installed: { metricsBindAddress?: string } | undefined;
  * `executionId` and `function` (from the workflow id `exec:<function>:<key>`) and, on the lines of
  * a `runAttempt` activity (activity id `attempt-<n>`), the function's `attempt`. Temporal's own
  * `attempt` of an activity counts its infrastructure retries: it is renamed `activityAttempt`.
+ * Error values become `{type, message, stack, cause?, …}` (pino's `errWithCause` serializer).
  */
 export function executionFields(meta: Record<string, unknown>): Record<string, unknown> {
   const { sdkComponent, ...rest } = meta;
   const out: Record<string, unknown> = { ...rest, component: sdkComponent };
+  // The SDK logs failures as `{ error }` ("Workflow failed", "Activity failed"): an Error's message
+  // and stack are not enumerable, so pino would write `"error":{}`. Any Error value, also one made in
+  // the workflow sandbox's realm, is written as pino's err serializer writes `err`, causes included.
+  for (const [k, v] of Object.entries(rest)) {
+    if (Object.prototype.toString.call(v) === '[object Error]') {
+      out[k] = pino.stdSerializers.errWithCause(v as Error);
+    }
+  }
   const exec = typeof rest.workflowId === 'string' ? parseExecutionWorkflowId(rest.workflowId) : undefined;
   if (exec) {
     out.executionId = rest.workflowId;

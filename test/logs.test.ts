@@ -7,6 +7,8 @@ import { mkdirSync, mkdtempSync, symlinkSync, utimesSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { text } from 'node:stream/consumers';
+import { runInNewContext } from 'node:vm';
+import { ActivityFailure, ApplicationFailure, RetryState } from '@temporalio/common';
 import pino from 'pino';
 import { describe, expect, inject, it } from 'vitest';
 import { attemptDir, attemptLogPath, createDirLogStore, RECORD_FILE, readRecordFile } from '../logs/dir.ts';
@@ -147,6 +149,39 @@ describe('Temporal log lines', () => {
       component: 'workflow',
       workflowId: 'fn:hello',
     });
+  });
+});
+
+describe('Temporal log lines with an error', () => {
+  it('keep its type, message, stack and causes, also for an Error of another realm (the workflow sandbox)', () => {
+    const cause = new ApplicationFailure('database unreachable', 'FunctionError', true);
+    const failure = new ActivityFailure(
+      'activity failed',
+      'runAttempt',
+      '5',
+      RetryState.MAXIMUM_ATTEMPTS_REACHED,
+      undefined,
+      cause,
+    );
+    const fields = executionFields({ sdkComponent: 'workflow', workflowId: 'exec:hello:k1', error: failure });
+    const line = JSON.parse(JSON.stringify(fields)) as {
+      error: Record<string, unknown> & { cause: Record<string, unknown> };
+    };
+    expect(line.error).toMatchObject({ type: 'ActivityFailure', message: 'activity failed' });
+    expect(String(line.error.stack)).toContain('ActivityFailure: activity failed');
+    expect(line.error.cause).toMatchObject({ type: 'ApplicationFailure', message: 'database unreachable' });
+    const foreign = runInNewContext('new TypeError("from the sandbox")') as unknown;
+    expect(foreign instanceof Error).toBe(false);
+    expect(JSON.parse(JSON.stringify(executionFields({ error: foreign }))).error).toMatchObject({
+      type: 'TypeError',
+      message: 'from the sandbox',
+    });
+    // Written as the SDK passes it, neither message reaches the line: what the conversion is for.
+    const raw = JSON.stringify({ error: failure });
+    expect(raw).toContain('"activityType":"runAttempt"');
+    expect(raw).not.toContain('activity failed');
+    expect(raw).not.toContain('database unreachable');
+    expect(executionFields({ note: 'text', n: 1 })).toMatchObject({ note: 'text', n: 1 });
   });
 });
 
