@@ -9,10 +9,10 @@ import { SpecReader } from '../client/spec-reader.ts';
 import { Trigger, WorkflowType } from '../core/names.ts';
 import type { AttemptLogSource } from '../logs/source.ts';
 import type { PontoonMetrics } from '../platform/metrics.ts';
+import { closestName } from '../util/suggest.ts';
 import type { ApiDeps } from './deps.ts';
 import { ApiError } from './errors.ts';
 import { ROUTES, routePath } from './route-table.ts';
-import { closestName } from './suggest.ts';
 
 interface WorkerPresence {
   polling: boolean;

@@ -3,9 +3,10 @@
  * --help and --output options, parseArgs errors as usage errors, the API client and the spec loader
  * (imported when a command reads spec files).
  */
+import { parseArgs as nodeParseArgs } from 'node:util';
 import { ApiClient, apiFromEnv } from './api-client.ts';
 import type { OutputFormat } from './format.ts';
-import { Exit, type Io, UsageError } from './output.ts';
+import { Exit, type Io, UnknownOptionError, UsageError } from './output.ts';
 
 /**
  * One `pontoon <command>`. cli/main.ts loads its module when it is run or its help is asked for, so
@@ -21,11 +22,32 @@ export interface Command {
 export const helpOption = { help: { type: 'boolean', short: 'h' } } as const;
 export const outputOption = { output: { type: 'string', short: 'o' } } as const;
 
-/** parseArgs with its errors turned into usage errors (exit 2). */
+/**
+ * node:util's parseArgs, but an option the command does not declare throws UnknownOptionError
+ * (cli/main.ts names the closest declared one: "unknown option --wiat; did you mean --wait?");
+ * Node's own message ends in a quote it never closes (`… as in '-- "--wiat"`). Other errors pass
+ * unchanged. Same signature and types.
+ */
+export const parseArgs = ((config?: Parameters<typeof nodeParseArgs>[0]) => {
+  try {
+    return nodeParseArgs(config);
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    const unknown =
+      e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+        ? /^Unknown option '([^']+)'/.exec(e.message)?.[1]
+        : undefined;
+    if (!unknown) throw err;
+    throw new UnknownOptionError(unknown, Object.keys(config?.options ?? {}));
+  }
+}) as typeof nodeParseArgs;
+
+/** parseArgs with its errors turned into usage errors (exit 2); usage errors pass as they are. */
 export function guard<T>(parse: () => T): T {
   try {
     return parse();
   } catch (err) {
+    if (err instanceof UsageError) throw err;
     throw new UsageError((err as Error).message);
   }
 }

@@ -9,7 +9,7 @@
 import { ApiCallError, UnreachableError } from './api-client.ts';
 import type { Command } from './command.ts';
 import { MAIN_HELP, packageVersion } from './help.ts';
-import { Exit, type Io, processIo, UsageError } from './output.ts';
+import { Exit, type Io, processIo, UnknownOptionError, UsageError } from './output.ts';
 
 /**
  * Every command by its name, imported when it runs or its help is asked for: `--help`, `--version`
@@ -68,12 +68,28 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     }
     const load = commandOf(Object.hasOwn(ALIASES, command) ? ALIASES[command]! : command);
     if (!load) {
-      io.err(`unknown command "${command}"\n`);
-      io.err(MAIN_HELP);
+      const { closestName } = await import('../util/suggest.ts');
+      const near = closestName(command, [
+        ...Object.keys(COMMANDS),
+        ...Object.keys(ALIASES),
+        'help',
+        'version',
+      ]);
+      io.err(
+        `unknown command "${command}"${near ? `; did you mean "${near}"?` : ''} (pontoon --help lists the commands)`,
+      );
       return Exit.usage;
     }
     return await (await load()).run(rest, io);
   } catch (err) {
+    if (err instanceof UnknownOptionError) {
+      const { closestName } = await import('../util/suggest.ts');
+      const near = closestName(err.option.replace(/^-+/, ''), err.declared);
+      io.err(
+        `error: ${err.message}${near ? `; did you mean --${near}?` : ''} (see pontoon ${command} --help)`,
+      );
+      return Exit.usage;
+    }
     return failed(err, command, io);
   }
 }

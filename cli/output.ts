@@ -13,6 +13,20 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/**
+ * An option the command does not declare (`option` as typed, e.g. `--wiat`); `declared` are the
+ * command's option names, from which cli/main.ts names the closest one.
+ */
+export class UnknownOptionError extends UsageError {
+  override name = 'UnknownOptionError';
+  constructor(
+    readonly option: string,
+    readonly declared: string[],
+  ) {
+    super(`unknown option ${option}`);
+  }
+}
+
 export interface Io {
   out(text: string): void;
   err(text: string): void;

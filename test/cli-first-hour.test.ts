@@ -12,12 +12,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildApi } from '../api/app.ts';
 import { startApi } from '../api/main.ts';
 import { ROUTES } from '../api/route-table.ts';
-import { closestName } from '../api/suggest.ts';
 import { main } from '../cli/main.ts';
 import type { Io } from '../cli/output.ts';
 import { ROUTE_COMMANDS } from '../cli/routes.ts';
 import { freePort } from '../dev/temporal.ts';
 import { createLogger } from '../platform/logger.ts';
+import { closestName } from '../util/suggest.ts';
 import { REPO_ROOT, type RunningWorker, startWorker, uniqueName, waitFor, waitForListed } from './helpers.ts';
 
 const run = promisify(execFile);
@@ -200,6 +200,9 @@ describe('did you mean', () => {
     expect(closestName('daily-reprot', ['hello', 'daily-report'])).toBe('daily-report');
     expect(closestName('report', ['hello', 'flaky'])).toBeUndefined();
     expect(closestName('hello', ['hello'])).toBeUndefined();
+    // A swap of neighbours is one difference: "wiat" (Levenshtein 2, over its limit of 1) finds "wait".
+    expect(closestName('wiat', ['wait', 'input'])).toBe('wait');
+    expect(closestName('wtia', ['wait'])).toBeUndefined();
   });
 
   it('the API names the closest function; the CLI says the command, not the HTTP route', async () => {
@@ -231,6 +234,30 @@ describe('did you mean', () => {
         '  to create it: pontoon apply -f <spec file>   (pontoon get functions lists the applied ones)\n',
     );
     expect(cli.stderr).not.toContain('PUT /v1');
+  });
+
+  it('a misspelt command or option names the closest one, in one line, without the whole help', async () => {
+    expect(await pontoon(['invok', 'hello'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'unknown command "invok"; did you mean "invoke"? (pontoon --help lists the commands)\n',
+    });
+    expect(await pontoon(['schedule', 'lsit'])).toMatchObject({ code: 2 });
+    expect((await pontoon(['frobnicate'])).stderr).toBe(
+      'unknown command "frobnicate" (pontoon --help lists the commands)\n',
+    );
+    // Node's own message was "Unknown option '--wiat'. … as in '-- "--wiat"", its last quote unclosed.
+    expect(await pontoon(['invoke', 'hello', '--wiat'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'error: unknown option --wiat; did you mean --wait? (see pontoon invoke --help)\n',
+    });
+    expect((await pontoon(['get', 'executions', '--fucntion', 'hello'])).stderr).toBe(
+      'error: unknown option --fucntion; did you mean --function? (see pontoon get --help)\n',
+    );
+    expect((await pontoon(['invoke', 'hello', '-x'])).stderr).toBe(
+      'error: unknown option -x (see pontoon invoke --help)\n',
+    );
   });
 
   it('an unknown schedule names the closest one', async () => {

@@ -86,6 +86,13 @@ it('the CLI loads its commands when they run: main.ts loads no command module, a
   }
 });
 
+it("CLI commands parse with cli/command.ts's parseArgs (an unknown option gets the closest declared one), not node:util's", () => {
+  for (const f of readdirSync(path.join(REPO_ROOT, 'cli', 'commands'))) {
+    const text = readFileSync(path.join(REPO_ROOT, 'cli', 'commands', f), 'utf8');
+    expect(/import\s*\{[^}]*\bparseArgs\b[^}]*\}\s*from\s*'node:util'/.test(text), f).toBe(false);
+  }
+});
+
 it('the worker preloads exactly the modules workflows load that use no package beyond the workflow SDK and luxon', () => {
   const reachable = new Set([
     ...staticImportGraph('workflows/execute-function.ts').modules,

@@ -5,11 +5,11 @@ import { scheduleId } from '../../core/names.ts';
 import { MAX_BACKFILL_FIRES, overlapPolicy } from '../../core/schedule-policy.ts';
 import { previewFireTimes } from '../../core/schedule-times.ts';
 import type { ScheduleSpec } from '../../core/schema.ts';
+import { closestName } from '../../util/suggest.ts';
 import { ApiError } from '../errors.ts';
 import type { RouteContext } from '../route-context.ts';
 import { ROUTES } from '../route-table.ts';
 import { ROUTE_SCHEMAS } from '../schemas.ts';
-import { closestName } from '../suggest.ts';
 import { check, requireName } from '../validate.ts';
 import { bindRoute } from './bind.ts';
 

@@ -2,9 +2,17 @@
  * Executions that failed after their retries: `dead-letters` lists them, `redrive` runs one again
  * (or, with filters, every match).
  */
-import { parseArgs } from 'node:util';
 import type { FAILURE_TYPES } from '../../core/execution.ts';
-import { api, type Command, guard, helpOption, outputFormat, outputOption, showHelp } from '../command.ts';
+import {
+  api,
+  type Command,
+  guard,
+  helpOption,
+  outputFormat,
+  outputOption,
+  parseArgs,
+  showHelp,
+} from '../command.ts';
 import { ago, type OutputFormat, render, table } from '../format.ts';
 import { Exit, type Io, morePages, UsageError } from '../output.ts';
 

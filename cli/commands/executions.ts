@@ -3,7 +3,6 @@
  * streams its attempts' logs), `logs` and `cancel`.
  */
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import type { ExecutionDetail } from '../../client/executions.ts';
 import {
   isPriorityName,
@@ -14,7 +13,16 @@ import {
   PRIORITY_NAMES,
 } from '../../core/values.ts';
 import type { ApiClient } from '../api-client.ts';
-import { api, type Command, guard, helpOption, outputFormat, outputOption, showHelp } from '../command.ts';
+import {
+  api,
+  type Command,
+  guard,
+  helpOption,
+  outputFormat,
+  outputOption,
+  parseArgs,
+  showHelp,
+} from '../command.ts';
 import { type OutputFormat, render } from '../format.ts';
 import { Exit, type Io, UsageError } from '../output.ts';
 

@@ -2,7 +2,6 @@
  * The commands that change applied functions: `apply` (validate, build, then apply every spec or
  * none: a server refusal rolls back what was applied before it) and `delete function`.
  */
-import { parseArgs } from 'node:util';
 import type { LoadedSpec, SpecProblem } from '../../core/parse.ts';
 import { splitPath } from '../../core/parse-path.ts';
 import type { FunctionSpec } from '../../core/schema.ts';
@@ -14,6 +13,7 @@ import {
   helpOption,
   outputFormat,
   outputOption,
+  parseArgs,
   showHelp,
   specTools,
 } from '../command.ts';

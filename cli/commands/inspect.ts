@@ -1,7 +1,15 @@
 /** The read-only views: `get functions|executions` (tables) and `describe function|execution`. */
-import { parseArgs } from 'node:util';
 import type { ExecutionDetail, ExecutionSummary } from '../../client/executions.ts';
-import { api, type Command, guard, helpOption, outputFormat, outputOption, showHelp } from '../command.ts';
+import {
+  api,
+  type Command,
+  guard,
+  helpOption,
+  outputFormat,
+  outputOption,
+  parseArgs,
+  showHelp,
+} from '../command.ts';
 import { ago, type OutputFormat, render, span, table } from '../format.ts';
 import { Exit, type Io, morePages, UsageError } from '../output.ts';
 

@@ -3,9 +3,8 @@
  * example functions in one; cli/dev.ts), `worker` and `api`.
  */
 import { existsSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { packagePath } from '../../platform/package-root.ts';
-import { type Command, guard, helpOption, showHelp } from '../command.ts';
+import { type Command, guard, helpOption, parseArgs, showHelp } from '../command.ts';
 import { Exit } from '../output.ts';
 
 /**

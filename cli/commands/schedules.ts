@@ -2,7 +2,6 @@
  * `schedules`: list a function's schedules with their next fire times, pause, unpause, trigger or
  * backfill one (through the API), or preview a spec file's fire times offline.
  */
-import { parseArgs } from 'node:util';
 import type { ApiClient } from '../api-client.ts';
 import {
   api,
@@ -11,6 +10,7 @@ import {
   helpOption,
   outputFormat,
   outputOption,
+  parseArgs,
   showHelp,
   specTools,
 } from '../command.ts';

@@ -2,10 +2,18 @@
  * The API server itself: `status` (is it up, is Temporal reachable, is a worker polling?) and
  * `api-key create` (a new key and the line that configures the server with it).
  */
-import { parseArgs } from 'node:util';
 import type { Role } from '../../api/auth.ts';
 import { UnreachableError } from '../api-client.ts';
-import { api, type Command, guard, helpOption, outputFormat, outputOption, showHelp } from '../command.ts';
+import {
+  api,
+  type Command,
+  guard,
+  helpOption,
+  outputFormat,
+  outputOption,
+  parseArgs,
+  showHelp,
+} from '../command.ts';
 import { render } from '../format.ts';
 import { Exit, UsageError } from '../output.ts';
 

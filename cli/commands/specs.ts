@@ -2,13 +2,13 @@
  * The commands on spec files that need no API: `validate` (offline checks), `build` (images of the
  * specs with spec.build, pushed to the registry) and `schema` (the spec's JSON Schema).
  */
-import { parseArgs } from 'node:util';
 import {
   type Command,
   guard,
   helpOption,
   outputFormat,
   outputOption,
+  parseArgs,
   showHelp,
   specTools,
 } from '../command.ts';
