@@ -119,12 +119,19 @@ function failed(err: unknown, command: string | undefined, io: Io): number {
         io.err(`  ${d.line}:${d.column} ${d.field}: ${d.message}`);
       }
     }
-    // Typed input refused: one line per problem, with its JSON Pointer into --input.
+    // Typed input refused: one line per problem, with its JSON Pointer into --input (a lone
+    // problem is in the message already), and where the schema is.
     if (err.code === 'validation_failed' && Array.isArray(err.details)) {
-      for (const d of err.details as { field?: string; pointer?: string; message?: string }[]) {
-        if (typeof d?.pointer === 'string')
-          io.err(`  input${d.pointer === '' ? '' : ` ${d.pointer}`}: ${d.message}`);
-      }
+      const inputs = (err.details as { field?: string; pointer?: string; message?: string }[]).filter(
+        (d) => typeof d?.pointer === 'string',
+      );
+      if (inputs.length > 1)
+        for (const d of inputs) io.err(`  input${d.pointer === '' ? '' : ` ${d.pointer}`}: ${d.message}`);
+      const fn = /schema of "([^"]+)"/.exec(err.message)?.[1];
+      if (inputs.length && fn)
+        io.err(
+          `  ${err.message.startsWith('no input given') ? "give it with --input '<json>' or --input - (stdin); " : ''}the schema: pontoon describe function --openapi ${fn}`,
+        );
     }
     return Exit.usage;
   }

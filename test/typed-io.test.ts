@@ -277,11 +277,29 @@ it('the API refuses an input that does not match with 400 validation_failed nami
   // No input at all is checked as null: the root pointer.
   const none = await call('POST', `/v1/functions/${applied}/invocations`, {});
   expect(none.body.details).toEqual([{ field: 'body.input', pointer: '', message: 'must be object' }]);
+  const version = /\(version (\d+)\)/.exec(String(none.body.message))?.[1];
+  expect(none.body.message).toBe(
+    `no input given, and the input schema of "${applied}" (version ${version}) needs one: (root): must be object`,
+  );
+  // The CLI: the message once (a lone problem is not listed again) and how to give the input.
+  expect(await pontoon(['invoke', applied])).toMatchObject({
+    code: 2,
+    stderr:
+      `error: no input given, and the input schema of "${applied}" (version ${version}) needs one: (root): must be object (validation_failed)\n` +
+      `  give it with --input '<json>' or --input - (stdin); the schema: pontoon describe function --openapi ${applied}\n`,
+  });
 
   const cli = await pontoon(['invoke', applied, '--input', '{"name":"Ada","age":"x","reply":1}']);
   expect(cli.code).toBe(2);
   expect(cli.stderr).toContain('(validation_failed)');
-  expect(cli.stderr).toContain('  input /age: must be integer');
+  // One problem: in the message, not listed again; then where the schema is.
+  expect(cli.stderr).toBe(
+    `error: input does not match the input schema of "${applied}" (version ${version}): /age: must be integer (validation_failed)\n` +
+      `  the schema: pontoon describe function --openapi ${applied}\n`,
+  );
+  const two = await pontoon(['invoke', applied, '--input', '{"name":"Ada","age":"x"}']);
+  expect(two.stderr).toContain('  input /age: must be integer\n');
+  expect(two.stderr).toContain('  input /reply: is required\n');
 });
 
 it('an SDK start with a bad input (as `temporal workflow start` sends it) ends InputInvalid before any attempt', async () => {

@@ -78,7 +78,9 @@ export function registerInvocationRoutes(app: FastifyInstance, ctx: RouteContext
       if (problems.length) {
         throw new ApiError(
           'validation_failed',
-          `input does not match the input schema of "${name}" (version ${current.version}): ${problemsLine(problems)}`,
+          body.input === undefined
+            ? `no input given, and the input schema of "${name}" (version ${current.version}) needs one: ${problemsLine(problems)}`
+            : `input does not match the input schema of "${name}" (version ${current.version}): ${problemsLine(problems)}`,
           problems.map((p) => ({ field: 'body.input', pointer: p.pointer, message: p.message })),
         );
       }
