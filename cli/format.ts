@@ -1,7 +1,16 @@
 /** Human output of the CLI: aligned tables and short durations. */
 import { createRequire } from 'node:module';
 
-export function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
+/**
+ * Rows under their headers, columns padded to their widest cell (empty cells as `-`). With no rows,
+ * `empty` (e.g. "no dead letters match") instead of a lone header line, when given.
+ */
+export function table(
+  headers: string[],
+  rows: (string | number | null | undefined)[][],
+  empty?: string,
+): string {
+  if (!rows.length && empty !== undefined) return empty;
   const cells = rows.map((r) => r.map((c) => (c === null || c === undefined || c === '' ? '-' : String(c))));
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]!.length)));
   const line = (r: string[]) =>

@@ -260,6 +260,24 @@ describe('did you mean', () => {
     );
   });
 
+  it('an empty listing says so instead of printing a lone header', async () => {
+    const none = uniqueName('none');
+    expect(await pontoon(['get', 'executions', '--function', none])).toMatchObject({
+      code: 0,
+      stdout: 'no executions match\n',
+    });
+    expect(await pontoon(['dead-letters', '--function', none])).toMatchObject({
+      code: 0,
+      stdout: 'no dead letters match\n',
+    });
+    // -o json keeps the document, empty.
+    expect(
+      JSON.parse((await pontoon(['get', 'executions', '--function', none, '-o', 'json'])).stdout),
+    ).toMatchObject({
+      executions: [],
+    });
+  });
+
   it('an unknown schedule names the closest one', async () => {
     const name = uniqueName('sched');
     const file = specFile(

@@ -80,6 +80,9 @@ Examples:
             ago(d.failedAt),
             d.redriveOf ?? '',
           ]),
+          [values.function, values.type, values.since, values.until].some((v) => v !== undefined)
+            ? 'no dead letters match'
+            : 'no dead letters (no execution has failed for good)',
         ),
       );
     if (out === 'text') morePages(r.nextPageToken, io);

@@ -80,9 +80,17 @@ async function getFunctions(out: OutputFormat, io: Io): Promise<number> {
       table(
         ['NAME', 'VERSION', 'MODE', 'SCHEDULES', 'APPLIED'],
         r.functions.map((f) => [f.name, f.version, f.mode, f.schedules.join(','), ago(f.appliedAt)]),
+        'no functions applied (apply one with: pontoon apply -f <spec file>)',
       ),
     );
   return Exit.ok;
+}
+
+/** True when a listing was narrowed by any filter (its empty answer says "match", not "yet"). */
+function filtered(values: object): boolean {
+  return Object.entries(values).some(
+    ([k, v]) => v !== undefined && !['output', 'help', 'limit', 'page-token'].includes(k),
+  );
 }
 
 async function getExecutions(values: ExecutionQuery, out: OutputFormat, io: Io): Promise<number> {
@@ -113,6 +121,7 @@ async function getExecutions(values: ExecutionQuery, out: OutputFormat, io: Io):
           ago(e.startedAt),
           span(e.startedAt, e.endedAt),
         ]),
+        filtered(values) ? 'no executions match' : 'no executions yet',
       ),
     );
   if (out === 'text') morePages(r.nextPageToken, io);
