@@ -144,6 +144,12 @@ it('a failed execution exits 1; the same idempotency key names the same executio
     status: 'failed',
     attempts: [{ exitCode: 4 }, { exitCode: 4 }],
   });
+  // Why, in one line on stderr after the progress (stdout is the execution, for scripts), led by
+  // the function's own last error line, as in the Web UI; the API's failure message has only the exit.
+  expect(JSON.parse(bad.stdout).failure.message).toBe('exited with code 4 (all 2 attempts used)');
+  expect(bad.stderr.trimEnd().split('\n').at(-1)).toBe(
+    'failed after 2 attempts: failing with 4 — exited with code 4 (all 2 attempts used)',
+  );
 
   const a = await pontoon(['invoke', name, '--idempotency-key', 'k1', '-o', 'json']);
   const b = await pontoon(['invoke', name, '--idempotency-key', 'k1', '-o', 'json']);

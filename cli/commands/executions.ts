@@ -178,7 +178,14 @@ async function waitForExecution(
       io.out(
         out === 'yaml' ? render(e, 'yaml') : out === 'json' ? render(e, 'json') : JSON.stringify(e, null, 2),
       );
-      return e.status === 'succeeded' ? Exit.ok : Exit.failed;
+      if (e.status === 'succeeded') return Exit.ok;
+      // Why, in one line on stderr, led by the function's own error line as in the Web UI (loaded
+      // here only: core/legible.ts reaches @temporalio/common).
+      const { failureMessage } = await import('../../core/legible.ts');
+      const n = e.attempts.length;
+      const why = e.failure ? failureMessage(e.failure.message, e.attempts) : 'see the execution above';
+      io.err(`${e.status.replace('_', ' ')}${n ? ` after ${n} attempt${n === 1 ? '' : 's'}` : ''}: ${why}`);
+      return Exit.failed;
     }
     await new Promise((r) => setTimeout(r, 500));
   }
