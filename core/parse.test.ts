@@ -286,6 +286,70 @@ describe('pontoon validate (the real CLI)', () => {
   });
 });
 
+describe('a file that is not YAML (a README given by mistake)', () => {
+  const readme = [
+    '# Pontoon',
+    '',
+    'Serverless functions on Kubernetes, orchestrated by Temporal. Declare a function in one YAML file',
+    '(its source and runtime); Pontoon runs it.',
+    '',
+    '## Two commands',
+    '',
+    '```bash',
+    'npm install && npm start   # Temporal dev server + worker + API + the example functions, on this machine',
+    'npm test                   # lint, type-check, unit and integration tests',
+    '```',
+    '',
+    'More prose: and more.',
+    '',
+  ].join('\n');
+  const block = (i: number) => [
+    `Step ${i} runs two commands: first this one, then the tests.`,
+    '',
+    '```bash',
+    'npm install && npm start   # the first',
+    'npm test                   # the second',
+    '```',
+    '',
+  ];
+  const long = ['# Title', '', ...[1, 2, 3, 4].flatMap(block)].join('\n');
+
+  it('quotes the first line of a token only, at its real line and column', () => {
+    // The yaml library quoted whole multi-line tokens (a paragraph of prose), and its LineCounter
+    // put them on earlier lines, at columns past the line's end.
+    expect(parseSpecText(readme, 'README.md').problems.map(formatProblem)).toEqual([
+      'README.md:8:1: YAML syntax error: Unexpected scalar token in YAML stream: "```bash…"',
+      'README.md:10:1: YAML syntax error: Unexpected scalar token in YAML stream: "npm test"',
+      'README.md:11:1: YAML syntax error: Unexpected scalar token in YAML stream: "```…"',
+      'README.md:13:11: YAML syntax error: Unexpected map-value-ind token in YAML stream: ":"',
+      'README.md:13:13: YAML syntax error: Unexpected scalar token in YAML stream: "and more."',
+    ]);
+  });
+
+  it('says five errors, then how many more', () => {
+    const lines = parseSpecText(long, 'README.md').problems.map(formatProblem);
+    expect(lines).toHaveLength(6);
+    expect(lines[5]).toBe(
+      'README.md:8:1: YAML syntax error: … and 25 more in this document (is it a Function spec? the first errors are the ones to fix)',
+    );
+  });
+
+  it('`pontoon validate` names the valid specs given beside it', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pontoon-notyaml-'));
+    writeFileSync(path.join(dir, 'README.md'), long);
+    const r = await run(
+      process.execPath,
+      ['bin/pontoon.mjs', 'validate', path.join(dir, 'README.md'), 'function-specs/hello.yaml'],
+      { cwd: REPO_ROOT },
+    ).catch((err: { code: number; stdout: string; stderr: string }) => err);
+    expect((r as { code?: number }).code).toBe(2);
+    expect(r.stdout).toBe('1 function spec valid: hello\n');
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(7);
+    expect(r.stderr.trimEnd().split('\n').at(-1)).toBe('6 problems found');
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
 describe('schema files', () => {
   const text =
     '{\n  "type": "object",\n  "properties": { "n": { "type": "integer" } }\n  "required": ["n"]\n}\n';

@@ -3,7 +3,7 @@
  * `file:line:column field.path: what is wrong, what is allowed`. Pure (no file system): the CLI,
  * the API and tests feed it text.
  */
-import { CST, isMap, isPair, isScalar, isSeq, LineCounter, type Node, Parser, parseAllDocuments } from 'yaml';
+import { CST, isMap, isPair, isScalar, isSeq, type Node, Parser, parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
 import { compileSchema } from './io-schema.ts';
 import { formatPath } from './parse-path.ts';
@@ -61,17 +61,12 @@ export function parseSpecText(text: string, file: string): ParseResult {
     });
     return { specs, problems };
   }
-  const lc = new LineCounter();
   const docs = parseAllDocuments(text, {
-    lineCounter: lc,
     uniqueKeys: true,
     prettyErrors: false,
     strict: true,
   });
-  const at = (offset: number) => {
-    const pos = lc.linePos(offset);
-    return { line: pos.line, column: pos.col };
-  };
+  const at = positions(text);
   const docList = Array.isArray(docs) ? docs : [];
   const nonEmpty = docList.filter((d) => d.contents !== null || d.errors.length > 0);
   if (nonEmpty.length === 0) {
@@ -84,7 +79,9 @@ export function parseSpecText(text: string, file: string): ParseResult {
     });
     return { specs, problems };
   }
+  let syntaxErrors = 0;
   for (const doc of nonEmpty) {
+    syntaxErrors = 0;
     if (doc.errors.length > 0) {
       // The parser notices an unclosed [ or { only where a later line starts, and what follows
       // then fails to parse too: report the opener, and nothing after it.
@@ -101,6 +98,19 @@ export function parseSpecText(text: string, file: string): ParseResult {
       }
       for (const err of doc.errors) {
         if (unclosed && err.pos[0] >= unclosed.offset) continue;
+        // A file that is not YAML at all (a README given by mistake) has a syntax error on most
+        // lines: the first few say where, one more line says how many were left out.
+        if (syntaxErrors++ === MAX_SYNTAX_ERRORS) {
+          const more =
+            doc.errors.filter((e) => !(unclosed && e.pos[0] >= unclosed.offset)).length - MAX_SYNTAX_ERRORS;
+          problems.push({
+            file,
+            ...at(err.pos[0]),
+            path: '',
+            message: `YAML syntax error: … and ${more} more in this document (is it a Function spec? the first errors are the ones to fix)`,
+          });
+        }
+        if (syntaxErrors > MAX_SYNTAX_ERRORS) continue;
         const msg =
           err.code === 'DUPLICATE_KEY'
             ? `duplicate key "${/^[^:,}\]\n]*/
@@ -260,13 +270,8 @@ export function parseSchemaFileText(
   text: string,
   file: string,
 ): { schema?: unknown; problems: SpecProblem[] } {
-  const lc = new LineCounter();
-  const at = (offset: number) => {
-    const pos = lc.linePos(offset);
-    return { line: pos.line, column: pos.col };
-  };
+  const at = positions(text);
   const docs = parseAllDocuments(text, {
-    lineCounter: lc,
     uniqueKeys: true,
     prettyErrors: false,
     strict: true,
@@ -346,9 +351,43 @@ function unclosedFlowBefore(text: string, offset: number): { offset: number; ope
   return found;
 }
 
+/**
+ * The 1-based line and column of an offset into `text`. Not the yaml library's LineCounter: it
+ * learns line starts from the tokens it lexes, so inside a token that spans lines (a file that is
+ * not YAML) it put errors lines too early at columns past the line's end.
+ */
+function positions(text: string): (offset: number) => { line: number; column: number } {
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  return (offset) => {
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, column: offset - starts[lo]! + 1 };
+  };
+}
+
+/** YAML errors reported per document; the rest are counted in one more line. */
+const MAX_SYNTAX_ERRORS = 5;
+
+/** Longest excerpt of the source a YAML syntax error quotes (its line and column point at the rest). */
+const MAX_QUOTED = 40;
+
 function yamlMessage(message: string): string {
   // The yaml library appends a source excerpt after the first line; the position is ours to print.
-  return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+  // The first line may quote a token of any length, JSON-escaped (a whole Markdown paragraph when
+  // the file is not YAML): its first line, cut to MAX_QUOTED characters.
+  return message
+    .split('\n')[0]!
+    .replace(/ at line \d+, column \d+:?$/, '')
+    .replace(/: "(.*)"$/, (_, token: string) => {
+      const first = token.split('\\n')[0]!;
+      return `: "${first.length > MAX_QUOTED ? `${first.slice(0, MAX_QUOTED)}…` : first}${first === token || first.length > MAX_QUOTED ? '' : '…'}"`;
+    });
 }
 
 interface Explained {

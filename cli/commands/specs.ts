@@ -34,12 +34,14 @@ Examples:
     const { loadSpecs, formatProblem } = await specTools();
     const result = await loadSpecs(positionals);
     for (const p of result.problems) io.err(formatProblem(p));
+    // The valid ones too, when others have problems: which files need no work.
+    const names = result.specs.map((s) => s.spec.metadata.name);
+    if (names.length || !result.problems.length)
+      io.out(`${names.length} function spec${names.length === 1 ? '' : 's'} valid: ${names.join(', ')}`);
     if (result.problems.length) {
       io.err(`${result.problems.length} problem${result.problems.length === 1 ? '' : 's'} found`);
       return Exit.usage;
     }
-    const names = result.specs.map((s) => s.spec.metadata.name);
-    io.out(`${names.length} function spec${names.length === 1 ? '' : 's'} valid: ${names.join(', ')}`);
     return Exit.ok;
   },
 };
