@@ -35,7 +35,7 @@ export const parseArgs = ((config?: Parameters<typeof nodeParseArgs>[0]) => {
     const e = err as Error & { code?: string };
     const unknown =
       e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
-        ? /^Unknown option '([^']+)'/.exec(e.message)?.[1]
+        ? /^Unknown option '(.+?)'(?:\. |$)/.exec(e.message)?.[1]
         : undefined;
     if (!unknown) throw err;
     throw new UnknownOptionError(unknown, Object.keys(config?.options ?? {}));
@@ -75,9 +75,9 @@ export const api = () => new ApiClient(apiFromEnv());
  * without it (bench/cli-startup.ts measures both).
  */
 export async function specTools() {
-  const [{ loadSpecs }, { formatProblem }] = await Promise.all([
+  const [{ loadSpecs }, { formatProblem, problemCount }] = await Promise.all([
     import('../core/load.ts'),
     import('../core/parse.ts'),
   ]);
-  return { loadSpecs, formatProblem };
+  return { loadSpecs, formatProblem, problemCount };
 }

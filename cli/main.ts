@@ -69,6 +69,14 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     const load = commandOf(Object.hasOwn(ALIASES, command) ? ALIASES[command]! : command);
     if (!load) {
       const { closestName } = await import('../util/suggest.ts');
+      if (command.startsWith('-')) {
+        // An option before any command: only --help and --version are.
+        const near = closestName(command.replace(/^-+/, ''), ['help', 'version']);
+        io.err(
+          `error: unknown option ${command}${near ? `; did you mean --${near}?` : ''} (see pontoon --help)`,
+        );
+        return Exit.usage;
+      }
       const near = closestName(command, [
         ...Object.keys(COMMANDS),
         ...Object.keys(ALIASES),
@@ -76,7 +84,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         'version',
       ]);
       io.err(
-        `unknown command "${command}"${near ? `; did you mean "${near}"?` : ''} (pontoon --help lists the commands)`,
+        `error: unknown command "${command}"${near ? `; did you mean "${near}"?` : ''} (pontoon --help lists the commands)`,
       );
       return Exit.usage;
     }

@@ -14,6 +14,7 @@ import {
   MAX_SPEC_BYTES,
   parseSchemaFileText,
   parseSpecText,
+  problemCount,
   type SpecProblem,
 } from './parse.ts';
 
@@ -326,12 +327,30 @@ describe('a file that is not YAML (a README given by mistake)', () => {
     ]);
   });
 
-  it('says five errors, then how many more', () => {
-    const lines = parseSpecText(long, 'README.md').problems.map(formatProblem);
+  it('says five errors per file, then how many more, across its documents', () => {
+    const { problems } = parseSpecText(long, 'README.md');
+    const lines = problems.map(formatProblem);
     expect(lines).toHaveLength(6);
     expect(lines[5]).toBe(
-      'README.md:8:1: YAML syntax error: … and 25 more in this document (is it a Function spec? the first errors are the ones to fix)',
+      'README.md:8:1: YAML errors: … and 25 more in this file (is it a Function spec? fix the first ones first)',
     );
+    // What a count of the problems says: all 30.
+    expect(problemCount(problems)).toBe(30);
+    // Markdown's `---` rules start new YAML documents: still five for the whole file.
+    const ruled = parseSpecText([long, long, long].join('\n---\n'), 'README.md').problems;
+    expect(ruled).toHaveLength(6);
+    expect(problemCount(ruled)).toBeGreaterThan(60);
+  });
+
+  it('quotes a token as the source has it: a backslash and n is no line break, and a cut splits no escape', () => {
+    const text = '- a\nb: "C:\\new\\stuff and then some more words that run on and on"\nfoo\n';
+    const tokens = parseSpecText(text, 'x.yaml').problems.flatMap((p) => {
+      const quoted = /: ("(?:[^"\\]|\\.)*")$/.exec(p.message)?.[1];
+      return quoted === undefined ? [] : [JSON.parse(quoted) as string];
+    });
+    // The double-quoted scalar as written, its first 40 characters: `\n` there is two characters.
+    expect(tokens).toContain('"C:\\new\\stuff and then some more words t…');
+    expect(tokens).toContain('foo');
   });
 
   it('`pontoon validate` names the valid specs given beside it', async () => {
@@ -345,7 +364,7 @@ describe('a file that is not YAML (a README given by mistake)', () => {
     expect((r as { code?: number }).code).toBe(2);
     expect(r.stdout).toBe('1 function spec valid: hello\n');
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(7);
-    expect(r.stderr.trimEnd().split('\n').at(-1)).toBe('6 problems found');
+    expect(r.stderr.trimEnd().split('\n').at(-1)).toBe('30 problems found');
     rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -24,6 +24,16 @@ export interface SpecProblem {
   /** Field path such as `spec.execution.retry.maxAttempts`; empty for whole-document problems. */
   path: string;
   message: string;
+  /**
+   * Set on the line that stands for YAML errors not listed (capYamlErrors): how many. Count
+   * problems with problemCount, not by length.
+   */
+  omitted?: number;
+}
+
+/** How many problems a list holds, those a cap line stands for included. */
+export function problemCount(problems: readonly SpecProblem[]): number {
+  return problems.reduce((n, p) => n + (p.omitted ?? 1), 0);
 }
 
 export interface LoadedSpec {
@@ -79,9 +89,7 @@ export function parseSpecText(text: string, file: string): ParseResult {
     });
     return { specs, problems };
   }
-  let syntaxErrors = 0;
   for (const doc of nonEmpty) {
-    syntaxErrors = 0;
     if (doc.errors.length > 0) {
       // The parser notices an unclosed [ or { only where a later line starts, and what follows
       // then fails to parse too: report the opener, and nothing after it.
@@ -98,19 +106,6 @@ export function parseSpecText(text: string, file: string): ParseResult {
       }
       for (const err of doc.errors) {
         if (unclosed && err.pos[0] >= unclosed.offset) continue;
-        // A file that is not YAML at all (a README given by mistake) has a syntax error on most
-        // lines: the first few say where, one more line says how many were left out.
-        if (syntaxErrors++ === MAX_SYNTAX_ERRORS) {
-          const more =
-            doc.errors.filter((e) => !(unclosed && e.pos[0] >= unclosed.offset)).length - MAX_SYNTAX_ERRORS;
-          problems.push({
-            file,
-            ...at(err.pos[0]),
-            path: '',
-            message: `YAML syntax error: … and ${more} more in this document (is it a Function spec? the first errors are the ones to fix)`,
-          });
-        }
-        if (syntaxErrors > MAX_SYNTAX_ERRORS) continue;
         const msg =
           err.code === 'DUPLICATE_KEY'
             ? `duplicate key "${/^[^:,}\]\n]*/
@@ -205,7 +200,7 @@ export function parseSpecText(text: string, file: string): ParseResult {
     }
   }
   problems.sort((a, b) => a.line - b.line || a.column - b.column);
-  return { specs, problems };
+  return { specs, problems: capYamlErrors(problems) };
 }
 
 /**
@@ -304,12 +299,16 @@ export function parseSchemaFileText(
   }
   if (doc.errors.length) {
     return {
-      problems: doc.errors.map((e) => ({
-        file,
-        ...at(e.pos[0]),
-        path: '',
-        message: `${e.code === 'DUPLICATE_KEY' ? 'duplicate key' : 'syntax error'}: ${yamlMessage(e.message)}`,
-      })),
+      problems: capYamlErrors(
+        doc.errors.map((e) => ({
+          file,
+          ...at(e.pos[0]),
+          path: '',
+          message: `${e.code === 'DUPLICATE_KEY' ? 'duplicate key' : 'syntax error'}: ${yamlMessage(e.message)}`,
+        })),
+        () => true,
+        'a JSON Schema',
+      ),
     };
   }
   let schema: unknown;
@@ -371,22 +370,60 @@ function positions(text: string): (offset: number) => { line: number; column: nu
   };
 }
 
-/** YAML errors reported per document; the rest are counted in one more line. */
-const MAX_SYNTAX_ERRORS = 5;
+/** YAML errors listed per file; one more line stands for the rest. */
+const MAX_YAML_ERRORS = 5;
+
+/**
+ * A file that is not YAML at all (a README given by mistake) has a YAML error on most lines: keeps
+ * the first MAX_YAML_ERRORS of a file's (sorted) problems that `isYaml` says are YAML errors, and
+ * puts one line standing for the rest (`omitted`) where the next one was; `expected` names what the
+ * file should be. Other problems are all kept.
+ */
+function capYamlErrors(
+  problems: SpecProblem[],
+  isYaml: (p: SpecProblem) => boolean = (p) => p.message.startsWith('YAML '),
+  expected = 'a Function spec',
+): SpecProblem[] {
+  const yaml = problems.filter(isYaml);
+  if (yaml.length <= MAX_YAML_ERRORS) return problems;
+  const dropped = new Set(yaml.slice(MAX_YAML_ERRORS));
+  const first = yaml[MAX_YAML_ERRORS]!;
+  return problems.flatMap((p) => {
+    if (p === first)
+      return [
+        {
+          file: p.file,
+          line: p.line,
+          column: p.column,
+          path: '',
+          message: `YAML errors: … and ${dropped.size} more in this file (is it ${expected}? fix the first ones first)`,
+          omitted: dropped.size,
+        },
+      ];
+    return dropped.has(p) ? [] : [p];
+  });
+}
 
 /** Longest excerpt of the source a YAML syntax error quotes (its line and column point at the rest). */
 const MAX_QUOTED = 40;
 
 function yamlMessage(message: string): string {
   // The yaml library appends a source excerpt after the first line; the position is ours to print.
-  // The first line may quote a token of any length, JSON-escaped (a whole Markdown paragraph when
-  // the file is not YAML): its first line, cut to MAX_QUOTED characters.
+  // The first line may quote a token of any length as a JSON string (a whole Markdown paragraph
+  // when the file is not YAML): its first line, cut to MAX_QUOTED characters.
   return message
     .split('\n')[0]!
     .replace(/ at line \d+, column \d+:?$/, '')
-    .replace(/: "(.*)"$/, (_, token: string) => {
-      const first = token.split('\\n')[0]!;
-      return `: "${first.length > MAX_QUOTED ? `${first.slice(0, MAX_QUOTED)}…` : first}${first === token || first.length > MAX_QUOTED ? '' : '…'}"`;
+    .replace(/: ("(?:[^"\\]|\\.)*")$/, (whole, quoted: string) => {
+      let token: string;
+      try {
+        token = JSON.parse(quoted) as string;
+      } catch {
+        return whole;
+      }
+      const first = token.split(/\r?\n/)[0]!;
+      const cut = first.length > MAX_QUOTED ? first.slice(0, MAX_QUOTED) : first;
+      return `: ${JSON.stringify(cut === token ? cut : `${cut}…`)}`;
     });
 }
 

@@ -131,11 +131,9 @@ export function executionFields(meta: Record<string, unknown>): Record<string, u
   const out: Record<string, unknown> = { ...rest, component: sdkComponent };
   // The SDK logs failures as `{ error }` ("Workflow failed", "Activity failed"): an Error's message
   // and stack are not enumerable, so pino would write `"error":{}`. Any Error value, also one made in
-  // the workflow sandbox's realm, is written as pino's err serializer writes `err`, causes included.
+  // the workflow sandbox's realm, is written as its type, message, stack and causes only.
   for (const [k, v] of Object.entries(rest)) {
-    if (Object.prototype.toString.call(v) === '[object Error]') {
-      out[k] = pino.stdSerializers.errWithCause(v as Error);
-    }
+    if (isError(v)) out[k] = errorFields(v);
   }
   const exec = typeof rest.workflowId === 'string' ? parseExecutionWorkflowId(rest.workflowId) : undefined;
   if (exec) {
@@ -150,6 +148,33 @@ export function executionFields(meta: Record<string, unknown>): Record<string, u
     const m = /^attempt-(\d+)$/.exec(rest.activityId);
     if (m) out.attempt = Number(m[1]);
   }
+  return out;
+}
+
+function isError(v: unknown): v is Error {
+  return v instanceof Error || Object.prototype.toString.call(v) === '[object Error]';
+}
+
+/** Causes written per error: a chain longer than this ends with `"cause":"…"`. */
+const MAX_CAUSES = 8;
+
+/**
+ * An error as `{type, message, stack, cause?}`. Not pino's `errWithCause`, which also copies every
+ * enumerable property: a Temporal failure's `details` (an attempt's outcome, log tail included) and
+ * its raw `failure` proto (payload bytes as `{"0":106,…}`), which the logs must not carry (payloads
+ * may be encrypted at rest; see README Security). Across the workflow thread's boundary an error
+ * arrives as a plain Error (structured clone keeps message, stack and cause), so its `type` is
+ * `Error` there and its class shows in the stack's first line.
+ */
+function errorFields(e: Error, depth = 0): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    type: typeof e.name === 'string' && e.name ? e.name : 'Error',
+    message: String(e.message ?? ''),
+    ...(typeof e.stack === 'string' ? { stack: e.stack } : {}),
+  };
+  const cause = (e as { cause?: unknown }).cause;
+  if (cause !== undefined && cause !== null)
+    out.cause = depth >= MAX_CAUSES ? '…' : isError(cause) ? errorFields(cause, depth + 1) : String(cause);
   return out;
 }
 

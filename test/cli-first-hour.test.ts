@@ -240,11 +240,11 @@ describe('did you mean', () => {
     expect(await pontoon(['invok', 'hello'])).toEqual({
       code: 2,
       stdout: '',
-      stderr: 'unknown command "invok"; did you mean "invoke"? (pontoon --help lists the commands)\n',
+      stderr: 'error: unknown command "invok"; did you mean "invoke"? (pontoon --help lists the commands)\n',
     });
     expect(await pontoon(['schedule', 'lsit'])).toMatchObject({ code: 2 });
     expect((await pontoon(['frobnicate'])).stderr).toBe(
-      'unknown command "frobnicate" (pontoon --help lists the commands)\n',
+      'error: unknown command "frobnicate" (pontoon --help lists the commands)\n',
     );
     // Node's own message was "Unknown option '--wiat'. … as in '-- "--wiat"", its last quote unclosed.
     expect(await pontoon(['invoke', 'hello', '--wiat'])).toEqual({
@@ -254,6 +254,12 @@ describe('did you mean', () => {
     });
     expect((await pontoon(['get', 'executions', '--fucntion', 'hello'])).stderr).toBe(
       'error: unknown option --fucntion; did you mean --function? (see pontoon get --help)\n',
+    );
+    expect((await pontoon(['--verison'])).stderr).toBe(
+      'error: unknown option --verison; did you mean --version? (see pontoon --help)\n',
+    );
+    expect((await pontoon(['invoke', 'hello', "--it's"])).stderr).toBe(
+      "error: unknown option --it's (see pontoon invoke --help)\n",
     );
     expect((await pontoon(['invoke', 'hello', '-x'])).stderr).toBe(
       'error: unknown option -x (see pontoon invoke --help)\n',

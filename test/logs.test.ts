@@ -154,7 +154,10 @@ describe('Temporal log lines', () => {
 
 describe('Temporal log lines with an error', () => {
   it('keep its type, message, stack and causes, also for an Error of another realm (the workflow sandbox)', () => {
-    const cause = new ApplicationFailure('database unreachable', 'FunctionError', true);
+    // Its details hold an attempt's outcome (log tail included): never written to the log.
+    const cause = new ApplicationFailure('database unreachable', 'FunctionError', true, [
+      { logTail: 'secret in the log tail' },
+    ]);
     const failure = new ActivityFailure(
       'activity failed',
       'runAttempt',
@@ -181,6 +184,13 @@ describe('Temporal log lines with an error', () => {
     expect(raw).toContain('"activityType":"runAttempt"');
     expect(raw).not.toContain('activity failed');
     expect(raw).not.toContain('database unreachable');
+    expect(JSON.stringify(fields)).not.toContain('secret in the log tail');
+    expect(Object.keys(line.error).sort()).toEqual(['cause', 'message', 'stack', 'type']);
+    // A cause chain that loops ends after a few causes.
+    const a = new Error('a');
+    const b = new Error('b', { cause: a });
+    (a as { cause?: unknown }).cause = b;
+    expect(JSON.stringify(executionFields({ error: a }))).toContain('"cause":"…"');
     expect(executionFields({ note: 'text', n: 1 })).toMatchObject({ note: 'text', n: 1 });
   });
 });

@@ -8,7 +8,7 @@ import { encodePageToken } from '../../client/page-token.ts';
 import { APPLY_FAILURES } from '../../core/failures.ts';
 import { functionAccessProblems } from '../../core/function-access.ts';
 import { controllerWorkflowId } from '../../core/names.ts';
-import { parseSpecText } from '../../core/parse.ts';
+import { parseSpecText, problemCount } from '../../core/parse.ts';
 import { redactLiteralSecrets } from '../../core/secret-env.ts';
 import { refusedWebhookUrl } from '../../core/webhook-destination.ts';
 import {
@@ -61,7 +61,7 @@ export function registerFunctionRoutes(app: FastifyInstance, ctx: RouteContext):
     if (parsed.problems.length) {
       throw new ApiError(
         'spec_invalid',
-        `the spec has ${parsed.problems.length} problem${parsed.problems.length === 1 ? '' : 's'}: ${parsed.problems
+        `the spec has ${problemCount(parsed.problems)} problem${problemCount(parsed.problems) === 1 ? '' : 's'}: ${parsed.problems
           .map((p) => `${p.line}:${p.column} ${p.path ? `${p.path}: ` : ''}${p.message}`)
           .join('; ')}`,
         parsed.problems.map(({ line, column, path, message }) => ({ line, column, field: path, message })),

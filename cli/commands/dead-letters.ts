@@ -80,9 +80,11 @@ Examples:
             ago(d.failedAt),
             d.redriveOf ?? '',
           ]),
-          [values.function, values.type, values.since, values.until].some((v) => v !== undefined)
-            ? 'no dead letters match'
-            : 'no dead letters (no execution has failed for good)',
+          values['page-token']
+            ? 'no more dead letters'
+            : [values.function, values.type, values.since, values.until].some((v) => v !== undefined)
+              ? 'no dead letters match'
+              : 'no dead letters (no execution has failed for good)',
         ),
       );
     if (out === 'text') morePages(r.nextPageToken, io);

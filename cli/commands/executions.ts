@@ -183,8 +183,16 @@ async function waitForExecution(
       // here only: core/legible.ts reaches @temporalio/common).
       const { failureMessage } = await import('../../core/legible.ts');
       const n = e.attempts.length;
-      const why = e.failure ? failureMessage(e.failure.message, e.attempts) : 'see the execution above';
-      io.err(`${e.status.replace('_', ' ')}${n ? ` after ${n} attempt${n === 1 ? '' : 's'}` : ''}: ${why}`);
+      const when =
+        e.status === 'cancelled'
+          ? n
+            ? ` during attempt ${n}`
+            : ' before any attempt'
+          : n
+            ? ` after ${n} attempt${n === 1 ? '' : 's'}`
+            : '';
+      const why = e.failure ? `: ${failureMessage(e.failure.message, e.attempts)}` : '';
+      io.err(`${e.status.replace('_', ' ')}${when}${why}`);
       return Exit.failed;
     }
     await new Promise((r) => setTimeout(r, 500));

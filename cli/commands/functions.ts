@@ -52,13 +52,12 @@ Examples:
     const out = outputFormat(values.output);
     const paths = [...(values.file ?? []), ...positionals];
     if (paths.length === 0) throw new UsageError('apply needs -f <file|folder>');
-    const { loadSpecs, formatProblem } = await specTools();
+    const { loadSpecs, formatProblem, problemCount } = await specTools();
     const result = await loadSpecs(paths);
     for (const p of result.problems) io.err(formatProblem(p));
-    if (result.problems.length) {
-      io.err(
-        `nothing applied: ${result.problems.length} problem${result.problems.length === 1 ? '' : 's'} found`,
-      );
+    const n = problemCount(result.problems);
+    if (n) {
+      io.err(`nothing applied: ${n} problem${n === 1 ? '' : 's'} found`);
       return Exit.usage;
     }
     if (!values['no-build']) {

@@ -121,7 +121,11 @@ async function getExecutions(values: ExecutionQuery, out: OutputFormat, io: Io):
           ago(e.startedAt),
           span(e.startedAt, e.endedAt),
         ]),
-        filtered(values) ? 'no executions match' : 'no executions yet',
+        values['page-token']
+          ? 'no more executions'
+          : filtered(values)
+            ? 'no executions match'
+            : 'no executions yet',
       ),
     );
   if (out === 'text') morePages(r.nextPageToken, io);

@@ -31,15 +31,20 @@ Examples:
     );
     if (values.help) return showHelp(validate.help, io);
     if (positionals.length === 0) throw new UsageError('validate needs at least one file or folder');
-    const { loadSpecs, formatProblem } = await specTools();
+    const { loadSpecs, formatProblem, problemCount } = await specTools();
     const result = await loadSpecs(positionals);
     for (const p of result.problems) io.err(formatProblem(p));
-    // The valid ones too, when others have problems: which files need no work.
-    const names = result.specs.map((s) => s.spec.metadata.name);
+    // The valid ones too, when others have problems: which files need no work. A name defined
+    // twice is no valid spec, wherever each one is.
+    const twice = new Set(
+      result.problems.flatMap((p) => /^function "([^"]+)" is defined twice/.exec(p.message)?.[1] ?? []),
+    );
+    const names = [...new Set(result.specs.map((s) => s.spec.metadata.name))].filter((n) => !twice.has(n));
     if (names.length || !result.problems.length)
       io.out(`${names.length} function spec${names.length === 1 ? '' : 's'} valid: ${names.join(', ')}`);
-    if (result.problems.length) {
-      io.err(`${result.problems.length} problem${result.problems.length === 1 ? '' : 's'} found`);
+    const n = problemCount(result.problems);
+    if (n) {
+      io.err(`${n} problem${n === 1 ? '' : 's'} found`);
       return Exit.usage;
     }
     return Exit.ok;
@@ -73,13 +78,12 @@ Examples:
     if (values.help) return showHelp(build.help, io);
     const out = outputFormat(values.output);
     if (positionals.length === 0) throw new UsageError('build needs at least one spec file or folder');
-    const { loadSpecs, formatProblem } = await specTools();
+    const { loadSpecs, formatProblem, problemCount } = await specTools();
     const loaded = await loadSpecs(positionals);
     for (const p of loaded.problems) io.err(formatProblem(p));
-    if (loaded.problems.length) {
-      io.err(
-        `nothing built: ${loaded.problems.length} problem${loaded.problems.length === 1 ? '' : 's'} found`,
-      );
+    const n = problemCount(loaded.problems);
+    if (n) {
+      io.err(`nothing built: ${n} problem${n === 1 ? '' : 's'} found`);
       return Exit.usage;
     }
     if (!loaded.specs.some((s) => s.spec.spec.build)) {
