@@ -30,6 +30,9 @@ export class ApiCallError extends Error {
   ) {
     super(message);
   }
+
+  /** What to do about it, said by the command that made the call (cli/main.ts prints it last). */
+  hint?: string;
 }
 
 export interface ApiClientOptions {

@@ -128,19 +128,15 @@ function failed(err: unknown, command: string | undefined, io: Io): number {
       }
     }
     // Typed input refused: one line per problem, with its JSON Pointer into --input (a lone
-    // problem is in the message already), and where the schema is.
+    // problem is in the message already).
     if (err.code === 'validation_failed' && Array.isArray(err.details)) {
       const inputs = (err.details as { field?: string; pointer?: string; message?: string }[]).filter(
         (d) => typeof d?.pointer === 'string',
       );
       if (inputs.length > 1)
         for (const d of inputs) io.err(`  input${d.pointer === '' ? '' : ` ${d.pointer}`}: ${d.message}`);
-      const fn = /schema of "([^"]+)"/.exec(err.message)?.[1];
-      if (inputs.length && fn)
-        io.err(
-          `  ${err.message.startsWith('no input given') ? "give it with --input '<json>' or --input - (stdin); " : ''}the schema: pontoon describe function --openapi ${fn}`,
-        );
     }
+    if (err.hint) io.err(`  ${err.hint}`);
     return Exit.usage;
   }
   if (['ConfigError', 'ApiConfigError', 'AuthConfigError'].includes((err as Error).name)) {

@@ -12,7 +12,7 @@ import {
   PRIORITY_LOWEST,
   PRIORITY_NAMES,
 } from '../../core/values.ts';
-import type { ApiClient } from '../api-client.ts';
+import { ApiCallError, type ApiClient } from '../api-client.ts';
 import {
   api,
   type Command,
@@ -78,6 +78,12 @@ Examples:
           ...(priority !== undefined ? { priority } : {}),
           ...(values['idempotency-key'] ? { idempotencyKey: values['idempotency-key'] } : {}),
         },
+      })
+      .catch((err: unknown) => {
+        // An input its schema refused: how to give one, and where the schema is.
+        if (err instanceof ApiCallError && err.code === 'validation_failed')
+          err.hint = `${input === undefined ? "give it with --input '<json>' or --input - (stdin); " : ''}the schema: pontoon describe function --openapi ${fn}`;
+        throw err;
       });
     if (!values.wait) {
       if (out === 'text') io.out(`${started.created ? 'started' : 'already exists'}: ${started.executionId}`);
