@@ -173,13 +173,15 @@ export async function simPodLog(namespace: string, pod: string, text: string): P
       },
     });
   // kwok learns of the Logs object through its watch: wait until its server (plain HTTP on the same
-  // port, not checking that the pod exists) serves the log, so the worker's pods/log finds it.
+  // port, not checking that the pod exists) serves the log, so the worker's pods/log finds it. Well
+  // under a second on a quiet machine; a clean-clone CI run under heavy load once saw more than 15 s
+  // (kwok busy deleting a killed run's pods), so the wait allows 40 s (under the 60 s test timeout).
   const kwok = `http://127.0.0.1:${process.env.PONTOON_KWOK_PORT ?? 10247}`;
-  const until = Date.now() + 15_000;
+  const until = Date.now() + 40_000;
   for (;;) {
     const res = await fetch(`${kwok}/containerLogs/${namespace}/${pod}/function`).catch(() => undefined);
     if (res?.ok) return;
-    if (Date.now() > until) throw new Error(`kwok does not serve the log of ${namespace}/${pod} after 15 s`);
+    if (Date.now() > until) throw new Error(`kwok does not serve the log of ${namespace}/${pod} after 40 s`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

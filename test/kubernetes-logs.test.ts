@@ -353,7 +353,8 @@ describe('attempt logs on kubernetes', () => {
       `[k8s logs] ${n} executions: apiserver requests ${JSON.stringify(delta)} = ${(delta.total! / n).toFixed(2)} per execution`,
     );
     expect(delta).toMatchObject({ create: n, log: n, 'log-store': n, delete: n, get: 0 });
-  });
+    // Six executions one after another, each waiting for kwok to serve its log (simPodLog).
+  }, 180_000);
 
   it('every worker log line of an execution carries its execution id, function and attempt', async () => {
     const lines: Record<string, unknown>[] = [];
