@@ -139,11 +139,14 @@ export interface PodMilestones {
   finished?: number;
   phase?: string;
   deleted?: number;
+  /** A Pontoon pod whose observer is an ordinary container beside the function (no init container). */
+  beside?: boolean;
 }
 
-function containerState(pod: V1Pod, name: string, init: boolean) {
-  const list = init ? pod.status?.initContainerStatuses : pod.status?.containerStatuses;
-  return list?.find((c) => c.name === name);
+function containerState(pod: V1Pod, name: string) {
+  return [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])].find(
+    (c) => c.name === name,
+  );
 }
 
 /**
@@ -175,9 +178,10 @@ export async function podMilestones(kc: KubeConfig, core: CoreV1Api, namespace: 
       return;
     }
     if (pod.spec?.nodeName) m.scheduled ??= now;
-    const obs = containerState(pod, OBSERVER_CONTAINER, true);
-    if (obs?.started || obs?.state?.running) m.observerStarted ??= now;
-    const fn = containerState(pod, FUNCTION_CONTAINER, false)?.state;
+    m.beside ??= !pod.spec?.initContainers?.length;
+    const obs = containerState(pod, OBSERVER_CONTAINER);
+    if (obs?.started || obs?.state?.running || obs?.state?.terminated) m.observerStarted ??= now;
+    const fn = containerState(pod, FUNCTION_CONTAINER)?.state;
     if (fn?.running || fn?.terminated) m.functionRunning ??= now;
     if (fn?.terminated) m.functionDone ??= now;
     const phase = pod.status?.phase;
@@ -282,8 +286,12 @@ export async function bareRealPods(
       `require('node:fs').writeFileSync(${JSON.stringify(`${dir}/input.json`)}, ${JSON.stringify(request)}); import(${JSON.stringify(`${APP_DIR}/main.mjs`)});`,
     ];
     pod.metadata = { name, namespace, labels: { [BARE_LABEL]: BARE_VALUE } };
+    // The function container alone, its input.json written by its own command.
     delete pod.spec!.initContainers;
-    delete pod.spec!.shareProcessNamespace; // there only for the sidecar (observer/function-exit.ts)
+    pod.spec!.containers = [fn];
+    pod.spec!.volumes = pod.spec!.volumes!.filter((v) => v.emptyDir);
+    fn.volumeMounts = fn.volumeMounts!.filter((v) => v.mountPath === dir);
+    delete pod.spec!.shareProcessNamespace; // there only for the observer (observer/function-exit.ts)
     return pod;
   };
   return {
@@ -307,7 +315,9 @@ export async function bareRealPods(
 /** Segments (ms) of a pod's life from `t0` (the call's start) to `t1` (its end), milestones filled forward. */
 export function segments(t0: number, t1: number, m: PodMilestones | undefined, pontoon: boolean) {
   if (!m) return undefined;
-  const order = pontoon
+  // A pod whose observer starts beside the function (not before it) has the bare pod's milestones.
+  const sidecar = pontoon && !m.beside;
+  const order = sidecar
     ? (['added', 'observerStarted', 'functionRunning', 'functionDone', 'finished'] as const)
     : (['added', 'functionRunning', 'functionDone', 'finished'] as const);
   const at: number[] = [];
@@ -316,7 +326,7 @@ export function segments(t0: number, t1: number, m: PodMilestones | undefined, p
     at[i] = Math.min(v, next);
     next = at[i]!;
   }
-  const names = pontoon
+  const names = sidecar
     ? [
         'start → pod created (workflow, activity, create)',
         'created → observer started (schedule, sandbox, pull check, observer start)',
@@ -325,7 +335,15 @@ export function segments(t0: number, t1: number, m: PodMilestones | undefined, p
         'function exited → pod Succeeded (observer report + exit)',
         'pod Succeeded → result (log read, activity + workflow done, result poll)',
       ]
-    : [
+    : pontoon
+      ? [
+          'start → pod created (workflow, activity, create)',
+          'created → function running (schedule, sandbox, start; observer beside)',
+          'function running → exited (the function)',
+          'function exited → pod Succeeded (observer start if later, report + exit)',
+          'pod Succeeded → result (log read, activity + workflow done, result poll)',
+        ]
+      : [
         'create request → pod created',
         'created → function running (schedule, sandbox, start)',
         'function running → exited (the function)',

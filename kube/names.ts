@@ -19,6 +19,11 @@ export const EXECUTION_ID_ANNOTATION = 'pontoon.dev/execution-id';
  * (same pod name) never adopts the pod or its record, and the sweeper's record carries it.
  */
 export const RUN_ID_ANNOTATION = 'pontoon.dev/run-id';
+/**
+ * The request JSON of an attempt pod whose observer runs beside the function (activities/kubernetes/
+ * pod.ts): a downward API volume hands it to the function as $PONTOON_DIR/input.json.
+ */
+export const INPUT_ANNOTATION = 'pontoon.dev/input';
 /** Set on an attempt pod by abortAttempt before deleting it: the execution was cancelled. */
 export const CANCELLED_ANNOTATION = 'pontoon.dev/cancelled';
 

@@ -16,8 +16,16 @@
  * never counted. The function has exited once such processes were seen and
  * none is left. Without a shared namespace (a pod built before this) none is ever seen, and the
  * kubelet's SIGTERM stays the signal, as before.
+ *
+ * Beside the function (an ordinary container, not a native sidecar: the pod shape for requests that
+ * fit in an annotation) the observer may start after the function has already come and gone, and
+ * no SIGTERM ever comes. It tells "not started yet" from "already gone" by process IDs: the pod's
+ * process namespace hands them out in order from 1 (the pause process), and the kubelet starts the
+ * function container before the observer, so the observer's container got a PID above 2 exactly
+ * when some process was created in the pod before it (`startedBefore`). A function container that
+ * could not start at all (its image is still being pulled) used none, and is waited for.
  */
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -45,25 +53,62 @@ export interface OwnContainer {
  * cannot be read; counting it would make the sidecar think a function came and went. A process that
  * ends while it is read is skipped. Synchronous: the sidecar has nothing else to do, and one pass
  * costs far less than its promises would. Throws only when `procRoot` cannot be listed.
+ *
+ * `countUnreadable`: count a process in another cgroup whose namespace cannot be read as another
+ * container's too (the observer beside the function: it runs no hook, so nothing of its own is ever
+ * caught half set up, and a function running as another user is unreadable but still running).
  */
-export function otherContainerPids(procRoot: string, own: OwnContainer, selfPid: number): number[] {
+export function otherContainerPids(
+  procRoot: string,
+  own: OwnContainer,
+  selfPid: number,
+  countUnreadable = false,
+): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync(procRoot)) {
     if (!/^\d+$/.test(entry)) continue;
     const pid = Number(entry);
     if (pid === 1 || pid === selfPid) continue;
     let cgroup: string;
-    let mnt: string;
     try {
       cgroup = readFileSync(path.join(procRoot, entry, 'cgroup'), 'utf8');
-      if (cgroup === own.cgroup) continue;
+    } catch {
+      continue; // it ended meanwhile
+    }
+    if (cgroup === own.cgroup) continue;
+    let mnt: string;
+    try {
       mnt = readlinkSync(path.join(procRoot, entry, 'ns', 'mnt'));
     } catch {
-      continue; // it ended meanwhile, or it is not ours to read (being set up by the runtime)
+      // It ended meanwhile, or it is not ours to read (being set up by the runtime, another user).
+      if (countUnreadable && existsSync(path.join(procRoot, entry))) pids.push(pid);
+      continue;
     }
     if (mnt !== own.mnt) pids.push(pid);
   }
   return pids;
+}
+
+/**
+ * Whether some process was created in the pod's process namespace before the observer's own
+ * container: the lowest PID in the observer's mount namespace (its container's first process, or
+ * `selfPid`) is above 2, PID 1 being the pause process. Linux hands PIDs out in increasing order in
+ * a new namespace (pid_namespaces(7); they wrap only at pid_max), and every container start takes one
+ * (runc's init becomes the container's process). Throws only when `procRoot` cannot be listed.
+ */
+export function startedBefore(procRoot: string, own: OwnContainer, selfPid: number): boolean {
+  let first = selfPid;
+  for (const entry of readdirSync(procRoot)) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid >= first) continue;
+    try {
+      if (readlinkSync(path.join(procRoot, entry, 'ns', 'mnt')) === own.mnt) first = pid;
+    } catch {
+      // ended, or not ours to read: not the observer's own
+    }
+  }
+  return first > 2;
 }
 
 export interface FunctionExitWatch {
@@ -76,10 +121,14 @@ export interface FunctionExitWatch {
  * left. Reads `procRoot` at FUNCTION_EXIT_POLL's pace (`intervalMs` fixes one interval, for tests);
  * a read that fails (procfs missing or unreadable) stops the watch: the caller's other signal
  * (SIGTERM) still ends the sidecar.
+ *
+ * `beside`: the observer runs beside the function, not before it: a function that started before
+ * the observer (`startedBefore`) counts as seen from the first read, and processes whose namespace
+ * cannot be read count (`otherContainerPids`' `countUnreadable`).
  */
 export function watchFunctionExit(
   onExit: () => void,
-  opts: { procRoot?: string; intervalMs?: number; selfPid?: number } = {},
+  opts: { procRoot?: string; intervalMs?: number; selfPid?: number; beside?: boolean } = {},
 ): FunctionExitWatch {
   const procRoot = opts.procRoot ?? '/proc';
   const selfPid = opts.selfPid ?? process.pid;
@@ -97,6 +146,7 @@ export function watchFunctionExit(
       cgroup: readFileSync(path.join(procRoot, 'self', 'cgroup'), 'utf8'),
       mnt: readlinkSync(path.join(procRoot, 'self', 'ns', 'mnt')),
     };
+    if (opts.beside && startedBefore(procRoot, own, selfPid)) seenAt = Date.now();
   } catch {
     return { stop() {} };
   }
@@ -104,7 +154,7 @@ export function watchFunctionExit(
     if (stopped) return;
     let others: number[];
     try {
-      others = otherContainerPids(procRoot, own, selfPid);
+      others = otherContainerPids(procRoot, own, selfPid, opts.beside);
     } catch {
       return;
     }

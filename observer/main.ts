@@ -9,6 +9,11 @@
  *                        (size limit, JSON check), writes its report to the termination message and,
  *                        when the output is too large for it, prints the output on stdout
  *                        (contract/termination.ts)
+ *   observer beside      ordinary container beside the function (pods whose request fits in an
+ *                        annotation: the kubelet hands the function input.json from a downward API
+ *                        volume, so nothing has to run before it): reports once the function's
+ *                        processes are gone, telling "not started yet" from "already gone" by process
+ *                        IDs (function-exit.ts), or on SIGTERM (the pod deleted); no hook, no input
  *   observer ready       the on-demand sidecar's postStart hook: returns once the sidecar has written
  *                        input.json and listens for SIGTERM ($PONTOON_DIR/.observer-ready), so the
  *                        kubelet starts the function only then. Without it a fast function could
@@ -69,9 +74,13 @@ async function report(): Promise<void> {
   await writeFile(terminationLog, report);
 }
 
-async function onDemand(): Promise<void> {
+/**
+ * Reports once the function has exited. `beside`: an ordinary container started after the function
+ * (no input to write, no ready file, nobody restarts it); else the native sidecar started before it.
+ */
+async function onDemand(beside: boolean): Promise<void> {
   // The request first: `ready` (the postStart hook the function waits for) returns only after it.
-  if (process.env.PONTOON_INPUT_CHUNKS !== undefined) await prepare();
+  if (!beside && process.env.PONTOON_INPUT_CHUNKS !== undefined) await prepare();
   return new Promise((resolve, reject) => {
     // Keep the event loop alive until the function exits or the kubelet sends its SIGTERM.
     const keepAlive = setInterval(() => {}, 1 << 30);
@@ -86,22 +95,25 @@ async function onDemand(): Promise<void> {
         // Seen from /proc, the function's process is gone a moment before the container runtime has
         // recorded its container exited; a kubelet relist in between would see the sidecar exited
         // beside a running function and restart it. So the sidecar stays EXIT_SETTLE_MS after its
-        // report (a relist then sees it running and sends the SIGTERM it no longer needs).
-        .then(() => (why === FUNCTION_EXITED ? new Promise((r) => setTimeout(r, EXIT_SETTLE_MS)) : undefined))
+        // report (a relist then sees it running and sends the SIGTERM it no longer needs). Beside
+        // the function nobody restarts it (restartPolicy Never), so it exits at once.
+        .then(() =>
+          why === FUNCTION_EXITED && !beside ? new Promise((r) => setTimeout(r, EXIT_SETTLE_MS)) : undefined,
+        )
         .then(() => resolve(), reject);
     };
     // Whichever comes first: the function's processes gone (shared process namespace, so the pod
     // ends in one kubelet relist: observer/function-exit.ts), or the kubelet's SIGTERM.
     const exitWatch = watchFunctionExit(() => finish(FUNCTION_EXITED), {
       procRoot: process.env.PONTOON_PROC_ROOT ?? '/proc',
+      beside,
     });
     process.once('SIGTERM', () => finish('SIGTERM'));
     process.once('SIGINT', () => finish('SIGINT'));
-    writeFile(path.join(dir, READY_FILE), '').then(
-      () =>
-        process.stderr.write(`observer: watching ${dir}; reporting when the function exits or on SIGTERM\n`),
-      reject,
-    );
+    const watching = () =>
+      process.stderr.write(`observer: watching ${dir}; reporting when the function exits or on SIGTERM\n`);
+    if (beside) watching();
+    else writeFile(path.join(dir, READY_FILE), '').then(watching, reject);
   });
 }
 
@@ -122,10 +134,11 @@ async function ready(): Promise<void> {
 async function main(argv: string[]): Promise<void> {
   const mode = argv[0];
   if (mode === 'prepare') return prepare();
-  if (mode === 'on-demand') return onDemand();
+  if (mode === 'on-demand') return onDemand(false);
+  if (mode === 'beside') return onDemand(true);
   if (mode === 'ready') return ready();
   if (mode === 'warm') return (await import('./warm.ts')).serveWarm();
-  throw new Error(`usage: observer prepare|on-demand|ready|warm (got ${JSON.stringify(mode ?? '')})`);
+  throw new Error(`usage: observer on-demand|beside|ready|prepare|warm (got ${JSON.stringify(mode ?? '')})`);
 }
 
 main(process.argv.slice(2)).then(

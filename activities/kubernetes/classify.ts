@@ -168,18 +168,24 @@ export function classifyPod(pod: V1Pod, nonRetryableExitCodes: readonly number[]
         };
       }
     }
-    // An init container failed, or the pod failed before the function ran.
+    // An init container failed, or the observer beside the function (whose report is then missing),
+    // or the pod failed before the function ran.
     const init = pod.status?.initContainerStatuses?.find(
       (c) => c.state?.terminated && c.state.terminated.exitCode !== 0,
     );
-    if (init?.state?.terminated) {
-      const t = init.state.terminated;
+    const other =
+      init ??
+      pod.status?.containerStatuses?.find(
+        (c) => c.name !== FUNCTION_CONTAINER && c.state?.terminated && c.state.terminated.exitCode !== 0,
+      );
+    if (other?.state?.terminated) {
+      const t = other.state.terminated;
       return {
         state: 'finished',
-        exitCode: null,
+        exitCode: term?.exitCode ?? null,
         failure: failure(
           'LaunchFailed',
-          `init container ${init.name} exited with code ${t.exitCode}${t.message ? `: ${t.message}` : ''}`,
+          `${init ? 'init container' : 'container'} ${other.name} exited with code ${t.exitCode}${t.message ? `: ${t.message}` : ''}`,
         ),
         ...extra,
       };

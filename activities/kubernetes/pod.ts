@@ -2,12 +2,22 @@
  * The pod of one on-demand attempt, built by a pure function from the spec and the attempt request
  * (no I/O; unit-tested in test/kubernetes-pod.test.ts). The runtime only sends it.
  *
- * Shape: a bare Pod (restartPolicy Never: Temporal owns retries, not the kubelet) with
- *   initContainers: observer  (observer image, native sidecar: restartPolicy Always; writes
- *                              /pontoon/input.json from env chunks, then reports once the
- *                              function's processes are gone, or on SIGTERM)
- *   containers:     function  (the spec's image, command, args, env, resources)
- * sharing an emptyDir at /pontoon and one process namespace (shareProcessNamespace). Every container satisfies Pod Security "restricted".
+ * Shape: a bare Pod (restartPolicy Never: Temporal owns retries, not the kubelet) whose function
+ * container and observer share an emptyDir at /pontoon and one process namespace
+ * (shareProcessNamespace). Every container satisfies Pod Security "restricted". Two layouts:
+ *
+ * - **beside** (the request fits in an annotation, INPUT_ANNOTATION_BUDGET_BYTES; nearly always):
+ *     containers: function  (the spec's image, command, args, env, resources; started first), reads
+ *                           /pontoon/input.json from a downward API volume of the pod's
+ *                           pontoon.dev/input annotation
+ *                 observer  (observer image, `observer beside`: an ordinary container that reports
+ *                           once the function's processes are gone, or on SIGTERM)
+ *   Nothing runs before the function, so it starts as early as a bare pod's container would.
+ * - **sidecar** (a larger request):
+ *     initContainers: observer  (native sidecar, `observer on-demand`: restartPolicy Always; writes
+ *                               /pontoon/input.json from env chunks before its postStart hook lets the
+ *                               function start, then reports as above)
+ *     containers:     function
  */
 import type {
   V1Container,
@@ -18,7 +28,7 @@ import type {
   V1SecurityContext,
   V1Toleration,
 } from '@kubernetes/client-node';
-import { attemptContractEnv, POD_DIR } from '../../contract/env.ts';
+import { attemptContractEnv, INPUT_FILE, POD_DIR } from '../../contract/env.ts';
 import { DEFAULT_KILL_GRACE_MS } from '../../contract/exit.ts';
 import { splitInput } from '../../contract/termination.ts';
 import { containerCommand, functionImage } from '../../core/build.ts';
@@ -31,6 +41,7 @@ import {
   EXECUTION_ID_ANNOTATION,
   executionHash,
   FUNCTION_CONTAINER,
+  INPUT_ANNOTATION,
   MANAGED_BY,
   OBSERVER_CONTAINER,
   RUN_ID_ANNOTATION,
@@ -67,6 +78,18 @@ export interface PodBuildOptions {
   /** Temporal run id of the execution (RUN_ID_ANNOTATION), when known. */
   runId?: string;
 }
+
+/**
+ * Most bytes of annotations, keys and values and the request's own included, with which the request
+ * rides in the pod's INPUT_ANNOTATION (the beside layout). The apiserver refuses a pod whose
+ * annotations total more than 256 KiB (k8s.io/apimachinery ValidateAnnotationsSize,
+ * TotalAnnotationSizeLimitB); 64 KiB of it is left for admission webhooks that add their own. A
+ * larger request takes the sidecar layout (env chunks), whose limit is the pod's size.
+ */
+export const INPUT_ANNOTATION_BUDGET_BYTES = 192 * 1024;
+
+/** Volume of the beside layout's input: a downward API file of the INPUT_ANNOTATION. */
+const INPUT_VOLUME = 'pontoon-input';
 
 /** The request JSON the function reads from $PONTOON_DIR/input.json (same as the local runtime's). */
 export function inputJson(req: AttemptRequest): string {
@@ -135,6 +158,13 @@ export function functionPodSettings(spec: FunctionSpec, placement: PodPlacement 
   };
 }
 
+/** Bytes the apiserver counts for a pod's annotations: each key's and value's UTF-8 length. */
+export function annotationBytes(annotations: Record<string, string>): number {
+  let n = 0;
+  for (const [k, v] of Object.entries(annotations)) n += Buffer.byteLength(k) + Buffer.byteLength(v);
+  return n;
+}
+
 export function buildAttemptPod(spec: FunctionSpec, req: AttemptRequest, opts: PodBuildOptions): V1Pod {
   const s = spec.spec;
   const name = attemptPodName(req.function, req.executionId, req.attempt);
@@ -144,30 +174,49 @@ export function buildAttemptPod(spec: FunctionSpec, req: AttemptRequest, opts: P
   const reserved = new Set(contract.map((e) => e.name));
   const userEnv = userEnvVars(spec, reserved);
 
-  const chunks = splitInput(inputJson(req));
-  // One container beside the function: the sidecar writes input.json before its postStart hook lets
-  // the function start (a separate init container cost one more container start per attempt, ~1 s of
-  // the kubelet's relist on a real node).
-  const observer: V1Container = {
+  const annotations: Record<string, string> = {
+    ...(s.podAnnotations ?? {}),
+    [EXECUTION_ID_ANNOTATION]: req.executionId,
+    ...(opts.runId ? { [RUN_ID_ANNOTATION]: opts.runId } : {}),
+  };
+  const json = inputJson(req);
+  const beside = annotationBytes(annotations) + annotationBytes({ [INPUT_ANNOTATION]: json }) <= INPUT_ANNOTATION_BUDGET_BYTES;
+  if (beside) annotations[INPUT_ANNOTATION] = json;
+
+  const observerEnv: V1EnvVar[] = [
+    { name: 'PONTOON_DIR', value: PONTOON_DIR },
+    { name: 'PONTOON_OUTPUT_LIMIT', value: String(LIMITS.outputBytes) },
+  ];
+  const observerBase = {
     name: OBSERVER_CONTAINER,
     image: opts.observerImage,
-    args: ['on-demand'],
-    // Native sidecar: starts before the function; exits by itself once the function's processes are
-    // gone, or on the SIGTERM the kubelet sends once the function container has exited.
-    restartPolicy: 'Always',
-    // The function starts only once this hook returns: when the sidecar handles SIGTERM (observer/main.ts).
-    lifecycle: { postStart: { exec: { command: ['node', OBSERVER_ENTRY, 'ready'] } } },
-    env: [
-      { name: 'PONTOON_DIR', value: PONTOON_DIR },
-      { name: 'PONTOON_OUTPUT_LIMIT', value: String(LIMITS.outputBytes) },
-      { name: 'PONTOON_INPUT_CHUNKS', value: String(chunks.length) },
-      ...chunks.map((value, i) => ({ name: `PONTOON_INPUT_${i}`, value })),
-    ],
     volumeMounts: mount,
     resources: OBSERVER_RESOURCES,
     terminationMessagePolicy: 'File',
     securityContext: { ...RESTRICTED, readOnlyRootFilesystem: true },
-  };
+  } satisfies V1Container;
+  let observer: V1Container;
+  if (beside) {
+    // An ordinary container, listed after the function so that the kubelet starts the function
+    // first (observer/function-exit.ts tells "not started yet" from "already gone" by that order).
+    observer = { ...observerBase, args: ['beside'], env: observerEnv };
+  } else {
+    const chunks = splitInput(json);
+    observer = {
+      ...observerBase,
+      args: ['on-demand'],
+      // Native sidecar: starts before the function; exits by itself once the function's processes are
+      // gone, or on the SIGTERM the kubelet sends once the function container has exited.
+      restartPolicy: 'Always',
+      // The function starts only once this hook returns: when the sidecar handles SIGTERM (observer/main.ts).
+      lifecycle: { postStart: { exec: { command: ['node', OBSERVER_ENTRY, 'ready'] } } },
+      env: [
+        ...observerEnv,
+        { name: 'PONTOON_INPUT_CHUNKS', value: String(chunks.length) },
+        ...chunks.map((value, i) => ({ name: `PONTOON_INPUT_${i}`, value })),
+      ],
+    };
+  }
   const resources = functionResources(spec);
   const fn: V1Container = {
     name: FUNCTION_CONTAINER,
@@ -175,7 +224,14 @@ export function buildAttemptPod(spec: FunctionSpec, req: AttemptRequest, opts: P
     ...containerCommand(s),
     ...(s.args ? { args: s.args } : {}),
     env: [...userEnv, ...contract],
-    volumeMounts: mount,
+    volumeMounts: beside
+      ? [
+          ...mount,
+          // One file of the downward API volume over the shared folder: the kubelet writes it before
+          // any container starts.
+          { name: INPUT_VOLUME, mountPath: `${PONTOON_DIR}/${INPUT_FILE}`, subPath: INPUT_FILE, readOnly: true },
+        ]
+      : mount,
     ...(resources ? { resources } : {}),
     // On a non-zero exit the kubelet puts the end of the log here: a log tail without pods/log.
     terminationMessagePolicy: 'FallbackToLogsOnError',
@@ -195,11 +251,7 @@ export function buildAttemptPod(spec: FunctionSpec, req: AttemptRequest, opts: P
         [Label.managedBy]: MANAGED_BY,
         ...(opts.egress ? { [EGRESS_LABEL]: opts.egress } : {}),
       },
-      annotations: {
-        ...(s.podAnnotations ?? {}),
-        [EXECUTION_ID_ANNOTATION]: req.executionId,
-        ...(opts.runId ? { [RUN_ID_ANNOTATION]: opts.runId } : {}),
-      },
+      annotations,
     },
     spec: {
       restartPolicy: 'Never',
@@ -209,12 +261,29 @@ export function buildAttemptPod(spec: FunctionSpec, req: AttemptRequest, opts: P
         Math.ceil(opts.killGraceSeconds ?? DEFAULT_KILL_GRACE_MS / 1000),
       ),
       ...functionPodSettings(spec, opts.placement),
-      // One process namespace for the pod: the sidecar sees the function's processes end and exits
+      // One process namespace for the pod: the observer sees the function's processes end and exits
       // with them, so one kubelet relist sees both containers done (observer/function-exit.ts).
       shareProcessNamespace: true,
-      volumes: [{ name: 'pontoon', emptyDir: {} }],
-      initContainers: [observer],
-      containers: [fn],
+      ...(beside
+        ? {
+            volumes: [
+              { name: 'pontoon', emptyDir: {} },
+              {
+                name: INPUT_VOLUME,
+                downwardAPI: {
+                  items: [
+                    { path: INPUT_FILE, fieldRef: { fieldPath: `metadata.annotations['${INPUT_ANNOTATION}']` } },
+                  ],
+                },
+              },
+            ],
+            containers: [fn, observer],
+          }
+        : {
+            volumes: [{ name: 'pontoon', emptyDir: {} }],
+            initContainers: [observer],
+            containers: [fn],
+          }),
     },
   };
 }
