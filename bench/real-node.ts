@@ -344,12 +344,12 @@ export function segments(t0: number, t1: number, m: PodMilestones | undefined, p
           'pod Succeeded → result (log read, activity + workflow done, result poll)',
         ]
       : [
-        'create request → pod created',
-        'created → function running (schedule, sandbox, start)',
-        'function running → exited (the function)',
-        'function exited → pod Succeeded',
-        'pod Succeeded → delete accepted',
-      ];
+          'create request → pod created',
+          'created → function running (schedule, sandbox, start)',
+          'function running → exited (the function)',
+          'function exited → pod Succeeded',
+          'pod Succeeded → delete accepted',
+        ];
   const points = [t0, ...at, t1];
   return Object.fromEntries(names.map((n, i) => [n, points[i + 1]! - points[i]!]));
 }

@@ -19,12 +19,17 @@
  *
  * Beside the function (an ordinary container, not a native sidecar: the pod shape for requests that
  * fit in an annotation) the observer may start after the function has already come and gone, and
- * no SIGTERM ever comes. It tells "not started yet" from "already gone" by process IDs: the pod's
- * process namespace hands them out in order from 1 (the pause process), and the kubelet starts the
- * function container before the observer, so the observer's container got a PID above 2 exactly
- * when some process was created in the pod before it (`startedBefore`). A function container that
- * could not start at all (its image is still being pulled) used none, and is waited for.
+ * no SIGTERM ever comes. It tells "not started yet" from "already gone" by a file: the function
+ * container mounts its input.json (a downward API file) over the shared folder, so the container
+ * runtime creates an empty input.json there while it sets that container up, in a process of the
+ * pod's process namespace that becomes the function (runc creates a missing mount target in the
+ * container's own init; checked on the test cluster's real node: the file is there once the function
+ * container was created, and absent while its image cannot be pulled). So once the file exists, the
+ * function's process existed; if /proc, read after the file was seen, shows no process of another
+ * container, it is gone. Process IDs would not do: the runtime's own processes take several in the
+ * pod's namespace before each container's first (the observer got PID 7 with no function started).
  */
+
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 
@@ -89,28 +94,6 @@ export function otherContainerPids(
   return pids;
 }
 
-/**
- * Whether some process was created in the pod's process namespace before the observer's own
- * container: the lowest PID in the observer's mount namespace (its container's first process, or
- * `selfPid`) is above 2, PID 1 being the pause process. Linux hands PIDs out in increasing order in
- * a new namespace (pid_namespaces(7); they wrap only at pid_max), and every container start takes one
- * (runc's init becomes the container's process). Throws only when `procRoot` cannot be listed.
- */
-export function startedBefore(procRoot: string, own: OwnContainer, selfPid: number): boolean {
-  let first = selfPid;
-  for (const entry of readdirSync(procRoot)) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    if (pid >= first) continue;
-    try {
-      if (readlinkSync(path.join(procRoot, entry, 'ns', 'mnt')) === own.mnt) first = pid;
-    } catch {
-      // ended, or not ours to read: not the observer's own
-    }
-  }
-  return first > 2;
-}
-
 export interface FunctionExitWatch {
   /** Stops watching; `onExit` is not called after it. */
   stop(): void;
@@ -122,13 +105,14 @@ export interface FunctionExitWatch {
  * a read that fails (procfs missing or unreadable) stops the watch: the caller's other signal
  * (SIGTERM) still ends the sidecar.
  *
- * `beside`: the observer runs beside the function, not before it: a function that started before
- * the observer (`startedBefore`) counts as seen from the first read, and processes whose namespace
- * cannot be read count (`otherContainerPids`' `countUnreadable`).
+ * `createdMarker`: the observer runs beside the function, not before it: a file that exists once the
+ * function container was created (its input.json mount target in the shared folder), checked before
+ * each read of /proc, counts as the function seen; and processes whose namespace cannot be read count
+ * (`otherContainerPids`' `countUnreadable`).
  */
 export function watchFunctionExit(
   onExit: () => void,
-  opts: { procRoot?: string; intervalMs?: number; selfPid?: number; beside?: boolean } = {},
+  opts: { procRoot?: string; intervalMs?: number; selfPid?: number; createdMarker?: string } = {},
 ): FunctionExitWatch {
   const procRoot = opts.procRoot ?? '/proc';
   const selfPid = opts.selfPid ?? process.pid;
@@ -146,15 +130,18 @@ export function watchFunctionExit(
       cgroup: readFileSync(path.join(procRoot, 'self', 'cgroup'), 'utf8'),
       mnt: readlinkSync(path.join(procRoot, 'self', 'ns', 'mnt')),
     };
-    if (opts.beside && startedBefore(procRoot, own, selfPid)) seenAt = Date.now();
   } catch {
     return { stop() {} };
   }
   const tick = () => {
     if (stopped) return;
+    // The marker first, then /proc: a function whose marker was seen and whose processes are not
+    // listed after it has ended, not yet to start.
+    if (seenAt === undefined && opts.createdMarker !== undefined && existsSync(opts.createdMarker))
+      seenAt = Date.now();
     let others: number[];
     try {
-      others = otherContainerPids(procRoot, own, selfPid, opts.beside);
+      others = otherContainerPids(procRoot, own, selfPid, opts.createdMarker !== undefined);
     } catch {
       return;
     }

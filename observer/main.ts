@@ -12,8 +12,9 @@
  *   observer beside      ordinary container beside the function (pods whose request fits in an
  *                        annotation: the kubelet hands the function input.json from a downward API
  *                        volume, so nothing has to run before it): reports once the function's
- *                        processes are gone, telling "not started yet" from "already gone" by process
- *                        IDs (function-exit.ts), or on SIGTERM (the pod deleted); no hook, no input
+ *                        processes are gone, telling "not started yet" from "already gone" by the
+ *                        input.json mount target in $PONTOON_DIR (function-exit.ts), or on SIGTERM
+ *                        (the pod deleted); no hook, writes no input
  *   observer ready       the on-demand sidecar's postStart hook: returns once the sidecar has written
  *                        input.json and listens for SIGTERM ($PONTOON_DIR/.observer-ready), so the
  *                        kubelet starts the function only then. Without it a fast function could
@@ -106,7 +107,9 @@ async function onDemand(beside: boolean): Promise<void> {
     // ends in one kubelet relist: observer/function-exit.ts), or the kubelet's SIGTERM.
     const exitWatch = watchFunctionExit(() => finish(FUNCTION_EXITED), {
       procRoot: process.env.PONTOON_PROC_ROOT ?? '/proc',
-      beside,
+      // Beside the function: its input.json mount target appears in the shared folder once its
+      // container was created (function-exit.ts).
+      ...(beside ? { createdMarker: path.join(dir, INPUT_FILE) } : {}),
     });
     process.once('SIGTERM', () => finish('SIGTERM'));
     process.once('SIGINT', () => finish('SIGINT'));

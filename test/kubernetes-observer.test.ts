@@ -283,3 +283,97 @@ describe('the function exit, seen from the observer (shared process namespace)',
     expect(parseReport(await readFile(termLog, 'utf8'))).toEqual({ v: 1, output: null });
   });
 });
+
+describe('the observer beside the function (an ordinary container, started after it)', () => {
+  it('counts a process of another cgroup whose namespace it cannot read (a function running as another user)', async () => {
+    const root = await procTree({
+      self: OWN,
+      '1': '0::/pause\n',
+      '2': { cgroup: FUNCTION, mnt: null },
+      '7': OWN,
+    });
+    const own = { cgroup: OWN, mnt: OWN_MNT };
+    expect(otherContainerPids(root, own, 7, true)).toEqual([2]);
+    expect(otherContainerPids(root, own, 7)).toEqual([]); // the sidecar's rule: not counted
+  });
+
+  it('beside reports at once, exit 0, when the function came and went before it started (its input.json mount target is there); writes no input.json and no ready file', async () => {
+    const { dir, termLog, env } = setup();
+    await writeFile(path.join(dir, 'input.json'), ''); // what the runtime leaves in the shared folder
+    await writeFile(path.join(dir, 'output.json'), '{"n":1}');
+    const root = await procTree({ self: OWN, '1': '0::/pause\n', '7': OWN });
+    const p = start('beside', { ...env, PONTOON_PROC_ROOT: root });
+    expect(await p.exited).toBe(0);
+    expect(p.err()).toContain('observer: the function exited; reporting');
+    expect(parseReport(await readFile(termLog, 'utf8'))).toEqual({ v: 1, output: { n: 1 } });
+    expect((await readdir(dir)).sort()).toEqual(['.proc', 'input.json', 'output.json', 'termination-log']);
+    expect(await readFile(path.join(dir, 'input.json'), 'utf8')).toBe('');
+  });
+
+  it('beside started before the function container exists (its image still being pulled) waits for it, then reports once it is gone', async () => {
+    const { dir, termLog, env } = setup();
+    const root = await procTree({ self: OWN, '1': '0::/pause\n', '7': OWN });
+    const p = start('beside', { ...env, PONTOON_PROC_ROOT: root });
+    await until('the observer to start', () => p.err().includes('observer: watching'));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(p.child.exitCode).toBe(null); // no mount target, no process: the function has not started
+    // The runtime sets the function container up (its init, not yet readable), then it runs.
+    await addProc(root, '20', { cgroup: FUNCTION, mnt: null });
+    await writeFile(path.join(dir, 'input.json'), '');
+    await new Promise((r) => setTimeout(r, 150));
+    expect(p.child.exitCode).toBe(null);
+    await rm(path.join(root, '20'), { recursive: true });
+    await addProc(root, '20', FUNCTION);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(p.child.exitCode).toBe(null); // running
+    await writeFile(path.join(dir, 'output.json'), '{"n":2}');
+    await rm(path.join(root, '20'), { recursive: true });
+    expect(await p.exited).toBe(0);
+    expect(parseReport(await readFile(termLog, 'utf8'))).toEqual({ v: 1, output: { n: 2 } });
+  });
+
+  it('a marker seen before /proc is read: a function process listed after it is waited for, one not listed has ended', async () => {
+    const { dir } = setup();
+    const marker = path.join(dir, 'input.json');
+    const root = await procTree({ self: OWN, '1': '0::/pause\n', '12': FUNCTION });
+    await writeFile(marker, '');
+    let fired = 0;
+    const watch = watchFunctionExit(() => fired++, {
+      procRoot: root,
+      intervalMs: 5,
+      selfPid: 3,
+      createdMarker: marker,
+    });
+    await new Promise((r) => setTimeout(r, 60));
+    expect(fired).toBe(0);
+    await rm(path.join(root, '12'), { recursive: true });
+    await until('the watch to fire', () => fired > 0, 5_000);
+    watch.stop();
+    // Without the marker the same empty /proc means "not started yet".
+    const empty = await procTree({ self: OWN, '1': '0::/pause\n' });
+    let early = 0;
+    const w2 = watchFunctionExit(() => early++, {
+      procRoot: empty,
+      intervalMs: 5,
+      selfPid: 3,
+      createdMarker: path.join(dir, 'absent.json'),
+    });
+    await new Promise((r) => setTimeout(r, 60));
+    expect(early).toBe(0);
+    w2.stop();
+  });
+
+  it('beside reports on SIGTERM (the pod deleted) while the function runs', async () => {
+    const { dir, termLog, env } = setup();
+    const root = await procTree({ self: OWN, '1': '0::/pause\n', '2': FUNCTION, '7': OWN });
+    await writeFile(path.join(dir, 'input.json'), '');
+    const p = start('beside', { ...env, PONTOON_PROC_ROOT: root });
+    await until('the observer to start', () => p.err().includes('observer: watching'));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(p.child.exitCode).toBe(null);
+    p.child.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
+    expect(p.err()).toContain('observer: SIGTERM; reporting');
+    expect(parseReport(await readFile(termLog, 'utf8'))).toEqual({ v: 1, output: null });
+  });
+});

@@ -4,7 +4,14 @@ import { describe, expect, it } from 'vitest';
 import { classifyPod, pendingProblem } from '../activities/kubernetes/classify.ts';
 import { tail } from '../activities/kubernetes/collect.ts';
 import { buildEgressPolicy, EGRESS_LABEL, egressHash } from '../activities/kubernetes/network.ts';
-import { buildAttemptPod, inputJson } from '../activities/kubernetes/pod.ts';
+import {
+  annotationBytes,
+  buildAttemptPod,
+  INPUT_ANNOTATION_BUDGET_BYTES,
+  inputJson,
+  OBSERVER_RESOURCES,
+  RESTRICTED,
+} from '../activities/kubernetes/pod.ts';
 import {
   extractOutput,
   joinInput,
@@ -22,7 +29,7 @@ import {
   MAX_FUNCTION_NAME,
   parseFunctionSpec,
 } from '../core/schema.ts';
-import { attemptPodName, EXECUTION_ID_ANNOTATION, executionHash } from '../kube/names.ts';
+import { attemptPodName, EXECUTION_ID_ANNOTATION, executionHash, INPUT_ANNOTATION } from '../kube/names.ts';
 
 function spec(s: Record<string, unknown> = {}, name = 'report'): FunctionSpec {
   return functionSpecSchema().parse({
@@ -68,8 +75,7 @@ describe('buildAttemptPod', () => {
   const req = request(fs);
   const pod = buildAttemptPod(fs, req, opts);
   const podSpec = pod.spec!;
-  const fn = podSpec.containers[0]!;
-  const [observer, ...otherInit] = podSpec.initContainers!;
+  const [fn, observer, ...others] = podSpec.containers;
 
   it('names the pod deterministically from execution and attempt, within 63 characters', () => {
     expect(pod.metadata!.name).toBe(`report-${executionHash(req.executionId)}-2`);
@@ -97,30 +103,51 @@ describe('buildAttemptPod', () => {
       'pontoon.dev/sim-duration': '2s',
       'example.com/team': 'data',
       [EXECUTION_ID_ANNOTATION]: req.executionId,
+      [INPUT_ANNOTATION]: inputJson(req),
     });
     expect(pod.metadata!.namespace).toBe('fns');
   });
 
-  it('runs the observer as its only native sidecar, no init step, sharing /pontoon and one process namespace', () => {
+  it('runs the observer as an ordinary container after the function, no init container, sharing /pontoon and one process namespace', () => {
     expect(podSpec.restartPolicy).toBe('Never');
-    // The sidecar sees the function's processes end and exits with them (observer/function-exit.ts).
+    // The observer sees the function's processes end and exits with them (observer/function-exit.ts).
     expect(podSpec.shareProcessNamespace).toBe(true);
-    expect(otherInit).toEqual([]);
-    expect(observer).toMatchObject({
+    expect(podSpec.initContainers).toBeUndefined();
+    expect(others).toEqual([]);
+    expect(fn!.name).toBe('function'); // first: the kubelet starts containers in this order
+    expect(observer).toEqual({
       name: 'observer',
       image: opts.observerImage,
-      args: ['on-demand'],
-      restartPolicy: 'Always',
+      args: ['beside'],
+      env: [
+        { name: 'PONTOON_DIR', value: '/pontoon' },
+        { name: 'PONTOON_OUTPUT_LIMIT', value: String(256 * 1024) },
+      ],
+      volumeMounts: [{ name: 'pontoon', mountPath: '/pontoon' }],
+      resources: OBSERVER_RESOURCES,
+      terminationMessagePolicy: 'File',
+      securityContext: { ...RESTRICTED, readOnlyRootFilesystem: true },
     });
-    expect(podSpec.volumes).toEqual([{ name: 'pontoon', emptyDir: {} }]);
-    for (const c of [observer!, fn])
-      expect(c.volumeMounts).toEqual([{ name: 'pontoon', mountPath: '/pontoon' }]);
+    expect(podSpec.volumes).toEqual([
+      { name: 'pontoon', emptyDir: {} },
+      {
+        name: 'pontoon-input',
+        downwardAPI: {
+          items: [
+            { path: 'input.json', fieldRef: { fieldPath: "metadata.annotations['pontoon.dev/input']" } },
+          ],
+        },
+      },
+    ]);
+    expect(fn!.volumeMounts).toEqual([
+      { name: 'pontoon', mountPath: '/pontoon' },
+      { name: 'pontoon-input', mountPath: '/pontoon/input.json', subPath: 'input.json', readOnly: true },
+    ]);
   });
 
-  it('hands the request JSON to the observer in env chunks that rebuild input.json exactly', () => {
-    const env = Object.fromEntries(observer!.env!.map((e) => [e.name, e.value]));
-    expect(joinInput(env)).toBe(inputJson(req));
-    expect(JSON.parse(joinInput(env))).toEqual({
+  it('hands the request JSON to the function in the pontoon.dev/input annotation, exactly', () => {
+    expect(pod.metadata!.annotations![INPUT_ANNOTATION]).toBe(inputJson(req));
+    expect(JSON.parse(pod.metadata!.annotations![INPUT_ANNOTATION]!)).toEqual({
       function: 'report',
       executionId: req.executionId,
       attempt: 2,
@@ -131,6 +158,37 @@ describe('buildAttemptPod', () => {
     });
   });
 
+  it('takes the sidecar layout when the request does not fit in the annotations budget, counting the other annotations', () => {
+    // Just fits: every annotation byte counted, keys included (the apiserver's rule).
+    const base = annotationBytes({ ...pod.metadata!.annotations!, [INPUT_ANNOTATION]: '' });
+    const room = INPUT_ANNOTATION_BUDGET_BYTES - base;
+    const fits = request(fs, { input: { region: 'x'.repeat(room - inputJson(req).length + 2) } });
+    expect(annotationBytes(buildAttemptPod(fs, fits, opts).metadata!.annotations!)).toBe(
+      INPUT_ANNOTATION_BUDGET_BYTES,
+    );
+    expect(buildAttemptPod(fs, fits, opts).spec!.initContainers).toBeUndefined();
+    // One more byte (a two-byte character in place of one) and it takes the sidecar layout.
+    const over = request(fs, { input: { region: `é${'x'.repeat(room - inputJson(req).length + 1)}` } });
+    const side = buildAttemptPod(fs, over, opts);
+    expect(side.metadata!.annotations![INPUT_ANNOTATION]).toBeUndefined();
+    expect(side.spec!.containers.map((c) => c.name)).toEqual(['function']);
+    const [sidecar, ...more] = side.spec!.initContainers!;
+    expect(more).toEqual([]);
+    expect(sidecar).toMatchObject({
+      name: 'observer',
+      image: opts.observerImage,
+      args: ['on-demand'],
+      restartPolicy: 'Always',
+      lifecycle: { postStart: { exec: { command: ['node', '/app/observer.mjs', 'ready'] } } },
+    });
+    expect(side.spec!.shareProcessNamespace).toBe(true);
+    expect(side.spec!.volumes).toEqual([{ name: 'pontoon', emptyDir: {} }]);
+    for (const c of [sidecar!, side.spec!.containers[0]!])
+      expect(c.volumeMounts).toEqual([{ name: 'pontoon', mountPath: '/pontoon' }]);
+    const env = Object.fromEntries(sidecar!.env!.map((e) => [e.name, e.value]));
+    expect(joinInput(env)).toBe(inputJson(over));
+  });
+
   it('sets the function container: image, command, args, env with secret refs, contract env, resources', () => {
     expect(fn).toMatchObject({
       name: 'function',
@@ -139,7 +197,7 @@ describe('buildAttemptPod', () => {
       args: ['--fast'],
       resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '1Gi', cpu: '2' } },
     });
-    expect(fn.env).toEqual([
+    expect(fn!.env).toEqual([
       { name: 'MODE', value: 'full' },
       { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } },
       { name: 'PONTOON_EXECUTION_ID', value: req.executionId },
@@ -171,7 +229,7 @@ describe('buildAttemptPod', () => {
       runAsNonRoot: true,
       seccompProfile: { type: 'RuntimeDefault' },
     });
-    for (const c of [observer!, fn]) {
+    for (const c of [observer!, fn!]) {
       expect(c.securityContext).toMatchObject({
         allowPrivilegeEscalation: false,
         capabilities: { drop: ['ALL'] },
@@ -191,6 +249,7 @@ describe('buildAttemptPod', () => {
     const big = { blob: 'é€😀'.repeat(30_000) };
     const r = request(fs, { input: big });
     const p = buildAttemptPod(fs, r, opts);
+    expect(p.metadata!.annotations![INPUT_ANNOTATION]).toBeUndefined(); // over the annotations budget
     const env = p.spec!.initContainers![0]!.env!;
     const chunks = env.filter((e) => /^PONTOON_INPUT_\d+$/.test(e.name));
     expect(chunks.length).toBeGreaterThan(1);
@@ -269,6 +328,41 @@ describe('classifyPod', () => {
     );
     expect(st).toMatchObject({ state: 'finished', exitCode: 0, report: '{"v":1,"output":1}' });
     expect('failure' in st && st.failure).toBeFalsy();
+  });
+
+  it('an observer beside the function: its report is read from the containers, and its failure names it', () => {
+    const ok = classifyPod(
+      pod({
+        phase: 'Succeeded',
+        containerStatuses: [
+          term('function', 0, 'Completed'),
+          term('observer', 0, 'Completed', '{"v":1,"output":2}'),
+        ],
+      }),
+      [],
+    );
+    expect(ok).toEqual({ state: 'finished', exitCode: 0, report: '{"v":1,"output":2}' });
+    const broken = classifyPod(
+      pod({
+        phase: 'Failed',
+        containerStatuses: [
+          term('function', 0, 'Completed'),
+          term('observer', 1, 'Error', 'observer: EACCES: permission denied, open /dev/termination-log'),
+        ],
+      }),
+      [],
+    );
+    expect(broken).toEqual({
+      state: 'finished',
+      exitCode: 0,
+      failure: {
+        type: 'LaunchFailed',
+        retryable: false,
+        message:
+          'container observer exited with code 1: observer: EACCES: permission denied, open /dev/termination-log',
+      },
+      report: 'observer: EACCES: permission denied, open /dev/termination-log',
+    });
   });
 
   it('exit codes: retryable unless declared non-retryable', () => {

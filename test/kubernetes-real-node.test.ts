@@ -1,6 +1,7 @@
 /**
  * The production path on a REAL node (dev/cluster's kubelet + containerd + runc): a function
- * packaged from source by Pontoon, the observer image Pontoon builds as a native sidecar, real exit
+ * packaged from source by Pontoon, the observer image Pontoon builds (beside the function, or as a
+ * native sidecar for a request too large for an annotation), real exit
  * codes, a real kernel OOM kill, real SIGTERM/SIGKILL at the timeout, real image pulls from the
  * project's registry, and warm replicas serving through Temporal from inside pods. Same worker as
  * production (PONTOON_RUNTIME=kubernetes); only its placement settings point pods at the real node.
@@ -8,17 +9,20 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { AppsV1Api, Watch } from '@kubernetes/client-node';
+import { AppsV1Api, type V1Pod, Watch } from '@kubernetes/client-node';
 import type { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { buildAttemptPod, INPUT_ANNOTATION_BUDGET_BYTES } from '../activities/kubernetes/pod.ts';
 import { startExecution, waitForResult } from '../client/functions.ts';
+import { parseReport } from '../contract/termination.ts';
 import type { ExecutionResult } from '../core/execution.ts';
 import { loadSpecs } from '../core/load.ts';
 import { Label, warmDeploymentName } from '../core/names.ts';
 import { type FunctionSpec, type FunctionSpecInput, functionSpecSchema } from '../core/schema.ts';
-import { attemptPodName, FUNCTION_CONTAINER, OBSERVER_CONTAINER } from '../kube/names.ts';
+import { attemptPodName, FUNCTION_CONTAINER, INPUT_ANNOTATION, OBSERVER_CONTAINER } from '../kube/names.ts';
 import { createLogSource } from '../logs/index.ts';
+import { craneRunner, ensureCrane } from '../packaging/crane.ts';
 import { buildSpecs } from '../packaging/index.ts';
 import { createLogger } from '../platform/logger.ts';
 import { apply, REPO_ROOT, uniqueName, waitFor } from './helpers.ts';
@@ -92,13 +96,17 @@ function realSpec(name: string, spec: Partial<FunctionSpecInput['spec']> = {}): 
   });
 }
 
-async function start(spec: FunctionSpec, parameters: Record<string, unknown> = {}) {
+async function start(
+  spec: FunctionSpec,
+  parameters: Record<string, unknown> = {},
+  input: unknown = { from: 'test' },
+) {
   await apply(w.client, spec, w.config.taskQueue);
   const id = `real:${spec.metadata.name}:${Date.now().toString(36)}`;
   return w.client.workflow.start('executeFunction', {
     taskQueue: w.config.taskQueue,
     workflowId: id,
-    args: [{ function: spec.metadata.name, parameters, input: { from: 'test' } }],
+    args: [{ function: spec.metadata.name, parameters, input }],
   });
 }
 
@@ -165,9 +173,11 @@ describe('on-demand attempts on the real node', () => {
     expect(fn?.image).toBe(image);
     expect(fn?.image).toMatch(/@sha256:[0-9a-f]{64}$/);
     expect(fn?.command).toEqual(['node', 'main.mjs']);
-    const observer = pod.spec?.initContainers?.find((c) => c.name === OBSERVER_CONTAINER);
-    expect(observer?.image).toBe(realNode().observerImage);
-    expect(observer?.restartPolicy).toBe('Always');
+    // The observer beside the function, which started first and read its request from the annotation.
+    expect(pod.spec?.initContainers).toBeUndefined();
+    expect(pod.spec?.containers.map((c) => c.name)).toEqual([FUNCTION_CONTAINER, OBSERVER_CONTAINER]);
+    expect(pod.spec?.containers[1]).toMatchObject({ image: realNode().observerImage, args: ['beside'] });
+    expect(pod.metadata?.annotations?.[INPUT_ANNOTATION]).toBeDefined();
 
     const result = (await handle.result()) as ExecutionResult;
     expect(result.status).toBe('succeeded');
@@ -191,7 +201,7 @@ describe('on-demand attempts on the real node', () => {
     expect(text).toContain('real-node function: mode ok, attempt 1, uid 65532');
   });
 
-  it('the observer reports as soon as the function exits: no SIGTERM needed, the sidecar never restarted, the output kept', async () => {
+  it('the observer reports as soon as the function exits: no SIGTERM needed, the output kept', async () => {
     const name = uniqueName('real-fast-end');
     const handle = await start(realSpec(name), { mode: 'sleep:1500' });
     const podName = attemptPodName(name, handle.workflowId, 1);
@@ -205,7 +215,7 @@ describe('on-demand attempts on the real node', () => {
       30_000,
     );
     expect(ended.spec?.shareProcessNamespace).toBe(true);
-    const observer = ended.status?.initContainerStatuses?.find((c) => c.name === OBSERVER_CONTAINER);
+    const observer = ended.status?.containerStatuses?.find((c) => c.name === OBSERVER_CONTAINER);
     expect(observer?.restartCount).toBe(0);
     expect(observer?.state?.terminated).toMatchObject({ exitCode: 0, reason: 'Completed' });
     const log = await coreApi().readNamespacedPodLog({
@@ -213,11 +223,103 @@ describe('on-demand attempts on the real node', () => {
       namespace: ns.name,
       container: OBSERVER_CONTAINER,
     });
-    // The sidecar saw the function's processes end (observer/function-exit.ts), not the kubelet's SIGTERM.
+    // The observer saw the function's processes end (observer/function-exit.ts), not a SIGTERM.
     expect(log).toContain('observer: the function exited; reporting');
     expect(log).not.toContain('observer: SIGTERM');
     const result = (await handle.result()) as ExecutionResult;
     expect(result).toMatchObject({ status: 'succeeded', output: { mode: 'sleep:1500', name: 'world' } });
+    await noPodsLeft(name);
+  });
+
+  it('an observer that starts before its function container exists (the image not pushed yet) waits for it and reports its output', async () => {
+    // The pod as the worker builds it, created directly: the function's image tag is pushed only once
+    // the kubelet has failed to pull it and started the observer alone.
+    const name = uniqueName('real-late');
+    const late = `${image.split('@')[0]}-late:${name}`;
+    const spec = realSpec(name, { image: late });
+    const pod = buildAttemptPod(
+      spec,
+      {
+        executionId: `real:${name}`,
+        function: name,
+        attempt: 1,
+        spec,
+        parameters: { mode: 'ok', name: 'Late', delayMs: 0 },
+        input: { from: 'late' },
+        scheduledTime: new Date().toISOString(),
+        trigger: 'test',
+        timeoutMs: 60_000,
+      },
+      {
+        namespace: ns.name,
+        observerImage: realNode().observerImage,
+        placement: {
+          nodeSelector: { 'pontoon.dev/real-node': 'true' },
+          tolerations: [
+            { key: 'pontoon.dev/real-node', operator: 'Equal', value: 'true', effect: 'NoSchedule' },
+          ],
+        },
+      },
+    );
+    const podName = pod.metadata!.name!;
+    await coreApi().createNamespacedPod({ namespace: ns.name, body: pod });
+    try {
+      const read = () => coreApi().readNamespacedPod({ name: podName, namespace: ns.name });
+      const status = (p: V1Pod, c: string) => p.status?.containerStatuses?.find((s) => s.name === c)?.state;
+      await waitFor(
+        'the observer running while the function image cannot be pulled',
+        async () => {
+          const p = await read();
+          const waiting = status(p, FUNCTION_CONTAINER)?.waiting?.reason;
+          return (waiting === 'ErrImagePull' || waiting === 'ImagePullBackOff') &&
+            status(p, OBSERVER_CONTAINER)?.running
+            ? true
+            : undefined;
+        },
+        30_000,
+      );
+      await new Promise((r) => setTimeout(r, 1_000)); // the observer has watched an empty pod a while
+      expect(status(await read(), OBSERVER_CONTAINER)?.running).toBeDefined(); // it did not take that as an exit
+      const crane = craneRunner(await ensureCrane());
+      await crane.run(['copy', image, late]);
+      // The kubelet pulls again after its back-off (10 s, then 20 s), and the function runs.
+      const ended = await waitFor(
+        `${podName} Succeeded`,
+        async () => {
+          const p = await read();
+          return p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed' ? p : undefined;
+        },
+        90_000,
+      );
+      expect(ended.status?.phase).toBe('Succeeded');
+      const report = parseReport(status(ended, OBSERVER_CONTAINER)?.terminated?.message);
+      expect(report).toEqual({
+        v: 1,
+        output: { mode: 'ok', name: 'Late', attempt: 1, input: { from: 'late' }, uid: 65532 },
+      });
+    } finally {
+      await coreApi().deleteNamespacedPod({ name: podName, namespace: ns.name, gracePeriodSeconds: 0 });
+    }
+  });
+
+  it('a request too large for an annotation runs with the observer as a native sidecar that writes input.json first', async () => {
+    const name = uniqueName('real-big-input');
+    const blob = 'b'.repeat(INPUT_ANNOTATION_BUDGET_BYTES); // the request is over the budget with it
+    const handle = await start(realSpec(name), { name: 'Big' }, { blob });
+    const podName = attemptPodName(name, handle.workflowId, 1);
+    const pod = await waitFor('the attempt pod', async () =>
+      (await podsOf(ns.name, name)).find((p) => p.metadata?.name === podName),
+    );
+    expect(pod.metadata?.annotations?.[INPUT_ANNOTATION]).toBeUndefined();
+    expect(pod.spec?.containers.map((c) => c.name)).toEqual([FUNCTION_CONTAINER]);
+    expect(pod.spec?.initContainers?.[0]).toMatchObject({
+      name: OBSERVER_CONTAINER,
+      args: ['on-demand'],
+      restartPolicy: 'Always',
+    });
+    const result = (await handle.result()) as ExecutionResult;
+    expect(result.status).toBe('succeeded');
+    expect(result.output).toEqual({ mode: 'ok', name: 'Big', attempt: 1, input: { blob }, uid: 65532 });
     await noPodsLeft(name);
   });
 

@@ -102,7 +102,7 @@ const WorkerEnv = {
   PONTOON_OBSERVER_IMAGE: setting(
     z.string().min(1).optional(),
     'worker',
-    'kubernetes: observer sidecar image (`npm run images` builds and pushes it)',
+    'kubernetes: observer image, the second container of attempt pods and warm replicas (`npm run images` builds and pushes it)',
     '`$PONTOON_REGISTRY/pontoon/observer:<version>`',
   ),
   PONTOON_POD_NODE_SELECTOR: setting(

@@ -180,7 +180,9 @@ export function buildAttemptPod(spec: FunctionSpec, req: AttemptRequest, opts: P
     ...(opts.runId ? { [RUN_ID_ANNOTATION]: opts.runId } : {}),
   };
   const json = inputJson(req);
-  const beside = annotationBytes(annotations) + annotationBytes({ [INPUT_ANNOTATION]: json }) <= INPUT_ANNOTATION_BUDGET_BYTES;
+  const beside =
+    annotationBytes(annotations) + annotationBytes({ [INPUT_ANNOTATION]: json }) <=
+    INPUT_ANNOTATION_BUDGET_BYTES;
   if (beside) annotations[INPUT_ANNOTATION] = json;
 
   const observerEnv: V1EnvVar[] = [
@@ -197,8 +199,9 @@ export function buildAttemptPod(spec: FunctionSpec, req: AttemptRequest, opts: P
   } satisfies V1Container;
   let observer: V1Container;
   if (beside) {
-    // An ordinary container, listed after the function so that the kubelet starts the function
-    // first (observer/function-exit.ts tells "not started yet" from "already gone" by that order).
+    // An ordinary container, listed after the function: the kubelet starts containers in order, so
+    // the function starts first, as a bare pod's would. Whatever the order, the observer tells "not
+    // started yet" from "already gone" by the function's input.json mount target (observer/function-exit.ts).
     observer = { ...observerBase, args: ['beside'], env: observerEnv };
   } else {
     const chunks = splitInput(json);
@@ -229,7 +232,12 @@ export function buildAttemptPod(spec: FunctionSpec, req: AttemptRequest, opts: P
           ...mount,
           // One file of the downward API volume over the shared folder: the kubelet writes it before
           // any container starts.
-          { name: INPUT_VOLUME, mountPath: `${PONTOON_DIR}/${INPUT_FILE}`, subPath: INPUT_FILE, readOnly: true },
+          {
+            name: INPUT_VOLUME,
+            mountPath: `${PONTOON_DIR}/${INPUT_FILE}`,
+            subPath: INPUT_FILE,
+            readOnly: true,
+          },
         ]
       : mount,
     ...(resources ? { resources } : {}),
@@ -272,7 +280,10 @@ export function buildAttemptPod(spec: FunctionSpec, req: AttemptRequest, opts: P
                 name: INPUT_VOLUME,
                 downwardAPI: {
                   items: [
-                    { path: INPUT_FILE, fieldRef: { fieldPath: `metadata.annotations['${INPUT_ANNOTATION}']` } },
+                    {
+                      path: INPUT_FILE,
+                      fieldRef: { fieldPath: `metadata.annotations['${INPUT_ANNOTATION}']` },
+                    },
                   ],
                 },
               },
