@@ -365,6 +365,54 @@ describe('classifyPod', () => {
     });
   });
 
+  it('an observer that reported before the function started (the function container created again) fails the attempt as retryable', () => {
+    const at = (iso: string) => new Date(iso);
+    const st = (obsEnd: string, fnStart: string) =>
+      classifyPod(
+        pod({
+          phase: 'Succeeded',
+          containerStatuses: [
+            {
+              ...term('function', 0, 'Completed'),
+              state: {
+                terminated: {
+                  exitCode: 0,
+                  reason: 'Completed',
+                  startedAt: at(fnStart),
+                  finishedAt: at(fnStart),
+                },
+              },
+            },
+            {
+              ...term('observer', 0, 'Completed', '{"v":1,"output":null}'),
+              state: {
+                terminated: {
+                  exitCode: 0,
+                  reason: 'Completed',
+                  message: '{"v":1,"output":null}',
+                  startedAt: at(obsEnd),
+                  finishedAt: at(obsEnd),
+                },
+              },
+            },
+          ],
+        }),
+        [],
+      );
+    expect(st('2026-12-05T10:00:01Z', '2026-12-05T10:00:12Z')).toMatchObject({
+      state: 'finished',
+      failure: {
+        type: 'KubernetesTransient',
+        retryable: true,
+        message:
+          "the observer reported at 2026-12-05T10:00:01.000Z, before the function started (2026-12-05T10:00:12.000Z): its report cannot hold the function's output",
+      },
+    });
+    // The same second (the status has whole seconds) or later: the report stands.
+    expect(st('2026-12-05T10:00:12Z', '2026-12-05T10:00:12Z')).not.toHaveProperty('failure');
+    expect(st('2026-12-05T10:00:13Z', '2026-12-05T10:00:12Z')).not.toHaveProperty('failure');
+  });
+
   it('exit codes: retryable unless declared non-retryable', () => {
     const failed = (code: number) =>
       classifyPod(pod({ phase: 'Failed', containerStatuses: [term('function', code, 'Error')] }), [3]);

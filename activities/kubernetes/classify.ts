@@ -97,7 +97,24 @@ export function classifyPod(pod: V1Pod, nonRetryableExitCodes: readonly number[]
   const functionMessage = term?.message;
   const extra = { ...(report ? { report } : {}), ...(functionMessage ? { functionMessage } : {}) };
 
-  if (phase === 'Succeeded') return { state: 'finished', exitCode: term?.exitCode ?? 0, ...extra };
+  if (phase === 'Succeeded') {
+    // An observer beside the function that ended before the function started reported nothing of
+    // it: the function container was set up, failed, and was created again by the kubelet later.
+    const reportedAt = obsStatus?.state?.terminated?.finishedAt;
+    const startedAt = term?.startedAt;
+    if (reportedAt && startedAt && new Date(reportedAt).getTime() < new Date(startedAt).getTime()) {
+      return {
+        state: 'finished',
+        exitCode: term?.exitCode ?? 0,
+        failure: failure(
+          'KubernetesTransient',
+          `the observer reported at ${new Date(reportedAt).toISOString()}, before the function started (${new Date(startedAt).toISOString()}): its report cannot hold the function's output`,
+        ),
+        ...extra,
+      };
+    }
+    return { state: 'finished', exitCode: term?.exitCode ?? 0, ...extra };
+  }
   if (phase === 'Unknown') {
     return {
       state: 'finished',
