@@ -1,6 +1,6 @@
 /**
  * The runtime interface: where an attempt runs. The local runtime (child processes) and the
- * kubernetes runtime (a pod per attempt with the observer sidecar) implement it; the `runAttempt`
+ * kubernetes runtime (a pod per attempt, the observer beside the function) implement it; the `runAttempt`
  * activity calls whichever the worker was configured with.
  */
 import type { AttemptOutcome, AttemptRequest } from '../core/execution.ts';

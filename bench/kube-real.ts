@@ -1,7 +1,7 @@
 /**
  * B2 on the REAL node (`kube-real`): on-demand overhead of a kubernetes-runtime execution whose pod
  * runs on dev/cluster's real kubelet + containerd + runc (the fixture function packaged from
- * source, the real observer image as the native sidecar), against a bare pod
+ * source, the real observer image beside the function), against a bare pod
  * of the same image on the same node (real-node.ts: Pontoon's pod without the observer),
  * create → Succeeded → delete, in the same run. Pods run 0 s (mode ok: node starts, writes its
  * output, exits) and 2 s (mode sleep:2000); overhead = end to end − that nominal run time.

@@ -6,7 +6,7 @@
  *
  * The bare pod is Pontoon's own attempt pod (buildAttemptPod: same image by digest, same node
  * selector and toleration, same security context, emptyDir, env and grace period) without the
- * `observer` sidecar (which writes input.json before the function starts): its one container writes the request to
+ * `observer` container (and the request's annotation and downward API volume): its one container writes the request to
  * $PONTOON_DIR/input.json itself (in the same node process) and imports the function's main.mjs.
  * The bench creates it, waits for Succeeded through one shared watch, then deletes it (default
  * grace, like Pontoon's delete of a finished pod).
@@ -178,7 +178,7 @@ export async function podMilestones(kc: KubeConfig, core: CoreV1Api, namespace: 
       return;
     }
     if (pod.spec?.nodeName) m.scheduled ??= now;
-    m.beside ??= !pod.spec?.initContainers?.length;
+    m.beside ??= pod.spec?.containers.some((c) => c.name === OBSERVER_CONTAINER) ?? false;
     const obs = containerState(pod, OBSERVER_CONTAINER);
     if (obs?.started || obs?.state?.running || obs?.state?.terminated) m.observerStarted ??= now;
     const fn = containerState(pod, FUNCTION_CONTAINER)?.state;
@@ -224,7 +224,7 @@ export async function untilNoPods(watches: Milestones[], ms = 60_000): Promise<v
 
 /**
  * The bare-pod baseline on the real node: Pontoon's attempt pod for the same spec without the
- * observer sidecar (and the process namespace shared with it); create → Succeeded (watch) → delete.
+ * observer (and the process namespace shared with it); create → Succeeded (watch) → delete.
  */
 export async function bareRealPods(
   kc: KubeConfig,

@@ -1,5 +1,5 @@
 /**
- * The observer's core, shared by the sidecar (kubernetes runtime) and the local runtime: after the
+ * The observer's core, shared by the observer (kubernetes runtime) and the local runtime: after the
  * function exits, read $PONTOON_DIR/output.json, enforce the size limit, parse it, and say how the
  * attempt ended.
  */

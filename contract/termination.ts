@@ -1,5 +1,5 @@
 /**
- * The observer's report: what the sidecar writes to its termination message (Kubernetes keeps at
+ * The observer's report: what the observer writes to its termination message (Kubernetes keeps at
  * most 4096 bytes of it) and how the worker reads it back. Pure module, shared by observer/main.ts
  * and the kubernetes runtime.
  *
@@ -98,8 +98,8 @@ export function extractOutput(
 }
 
 /**
- * input.json reaches the pod in environment variables of the observer sidecar, which writes it before
- * the function starts:
+ * input.json reaches a pod whose request is too large for an annotation (activities/kubernetes/pod.ts)
+ * in environment variables of the observer sidecar, which writes it before the function starts:
  * one variable is capped by Linux at 128 KiB (MAX_ARG_STRLEN), and an input may be 256 KiB, so the
  * JSON is split into chunks of at most 32 Ki UTF-16 units (≤ 96 KiB of UTF-8 each), never inside a
  * surrogate pair. `PONTOON_INPUT_CHUNKS` says how many `PONTOON_INPUT_<i>` there are.

@@ -1,5 +1,6 @@
 /**
- * The observer: the sidecar program of every on-demand attempt pod (image: observer/Dockerfile).
+ * The observer: the second container of every on-demand attempt pod and of warm replicas (image:
+ * observer/Dockerfile).
  *
  *   observer on-demand   native sidecar: writes $PONTOON_DIR/input.json from PONTOON_INPUT_<i> (when
  *                        PONTOON_INPUT_CHUNKS is set), then waits until the function container's

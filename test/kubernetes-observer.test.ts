@@ -1,8 +1,9 @@
 /**
- * The observer sidecar (observer/main.ts) as a real process in a temp dir (kwok pods run no
- * containers): on-demand writes input.json, then reports once the function's processes are gone (a
- * procfs-shaped tree of the test's own) or on SIGTERM; prepare (pods built before the sidecar wrote
- * input.json) still writes it alone. The real shared process namespace is exercised on the real node
+ * The observer (observer/main.ts) as a real process in a temp dir (kwok pods run no containers):
+ * beside (an ordinary container after the function) reports once the function's processes are gone,
+ * or on SIGTERM; on-demand (the native sidecar of a large request) writes input.json first, then does
+ * the same (a procfs-shaped tree of the test's own stands for /proc); prepare (pods built before the
+ * sidecar wrote input.json) still writes it alone. The real shared process namespace is exercised on the real node
  * (test/kubernetes-real-node.test.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -12,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { extractOutput, parseReport, splitInput } from '../contract/termination.ts';
-import { otherContainerPids, watchFunctionExit } from '../observer/function-exit.ts';
+import { otherContainerPids, statusUid, watchFunctionExit } from '../observer/function-exit.ts';
 import { REPO_ROOT } from './helpers.ts';
 
 const MAIN = path.join(REPO_ROOT, 'observer', 'main.ts');
@@ -188,18 +189,24 @@ describe('observer process', () => {
  * A procfs-shaped tree: `self` and each pid a folder with its `cgroup` file and, unless `mnt` is
  * null (a process whose namespace cannot be read), an `ns/mnt` link.
  */
-async function procTree(
-  entries: Record<string, string | { cgroup: string; mnt: string | null }>,
-): Promise<string> {
+async function procTree(entries: Record<string, Proc>): Promise<string> {
   const root = mkdtempSync(path.join(os.tmpdir(), 'pontoon-proc-'));
   for (const [pid, e] of Object.entries(entries)) await addProc(root, pid, e);
   return root;
 }
 
-async function addProc(root: string, pid: string, e: string | { cgroup: string; mnt: string | null }) {
-  const { cgroup, mnt } = typeof e === 'string' ? { cgroup: e, mnt: e === OWN ? OWN_MNT : FN_MNT } : e;
+/** A process: its cgroup, its mount namespace (null: cannot be read) and real uid (default the pod's, 65532). */
+type Proc = string | { cgroup: string; mnt: string | null; uid?: number };
+
+async function addProc(root: string, pid: string, e: Proc) {
+  const {
+    cgroup,
+    mnt,
+    uid = 65532,
+  } = typeof e === 'string' ? { cgroup: e, mnt: e === OWN ? OWN_MNT : FN_MNT } : e;
   await mkdir(path.join(root, pid, 'ns'), { recursive: true });
   await writeFile(path.join(root, pid, 'cgroup'), cgroup);
+  await writeFile(path.join(root, pid, 'status'), `Name:\tx\nUid:\t${uid}\t${uid}\t${uid}\t${uid}\n`);
   if (mnt !== null) await symlink(mnt, path.join(root, pid, 'ns', 'mnt'));
 }
 
@@ -285,16 +292,24 @@ describe('the function exit, seen from the observer (shared process namespace)',
 });
 
 describe('the observer beside the function (an ordinary container, started after it)', () => {
-  it('counts a process of another cgroup whose namespace it cannot read (a function running as another user)', async () => {
+  const own = { cgroup: OWN, mnt: OWN_MNT, uid: 65532 };
+
+  it("counts the function's processes: the pod's uid or root (the runtime setting it up), readable or not; never another user's container", async () => {
     const root = await procTree({
       self: OWN,
       '1': '0::/pause\n',
-      '2': { cgroup: FUNCTION, mnt: null },
+      '2': { cgroup: FUNCTION, mnt: null, uid: 0 }, // runc's init setting the function container up
       '7': OWN,
+      '12': FUNCTION,
+      '13': { cgroup: FUNCTION, mnt: null }, // the function's, not dumpable
+      '20': { cgroup: '0::/kubepods/pod1/istio-proxy\n', mnt: null, uid: 1337 }, // an injected proxy
+      '21': { cgroup: '0::/kubepods/pod1/linkerd-proxy\n', mnt: 'mnt:[4026532777]', uid: 2102 },
     });
-    const own = { cgroup: OWN, mnt: OWN_MNT };
-    expect(otherContainerPids(root, own, 7, true)).toEqual([2]);
-    expect(otherContainerPids(root, own, 7)).toEqual([]); // the sidecar's rule: not counted
+    expect(otherContainerPids(root, own, 7, true).sort((a, b) => a - b)).toEqual([2, 12, 13]);
+    // The sidecar's rule (no uid test, unreadable ones left out) for comparison.
+    expect(otherContainerPids(root, own, 7).sort((a, b) => a - b)).toEqual([12, 21]);
+    expect(statusUid('Name:\tnode\nUid:\t1337\t1337\t1337\t1337\n')).toBe(1337);
+    expect(statusUid('Name:\tnode\n')).toBeUndefined();
   });
 
   it('beside reports at once, exit 0, when the function came and went before it started (its input.json mount target is there); writes no input.json and no ready file', async () => {
@@ -310,55 +325,74 @@ describe('the observer beside the function (an ordinary container, started after
     expect(await readFile(path.join(dir, 'input.json'), 'utf8')).toBe('');
   });
 
-  it('beside started before the function container exists (its image still being pulled) waits for it, then reports once it is gone', async () => {
+  it('beside started before the function container exists (its image still being pulled) waits for it, through an exec into itself, then reports once the function is gone', async () => {
     const { dir, termLog, env } = setup();
     const root = await procTree({ self: OWN, '1': '0::/pause\n', '7': OWN });
     const p = start('beside', { ...env, PONTOON_PROC_ROOT: root });
     await until('the observer to start', () => p.err().includes('observer: watching'));
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 200));
     expect(p.child.exitCode).toBe(null); // no mount target, no process: the function has not started
-    // The runtime sets the function container up (its init, not yet readable), then it runs.
-    await addProc(root, '20', { cgroup: FUNCTION, mnt: null });
+    // `kubectl exec -c observer`: runc's init, root in another cgroup for a moment, then gone.
+    await addProc(root, '30', { cgroup: '0::/system.slice/containerd.service\n', mnt: null, uid: 0 });
+    await new Promise((r) => setTimeout(r, 100));
+    await rm(path.join(root, '30'), { recursive: true });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(p.child.exitCode).toBe(null); // not a function that came and went: no mount target
+    // The runtime sets the function container up (its init, root, not readable), then it runs.
+    await addProc(root, '40', { cgroup: FUNCTION, mnt: null, uid: 0 });
     await writeFile(path.join(dir, 'input.json'), '');
     await new Promise((r) => setTimeout(r, 150));
     expect(p.child.exitCode).toBe(null);
-    await rm(path.join(root, '20'), { recursive: true });
-    await addProc(root, '20', FUNCTION);
+    await rm(path.join(root, '40'), { recursive: true });
+    await addProc(root, '40', FUNCTION);
     await new Promise((r) => setTimeout(r, 150));
     expect(p.child.exitCode).toBe(null); // running
     await writeFile(path.join(dir, 'output.json'), '{"n":2}');
-    await rm(path.join(root, '20'), { recursive: true });
+    await rm(path.join(root, '40'), { recursive: true });
     expect(await p.exited).toBe(0);
     expect(parseReport(await readFile(termLog, 'utf8'))).toEqual({ v: 1, output: { n: 2 } });
   });
 
-  it('a marker seen before /proc is read: a function process listed after it is waited for, one not listed has ended', async () => {
+  it('beside does not wait for a proxy container of another user that outlives the function', async () => {
+    const { dir, termLog, env } = setup();
+    await writeFile(path.join(dir, 'input.json'), '');
+    const root = await procTree({
+      self: OWN,
+      '1': '0::/pause\n',
+      '7': OWN,
+      '9': { cgroup: '0::/kubepods/pod1/istio-proxy\n', mnt: null, uid: 1337 },
+    });
+    const p = start('beside', { ...env, PONTOON_PROC_ROOT: root });
+    expect(await p.exited).toBe(0);
+    expect(parseReport(await readFile(termLog, 'utf8'))).toEqual({ v: 1, output: null });
+  });
+
+  it('the watch fires only after the marker: with it and no function process listed after it, at once; without it, never', async () => {
     const { dir } = setup();
     const marker = path.join(dir, 'input.json');
-    const root = await procTree({ self: OWN, '1': '0::/pause\n', '12': FUNCTION });
     await writeFile(marker, '');
+    const gone = await procTree({ self: OWN, '1': '0::/pause\n' });
     let fired = 0;
-    const watch = watchFunctionExit(() => fired++, {
-      procRoot: root,
+    const w1 = watchFunctionExit(() => fired++, {
+      procRoot: gone,
       intervalMs: 5,
       selfPid: 3,
       createdMarker: marker,
     });
-    await new Promise((r) => setTimeout(r, 60));
-    expect(fired).toBe(0);
-    await rm(path.join(root, '12'), { recursive: true });
     await until('the watch to fire', () => fired > 0, 5_000);
-    watch.stop();
-    // Without the marker the same empty /proc means "not started yet".
-    const empty = await procTree({ self: OWN, '1': '0::/pause\n' });
+    w1.stop();
+    // No marker: a process seen and gone is not the function (the sidecar's rule would fire here).
+    const root = await procTree({ self: OWN, '1': '0::/pause\n', '12': FUNCTION });
     let early = 0;
     const w2 = watchFunctionExit(() => early++, {
-      procRoot: empty,
+      procRoot: root,
       intervalMs: 5,
       selfPid: 3,
       createdMarker: path.join(dir, 'absent.json'),
     });
     await new Promise((r) => setTimeout(r, 60));
+    await rm(path.join(root, '12'), { recursive: true });
+    await new Promise((r) => setTimeout(r, 100));
     expect(early).toBe(0);
     w2.stop();
   });

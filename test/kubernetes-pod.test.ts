@@ -356,12 +356,36 @@ describe('classifyPod', () => {
       state: 'finished',
       exitCode: 0,
       failure: {
+        type: 'KubernetesTransient',
+        retryable: true,
+        message:
+          "the observer (i) exited with code 1: observer: EACCES: permission denied, open /dev/termination-log; its report of the function's output is missing",
+      },
+      report: 'observer: EACCES: permission denied, open /dev/termination-log',
+    });
+  });
+
+  it('a function container that could not start ends the attempt at once, though the observer beside it still runs', () => {
+    const st = classifyPod(
+      pod({
+        phase: 'Running',
+        containerStatuses: [
+          term('function', 128, 'StartError', 'failed to create containerd task: exec: "nope": not found'),
+          { ...waiting('observer', ''), state: { running: {} } },
+        ],
+      }),
+      [],
+    );
+    expect(st).toEqual({
+      state: 'finished',
+      exitCode: 128,
+      failure: {
         type: 'LaunchFailed',
         retryable: false,
         message:
-          'container observer exited with code 1: observer: EACCES: permission denied, open /dev/termination-log',
+          'the function container could not start (StartError): failed to create containerd task: exec: "nope": not found',
       },
-      report: 'observer: EACCES: permission denied, open /dev/termination-log',
+      functionMessage: 'failed to create containerd task: exec: "nope": not found',
     });
   });
 

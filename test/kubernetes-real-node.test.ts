@@ -13,6 +13,7 @@ import { AppsV1Api, type V1Pod, Watch } from '@kubernetes/client-node';
 import type { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { OBSERVER_REPORT_GRACE_MS } from '../activities/kubernetes/await.ts';
 import { buildAttemptPod, INPUT_ANNOTATION_BUDGET_BYTES } from '../activities/kubernetes/pod.ts';
 import { startExecution, waitForResult } from '../client/functions.ts';
 import { parseReport } from '../contract/termination.ts';
@@ -300,6 +301,50 @@ describe('on-demand attempts on the real node', () => {
     } finally {
       await coreApi().deleteNamespacedPod({ name: podName, namespace: ns.name, gracePeriodSeconds: 0 });
     }
+  });
+
+  it('an observer that cannot tell the function ended (a debug container still runs beside it) reports once the worker stops the pod', async () => {
+    const name = uniqueName('real-debugged');
+    const handle = await start(realSpec(name), { mode: 'sleep:4000', name: 'Debugged' });
+    const podName = attemptPodName(name, handle.workflowId, 1);
+    await functionRunning(name, podName);
+    // `kubectl debug`: an ephemeral container, as the pod's user, that outlives the function. The
+    // observer cannot tell its processes from the function's, so only the worker's safety net ends it.
+    const current = await coreApi().readNamespacedPod({ name: podName, namespace: ns.name });
+    current.spec!.ephemeralContainers = [
+      {
+        name: 'debug',
+        image: realNode().observerImage,
+        command: ['node', '-e', 'setTimeout(() => {}, 600000)'],
+        securityContext: {
+          allowPrivilegeEscalation: false,
+          capabilities: { drop: ['ALL'] },
+          runAsNonRoot: true,
+          seccompProfile: { type: 'RuntimeDefault' },
+        },
+      },
+    ];
+    await coreApi().replaceNamespacedPodEphemeralcontainers({
+      name: podName,
+      namespace: ns.name,
+      body: current,
+    });
+    const fnExited = await waitFor(
+      'the function exited',
+      async () => {
+        const p = await coreApi().readNamespacedPod({ name: podName, namespace: ns.name });
+        const debug = p.status?.ephemeralContainerStatuses?.[0]?.state?.running;
+        const fn = p.status?.containerStatuses?.find((c) => c.name === FUNCTION_CONTAINER)?.state?.terminated;
+        if (fn) expect(debug).toBeDefined(); // the debug container ran while the function did
+        return fn ? Date.now() : undefined;
+      },
+      30_000,
+    );
+    const result = (await handle.result()) as ExecutionResult;
+    expect(result).toMatchObject({ status: 'succeeded', output: { mode: 'sleep:4000', name: 'Debugged' } });
+    // Not before the grace the observer gets to report by itself.
+    expect(Date.now() - fnExited).toBeGreaterThanOrEqual(OBSERVER_REPORT_GRACE_MS - 1_500);
+    await noPodsLeft(name, 30_000);
   });
 
   it('a request too large for an annotation runs with the observer as a native sidecar that writes input.json first', async () => {

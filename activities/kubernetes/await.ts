@@ -8,7 +8,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { type AttemptFailure, type AttemptOutcome, failure } from '../../core/execution.ts';
-import { CANCELLED_ANNOTATION, FUNCTION_CONTAINER } from '../../kube/names.ts';
+import { CANCELLED_ANNOTATION, FUNCTION_CONTAINER, OBSERVER_CONTAINER } from '../../kube/names.ts';
 import { TRANSIENT_RETRY_MS } from '../../kube/requests.ts';
 import { sleep } from '../../util/sleep.ts';
 import { classifyPod, type PendingProblem } from './classify.ts';
@@ -29,6 +29,19 @@ export const HEARTBEAT_MS = 3000;
 const DELETED_POD_SLACK_MS = 15_000;
 /** How long the watch may not show a pod we launched before one GET checks on it. */
 const UNSEEN_CHECK_MS = 30_000;
+/**
+ * How long an observer beside the function may go on running after the kubelet reported the function
+ * exited, before the worker stops the pod so that the observer reports on its SIGTERM (it reports
+ * within one /proc poll, ≤ 200 ms, of the function's exit and is seen within one kubelet relist, 1 s).
+ * The safety net for what the observer cannot see (observer/function-exit.ts).
+ */
+export const OBSERVER_REPORT_GRACE_MS = 10_000;
+
+/** The observer runs beside the function (an ordinary container) and has not ended. */
+function besideObserverRunning(pod: V1Pod): boolean {
+  const st = pod.status?.containerStatuses?.find((c) => c.name === OBSERVER_CONTAINER);
+  return st !== undefined && st.state?.terminated === undefined;
+}
 
 /** Wakes an awaiting attempt on each watch event of its pod. */
 export class PodWaiter {
@@ -156,7 +169,7 @@ export async function awaitPod(a: {
   beat: () => void;
   log: Logger;
   trace: AttemptPodTrace;
-  calls: Pick<PodCalls, 'getPod' | 'readFunctionLog'>;
+  calls: Pick<PodCalls, 'getPod' | 'readFunctionLog' | 'deletePod'>;
   recordedIfGone: (() => Promise<AttemptOutcome | undefined>) | undefined;
 }): Promise<PodVerdict> {
   const { name, uid, watcher: w, waiter, signal, state, log } = a;
@@ -166,6 +179,10 @@ export async function awaitPod(a: {
   let deletedOutsideAt: number | undefined;
   let deletionGraceMs = 0;
   let lastSeenAt = Date.now();
+  /** When the function was first seen exited while the observer beside it still ran. */
+  let observerLateSince: number | undefined;
+  /** The worker deleted the pod itself, for the observer's report (OBSERVER_REPORT_GRACE_MS). */
+  let stoppedForReport = false;
 
   for (;;) {
     const now = Date.now();
@@ -188,6 +205,7 @@ export async function awaitPod(a: {
     a.trace.observe(pod, st.state);
     if (
       deletedOutsideAt === undefined &&
+      !stoppedForReport &&
       !gone &&
       cached?.metadata?.deletionTimestamp &&
       cached.metadata.uid === uid &&
@@ -242,6 +260,20 @@ export async function awaitPod(a: {
       problemSince.clear();
     }
     if (now >= a.deadlineAt) return { kind: 'timed-out', now };
+    if (fnExited && st.state === 'running' && !stoppedForReport && besideObserverRunning(pod)) {
+      observerLateSince ??= now;
+      if (now - observerLateSince >= OBSERVER_REPORT_GRACE_MS) {
+        log.warn(
+          { waitedMs: now - observerLateSince },
+          'the function exited but the observer beside it is still running; stopping the pod so that it reports',
+        );
+        stoppedForReport = true;
+        await a.calls.deletePod(name, uid, undefined, log);
+        continue;
+      }
+      await waiter.next(Math.min(HEARTBEAT_MS, observerLateSince + OBSERVER_REPORT_GRACE_MS - now), signal);
+      continue;
+    }
     if (!cached && now - lastSeenAt > UNSEEN_CHECK_MS) {
       // Safety net only: the watch has not shown the pod for a long time.
       lastSeenAt = now;

@@ -197,13 +197,19 @@ export function classifyPod(pod: V1Pod, nonRetryableExitCodes: readonly number[]
       );
     if (other?.state?.terminated) {
       const t = other.state.terminated;
+      const why = `exited with code ${t.exitCode}${t.message ? `: ${t.message}` : ''}`;
       return {
         state: 'finished',
         exitCode: term?.exitCode ?? null,
-        failure: failure(
-          'LaunchFailed',
-          `${init ? 'init container' : 'container'} ${other.name} exited with code ${t.exitCode}${t.message ? `: ${t.message}` : ''}`,
-        ),
+        // The observer failing (out of memory, an image of another version) is not the function's
+        // fault: retried, as a missing report is (collect.ts).
+        failure:
+          other.name === OBSERVER_CONTAINER
+            ? failure(
+                'KubernetesTransient',
+                `the observer (${other.image}) ${why}; its report of the function's output is missing`,
+              )
+            : failure('LaunchFailed', `${init ? 'init container' : 'container'} ${other.name} ${why}`),
         ...extra,
       };
     }
@@ -211,6 +217,19 @@ export function classifyPod(pod: V1Pod, nonRetryableExitCodes: readonly number[]
       state: 'finished',
       exitCode: term?.exitCode ?? null,
       failure: failure('KubernetesTransient', `the pod failed${reason ? ` (${reason})` : ''}${podMessage}`),
+      ...extra,
+    };
+  }
+  if (phase === 'Running' && (term?.reason === 'ContainerCannotRun' || term?.reason === 'StartError')) {
+    // The function could not start, and the observer beside it, never told of it, still runs: the
+    // attempt is over (finishing it deletes the pod).
+    return {
+      state: 'finished',
+      exitCode: term.exitCode,
+      failure: failure(
+        'LaunchFailed',
+        `the function container could not start (${term.reason})${term.message ? `: ${term.message}` : ''}`,
+      ),
       ...extra,
     };
   }

@@ -103,7 +103,7 @@ export async function collect(
       ...base,
       failure: failure(
         'KubernetesTransient',
-        `the observer sidecar left no report in its termination message (pod ${name}); is PONTOON_OBSERVER_IMAGE (${observerImage}) right?`,
+        `the observer left no report in its termination message (pod ${name}); is PONTOON_OBSERVER_IMAGE (${observerImage}) right?`,
       ),
     };
   }

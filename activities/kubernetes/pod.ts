@@ -81,12 +81,15 @@ export interface PodBuildOptions {
 
 /**
  * Most bytes of annotations, keys and values and the request's own included, with which the request
- * rides in the pod's INPUT_ANNOTATION (the beside layout). The apiserver refuses a pod whose
- * annotations total more than 256 KiB (k8s.io/apimachinery ValidateAnnotationsSize,
- * TotalAnnotationSizeLimitB); 64 KiB of it is left for admission webhooks that add their own. A
- * larger request takes the sidecar layout (env chunks), whose limit is the pod's size.
+ * rides in the pod's INPUT_ANNOTATION (the beside layout); a larger request takes the sidecar layout
+ * (env chunks, which only the pod's size limits). Far below what the apiserver allows (256 KiB in all,
+ * k8s.io/apimachinery ValidateAnnotationsSize) because the kubelet copies every pod annotation into
+ * the pod's CRI sandbox, and the container runtime returns them all in each ListPodSandbox of the
+ * kubelet's relist, whose answer the kubelet caps at 16 MiB (kubernetes/kubernetes#64672; #77138 is
+ * a relist failing on it): at 16 KiB a pod, a node's 110 pods and their not yet removed sandboxes
+ * stay well under it.
  */
-export const INPUT_ANNOTATION_BUDGET_BYTES = 192 * 1024;
+export const INPUT_ANNOTATION_BUDGET_BYTES = 16 * 1024;
 
 /** Volume of the beside layout's input: a downward API file of the INPUT_ANNOTATION. */
 const INPUT_VOLUME = 'pontoon-input';

@@ -65,7 +65,7 @@ export interface KubernetesRuntimeOptions {
   kubeConfig: KubeConfig;
   /** Namespace the attempt pods run in (the worker's Role must cover it). */
   namespace: string;
-  /** Image of the observer sidecar (observer/Dockerfile). */
+  /** Image of the observer, the attempt pod's second container (observer/Dockerfile). */
   observerImage: string;
   /** Node selector and tolerations of every attempt pod (PONTOON_POD_NODE_SELECTOR / _TOLERATIONS). */
   placement?: PodPlacement;
