@@ -84,7 +84,8 @@ export interface PodBuildOptions {
  * rides in the pod's INPUT_ANNOTATION (the beside layout); a larger request takes the sidecar layout
  * (env chunks, which only the pod's size limits). Far below what the apiserver allows (256 KiB in all,
  * k8s.io/apimachinery ValidateAnnotationsSize) because the kubelet copies every pod annotation into
- * the pod's CRI sandbox, and the container runtime returns them all in each ListPodSandbox of the
+ * the pod's CRI sandbox (seen on the test cluster's real node: `crictl pods -o json` lists them all),
+ * and the container runtime returns them all in each ListPodSandbox of the
  * kubelet's relist, whose answer the kubelet caps at 16 MiB (kubernetes/kubernetes#64672; #77138 is
  * a relist failing on it): at 16 KiB a pod, a node's 110 pods and their not yet removed sandboxes
  * stay well under it.
