@@ -99,7 +99,9 @@ export function classifyPod(pod: V1Pod, nonRetryableExitCodes: readonly number[]
 
   if (phase === 'Succeeded') {
     // An observer beside the function that ended before the function started reported nothing of
-    // it: the function container was set up, failed, and was created again by the kubelet later.
+    // it: the function container was set up (its input.json mount target made), failed, and was
+    // created again by the kubelet later (a runtime whose failed create is retried, e.g. CRI-O; with
+    // containerd a failed start is a StartError, never retried under restartPolicy Never).
     const reportedAt = obsStatus?.state?.terminated?.finishedAt;
     const startedAt = term?.startedAt;
     if (reportedAt && startedAt && new Date(reportedAt).getTime() < new Date(startedAt).getTime()) {
